@@ -1,0 +1,36 @@
+/* util: allocation that never returns NULL, small string helpers, time.
+ * Allocation failure aborts: a network service that cannot allocate 100 bytes
+ * cannot do anything useful, and checking every call hides real errors. */
+#ifndef QHV_UTIL_H
+#define QHV_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define QHV_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Returns a newly allocated formatted string; caller frees. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Strict decimal parse of the whole string into [min,max]; 0 or -1. */
+int qhv_parse_i64(const char *s, int64_t min, int64_t max, int64_t *ret);
+
+/* Monotonic clock in microseconds; wall clock in seconds. */
+uint64_t qhv_now_us(void);
+int64_t qhv_wall_seconds(void);
+/* "2026-11-23T21:27:30Z" into out (at least 21 bytes). */
+void qhv_format_time(int64_t t, char out[static 21]);
+
+/* Fills buf with cryptographically random bytes (getrandom). */
+void qhv_random_bytes(void *buf, size_t n);
+/* A random version-4 UUID in canonical lower-case form (37 bytes with NUL). */
+void qhv_uuid4(char out[static 37]);
+/* true if s is a canonical 8-4-4-4-12 hex UUID (any case). */
+bool qhv_is_uuid(const char *s);
+
+#endif

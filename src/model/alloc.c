@@ -1,0 +1,57 @@
+#include "model/alloc.h"
+#include "lib/util.h"
+
+#define QALLOC_PROBES 8
+
+static qhv_u128 qalloc_random(void)
+{
+    qhv_u128 v;
+    qhv_random_bytes(&v, sizeof v);
+    return v;
+}
+
+static int qalloc_is_free(qalloc_next_taken_fn next_taken, void *ctx, qhv_u128 v, bool *ret)
+{
+    qhv_u128 t;
+    int rc = next_taken(ctx, v, &t);
+    if (rc < 0)
+        return -1;
+    *ret = rc == 0 || t != v;
+    return 0;
+}
+
+int qalloc_pick(const qrange *ranges, size_t n, qalloc_next_taken_fn next_taken, void *ctx,
+                qhv_u128 *ret)
+{
+    if (!n)
+        return 0;
+    for (int probe = 0; probe < QALLOC_PROBES; probe++) {
+        const qrange *r = &ranges[(size_t)(qalloc_random() % n)];
+        qhv_u128 span = r->hi - r->lo;
+        qhv_u128 v = r->lo + (span == ~(qhv_u128)0 ? qalloc_random() : qalloc_random() % (span + 1));
+        bool free_;
+        if (qalloc_is_free(next_taken, ctx, v, &free_) < 0)
+            return -1;
+        if (free_) {
+            *ret = v;
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        qhv_u128 cand = ranges[i].lo;
+        for (;;) {
+            qhv_u128 t;
+            int rc = next_taken(ctx, cand, &t);
+            if (rc < 0)
+                return -1;
+            if (rc == 0 || t > cand) {
+                *ret = cand;
+                return 1;
+            }
+            if (cand == ranges[i].hi)
+                break;
+            cand++;
+        }
+    }
+    return 0;
+}

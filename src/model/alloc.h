@@ -1,0 +1,24 @@
+/* alloc: picks a free value in a set of inclusive ranges, the one piece of
+ * logic behind VLAN/VSID segment allocation and IP address allocation.
+ * A few random probes first (O(1) while the space is sparse, and no two
+ * callers converge on the same value), then an ordered scan for the first
+ * gap, so a nearly full space is still allocated exactly and "exhausted" is
+ * only reported when it is true. */
+#ifndef QHV_MODEL_ALLOC_H
+#define QHV_MODEL_ALLOC_H
+#include <stdbool.h>
+#include "lib/addr.h"
+
+typedef struct qrange {
+    qhv_u128 lo, hi;    /* inclusive */
+} qrange;
+
+/* Smallest taken value >= from: returns 1 and sets *ret, 0 if none, -1 on error. */
+typedef int (*qalloc_next_taken_fn)(void *ctx, qhv_u128 from, qhv_u128 *ret);
+
+/* Returns 1 and sets *ret when a free value exists, 0 when all are taken,
+ * -1 when next_taken failed. */
+int qalloc_pick(const qrange *ranges, size_t n, qalloc_next_taken_fn next_taken, void *ctx,
+                qhv_u128 *ret);
+
+#endif

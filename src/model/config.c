@@ -1,0 +1,262 @@
+#include "model/config.h"
+#include "lib/ini.h"
+#include "lib/log.h"
+#include "lib/opt.h"
+#include "lib/util.h"
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define O(sec, key, type, field, def, min, max, help) \
+    {sec, key, type, offsetof(qconf, field), def, min, max, help}
+
+static const qopt qconf_opts[] = {
+    O("DEFAULT", "bind_host", QOPT_STR, bind_host, "127.0.0.1", 0, 0,
+      "Address the API listens on (loopback by default: noauth trusts every caller)"),
+    O("DEFAULT", "bind_port", QOPT_INT, bind_port, "9696", 0, 65535, "API port (0 = pick a free one)"),
+    O("DEFAULT", "base_mac", QOPT_STR, base_mac, "fa:16:3e:00:00:00", 0, 0,
+      "MAC prefix for generated port MACs; bytes that are 00 are randomised"),
+    O("DEFAULT", "mac_generation_retries", QOPT_INT, mac_generation_retries, "16", 1, 1000,
+      "Attempts to find a free generated MAC on a network"),
+    O("DEFAULT", "default_project_id", QOPT_STR, default_project_id, "fake_project_id", 0, 0,
+      "noauth: project of requests that carry no identity headers"),
+    O("DEFAULT", "auth_strategy", QOPT_STR, auth_strategy, "noauth", 0, 0,
+      "noauth (identity from X-Project-Id/X-Roles headers, else admin of default_project_id)"),
+    O("DEFAULT", "api_workers", QOPT_INT, api_workers, "8", 1, 256,
+      "Threads serving API requests"),
+    O("DEFAULT", "global_physnet_mtu", QOPT_INT, global_physnet_mtu, "1500", 68, 65535,
+      "MTU of the underlying physical network; NVGRE networks get this minus 42"),
+    O("DEFAULT", "max_dns_nameservers", QOPT_INT, max_dns_nameservers, "5", 0, 1000,
+      "Maximum DNS nameservers per subnet"),
+    O("DEFAULT", "max_subnet_host_routes", QOPT_INT, max_subnet_host_routes, "20", 0, 1000,
+      "Maximum host routes per subnet"),
+    O("DEFAULT", "max_allowed_address_pair", QOPT_INT, max_allowed_address_pair, "10", 0, 1000,
+      "Maximum allowed address pairs per port"),
+    O("DEFAULT", "pagination_max_limit", QOPT_INT, pagination_max_limit, "-1", -1, INT32_MAX,
+      "Largest page a list returns (-1 = no limit)"),
+    O("DEFAULT", "state_path", QOPT_STR, state_path, "/var/lib/qhv", 0, 0,
+      "Directory for the SQLite database when [database] connection is empty"),
+    O("DEFAULT", "log_file", QOPT_STR, log_file, "", 0, 0, "Log to this file instead of stderr"),
+    O("DEFAULT", "debug", QOPT_BOOL, debug, "false", 0, 0, "Log at DEBUG level"),
+    O("database", "connection", QOPT_STR, db_connection, "", 0, 0,
+      "sqlite:///relative/path or sqlite:////absolute/path (empty: $state_path/qhv.sqlite)"),
+    O("database", "sqlite_synchronous", QOPT_STR, sqlite_synchronous, "NORMAL", 0, 0,
+      "NORMAL (survives process crashes) or FULL (also survives power loss)"),
+    O("ml2", "type_drivers", QOPT_STR, type_drivers, "local,flat,vlan,nvgre,ip_rewrite", 0, 0,
+      "Network types this server accepts"),
+    O("ml2", "tenant_network_types", QOPT_STR, tenant_network_types, "nvgre,vlan", 0, 0,
+      "Types for networks created without provider attributes, in order of preference"),
+    O("ml2_type_flat", "flat_networks", QOPT_STR, flat_networks, "*", 0, 0,
+      "Physical networks allowed for flat networks ('*' = any)"),
+    O("ml2_type_vlan", "network_vlan_ranges", QOPT_STR, network_vlan_ranges, "", 0, 0,
+      "physnet[:min:max],... ; ranges are used for tenant networks"),
+    O("ml2_type_nvgre", "vsid_ranges", QOPT_STR, vsid_ranges, "5000:16777214", 0, 0,
+      "min:max,... virtual subnet IDs for tenant nvgre and ip_rewrite networks (4096-16777214)"),
+    O("oslo_middleware", "max_request_body_size", QOPT_INT, max_request_body_size, "114688", 1024,
+      INT32_MAX, "Largest request body accepted (bytes); larger gets 413"),
+    O("quotas", "quota_network", QOPT_INT, quota_network, "100", -1, INT32_MAX, "Networks per project (-1 = unlimited)"),
+    O("quotas", "quota_subnet", QOPT_INT, quota_subnet, "100", -1, INT32_MAX, "Subnets per project"),
+    O("quotas", "quota_port", QOPT_INT, quota_port, "500", -1, INT32_MAX, "Ports per project"),
+    O("quotas", "quota_security_group", QOPT_INT, quota_security_group, "10", -1, INT32_MAX,
+      "Security groups per project"),
+    O("quotas", "quota_security_group_rule", QOPT_INT, quota_security_group_rule, "100", -1,
+      INT32_MAX, "Security group rules per project"),
+};
+
+static void qconf_warn(const char *msg) { QLOG_W("config", "%s", msg); }
+
+void qconf_print_help(FILE *f) { qopt_print_help(f, qconf_opts, QHV_ARRAY_SIZE(qconf_opts)); }
+
+/* Splits a comma list into trimmed tokens; calls fn for each non-empty one. */
+static int qconf_each_token(const char *list, int (*fn)(qconf *, const char *, char *, size_t),
+                            qconf *c, char *err, size_t errlen)
+{
+    char *copy = xstrdup(list), *save = NULL;
+    int rc = 0;
+    for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ' || *t == '\t')
+            t++;
+        size_t l = strlen(t);
+        while (l && (t[l - 1] == ' ' || t[l - 1] == '\t'))
+            t[--l] = '\0';
+        if (*t)
+            rc = fn(c, t, err, errlen);
+    }
+    free(copy);
+    return rc;
+}
+
+static const char *const qconf_known_types[] = {"local", "flat", "vlan", "nvgre", "ip_rewrite"};
+
+static bool qconf_known_type(const char *t)
+{
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(qconf_known_types); i++)
+        if (!strcmp(t, qconf_known_types[i]))
+            return true;
+    return false;
+}
+
+static int qconf_add_type(qconf *c, const char *t, char *err, size_t errlen)
+{
+    if (!qconf_known_type(t) || c->n_types == 8) {
+        snprintf(err, errlen, "[ml2] type_drivers: unknown network type '%s' "
+                              "(known: local, flat, vlan, nvgre, ip_rewrite)", t);
+        return -1;
+    }
+    snprintf(c->type_list[c->n_types++], 16, "%s", t);
+    return 0;
+}
+
+static int qconf_add_tenant_type(qconf *c, const char *t, char *err, size_t errlen)
+{
+    if (!qconf_type_enabled(c, t) || !strcmp(t, "flat") || c->n_tenant_types == 8) {
+        snprintf(err, errlen, "[ml2] tenant_network_types: '%s' is not a tenant type "
+                              "enabled in type_drivers (flat cannot be one)", t);
+        return -1;
+    }
+    snprintf(c->tenant_types[c->n_tenant_types++], 16, "%s", t);
+    return 0;
+}
+
+static int qconf_add_vlan(qconf *c, const char *t, char *err, size_t errlen)
+{
+    qvlan_range r = {0};
+    const char *colon = strchr(t, ':');
+    size_t plen = colon ? (size_t)(colon - t) : strlen(t);
+    if (!plen || plen > 64 || c->n_vlan_ranges == 64) {
+        snprintf(err, errlen, "[ml2_type_vlan] network_vlan_ranges: bad entry '%s'", t);
+        return -1;
+    }
+    memcpy(r.physnet, t, plen);
+    if (colon) {
+        char lo[16], hi[16];
+        const char *c2 = strchr(colon + 1, ':');
+        if (!c2 || (size_t)(c2 - colon - 1) >= sizeof lo || strlen(c2 + 1) >= sizeof hi)
+            goto bad;
+        snprintf(lo, sizeof lo, "%.*s", (int)(c2 - colon - 1), colon + 1);
+        snprintf(hi, sizeof hi, "%s", c2 + 1);
+        if (qhv_parse_i64(lo, 1, 4094, &r.min) < 0 || qhv_parse_i64(hi, 1, 4094, &r.max) < 0 ||
+            r.min > r.max)
+            goto bad;
+    }
+    c->vlan_ranges[c->n_vlan_ranges++] = r;
+    return 0;
+bad:
+    snprintf(err, errlen, "[ml2_type_vlan] network_vlan_ranges: '%s' is not physnet:min:max "
+                          "with 1 <= min <= max <= 4094", t);
+    return -1;
+}
+
+static int qconf_add_vsid(qconf *c, const char *t, char *err, size_t errlen)
+{
+    qid_range r;
+    char lo[16], hi[16];
+    const char *colon = strchr(t, ':');
+    if (!colon || (size_t)(colon - t) >= sizeof lo || strlen(colon + 1) >= sizeof hi ||
+        c->n_vsid == 64)
+        goto bad;
+    snprintf(lo, sizeof lo, "%.*s", (int)(colon - t), t);
+    snprintf(hi, sizeof hi, "%s", colon + 1);
+    if (qhv_parse_i64(lo, 4096, 16777214, &r.min) < 0 ||
+        qhv_parse_i64(hi, 4096, 16777214, &r.max) < 0 || r.min > r.max)
+        goto bad;
+    c->vsid[c->n_vsid++] = r;
+    return 0;
+bad:
+    snprintf(err, errlen, "[ml2_type_nvgre] vsid_ranges: '%s' is not min:max with "
+                          "4096 <= min <= max <= 16777214", t);
+    return -1;
+}
+
+static int qconf_derive(qconf *c, char *err, size_t errlen)
+{
+    qmac m;
+    if (qmac_parse(c->base_mac, &m) < 0 || qmac_is_multicast(&m)) {
+        snprintf(err, errlen, "[DEFAULT] base_mac: '%s' is not a unicast MAC", c->base_mac);
+        return -1;
+    }
+    memcpy(c->base_mac_bytes, m.b, 6);
+    /* Neutron keeps the bytes up to the last non-zero one and randomises the rest. */
+    c->base_mac_fixed = 0;
+    for (int i = 0; i < 6; i++)
+        if (m.b[i])
+            c->base_mac_fixed = i + 1;
+    if (c->base_mac_fixed > 5) {
+        snprintf(err, errlen, "[DEFAULT] base_mac: '%s' leaves no byte to randomise", c->base_mac);
+        return -1;
+    }
+    if (strcmp(c->auth_strategy, "noauth")) {
+        snprintf(err, errlen, "[DEFAULT] auth_strategy: '%s' is not supported (noauth)",
+                 c->auth_strategy);
+        return -1;
+    }
+    if (strcasecmp(c->sqlite_synchronous, "NORMAL") && strcasecmp(c->sqlite_synchronous, "FULL")) {
+        snprintf(err, errlen, "[database] sqlite_synchronous: '%s' is not NORMAL or FULL",
+                 c->sqlite_synchronous);
+        return -1;
+    }
+    if (!*c->db_connection) {
+        snprintf(c->db_path, sizeof c->db_path, "%s/qhv.sqlite", c->state_path);
+    } else if (!strncmp(c->db_connection, "sqlite:///", 10) && c->db_connection[10]) {
+        snprintf(c->db_path, sizeof c->db_path, "%s", c->db_connection + 10);
+    } else {
+        snprintf(err, errlen, "[database] connection: '%s' is not sqlite:///path "
+                              "(only SQLite is supported)", c->db_connection);
+        return -1;
+    }
+    c->n_types = c->n_tenant_types = c->n_vlan_ranges = c->n_vsid = 0;
+    if (qconf_each_token(c->type_drivers, qconf_add_type, c, err, errlen) ||
+        qconf_each_token(c->tenant_network_types, qconf_add_tenant_type, c, err, errlen) ||
+        qconf_each_token(c->network_vlan_ranges, qconf_add_vlan, c, err, errlen) ||
+        qconf_each_token(c->vsid_ranges, qconf_add_vsid, c, err, errlen))
+        return -1;
+    return 0;
+}
+
+int qconf_load(qconf *c, const char *const *files, size_t nfiles, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    qini *ini = qini_new();
+    for (size_t i = 0; i < nfiles; i++) {
+        if (qini_load_file(ini, files[i], err, errlen) < 0) {
+            qini_free(ini);
+            return -1;
+        }
+    }
+    int rc = qopt_apply(qconf_opts, QHV_ARRAY_SIZE(qconf_opts), c, ini, qconf_warn, err, errlen);
+    qini_free(ini);
+    if (rc < 0)
+        return -1;
+    return qconf_derive(c, err, errlen);
+}
+
+void qconf_free(qconf *c)
+{
+    qopt_free_values(qconf_opts, QHV_ARRAY_SIZE(qconf_opts), c);
+}
+
+bool qconf_type_enabled(const qconf *c, const char *type)
+{
+    for (size_t i = 0; i < c->n_types; i++)
+        if (!strcmp(c->type_list[i], type))
+            return true;
+    return false;
+}
+
+bool qconf_flat_allowed(const qconf *c, const char *physnet)
+{
+    char *copy = xstrdup(c->flat_networks), *save = NULL;
+    bool ok = false;
+    for (char *t = strtok_r(copy, ", \t", &save); t && !ok; t = strtok_r(NULL, ", \t", &save))
+        ok = !strcmp(t, "*") || !strcmp(t, physnet);
+    free(copy);
+    return ok;
+}
+
+bool qconf_vlan_physnet_known(const qconf *c, const char *physnet)
+{
+    for (size_t i = 0; i < c->n_vlan_ranges; i++)
+        if (!strcmp(c->vlan_ranges[i].physnet, physnet))
+            return true;
+    return false;
+}

@@ -1,0 +1,79 @@
+/* config: qhv-server's options (Neutron's names wherever Neutron has the
+ * option), the table they are parsed from, and the derived values the model
+ * needs (parsed ranges, base MAC). Owned by the server's main; the model
+ * reads it and never changes it after qconf_load(). */
+#ifndef QHV_MODEL_CONFIG_H
+#define QHV_MODEL_CONFIG_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "lib/addr.h"
+
+typedef struct qvlan_range {
+    char physnet[65];
+    int64_t min, max;      /* 0/0 when the physnet is listed without a range */
+} qvlan_range;
+
+typedef struct qid_range {
+    int64_t min, max;
+} qid_range;
+
+typedef struct qconf {
+    /* [DEFAULT] */
+    char *bind_host;
+    int64_t bind_port;
+    char *base_mac;
+    int64_t mac_generation_retries;
+    char *default_project_id;
+    char *auth_strategy;
+    int64_t api_workers;
+    int64_t global_physnet_mtu;
+    int64_t max_dns_nameservers;
+    int64_t max_subnet_host_routes;
+    int64_t max_allowed_address_pair;
+    int64_t pagination_max_limit;
+    char *state_path;
+    char *log_file;
+    bool debug;
+    /* [database] */
+    char *db_connection;
+    char *sqlite_synchronous;
+    /* [ml2] */
+    char *type_drivers;
+    char *tenant_network_types;
+    /* [ml2_type_flat] / [ml2_type_vlan] / [ml2_type_nvgre] */
+    char *flat_networks;
+    char *network_vlan_ranges;
+    char *vsid_ranges;
+    /* [oslo_middleware] */
+    int64_t max_request_body_size;
+    /* [quotas] */
+    int64_t quota_network, quota_subnet, quota_port;
+    int64_t quota_security_group, quota_security_group_rule;
+
+    /* Derived by qconf_load. */
+    char db_path[4096];
+    uint8_t base_mac_bytes[6];
+    int base_mac_fixed;            /* leading bytes of base_mac kept (non-zero prefix) */
+    qvlan_range vlan_ranges[64];
+    size_t n_vlan_ranges;
+    qid_range vsid[64];
+    size_t n_vsid;
+    char tenant_types[8][16];
+    size_t n_tenant_types;
+    char type_list[8][16];
+    size_t n_types;
+} qconf;
+
+/* Loads defaults then each file in order. Returns -1 with a message. */
+int qconf_load(qconf *c, const char *const *files, size_t nfiles, char *err, size_t errlen);
+void qconf_free(qconf *c);     /* frees option strings; accepts NULL */
+void qconf_print_help(FILE *f);
+/* true if type (e.g. "vlan") is in [ml2] type_drivers. */
+bool qconf_type_enabled(const qconf *c, const char *type);
+/* true if physnet may carry flat networks ([ml2_type_flat] flat_networks). */
+bool qconf_flat_allowed(const qconf *c, const char *physnet);
+/* true if physnet is named in network_vlan_ranges. */
+bool qconf_vlan_physnet_known(const qconf *c, const char *physnet);
+
+#endif

@@ -1,0 +1,102 @@
+/* network: the network resource — provider attributes, MTU, sharing, and
+ * Neutron's delete semantics (DHCP ports and subnets go with the network;
+ * any other port keeps it in use). */
+#include "model/resources.h"
+#include "model/segment.h"
+#include "model/ipam.h"
+#include "lib/util.h"
+#include <string.h>
+
+static const char *const qnet_types[] = {"local", "flat", "vlan", "nvgre", "ip_rewrite", NULL};
+
+static int qnet_on_create(qop *op, qj *net, qerr *e)
+{
+    return qseg_allocate(op, net, e);
+}
+
+static int qnet_on_update(qop *op, const qj *old, qj *net, const qj *changes, qerr *e)
+{
+    const qj *mtu = qj_get(changes, "mtu");
+    if (mtu) {
+        int64_t max = qseg_max_mtu(op->m->conf, qj_get_str(net, "provider:network_type"));
+        if (mtu->u.i > max)
+            return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: Requested MTU is "
+                                                 "too big, maximum is %lld", (long long)max);
+    }
+    return 0;
+}
+
+static int qnet_on_delete(qop *op, const qj *net, qerr *e)
+{
+    const char *nid = qj_get_str(net, "id");
+    qj *ports;
+    if (qres_children(op, &qres_port, nid, &ports, e) < 0)
+        return -1;
+    qbuf inuse;
+    qbuf_init(&inuse, 0);
+    size_t n = 0;
+    for (size_t i = 0; i < qj_len(ports); i++) {
+        const char *owner = qj_get_str(qj_at(ports, i), "device_owner");
+        if (!owner || strcmp(owner, QHV_DEVICE_OWNER_DHCP))
+            qbuf_printf(&inuse, "%s%s", n++ ? "," : "", qj_get_str(qj_at(ports, i), "id"));
+    }
+    int rc = 0;
+    if (n)
+        rc = qerr_set(e, QE_NETWORK_IN_USE, "Unable to complete operation on network %s. There "
+                                            "are one or more ports still in use on the network, "
+                                            "id for these ports is: %s.", nid, inuse.data);
+    /* Nothing in use: the DHCP ports, the subnets and the segment go. */
+    for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {
+        const char *pid = qj_get_str(qj_at(ports, i), "id");
+        rc = qipam_release_port(op, pid, e);
+        if (rc == 0)
+            rc = qres_delete_row(op, &qres_port, pid, e);
+    }
+    qbuf_free(&inuse);
+    qj_free(ports);
+    qj *subnets = NULL;
+    if (rc == 0)
+        rc = qres_children(op, &qres_subnet, nid, &subnets, e);
+    for (size_t i = 0; rc == 0 && i < qj_len(subnets); i++)
+        rc = qres_delete_row(op, &qres_subnet, qj_get_str(qj_at(subnets, i), "id"), e);
+    qj_free(subnets);
+    if (rc == 0)
+        rc = qseg_release(op, nid, e);
+    return rc;
+}
+
+static const qattr qnet_attrs[] = {
+    QATTR_ID,
+    QATTR_NAME,
+    QATTR_PROJECT,
+    {"admin_state_up", QA_BOOL, QA_POST | QA_PUT, "true", 0, 0, NULL, NULL, NULL},
+    {"mtu", QA_INT, QA_POST | QA_PUT | QA_STRCONV, "0", 68, 65535, NULL, NULL, NULL},
+    {"status", QA_STR, 0, "\"ACTIVE\"", 0, 0, NULL, NULL, NULL},
+    {"subnets", QA_LIST, 0, "[]", 0, 0, NULL, NULL, NULL},
+    {"shared", QA_BOOL, QA_POST | QA_PUT | QA_ADMIN_W, "false", 0, 0, NULL, NULL, NULL},
+    {"port_security_enabled", QA_BOOL, QA_POST | QA_PUT, "true", 0, 0, NULL, NULL, NULL},
+    {"router:external", QA_BOOL, QA_POST | QA_PUT | QA_ADMIN_W, "false", 0, 0, NULL, NULL, NULL},
+    {"provider:network_type", QA_STR, QA_POST | QA_ADMIN_W | QA_ADMIN_R | QA_NULL, "null", 0, 0,
+     qnet_types, NULL, NULL},
+    {"provider:physical_network", QA_STR, QA_POST | QA_ADMIN_W | QA_ADMIN_R | QA_NULL, "null", 0,
+     64, NULL, NULL, NULL},
+    {"provider:segmentation_id", QA_INT,
+     QA_POST | QA_ADMIN_W | QA_ADMIN_R | QA_NULL | QA_STRCONV, "null", 0, 0, NULL, NULL, NULL},
+    QATTR_DESCRIPTION,
+    QATTR_STD,
+};
+
+const qresource qres_network = {
+    .name = "network",
+    .collection = "networks",
+    .label = "Network",
+    .notfound = QE_NETWORK_NOT_FOUND,
+    .attrs = qnet_attrs,
+    .nattrs = QHV_ARRAY_SIZE(qnet_attrs),
+    .initial_revision = 1,
+    .has_tags = true,
+    .shared_sql = "json_extract(r.body, '$.shared') = 1",
+    .on_create = qnet_on_create,
+    .on_update = qnet_on_update,
+    .on_delete = qnet_on_delete,
+};

@@ -1,0 +1,375 @@
+/* port: the port resource — MAC generation and uniqueness per network,
+ * fixed IPs (ipam.c), allowed address pairs, port security, and binding. */
+#include "model/ipam.h"
+#include "model/resources.h"
+#include "lib/util.h"
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const qport_vnic_types[] = {
+    "normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder",
+    "smart-nic", "vdpa", "remote-managed", "accelerator-direct", "accelerator-direct-physical",
+    NULL};
+
+static const char qport_sql_mac_find[] = "SELECT port_id FROM macs WHERE network_id=?1 AND mac=?2";
+static const char qport_sql_mac_insert[] =
+    "INSERT INTO macs(network_id, mac, port_id) VALUES(?1, ?2, ?3)";
+static const char qport_sql_mac_delete[] = "DELETE FROM macs WHERE port_id=?1";
+
+/* 1 if mac is taken on network, 0 if free, -1 on error. */
+static int qport_mac_taken(qop *op, const char *network_id, const char *mac, qerr *e)
+{
+    sqlite3_stmt *st = qstore_stmt(op->m->store, qport_sql_mac_find, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, network_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, mac, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "mac lookup");
+}
+
+static int qport_mac_record(qop *op, const char *network_id, const char *mac, const char *port_id,
+                            qerr *e)
+{
+    sqlite3_stmt *st = qstore_stmt(op->m->store, qport_sql_mac_insert, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, network_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, mac, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, port_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "mac insert");
+}
+
+static int qport_mac_release(qop *op, const char *port_id, qerr *e)
+{
+    sqlite3_stmt *st = qstore_stmt(op->m->store, qport_sql_mac_delete, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, port_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "mac release");
+}
+
+static int qport_check_mac(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    qmac m;
+    const char *s = qj_as_str(*v);
+    if (qmac_parse(s, &m) < 0 || qmac_is_multicast(&m) || qmac_is_zero(&m))
+        return qerr_set(e, QE_BAD_REQUEST, "Invalid input for mac_address. Reason: '%s' is not "
+                                           "a valid MAC address.", s);
+    char norm[QMAC_STRLEN];
+    qmac_format(&m, norm);
+    qj_free(*v);
+    *v = qj_str(norm);
+    return 0;
+}
+
+static int qport_check_pairs(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    if ((int64_t)qj_len(*v) > op->m->conf->max_allowed_address_pair)
+        return qerr_set(e, QE_BAD_REQUEST, "The number of allowed address pair exceeds the "
+                                           "maximum %lld.",
+                        (long long)op->m->conf->max_allowed_address_pair);
+    qj *out = qj_array();
+    for (size_t i = 0; i < qj_len(*v); i++) {
+        const qj *p = qj_at(*v, i);
+        const char *ip = qj_get_str(p, "ip_address"), *mac = qj_get_str(p, "mac_address");
+        qcidr c;
+        qmac m;
+        size_t keys = (qj_get(p, "ip_address") != NULL) + (qj_get(p, "mac_address") != NULL);
+        if (!qj_is(p, QJ_OBJECT) || !ip || keys != qj_len(p) || qcidr_parse_or_host(ip, &c) < 0 ||
+            (qj_get(p, "mac_address") && (!mac || qmac_parse(mac, &m) < 0))) {
+            qj_free(out);
+            return qerr_set(e, QE_BAD_REQUEST, "Invalid input for allowed_address_pairs. "
+                                               "Reason: each pair needs a valid ip_address (IP "
+                                               "or CIDR) and an optional valid mac_address.");
+        }
+        qj *o = qj_object();
+        char buf[QCIDR_STRLEN];
+        if (c.prefixlen == qaddr_bits(c.addr.family))
+            qaddr_format(&c.addr, buf);
+        else
+            qcidr_format(&c, buf);
+        qj_set(o, "ip_address", qj_str(buf));
+        if (mac) {
+            char mb[QMAC_STRLEN];
+            qmac_format(&m, mb);
+            qj_set(o, "mac_address", qj_str(mb));
+        }
+        qj_append(out, o);
+    }
+    qj_free(*v);
+    *v = out;
+    return 0;
+}
+
+static int qport_check_fixed_ips(qop *op, const qattr *a, qj **v, qerr *e) { return 0; }
+
+/* Fills each pair's missing MAC with the port's, then refuses duplicates. */
+static int qport_finish_pairs(qj *port, qerr *e)
+{
+    qj *pairs = qj_get(port, "allowed_address_pairs");
+    const char *mac = qj_get_str(port, "mac_address");
+    for (size_t i = 0; i < qj_len(pairs); i++) {
+        qj *p = qj_at(pairs, i);
+        if (!qj_get(p, "mac_address"))
+            qj_set(p, "mac_address", qj_str(mac));
+        for (size_t j = 0; j < i; j++)
+            if (qj_equal(qj_at(pairs, j), p))
+                return qerr_set(e, QE_ADDRESS_PAIR_DUP, "Request contains duplicate address "
+                                                        "pair: mac_address %s ip_address %s.",
+                                qj_get_str(p, "mac_address"), qj_get_str(p, "ip_address"));
+    }
+    const qj *ps = qj_get(port, "port_security_enabled");
+    if (qj_len(pairs) && ps && !ps->u.b)
+        return qerr_set(e, QE_ADDRESS_PAIR_NEEDS_PS, "Port Security must be enabled in order to "
+                                                     "have allowed address pairs on a port.");
+    return 0;
+}
+
+/* Binding: a port is bound when an agent on its host can serve it. Agents
+ * arrive with the host channel; until one reports, a host is unbindable. */
+static void qport_bind(qop *op, qj *port)
+{
+    const char *host = qj_get_str(port, "binding:host_id");
+    qj_set(port, "binding:vif_type", qj_str(host && *host ? "binding_failed" : "unbound"));
+    qj_set(port, "binding:vif_details", qj_object());
+}
+
+static bool qport_is_network_owner(qop *op, const qj *net)
+{
+    return qres_is_owner(op, net);
+}
+
+static int qport_generate_mac(qop *op, const char *network_id, char out[QMAC_STRLEN], qerr *e)
+{
+    const qconf *c = op->m->conf;
+    for (int64_t i = 0; i < c->mac_generation_retries; i++) {
+        qmac m;
+        memcpy(m.b, c->base_mac_bytes, 6);
+        uint8_t r[6];
+        qhv_random_bytes(r, sizeof r);
+        for (int b = c->base_mac_fixed; b < 6; b++)
+            m.b[b] = r[b];
+        if (c->base_mac_fixed == 0)
+            m.b[0] = (uint8_t)((m.b[0] & 0xfe) | 0x02);   /* unicast, locally administered */
+        qmac_format(&m, out);
+        int rc = qport_mac_taken(op, network_id, out, e);
+        if (rc <= 0)
+            return rc;
+    }
+    return qerr_set(e, QE_MAC_IN_USE, "Unable to generate unique mac on network %s.", network_id);
+}
+
+static int qport_on_create(qop *op, qj *port, qerr *e)
+{
+    const char *nid = qj_get_str(port, "network_id");
+    const char *pid = qj_get_str(port, "id");
+    qj *net = NULL;
+    int rc = qres_load(op, &qres_network, nid, &net, e);
+    if (rc == 0 && !qres_is_owner(op, net)) {
+        const qj *shared = qj_get(net, "shared");
+        if (!shared || !shared->u.b)
+            rc = qerr_set(e, QE_NETWORK_NOT_FOUND, "Network %s could not be found.", nid);
+    }
+    bool net_owner = rc == 0 && qport_is_network_owner(op, net);
+    /* Neutron's default policy: only the network's owner picks MACs and
+     * addresses or plugs network devices on it. */
+    if (rc == 0 && !net_owner) {
+        const char *owner = qj_get_str(port, "device_owner");
+        const qj *fips = qj_get(port, "fixed_ips");
+        bool addr_given = false;
+        for (size_t i = 0; i < qj_len(fips); i++)
+            addr_given |= qj_get(qj_at(fips, i), "ip_address") != NULL;
+        if (qj_get_str(port, "mac_address"))
+            rc = qerr_set(e, QE_POLICY, "(rule:create_port and rule:create_port:mac_address) is "
+                                        "disallowed by policy");
+        else if (addr_given)
+            rc = qerr_set(e, QE_POLICY, "(rule:create_port and "
+                                        "rule:create_port:fixed_ips:ip_address) is disallowed by "
+                                        "policy");
+        else if (owner && !strncmp(owner, "network:", 8))
+            rc = qerr_set(e, QE_POLICY, "(rule:create_port and rule:create_port:device_owner) is "
+                                        "disallowed by policy");
+    }
+    char mac[QMAC_STRLEN];
+    if (rc == 0) {
+        const char *given = qj_get_str(port, "mac_address");
+        if (given) {
+            snprintf(mac, sizeof mac, "%s", given);
+            int t = qport_mac_taken(op, nid, mac, e);
+            if (t == 1)
+                rc = qerr_set(e, QE_MAC_IN_USE, "Unable to complete operation for network %s. The "
+                                                "mac address %s is in use.", nid, mac);
+            else
+                rc = t;
+        } else {
+            rc = qport_generate_mac(op, nid, mac, e);
+            if (rc == 0)
+                qj_set(port, "mac_address", qj_str(mac));
+        }
+    }
+    if (rc == 0)
+        rc = qport_mac_record(op, nid, mac, pid, e);
+    if (rc == 0 && qj_is(qj_get(port, "port_security_enabled"), QJ_NULL)) {
+        const qj *nps = qj_get(net, "port_security_enabled");
+        qj_set(port, "port_security_enabled", qj_bool(!nps || nps->u.b));
+    }
+    if (rc == 0) {
+        qmac m;
+        qmac_parse(mac, &m);
+        qj *req = qj_get(port, "fixed_ips");
+        qj *ips;
+        rc = qipam_assign(op, nid, pid, &m, qj_is(req, QJ_NULL) ? NULL : req, NULL, &ips, e);
+        if (rc == 0)
+            qj_set(port, "fixed_ips", ips);
+    }
+    if (rc == 0)
+        rc = qport_finish_pairs(port, e);
+    if (rc == 0)
+        qport_bind(op, port);
+    qj_free(net);
+    return rc;
+}
+
+static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, qerr *e)
+{
+    const qj *fips = qj_get(changes, "fixed_ips");
+    int rc = 0;
+    if (fips) {
+        if (qj_is(fips, QJ_NULL))
+            return qerr_set(e, QE_BAD_REQUEST, "Invalid input for fixed_ips. Reason: a list is "
+                                               "required.");
+        if (!op->ctx->is_admin) {
+            qj *net;
+            if (qres_load(op, &qres_network, qj_get_str(port, "network_id"), &net, e) < 0)
+                return -1;
+            bool owner = qport_is_network_owner(op, net);
+            qj_free(net);
+            for (size_t i = 0; !owner && i < qj_len(fips); i++)
+                if (qj_get(qj_at(fips, i), "ip_address")) {
+                    /* Keeping an address the port already has is not choosing one. */
+                    bool kept = false;
+                    const qj *cur = qj_get(old, "fixed_ips");
+                    for (size_t j = 0; j < qj_len(cur) && !kept; j++)
+                        kept = !strcmp(qj_get_str(qj_at(cur, j), "ip_address"),
+                                       qj_get_str(qj_at(fips, i), "ip_address"));
+                    if (!kept)
+                        return qerr_set(e, QE_POLICY, "(rule:update_port and "
+                                                      "rule:update_port:fixed_ips:ip_address) "
+                                                      "is disallowed by policy");
+                }
+        }
+        qmac m;
+        qmac_parse(qj_get_str(port, "mac_address"), &m);
+        qj *ips;
+        rc = qipam_assign(op, qj_get_str(port, "network_id"), qj_get_str(port, "id"), &m, fips,
+                          qj_get(old, "fixed_ips"), &ips, e);
+        if (rc == 0)
+            qj_set(port, "fixed_ips", ips);
+    }
+    if (rc == 0 && qj_is(qj_get(port, "port_security_enabled"), QJ_NULL))
+        rc = qerr_set(e, QE_BAD_REQUEST, "Invalid input for port_security_enabled. Reason: a "
+                                         "boolean is required.");
+    if (rc == 0)
+        rc = qport_finish_pairs(port, e);
+    if (rc == 0 && qj_get(changes, "binding:host_id"))
+        qport_bind(op, port);
+    return rc;
+}
+
+static int qport_on_delete(qop *op, const qj *port, qerr *e)
+{
+    const char *pid = qj_get_str(port, "id");
+    if (qipam_release_port(op, pid, e) < 0)
+        return -1;
+    return qport_mac_release(op, pid, e);
+}
+
+/* fixed_ips=ip_address=X / fixed_ips=subnet_id=Y: any entry matching. */
+static int qport_filter_fixed_ips(const qj *v, const char *q)
+{
+    const char *eq = strchr(q, '=');
+    if (!eq)
+        return -1;
+    size_t klen = (size_t)(eq - q);
+    const char *key = NULL;
+    if (klen == 10 && !strncmp(q, "ip_address", 10))
+        key = "ip_address";
+    else if (klen == 9 && !strncmp(q, "subnet_id", 9))
+        key = "subnet_id";
+    else
+        return -1;
+    for (size_t i = 0; v && i < qj_len(v); i++) {
+        const char *s = qj_get_str(qj_at(v, i), key);
+        if (s && !strcmp(s, eq + 1))
+            return 1;
+    }
+    return 0;
+}
+
+static const qattr qport_attrs[] = {
+    QATTR_ID,
+    QATTR_NAME,
+    {"network_id", QA_UUID, QA_POST | QA_REQUIRED, NULL, 0, 0, NULL, NULL, NULL},
+    QATTR_PROJECT,
+    {"mac_address", QA_STR, QA_POST, "null", 0, 0, NULL, qport_check_mac, NULL},
+    {"admin_state_up", QA_BOOL, QA_POST | QA_PUT, "true", 0, 0, NULL, NULL, NULL},
+    {"status", QA_STR, 0, "\"DOWN\"", 0, 0, NULL, NULL, NULL},
+    {"device_id", QA_STR, QA_POST | QA_PUT, "\"\"", 0, 255, NULL, NULL, NULL},
+    {"device_owner", QA_STR, QA_POST | QA_PUT, "\"\"", 0, 255, NULL, NULL, NULL},
+    {"fixed_ips", QA_LIST, QA_POST | QA_PUT, "null", 0, 0, NULL, qport_check_fixed_ips,
+     qport_filter_fixed_ips},
+    {"allowed_address_pairs", QA_LIST, QA_POST | QA_PUT | QA_NOFILTER, "[]", 0, 0, NULL,
+     qport_check_pairs, NULL},
+    {"port_security_enabled", QA_BOOL, QA_POST | QA_PUT | QA_NULL, "null", 0, 0, NULL, NULL,
+     NULL},
+    {"binding:vnic_type", QA_STR, QA_POST | QA_PUT, "\"normal\"", 0, 0, qport_vnic_types, NULL,
+     NULL},
+    {"binding:profile", QA_DICT, QA_POST | QA_PUT | QA_ADMIN_W | QA_ADMIN_R | QA_NOFILTER, "{}",
+     0, 0, NULL, qattr_check_dict, NULL},
+    {"binding:host_id", QA_STR, QA_POST | QA_PUT | QA_ADMIN_W | QA_ADMIN_R, "\"\"", 0, 255, NULL,
+     NULL, NULL},
+    {"binding:vif_type", QA_STR, QA_ADMIN_R, "\"unbound\"", 0, 0, NULL, NULL, NULL},
+    {"binding:vif_details", QA_DICT, QA_ADMIN_R | QA_NOFILTER, "{}", 0, 0, NULL, NULL, NULL},
+    QATTR_DESCRIPTION,
+    QATTR_STD,
+};
+
+static bool qport_may_write(qop *op, const qj *port)
+{
+    if (qres_is_owner(op, port))
+        return true;
+    /* The network's owner may manage ports on it (Neutron's network_owner rule). */
+    qj *net;
+    qerr e;
+    if (qres_load(op, &qres_network, qj_get_str(port, "network_id"), &net, &e) < 0)
+        return false;
+    bool ok = qres_is_owner(op, net);
+    qj_free(net);
+    return ok;
+}
+
+const qresource qres_port = {
+    .name = "port",
+    .collection = "ports",
+    .label = "Port",
+    .notfound = QE_PORT_NOT_FOUND,
+    .attrs = qport_attrs,
+    .nattrs = QHV_ARRAY_SIZE(qport_attrs),
+    .initial_revision = 1,
+    .parent_attr = "network_id",
+    .has_tags = true,
+    .shared_sql = "r.parent_id IN (SELECT n.id FROM resources n WHERE n.kind = 'network' AND "
+                  "n.project_id = ?2)",
+    .on_create = qport_on_create,
+    .on_update = qport_on_update,
+    .on_delete = qport_on_delete,
+    .may_write = qport_may_write,
+};

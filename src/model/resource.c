@@ -1,0 +1,1128 @@
+#include "model/resource.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/opt.h"
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---------- attribute conversion and validation ---------- */
+
+const qattr *qres_attr(const qresource *r, const char *name)
+{
+    for (size_t i = 0; i < r->nattrs; i++)
+        if (!strcmp(r->attrs[i].name, name))
+            return &r->attrs[i];
+    return NULL;
+}
+
+static int qattr_invalid(const qattr *a, qerr *e, const char *reason)
+{
+    return qerr_set(e, QE_BAD_REQUEST, "Invalid input for %s. Reason: %s.", a->name, reason);
+}
+
+/* Neutron's convert_to_boolean: true/false, "true"/"false"/"1"/"0", 0/1. */
+static int qattr_to_bool(const qj *v, bool *ret)
+{
+    if (qj_is(v, QJ_BOOL)) {
+        *ret = v->u.b;
+        return 0;
+    }
+    if (qj_is(v, QJ_INT) && (v->u.i == 0 || v->u.i == 1)) {
+        *ret = v->u.i == 1;
+        return 0;
+    }
+    const char *s = qj_as_str(v);
+    if (s && (!strcasecmp(s, "true") || !strcmp(s, "1"))) {
+        *ret = true;
+        return 0;
+    }
+    if (s && (!strcasecmp(s, "false") || !strcmp(s, "0"))) {
+        *ret = false;
+        return 0;
+    }
+    return -1;
+}
+
+static char *qattr_text(const qj *v)
+{
+    const char *s = qj_as_str(v);
+    return s ? xstrdup(s) : qj_to_string(v);
+}
+
+static int qattr_convert(qop *op, const qattr *a, qj **vp, qerr *e)
+{
+    qj *v = *vp;
+    char why[512];
+    if (qj_is(v, QJ_NULL)) {
+        if (a->flags & QA_NULL)
+            return 0;
+        char *t = qattr_text(v);
+        snprintf(why, sizeof why, "'%s' is not a valid value", t);
+        free(t);
+        return qattr_invalid(a, e, why);
+    }
+    switch (a->kind) {
+    case QA_STR: {
+        if (!qj_is(v, QJ_STRING)) {
+            char *t = qattr_text(v);
+            snprintf(why, sizeof why, "'%.200s' is not a valid string", t);
+            free(t);
+            return qattr_invalid(a, e, why);
+        }
+        if (a->max && (int64_t)v->u.str.len > a->max) {
+            snprintf(why, sizeof why, "'%.200s' exceeds maximum length of %lld", v->u.str.s,
+                     (long long)a->max);
+            return qattr_invalid(a, e, why);
+        }
+        if (a->choices) {
+            bool ok = false;
+            for (size_t i = 0; a->choices[i] && !ok; i++)
+                ok = !strcmp(a->choices[i], v->u.str.s);
+            if (!ok) {
+                qbuf b;
+                qbuf_init(&b, 0);
+                for (size_t i = 0; a->choices[i]; i++)
+                    qbuf_printf(&b, "%s'%s'", i ? ", " : "", a->choices[i]);
+                snprintf(why, sizeof why, "'%.100s' is not in [%s]", v->u.str.s, b.data);
+                qbuf_free(&b);
+                return qattr_invalid(a, e, why);
+            }
+        }
+        break;
+    }
+    case QA_UUID:
+        if (!qj_is(v, QJ_STRING) || !qhv_is_uuid(v->u.str.s)) {
+            char *t = qattr_text(v);
+            snprintf(why, sizeof why, "'%.200s' is not a valid UUID", t);
+            free(t);
+            return qattr_invalid(a, e, why);
+        }
+        break;
+    case QA_BOOL: {
+        bool b;
+        if (qattr_to_bool(v, &b) < 0 || (!(a->flags & QA_STRCONV) && !qj_is(v, QJ_BOOL) &&
+                                         !qj_is(v, QJ_STRING) && !qj_is(v, QJ_INT))) {
+            char *t = qattr_text(v);
+            qerr_set(e, QE_INVALID_INPUT,
+                     "Invalid input for operation: '%.200s' cannot be converted to boolean.", t);
+            free(t);
+            return -1;
+        }
+        if (!qj_is(v, QJ_BOOL)) {
+            qj_free(v);
+            *vp = qj_bool(b);
+        }
+        break;
+    }
+    case QA_INT: {
+        int64_t i;
+        const char *s = qj_as_str(v);
+        if (qj_is(v, QJ_INT)) {
+            i = v->u.i;
+        } else if (s && (a->flags & QA_STRCONV) && qhv_parse_i64(s, INT64_MIN, INT64_MAX, &i) == 0) {
+            qj_free(v);
+            *vp = v = qj_int(i);
+        } else {
+            char *t = qattr_text(v);
+            qerr_set(e, QE_INVALID_INPUT,
+                     "Invalid input for operation: '%.200s' is not an integer.", t);
+            free(t);
+            return -1;
+        }
+        if ((a->min || a->max) && (i < a->min || i > a->max)) {
+            snprintf(why, sizeof why, "'%lld' is not in range %lld through %lld", (long long)i,
+                     (long long)a->min, (long long)a->max);
+            return qattr_invalid(a, e, why);
+        }
+        break;
+    }
+    case QA_LIST:
+        if (!qj_is(v, QJ_ARRAY)) {
+            char *t = qattr_text(v);
+            snprintf(why, sizeof why, "'%.200s' is not a list", t);
+            free(t);
+            return qattr_invalid(a, e, why);
+        }
+        break;
+    case QA_DICT:
+        if (!qj_is(v, QJ_OBJECT)) {
+            char *t = qattr_text(v);
+            snprintf(why, sizeof why, "'%.200s' is not a dictionary", t);
+            free(t);
+            return qattr_invalid(a, e, why);
+        }
+        break;
+    case QA_ANY:
+        break;
+    }
+    return a->check ? a->check(op, a, vp, e) : 0;
+}
+
+int qattr_check_uuid_list(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    for (size_t i = 0; i < qj_len(*v); i++) {
+        const char *s = qj_as_str(qj_at(*v, i));
+        if (!s || !qhv_is_uuid(s)) {
+            char *t = qattr_text(qj_at(*v, i));
+            char why[300];
+            snprintf(why, sizeof why, "'%.200s' is not a valid UUID", t);
+            free(t);
+            return qattr_invalid(a, e, why);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(s, qj_as_str(qj_at(*v, j)))) {
+                char why[300];
+                snprintf(why, sizeof why, "Duplicate items in the list: '%s'", s);
+                return qattr_invalid(a, e, why);
+            }
+    }
+    return 0;
+}
+
+int qattr_check_str_list(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    for (size_t i = 0; i < qj_len(*v); i++) {
+        if (!qj_is(qj_at(*v, i), QJ_STRING)) {
+            char *t = qattr_text(qj_at(*v, i));
+            char why[300];
+            snprintf(why, sizeof why, "'%.200s' is not a valid string", t);
+            free(t);
+            return qattr_invalid(a, e, why);
+        }
+    }
+    return 0;
+}
+
+int qattr_check_dict(qop *op, const qattr *a, qj **v, qerr *e) { return 0; }
+
+/* ---------- ownership and policy ---------- */
+
+bool qres_is_owner(const qop *op, const qj *obj)
+{
+    if (op->ctx->is_admin)
+        return true;
+    const char *p = qj_get_str(obj, "project_id");
+    return p && !strcmp(p, op->ctx->project_id);
+}
+
+static int qres_policy_fail(qerr *e, const char *action, const qresource *r, const char *attr)
+{
+    if (attr)
+        return qerr_set(e, QE_POLICY, "(rule:%s_%s and rule:%s_%s:%s) is disallowed by policy",
+                        action, r->name, action, r->name, attr);
+    return qerr_set(e, QE_POLICY, "rule:%s_%s is disallowed by policy", action, r->name);
+}
+
+static int qres_check_writable(qop *op, const qresource *r, const char *action, qerr *e)
+{
+    if (op->ctx->read_only)
+        return qres_policy_fail(e, action, r, NULL);
+    return 0;
+}
+
+/* ---------- storage ---------- */
+
+static const char qres_sql_load[] = "SELECT body FROM resources WHERE kind=?1 AND id=?2";
+static const char qres_sql_insert[] =
+    "INSERT INTO resources(kind, id, project_id, parent_id, body) VALUES(?1, ?2, ?3, ?4, ?5)";
+static const char qres_sql_update[] =
+    "UPDATE resources SET body=?3, project_id=?4, parent_id=?5 WHERE kind=?1 AND id=?2";
+static const char qres_sql_delete[] = "DELETE FROM resources WHERE kind=?1 AND id=?2";
+static const char qres_sql_children[] =
+    "SELECT body FROM resources WHERE kind=?1 AND parent_id=?2 ORDER BY id";
+
+static qj *qres_parse_body(const unsigned char *text, int len)
+{
+    qj_error je;
+    qj *v = qj_parse((const char *)text, (size_t)len, NULL, &je);
+    if (!v)
+        QLOG_E("model", "stored document does not parse: %s at %zu", je.msg, je.offset);
+    return v;
+}
+
+static int qres_load_store(qstore *s, const qresource *r, const char *id, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    sqlite3_stmt *st = qstore_stmt(s, qres_sql_load, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret = qres_parse_body(sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
+        sqlite3_reset(st);
+        return *ret ? 0 : qerr_set(e, QE_INTERNAL, "corrupt %s %s", r->name, id);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return qstore_fail(s, e, "load");
+    return qerr_set(e, r->notfound, "%s %s could not be found.", r->label, id);
+}
+
+int qres_load(qop *op, const qresource *r, const char *id, qj **ret, qerr *e)
+{
+    return qres_load_store(op->m->store, r, id, ret, e);
+}
+
+int qres_store(qop *op, const qresource *r, qj *obj, bool insert, qerr *e)
+{
+    qstore *s = op->m->store;
+    sqlite3_stmt *st = qstore_stmt(s, insert ? qres_sql_insert : qres_sql_update, e);
+    if (!st)
+        return -1;
+    char *text = qj_to_string(obj);
+    const char *parent = r->parent_attr ? qj_get_str(obj, r->parent_attr) : NULL;
+    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, qj_get_str(obj, "id"), -1, SQLITE_TRANSIENT);
+    if (insert) {
+        sqlite3_bind_text(st, 3, qj_get_str(obj, "project_id"), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, parent ? parent : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, text, -1, free);
+    } else {
+        sqlite3_bind_text(st, 3, text, -1, free);
+        sqlite3_bind_text(st, 4, qj_get_str(obj, "project_id"), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, parent ? parent : "", -1, SQLITE_TRANSIENT);
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return qstore_fail(s, e, "store");
+    return 0;
+}
+
+int qres_delete_row(qop *op, const qresource *r, const char *id, qerr *e)
+{
+    sqlite3_stmt *st = qstore_stmt(op->m->store, qres_sql_delete, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "delete");
+}
+
+int qres_children(qop *op, const qresource *r, const char *parent, qj **ret, qerr *e)
+{
+    *ret = qj_array();
+    sqlite3_stmt *st = qstore_stmt(op->m->store, qres_sql_children, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, parent, -1, SQLITE_TRANSIENT);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        qj *o = qres_parse_body(sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
+        if (o)
+            qj_append(*ret, o);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "children");
+}
+
+void qres_touch(qop *op, qj *obj)
+{
+    qj *rev = qj_get(obj, "revision_number");
+    qj_set(obj, "revision_number", qj_int((rev ? rev->u.i : 0) + 1));
+    char ts[21];
+    qhv_format_time(op->now, ts);
+    qj_set(obj, "updated_at", qj_str(ts));
+}
+
+int qres_touch_id(qop *op, const qresource *r, const char *id, qerr *e)
+{
+    qj *obj;
+    if (qres_load(op, r, id, &obj, e) < 0)
+        return -1;
+    qres_touch(op, obj);
+    int rc = qres_store(op, r, obj, false, e);
+    qj_free(obj);
+    return rc;
+}
+
+/* Visibility: a non-admin sees its own project's objects and what the
+ * resource's shared_sql admits. Returns a freshly prepared statement over
+ * (kind, project[, id]) that the caller finalizes. */
+static sqlite3_stmt *qres_visible_stmt(qstore *s, const qctx *ctx, const qresource *r,
+                                       const char *id, const char *parent, qerr *e)
+{
+    sqlite3 *db = qstore_db(s, e);
+    if (!db)
+        return NULL;
+    qbuf sql;
+    qbuf_init(&sql, 0);
+    qbuf_puts(&sql, "SELECT r.body FROM resources r WHERE r.kind=?1");
+    if (!ctx->is_admin) {
+        qbuf_puts(&sql, " AND (r.project_id=?2");
+        if (r->shared_sql)
+            qbuf_printf(&sql, " OR %s", r->shared_sql);
+        qbuf_puts(&sql, ")");
+    }
+    if (id)
+        qbuf_puts(&sql, " AND r.id=?3");
+    if (parent)
+        qbuf_puts(&sql, " AND r.parent_id=?4");
+    qbuf_puts(&sql, " ORDER BY r.id");
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql.data, -1, &st, NULL);
+    qbuf_free(&sql);
+    if (rc != SQLITE_OK) {
+        qstore_fail(s, e, "visibility query");
+        return NULL;
+    }
+    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+    if (!ctx->is_admin)
+        sqlite3_bind_text(st, 2, ctx->project_id, -1, SQLITE_TRANSIENT);
+    if (id)
+        sqlite3_bind_text(st, 3, id, -1, SQLITE_TRANSIENT);
+    if (parent)
+        sqlite3_bind_text(st, 4, parent, -1, SQLITE_TRANSIENT);
+    return st;
+}
+
+/* Loads id if the caller may see it; 404 otherwise (never 403: existence of
+ * other projects' objects is not disclosed). */
+static int qres_load_visible(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
+                             qj **ret, qerr *e)
+{
+    *ret = NULL;
+    if (ctx->is_admin)
+        return qres_load_store(m->store, r, id, ret, e);
+    sqlite3_stmt *st = qres_visible_stmt(m->store, ctx, r, id, NULL, e);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *ret = qres_parse_body(sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
+    sqlite3_finalize(st);
+    if (*ret)
+        return 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return qerr_set(e, QE_INTERNAL, "query failed");
+    return qerr_set(e, r->notfound, "%s %s could not be found.", r->label, id);
+}
+
+/* ---------- views ---------- */
+
+static bool qres_attr_visible(const qctx *ctx, const qattr *a)
+{
+    return ctx->is_admin || !(a->flags & QA_ADMIN_R);
+}
+
+/* Fields requested with fields=; NULL when all. */
+typedef struct qfields {
+    size_t n;
+    const char **names;
+} qfields;
+
+static bool qfields_has(const qfields *f, const char *name)
+{
+    if (!f || !f->n)
+        return true;
+    for (size_t i = 0; i < f->n; i++)
+        if (!strcmp(f->names[i], name))
+            return true;
+    return false;
+}
+
+/* Takes obj; returns the caller's view of it. */
+static qj *qres_view(const qctx *ctx, const qresource *r, qj *obj, const qfields *f)
+{
+    for (size_t i = 0; i < r->nattrs; i++) {
+        const qattr *a = &r->attrs[i];
+        if (!qres_attr_visible(ctx, a) || !qfields_has(f, a->name))
+            qj_remove(obj, a->name);
+    }
+    return obj;
+}
+
+static void qres_parse_fields(const qresource *r, const qquery *q, qfields *f)
+{
+    f->n = 0;
+    f->names = NULL;
+    size_t known = 0, asked = 0;
+    for (size_t i = 0; q && i < q->n; i++) {
+        if (strcmp(q->kv[i].key, "fields"))
+            continue;
+        asked++;
+        if (qres_attr(r, q->kv[i].value)) {
+            f->names = xrealloc(f->names, (known + 1) * sizeof *f->names);
+            f->names[known++] = q->kv[i].value;
+        }
+    }
+    f->n = known;
+    /* Unknown names are ignored, as Neutron does; if nothing known was asked
+     * for, the view is empty rather than everything. */
+    if (asked && !known) {
+        f->names = xrealloc(f->names, sizeof *f->names);
+        f->names[0] = "\x01none";
+        f->n = 1;
+    }
+}
+
+/* ---------- create ---------- */
+
+static int qres_unknown_attrs(const qresource *r, const qj *item, qerr *e)
+{
+    qbuf b;
+    qbuf_init(&b, 0);
+    size_t n = 0;
+    for (size_t i = 0; i < item->u.obj.n; i++) {
+        if (!qres_attr(r, item->u.obj.m[i].key)) {
+            qbuf_printf(&b, "%s%s", n ? ", " : "", item->u.obj.m[i].key);
+            n++;
+        }
+    }
+    int rc = 0;
+    if (n)
+        rc = qerr_set(e, QE_BAD_REQUEST, "Unrecognized attribute(s) '%s'", b.data);
+    qbuf_free(&b);
+    return rc;
+}
+
+static int qres_set_project(qop *op, qj *obj, qerr *e)
+{
+    const char *p = qj_get_str(obj, "project_id");
+    const char *t = qj_get_str(obj, "tenant_id");
+    if (p && t && strcmp(p, t))
+        return qerr_set(e, QE_BAD_REQUEST, "'project_id' and 'tenant_id' do not match");
+    const char *owner = p ? p : t ? t : op->ctx->project_id;
+    if (!*owner)
+        return qerr_set(e, QE_BAD_REQUEST,
+                        "Running without keystone AuthN requires that tenant_id is specified");
+    if (!op->ctx->is_admin && strcmp(owner, op->ctx->project_id))
+        return qerr_set(e, QE_BAD_REQUEST,
+                        "Specifying 'project_id' or 'tenant_id' other than the authenticated "
+                        "project in request requires admin privileges");
+    char *own = xstrdup(owner);
+    qj_set(obj, "project_id", qj_str(own));
+    qj_set(obj, "tenant_id", qj_str_take(own));
+    return 0;
+}
+
+int qres_create_one(qop *op, const qresource *r, qj *item, bool internal, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    if (!qj_is(item, QJ_OBJECT))
+        return qerr_set(e, QE_BAD_REQUEST, "Invalid format for %s: an object is required",
+                        r->name);
+    if (qres_unknown_attrs(r, item, e) < 0)
+        return -1;
+    char ts[21];
+    qhv_format_time(op->now, ts);
+    qj *obj = qj_object();
+    for (size_t i = 0; i < r->nattrs; i++) {
+        const qattr *a = &r->attrs[i];
+        qj *v = qj_get(item, a->name);
+        if (!strcmp(a->name, "id") && !v) {
+            char id[37];
+            qhv_uuid4(id);
+            qj_set(obj, "id", qj_str(id));
+            continue;
+        }
+        if (v) {
+            if (!(a->flags & QA_POST) && !internal) {
+                qj_free(obj);
+                return qerr_set(e, QE_BAD_REQUEST, "Attribute '%s' not allowed in POST", a->name);
+            }
+            if ((a->flags & QA_ADMIN_W) && !op->ctx->is_admin && !internal) {
+                qj_free(obj);
+                return qres_policy_fail(e, "create", r, a->name);
+            }
+            qj *cv = qj_clone(v);
+            if (qattr_convert(op, a, &cv, e) < 0) {
+                qj_free(cv);
+                qj_free(obj);
+                return -1;
+            }
+            qj_set(obj, a->name, cv);
+        } else if (!strcmp(a->name, "created_at") || !strcmp(a->name, "updated_at")) {
+            qj_set(obj, a->name, qj_str(ts));
+        } else if (!strcmp(a->name, "revision_number")) {
+            qj_set(obj, a->name, qj_int(r->initial_revision));
+        } else if (a->def) {
+            qj *d = qj_parse(a->def, strlen(a->def), NULL, NULL);
+            if (!d)
+                abort();    /* a broken default in a table is a programming error */
+            qj_set(obj, a->name, d);
+        } else if ((a->flags & QA_REQUIRED) && !internal) {
+            qj_free(obj);
+            return qerr_set(e, QE_BAD_REQUEST,
+                            "Failed to parse request. Required attribute '%s' not specified",
+                            a->name);
+        }
+    }
+    if (qres_attr(r, "project_id") && qres_set_project(op, obj, e) < 0) {
+        qj_free(obj);
+        return -1;
+    }
+    if (r->on_create && r->on_create(op, obj, e) < 0) {
+        qj_free(obj);
+        return -1;
+    }
+    if (qres_store(op, r, obj, true, e) < 0) {
+        qj_free(obj);
+        return -1;
+    }
+    *ret = obj;
+    return 0;
+}
+
+static int qres_begin(qop *op, qmodel *m, const qctx *ctx, qerr *e)
+{
+    op->m = m;
+    op->ctx = ctx;
+    op->now = qhv_wall_seconds();
+    return qstore_begin_write(m->store, e);
+}
+
+static int qres_finish(qop *op, int rc, qerr *e)
+{
+    if (rc == 0 && qstore_bump_revision(op->m->store, e) < 0)
+        rc = -1;
+    if (rc == 0)
+        return qstore_commit(op->m->store, e);
+    qstore_rollback(op->m->store);
+    return -1;
+}
+
+int qres_create_request(qmodel *m, const qctx *ctx, const qresource *r, const qj *body,
+                        qj **ret, qerr *e)
+{
+    *ret = NULL;
+    qj *single = qj_get(body, r->name);
+    qj *bulk = qj_get(body, r->collection);
+    if (!qj_is(body, QJ_OBJECT) || (!single && !bulk) || (single && bulk) || qj_len(body) != 1)
+        return qerr_set(e, QE_BAD_REQUEST, "Unable to find '%s' in request body", r->name);
+    if (bulk && (!qj_is(bulk, QJ_ARRAY) || !qj_len(bulk)))
+        return qerr_set(e, QE_BAD_REQUEST, "Resources required");
+    qop op;
+    if (qres_check_writable(&(qop){.ctx = ctx}, r, "create", e) < 0)
+        return -1;
+    if (qres_begin(&op, m, ctx, e) < 0)
+        return -1;
+    qj *out = bulk ? qj_array() : NULL;
+    int rc = 0;
+    size_t n = bulk ? qj_len(bulk) : 1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        qj *obj;
+        rc = qres_create_one(&op, r, bulk ? qj_at(bulk, i) : single, false, &obj, e);
+        if (rc == 0) {
+            if (bulk)
+                qj_append(out, obj);
+            else
+                out = obj;
+        }
+    }
+    if (qres_finish(&op, rc, e) < 0) {
+        qj_free(out);
+        return -1;
+    }
+    qj *resp = qj_object();
+    if (bulk) {
+        for (size_t i = 0; i < qj_len(out); i++)
+            qres_view(ctx, r, qj_at(out, i), NULL);
+        qj_set(resp, r->collection, out);
+    } else {
+        qj_set(resp, r->name, qres_view(ctx, r, out, NULL));
+    }
+    *ret = resp;
+    return 0;
+}
+
+/* ---------- update / delete ---------- */
+
+static int qres_check_if_match(const qresource *r, const qj *obj, int64_t want, qerr *e)
+{
+    if (want < 0)
+        return 0;
+    qj *rev = qj_get(obj, "revision_number");
+    int64_t cur = rev ? rev->u.i : 0;
+    if (cur != want)
+        return qerr_set(e, QE_REVISION_MISMATCH,
+                        "Constraint failed for %s: expected revision number %lld but the "
+                        "current revision is %lld.", r->name, (long long)want, (long long)cur);
+    return 0;
+}
+
+static int qres_check_may_write(qop *op, const qresource *r, const qj *obj, const char *action,
+                                qerr *e)
+{
+    bool ok = r->may_write ? r->may_write(op, obj) : qres_is_owner(op, obj);
+    return ok ? 0 : qres_policy_fail(e, action, r, NULL);
+}
+
+int qres_update_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
+                        const qj *body, int64_t if_match, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    qj *changes = qj_get(body, r->name);
+    if (!qj_is(body, QJ_OBJECT) || !changes || qj_len(body) != 1)
+        return qerr_set(e, QE_BAD_REQUEST, "Unable to find '%s' in request body", r->name);
+    if (!qj_is(changes, QJ_OBJECT))
+        return qerr_set(e, QE_BAD_REQUEST, "Invalid format for %s: an object is required",
+                        r->name);
+    if (qres_unknown_attrs(r, changes, e) < 0)
+        return -1;
+    qop op;
+    if (qres_begin(&op, m, ctx, e) < 0)
+        return -1;
+    qj *old = NULL, *obj = NULL, *conv = qj_object();
+    int rc = qres_load_visible(m, ctx, r, id, &old, e);
+    if (rc == 0)
+        rc = qres_check_writable(&op, r, "update", e);
+    if (rc == 0)
+        rc = qres_check_may_write(&op, r, old, "update", e);
+    if (rc == 0)
+        rc = qres_check_if_match(r, old, if_match, e);
+    for (size_t i = 0; rc == 0 && i < changes->u.obj.n; i++) {
+        const qattr *a = qres_attr(r, changes->u.obj.m[i].key);
+        if (!(a->flags & QA_PUT)) {
+            rc = qerr_set(e, QE_BAD_REQUEST, "Cannot update read-only attribute %s", a->name);
+            break;
+        }
+        if ((a->flags & QA_ADMIN_W) && !ctx->is_admin) {
+            rc = qres_policy_fail(e, "update", r, a->name);
+            break;
+        }
+        qj *cv = qj_clone(changes->u.obj.m[i].val);
+        rc = qattr_convert(&op, a, &cv, e);
+        qj_set(conv, a->name, cv);
+    }
+    if (rc == 0) {
+        obj = qj_clone(old);
+        for (size_t i = 0; i < conv->u.obj.n; i++)
+            qj_set(obj, conv->u.obj.m[i].key, qj_clone(conv->u.obj.m[i].val));
+        if (r->on_update)
+            rc = r->on_update(&op, old, obj, conv, e);
+    }
+    if (rc == 0 && !qj_equal(old, obj)) {
+        qres_touch(&op, obj);
+        rc = qres_store(&op, r, obj, false, e);
+    }
+    qj_free(old);
+    qj_free(conv);
+    if (qres_finish(&op, rc, e) < 0) {
+        qj_free(obj);
+        return -1;
+    }
+    qj *resp = qj_object();
+    qj_set(resp, r->name, qres_view(ctx, r, obj, NULL));
+    *ret = resp;
+    return 0;
+}
+
+int qres_delete_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
+                        int64_t if_match, qerr *e)
+{
+    qop op;
+    if (qres_begin(&op, m, ctx, e) < 0)
+        return -1;
+    qj *old = NULL;
+    int rc = qres_load_visible(m, ctx, r, id, &old, e);
+    if (rc == 0)
+        rc = qres_check_writable(&op, r, "delete", e);
+    if (rc == 0)
+        rc = qres_check_may_write(&op, r, old, "delete", e);
+    if (rc == 0)
+        rc = qres_check_if_match(r, old, if_match, e);
+    if (rc == 0 && r->on_delete)
+        rc = r->on_delete(&op, old, e);
+    if (rc == 0)
+        rc = qres_delete_row(&op, r, id, e);
+    qj_free(old);
+    return qres_finish(&op, rc, e);
+}
+
+/* ---------- show / list ---------- */
+
+int qres_show_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
+                      const qquery *q, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    qj *obj;
+    if (qres_load_visible(m, ctx, r, id, &obj, e) < 0)
+        return -1;
+    qfields f;
+    qres_parse_fields(r, q, &f);
+    qj *resp = qj_object();
+    qj_set(resp, r->name, qres_view(ctx, r, obj, &f));
+    free(f.names);
+    *ret = resp;
+    return 0;
+}
+
+/* A filter: one attribute, its accepted values (OR). */
+typedef struct qfilter {
+    const qattr *a;
+    size_t n;
+    const char **values;
+    qj **conv;      /* converted values for BOOL/INT */
+} qfilter;
+
+typedef struct qsortkey {
+    const qattr *a;
+    bool desc;
+} qsortkey;
+
+typedef struct qlistspec {
+    qfilter *filters;
+    size_t nfilters;
+    qsortkey *keys;
+    size_t nkeys;
+    int64_t limit;
+    const char *marker;
+    bool page_reverse;
+    const char *tags_all, *tags_any, *not_tags, *not_tags_any;
+    const char *parent;     /* single-valued filter on parent_attr, pushed to SQL */
+} qlistspec;
+
+static bool qlist_reserved(const char *k)
+{
+    static const char *const res[] = {"fields", "sort_key", "sort_dir", "limit", "marker",
+                                      "page_reverse", "tags", "tags-any", "not-tags",
+                                      "not-tags-any", NULL};
+    for (size_t i = 0; res[i]; i++)
+        if (!strcmp(res[i], k))
+            return true;
+    return false;
+}
+
+static void qlistspec_free(qlistspec *s)
+{
+    for (size_t i = 0; i < s->nfilters; i++) {
+        for (size_t j = 0; j < s->filters[i].n; j++)
+            qj_free(s->filters[i].conv[j]);
+        free(s->filters[i].values);
+        free(s->filters[i].conv);
+    }
+    free(s->filters);
+    free(s->keys);
+}
+
+static int qlist_convert_filter(const qattr *a, const char *val, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    if (a->filter) {
+        if (a->filter(NULL, val) < 0)
+            return qerr_set(e, QE_BAD_REQUEST, "Invalid filter value '%s' for %s", val, a->name);
+        return 0;
+    }
+    if (a->kind == QA_BOOL) {
+        int b;
+        if (qopt_parse_bool(val, &b) < 0)
+            return qerr_set(e, QE_BAD_REQUEST, "Invalid filter value '%s' for %s: "
+                                               "a boolean (true/false) is required", val, a->name);
+        *ret = qj_bool(b);
+    } else if (a->kind == QA_INT) {
+        int64_t i;
+        if (qhv_parse_i64(val, INT64_MIN, INT64_MAX, &i) < 0)
+            return qerr_set(e, QE_BAD_REQUEST, "Invalid filter value '%s' for %s: "
+                                               "an integer is required", val, a->name);
+        *ret = qj_int(i);
+    } else if (a->kind == QA_DICT || a->kind == QA_ANY) {
+        return qerr_set(e, QE_BAD_REQUEST, "%s is invalid attribute for filtering", a->name);
+    }
+    return 0;
+}
+
+static int qlistspec_parse(const qctx *ctx, const qresource *r, const qquery *q,
+                           int64_t max_limit, qlistspec *s, qerr *e)
+{
+    memset(s, 0, sizeof *s);
+    s->limit = 0;
+    size_t ndirs = 0;
+    bool *dirs = NULL;
+    int rc = 0;
+    for (size_t i = 0; q && i < q->n && rc == 0; i++) {
+        const char *k = q->kv[i].key, *v = q->kv[i].value;
+        if (!strcmp(k, "sort_key")) {
+            const qattr *a = qres_attr(r, v);
+            if (!a || !qres_attr_visible(ctx, a) || (a->flags & QA_NOSORT) ||
+                a->kind == QA_LIST || a->kind == QA_DICT || a->kind == QA_ANY) {
+                rc = qerr_set(e, QE_BAD_REQUEST, "%s is invalid attribute for sort_keys", v);
+                break;
+            }
+            s->keys = xrealloc(s->keys, (s->nkeys + 1) * sizeof *s->keys);
+            s->keys[s->nkeys++] = (qsortkey){a, false};
+        } else if (!strcmp(k, "sort_dir")) {
+            if (strcmp(v, "asc") && strcmp(v, "desc")) {
+                rc = qerr_set(e, QE_BAD_REQUEST, "%s is invalid value for sort_dirs, valid "
+                                                 "value is 'asc' and 'desc'", v);
+                break;
+            }
+            dirs = xrealloc(dirs, (ndirs + 1) * sizeof *dirs);
+            dirs[ndirs++] = !strcmp(v, "desc");
+        } else if (!strcmp(k, "limit")) {
+            if (qhv_parse_i64(v, 0, INT64_MAX, &s->limit) < 0)
+                rc = qerr_set(e, QE_BAD_REQUEST, "Limit must be an integer 0 or greater and "
+                                                 "not '%s'", v);
+        } else if (!strcmp(k, "marker")) {
+            s->marker = v;
+        } else if (!strcmp(k, "page_reverse")) {
+            int b;
+            if (qopt_parse_bool(v, &b) < 0)
+                rc = qerr_set(e, QE_BAD_REQUEST, "Invalid value '%s' for page_reverse: a "
+                                                 "boolean is required", v);
+            else
+                s->page_reverse = b;
+        } else if (!strcmp(k, "tags")) {
+            s->tags_all = v;
+        } else if (!strcmp(k, "tags-any")) {
+            s->tags_any = v;
+        } else if (!strcmp(k, "not-tags")) {
+            s->not_tags = v;
+        } else if (!strcmp(k, "not-tags-any")) {
+            s->not_tags_any = v;
+        } else if (!qlist_reserved(k)) {
+            const qattr *a = qres_attr(r, k);
+            if (!a || !qres_attr_visible(ctx, a) || (a->flags & QA_NOFILTER)) {
+                rc = qerr_set(e, QE_BAD_REQUEST, "%s is invalid attribute for filtering", k);
+                break;
+            }
+            qfilter *f = NULL;
+            for (size_t j = 0; j < s->nfilters; j++)
+                if (s->filters[j].a == a)
+                    f = &s->filters[j];
+            if (!f) {
+                s->filters = xrealloc(s->filters, (s->nfilters + 1) * sizeof *s->filters);
+                f = &s->filters[s->nfilters++];
+                memset(f, 0, sizeof *f);
+                f->a = a;
+            }
+            f->values = xrealloc(f->values, (f->n + 1) * sizeof *f->values);
+            f->conv = xrealloc(f->conv, (f->n + 1) * sizeof *f->conv);
+            f->values[f->n] = v;
+            rc = qlist_convert_filter(a, v, &f->conv[f->n], e);
+            f->n++;
+        }
+    }
+    if (rc == 0 && ndirs && ndirs != s->nkeys)
+        rc = qerr_set(e, QE_BAD_REQUEST, "The number of sort_keys and sort_dirs must be same");
+    for (size_t i = 0; rc == 0 && i < ndirs; i++)
+        s->keys[i].desc = dirs[i];
+    free(dirs);
+    if (rc == 0 && max_limit > 0 && (s->limit == 0 || s->limit > max_limit))
+        s->limit = max_limit;
+    for (size_t j = 0; rc == 0 && j < s->nfilters; j++)
+        if (r->parent_attr && !strcmp(s->filters[j].a->name, r->parent_attr) &&
+            s->filters[j].n == 1)
+            s->parent = s->filters[j].values[0];
+    if (rc < 0)
+        qlistspec_free(s);
+    return rc;
+}
+
+static bool qfilter_value_matches(const qattr *a, const qj *v, const char *q, const qj *conv)
+{
+    if (a->filter)
+        return a->filter(v, q) == 1;
+    if (!v)
+        return false;
+    if (conv)
+        return qj_equal(v, conv);
+    if (qj_is(v, QJ_STRING))
+        return !strcmp(v->u.str.s, q);
+    if (qj_is(v, QJ_ARRAY)) {
+        for (size_t i = 0; i < qj_len(v); i++) {
+            const char *s = qj_as_str(qj_at(v, i));
+            if (s && !strcmp(s, q))
+                return true;
+        }
+        return false;
+    }
+    if (qj_is(v, QJ_NULL))
+        return !*q;
+    return false;
+}
+
+static bool qtags_match(const qj *tags, const char *list, bool all)
+{
+    char *copy = xstrdup(list), *save = NULL;
+    bool any_found = false, all_found = true;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        bool found = false;
+        for (size_t i = 0; i < qj_len(tags) && !found; i++)
+            found = !strcmp(qj_as_str(qj_at(tags, i)), t);
+        any_found |= found;
+        all_found &= found;
+    }
+    free(copy);
+    return all ? all_found : any_found;
+}
+
+static bool qlist_matches(const qlistspec *s, const qj *obj)
+{
+    for (size_t i = 0; i < s->nfilters; i++) {
+        const qfilter *f = &s->filters[i];
+        const qj *v = qj_get(obj, f->a->name);
+        bool any = false;
+        for (size_t j = 0; j < f->n && !any; j++)
+            any = qfilter_value_matches(f->a, v, f->values[j], f->conv[j]);
+        if (!any)
+            return false;
+    }
+    const qj *tags = qj_get(obj, "tags");
+    if (s->tags_all && !qtags_match(tags, s->tags_all, true))
+        return false;
+    if (s->tags_any && !qtags_match(tags, s->tags_any, false))
+        return false;
+    if (s->not_tags && qtags_match(tags, s->not_tags, true))
+        return false;
+    if (s->not_tags_any && qtags_match(tags, s->not_tags_any, false))
+        return false;
+    return true;
+}
+
+static int qj_scalar_cmp(const qj *a, const qj *b)
+{
+    int ta = a ? (int)a->type : -1, tb = b ? (int)b->type : -1;
+    if (ta != tb || !a)
+        return ta < tb ? -1 : ta > tb;
+    switch (a->type) {
+    case QJ_BOOL: return (int)a->u.b - (int)b->u.b;
+    case QJ_INT: return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
+    case QJ_DOUBLE: return a->u.d < b->u.d ? -1 : a->u.d > b->u.d;
+    case QJ_STRING: return strcmp(a->u.str.s, b->u.str.s);
+    default: return 0;
+    }
+}
+
+/* Order by the sort keys, then by id (Neutron appends id to keep pages stable). */
+static int qlist_cmp(const qlistspec *s, const qj *a, const qj *b)
+{
+    for (size_t i = 0; i < s->nkeys; i++) {
+        int c = qj_scalar_cmp(qj_get(a, s->keys[i].a->name), qj_get(b, s->keys[i].a->name));
+        if (c)
+            return s->keys[i].desc ? -c : c;
+    }
+    return strcmp(qj_get_str(a, "id"), qj_get_str(b, "id"));
+}
+
+static void qlist_sort(const qlistspec *s, qj **items, size_t n)
+{
+    if (!s->nkeys || n < 2)
+        return;     /* already in id order from the store */
+    /* Merge sort keeps this reentrant (several API threads sort at once). */
+    qj **tmp = xmalloc(n * sizeof *tmp);
+    for (size_t width = 1; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = qlist_cmp(s, items[i], items[j]) <= 0 ? items[i++] : items[j++];
+            while (i < mid)
+                tmp[k++] = items[i++];
+            while (j < hi)
+                tmp[k++] = items[j++];
+        }
+        memcpy(items, tmp, n * sizeof *tmp);
+    }
+    free(tmp);
+}
+
+int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qquery *q,
+                      qj **ret, qlist_page *page, qerr *e)
+{
+    *ret = NULL;
+    memset(page, 0, sizeof *page);
+    qlistspec s;
+    if (qlistspec_parse(ctx, r, q, m->conf ? m->conf->pagination_max_limit : -1, &s, e) < 0)
+        return -1;
+    qfields f;
+    qres_parse_fields(r, q, &f);
+    qj *marker = NULL;
+    int rc = 0;
+    if (qstore_begin_read(m->store, e) < 0) {
+        rc = -1;
+        goto out;
+    }
+    if (s.marker) {
+        qerr ignore;
+        if (qres_load_visible(m, ctx, r, s.marker, &marker, &ignore) < 0) {
+            rc = qerr_set(e, QE_BAD_REQUEST, "marker '%s' is not a %s this request can see",
+                          s.marker, r->name);
+            qstore_end_read(m->store);
+            goto out;
+        }
+    }
+    sqlite3_stmt *st = qres_visible_stmt(m->store, ctx, r, NULL, s.parent, e);
+    if (!st) {
+        rc = -1;
+        qstore_end_read(m->store);
+        goto out;
+    }
+    size_t n = 0, cap = 0;
+    qj **items = NULL;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        qj *o = qres_parse_body(sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
+        if (!o)
+            continue;
+        if (!qlist_matches(&s, o)) {
+            qj_free(o);
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            items = xrealloc(items, cap * sizeof *items);
+        }
+        items[n++] = o;
+    }
+    sqlite3_finalize(st);
+    qstore_end_read(m->store);
+    if (src != SQLITE_DONE)
+        rc = qstore_fail(m->store, e, "list");
+    qlist_sort(&s, items, n);
+
+    /* Page: [lo, hi) of the sorted items. */
+    size_t lo = 0, hi = n;
+    if (marker) {
+        size_t pos = 0;
+        if (!s.page_reverse) {
+            while (pos < n && qlist_cmp(&s, items[pos], marker) <= 0)
+                pos++;
+            lo = pos;
+        } else {
+            while (pos < n && qlist_cmp(&s, items[pos], marker) < 0)
+                pos++;
+            hi = pos;
+        }
+    }
+    if (s.limit > 0 && hi - lo > (size_t)s.limit) {
+        if (s.page_reverse)
+            lo = hi - (size_t)s.limit;
+        else
+            hi = lo + (size_t)s.limit;
+    }
+    if (s.limit > 0 && hi > lo && rc == 0) {
+        /* Neutron's rule: a full page (or a reverse page) has a next link, a
+         * full page (or a forward page) has a previous link. Markers are the
+         * ids of the page's ends, taken before fields= may strip "id". */
+        size_t cnt = hi - lo;
+        page->has_next = !(cnt < (size_t)s.limit && !s.page_reverse);
+        page->has_prev = !(cnt < (size_t)s.limit && s.page_reverse);
+        snprintf(page->next_marker, sizeof page->next_marker, "%s",
+                 qj_get_str(items[hi - 1], "id"));
+        snprintf(page->prev_marker, sizeof page->prev_marker, "%s", qj_get_str(items[lo], "id"));
+    }
+    qj *arr = qj_array();
+    for (size_t i = 0; i < n; i++) {
+        if (i >= lo && i < hi && rc == 0)
+            qj_append(arr, qres_view(ctx, r, items[i], &f));
+        else
+            qj_free(items[i]);
+    }
+    free(items);
+    qj *resp = qj_object();
+    qj_set(resp, r->collection, arr);
+    *ret = resp;
+out:
+    qj_free(marker);
+    free(f.names);
+    qlistspec_free(&s);
+    return rc;
+}

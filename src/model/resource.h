@@ -1,0 +1,138 @@
+/* resource: the table-driven resource engine. A resource is a table of
+ * attributes (name, kind, flags, default, limits, checker) plus optional
+ * hooks; the engine does everything the Networking API does the same way for
+ * every resource: body shape, unknown and read-only attributes, conversion and
+ * validation, defaults, ownership and admin-only attributes, storage,
+ * revisions and timestamps, visibility, filters, fields, sorting, pagination
+ * and bulk. Hooks add what is specific (allocation, cross-resource rules).
+ *
+ * Documents are JSON objects (lib/json.h) stored whole in the store's
+ * resources table. Every qj a function here returns is owned by the caller. */
+#ifndef QHV_MODEL_RESOURCE_H
+#define QHV_MODEL_RESOURCE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include "model/model.h"
+
+typedef enum { QA_STR, QA_BOOL, QA_INT, QA_UUID, QA_LIST, QA_DICT, QA_ANY } qattr_kind;
+
+enum {
+    QA_POST = 1 << 0,        /* may be given on create */
+    QA_PUT = 1 << 1,         /* may be changed on update */
+    QA_REQUIRED = 1 << 2,    /* must be given on create */
+    QA_NULL = 1 << 3,        /* null is a valid value */
+    QA_ADMIN_W = 1 << 4,     /* only admins may write it */
+    QA_ADMIN_R = 1 << 5,     /* only admins see it */
+    QA_STRCONV = 1 << 6,     /* ints/bools may arrive as strings ("100", "true") */
+    QA_NOFILTER = 1 << 7,    /* not usable as a list filter */
+    QA_NOSORT = 1 << 8,      /* not usable as a sort key */
+};
+
+struct qattr;
+/* Checks and normalises *v in place (may replace it). Returns -1 with e set. */
+typedef int (*qattr_check_fn)(qop *op, const struct qattr *a, qj **v, qerr *e);
+/* Custom filter: 1 if value matches query text q, 0 if not, -1 if q is invalid. */
+typedef int (*qattr_filter_fn)(const qj *value, const char *q);
+
+typedef struct qattr {
+    const char *name;
+    qattr_kind kind;
+    unsigned flags;
+    const char *def;             /* default on create, as a JSON literal; NULL = none */
+    int64_t min, max;            /* QA_INT range; QA_STR: max = max length (0 = none) */
+    const char *const *choices;  /* QA_STR: allowed values, NULL-terminated */
+    qattr_check_fn check;
+    qattr_filter_fn filter;
+} qattr;
+
+typedef struct qresource qresource;
+struct qresource {
+    const char *name;            /* "network" */
+    const char *collection;      /* "networks" */
+    const char *label;           /* "Network" in "Network X could not be found." */
+    qerr_code notfound;
+    const qattr *attrs;
+    size_t nattrs;
+    int initial_revision;        /* Neutron starts some resources at 1, some at 0 */
+    const char *parent_attr;     /* attribute kept in the parent_id column, or NULL */
+    bool has_tags;               /* standard-attr-tag applies */
+    /* Non-admin visibility beyond "own project": SQL on the resources row r,
+     * with ?1 bound to the caller's project; NULL = own project only. */
+    const char *shared_sql;
+    /* Hooks, all optional, run inside the write transaction. */
+    int (*on_create)(qop *op, qj *obj, qerr *e);
+    int (*on_update)(qop *op, const qj *old, qj *obj, const qj *changes, qerr *e);
+    int (*on_delete)(qop *op, const qj *obj, qerr *e);
+    /* Admin or owner of obj; NULL = project_id == caller's project. */
+    bool (*may_write)(qop *op, const qj *obj);
+};
+
+/* Query parameters of a request, in order, repeats kept. Borrowed strings. */
+typedef struct qquery {
+    size_t n;
+    struct { const char *key, *value; } *kv;
+} qquery;
+
+/* What a list returns besides the items: pagination links' markers. */
+typedef struct qlist_page {
+    bool has_next, has_prev;
+    char next_marker[64], prev_marker[64];
+} qlist_page;
+
+/* Create from a request body: {"<name>": {...}} or {"<collection>": [...]}
+ * (bulk, all-or-nothing). Returns the response body {"<name>": obj} or
+ * {"<collection>": [...]}. One transaction. */
+int qres_create_request(qmodel *m, const qctx *ctx, const qresource *r, const qj *body,
+                        qj **ret, qerr *e);
+/* Update from {"<name>": {...}}; if_match_revision < 0 = no precondition. */
+int qres_update_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
+                        const qj *body, int64_t if_match_revision, qj **ret, qerr *e);
+int qres_delete_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
+                        int64_t if_match_revision, qerr *e);
+/* GET one: {"<name>": view}; fields from the query. */
+int qres_show_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
+                      const qquery *q, qj **ret, qerr *e);
+/* GET collection: {"<collection>": [...]} with filters, fields, sorting and
+ * pagination from q; page gets the markers for <collection>_links. */
+int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qquery *q,
+                      qj **ret, qlist_page *page, qerr *e);
+
+/* Tags: replace all, add one, remove one, remove all. */
+int qres_tags_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
+                      const char *method, const char *tag, const qj *body, qj **ret, qerr *e);
+
+/* For hooks (inside a write op, no visibility check). */
+int qres_load(qop *op, const qresource *r, const char *id, qj **ret, qerr *e);
+int qres_store(qop *op, const qresource *r, qj *obj, bool insert, qerr *e);
+int qres_delete_row(qop *op, const qresource *r, const char *id, qerr *e);
+/* Bumps revision_number and updated_at of obj (a dependent changed). */
+void qres_touch(qop *op, qj *obj);
+/* Loads r's id, touches it and stores it back (e.g. network when a subnet
+ * is added). */
+int qres_touch_id(qop *op, const qresource *r, const char *id, qerr *e);
+/* All documents of kind r whose parent_id is parent, in id order. */
+int qres_children(qop *op, const qresource *r, const char *parent, qj **ret_array, qerr *e);
+/* Creates one object inside an existing op (used by hooks, e.g. default SG). */
+int qres_create_one(qop *op, const qresource *r, qj *item, bool internal, qj **ret, qerr *e);
+/* True if obj belongs to the caller's project or the caller is admin. */
+bool qres_is_owner(const qop *op, const qj *obj);
+const qattr *qres_attr(const qresource *r, const char *name);
+
+/* Common attribute checkers for tables. */
+int qattr_check_uuid_list(qop *op, const qattr *a, qj **v, qerr *e);
+int qattr_check_str_list(qop *op, const qattr *a, qj **v, qerr *e);
+int qattr_check_dict(qop *op, const qattr *a, qj **v, qerr *e);
+
+/* Standard attribute rows for tables (order = output order). */
+#define QATTR_ID {"id", QA_UUID, 0, NULL, 0, 0, NULL, NULL, NULL}
+#define QATTR_NAME {"name", QA_STR, QA_POST | QA_PUT, "\"\"", 0, 255, NULL, NULL, NULL}
+#define QATTR_PROJECT {"project_id", QA_STR, QA_POST, NULL, 0, 255, NULL, NULL, NULL}, \
+                      {"tenant_id", QA_STR, QA_POST, NULL, 0, 255, NULL, NULL, NULL}
+#define QATTR_DESCRIPTION {"description", QA_STR, QA_POST | QA_PUT, "\"\"", 0, 255, NULL, NULL, NULL}
+#define QATTR_STD \
+    {"tags", QA_LIST, 0, "[]", 0, 0, NULL, NULL, NULL}, \
+    {"created_at", QA_STR, 0, NULL, 0, 0, NULL, NULL, NULL}, \
+    {"updated_at", QA_STR, 0, NULL, 0, 0, NULL, NULL, NULL}, \
+    {"revision_number", QA_INT, 0, NULL, 0, 0, NULL, NULL, NULL}
+
+#endif

@@ -1,0 +1,25 @@
+/* subnet: what other modules need to know of a stored subnet, parsed once. */
+#ifndef QHV_MODEL_SUBNET_H
+#define QHV_MODEL_SUBNET_H
+#include "lib/addr.h"
+#include "lib/json.h"
+#include "model/alloc.h"
+
+typedef struct qsubnet_info {
+    const char *id;          /* borrowed from the document */
+    qcidr cidr;              /* normalised (host bits clear) */
+    bool has_gateway;
+    qaddr gateway;
+    qrange *pools;           /* owned */
+    size_t npools;
+    bool auto_address;       /* IPv6 SLAAC or DHCPv6-stateless: EUI-64 addresses */
+} qsubnet_info;
+
+/* Parses a stored subnet document; -1 if it is corrupt. */
+int qsubnet_info_parse(const qj *subnet, qsubnet_info *ret);
+void qsubnet_info_free(qsubnet_info *s);
+/* True if a is a usable host address of the subnet (not the network
+ * address, not the IPv4 broadcast). */
+bool qsubnet_host_ok(const qsubnet_info *s, const qaddr *a);
+
+#endif

@@ -1,0 +1,316 @@
+#include "server/api.h"
+#include "model/resources.h"
+#include "server/extensions.h"
+#include "server/identity.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#define QAPI_MAX_SEGMENTS 6
+
+typedef struct qapi_path {
+    size_t n;
+    char seg[QAPI_MAX_SEGMENTS][256];
+} qapi_path;
+
+/* Splits "/v2.0/ports/ID.json" into segments and drops a final ".json". */
+static int qapi_split(const char *path, qapi_path *p)
+{
+    p->n = 0;
+    const char *s = path;
+    while (*s) {
+        while (*s == '/')
+            s++;
+        if (!*s)
+            break;
+        const char *end = strchr(s, '/');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        if (p->n == QAPI_MAX_SEGMENTS || len >= sizeof p->seg[0])
+            return -1;
+        memcpy(p->seg[p->n], s, len);
+        p->seg[p->n][len] = '\0';
+        p->n++;
+        s += len;
+    }
+    if (p->n) {
+        char *last = p->seg[p->n - 1];
+        size_t l = strlen(last);
+        if (l > 5 && !strcmp(last + l - 5, ".json"))
+            last[l - 5] = '\0';
+    }
+    return 0;
+}
+
+static void qapi_json(qhttp_resp *resp, int status, qj *body)
+{
+    resp->status = status;
+    qbuf_reset(&resp->body);
+    qj_emit(body, &resp->body, false);
+    qj_free(body);
+}
+
+static void qapi_fail(qhttp_resp *resp, qerr_code code, const char *msg)
+{
+    qerr e;
+    qerr_set(&e, code, "%s", msg);
+    qhttp_error(resp, &e);
+}
+
+static void qapi_not_allowed(qhttp_resp *resp, const char *allow)
+{
+    resp->allow = allow;
+    qapi_fail(resp, QE_METHOD_NOT_ALLOWED, "The server could not comply with the request since "
+                                           "it is either malformed or otherwise incorrect.");
+}
+
+/* "http://host:port" from the Host header (links must point where the
+ * client connected). */
+static void qapi_base_url(const qhttp_req *req, char *out, size_t n)
+{
+    const char *host = qhttp_header(req, "Host");
+    snprintf(out, n, "http://%s", host && *host && !strpbrk(host, "\"<> \\") ? host : "localhost");
+}
+
+static qj *qapi_link(const char *rel, const char *href)
+{
+    qj *l = qj_object();
+    qj_set(l, "rel", qj_str(rel));
+    qj_set(l, "href", qj_str(href));
+    return l;
+}
+
+static void qapi_versions(const qhttp_req *req, qhttp_resp *resp)
+{
+    char base[300], href[400];
+    qapi_base_url(req, base, sizeof base);
+    snprintf(href, sizeof href, "%s/v2.0/", base);
+    qj *v = qj_object();
+    qj_set(v, "id", qj_str("v2.0"));
+    qj_set(v, "status", qj_str("CURRENT"));
+    qj *links = qj_array();
+    qj_append(links, qapi_link("self", href));
+    qj_set(v, "links", links);
+    qj *arr = qj_array();
+    qj_append(arr, v);
+    qj *body = qj_object();
+    qj_set(body, "versions", arr);
+    qapi_json(resp, 200, body);
+}
+
+static void qapi_v2_root(const qhttp_req *req, qhttp_resp *resp)
+{
+    char base[300], href[400];
+    qapi_base_url(req, base, sizeof base);
+    qj *arr = qj_array();
+    for (size_t i = 0; i < qres_count(); i++) {
+        const qresource *r = qres_at(i);
+        qj *o = qj_object();
+        qj_set(o, "name", qj_str(r->name));
+        qj_set(o, "collection", qj_str(r->collection));
+        snprintf(href, sizeof href, "%s/v2.0/%s", base, r->collection);
+        qj *links = qj_array();
+        qj_append(links, qapi_link("self", href));
+        qj_set(o, "links", links);
+        qj_append(arr, o);
+    }
+    qj *body = qj_object();
+    qj_set(body, "resources", arr);
+    qapi_json(resp, 200, body);
+}
+
+static void qapi_urlencode(qbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-_.~:", *p))
+            qbuf_putc(b, (char)*p);
+        else
+            qbuf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+    }
+}
+
+/* The request's query with marker/page_reverse replaced, as Neutron builds
+ * its next/previous links. */
+static qj *qapi_page_link(const qhttp_req *req, const char *collection, const char *rel,
+                          const char *marker, bool reverse)
+{
+    char base[300];
+    qapi_base_url(req, base, sizeof base);
+    qbuf b;
+    qbuf_init(&b, 0);
+    qbuf_printf(&b, "%s/v2.0/%s?", base, collection);
+    bool first = true;
+    for (size_t i = 0; i < req->nquery; i++) {
+        if (!strcmp(req->query[i].key, "marker") || !strcmp(req->query[i].key, "page_reverse"))
+            continue;
+        if (!first)
+            qbuf_putc(&b, '&');
+        first = false;
+        qapi_urlencode(&b, req->query[i].key);
+        qbuf_putc(&b, '=');
+        qapi_urlencode(&b, req->query[i].value);
+    }
+    qbuf_printf(&b, "%smarker=", first ? "" : "&");
+    qapi_urlencode(&b, marker);
+    if (reverse)
+        qbuf_puts(&b, "&page_reverse=True");
+    qj *l = qapi_link(rel, b.data);
+    qbuf_free(&b);
+    return l;
+}
+
+static int qapi_parse_body(const qhttp_req *req, qj **ret, qerr *e)
+{
+    qj_error je;
+    qj_limits lim = {.max_depth = 32};
+    *ret = qj_parse(req->body, req->body_len, &lim, &je);
+    if (!*ret) {
+        /* Neutron's message, and where the JSON went wrong in the detail. */
+        qerr_set(e, QE_BAD_REQUEST, "Body contains invalid data");
+        snprintf(e->detail, sizeof e->detail, "%s at line %zu, column %zu", je.msg, je.line,
+                 je.column);
+        return -1;
+    }
+    return 0;
+}
+
+static int qapi_if_match(const qhttp_req *req, int64_t *ret, qerr *e)
+{
+    *ret = -1;
+    const char *h = qhttp_header(req, "If-Match");
+    if (!h)
+        return 0;
+    if (strncmp(h, "revision_number=", 16) || qhv_parse_i64(h + 16, 0, INT64_MAX, ret) < 0)
+        return qerr_set(e, QE_BAD_REQUEST, "If-Match header must be revision_number=N, not '%s'",
+                        h);
+    return 0;
+}
+
+static void qapi_collection(qapi *api, const qctx *ctx, const qresource *r,
+                            const qhttp_req *req, qhttp_resp *resp)
+{
+    qerr e;
+    qj *out = NULL;
+    qquery q = {req->nquery, (void *)req->query};
+    if (!strcmp(req->method, "GET")) {
+        qlist_page page;
+        if (qres_list_request(api->model, ctx, r, &q, &out, &page, &e) < 0) {
+            qhttp_error(resp, &e);
+            return;
+        }
+        if (page.has_next || page.has_prev) {
+            qj *links = qj_array();
+            if (page.has_next)
+                qj_append(links, qapi_page_link(req, r->collection, "next", page.next_marker, false));
+            if (page.has_prev)
+                qj_append(links, qapi_page_link(req, r->collection, "previous", page.prev_marker, true));
+            char key[80];
+            snprintf(key, sizeof key, "%s_links", r->collection);
+            qj_set(out, key, links);
+        }
+        qapi_json(resp, 200, out);
+    } else if (!strcmp(req->method, "POST")) {
+        qj *body = NULL;
+        if (qapi_parse_body(req, &body, &e) < 0 ||
+            qres_create_request(api->model, ctx, r, body, &out, &e) < 0) {
+            qhttp_error(resp, &e);
+        } else {
+            qapi_json(resp, 201, out);
+        }
+        qj_free(body);
+    } else {
+        qapi_not_allowed(resp, "GET, POST");
+    }
+}
+
+static void qapi_member(qapi *api, const qctx *ctx, const qresource *r, const char *id,
+                        const qhttp_req *req, qhttp_resp *resp)
+{
+    qerr e;
+    qj *out = NULL;
+    int64_t if_match;
+    qquery q = {req->nquery, (void *)req->query};
+    if (!strcmp(req->method, "GET")) {
+        if (qres_show_request(api->model, ctx, r, id, &q, &out, &e) < 0)
+            qhttp_error(resp, &e);
+        else
+            qapi_json(resp, 200, out);
+    } else if (!strcmp(req->method, "PUT")) {
+        qj *body = NULL;
+        if (qapi_if_match(req, &if_match, &e) < 0 || qapi_parse_body(req, &body, &e) < 0 ||
+            qres_update_request(api->model, ctx, r, id, body, if_match, &out, &e) < 0)
+            qhttp_error(resp, &e);
+        else
+            qapi_json(resp, 200, out);
+        qj_free(body);
+    } else if (!strcmp(req->method, "DELETE")) {
+        if (qapi_if_match(req, &if_match, &e) < 0 ||
+            qres_delete_request(api->model, ctx, r, id, if_match, &e) < 0)
+            qhttp_error(resp, &e);
+        else
+            resp->status = 204;
+    } else {
+        qapi_not_allowed(resp, "GET, PUT, DELETE");
+    }
+}
+
+void qapi_handle(void *vctx, const qhttp_req *req, qhttp_resp *resp)
+{
+    qapi *api = vctx;
+    qapi_path p;
+    if (qapi_split(req->path, &p) < 0) {
+        qapi_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
+        return;
+    }
+    if (p.n == 0) {
+        if (strcmp(req->method, "GET"))
+            qapi_not_allowed(resp, "GET");
+        else
+            qapi_versions(req, resp);
+        return;
+    }
+    if (strcmp(p.seg[0], "v2.0")) {
+        qapi_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
+        return;
+    }
+    qctx ctx;
+    qerr e;
+    if (qidentity_from_request(api->conf, req, &ctx, &e) < 0) {
+        qhttp_error(resp, &e);
+        return;
+    }
+    if (p.n == 1) {
+        if (strcmp(req->method, "GET"))
+            qapi_not_allowed(resp, "GET");
+        else
+            qapi_v2_root(req, resp);
+        return;
+    }
+    if (!strcmp(p.seg[1], "extensions") && p.n <= 3) {
+        if (strcmp(req->method, "GET")) {
+            qapi_not_allowed(resp, "GET");
+            return;
+        }
+        qj *out = p.n == 2 ? qext_list() : qext_show(p.seg[2]);
+        if (out) {
+            qapi_json(resp, 200, out);
+        } else {
+            char msg[400];
+            snprintf(msg, sizeof msg, "Extension with alias %s does not exist", p.seg[2]);
+            qapi_fail(resp, QE_NOT_FOUND, msg);
+        }
+        return;
+    }
+    const qresource *r = qres_by_collection(p.seg[1]);
+    if (!r || p.n > 3) {
+        qapi_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
+        return;
+    }
+    if (p.n == 2)
+        qapi_collection(api, &ctx, r, req, resp);
+    else
+        qapi_member(api, &ctx, r, p.seg[2], req, resp);
+}

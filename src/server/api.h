@@ -1,0 +1,16 @@
+/* api: routes Networking API v2.0 requests to the resource engine and
+ * shapes the answers (version discovery, extensions, collections, links). */
+#ifndef QHV_SERVER_API_H
+#define QHV_SERVER_API_H
+#include "model/model.h"
+#include "server/http.h"
+
+typedef struct qapi {
+    qmodel *model;
+    const qconf *conf;
+} qapi;
+
+/* The qhttp handler; ctx is a qapi. */
+void qapi_handle(void *ctx, const qhttp_req *req, qhttp_resp *resp);
+
+#endif

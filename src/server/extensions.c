@@ -1,0 +1,78 @@
+#include "server/extensions.h"
+#include "lib/util.h"
+#include <string.h>
+
+typedef struct qext {
+    const char *alias, *name, *updated, *description;
+} qext;
+
+/* Only what is implemented; each row's behaviour is tested in tests/api. */
+static const qext qext_table[] = {
+    {"allowed-address-pairs", "Allowed Address Pairs", "2013-07-23T10:00:00-00:00",
+     "Provides allowed address pairs"},
+    {"binding", "Port Binding", "2014-02-03T10:00:00-00:00",
+     "Expose port bindings of a virtual port to external application"},
+    {"empty-string-filtering", "Empty String Filtering Extension", "2018-05-01T10:00:00-00:00",
+     "Allow filtering by attributes with empty string value"},
+    {"external-net", "Neutron external network", "2013-01-14T10:00:00-00:00",
+     "Adds external network attribute to network resource."},
+    {"filter-validation", "Filter parameters validation", "2018-07-04T10:00:00-00:00",
+     "Provides validation on filter parameters."},
+    {"net-mtu", "Network MTU", "2015-03-25T10:00:00-00:00",
+     "Provides MTU attribute for a network resource."},
+    {"net-mtu-writable", "Network MTU (writable)", "2017-07-12T00:00:00-00:00",
+     "Provides a writable MTU attribute for a network resource."},
+    {"pagination", "Pagination support", "2016-06-12T00:00:00-00:00",
+     "Extension that indicates that pagination is enabled."},
+    {"port-security", "Port Security", "2012-07-23T10:00:00-00:00",
+     "Provides port security"},
+    {"project-id", "project_id field enabled", "2016-09-09T09:09:09-09:09",
+     "Extension that indicates that project_id field is enabled."},
+    {"provider", "Provider Network", "2012-09-07T10:00:00-00:00",
+     "Expose mapping of virtual networks to physical networks"},
+    {"revision-if-match", "If-Match constraints based on revision_number",
+     "2016-12-11T00:00:00-00:00",
+     "Extension indicating that If-Match based on revision_number is supported."},
+    {"sorting", "Sorting support", "2016-06-12T00:00:00-00:00",
+     "Extension that indicates that sorting is enabled."},
+    {"standard-attr-description", "standard-attr-description", "2016-02-10T10:00:00-00:00",
+     "Extension to add descriptions to standard attributes"},
+    {"standard-attr-revisions", "Resource revision numbers", "2016-04-11T10:00:00-00:00",
+     "This extension will display the revision number of neutron resources."},
+    {"standard-attr-timestamp", "Resource timestamps", "2016-09-12T10:00:00-00:00",
+     "Adds created_at and updated_at fields to all Neutron resources that have Neutron "
+     "standard attributes"},
+};
+
+static qj *qext_obj(const qext *x)
+{
+    qj *o = qj_object();
+    qj_set(o, "name", qj_str(x->name));
+    qj_set(o, "alias", qj_str(x->alias));
+    qj_set(o, "description", qj_str(x->description));
+    qj_set(o, "updated", qj_str(x->updated));
+    qj_set(o, "links", qj_array());
+    return o;
+}
+
+qj *qext_list(void)
+{
+    qj *arr = qj_array();
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(qext_table); i++)
+        qj_append(arr, qext_obj(&qext_table[i]));
+    qj *o = qj_object();
+    qj_set(o, "extensions", arr);
+    return o;
+}
+
+qj *qext_show(const char *alias)
+{
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(qext_table); i++) {
+        if (!strcmp(qext_table[i].alias, alias)) {
+            qj *o = qj_object();
+            qj_set(o, "extension", qext_obj(&qext_table[i]));
+            return o;
+        }
+    }
+    return NULL;
+}

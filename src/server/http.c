@@ -1,0 +1,233 @@
+#include "server/http.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/addr.h"
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct qhttp {
+    struct MHD_Daemon *d;
+    qhttp_handler handler;
+    void *ctx;
+    size_t max_body;
+    int port;
+};
+
+/* Per-request state across MHD's calls of the access handler. */
+typedef struct qhttp_conn_state {
+    uint64_t start_us;
+    qbuf body;
+    int status;
+    bool too_large;
+    char method[16];
+    char path[512];
+} qhttp_conn_state;
+
+const char *qhttp_header(const qhttp_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void qhttp_error(qhttp_resp *resp, const qerr *e)
+{
+    resp->status = qerr_status(e->code);
+    qbuf_reset(&resp->body);
+    qbuf_puts(&resp->body, "{\"NeutronError\":{\"type\":");
+    const char *type = qerr_type(e->code);
+    qj_emit_string(&resp->body, type, strlen(type));
+    qbuf_puts(&resp->body, ",\"message\":");
+    qj_emit_string(&resp->body, e->msg, strlen(e->msg));
+    qbuf_puts(&resp->body, ",\"detail\":");
+    qj_emit_string(&resp->body, e->detail, strlen(e->detail));
+    qbuf_puts(&resp->body, "}}");
+}
+
+typedef struct qhttp_query_collect {
+    size_t n, cap;
+    struct { const char *key, *value; } *kv;
+} qhttp_query_collect;
+
+static enum MHD_Result qhttp_query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    qhttp_query_collect *q = cls;
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 8;
+        q->kv = xrealloc(q->kv, q->cap * sizeof *q->kv);
+    }
+    q->kv[q->n].key = key;
+    q->kv[q->n].value = value ? value : "";
+    q->n++;
+    return MHD_YES;
+}
+
+static enum MHD_Result qhttp_send(struct MHD_Connection *c, qhttp_conn_state *st, qhttp_resp *r,
+                                  const char *request_id)
+{
+    struct MHD_Response *mr;
+    if (r->status == 204) {
+        mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    } else {
+        size_t len;
+        char *data = qbuf_steal(&r->body, &len);
+        mr = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(mr, "Content-Type", "application/json");
+    }
+    MHD_add_response_header(mr, "X-Openstack-Request-Id", request_id);
+    if (r->allow)
+        MHD_add_response_header(mr, "Allow", r->allow);
+    if (r->www_authenticate)
+        MHD_add_response_header(mr, "WWW-Authenticate", r->www_authenticate);
+    st->status = r->status;
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+static enum MHD_Result qhttp_access(void *cls, struct MHD_Connection *c, const char *url,
+                                    const char *method, const char *version,
+                                    const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    qhttp *s = cls;
+    qhttp_conn_state *st = *con_cls;
+    if (!st) {
+        st = xcalloc(1, sizeof *st);
+        st->start_us = qhv_now_us();
+        qbuf_init(&st->body, s->max_body);
+        snprintf(st->method, sizeof st->method, "%s", method);
+        snprintf(st->path, sizeof st->path, "%s", url);
+        *con_cls = st;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        int64_t n;
+        if (cl && qhv_parse_i64(cl, 0, INT64_MAX, &n) == 0 && (uint64_t)n > s->max_body)
+            st->too_large = true;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!st->too_large && !qbuf_append(&st->body, upload_data, *upload_size))
+            st->too_large = true;
+        *upload_size = 0;     /* consumed (or discarded once too large) */
+        return MHD_YES;
+    }
+    char uuid[37], rid[48];
+    qhv_uuid4(uuid);
+    snprintf(rid, sizeof rid, "req-%s", uuid);
+    qhttp_resp resp = {.status = 500};
+    qbuf_init(&resp.body, 0);
+    if (st->too_large) {
+        qerr e;
+        qerr_set(&e, QE_TOO_LARGE, "Request is too large: the body exceeds %zu bytes.",
+                 s->max_body);
+        qhttp_error(&resp, &e);
+    } else {
+        qhttp_query_collect q = {0};
+        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, qhttp_query_iter, &q);
+        qhttp_req req = {
+            .method = method,
+            .path = url,
+            .nquery = q.n,
+            .query = (void *)q.kv,
+            .body = st->body.data,
+            .body_len = st->body.len,
+            .conn = c,
+        };
+        snprintf(req.request_id, sizeof req.request_id, "%s", rid);
+        s->handler(s->ctx, &req, &resp);
+        free(q.kv);
+    }
+    enum MHD_Result ret = qhttp_send(c, st, &resp, rid);
+    qbuf_free(&resp.body);
+    return ret;
+}
+
+static void qhttp_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                            enum MHD_RequestTerminationCode toe)
+{
+    qhttp_conn_state *st = *con_cls;
+    if (!st)
+        return;
+    uint64_t us = qhv_now_us() - st->start_us;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char peer[QADDR_STRLEN] = "?";
+    if (ci && ci->client_addr) {
+        if (ci->client_addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, peer,
+                      sizeof peer);
+        else if (ci->client_addr->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, peer,
+                      sizeof peer);
+    }
+    QLOG_I("api", "%s \"%s %s\" status: %d body: %zu time: %.4f%s", peer, st->method, st->path,
+           st->status, st->body.len, (double)us / 1e6,
+           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
+    qbuf_free(&st->body);
+    free(st);
+    *con_cls = NULL;
+}
+
+static void qhttp_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    QLOG_W("http", "%s", msg);
+}
+
+qhttp *qhttp_start(const qhttp_config *cfg, qhttp_handler h, void *ctx, qerr *e)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL;
+    if (inet_pton(AF_INET, cfg->host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->port);
+    } else if (inet_pton(AF_INET6, cfg->host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)cfg->port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        qerr_set(e, QE_INTERNAL, "bind_host '%s' is not a numeric IPv4 or IPv6 address",
+                 cfg->host);
+        return NULL;
+    }
+    qhttp *s = xcalloc(1, sizeof *s);
+    s->handler = h;
+    s->ctx = ctx;
+    s->max_body = cfg->max_body;
+    s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, qhttp_access, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, qhttp_mhd_log, NULL,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+                            MHD_OPTION_NOTIFY_COMPLETED, qhttp_completed, s,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                            MHD_OPTION_END);
+    if (!s->d) {
+        free(s);
+        qerr_set(e, QE_INTERNAL, "cannot listen on %s:%d", cfg->host, cfg->port);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : cfg->port;
+    return s;
+}
+
+int qhttp_port(const qhttp *s) { return s->port; }
+
+void qhttp_stop(qhttp *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}

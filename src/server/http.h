@@ -1,0 +1,52 @@
+/* http: the API listener on libmicrohttpd — a thread pool, keep-alive, a
+ * bounded request body (413 beyond [oslo_middleware] max_request_body_size),
+ * and one log line per request with status and duration. It hands complete
+ * requests to a handler and sends what the handler fills in.
+ *
+ * Ownership: qhttp_start returns a server stopped and freed by qhttp_stop
+ * (accepts NULL). Strings in a qhttp_req are borrowed for the handler call. */
+#ifndef QHV_SERVER_HTTP_H
+#define QHV_SERVER_HTTP_H
+#include <stddef.h>
+#include <stdint.h>
+#include "lib/buf.h"
+#include "lib/err.h"
+
+typedef struct qhttp_req {
+    const char *method;
+    const char *path;           /* without the query string */
+    size_t nquery;
+    struct { const char *key, *value; } *query;
+    const char *body;
+    size_t body_len;
+    void *conn;                 /* for qhttp_header */
+    char request_id[48];        /* "req-<uuid>" */
+} qhttp_req;
+
+typedef struct qhttp_resp {
+    int status;
+    qbuf body;                  /* JSON text; empty for 204 */
+    const char *allow;          /* Allow header for 405, or NULL */
+    const char *www_authenticate;
+} qhttp_resp;
+
+typedef void (*qhttp_handler)(void *ctx, const qhttp_req *req, qhttp_resp *resp);
+
+typedef struct qhttp qhttp;
+
+typedef struct qhttp_config {
+    const char *host;           /* numeric IPv4 or IPv6 address */
+    int port;                   /* 0 = any free port */
+    unsigned threads;
+    size_t max_body;
+} qhttp_config;
+
+qhttp *qhttp_start(const qhttp_config *cfg, qhttp_handler h, void *ctx, qerr *e);
+int qhttp_port(const qhttp *s);   /* the bound port */
+void qhttp_stop(qhttp *s);
+/* A request header, or NULL. */
+const char *qhttp_header(const qhttp_req *req, const char *name);
+/* Fills resp with a NeutronError body for e. */
+void qhttp_error(qhttp_resp *resp, const qerr *e);
+
+#endif

@@ -1,0 +1,98 @@
+/* qhv-server: the Networking API v2.0 for Hyper-V hosts. */
+#include "lib/log.h"
+#include "lib/util.h"
+#include "model/config.h"
+#include "model/model.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "store/store.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t qhv_stop;
+
+static void qhv_on_signal(int sig) { qhv_stop = sig; }
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: qhv-server [--config-file FILE]... [--help]\n\n"
+               "Serves the Networking API v2.0 (Neutron) for qhv. Options are read from the\n"
+               "INI files in order; a later file overrides an earlier one.\n\nOptions:\n");
+    qconf_print_help(f);
+}
+
+int main(int argc, char **argv)
+{
+    const char **files = xcalloc((size_t)argc + 1, sizeof *files);
+    size_t nfiles = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            free(files);
+            return 0;
+        } else if (!strcmp(argv[i], "--config-file") && i + 1 < argc) {
+            files[nfiles++] = argv[++i];
+        } else if (!strncmp(argv[i], "--config-file=", 14)) {
+            files[nfiles++] = argv[i] + 14;
+        } else {
+            fprintf(stderr, "qhv-server: unknown argument '%s' (see --help)\n", argv[i]);
+            free(files);
+            return 2;
+        }
+    }
+    qconf conf;
+    char err[1024];
+    if (qconf_load(&conf, files, nfiles, err, sizeof err) < 0) {
+        fprintf(stderr, "qhv-server: %s\n", err);
+        qconf_free(&conf);
+        free(files);
+        return 2;
+    }
+    free(files);
+    if (conf.debug)
+        qlog_set_level(QLOG_DEBUG);
+    if (*conf.log_file && qlog_set_file(conf.log_file) < 0) {
+        fprintf(stderr, "qhv-server: cannot open log_file %s\n", conf.log_file);
+        qconf_free(&conf);
+        return 2;
+    }
+    qerr e;
+    qstore *store = qstore_open(conf.db_path, conf.sqlite_synchronous, &e);
+    if (!store) {
+        fprintf(stderr, "qhv-server: database %s: %s\n", conf.db_path, e.msg);
+        qconf_free(&conf);
+        return 1;
+    }
+    qmodel *model = qmodel_new(store, &conf);
+    qapi api = {model, &conf};
+    qhttp_config hc = {conf.bind_host, (int)conf.bind_port, (unsigned)conf.api_workers,
+                       (size_t)conf.max_request_body_size};
+    qhttp *http = qhttp_start(&hc, qapi_handle, &api, &e);
+    if (!http) {
+        fprintf(stderr, "qhv-server: %s\n", e.msg);
+        qmodel_free(model);
+        qstore_close(store);
+        qconf_free(&conf);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = qhv_on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    QLOG_I("server", "qhv-server listening on %s:%d (database %s, schema %d, revision %lld)",
+           conf.bind_host, qhttp_port(http), conf.db_path, qstore_schema_version(store),
+           (long long)qstore_revision(store));
+    while (!qhv_stop)
+        pause();
+    QLOG_I("server", "stopping on signal %d", (int)qhv_stop);
+    qhttp_stop(http);
+    qmodel_free(model);
+    qstore_close(store);
+    qconf_free(&conf);
+    return 0;
+}

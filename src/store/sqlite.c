@@ -1,0 +1,320 @@
+#include "store/store.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define QSTORE_STMT_CACHE 96
+
+typedef struct qconn {
+    sqlite3 *db;
+    struct { const char *sql; sqlite3_stmt *st; } cache[QSTORE_STMT_CACHE];
+    size_t ncache;
+    struct qconn *next;      /* all connections, for close */
+} qconn;
+
+struct qstore {
+    char *path;
+    char *synchronous;
+    pthread_key_t key;
+    pthread_mutex_t write_lock;
+    pthread_mutex_t list_lock;
+    qconn *conns;
+    int schema_version;
+};
+
+/* Schema migrations, applied in order; the index + 1 is the version. */
+static const char *const qstore_migrations[] = {
+    /* 1: resources as JSON documents with the columns queries need, plus the
+     * relations whose uniqueness the database itself must enforce. */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT INTO meta VALUES('revision', 0);"
+    "CREATE TABLE resources("
+    "  kind TEXT NOT NULL, id TEXT NOT NULL, project_id TEXT NOT NULL,"
+    "  parent_id TEXT NOT NULL DEFAULT '', body TEXT NOT NULL,"
+    "  PRIMARY KEY(kind, id)) WITHOUT ROWID;"
+    "CREATE INDEX resources_parent ON resources(kind, parent_id);"
+    "CREATE INDEX resources_project ON resources(kind, project_id);"
+    "CREATE TABLE ipallocs(subnet_id TEXT NOT NULL, ip BLOB NOT NULL,"
+    "  port_id TEXT NOT NULL, network_id TEXT NOT NULL,"
+    "  PRIMARY KEY(subnet_id, ip)) WITHOUT ROWID;"
+    "CREATE INDEX ipallocs_port ON ipallocs(port_id);"
+    "CREATE TABLE macs(network_id TEXT NOT NULL, mac TEXT NOT NULL, port_id TEXT NOT NULL,"
+    "  PRIMARY KEY(network_id, mac)) WITHOUT ROWID;"
+    "CREATE TABLE segments(pool TEXT NOT NULL, physnet TEXT NOT NULL, seg_id INTEGER NOT NULL,"
+    "  network_id TEXT NOT NULL, PRIMARY KEY(pool, physnet, seg_id)) WITHOUT ROWID;"
+    "CREATE INDEX segments_network ON segments(network_id);",
+};
+
+static void qconn_free(qconn *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->ncache; i++)
+        sqlite3_finalize(c->cache[i].st);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+static void qstore_thread_exit(void *p)
+{
+    /* The connection stays on the store's list and is closed by qstore_close;
+     * nothing to do here, but the key needs a destructor-free slot. */
+    (void)p;
+}
+
+int qstore_fail(qstore *s, qerr *e, const char *what)
+{
+    qconn *c = pthread_getspecific(s->key);
+    const char *msg = c ? sqlite3_errmsg(c->db) : "no connection";
+    QLOG_E("store", "%s: %s", what, msg);
+    return qerr_set(e, QE_INTERNAL, "Request Failed: internal server error while processing "
+                                    "your request.");
+}
+
+static qconn *qstore_conn(qstore *s, qerr *e)
+{
+    qconn *c = pthread_getspecific(s->key);
+    if (c)
+        return c;
+    c = xcalloc(1, sizeof *c);
+    int rc = sqlite3_open_v2(s->path, &c->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        QLOG_E("store", "cannot open %s: %s", s->path, c->db ? sqlite3_errmsg(c->db) : "?");
+        qconn_free(c);
+        qerr_set(e, QE_INTERNAL, "Database unavailable");
+        return NULL;
+    }
+    /* Writers are serialised by our mutex; the timeout only covers checkpoints
+     * and other processes (e.g. an operator's sqlite3 shell). */
+    sqlite3_busy_timeout(c->db, 10000);
+    char *sql = xasprintf("PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
+                          "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000;",
+                          s->synchronous);
+    char *msg = NULL;
+    rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    free(sql);
+    if (rc != SQLITE_OK) {
+        QLOG_E("store", "cannot configure %s: %s", s->path, msg ? msg : "?");
+        sqlite3_free(msg);
+        qconn_free(c);
+        qerr_set(e, QE_INTERNAL, "Database unavailable");
+        return NULL;
+    }
+    pthread_setspecific(s->key, c);
+    pthread_mutex_lock(&s->list_lock);
+    c->next = s->conns;
+    s->conns = c;
+    pthread_mutex_unlock(&s->list_lock);
+    return c;
+}
+
+sqlite3 *qstore_db(qstore *s, qerr *e)
+{
+    qconn *c = qstore_conn(s, e);
+    return c ? c->db : NULL;
+}
+
+sqlite3_stmt *qstore_stmt(qstore *s, const char *sql, qerr *e)
+{
+    qconn *c = qstore_conn(s, e);
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < c->ncache; i++) {
+        if (c->cache[i].sql == sql) {
+            sqlite3_reset(c->cache[i].st);
+            sqlite3_clear_bindings(c->cache[i].st);
+            return c->cache[i].st;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        qstore_fail(s, e, sql);
+        return NULL;
+    }
+    if (c->ncache < QSTORE_STMT_CACHE) {
+        c->cache[c->ncache].sql = sql;
+        c->cache[c->ncache].st = st;
+        c->ncache++;
+    } else {
+        /* Cache full: a programming error (too many distinct statements). */
+        QLOG_E("store", "statement cache full; raise QSTORE_STMT_CACHE");
+        abort();
+    }
+    return st;
+}
+
+static int qstore_exec(qstore *s, const char *sql, qerr *e)
+{
+    qconn *c = qstore_conn(s, e);
+    if (!c)
+        return -1;
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        QLOG_E("store", "%s: %s", sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        return qerr_set(e, QE_INTERNAL, "Request Failed: internal server error while "
+                                        "processing your request.");
+    }
+    return 0;
+}
+
+static int qstore_migrate(qstore *s, qerr *e)
+{
+    sqlite3 *db = qstore_db(s, e);
+    if (!db)
+        return -1;
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    int target = (int)QHV_ARRAY_SIZE(qstore_migrations);
+    if (version > target)
+        return qerr_set(e, QE_INTERNAL, "database schema version %d is newer than this "
+                                        "qhv-server (%d)", version, target);
+    for (int v = version; v < target; v++) {
+        if (qstore_begin_write(s, e) < 0)
+            return -1;
+        char *sql = xasprintf("%s; PRAGMA user_version=%d;", qstore_migrations[v], v + 1);
+        int rc = qstore_exec(s, sql, e);
+        free(sql);
+        if (rc < 0) {
+            qstore_rollback(s);
+            return -1;
+        }
+        if (qstore_commit(s, e) < 0)
+            return -1;
+        QLOG_I("store", "schema migrated to version %d", v + 1);
+    }
+    s->schema_version = target;
+    return 0;
+}
+
+static int qstore_mkdir_parent(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        for (char *p = dir + 1; *p; p++) {
+            if (*p == '/') {
+                *p = '\0';
+                mkdir(dir, 0750);
+                *p = '/';
+            }
+        }
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+            rc = -1;
+    }
+    free(dir);
+    return rc;
+}
+
+qstore *qstore_open(const char *path, const char *synchronous, qerr *e)
+{
+    if (qstore_mkdir_parent(path) < 0) {
+        qerr_set(e, QE_INTERNAL, "cannot create the directory of %s", path);
+        return NULL;
+    }
+    qstore *s = xcalloc(1, sizeof *s);
+    s->path = xstrdup(path);
+    s->synchronous = xstrdup(synchronous);
+    pthread_key_create(&s->key, qstore_thread_exit);
+    pthread_mutex_init(&s->write_lock, NULL);
+    pthread_mutex_init(&s->list_lock, NULL);
+    if (qstore_migrate(s, e) < 0) {
+        qstore_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void qstore_close(qstore *s)
+{
+    if (!s)
+        return;
+    qconn *c = s->conns;
+    while (c) {
+        qconn *n = c->next;
+        qconn_free(c);
+        c = n;
+    }
+    pthread_key_delete(s->key);
+    pthread_mutex_destroy(&s->write_lock);
+    pthread_mutex_destroy(&s->list_lock);
+    free(s->path);
+    free(s->synchronous);
+    free(s);
+}
+
+int qstore_schema_version(qstore *s) { return s->schema_version; }
+
+int qstore_begin_write(qstore *s, qerr *e)
+{
+    if (!qstore_conn(s, e))
+        return -1;
+    pthread_mutex_lock(&s->write_lock);
+    if (qstore_exec(s, "BEGIN IMMEDIATE", e) < 0) {
+        pthread_mutex_unlock(&s->write_lock);
+        return -1;
+    }
+    return 0;
+}
+
+int qstore_commit(qstore *s, qerr *e)
+{
+    int rc = qstore_exec(s, "COMMIT", e);
+    if (rc < 0)
+        qstore_exec(s, "ROLLBACK", NULL);
+    pthread_mutex_unlock(&s->write_lock);
+    return rc;
+}
+
+void qstore_rollback(qstore *s)
+{
+    qstore_exec(s, "ROLLBACK", NULL);
+    pthread_mutex_unlock(&s->write_lock);
+}
+
+int qstore_begin_read(qstore *s, qerr *e) { return qstore_exec(s, "BEGIN DEFERRED", e); }
+
+void qstore_end_read(qstore *s) { qstore_exec(s, "COMMIT", NULL); }
+
+static const char qstore_sql_rev[] = "SELECT value FROM meta WHERE key='revision'";
+static const char qstore_sql_bump[] =
+    "UPDATE meta SET value=value+1 WHERE key='revision' RETURNING value";
+
+int64_t qstore_bump_revision(qstore *s, qerr *e)
+{
+    sqlite3_stmt *st = qstore_stmt(s, qstore_sql_bump, e);
+    if (!st)
+        return -1;
+    int64_t v = -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (v < 0)
+        return qstore_fail(s, e, "bump revision");
+    return v;
+}
+
+int64_t qstore_revision(qstore *s)
+{
+    sqlite3_stmt *st = qstore_stmt(s, qstore_sql_rev, NULL);
+    if (!st)
+        return -1;
+    int64_t v = -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return v;
+}

@@ -1,0 +1,44 @@
+/* store: the SQLite store. One database file in WAL mode; each thread gets
+ * its own connection (readers never block each other or the writer); writes
+ * are serialised by a process mutex around BEGIN IMMEDIATE ... COMMIT, so
+ * they never spin on SQLITE_BUSY. Every committed write bumps one global
+ * revision (meta.revision). The schema is versioned; migrations run at open.
+ *
+ * Ownership: qstore_open returns a store freed by qstore_close (accepts NULL).
+ * Statements from qstore_stmt are cached per connection and owned by it: the
+ * caller must sqlite3_reset them (qstore_stmt resets before returning). */
+#ifndef QHV_STORE_H
+#define QHV_STORE_H
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "lib/err.h"
+
+typedef struct qstore qstore;
+
+/* synchronous: "NORMAL" or "FULL". Creates the parent directory if needed. */
+qstore *qstore_open(const char *path, const char *synchronous, qerr *e);
+void qstore_close(qstore *s);
+int qstore_schema_version(qstore *s);
+
+/* This thread's connection (opened on first use). NULL only on failure. */
+sqlite3 *qstore_db(qstore *s, qerr *e);
+/* A cached prepared statement for sql (a string literal: cached by pointer). */
+sqlite3_stmt *qstore_stmt(qstore *s, const char *sql, qerr *e);
+
+/* Write transaction: takes the write lock, BEGIN IMMEDIATE. On success the
+ * caller must end it with qstore_commit or qstore_rollback. */
+int qstore_begin_write(qstore *s, qerr *e);
+/* Bumps and returns the global revision inside the current write txn. */
+int64_t qstore_bump_revision(qstore *s, qerr *e);
+int qstore_commit(qstore *s, qerr *e);
+void qstore_rollback(qstore *s);
+/* Read transaction (a consistent snapshot across several statements). */
+int qstore_begin_read(qstore *s, qerr *e);
+void qstore_end_read(qstore *s);
+int64_t qstore_revision(qstore *s);
+
+/* Maps the last SQLite error on this thread's connection into e (500). */
+int qstore_fail(qstore *s, qerr *e, const char *what);
+
+#endif
