@@ -1,0 +1,65 @@
+# qhv: the two commands a newcomer needs are `make run` and `make check`.
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS ?= 2
+FUZZ_SECONDS ?= 600
+CTEST_FLAGS ?= --output-on-failure
+
+.PHONY: all deps-run deps-test build build-asan build-fuzz run check unit fuzz bench clean
+
+all: build
+
+deps-run:
+	@scripts/deps.sh run
+
+deps-test:
+	@scripts/deps.sh test
+
+build: deps-run
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQHV_WERROR=ON >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+build-asan:
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DQHV_WERROR=ON -DQHV_SANITIZE=ON >/dev/null
+	cmake --build $(BUILD_ASAN) -j$(JOBS)
+
+build-fuzz:
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DQHV_WERROR=ON -DQHV_FUZZ=ON >/dev/null
+	cmake --build $(BUILD_FUZZ) -j$(JOBS)
+
+# Starts qhv-server on 127.0.0.1:9696 with its SQLite database in ./var.
+run: build
+	@mkdir -p var
+	@[ -f var/qhv.conf ] || cp etc/qhv-server.conf.sample var/qhv.conf
+	@echo "qhv-server: http://127.0.0.1:9696  (config var/qhv.conf, database var/qhv.sqlite)"
+	@echo "Point the openstack CLI at it (noauth, admin of fake_project_id):"
+	@echo "  export OS_AUTH_TYPE=none OS_ENDPOINT=http://127.0.0.1:9696"
+	@echo "  openstack network create demo && openstack subnet create --network demo --subnet-range 10.0.0.0/24 demo-v4"
+	@echo "  openstack port create --network demo p1 && openstack port list"
+	@echo "Stop with Ctrl-C."
+	exec $(BUILD)/src/qhv-server --config-file var/qhv.conf
+
+# Everything CI runs: unit + API + real-client tests on the normal build,
+# the same again under ASan+UBSan, and a short libFuzzer run.
+check: deps-test build build-asan build-fuzz
+	cd $(BUILD) && ctest $(CTEST_FLAGS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ctest $(CTEST_FLAGS)
+	cd $(BUILD_FUZZ) && ctest $(CTEST_FLAGS) -R '^fuzz\.'
+
+unit: build
+	cd $(BUILD) && ctest $(CTEST_FLAGS) -R '^unit\.'
+
+# Longer fuzzing on demand: make fuzz FUZZ_SECONDS=3600
+fuzz: deps-test build-fuzz
+	@mkdir -p $(BUILD_FUZZ)/corpus
+	for f in $(BUILD_FUZZ)/tests/fuzz/fuzz_*; do \
+	  n=$$(basename $$f); mkdir -p $(BUILD_FUZZ)/corpus/$$n; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) $(BUILD_FUZZ)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+bench: build
+	$(BUILD)/bench/qhv-bench --server $(BUILD)/src/qhv-server
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -1,0 +1,194 @@
+"""Harness for API tests: starts a real qhv-server on a free loopback port
+with its own temporary SQLite database, and talks HTTP+JSON to it with the
+standard library only (Debian's /usr/bin/python3, no third-party modules).
+
+    class T(qhvtest.ServerTestCase):
+        def test_x(self):
+            st, body = self.post('/v2.0/networks', {'network': {'name': 'n'}})
+"""
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+SERVER = os.environ.get('QHV_SERVER', os.path.join(
+    os.path.dirname(__file__), '..', '..', 'build', 'src', 'qhv-server'))
+
+BASE_CONF = """
+[DEFAULT]
+bind_host = 127.0.0.1
+bind_port = {port}
+api_workers = 4
+[database]
+connection = sqlite:///{dir}/qhv.sqlite
+[ml2]
+tenant_network_types = vlan,nvgre
+[ml2_type_vlan]
+network_vlan_ranges = physnet1:100:2999,physnet2
+[ml2_type_nvgre]
+vsid_ranges = 5000:5999
+"""
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """A qhv-server process. extra_conf is appended to the base config."""
+
+    def __init__(self, extra_conf='', directory=None):
+        self.dir = directory or tempfile.mkdtemp(prefix='qhv-api-')
+        self.own_dir = directory is None
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, 'qhv.conf')
+        with open(self.conf, 'w') as f:
+            f.write(BASE_CONF.format(port=self.port, dir=self.dir) + extra_conf)
+        self.log = open(os.path.join(self.dir, 'server.log'), 'ab')
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([SERVER, '--config-file', self.conf],
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError('qhv-server exited with %s; log: %s' % (
+                    self.proc.returncode, self.read_log()))
+            try:
+                socket.create_connection(('127.0.0.1', self.port), 0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError('qhv-server did not listen; log: ' + self.read_log())
+
+    def read_log(self):
+        with open(os.path.join(self.dir, 'server.log'), 'rb') as f:
+            return f.read().decode(errors='replace')
+
+    def stop(self, sig=None):
+        if self.proc and self.proc.poll() is None:
+            if sig is None:
+                self.proc.terminate()
+            else:
+                self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+    def cleanup(self):
+        self.stop()
+        self.log.close()
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Client:
+    """Minimal HTTP client; headers are per client (identity) or per call."""
+
+    def __init__(self, port, headers=None):
+        self.port = port
+        self.headers = dict(headers or {})
+
+    def request(self, method, path, body=None, headers=None, raw=None):
+        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
+        h = {'Accept': 'application/json'}
+        h.update(self.headers)
+        h.update(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+        if data is not None:
+            h['Content-Type'] = 'application/json'
+        conn.request(method, path, body=data, headers=h)
+        resp = conn.getresponse()
+        text = resp.read()
+        conn.close()
+        parsed = json.loads(text) if text else None
+        self.last_headers = dict(resp.getheaders())
+        return resp.status, parsed
+
+    def get(self, path, **kw):
+        return self.request('GET', path, **kw)
+
+    def post(self, path, body, **kw):
+        return self.request('POST', path, body, **kw)
+
+    def put(self, path, body, **kw):
+        return self.request('PUT', path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request('DELETE', path, **kw)
+
+
+class ServerTestCase(unittest.TestCase):
+    """One server per test class (fast); tests use distinct names/ranges."""
+    extra_conf = ''
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(cls.extra_conf).start()
+        cls.admin = Client(cls.server.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def client(self, project, roles='member'):
+        return Client(self.server.port, {'X-Project-Id': project, 'X-Roles': roles})
+
+    # Shortcuts as admin (no identity headers: admin of fake_project_id).
+    def get(self, path, **kw):
+        return self.admin.get(path, **kw)
+
+    def post(self, path, body, **kw):
+        return self.admin.post(path, body, **kw)
+
+    def put(self, path, body, **kw):
+        return self.admin.put(path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.admin.delete(path, **kw)
+
+    def assertError(self, result, status, etype, message_part=None):
+        st, body = result
+        self.assertEqual(st, status, body)
+        self.assertIn('NeutronError', body, body)
+        err = body['NeutronError']
+        self.assertEqual(set(err), {'type', 'message', 'detail'})
+        self.assertEqual(err['type'], etype, body)
+        if message_part is not None:
+            self.assertIn(message_part, err['message'])
+        return err
+
+    def make_network(self, client=None, **attrs):
+        st, body = (client or self.admin).post('/v2.0/networks', {'network': attrs})
+        self.assertEqual(st, 201, body)
+        return body['network']
+
+    def make_subnet(self, network_id, cidr, client=None, **attrs):
+        attrs.update(network_id=network_id, cidr=cidr,
+                     ip_version=6 if ':' in cidr else 4)
+        st, body = (client or self.admin).post('/v2.0/subnets', {'subnet': attrs})
+        self.assertEqual(st, 201, body)
+        return body['subnet']
+
+    def make_port(self, network_id, client=None, **attrs):
+        attrs.update(network_id=network_id)
+        st, body = (client or self.admin).post('/v2.0/ports', {'port': attrs})
+        self.assertEqual(st, 201, body)
+        return body['port']
