@@ -46,6 +46,12 @@
     X(SG_PROTOCOL,          400, "SecurityGroupRuleInvalidProtocol") \
     X(SG_ETHERTYPE,         400, "SecurityGroupRuleParameterConflict") \
     X(SG_REMOTE_BOTH,       400, "SecurityGroupRemoteGroupAndRemoteIpPrefix") \
+    X(SG_PROTO_REQUIRED,    400, "SecurityGroupProtocolRequiredWithPorts") \
+    X(SG_MISSING_ICMP_TYPE, 400, "SecurityGroupMissingIcmpType") \
+    X(SG_PROTO_FOR_PORT,    400, "SecurityGroupInvalidProtocolForPort") \
+    X(SG_ETHERTYPE_PROTO,   400, "SecurityGroupEthertypeConflictWithProtocol") \
+    X(SG_DEFAULT_EXISTS,    409, "SecurityGroupDefaultAlreadyExists") \
+    X(SG_DEFAULT_UPDATE,    409, "SecurityGroupCannotUpdateDefault") \
     X(PS_NEEDS_NO_SG,       409, "PortSecurityAndIPRequiredForSecurityGroups") \
     X(OVER_QUOTA,           409, "OverQuota") \
     X(REVISION_MISMATCH,    412, "RevisionNumberConstraintFailed") \

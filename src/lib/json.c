@@ -4,7 +4,12 @@
  * also bounds the recursion of qj_free/qj_clone/qj_equal/qj_emit on parsed
  * trees. Items of open containers are collected on a scratch stack shared by
  * all nesting levels and copied once into an exact-size array when the
- * container closes, so parsing does not realloc per item. */
+ * container closes, so parsing does not realloc per item.
+ *
+ * A string node normally holds its bytes in the same allocation, right after
+ * the node (u.str.s == (char *)(v + 1)); only qj_str_take keeps a separate
+ * buffer. So u.str.s must never be freed or stolen by callers; replacing it
+ * with another malloc'd buffer is fine. */
 #include "lib/json.h"
 #include "lib/util.h"
 #include <math.h>
@@ -16,7 +21,7 @@
 /* Objects with at least this many members switch duplicate detection from a
  * linear scan to a hash set, so that a hostile {"k1":..,"k2":..,...} with
  * 100k keys cannot cost O(n^2) string compares. */
-#define QJ_KEYSET_MIN 16
+#define QJ_KEYSET_MIN 32
 
 /* Byte classes used by both the string scanner and the emitter:
  * 0 plain ASCII, 1 '"', 2 '\\', 3 control (< 0x20), 4 non-ASCII. */
@@ -128,7 +133,8 @@ void qj_free(qj *v)
         return;
     switch (v->type) {
     case QJ_STRING:
-        free(v->u.str.s);
+        if (v->u.str.s != (char *)(v + 1))   /* not stored inline */
+            free(v->u.str.s);
         break;
     case QJ_ARRAY:
         for (size_t i = 0; i < v->u.arr.n; i++)
@@ -171,11 +177,25 @@ qj *qj_double(double d)
     return v;
 }
 
+/* Strings are stored right after the node, in the same allocation: one
+ * malloc per string instead of two. Only qj_str_take stores a separate
+ * buffer; qj_free tells the two apart by address. */
+static qj *str_node(size_t len)
+{
+    qj *v = xmalloc(sizeof *v + len + 1);
+    memset(v, 0, sizeof *v);
+    v->type = QJ_STRING;
+    v->u.str.s = (char *)(v + 1);
+    v->u.str.s[len] = '\0';
+    v->u.str.len = len;
+    return v;
+}
+
 qj *qj_strn(const char *s, size_t len)
 {
-    qj *v = qj_node(QJ_STRING);
-    v->u.str.s = xstrndup(len ? s : "", len);
-    v->u.str.len = len;
+    qj *v = str_node(len);
+    if (len)
+        memcpy(v->u.str.s, s, len);
     return v;
 }
 
@@ -576,15 +596,22 @@ static void decode_string(const unsigned char *p, const unsigned char *close, un
     }
 }
 
-/* Parses the string literal at ps->p into a new NUL-terminated buffer. */
-static bool parse_str(parser *ps, char **out, size_t *len, bool *nul)
+/* Parses the string literal at ps->p into a new NUL-terminated buffer, or
+ * into a new string node when node is non-NULL. */
+static bool parse_str(parser *ps, char **out, qj **node, size_t *len, bool *nul)
 {
     const unsigned char *close;
     size_t n;
     bool esc;
+    char *s;
     if (!scan_string(ps, ps->p, &close, &n, &esc, nul))
         return false;
-    char *s = xmalloc(n + 1);
+    if (node) {
+        *node = str_node(n);
+        s = (*node)->u.str.s;
+    } else {
+        s = xmalloc(n + 1);
+    }
     if (esc)
         decode_string(ps->p + 1, close, (unsigned char *)s);
     else
@@ -782,7 +809,7 @@ static bool parse_object(parser *ps, qj **out)
                 perr(ps, kat, "expected string key in object");
                 goto fail;
             }
-            if (!parse_str(ps, &key, &klen, &nul))
+            if (!parse_str(ps, &key, NULL, &klen, &nul))
                 goto fail;
             if (nul) {
                 free(key);
@@ -870,13 +897,7 @@ static bool parse_value(parser *ps, qj **out)
         char *s;
         size_t len;
         bool nul;
-        if (!parse_str(ps, &s, &len, &nul))
-            return false;
-        qj *v = qj_node(QJ_STRING);
-        v->u.str.s = s;
-        v->u.str.len = len;
-        *out = v;
-        return true;
+        return parse_str(ps, &s, out, &len, &nul);
     }
     case 't':
         if (!parse_literal(ps, "true", 4))
@@ -965,19 +986,55 @@ qj *qj_parse(const char *text, size_t len, const qj_limits *lim, qj_error *err)
 }
 
 /* ------------------------------------------------------------------------
- * Emitter */
+ * Emitter
+ *
+ * Output is staged in a stack buffer and handed to the qbuf in large chunks:
+ * one qbuf_append per token was the dominant emission cost. */
+
+typedef struct emitter {
+    qbuf *b;
+    size_t n;
+    bool fail;      /* the qbuf hit its maximum; stop writing */
+    char buf[4096];
+} emitter;
+
+static void em_flush(emitter *e)
+{
+    if (e->n && !e->fail && !qbuf_append(e->b, e->buf, e->n))
+        e->fail = true;
+    e->n = 0;
+}
+
+static inline void em_put(emitter *e, const void *p, size_t n)
+{
+    if (n > sizeof e->buf - e->n) {
+        em_flush(e);
+        if (n > sizeof e->buf) {
+            if (!e->fail && !qbuf_append(e->b, p, n))
+                e->fail = true;
+            return;
+        }
+    }
+    memcpy(e->buf + e->n, p, n);
+    e->n += n;
+}
+
+static inline void em_putc(emitter *e, char c)
+{
+    if (e->n == sizeof e->buf)
+        em_flush(e);
+    e->buf[e->n++] = c;
+}
 
 static const char hexdig[] = "0123456789abcdef";
 
 /* Invalid UTF-8 (possible only in strings built through the API) is written
  * as U+FFFD per bad byte, so the output is always valid JSON. */
-bool qj_emit_string(qbuf *b, const char *s, size_t len)
+static void em_string(emitter *e, const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s, *end = p + len, *run;
-    char e[6];
-    if (!qbuf_putc(b, '"'))
-        return false;
-    run = p;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
+    char u[6] = {'\\', 'u', '0', '0', 0, 0};
+    em_putc(e, '"');
     while (p < end) {
         unsigned char c = *p;
         unsigned char k = str_cls[c];
@@ -992,31 +1049,29 @@ bool qj_emit_string(qbuf *b, const char *s, size_t len)
                 continue;
             }
         }
-        qbuf_append(b, run, (size_t)(p - run));
+        em_put(e, run, (size_t)(p - run));
         switch (k) {
-        case 1: qbuf_append(b, "\\\"", 2); break;
-        case 2: qbuf_append(b, "\\\\", 2); break;
-        case 4: qbuf_append(b, "\xEF\xBF\xBD", 3); break;
+        case 1: em_put(e, "\\\"", 2); break;
+        case 2: em_put(e, "\\\\", 2); break;
+        case 4: em_put(e, "\xEF\xBF\xBD", 3); break;
         default:
             switch (c) {
-            case '\b': qbuf_append(b, "\\b", 2); break;
-            case '\f': qbuf_append(b, "\\f", 2); break;
-            case '\n': qbuf_append(b, "\\n", 2); break;
-            case '\r': qbuf_append(b, "\\r", 2); break;
-            case '\t': qbuf_append(b, "\\t", 2); break;
+            case '\b': em_put(e, "\\b", 2); break;
+            case '\f': em_put(e, "\\f", 2); break;
+            case '\n': em_put(e, "\\n", 2); break;
+            case '\r': em_put(e, "\\r", 2); break;
+            case '\t': em_put(e, "\\t", 2); break;
             default:
-                memcpy(e, "\\u00", 4);
-                e[4] = hexdig[c >> 4];
-                e[5] = hexdig[c & 15];
-                qbuf_append(b, e, 6);
+                u[4] = hexdig[c >> 4];
+                u[5] = hexdig[c & 15];
+                em_put(e, u, 6);
                 break;
             }
         }
         run = ++p;
     }
-    qbuf_append(b, run, (size_t)(p - run));
-    qbuf_putc(b, '"');
-    return !b->overflow;
+    em_put(e, run, (size_t)(p - run));
+    em_putc(e, '"');
 }
 
 static size_t fmt_int(int64_t i, char *out)
@@ -1056,80 +1111,109 @@ static size_t fmt_double(double d, char *out, size_t cap)
     return (size_t)n;
 }
 
-static bool emit_indent(qbuf *b, size_t level)
+static void em_indent(emitter *e, size_t level)
 {
     static const char spaces[] = "\n                                ";
     size_t n = level * 2;
-    qbuf_append(b, spaces, 1);
+    em_putc(e, '\n');
     while (n) {
         size_t k = n < sizeof spaces - 2 ? n : sizeof spaces - 2;
-        qbuf_append(b, spaces + 1, k);
+        em_put(e, spaces + 1, k);
         n -= k;
     }
-    return !b->overflow;
 }
 
-static bool emit_value(const qj *v, qbuf *b, bool pretty, size_t level)
+static void em_value(emitter *e, const qj *v, bool pretty, size_t level)
 {
     char tmp[40];
-    if (b->overflow)
-        return false;
-    if (!v)
-        return qbuf_append(b, "null", 4);
+    if (e->fail)
+        return;
+    if (!v) {
+        em_put(e, "null", 4);
+        return;
+    }
     switch (v->type) {
     case QJ_NULL:
-        return qbuf_append(b, "null", 4);
+        em_put(e, "null", 4);
+        break;
     case QJ_BOOL:
-        return v->u.b ? qbuf_append(b, "true", 4) : qbuf_append(b, "false", 5);
+        if (v->u.b)
+            em_put(e, "true", 4);
+        else
+            em_put(e, "false", 5);
+        break;
     case QJ_INT:
-        return qbuf_append(b, tmp, fmt_int(v->u.i, tmp));
+        em_put(e, tmp, fmt_int(v->u.i, tmp));
+        break;
     case QJ_DOUBLE:
-        return qbuf_append(b, tmp, fmt_double(v->u.d, tmp, sizeof tmp));
+        em_put(e, tmp, fmt_double(v->u.d, tmp, sizeof tmp));
+        break;
     case QJ_STRING:
-        return qj_emit_string(b, v->u.str.s, v->u.str.len);
+        em_string(e, v->u.str.s, v->u.str.len);
+        break;
     case QJ_ARRAY:
-        if (!v->u.arr.n)
-            return qbuf_append(b, "[]", 2);
-        qbuf_putc(b, '[');
-        for (size_t i = 0; i < v->u.arr.n; i++) {
+        if (!v->u.arr.n) {
+            em_put(e, "[]", 2);
+            break;
+        }
+        em_putc(e, '[');
+        for (size_t i = 0; i < v->u.arr.n && !e->fail; i++) {
             if (i)
-                qbuf_putc(b, ',');
+                em_putc(e, ',');
             if (pretty)
-                emit_indent(b, level + 1);
-            if (!emit_value(v->u.arr.v[i], b, pretty, level + 1))
-                return false;
+                em_indent(e, level + 1);
+            em_value(e, v->u.arr.v[i], pretty, level + 1);
         }
         if (pretty)
-            emit_indent(b, level);
-        return qbuf_putc(b, ']');
+            em_indent(e, level);
+        em_putc(e, ']');
+        break;
     case QJ_OBJECT:
-        if (!v->u.obj.n)
-            return qbuf_append(b, "{}", 2);
-        qbuf_putc(b, '{');
-        for (size_t i = 0; i < v->u.obj.n; i++) {
+        if (!v->u.obj.n) {
+            em_put(e, "{}", 2);
+            break;
+        }
+        em_putc(e, '{');
+        for (size_t i = 0; i < v->u.obj.n && !e->fail; i++) {
             const qj_member *m = &v->u.obj.m[i];
             if (i)
-                qbuf_putc(b, ',');
+                em_putc(e, ',');
             if (pretty)
-                emit_indent(b, level + 1);
-            qj_emit_string(b, m->key, strlen(m->key));
+                em_indent(e, level + 1);
+            em_string(e, m->key, strlen(m->key));
             if (pretty)
-                qbuf_append(b, ": ", 2);
+                em_put(e, ": ", 2);
             else
-                qbuf_putc(b, ':');
-            if (!emit_value(m->val, b, pretty, level + 1))
-                return false;
+                em_putc(e, ':');
+            em_value(e, m->val, pretty, level + 1);
         }
         if (pretty)
-            emit_indent(b, level);
-        return qbuf_putc(b, '}');
+            em_indent(e, level);
+        em_putc(e, '}');
+        break;
     }
-    return false;
+}
+
+bool qj_emit_string(qbuf *b, const char *s, size_t len)
+{
+    emitter e;
+    e.b = b;
+    e.n = 0;
+    e.fail = b->overflow;
+    em_string(&e, s, len);
+    em_flush(&e);
+    return !e.fail;
 }
 
 bool qj_emit(const qj *v, qbuf *b, bool pretty)
 {
-    return emit_value(v, b, pretty, 0) && !b->overflow;
+    emitter e;
+    e.b = b;
+    e.n = 0;
+    e.fail = b->overflow;
+    em_value(&e, v, pretty, 0);
+    em_flush(&e);
+    return !e.fail;
 }
 
 char *qj_to_string(const qj *v)

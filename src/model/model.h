@@ -32,6 +32,7 @@ typedef struct qop {
     qmodel *m;
     const qctx *ctx;
     int64_t now;             /* wall clock seconds for timestamps */
+    bool internal;           /* creating on the server's own behalf (no policy/quota) */
 } qop;
 
 qmodel *qmodel_new(qstore *store, const qconf *conf);

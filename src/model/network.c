@@ -3,7 +3,6 @@
  * any other port keeps it in use). */
 #include "model/resources.h"
 #include "model/segment.h"
-#include "model/ipam.h"
 #include "lib/util.h"
 #include <string.h>
 
@@ -47,10 +46,9 @@ static int qnet_on_delete(qop *op, const qj *net, qerr *e)
                                             "id for these ports is: %s.", nid, inuse.data);
     /* Nothing in use: the DHCP ports, the subnets and the segment go. */
     for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {
-        const char *pid = qj_get_str(qj_at(ports, i), "id");
-        rc = qipam_release_port(op, pid, e);
+        rc = qres_port.on_delete(op, qj_at(ports, i), e);
         if (rc == 0)
-            rc = qres_delete_row(op, &qres_port, pid, e);
+            rc = qres_delete_row(op, &qres_port, qj_get_str(qj_at(ports, i), "id"), e);
     }
     qbuf_free(&inuse);
     qj_free(ports);
@@ -95,6 +93,7 @@ const qresource qres_network = {
     .nattrs = QHV_ARRAY_SIZE(qnet_attrs),
     .initial_revision = 1,
     .has_tags = true,
+    .core = true,
     .shared_sql = "json_extract(r.body, '$.shared') = 1",
     .on_create = qnet_on_create,
     .on_update = qnet_on_update,

@@ -2,6 +2,7 @@
  * fixed IPs (ipam.c), allowed address pairs, port security, and binding. */
 #include "model/ipam.h"
 #include "model/resources.h"
+#include "model/secgroup.h"
 #include "lib/util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,8 @@ static int qport_on_create(qop *op, qj *port, qerr *e)
     if (rc == 0)
         rc = qport_finish_pairs(port, e);
     if (rc == 0)
+        rc = qsg_port_assign(op, port, NULL, e);
+    if (rc == 0)
         qport_bind(op, port);
     qj_free(net);
     return rc;
@@ -279,6 +282,13 @@ static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, 
                                          "boolean is required.");
     if (rc == 0)
         rc = qport_finish_pairs(port, e);
+    if (rc == 0 && (qj_get(changes, "security_groups") || qj_get(changes, "port_security_enabled"))) {
+        if (qj_is(qj_get(port, "security_groups"), QJ_NULL))
+            rc = qerr_set(e, QE_BAD_REQUEST, "Invalid input for security_groups. Reason: a list "
+                                             "is required.");
+        else
+            rc = qsg_port_assign(op, port, old, e);
+    }
     if (rc == 0 && qj_get(changes, "binding:host_id"))
         qport_bind(op, port);
     return rc;
@@ -287,7 +297,7 @@ static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, 
 static int qport_on_delete(qop *op, const qj *port, qerr *e)
 {
     const char *pid = qj_get_str(port, "id");
-    if (qipam_release_port(op, pid, e) < 0)
+    if (qipam_release_port(op, pid, e) < 0 || qsg_port_release(op, pid, e) < 0)
         return -1;
     return qport_mac_release(op, pid, e);
 }
@@ -328,6 +338,8 @@ static const qattr qport_attrs[] = {
      qport_filter_fixed_ips},
     {"allowed_address_pairs", QA_LIST, QA_POST | QA_PUT | QA_NOFILTER, "[]", 0, 0, NULL,
      qport_check_pairs, NULL},
+    {"security_groups", QA_LIST, QA_POST | QA_PUT | QA_NULL, "null", 0, 0, NULL,
+     qattr_check_uuid_list, NULL},
     {"port_security_enabled", QA_BOOL, QA_POST | QA_PUT | QA_NULL, "null", 0, 0, NULL, NULL,
      NULL},
     {"binding:vnic_type", QA_STR, QA_POST | QA_PUT, "\"normal\"", 0, 0, qport_vnic_types, NULL,
@@ -366,6 +378,7 @@ const qresource qres_port = {
     .initial_revision = 1,
     .parent_attr = "network_id",
     .has_tags = true,
+    .core = true,
     .shared_sql = "r.parent_id IN (SELECT n.id FROM resources n WHERE n.kind = 'network' AND "
                   "n.project_id = ?2)",
     .on_create = qport_on_create,

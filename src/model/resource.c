@@ -1,4 +1,5 @@
 #include "model/resource.h"
+#include "model/quota.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/opt.h"
@@ -354,6 +355,8 @@ static sqlite3_stmt *qres_visible_stmt(qstore *s, const qctx *ctx, const qresour
     qbuf sql;
     qbuf_init(&sql, 0);
     qbuf_puts(&sql, "SELECT r.body FROM resources r WHERE r.kind=?1");
+    if (!ctx->is_admin && r->admin_only)
+        qbuf_puts(&sql, " AND 0");
     if (!ctx->is_admin) {
         qbuf_puts(&sql, " AND (r.project_id=?2");
         if (r->shared_sql)
@@ -492,7 +495,7 @@ static int qres_set_project(qop *op, qj *obj, qerr *e)
     if (!*owner)
         return qerr_set(e, QE_BAD_REQUEST,
                         "Running without keystone AuthN requires that tenant_id is specified");
-    if (!op->ctx->is_admin && strcmp(owner, op->ctx->project_id))
+    if (!op->ctx->is_admin && !op->internal && strcmp(owner, op->ctx->project_id))
         return qerr_set(e, QE_BAD_REQUEST,
                         "Specifying 'project_id' or 'tenant_id' other than the authenticated "
                         "project in request requires admin privileges");
@@ -554,15 +557,21 @@ int qres_create_one(qop *op, const qresource *r, qj *item, bool internal, qj **r
                             a->name);
         }
     }
-    if (qres_attr(r, "project_id") && qres_set_project(op, obj, e) < 0) {
-        qj_free(obj);
-        return -1;
-    }
-    if (r->on_create && r->on_create(op, obj, e) < 0) {
-        qj_free(obj);
-        return -1;
-    }
-    if (qres_store(op, r, obj, true, e) < 0) {
+    bool was_internal = op->internal;
+    op->internal = internal;
+    int rc = 0;
+    if (qres_attr(r, "project_id"))
+        rc = qres_set_project(op, obj, e);
+    if (rc == 0 && !internal)
+        rc = qquota_check(op, r, qj_get_str(obj, "project_id"), e);
+    if (rc == 0 && r->on_create)
+        rc = r->on_create(op, obj, e);
+    if (rc == 0)
+        rc = qres_store(op, r, obj, true, e);
+    if (rc == 0 && r->after_create)
+        rc = r->after_create(op, obj, e);
+    op->internal = was_internal;
+    if (rc < 0) {
         qj_free(obj);
         return -1;
     }
@@ -1125,4 +1134,145 @@ out:
     free(f.names);
     qlistspec_free(&s);
     return rc;
+}
+
+/* ---------- tags ---------- */
+
+#define QRES_MAX_TAGS 50
+
+static int qres_check_tag(const char *t, qerr *e)
+{
+    size_t n = strlen(t);
+    if (!n || n > 255 || strchr(t, ','))
+        return qerr_set(e, QE_BAD_REQUEST, "Invalid input for tags. Reason: '%.300s' is not a "
+                                           "valid tag (1 to 255 characters, no comma).", t);
+    return 0;
+}
+
+static bool qres_has_tag(const qj *tags, const char *t)
+{
+    for (size_t i = 0; i < qj_len(tags); i++)
+        if (!strcmp(qj_as_str(qj_at(tags, i)), t))
+            return true;
+    return false;
+}
+
+static qj *qres_tags_body(const qj *tags)
+{
+    qj *o = qj_object();
+    qj_set(o, "tags", qj_clone(tags));
+    return o;
+}
+
+int qres_tags_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
+                      const char *method, const char *tag, const qj *body, qj **ret,
+                      int *status, qerr *e)
+{
+    *ret = NULL;
+    if (!r->has_tags)
+        return qerr_set(e, QE_NOT_FOUND, "The resource could not be found.");
+    bool get = !strcmp(method, "GET"), put = !strcmp(method, "PUT"),
+         del = !strcmp(method, "DELETE");
+    if (!get && !put && !del)
+        return qerr_set(e, QE_METHOD_NOT_ALLOWED, "The server could not comply with the request "
+                                                  "since it is either malformed or otherwise "
+                                                  "incorrect.");
+    if (tag && qres_check_tag(tag, e) < 0)
+        return -1;
+    qj *newtags = NULL;
+    if (put && !tag) {
+        const qj *t = qj_get(body, "tags");
+        if (!qj_is(body, QJ_OBJECT) || !qj_is(t, QJ_ARRAY) || qj_len(body) != 1)
+            return qerr_set(e, QE_BAD_REQUEST, "Invalid input for tags. Reason: the body must "
+                                               "be {\"tags\": [...]}.");
+        if (qj_len(t) > QRES_MAX_TAGS)
+            return qerr_set(e, QE_BAD_REQUEST, "Invalid input for tags. Reason: more than %d "
+                                               "tags.", QRES_MAX_TAGS);
+        newtags = qj_array();
+        for (size_t i = 0; i < qj_len(t); i++) {
+            const char *s = qj_as_str(qj_at(t, i));
+            if (!s || qres_check_tag(s, e) < 0) {
+                qj_free(newtags);
+                return s ? -1 : qerr_set(e, QE_BAD_REQUEST, "Invalid input for tags. Reason: "
+                                                            "tags must be strings.");
+            }
+            if (!qres_has_tag(newtags, s))
+                qj_append(newtags, qj_str(s));
+        }
+    }
+    if (get) {
+        qj *obj;
+        if (qres_load_visible(m, ctx, r, id, &obj, e) < 0)
+            return -1;
+        const qj *tags = qj_get(obj, "tags");
+        int rc = 0;
+        if (!tag) {
+            *ret = qres_tags_body(tags);
+            *status = 200;
+        } else if (qres_has_tag(tags, tag)) {
+            *status = 204;
+        } else {
+            rc = qerr_set(e, QE_TAG_NOT_FOUND, "Tag %s could not be found.", tag);
+        }
+        qj_free(obj);
+        return rc;
+    }
+    qop op;
+    if (qres_begin(&op, m, ctx, e) < 0) {
+        qj_free(newtags);
+        return -1;
+    }
+    qj *obj = NULL;
+    int rc = qres_load_visible(m, ctx, r, id, &obj, e);
+    if (rc == 0)
+        rc = qres_check_writable(&op, r, "update", e);
+    if (rc == 0)
+        rc = qres_check_may_write(&op, r, obj, "update", e);
+    qj *tags = rc == 0 ? qj_get(obj, "tags") : NULL;
+    qj *result = NULL;
+    if (rc == 0) {
+        if (put && !tag) {
+            result = newtags;
+            newtags = NULL;
+            *status = 200;
+        } else if (put) {
+            result = qj_clone(tags);
+            if (!qres_has_tag(result, tag)) {
+                if (qj_len(result) >= QRES_MAX_TAGS)
+                    rc = qerr_set(e, QE_BAD_REQUEST, "Invalid input for tags. Reason: more than "
+                                                     "%d tags.", QRES_MAX_TAGS);
+                else
+                    qj_append(result, qj_str(tag));
+            }
+            *status = 201;
+        } else if (tag) {
+            if (!qres_has_tag(tags, tag)) {
+                rc = qerr_set(e, QE_TAG_NOT_FOUND, "Tag %s could not be found.", tag);
+            } else {
+                result = qj_array();
+                for (size_t i = 0; i < qj_len(tags); i++)
+                    if (strcmp(qj_as_str(qj_at(tags, i)), tag))
+                        qj_append(result, qj_clone(qj_at(tags, i)));
+            }
+            *status = 204;
+        } else {
+            result = qj_array();
+            *status = 204;
+        }
+    }
+    if (rc == 0 && !qj_equal(result, tags)) {
+        qj_set(obj, "tags", qj_clone(result));
+        qres_touch(&op, obj);
+        rc = qres_store(&op, r, obj, false, e);
+    }
+    qj_free(obj);
+    qj_free(newtags);
+    if (qres_finish(&op, rc, e) < 0) {
+        qj_free(result);
+        return -1;
+    }
+    if (*status == 200)
+        *ret = qres_tags_body(result);
+    qj_free(result);
+    return 0;
 }

@@ -48,7 +48,8 @@ typedef struct qattr {
 typedef struct qresource qresource;
 struct qresource {
     const char *name;            /* "network" */
-    const char *collection;      /* "networks" */
+    const char *collection;      /* "networks": the JSON key of lists */
+    const char *path;            /* URL segment when it differs ("security-groups"), or NULL */
     const char *label;           /* "Network" in "Network X could not be found." */
     qerr_code notfound;
     const qattr *attrs;
@@ -56,11 +57,17 @@ struct qresource {
     int initial_revision;        /* Neutron starts some resources at 1, some at 0 */
     const char *parent_attr;     /* attribute kept in the parent_id column, or NULL */
     bool has_tags;               /* standard-attr-tag applies */
+    bool no_create;              /* POST on the collection is 405 (agents) */
+    bool admin_only;             /* non-admins see nothing (agents) */
+    bool core;                   /* listed by GET /v2.0/ */
     /* Non-admin visibility beyond "own project": SQL on the resources row r,
      * with ?1 bound to the caller's project; NULL = own project only. */
     const char *shared_sql;
     /* Hooks, all optional, run inside the write transaction. */
     int (*on_create)(qop *op, qj *obj, qerr *e);
+    /* After the insert (for dependents that reference the new row); stores
+     * what it changes itself, may update obj for the response. */
+    int (*after_create)(qop *op, qj *obj, qerr *e);
     int (*on_update)(qop *op, const qj *old, qj *obj, const qj *changes, qerr *e);
     int (*on_delete)(qop *op, const qj *obj, qerr *e);
     /* Admin or owner of obj; NULL = project_id == caller's project. */
@@ -97,9 +104,12 @@ int qres_show_request(qmodel *m, const qctx *ctx, const qresource *r, const char
 int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qquery *q,
                       qj **ret, qlist_page *page, qerr *e);
 
-/* Tags: replace all, add one, remove one, remove all. */
+/* Tags (standard-attr-tag) of one object: GET/PUT/DELETE on .../tags and
+ * .../tags/{tag} (tag NULL for the former). *status gets the HTTP status;
+ * *ret the body, or NULL for none. */
 int qres_tags_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
-                      const char *method, const char *tag, const qj *body, qj **ret, qerr *e);
+                      const char *method, const char *tag, const qj *body, qj **ret,
+                      int *status, qerr *e);
 
 /* For hooks (inside a write op, no visibility check). */
 int qres_load(qop *op, const qresource *r, const char *id, qj **ret, qerr *e);

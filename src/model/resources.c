@@ -1,13 +1,19 @@
 #include "model/resources.h"
+#include "model/secgroup.h"
 #include "lib/util.h"
 #include <string.h>
 
-static const qresource *const qres_all[] = {&qres_network, &qres_subnet, &qres_port};
+static const qresource *const qres_all[] = {
+    &qres_network, &qres_subnet, &qres_port, &qres_security_group, &qres_security_group_rule,
+    &qres_agent,
+};
 
-const qresource *qres_by_collection(const char *collection)
+const char *qres_path(const qresource *r) { return r->path ? r->path : r->collection; }
+
+const qresource *qres_by_path(const char *segment)
 {
     for (size_t i = 0; i < QHV_ARRAY_SIZE(qres_all); i++)
-        if (!strcmp(qres_all[i]->collection, collection))
+        if (!strcmp(qres_path(qres_all[i]), segment))
             return qres_all[i];
     return NULL;
 }

@@ -6,9 +6,12 @@
 extern const qresource qres_network;
 extern const qresource qres_subnet;
 extern const qresource qres_port;
+extern const qresource qres_agent;
 
-/* By collection name ("networks"), or NULL. */
-const qresource *qres_by_collection(const char *collection);
+/* By URL segment ("networks", "security-groups"), or NULL. */
+const qresource *qres_by_path(const char *segment);
+/* The URL segment of r. */
+const char *qres_path(const qresource *r);
 size_t qres_count(void);
 const qresource *qres_at(size_t i);
 

@@ -508,6 +508,7 @@ const qresource qres_subnet = {
     .initial_revision = 0,
     .parent_attr = "network_id",
     .has_tags = true,
+    .core = true,
     .shared_sql = "r.parent_id IN (SELECT n.id FROM resources n WHERE n.kind = 'network' AND "
                   "json_extract(n.body, '$.shared') = 1)",
     .on_create = qsub_on_create,

@@ -1,5 +1,7 @@
 #include "server/api.h"
 #include "model/resources.h"
+#include "model/quota.h"
+#include "model/secgroup.h"
 #include "server/extensions.h"
 #include "server/identity.h"
 #include "lib/log.h"
@@ -106,10 +108,12 @@ static void qapi_v2_root(const qhttp_req *req, qhttp_resp *resp)
     qj *arr = qj_array();
     for (size_t i = 0; i < qres_count(); i++) {
         const qresource *r = qres_at(i);
+        if (!r->core)
+            continue;
         qj *o = qj_object();
         qj_set(o, "name", qj_str(r->name));
         qj_set(o, "collection", qj_str(r->collection));
-        snprintf(href, sizeof href, "%s/v2.0/%s", base, r->collection);
+        snprintf(href, sizeof href, "%s/v2.0/%s", base, qres_path(r));
         qj *links = qj_array();
         qj_append(links, qapi_link("self", href));
         qj_set(o, "links", links);
@@ -197,6 +201,11 @@ static void qapi_collection(qapi *api, const qctx *ctx, const qresource *r,
     qquery q = {req->nquery, (void *)req->query};
     if (!strcmp(req->method, "GET")) {
         qlist_page page;
+        /* Neutron shows a project its default group as soon as it lists. */
+        if (r == &qres_security_group && qsg_ensure_default_request(api->model, ctx, &e) < 0) {
+            qhttp_error(resp, &e);
+            return;
+        }
         if (qres_list_request(api->model, ctx, r, &q, &out, &page, &e) < 0) {
             qhttp_error(resp, &e);
             return;
@@ -204,15 +213,15 @@ static void qapi_collection(qapi *api, const qctx *ctx, const qresource *r,
         if (page.has_next || page.has_prev) {
             qj *links = qj_array();
             if (page.has_next)
-                qj_append(links, qapi_page_link(req, r->collection, "next", page.next_marker, false));
+                qj_append(links, qapi_page_link(req, qres_path(r), "next", page.next_marker, false));
             if (page.has_prev)
-                qj_append(links, qapi_page_link(req, r->collection, "previous", page.prev_marker, true));
+                qj_append(links, qapi_page_link(req, qres_path(r), "previous", page.prev_marker, true));
             char key[80];
             snprintf(key, sizeof key, "%s_links", r->collection);
             qj_set(out, key, links);
         }
         qapi_json(resp, 200, out);
-    } else if (!strcmp(req->method, "POST")) {
+    } else if (!strcmp(req->method, "POST") && !r->no_create) {
         qj *body = NULL;
         if (qapi_parse_body(req, &body, &e) < 0 ||
             qres_create_request(api->model, ctx, r, body, &out, &e) < 0) {
@@ -222,8 +231,71 @@ static void qapi_collection(qapi *api, const qctx *ctx, const qresource *r,
         }
         qj_free(body);
     } else {
-        qapi_not_allowed(resp, "GET, POST");
+        qapi_not_allowed(resp, r->no_create ? "GET" : "GET, POST");
     }
+}
+
+static void qapi_send(qhttp_resp *resp, int rc, const qerr *e, int status, qj *out)
+{
+    if (rc < 0)
+        qhttp_error(resp, e);
+    else if (out)
+        qapi_json(resp, status, out);
+    else
+        resp->status = status;
+}
+
+/* /v2.0/{collection}/{id}/tags[/{tag}] */
+static void qapi_tags(qapi *api, const qctx *ctx, const qresource *r, const qapi_path *p,
+                      const qhttp_req *req, qhttp_resp *resp)
+{
+    qerr e;
+    qj *body = NULL, *out = NULL;
+    int status = 200, rc = 0;
+    if (!strcmp(req->method, "PUT") && p->n == 4)
+        rc = qapi_parse_body(req, &body, &e);
+    if (rc == 0)
+        rc = qres_tags_request(api->model, ctx, r, p->seg[2], req->method,
+                               p->n == 5 ? p->seg[4] : NULL, body, &out, &status, &e);
+    qj_free(body);
+    qapi_send(resp, rc, &e, status, out);
+}
+
+/* /v2.0/quotas[/{project}[/default|/details]] */
+static void qapi_quotas(qapi *api, const qctx *ctx, const qapi_path *p, const qhttp_req *req,
+                        qhttp_resp *resp)
+{
+    qerr e;
+    qj *out = NULL, *body = NULL;
+    int rc;
+    const char *m = req->method;
+    if (p->n == 2) {
+        if (strcmp(m, "GET"))
+            { qapi_not_allowed(resp, "GET"); return; }
+        rc = qquota_list_request(api->model, ctx, &out, &e);
+        { qapi_send(resp, rc, &e, 200, out); return; }
+    }
+    const char *project = p->seg[2];
+    if (p->n == 4) {
+        if (strcmp(m, "GET"))
+            { qapi_not_allowed(resp, "GET"); return; }
+        rc = qquota_show_request(api->model, ctx, project, p->seg[3], &out, &e);
+        { qapi_send(resp, rc, &e, 200, out); return; }
+    }
+    if (!strcmp(m, "GET")) {
+        rc = qquota_show_request(api->model, ctx, project, NULL, &out, &e);
+    } else if (!strcmp(m, "PUT")) {
+        rc = qapi_parse_body(req, &body, &e);
+        if (rc == 0)
+            rc = qquota_update_request(api->model, ctx, project, body, &out, &e);
+        qj_free(body);
+    } else if (!strcmp(m, "DELETE")) {
+        rc = qquota_delete_request(api->model, ctx, project, &e);
+        { qapi_send(resp, rc, &e, 204, NULL); return; }
+    } else {
+        { qapi_not_allowed(resp, "GET, PUT, DELETE"); return; }
+    }
+    qapi_send(resp, rc, &e, 200, out);
 }
 
 static void qapi_member(qapi *api, const qctx *ctx, const qresource *r, const char *id,
@@ -304,7 +376,15 @@ void qapi_handle(void *vctx, const qhttp_req *req, qhttp_resp *resp)
         }
         return;
     }
-    const qresource *r = qres_by_collection(p.seg[1]);
+    if (!strcmp(p.seg[1], "quotas") && p.n <= 4) {
+        qapi_quotas(api, &ctx, &p, req, resp);
+        return;
+    }
+    const qresource *r = qres_by_path(p.seg[1]);
+    if (r && (p.n == 4 || p.n == 5) && !strcmp(p.seg[3], "tags")) {
+        qapi_tags(api, &ctx, r, &p, req, resp);
+        return;
+    }
     if (!r || p.n > 3) {
         qapi_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
         return;

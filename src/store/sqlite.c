@@ -47,6 +47,14 @@ static const char *const qstore_migrations[] = {
     "CREATE TABLE segments(pool TEXT NOT NULL, physnet TEXT NOT NULL, seg_id INTEGER NOT NULL,"
     "  network_id TEXT NOT NULL, PRIMARY KEY(pool, physnet, seg_id)) WITHOUT ROWID;"
     "CREATE INDEX segments_network ON segments(network_id);",
+    /* 2: security group membership of ports, one default group per project,
+     * per-project quota overrides. */
+    "CREATE TABLE port_sgs(port_id TEXT NOT NULL, sg_id TEXT NOT NULL,"
+    "  PRIMARY KEY(port_id, sg_id)) WITHOUT ROWID;"
+    "CREATE INDEX port_sgs_sg ON port_sgs(sg_id);"
+    "CREATE TABLE default_sgs(project_id TEXT PRIMARY KEY, sg_id TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE quotas(project_id TEXT NOT NULL, resource TEXT NOT NULL,"
+    "  hard_limit INTEGER NOT NULL, PRIMARY KEY(project_id, resource)) WITHOUT ROWID;",
 };
 
 static void qconn_free(qconn *c)

@@ -342,6 +342,30 @@ static void test_duplicate_keys(void **state)
     qbuf_puts(&b, ",\"key1000\":0,\"key999\":0}");
     expect_err_n(b.data, b.len, NULL, dup_off + 12, 1, dup_off + 13, "duplicate object key");
     qbuf_free(&b);
+
+    /* Around the switch from linear scan to hash set, and its regrowth. */
+    static const int sizes[] = {1, 2, 15, 16, 17, 31, 32, 33, 34, 63, 64, 65, 66, 129};
+    for (size_t s = 0; s < QHV_ARRAY_SIZE(sizes); s++) {
+        for (int dup = -1; dup < 3; dup++) {
+            int n = sizes[s];
+            qbuf_init(&b, 0);
+            qbuf_putc(&b, '{');
+            for (int i = 0; i < n; i++)
+                qbuf_printf(&b, "%s\"k%d\":%d", i ? "," : "", i, i);
+            size_t off = b.len + 1;
+            /* dup -1: a fresh key; 0: the first key; 1: the last; 2: the middle */
+            int k = dup < 0 ? n : dup == 0 ? 0 : dup == 1 ? n - 1 : n / 2;
+            qbuf_printf(&b, ",\"k%d\":0}", k);
+            if (dup < 0) {
+                v = parse_ok_n(b.data, b.len, NULL);
+                assert_int_equal(qj_len(v), n + 1);
+                qj_free(v);
+            } else {
+                expect_err_n(b.data, b.len, NULL, off, 1, off + 1, "duplicate object key");
+            }
+            qbuf_free(&b);
+        }
+    }
 }
 
 static void test_key_nul(void **state)
@@ -780,6 +804,15 @@ static void test_equal(void **state)
     assert_false(qj_equal(a, b));
     assert_false(qj_equal(a, NULL));
     assert_true(qj_equal(NULL, NULL));
+    qj_free(b);
+    qj_free(a);
+
+    a = qj_double(1.5);
+    b = qj_double(2.5);
+    assert_false(qj_equal(a, b));
+    qj_free(b);
+    b = qj_double(1.5);
+    assert_true(qj_equal(a, b));
     qj_free(b);
     qj_free(a);
 

@@ -1,0 +1,570 @@
+#include "model/secgroup.h"
+#include "model/resources.h"
+#include "lib/util.h"
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char qsg_sql_default_get[] = "SELECT sg_id FROM default_sgs WHERE project_id=?1";
+static const char qsg_sql_default_set[] =
+    "INSERT INTO default_sgs(project_id, sg_id) VALUES(?1, ?2)";
+static const char qsg_sql_default_del[] = "DELETE FROM default_sgs WHERE sg_id=?1";
+static const char qsg_sql_member_add[] = "INSERT OR IGNORE INTO port_sgs(port_id, sg_id) VALUES(?1, ?2)";
+static const char qsg_sql_member_clear[] = "DELETE FROM port_sgs WHERE port_id=?1";
+static const char qsg_sql_in_use[] = "SELECT port_id FROM port_sgs WHERE sg_id=?1 LIMIT 1";
+static const char qsg_sql_remote_refs[] =
+    "SELECT id FROM resources WHERE kind='security_group_rule' AND "
+    "json_extract(body, '$.remote_group_id') = ?1 ORDER BY id";
+
+/* Runs a one- or two-text-parameter statement to completion. */
+static int qsg_exec(qop *op, const char *sql, const char *a, const char *b, qerr *e)
+{
+    sqlite3_stmt *st = qstore_stmt(op->m->store, sql, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+    if (b)
+        sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : qstore_fail(op->m->store, e, sql);
+}
+
+/* First column of the first row as text into out (size n); 1 found, 0 none. */
+static int qsg_query1(qop *op, const char *sql, const char *a, char *out, size_t n, qerr *e)
+{
+    sqlite3_stmt *st = qstore_stmt(op->m->store, sql, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, sql);
+}
+
+/* ---------- rules ---------- */
+
+typedef struct qsg_proto {
+    const char *name;
+    int num;
+    bool ports;     /* has port ranges */
+} qsg_proto;
+
+static const qsg_proto qsg_protos[] = {
+    {"tcp", 6, true}, {"udp", 17, true}, {"sctp", 132, true}, {"dccp", 33, true},
+    {"udplite", 136, true}, {"icmp", 1, false}, {"ipv6-icmp", 58, false}, {"ah", 51, false},
+    {"esp", 50, false}, {"gre", 47, false}, {"igmp", 2, false}, {"ipip", 4, false},
+    {"ipv6-encap", 41, false}, {"ipv6-frag", 44, false}, {"ipv6-nonxt", 59, false},
+    {"ipv6-opts", 60, false}, {"ipv6-route", 43, false}, {"ospf", 89, false},
+    {"pgm", 113, false}, {"rsvp", 46, false}, {"vrrp", 112, false},
+};
+
+/* Protocol number of a normalised protocol value, or -1 for "any". */
+static int qsg_proto_num(const char *p)
+{
+    if (!p)
+        return -1;
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(qsg_protos); i++)
+        if (!strcmp(qsg_protos[i].name, p))
+            return qsg_protos[i].num;
+    int64_t n;
+    return qhv_parse_i64(p, 0, 255, &n) == 0 ? (int)n : -1;
+}
+
+static bool qsg_proto_has_ports(int num)
+{
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(qsg_protos); i++)
+        if (qsg_protos[i].num == num)
+            return qsg_protos[i].ports;
+    return false;
+}
+
+static int qsg_check_protocol(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    const char *s = qj_as_str(*v);
+    qj *norm = NULL;
+    int64_t n;
+    if (qj_is(*v, QJ_INT) && (*v)->u.i >= 0 && (*v)->u.i <= 255) {
+        norm = qj_str_take(xasprintf("%lld", (long long)(*v)->u.i));
+    } else if (s && (!*s || !strcasecmp(s, "any"))) {
+        norm = qj_null();
+    } else if (s && (!strcasecmp(s, "icmpv6") || !strcasecmp(s, "ipv6-icmp"))) {
+        norm = qj_str("ipv6-icmp");
+    } else if (s && qhv_parse_i64(s, 0, 255, &n) == 0) {
+        norm = qj_str_take(xasprintf("%lld", (long long)n));
+    } else if (s) {
+        for (size_t i = 0; i < QHV_ARRAY_SIZE(qsg_protos) && !norm; i++)
+            if (!strcasecmp(qsg_protos[i].name, s))
+                norm = qj_str(qsg_protos[i].name);
+    }
+    if (!norm) {
+        char *t = s ? xstrdup(s) : qj_to_string(*v);
+        qerr_set(e, QE_SG_PROTOCOL, "Security group rule protocol %s not supported. Only protocol "
+                                    "values [None, 'ah', 'dccp', 'egp', 'esp', 'gre', 'icmp', "
+                                    "'igmp', 'ipip', 'ipv6-encap', 'ipv6-frag', 'ipv6-icmp', "
+                                    "'icmpv6', 'ipv6-nonxt', 'ipv6-opts', 'ipv6-route', 'ospf', "
+                                    "'pgm', 'rsvp', 'sctp', 'tcp', 'udp', 'udplite', 'vrrp'] and "
+                                    "integer representations [0 to 255] are supported.", t);
+        free(t);
+        return -1;
+    }
+    qj_free(*v);
+    *v = norm;
+    return 0;
+}
+
+static int qsg_check_port_value(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    if ((*v)->u.i < 0 || (*v)->u.i > 65535)
+        return qerr_set(e, QE_SG_PORT_VALUE, "Invalid value for port %lld.", (long long)(*v)->u.i);
+    return 0;
+}
+
+static int qsg_check_ethertype(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    const char *s = qj_as_str(*v);
+    const char *norm = !strcasecmp(s, "ipv4") ? "IPv4" : !strcasecmp(s, "ipv6") ? "IPv6" : NULL;
+    if (!norm)
+        return qerr_set(e, QE_BAD_REQUEST, "Invalid input for ethertype. Reason: '%s' is not in "
+                                           "['IPv4', 'IPv6'].", s);
+    qj_free(*v);
+    *v = qj_str(norm);
+    return 0;
+}
+
+static int qsg_check_prefix(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    qcidr c;
+    if (qcidr_parse_or_host(qj_as_str(*v), &c) < 0)
+        return qerr_set(e, QE_BAD_REQUEST, "Invalid input for remote_ip_prefix. Reason: '%s' is "
+                                           "not a valid IP subnet.", qj_as_str(*v));
+    return 0;
+}
+
+/* The fields that make two rules the same rule. */
+static bool qsg_rule_same(const qj *a, const qj *b)
+{
+    static const char *const keys[] = {"direction", "ethertype", "protocol", "port_range_min",
+                                       "port_range_max", "normalized_cidr", "remote_group_id"};
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(keys); i++) {
+        const qj *x = qj_get(a, keys[i]), *y = qj_get(b, keys[i]);
+        bool xn = !x || qj_is(x, QJ_NULL), yn = !y || qj_is(y, QJ_NULL);
+        if (xn != yn || (!xn && !qj_equal(x, y)))
+            return false;
+    }
+    return true;
+}
+
+static int qsg_rule_validate(qop *op, qj *rule, qerr *e)
+{
+    const char *eth = qj_get_str(rule, "ethertype");
+    const char *proto = qj_get_str(rule, "protocol");
+    const char *prefix = qj_get_str(rule, "remote_ip_prefix");
+    const char *rgroup = qj_get_str(rule, "remote_group_id");
+    const qj *minv = qj_get(rule, "port_range_min"), *maxv = qj_get(rule, "port_range_max");
+    bool has_min = minv && !qj_is(minv, QJ_NULL), has_max = maxv && !qj_is(maxv, QJ_NULL);
+    int64_t mn = has_min ? minv->u.i : 0, mx = has_max ? maxv->u.i : 0;
+    if (prefix && rgroup)
+        return qerr_set(e, QE_SG_REMOTE_BOTH, "Only remote_ip_prefix or remote_group_id may be "
+                                              "provided.");
+    if (prefix) {
+        qcidr c;
+        qcidr_parse_or_host(prefix, &c);
+        if ((c.addr.family == 4) != !strcmp(eth, "IPv4"))
+            return qerr_set(e, QE_SG_ETHERTYPE, "Conflicting value ethertype %s for CIDR %s", eth,
+                            prefix);
+        char norm[QCIDR_STRLEN];
+        qcidr n = {qcidr_network(&c), c.prefixlen};
+        qcidr_format(&n, norm);
+        qj_set(rule, "normalized_cidr", qj_str(norm));
+    }
+    int num = qsg_proto_num(proto);
+    if (proto && ((num == 58 && strcmp(eth, "IPv6")) || (num == 1 && strcmp(eth, "IPv4"))))
+        return qerr_set(e, QE_SG_ETHERTYPE_PROTO, "Invalid ethertype %s for protocol %s.", eth,
+                        proto);
+    if (!has_min && !has_max)
+        return 0;
+    if (!proto)
+        return qerr_set(e, QE_SG_PROTO_REQUIRED, "Must also specify protocol if port range is "
+                                                 "given.");
+    if (qsg_proto_has_ports(num)) {
+        if ((has_min && mn == 0) || (has_max && mx == 0))
+            return qerr_set(e, QE_SG_PORT_VALUE, "Invalid value for port 0.");
+        if (has_min && has_max && mn <= mx)
+            return 0;
+        return qerr_set(e, QE_SG_PORT_RANGE, "For TCP/UDP protocols, port_range_min must be <= "
+                                             "port_range_max");
+    }
+    if (num == 1 || num == 58) {
+        if (has_min && mn > 255)
+            return qerr_set(e, QE_SG_ICMP_VALUE, "Invalid value for ICMP type (port_range_min) "
+                                                 "%lld. It must be 0 to 255.", (long long)mn);
+        if (has_max && mx > 255)
+            return qerr_set(e, QE_SG_ICMP_VALUE, "Invalid value for ICMP code (port_range_max) "
+                                                 "%lld. It must be 0 to 255.", (long long)mx);
+        if (!has_min && has_max)
+            return qerr_set(e, QE_SG_MISSING_ICMP_TYPE, "ICMP code (port-range-max) %lld is "
+                                                        "provided but ICMP type (port-range-min) "
+                                                        "is missing.", (long long)mx);
+        return 0;
+    }
+    return qerr_set(e, QE_SG_PROTO_FOR_PORT, "Invalid protocol %s for port range, only supported "
+                                             "for TCP, UDP, UDPLITE, SCTP and DCCP protocols.",
+                    proto);
+}
+
+/* Loads a group the caller may use; 404 otherwise. */
+static int qsg_load_usable(qop *op, const char *id, const char *project, qj **ret, qerr *e)
+{
+    if (qres_load(op, &qres_security_group, id, ret, e) < 0)
+        return -1;
+    const char *p = qj_get_str(*ret, "project_id");
+    if (!op->ctx->is_admin && strcmp(p, project)) {
+        qj_free(*ret);
+        *ret = NULL;
+        return qerr_set(e, QE_SG_NOT_FOUND, "Security group %s does not exist", id);
+    }
+    return 0;
+}
+
+static int qsg_rule_on_create(qop *op, qj *rule, qerr *e)
+{
+    const char *sgid = qj_get_str(rule, "security_group_id");
+    qj *sg;
+    if (qres_load(op, &qres_security_group, sgid, &sg, e) < 0) {
+        e->code = QE_SG_NOT_FOUND;
+        snprintf(e->msg, sizeof e->msg, "Security group %s does not exist", sgid);
+        return -1;
+    }
+    int rc = 0;
+    if (!qres_is_owner(op, sg))
+        rc = qerr_set(e, QE_SG_NOT_FOUND, "Security group %s does not exist", sgid);
+    if (rc == 0)
+        rc = qsg_rule_validate(op, rule, e);
+    const char *rg = qj_get_str(rule, "remote_group_id");
+    if (rc == 0 && rg && strcmp(rg, sgid)) {
+        qj *other;
+        rc = qsg_load_usable(op, rg, qj_get_str(sg, "project_id"), &other, e);
+        qj_free(other);
+    }
+    qj *rules = qj_get(sg, "security_group_rules");
+    for (size_t i = 0; rc == 0 && i < qj_len(rules); i++)
+        if (qsg_rule_same(qj_at(rules, i), rule))
+            rc = qerr_set(e, QE_SG_RULE_EXISTS, "Security group rule already exists. Rule id is "
+                                                "%s.", qj_get_str(qj_at(rules, i), "id"));
+    if (rc == 0) {
+        qj_append(rules, qj_clone(rule));
+        /* A user's new rule is a change of the group; the rules a group is
+         * born with are part of its creation (Neutron: revision 1). */
+        if (!op->internal)
+            qres_touch(op, sg);
+        rc = qres_store(op, &qres_security_group, sg, false, e);
+    }
+    qj_free(sg);
+    return rc;
+}
+
+/* Removes rule id from its group's embedded list. */
+static int qsg_unembed_rule(qop *op, const char *sgid, const char *rule_id, qerr *e)
+{
+    qj *sg;
+    qerr ignore;
+    if (qres_load(op, &qres_security_group, sgid, &sg, &ignore) < 0)
+        return 0;   /* the group itself is going away */
+    qj *rules = qj_get(sg, "security_group_rules"), *keep = qj_array();
+    for (size_t i = 0; i < qj_len(rules); i++)
+        if (strcmp(qj_get_str(qj_at(rules, i), "id"), rule_id))
+            qj_append(keep, qj_clone(qj_at(rules, i)));
+    qj_set(sg, "security_group_rules", keep);
+    qres_touch(op, sg);
+    int rc = qres_store(op, &qres_security_group, sg, false, e);
+    qj_free(sg);
+    return rc;
+}
+
+static int qsg_rule_on_delete(qop *op, const qj *rule, qerr *e)
+{
+    return qsg_unembed_rule(op, qj_get_str(rule, "security_group_id"), qj_get_str(rule, "id"), e);
+}
+
+static const char *const qsg_directions[] = {"ingress", "egress", NULL};
+
+static const qattr qsg_rule_attrs[] = {
+    QATTR_ID,
+    QATTR_PROJECT,
+    {"security_group_id", QA_UUID, QA_POST | QA_REQUIRED, NULL, 0, 0, NULL, NULL, NULL},
+    {"ethertype", QA_STR, QA_POST, "\"IPv4\"", 0, 0, NULL, qsg_check_ethertype, NULL},
+    {"direction", QA_STR, QA_POST | QA_REQUIRED, NULL, 0, 0, qsg_directions, NULL, NULL},
+    {"protocol", QA_ANY, QA_POST | QA_NULL, "null", 0, 0, NULL, qsg_check_protocol, NULL},
+    {"port_range_min", QA_INT, QA_POST | QA_NULL | QA_STRCONV, "null", 0, 0, NULL,
+     qsg_check_port_value, NULL},
+    {"port_range_max", QA_INT, QA_POST | QA_NULL | QA_STRCONV, "null", 0, 0, NULL,
+     qsg_check_port_value, NULL},
+    {"remote_ip_prefix", QA_STR, QA_POST | QA_NULL, "null", 0, 0, NULL, qsg_check_prefix, NULL},
+    {"remote_address_group_id", QA_STR, 0, "null", 0, 0, NULL, NULL, NULL},
+    {"normalized_cidr", QA_STR, 0, "null", 0, 0, NULL, NULL, NULL},
+    {"remote_group_id", QA_UUID, QA_POST | QA_NULL, "null", 0, 0, NULL, NULL, NULL},
+    QATTR_DESCRIPTION,
+    {"created_at", QA_STR, 0, NULL, 0, 0, NULL, NULL, NULL},
+    {"updated_at", QA_STR, 0, NULL, 0, 0, NULL, NULL, NULL},
+    {"revision_number", QA_INT, 0, NULL, 0, 0, NULL, NULL, NULL},
+};
+
+const qresource qres_security_group_rule = {
+    .name = "security_group_rule",
+    .collection = "security_group_rules",
+    .path = "security-group-rules",
+    .label = "Security group rule",
+    .notfound = QE_SG_RULE_NOT_FOUND,
+    .attrs = qsg_rule_attrs,
+    .nattrs = QHV_ARRAY_SIZE(qsg_rule_attrs),
+    .initial_revision = 0,
+    .parent_attr = "security_group_id",
+    .has_tags = false,
+    .shared_sql = "r.parent_id IN (SELECT g.id FROM resources g WHERE g.kind = 'security_group' "
+                  "AND g.project_id = ?2)",
+    .on_create = qsg_rule_on_create,
+    .on_delete = qsg_rule_on_delete,
+};
+
+/* ---------- groups ---------- */
+
+static int qsg_add_rule(qop *op, const char *sgid, const char *project, const char *dir,
+                        const char *eth, const char *remote_group, qerr *e)
+{
+    qj *item = qj_object();
+    qj_set(item, "security_group_id", qj_str(sgid));
+    qj_set(item, "project_id", qj_str(project));
+    qj_set(item, "direction", qj_str(dir));
+    qj_set(item, "ethertype", qj_str(eth));
+    if (remote_group)
+        qj_set(item, "remote_group_id", qj_str(remote_group));
+    qj *rule;
+    int rc = qres_create_one(op, &qres_security_group_rule, item, true, &rule, e);
+    qj_free(item);
+    qj_free(rule);
+    return rc;
+}
+
+static int qsg_on_create(qop *op, qj *sg, qerr *e)
+{
+    const char *name = qj_get_str(sg, "name");
+    if (name && !strcmp(name, "default") && !op->internal)
+        return qerr_set(e, QE_SG_DEFAULT_EXISTS, "Default security group already exists.");
+    return 0;
+}
+
+static int qsg_default_rules(qop *op, const char *sgid, const char *project, bool is_default,
+                             qerr *e)
+{
+    static const char *const eths[] = {"IPv4", "IPv6"};
+    for (int i = 0; i < 2; i++) {
+        if (qsg_add_rule(op, sgid, project, "egress", eths[i], NULL, e) < 0)
+            return -1;
+        if (is_default && qsg_add_rule(op, sgid, project, "ingress", eths[i], sgid, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* After the group's row exists: its initial rules (they reference it), and
+ * the project's default group if this is the project's first group. */
+static int qsg_after_create(qop *op, qj *sg, qerr *e)
+{
+    const char *id = qj_get_str(sg, "id");
+    const char *project = qj_get_str(sg, "project_id");
+    const char *name = qj_get_str(sg, "name");
+    bool is_default = op->internal && name && !strcmp(name, "default");
+    if (is_default) {
+        if (qsg_exec(op, qsg_sql_default_set, project, id, e) < 0)
+            return -1;
+    } else {
+        char def[37];
+        if (qsg_ensure_default(op, project, def, e) < 0)
+            return -1;
+    }
+    if (qsg_default_rules(op, id, project, is_default, e) < 0)
+        return -1;
+    qj *fresh;
+    if (qres_load(op, &qres_security_group, id, &fresh, e) < 0)
+        return -1;
+    qj_set(sg, "security_group_rules", qj_clone(qj_get(fresh, "security_group_rules")));
+    qj_free(fresh);
+    return 0;
+}
+
+int qsg_ensure_default(qop *op, const char *project, char out[37], qerr *e)
+{
+    int rc = qsg_query1(op, qsg_sql_default_get, project, out, 37, e);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    qj *item = qj_object(), *sg = NULL;
+    qj_set(item, "project_id", qj_str(project));
+    qj_set(item, "name", qj_str("default"));
+    qj_set(item, "description", qj_str("Default security group"));
+    rc = qres_create_one(op, &qres_security_group, item, true, &sg, e);
+    qj_free(item);
+    if (rc == 0)
+        snprintf(out, 37, "%s", qj_get_str(sg, "id"));
+    qj_free(sg);
+    return rc;
+}
+
+int qsg_ensure_default_request(qmodel *m, const qctx *ctx, qerr *e)
+{
+    qop op = {.m = m, .ctx = ctx, .now = qhv_wall_seconds()};
+    char id[37];
+    /* Fast path without the write lock: most calls find it. */
+    if (qsg_query1(&op, qsg_sql_default_get, ctx->project_id, id, sizeof id, e) != 0)
+        return 0;
+    if (ctx->read_only)
+        return 0;
+    if (qstore_begin_write(m->store, e) < 0)
+        return -1;
+    int rc = qsg_ensure_default(&op, ctx->project_id, id, e);
+    if (rc == 0 && qstore_bump_revision(m->store, e) < 0)
+        rc = -1;
+    if (rc < 0) {
+        qstore_rollback(m->store);
+        return -1;
+    }
+    return qstore_commit(m->store, e);
+}
+
+static int qsg_on_update(qop *op, const qj *old, qj *sg, const qj *changes, qerr *e)
+{
+    const char *oldname = qj_get_str(old, "name");
+    const qj *name = qj_get(changes, "name");
+    if (name && oldname && !strcmp(oldname, "default") && strcmp(qj_as_str(name), "default"))
+        return qerr_set(e, QE_SG_DEFAULT_UPDATE, "Updating default security group not allowed.");
+    if (name && !strcmp(qj_as_str(name), "default") && (!oldname || strcmp(oldname, "default")))
+        return qerr_set(e, QE_SG_DEFAULT_EXISTS, "Default security group already exists.");
+    return 0;
+}
+
+static int qsg_on_delete(qop *op, const qj *sg, qerr *e)
+{
+    const char *id = qj_get_str(sg, "id");
+    char port[64];
+    int rc = qsg_query1(op, qsg_sql_in_use, id, port, sizeof port, e);
+    if (rc < 0)
+        return -1;
+    if (rc == 1)
+        return qerr_set(e, QE_SG_IN_USE, "Security Group %s in use.", id);
+    const char *name = qj_get_str(sg, "name");
+    if (name && !strcmp(name, "default") && !op->ctx->is_admin)
+        return qerr_set(e, QE_SG_DEFAULT_DELETE, "Insufficient rights for removing default "
+                                                 "security group.");
+    /* Its rules go with it, and so do other groups' rules that name it as
+     * their remote group (Neutron's cascade). */
+    qj *rules;
+    if (qres_children(op, &qres_security_group_rule, id, &rules, e) < 0)
+        return -1;
+    for (size_t i = 0; rc >= 0 && i < qj_len(rules); i++)
+        rc = qres_delete_row(op, &qres_security_group_rule, qj_get_str(qj_at(rules, i), "id"), e);
+    qj_free(rules);
+    if (rc < 0)
+        return -1;
+    sqlite3_stmt *st = qstore_stmt(op->m->store, qsg_sql_remote_refs, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    qj *refs = qj_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        qj_append(refs, qj_str((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    for (size_t i = 0; rc >= 0 && i < qj_len(refs); i++) {
+        qj *rule;
+        if (qres_load(op, &qres_security_group_rule, qj_as_str(qj_at(refs, i)), &rule, e) < 0) {
+            rc = -1;
+            break;
+        }
+        rc = qsg_rule_on_delete(op, rule, e);
+        if (rc == 0)
+            rc = qres_delete_row(op, &qres_security_group_rule, qj_get_str(rule, "id"), e);
+        qj_free(rule);
+    }
+    qj_free(refs);
+    if (rc < 0)
+        return -1;
+    return qsg_exec(op, qsg_sql_default_del, id, NULL, e);
+}
+
+static const qattr qsg_attrs[] = {
+    QATTR_ID,
+    QATTR_NAME,
+    QATTR_PROJECT,
+    QATTR_DESCRIPTION,
+    {"security_group_rules", QA_LIST, QA_NOFILTER, "[]", 0, 0, NULL, NULL, NULL},
+    QATTR_STD,
+};
+
+const qresource qres_security_group = {
+    .name = "security_group",
+    .collection = "security_groups",
+    .path = "security-groups",
+    .label = "Security group",
+    .notfound = QE_SG_NOT_FOUND,
+    .attrs = qsg_attrs,
+    .nattrs = QHV_ARRAY_SIZE(qsg_attrs),
+    .initial_revision = 1,
+    .has_tags = true,
+    .on_create = qsg_on_create,
+    .after_create = qsg_after_create,
+    .on_update = qsg_on_update,
+    .on_delete = qsg_on_delete,
+};
+
+/* ---------- ports ---------- */
+
+int qsg_port_assign(qop *op, qj *port, const qj *old, qerr *e)
+{
+    const char *project = qj_get_str(port, "project_id");
+    const qj *ps = qj_get(port, "port_security_enabled");
+    bool secure = !ps || !qj_is(ps, QJ_BOOL) || ps->u.b;
+    qj *groups = qj_get(port, "security_groups");
+    if (qj_is(groups, QJ_NULL)) {
+        qj *list = qj_array();
+        if (secure) {
+            char def[37];
+            if (qsg_ensure_default(op, project, def, e) < 0) {
+                qj_free(list);
+                return -1;
+            }
+            qj_append(list, qj_str(def));
+        }
+        qj_set(port, "security_groups", list);
+        groups = qj_get(port, "security_groups");
+    }
+    if (qj_len(groups) && !secure)
+        return qerr_set(e, QE_PS_NEEDS_NO_SG, "Port security must be enabled and port must have "
+                                              "an IP address in order to use security groups.");
+    for (size_t i = 0; i < qj_len(groups); i++) {
+        qj *sg;
+        if (qsg_load_usable(op, qj_as_str(qj_at(groups, i)), project, &sg, e) < 0) {
+            e->code = QE_SG_NOT_FOUND;
+            snprintf(e->msg, sizeof e->msg, "Security group %s does not exist",
+                     qj_as_str(qj_at(groups, i)));
+            return -1;
+        }
+        qj_free(sg);
+    }
+    const char *pid = qj_get_str(port, "id");
+    if (old && qj_equal(qj_get(old, "security_groups"), groups))
+        return 0;
+    if (qsg_exec(op, qsg_sql_member_clear, pid, NULL, e) < 0)
+        return -1;
+    for (size_t i = 0; i < qj_len(groups); i++)
+        if (qsg_exec(op, qsg_sql_member_add, pid, qj_as_str(qj_at(groups, i)), e) < 0)
+            return -1;
+    return 0;
+}
+
+int qsg_port_release(qop *op, const char *port_id, qerr *e)
+{
+    return qsg_exec(op, qsg_sql_member_clear, port_id, NULL, e);
+}
