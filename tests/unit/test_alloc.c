@@ -1,0 +1,112 @@
+/* qalloc_pick: random probes then the first gap, exhaustion reported only
+ * when every value is taken. The taken set is a sorted array. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+#include "model/alloc.h"
+
+typedef struct taken_set {
+    qhv_u128 v[4096];
+    size_t n;
+    int calls;
+    bool fail;
+} taken_set;
+
+static int next_taken(void *ctx, qhv_u128 from, qhv_u128 *ret)
+{
+    taken_set *t = ctx;
+    t->calls++;
+    if (t->fail)
+        return -1;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->v[i] >= from) {
+            *ret = t->v[i];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void take(taken_set *t, qhv_u128 v)
+{
+    size_t i = t->n;
+    while (i && t->v[i - 1] > v) {
+        t->v[i] = t->v[i - 1];
+        i--;
+    }
+    t->v[i] = v;
+    t->n++;
+}
+
+static void test_empty_space_picks_in_range(void **state)
+{
+    taken_set t = {0};
+    qrange r = {100, 199};
+    for (int i = 0; i < 200; i++) {
+        qhv_u128 v;
+        assert_int_equal(qalloc_pick(&r, 1, next_taken, &t, &v), 1);
+        assert_true(v >= 100 && v <= 199);
+    }
+}
+
+static void test_fills_every_value_then_exhausts(void **state)
+{
+    static taken_set t;
+    memset(&t, 0, sizeof t);
+    qrange r[2] = {{10, 19}, {40, 44}};
+    for (int i = 0; i < 15; i++) {
+        qhv_u128 v;
+        assert_int_equal(qalloc_pick(r, 2, next_taken, &t, &v), 1);
+        assert_true((v >= 10 && v <= 19) || (v >= 40 && v <= 44));
+        for (size_t j = 0; j < t.n; j++)
+            assert_true(t.v[j] != v);      /* never a taken value */
+        take(&t, v);
+    }
+    qhv_u128 v;
+    assert_int_equal(qalloc_pick(r, 2, next_taken, &t, &v), 0);
+}
+
+static void test_last_free_value_found_by_scan(void **state)
+{
+    static taken_set t;
+    memset(&t, 0, sizeof t);
+    qrange r = {1, 1000};
+    for (qhv_u128 i = 1; i <= 1000; i++)
+        if (i != 777)
+            take(&t, i);
+    qhv_u128 v = 0;
+    assert_int_equal(qalloc_pick(&r, 1, next_taken, &t, &v), 1);
+    assert_true(v == 777);
+}
+
+static void test_error_propagates(void **state)
+{
+    taken_set t = {.fail = true};
+    qrange r = {1, 10};
+    qhv_u128 v;
+    assert_int_equal(qalloc_pick(&r, 1, next_taken, &t, &v), -1);
+}
+
+static void test_full_ipv6_width(void **state)
+{
+    taken_set t = {0};
+    qrange r = {0, ~(qhv_u128)0};
+    qhv_u128 v;
+    assert_int_equal(qalloc_pick(&r, 1, next_taken, &t, &v), 1);
+    assert_int_equal(t.calls, 1);   /* one probe in an empty space */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty_space_picks_in_range),
+        cmocka_unit_test(test_fills_every_value_then_exhausts),
+        cmocka_unit_test(test_last_free_value_found_by_scan),
+        cmocka_unit_test(test_error_propagates),
+        cmocka_unit_test(test_full_ipv6_width),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
