@@ -581,6 +581,7 @@ int qres_create_one(qop *op, const qresource *r, qj *item, bool internal, qj **r
 
 static int qres_begin(qop *op, qmodel *m, const qctx *ctx, qerr *e)
 {
+    memset(op, 0, sizeof *op);
     op->m = m;
     op->ctx = ctx;
     op->now = qhv_wall_seconds();
@@ -607,8 +608,8 @@ int qres_create_request(qmodel *m, const qctx *ctx, const qresource *r, const qj
         return qerr_set(e, QE_BAD_REQUEST, "Unable to find '%s' in request body", r->name);
     if (bulk && (!qj_is(bulk, QJ_ARRAY) || !qj_len(bulk)))
         return qerr_set(e, QE_BAD_REQUEST, "Resources required");
-    qop op;
-    if (qres_check_writable(&(qop){.ctx = ctx}, r, "create", e) < 0)
+    qop op = {.ctx = ctx};
+    if (qres_check_writable(&op, r, "create", e) < 0)
         return -1;
     if (qres_begin(&op, m, ctx, e) < 0)
         return -1;
