@@ -243,6 +243,9 @@ int qseg_allocate(qop *op, qj *net, qerr *e)
                                                         "tenant network is available for "
                                                         "allocation.");
     }
+    char type_buf[16];
+    snprintf(type_buf, sizeof type_buf, "%s", chosen);   /* chosen may point into net */
+    chosen = type_buf;
     qj_set(net, "provider:network_type", qj_str(chosen));
     qj_set(net, "provider:physical_network", phys[0] ? qj_str(phys) : qj_null());
     qj_set(net, "provider:segmentation_id", id >= 0 ? qj_int(id) : qj_null());
