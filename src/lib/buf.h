@@ -21,6 +21,6 @@ bool qbuf_append(qbuf *b, const void *p, size_t n);   /* false on overflow */
 bool qbuf_puts(qbuf *b, const char *s);
 bool qbuf_putc(qbuf *b, char c);
 bool qbuf_printf(qbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *qbuf_steal(qbuf *b, size_t *len);  /* caller frees; b becomes empty */
+char *qbuf_steal(qbuf *b, size_t *len);  /* caller frees; b becomes empty (still qbuf_free it) */
 
 #endif
