@@ -52,7 +52,8 @@
     X(SG_ETHERTYPE_PROTO,   400, "SecurityGroupEthertypeConflictWithProtocol") \
     X(SG_DEFAULT_EXISTS,    409, "SecurityGroupDefaultAlreadyExists") \
     X(SG_DEFAULT_UPDATE,    409, "SecurityGroupCannotUpdateDefault") \
-    X(PS_NEEDS_NO_SG,       409, "PortSecurityAndIPRequiredForSecurityGroups") \
+    X(PS_NEEDS_NO_SG,       400, "PortSecurityAndIPRequiredForSecurityGroups") \
+    X(PS_HAS_SG,            409, "PortSecurityPortHasSecurityGroup") \
     X(OVER_QUOTA,           409, "OverQuota") \
     X(REVISION_MISMATCH,    412, "RevisionNumberConstraintFailed") \
     X(TOO_LARGE,            413, "HTTPRequestEntityTooLarge") \

@@ -317,7 +317,7 @@ static qj *qipam_entry(const qipam_want *w)
 }
 
 int qipam_assign(qop *op, const char *network_id, const char *port_id, const qmac *mac,
-                 const qj *requested, const qj *current, qj **ret, qerr *e)
+                 bool router_port, const qj *requested, const qj *current, qj **ret, qerr *e)
 {
     *ret = NULL;
     qipam_net net;
@@ -330,6 +330,23 @@ int qipam_assign(qop *op, const char *network_id, const char *port_id, const qma
         rc = qipam_parse_request(op, network_id, &net, requested, current, want, &nwant, e);
     else
         qipam_auto_request(&net, want, &nwant);
+    for (size_t i = 0; rc == 0 && requested && !router_port && i < net.n; i++) {
+        bool listed = false;
+        for (size_t j = 0; j < nwant && !listed; j++)
+            listed = want[j].sn == &net.s[i];
+        if (net.s[i].auto_address && !listed) {
+            want = xrealloc(want, (nwant + 1) * sizeof *want);
+            want[nwant] = (qipam_want){.sn = &net.s[i]};
+            /* Keep the address the port already has there, if any. */
+            for (size_t j = 0; j < qj_len(current); j++) {
+                const qj *c = qj_at(current, j);
+                if (!strcmp(qj_get_str(c, "subnet_id"), net.s[i].id) &&
+                    qaddr_parse(qj_get_str(c, "ip_address"), &want[nwant].addr) == 0)
+                    want[nwant].has_addr = want[nwant].existing = true;
+            }
+            nwant++;
+        }
+    }
     /* Release what the port had and no longer wants, before taking new
      * addresses, so that an address can move between entries. */
     for (size_t j = 0; rc == 0 && j < qj_len(current); j++) {
@@ -399,4 +416,32 @@ int qipam_assign(qop *op, const char *network_id, const char *port_id, const qma
     }
     *ret = out;
     return 0;
+}
+
+int qipam_add_auto_subnet(qop *op, const qj *subnet, qerr *e)
+{
+    qsubnet_info sn;
+    if (qsubnet_info_parse(subnet, &sn) < 0)
+        return qerr_set(e, QE_INTERNAL, "corrupt subnet");
+    int rc = 0;
+    qj *ports = NULL;
+    if (sn.auto_address)
+        rc = qres_children(op, &qres_port, qj_get_str(subnet, "network_id"), &ports, e);
+    for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {
+        qj *port = qj_at(ports, i);
+        qmac mac;
+        if (qport_is_router(port) || qmac_parse(qj_get_str(port, "mac_address"), &mac) < 0)
+            continue;
+        qipam_want w = {.sn = &sn, .addr = qaddr_eui64(&sn.cidr, &mac), .has_addr = true};
+        rc = qipam_record(op, sn.id, &w.addr, qj_get_str(port, "id"),
+                          qj_get_str(subnet, "network_id"), e);
+        if (rc == 0) {
+            qj_append(qj_get(port, "fixed_ips"), qipam_entry(&w));
+            qres_touch(op, port);
+            rc = qres_store(op, &qres_port, port, false, e);
+        }
+    }
+    qj_free(ports);
+    qsubnet_info_free(&sn);
+    return rc;
 }

@@ -143,6 +143,15 @@ static void qport_bind(qop *op, qj *port)
     qj_set(port, "binding:vif_details", qj_object());
 }
 
+bool qport_is_router(const qj *port)
+{
+    const char *o = qj_get_str(port, "device_owner");
+    return o && (!strcmp(o, "network:router_interface") ||
+                 !strcmp(o, "network:router_interface_distributed") ||
+                 !strcmp(o, "network:ha_router_replicated_interface") ||
+                 !strcmp(o, "network:router_centralized_snat"));
+}
+
 static bool qport_is_network_owner(qop *op, const qj *net)
 {
     return qres_is_owner(op, net);
@@ -227,14 +236,15 @@ static int qport_on_create(qop *op, qj *port, qerr *e)
         qmac_parse(mac, &m);
         qj *req = qj_get(port, "fixed_ips");
         qj *ips;
-        rc = qipam_assign(op, nid, pid, &m, qj_is(req, QJ_NULL) ? NULL : req, NULL, &ips, e);
+        rc = qipam_assign(op, nid, pid, &m, qport_is_router(port), qj_is(req, QJ_NULL) ? NULL : req,
+                          NULL, &ips, e);
         if (rc == 0)
             qj_set(port, "fixed_ips", ips);
     }
     if (rc == 0)
         rc = qport_finish_pairs(port, e);
     if (rc == 0)
-        rc = qsg_port_assign(op, port, NULL, e);
+        rc = qsg_port_assign(op, port, NULL, NULL, e);
     if (rc == 0)
         qport_bind(op, port);
     qj_free(net);
@@ -272,7 +282,8 @@ static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, 
         qmac m;
         qmac_parse(qj_get_str(port, "mac_address"), &m);
         qj *ips;
-        rc = qipam_assign(op, qj_get_str(port, "network_id"), qj_get_str(port, "id"), &m, fips,
+        rc = qipam_assign(op, qj_get_str(port, "network_id"), qj_get_str(port, "id"), &m,
+                          qport_is_router(port), fips,
                           qj_get(old, "fixed_ips"), &ips, e);
         if (rc == 0)
             qj_set(port, "fixed_ips", ips);
@@ -287,7 +298,7 @@ static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, 
             rc = qerr_set(e, QE_BAD_REQUEST, "Invalid input for security_groups. Reason: a list "
                                              "is required.");
         else
-            rc = qsg_port_assign(op, port, old, e);
+            rc = qsg_port_assign(op, port, old, changes, e);
     }
     if (rc == 0 && qj_get(changes, "binding:host_id"))
         qport_bind(op, port);

@@ -17,4 +17,7 @@ const qresource *qres_at(size_t i);
 
 #define QHV_DEVICE_OWNER_DHCP "network:dhcp"
 
+/* True for router interface ports (no automatic SLAAC addresses). */
+bool qport_is_router(const qj *port);
+
 #endif

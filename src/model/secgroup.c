@@ -521,7 +521,7 @@ const qresource qres_security_group = {
 
 /* ---------- ports ---------- */
 
-int qsg_port_assign(qop *op, qj *port, const qj *old, qerr *e)
+int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e)
 {
     const char *project = qj_get_str(port, "project_id");
     const qj *ps = qj_get(port, "port_security_enabled");
@@ -540,6 +540,13 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, qerr *e)
         qj_set(port, "security_groups", list);
         groups = qj_get(port, "security_groups");
     }
+    /* Neutron: turning port security off on a port that keeps its groups is
+     * a conflict with the port's state; asking for groups without port
+     * security is bad input. */
+    if (qj_len(groups) && !secure && old && !qj_get(changes, "security_groups"))
+        return qerr_set(e, QE_PS_HAS_SG, "Port has security group associated. Cannot disable "
+                                         "port security or IP address until security group is "
+                                         "removed");
     if (qj_len(groups) && !secure)
         return qerr_set(e, QE_PS_NEEDS_NO_SG, "Port security must be enabled and port must have "
                                               "an IP address in order to use security groups.");

@@ -17,7 +17,7 @@ int qsg_ensure_default_request(qmodel *m, const qctx *ctx, qerr *e);
  * default group when none is given and port security is on; checks the
  * groups exist for the port's project; refuses groups without port
  * security; records membership. */
-int qsg_port_assign(qop *op, qj *port, const qj *old, qerr *e);
+int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e);
 int qsg_port_release(qop *op, const char *port_id, qerr *e);
 
 #endif

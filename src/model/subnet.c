@@ -474,6 +474,11 @@ static int qsub_on_delete(qop *op, const qj *sub, qerr *e)
     return rc;
 }
 
+static int qsub_after_create(qop *op, qj *sub, qerr *e)
+{
+    return qipam_add_auto_subnet(op, sub, e);
+}
+
 static bool qsub_may_write(qop *op, const qj *sub) { return qres_is_owner(op, sub); }
 
 static const qattr qsub_attrs[] = {
@@ -512,6 +517,7 @@ const qresource qres_subnet = {
     .shared_sql = "r.parent_id IN (SELECT n.id FROM resources n WHERE n.kind = 'network' AND "
                   "json_extract(n.body, '$.shared') = 1)",
     .on_create = qsub_on_create,
+    .after_create = qsub_after_create,
     .on_update = qsub_on_update,
     .on_delete = qsub_on_delete,
     .may_write = qsub_may_write,
