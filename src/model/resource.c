@@ -1137,6 +1137,56 @@ out:
     return rc;
 }
 
+static bool qlist_needs_parse(const qctx *ctx, const qresource *r, const qlistspec *s,
+                              const qquery *q)
+{
+    if (!ctx->is_admin || s->nkeys || s->limit || s->marker || s->tags_all || s->tags_any ||
+        s->not_tags || s->not_tags_any)
+        return true;
+    for (size_t i = 0; q && i < q->n; i++)
+        if (!strcmp(q->kv[i].key, "fields"))
+            return true;
+    for (size_t i = 0; i < s->nfilters; i++)
+        if (!s->parent || s->filters[i].n != 1 || strcmp(s->filters[i].a->name, r->parent_attr))
+            return true;
+    return false;
+}
+
+int qres_list_text(qmodel *m, const qctx *ctx, const qresource *r, const qquery *q, qbuf *out,
+                   qlist_page *page, qerr *e)
+{
+    memset(page, 0, sizeof *page);
+    qlistspec s;
+    if (qlistspec_parse(ctx, r, q, m->conf ? m->conf->pagination_max_limit : -1, &s, e) < 0)
+        return -1;
+    bool parse = qlist_needs_parse(ctx, r, &s, q);
+    if (parse) {
+        qlistspec_free(&s);
+        qj *obj;
+        if (qres_list_request(m, ctx, r, q, &obj, page, e) < 0)
+            return -1;
+        qj_emit(obj, out, false);
+        qj_free(obj);
+        return 0;
+    }
+    sqlite3_stmt *st = qres_visible_stmt(m->store, ctx, r, NULL, s.parent, e);
+    qlistspec_free(&s);
+    if (!st)
+        return -1;
+    qbuf_printf(out, "{\"%s\":[", r->collection);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n++)
+            qbuf_putc(out, ',');
+        qbuf_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return qstore_fail(m->store, e, "list");
+    qbuf_puts(out, "]}");
+    return 0;
+}
+
 /* ---------- tags ---------- */
 
 #define QRES_MAX_TAGS 50

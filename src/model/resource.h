@@ -104,6 +104,13 @@ int qres_show_request(qmodel *m, const qctx *ctx, const qresource *r, const char
 int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qquery *q,
                       qj **ret, qlist_page *page, qerr *e);
 
+/* The same as text {"<collection>": [...]} appended to out. Stored
+ * documents are copied through unparsed when nothing in the request needs
+ * them parsed (an admin's plain or parent-filtered list): the common and
+ * the largest lists. */
+int qres_list_text(qmodel *m, const qctx *ctx, const qresource *r, const qquery *q, qbuf *out,
+                   qlist_page *page, qerr *e);
+
 /* Tags (standard-attr-tag) of one object: GET/PUT/DELETE on .../tags and
  * .../tags/{tag} (tag NULL for the former). *status gets the HTTP status;
  * *ret the body, or NULL for none. */

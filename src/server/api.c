@@ -206,7 +206,8 @@ static void qapi_collection(qapi *api, const qctx *ctx, const qresource *r,
             qhttp_error(resp, &e);
             return;
         }
-        if (qres_list_request(api->model, ctx, r, &q, &out, &page, &e) < 0) {
+        qbuf_reset(&resp->body);
+        if (qres_list_text(api->model, ctx, r, &q, &resp->body, &page, &e) < 0) {
             qhttp_error(resp, &e);
             return;
         }
@@ -216,11 +217,14 @@ static void qapi_collection(qapi *api, const qctx *ctx, const qresource *r,
                 qj_append(links, qapi_page_link(req, qres_path(r), "next", page.next_marker, false));
             if (page.has_prev)
                 qj_append(links, qapi_page_link(req, qres_path(r), "previous", page.prev_marker, true));
-            char key[80];
-            snprintf(key, sizeof key, "%s_links", r->collection);
-            qj_set(out, key, links);
+            /* The text ends with "}": extend the object with the links. */
+            resp->body.data[--resp->body.len] = '\0';
+            qbuf_printf(&resp->body, ",\"%s_links\":", r->collection);
+            qj_emit(links, &resp->body, false);
+            qbuf_putc(&resp->body, '}');
+            qj_free(links);
         }
-        qapi_json(resp, 200, out);
+        resp->status = 200;
     } else if (!strcmp(req->method, "POST") && !r->no_create) {
         qj *body = NULL;
         if (qapi_parse_body(req, &body, &e) < 0 ||

@@ -6,6 +6,7 @@
 #include "server/api.h"
 #include "server/http.h"
 #include "store/store.h"
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* A few arenas, not one per API thread: large list responses would
+     * otherwise leave each thread's arena holding its peak. */
+    mallopt(M_ARENA_MAX, 2);
     qconf conf;
     char err[1024];
     if (qconf_load(&conf, files, nfiles, err, sizeof err) < 0) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define QSTORE_STMT_CACHE 96
 
@@ -24,7 +25,16 @@ struct qstore {
     pthread_mutex_t list_lock;
     qconn *conns;
     int schema_version;
+    /* Checkpoints run here, not inside a request's COMMIT: SQLite's automatic
+     * checkpoint (with its fsync) would stall the write lock for everyone. */
+    pthread_t checkpointer;
+    bool checkpointer_running;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    bool stopping;
 };
+
+#define QSTORE_CHECKPOINT_MS 250
 
 /* Schema migrations, applied in order; the index + 1 is the version. */
 static const char *const qstore_migrations[] = {
@@ -102,7 +112,8 @@ static qconn *qstore_conn(qstore *s, qerr *e)
      * and other processes (e.g. an operator's sqlite3 shell). */
     sqlite3_busy_timeout(c->db, 10000);
     char *sql = xasprintf("PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
-                          "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000;",
+                          "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000; "
+                          "PRAGMA wal_autocheckpoint=0;",
                           s->synchronous);
     char *msg = NULL;
     rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
@@ -227,6 +238,36 @@ static int qstore_mkdir_parent(const char *path)
     return rc;
 }
 
+static void *qstore_checkpoint_main(void *arg)
+{
+    qstore *s = arg;
+    qerr e;
+    sqlite3 *db = qstore_db(s, &e);
+    pthread_mutex_lock(&s->stop_lock);
+    while (!s->stopping && db) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += QSTORE_CHECKPOINT_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &ts);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->stop_lock);
+        int log = 0, done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            QLOG_W("store", "checkpoint: %s", sqlite3_errmsg(db));
+        pthread_mutex_lock(&s->stop_lock);
+    }
+    pthread_mutex_unlock(&s->stop_lock);
+    if (db)
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return NULL;
+}
+
 qstore *qstore_open(const char *path, const char *synchronous, qerr *e)
 {
     if (qstore_mkdir_parent(path) < 0) {
@@ -239,10 +280,14 @@ qstore *qstore_open(const char *path, const char *synchronous, qerr *e)
     pthread_key_create(&s->key, qstore_thread_exit);
     pthread_mutex_init(&s->write_lock, NULL);
     pthread_mutex_init(&s->list_lock, NULL);
+    pthread_mutex_init(&s->stop_lock, NULL);
+    pthread_cond_init(&s->stop_cond, NULL);
     if (qstore_migrate(s, e) < 0) {
         qstore_close(s);
         return NULL;
     }
+    if (pthread_create(&s->checkpointer, NULL, qstore_checkpoint_main, s) == 0)
+        s->checkpointer_running = true;
     return s;
 }
 
@@ -250,6 +295,15 @@ void qstore_close(qstore *s)
 {
     if (!s)
         return;
+    if (s->checkpointer_running) {
+        pthread_mutex_lock(&s->stop_lock);
+        s->stopping = true;
+        pthread_cond_signal(&s->stop_cond);
+        pthread_mutex_unlock(&s->stop_lock);
+        pthread_join(s->checkpointer, NULL);
+    }
+    pthread_mutex_destroy(&s->stop_lock);
+    pthread_cond_destroy(&s->stop_cond);
     qconn *c = s->conns;
     while (c) {
         qconn *n = c->next;
