@@ -1,8 +1,50 @@
-/* agent: the agents collection (GET /v2.0/agents), Neutron's attributes.
- * Rows are written by the host channel when agents report; through the API
- * admins may only read, update admin_state_up/description, and delete. */
+/* agent: the agents collection (GET /v2.0/agents) with Neutron's attributes,
+ * written by heartbeats on the host channel; through the API admins may
+ * only read, update admin_state_up/description, and delete. */
+#include "model/agent.h"
 #include "model/resources.h"
 #include "lib/util.h"
+#include <fnmatch.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char qagent_sql_by_host[] =
+    "SELECT body FROM resources WHERE kind='agent' AND host=?1 LIMIT 1";
+static const char qagent_sql_host_ports[] =
+    "SELECT body FROM resources WHERE kind='port' AND host=?1 ORDER BY id";
+
+/* Neutron's agent timestamps: "2026-11-23 21:27:30" (UTC). */
+static void qagent_format_time(int64_t t, char out[20])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 20, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static int64_t qagent_parse_time(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!s || sscanf(s, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                     &tm.tm_min, &tm.tm_sec) != 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm);
+}
+
+bool qagent_alive(const qconf *c, const qj *agent, int64_t now)
+{
+    int64_t hb = qagent_parse_time(qj_get_str(agent, "heartbeat_timestamp"));
+    return hb && now - hb <= c->agent_down_time;
+}
+
+static void qagent_on_view(const qmodel *m, qj *agent)
+{
+    qj_set(agent, "alive", qj_bool(qagent_alive(m->conf, agent, qhv_wall_seconds())));
+}
 
 static bool qagent_may_write(qop *op, const qj *agent) { return op->ctx->is_admin; }
 
@@ -30,7 +72,210 @@ const qresource qres_agent = {
     .notfound = QE_AGENT_NOT_FOUND,
     .attrs = qagent_attrs,
     .nattrs = QHV_ARRAY_SIZE(qagent_attrs),
+    .host_attr = "host",
     .no_create = true,
     .admin_only = true,
+    .on_view = qagent_on_view,
     .may_write = qagent_may_write,
 };
+
+/* ---------- binding ---------- */
+
+static int qagent_load_by_host(qop *op, const char *host, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    sqlite3_stmt *st = qstore_stmt(op->m->store, qagent_sql_by_host, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *ret = qj_parse((const char *)sqlite3_column_text(st, 0),
+                        (size_t)sqlite3_column_bytes(st, 0), NULL, NULL);
+    sqlite3_reset(st);
+    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : qstore_fail(op->m->store, e, "agent");
+}
+
+static bool qagent_list_has(const qj *list, const char *s)
+{
+    for (size_t i = 0; i < qj_len(list); i++)
+        if (qj_as_str(qj_at(list, i)) && !strcmp(qj_as_str(qj_at(list, i)), s))
+            return true;
+    return false;
+}
+
+/* The vSwitch the agent maps physnet to: mappings are "pattern:vswitch"
+ * strings with shell wildcards, first match wins (as the Hyper-V agent's
+ * physical_network_vswitch_mappings). */
+static const char *qagent_map_physnet(const qj *conf, const char *physnet, char *out, size_t n)
+{
+    const qj *maps = qj_get(conf, "vswitch_mappings");
+    for (size_t i = 0; i < qj_len(maps); i++) {
+        const char *m = qj_as_str(qj_at(maps, i));
+        const char *colon = m ? strrchr(m, ':') : NULL;
+        if (!colon)
+            continue;
+        char pat[256];
+        snprintf(pat, sizeof pat, "%.*s", (int)(colon - m), m);
+        if (fnmatch(pat, physnet, 0) == 0) {
+            snprintf(out, n, "%s", colon + 1);
+            return out;
+        }
+    }
+    return NULL;
+}
+
+int qagent_bind_port(qop *op, qj *port, qerr *e)
+{
+    const char *host = qj_get_str(port, "binding:host_id");
+    const char *vif = "unbound";
+    qj *details = qj_object();
+    qj *agent = NULL, *net = NULL;
+    int rc = 0;
+    if (host && *host) {
+        vif = "binding_failed";
+        rc = qagent_load_by_host(op, host, &agent, e);
+        if (rc == 0 && agent && qagent_alive(op->m->conf, agent, op->now))
+            rc = qres_load(op, &qres_network, qj_get_str(port, "network_id"), &net, e);
+    }
+    if (rc == 0 && net) {
+        const qj *conf = qj_get(agent, "configurations");
+        const char *type = qj_get_str(net, "provider:network_type");
+        const char *physnet = qj_get_str(net, "provider:physical_network");
+        char vswitch[256];
+        bool type_ok = qagent_list_has(qj_get(conf, "network_types"), type);
+        bool phys_ok = !physnet || qagent_map_physnet(conf, physnet, vswitch, sizeof vswitch);
+        const char *agent_vif = qj_get_str(conf, "vif_type");
+        if (type_ok && phys_ok && agent_vif) {
+            vif = agent_vif;
+            /* port_filter: the backend enforces this port's groups exactly. */
+            const qj *exact = qj_get(conf, "port_filter");
+            const qj *ps = qj_get(port, "port_security_enabled");
+            qj_set(details, "port_filter",
+                   qj_bool(exact && qj_is(exact, QJ_BOOL) && exact->u.b && ps && ps->u.b));
+        }
+    }
+    qj_set(port, "binding:vif_type", qj_str(vif));
+    qj_set(port, "binding:vif_details", details);
+    qj_free(agent);
+    qj_free(net);
+    return rc;
+}
+
+/* ---------- heartbeats ---------- */
+
+static int qagent_rebind_host(qop *op, const char *host, qerr *e)
+{
+    sqlite3_stmt *st = qstore_stmt(op->m->store, qagent_sql_host_ports, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+    qj *ports = qj_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        qj_append(ports, qj_parse((const char *)sqlite3_column_text(st, 0),
+                                  (size_t)sqlite3_column_bytes(st, 0), NULL, NULL));
+    sqlite3_reset(st);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {
+        qj *p = qj_at(ports, i);
+        qj *before = qj_clone(p);
+        rc = qagent_bind_port(op, p, e);
+        if (rc == 0 && !qj_equal(before, p)) {
+            qres_touch(op, p);
+            rc = qres_store(op, &qres_port, p, false, e);
+        }
+        qj_free(before);
+    }
+    qj_free(ports);
+    return rc;
+}
+
+static int qagent_apply_statuses(qop *op, const char *host, const qj *list, qerr *e)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < qj_len(list); i++) {
+        const qj *it = qj_at(list, i);
+        const char *id = qj_get_str(it, "id"), *status = qj_get_str(it, "status");
+        if (!id || !status || (strcmp(status, "ACTIVE") && strcmp(status, "DOWN")))
+            return qerr_set(e, QE_BAD_REQUEST, "each port status must be {\"id\": ID, "
+                                               "\"status\": \"ACTIVE\"|\"DOWN\"}");
+        qj *port;
+        qerr ignore;
+        if (qres_load(op, &qres_port, id, &port, &ignore) < 0)
+            continue;   /* deleted meanwhile */
+        const char *bound = qj_get_str(port, "binding:host_id");
+        /* Only the host a port is bound to speaks for it. */
+        if (bound && !strcmp(bound, host) && strcmp(qj_get_str(port, "status"), status)) {
+            qj_set(port, "status", qj_str(status));
+            qres_touch(op, port);
+            rc = qres_store(op, &qres_port, port, false, e);
+        }
+        qj_free(port);
+    }
+    return rc;
+}
+
+int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    const qj *a = qj_get(body, "agent");
+    if (!qj_is(body, QJ_OBJECT) || !qj_is(a, QJ_OBJECT))
+        return qerr_set(e, QE_BAD_REQUEST, "Unable to find 'agent' in request body");
+    const qj *conf = qj_get(a, "configurations");
+    const qj *ports = qj_get(body, "ports");
+    if ((conf && !qj_is(conf, QJ_OBJECT)) || (ports && !qj_is(ports, QJ_ARRAY)))
+        return qerr_set(e, QE_BAD_REQUEST, "agent.configurations must be an object and ports a "
+                                           "list");
+    qctx ctx = {.is_admin = true};
+    qop op = {.m = m, .ctx = &ctx, .now = qhv_wall_seconds()};
+    if (qstore_begin_write(m->store, e) < 0)
+        return -1;
+    qj *agent = NULL;
+    int rc = qagent_load_by_host(&op, host, &agent, e);
+    char ts[20];
+    qagent_format_time(op.now, ts);
+    bool was_alive = agent && qagent_alive(m->conf, agent, op.now);
+    bool conf_changed = !agent || !qj_equal(qj_get(agent, "configurations"), conf);
+    if (rc == 0 && !agent) {
+        qj *item = qj_object();
+        qj *created;
+        rc = qres_create_one(&op, &qres_agent, item, true, &created, e);
+        qj_free(item);
+        agent = created;
+        if (rc == 0) {
+            char cts[20];
+            qagent_format_time(op.now, cts);
+            qj_set(agent, "created_at", qj_str(cts));
+            qj_set(agent, "host", qj_str(host));
+        }
+    }
+    if (rc == 0) {
+        const char *type = qj_get_str(a, "agent_type"), *binary = qj_get_str(a, "binary");
+        if (type)
+            qj_set(agent, "agent_type", qj_str(type));
+        if (binary)
+            qj_set(agent, "binary", qj_str(binary));
+        if (!was_alive || qj_get(a, "start_flag"))
+            qj_set(agent, "started_at", qj_str(ts));
+        qj_set(agent, "heartbeat_timestamp", qj_str(ts));
+        if (conf)
+            qj_set(agent, "configurations", qj_clone(conf));
+        rc = qres_store(&op, &qres_agent, agent, false, e);
+    }
+    if (rc == 0 && (!was_alive || conf_changed))
+        rc = qagent_rebind_host(&op, host, e);
+    if (rc == 0 && ports)
+        rc = qagent_apply_statuses(&op, host, ports, e);
+    qj_free(agent);
+    int64_t rev = rc == 0 ? qstore_bump_revision(m->store, e) : -1;
+    if (rc < 0 || rev < 0) {
+        qstore_rollback(m->store);
+        return -1;
+    }
+    if (qstore_commit(m->store, e) < 0)
+        return -1;
+    *ret = qj_object();
+    qj_set(*ret, "revision", qj_int(rev));
+    qj_set(*ret, "report_interval", qj_int(m->conf->report_interval));
+    return 0;
+}

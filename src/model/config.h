@@ -47,6 +47,10 @@ typedef struct qconf {
     char *vsid_ranges;
     /* [oslo_middleware] */
     int64_t max_request_body_size;
+    /* [agent] */
+    char *agent_auth_token;
+    int64_t report_interval;
+    int64_t agent_down_time;
     /* [quotas] */
     int64_t quota_network, quota_subnet, quota_port;
     int64_t quota_security_group, quota_security_group_rule;

@@ -3,6 +3,7 @@
 #include "model/ipam.h"
 #include "model/resources.h"
 #include "model/secgroup.h"
+#include "model/agent.h"
 #include "lib/util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -134,15 +135,6 @@ static int qport_finish_pairs(qj *port, qerr *e)
     return 0;
 }
 
-/* Binding: a port is bound when an agent on its host can serve it. Agents
- * arrive with the host channel; until one reports, a host is unbindable. */
-static void qport_bind(qop *op, qj *port)
-{
-    const char *host = qj_get_str(port, "binding:host_id");
-    qj_set(port, "binding:vif_type", qj_str(host && *host ? "binding_failed" : "unbound"));
-    qj_set(port, "binding:vif_details", qj_object());
-}
-
 bool qport_is_router(const qj *port)
 {
     const char *o = qj_get_str(port, "device_owner");
@@ -246,7 +238,7 @@ static int qport_on_create(qop *op, qj *port, qerr *e)
     if (rc == 0)
         rc = qsg_port_assign(op, port, NULL, NULL, e);
     if (rc == 0)
-        qport_bind(op, port);
+        rc = qagent_bind_port(op, port, e);
     qj_free(net);
     return rc;
 }
@@ -300,8 +292,8 @@ static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, 
         else
             rc = qsg_port_assign(op, port, old, changes, e);
     }
-    if (rc == 0 && qj_get(changes, "binding:host_id"))
-        qport_bind(op, port);
+    if (rc == 0 && (qj_get(changes, "binding:host_id") || qj_get(changes, "port_security_enabled")))
+        rc = qagent_bind_port(op, port, e);
     return rc;
 }
 
@@ -388,6 +380,7 @@ const qresource qres_port = {
     .nattrs = QHV_ARRAY_SIZE(qport_attrs),
     .initial_revision = 1,
     .parent_attr = "network_id",
+    .host_attr = "binding:host_id",
     .has_tags = true,
     .core = true,
     .shared_sql = "r.parent_id IN (SELECT n.id FROM resources n WHERE n.kind = 'network' AND "

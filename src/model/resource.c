@@ -226,9 +226,10 @@ static int qres_check_writable(qop *op, const qresource *r, const char *action, 
 
 static const char qres_sql_load[] = "SELECT body FROM resources WHERE kind=?1 AND id=?2";
 static const char qres_sql_insert[] =
-    "INSERT INTO resources(kind, id, project_id, parent_id, body) VALUES(?1, ?2, ?3, ?4, ?5)";
+    "INSERT INTO resources(kind, id, project_id, parent_id, body, host) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
 static const char qres_sql_update[] =
-    "UPDATE resources SET body=?3, project_id=?4, parent_id=?5 WHERE kind=?1 AND id=?2";
+    "UPDATE resources SET body=?3, project_id=?4, parent_id=?5, host=?6 WHERE kind=?1 AND id=?2";
 static const char qres_sql_delete[] = "DELETE FROM resources WHERE kind=?1 AND id=?2";
 static const char qres_sql_children[] =
     "SELECT body FROM resources WHERE kind=?1 AND parent_id=?2 ORDER BY id";
@@ -275,17 +276,22 @@ int qres_store(qop *op, const qresource *r, qj *obj, bool insert, qerr *e)
         return -1;
     char *text = qj_to_string(obj);
     const char *parent = r->parent_attr ? qj_get_str(obj, r->parent_attr) : NULL;
+    const char *host = r->host_attr ? qj_get_str(obj, r->host_attr) : NULL;
+    const char *project = qj_get_str(obj, "project_id");   /* agents have none */
+    if (!project)
+        project = "";
     sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, qj_get_str(obj, "id"), -1, SQLITE_TRANSIENT);
     if (insert) {
-        sqlite3_bind_text(st, 3, qj_get_str(obj, "project_id"), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, project, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 4, parent ? parent : "", -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 5, text, -1, free);
     } else {
         sqlite3_bind_text(st, 3, text, -1, free);
-        sqlite3_bind_text(st, 4, qj_get_str(obj, "project_id"), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, project, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 5, parent ? parent : "", -1, SQLITE_TRANSIENT);
     }
+    sqlite3_bind_text(st, 6, host ? host : "", -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -431,8 +437,11 @@ static bool qfields_has(const qfields *f, const char *name)
 }
 
 /* Takes obj; returns the caller's view of it. */
-static qj *qres_view(const qctx *ctx, const qresource *r, qj *obj, const qfields *f)
+static qj *qres_view(const qmodel *m, const qctx *ctx, const qresource *r, qj *obj,
+                     const qfields *f)
 {
+    if (r->on_view)
+        r->on_view(m, obj);
     for (size_t i = 0; i < r->nattrs; i++) {
         const qattr *a = &r->attrs[i];
         if (!qres_attr_visible(ctx, a) || !qfields_has(f, a->name))
@@ -633,10 +642,10 @@ int qres_create_request(qmodel *m, const qctx *ctx, const qresource *r, const qj
     qj *resp = qj_object();
     if (bulk) {
         for (size_t i = 0; i < qj_len(out); i++)
-            qres_view(ctx, r, qj_at(out, i), NULL);
+            qres_view(m, ctx, r, qj_at(out, i), NULL);
         qj_set(resp, r->collection, out);
     } else {
-        qj_set(resp, r->name, qres_view(ctx, r, out, NULL));
+        qj_set(resp, r->name, qres_view(m, ctx, r, out, NULL));
     }
     *ret = resp;
     return 0;
@@ -719,7 +728,7 @@ int qres_update_request(qmodel *m, const qctx *ctx, const qresource *r, const ch
         return -1;
     }
     qj *resp = qj_object();
-    qj_set(resp, r->name, qres_view(ctx, r, obj, NULL));
+    qj_set(resp, r->name, qres_view(m, ctx, r, obj, NULL));
     *ret = resp;
     return 0;
 }
@@ -758,7 +767,7 @@ int qres_show_request(qmodel *m, const qctx *ctx, const qresource *r, const char
     qfields f;
     qres_parse_fields(r, q, &f);
     qj *resp = qj_object();
-    qj_set(resp, r->name, qres_view(ctx, r, obj, &f));
+    qj_set(resp, r->name, qres_view(m, ctx, r, obj, &f));
     free(f.names);
     *ret = resp;
     return 0;
@@ -1072,6 +1081,8 @@ int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qque
         qj *o = qres_parse_body(sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
         if (!o)
             continue;
+        if (r->on_view)
+            r->on_view(m, o);   /* filters see computed attributes too (alive) */
         if (!qlist_matches(&s, o)) {
             qj_free(o);
             continue;
@@ -1122,7 +1133,7 @@ int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qque
     qj *arr = qj_array();
     for (size_t i = 0; i < n; i++) {
         if (i >= lo && i < hi && rc == 0)
-            qj_append(arr, qres_view(ctx, r, items[i], &f));
+            qj_append(arr, qres_view(m, ctx, r, items[i], &f));
         else
             qj_free(items[i]);
     }
@@ -1140,7 +1151,8 @@ out:
 static bool qlist_needs_parse(const qctx *ctx, const qresource *r, const qlistspec *s,
                               const qquery *q)
 {
-    if (!ctx->is_admin || s->nkeys || s->limit || s->marker || s->tags_all || s->tags_any ||
+    if (!ctx->is_admin || r->on_view || s->nkeys || s->limit || s->marker || s->tags_all ||
+        s->tags_any ||
         s->not_tags || s->not_tags_any)
         return true;
     for (size_t i = 0; q && i < q->n; i++)

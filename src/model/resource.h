@@ -56,6 +56,7 @@ struct qresource {
     size_t nattrs;
     int initial_revision;        /* Neutron starts some resources at 1, some at 0 */
     const char *parent_attr;     /* attribute kept in the parent_id column, or NULL */
+    const char *host_attr;       /* attribute kept in the host column, or NULL */
     bool has_tags;               /* standard-attr-tag applies */
     bool no_create;              /* POST on the collection is 405 (agents) */
     bool admin_only;             /* non-admins see nothing (agents) */
@@ -70,6 +71,8 @@ struct qresource {
     int (*after_create)(qop *op, qj *obj, qerr *e);
     int (*on_update)(qop *op, const qj *old, qj *obj, const qj *changes, qerr *e);
     int (*on_delete)(qop *op, const qj *obj, qerr *e);
+    /* Fills computed attributes into a document about to be shown. */
+    void (*on_view)(const qmodel *m, qj *obj);
     /* Admin or owner of obj; NULL = project_id == caller's project. */
     bool (*may_write)(qop *op, const qj *obj);
 };

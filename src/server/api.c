@@ -3,6 +3,7 @@
 #include "model/quota.h"
 #include "model/secgroup.h"
 #include "server/extensions.h"
+#include "server/channel.h"
 #include "server/identity.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -346,6 +347,10 @@ void qapi_handle(void *vctx, const qhttp_req *req, qhttp_resp *resp)
             qapi_not_allowed(resp, "GET");
         else
             qapi_versions(req, resp);
+        return;
+    }
+    if (!strcmp(p.seg[0], "channel")) {
+        qchan_handle(api, req, p.n, p.seg, resp);
         return;
     }
     if (strcmp(p.seg[0], "v2.0")) {

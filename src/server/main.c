@@ -4,6 +4,7 @@
 #include "model/config.h"
 #include "model/model.h"
 #include "server/api.h"
+#include "server/channel.h"
 #include "server/http.h"
 #include "store/store.h"
 #include <malloc.h>
@@ -19,7 +20,8 @@ static void qhv_on_signal(int sig) { qhv_stop = sig; }
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: qhv-server [--config-file FILE]... [--help]\n\n"
+    fprintf(f, "usage: qhv-server [--config-file FILE]... [--agent-token HOST] [--help]\n\n"
+               "  --agent-token HOST  print the host channel token of HOST's agent and exit\n\n"
                "Serves the Networking API v2.0 (Neutron) for qhv. Options are read from the\n"
                "INI files in order; a later file overrides an earlier one.\n\nOptions:\n");
     qconf_print_help(f);
@@ -29,6 +31,7 @@ int main(int argc, char **argv)
 {
     const char **files = xcalloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
+    const char *token_host = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -36,6 +39,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--config-file") && i + 1 < argc) {
             files[nfiles++] = argv[++i];
+        } else if (!strcmp(argv[i], "--agent-token") && i + 1 < argc) {
+            token_host = argv[++i];
         } else if (!strncmp(argv[i], "--config-file=", 14)) {
             files[nfiles++] = argv[i] + 14;
         } else {
@@ -56,6 +61,17 @@ int main(int argc, char **argv)
         return 2;
     }
     free(files);
+    if (token_host) {
+        /* The per-host token an agent on token_host configures. */
+        char tok[QCHAN_TOKEN_LEN + 1];
+        int rc = 1;
+        if (!*conf.agent_auth_token)
+            fprintf(stderr, "qhv-server: [agent] auth_token is not set\n");
+        else if (qchan_host_token(conf.agent_auth_token, token_host, tok) == 0)
+            rc = printf("%s\n", tok) < 0;
+        qconf_free(&conf);
+        return rc;
+    }
     if (conf.debug)
         qlog_set_level(QLOG_DEBUG);
     if (*conf.log_file && qlog_set_file(conf.log_file) < 0) {

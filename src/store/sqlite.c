@@ -65,6 +65,10 @@ static const char *const qstore_migrations[] = {
     "CREATE TABLE default_sgs(project_id TEXT PRIMARY KEY, sg_id TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE quotas(project_id TEXT NOT NULL, resource TEXT NOT NULL,"
     "  hard_limit INTEGER NOT NULL, PRIMARY KEY(project_id, resource)) WITHOUT ROWID;",
+    /* 3: the host a document belongs to (a port's binding:host_id, an
+     * agent's host), for host plans and binding. */
+    "ALTER TABLE resources ADD COLUMN host TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX resources_host ON resources(kind, host);",
 };
 
 static void qconn_free(qconn *c)

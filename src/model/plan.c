@@ -1,0 +1,299 @@
+#include "model/plan.h"
+#include "model/agent.h"
+#include "model/resources.h"
+#include "model/secgroup.h"
+#include "lib/util.h"
+#include <string.h>
+
+static const char qplan_sql_host_ports[] =
+    "SELECT body FROM resources WHERE kind='port' AND host=?1 ORDER BY id";
+static const char qplan_sql_net_ports[] =
+    "SELECT body FROM resources WHERE kind='port' AND parent_id=?1 ORDER BY id";
+static const char qplan_sql_sg_members[] =
+    "SELECT r.body FROM port_sgs s JOIN resources r ON r.kind='port' AND r.id=s.port_id "
+    "WHERE s.sg_id=?1 ORDER BY r.id";
+static const char qplan_sql_agent[] =
+    "SELECT body FROM resources WHERE kind='agent' AND host=?1 LIMIT 1";
+
+typedef struct qplan_ctx {
+    qop op;
+    qj *plan;
+    qj *ports, *networks, *groups, *sets, *lookup, *routes, *pas;
+    qj *agents;     /* host -> agent document cache */
+} qplan_ctx;
+
+static int qplan_query(qplan_ctx *c, const char *sql, const char *arg, qj **ret, qerr *e)
+{
+    *ret = qj_array();
+    sqlite3_stmt *st = qstore_stmt(c->op.m->store, sql, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        qj *o = qj_parse((const char *)sqlite3_column_text(st, 0),
+                         (size_t)sqlite3_column_bytes(st, 0), NULL, NULL);
+        if (o)
+            qj_append(*ret, o);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : qstore_fail(c->op.m->store, e, sql);
+}
+
+static bool qplan_bound(const qj *port)
+{
+    const char *vif = qj_get_str(port, "binding:vif_type");
+    return vif && strcmp(vif, "unbound") && strcmp(vif, "binding_failed");
+}
+
+/* The provider address of host's live agent, or NULL. */
+static const char *qplan_provider_address(qplan_ctx *c, const char *host, qerr *e)
+{
+    qj *a = qj_get(c->agents, host);
+    if (!a) {
+        qj *list;
+        if (qplan_query(c, qplan_sql_agent, host, &list, e) < 0) {
+            qj_free(list);
+            return NULL;
+        }
+        a = qj_len(list) ? qj_clone(qj_at(list, 0)) : qj_object();
+        qj_free(list);
+        qj_set(c->agents, host, a);
+    }
+    if (!qj_len(a) || !qagent_alive(c->op.m->conf, a, c->op.now))
+        return NULL;
+    return qj_get_str(qj_get(a, "configurations"), "provider_address");
+}
+
+static qj *qplan_port(const qj *p)
+{
+    static const char *const keys[] = {"id", "mac_address", "fixed_ips", "allowed_address_pairs",
+                                       "network_id", "admin_state_up", "port_security_enabled",
+                                       "security_groups", "binding:vif_type"};
+    qj *o = qj_object();
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(keys); i++) {
+        const qj *v = qj_get(p, keys[i]);
+        qj_set(o, !strcmp(keys[i], "binding:vif_type") ? "vif_type" : keys[i],
+               v ? qj_clone(v) : qj_null());
+    }
+    return o;
+}
+
+static bool qplan_virtualized(const char *type)
+{
+    return type && (!strcmp(type, "nvgre") || !strcmp(type, "ip_rewrite"));
+}
+
+/* Lookup records and customer routes of one virtual subnet (every port on
+ * the network, wherever it is), and the provider addresses this host owns. */
+static int qplan_virtual_network(qplan_ctx *c, const qj *net, const qj *subnets,
+                                 const char *host, qerr *e)
+{
+    const char *nid = qj_get_str(net, "id");
+    int64_t vsid = qj_get(net, "provider:segmentation_id")->u.i;
+    bool rewrite = !strcmp(qj_get_str(net, "provider:network_type"), "ip_rewrite");
+    qj *ports;
+    if (qplan_query(c, qplan_sql_net_ports, nid, &ports, e) < 0) {
+        qj_free(ports);
+        return -1;
+    }
+    for (size_t i = 0; i < qj_len(ports); i++) {
+        const qj *p = qj_at(ports, i);
+        const char *phost = qj_get_str(p, "binding:host_id");
+        if (!qplan_bound(p) || !phost || !*phost)
+            continue;
+        const char *pa = qplan_provider_address(c, phost, e);
+        if (!pa)
+            continue;   /* no live agent there: nothing to send traffic to */
+        const qj *ips = qj_get(p, "fixed_ips");
+        for (size_t j = 0; j < qj_len(ips); j++) {
+            const char *ca = qj_get_str(qj_at(ips, j), "ip_address");
+            char key[160];
+            snprintf(key, sizeof key, "%lld/%s/%s", (long long)vsid, ca,
+                     qj_get_str(p, "mac_address"));
+            qj *r = qj_object();
+            qj_set(r, "vsid", qj_int(vsid));
+            qj_set(r, "customer_address", qj_str(ca));
+            qj_set(r, "mac_address", qj_str(qj_get_str(p, "mac_address")));
+            qj_set(r, "provider_address", qj_str(pa));
+            qj_set(r, "rule", qj_str(rewrite ? "rewrite" : "encap"));
+            qj_set(r, "host", qj_str(phost));
+            qj_set(r, "port_id", qj_str(qj_get_str(p, "id")));
+            qj_set(c->lookup, key, r);
+        }
+    }
+    qj_free(ports);
+    /* One route per subnet (on-link) plus the default route via the gateway,
+     * in one routing domain per network. */
+    for (size_t i = 0; i < qj_len(subnets); i++) {
+        const qj *s = qj_at(subnets, i);
+        const char *cidr = qj_get_str(s, "cidr"), *gw = qj_get_str(s, "gateway_ip");
+        bool v6 = qj_get(s, "ip_version")->u.i == 6;
+        for (int k = 0; k < 2; k++) {
+            const char *dest = k == 0 ? cidr : (v6 ? "::/0" : "0.0.0.0/0");
+            const char *hop = k == 0 ? (v6 ? "::" : "0.0.0.0") : gw;
+            if (!hop)
+                continue;
+            char key[160];
+            snprintf(key, sizeof key, "%lld/%s", (long long)vsid, dest);
+            qj *r = qj_object();
+            qj_set(r, "vsid", qj_int(vsid));
+            qj_set(r, "routing_domain", qj_str(nid));
+            qj_set(r, "destination", qj_str(dest));
+            qj_set(r, "next_hop", qj_str(hop));
+            qj_set(c->routes, key, r);
+        }
+    }
+    const char *mine = qplan_provider_address(c, host, e);
+    if (mine) {
+        qj *pa = qj_object();
+        qj_set(pa, "address", qj_str(mine));
+        qj_set(pa, "host", qj_str(host));
+        qj_set(c->pas, mine, pa);
+    }
+    return 0;
+}
+
+static int qplan_network(qplan_ctx *c, const char *nid, const char *host, qerr *e)
+{
+    if (qj_get(c->networks, nid))
+        return 0;
+    qj *net;
+    if (qres_load(&c->op, &qres_network, nid, &net, e) < 0)
+        return -1;
+    qj *subnets;
+    if (qres_children(&c->op, &qres_subnet, nid, &subnets, e) < 0) {
+        qj_free(net);
+        return -1;
+    }
+    qj *o = qj_object();
+    qj_set(o, "id", qj_str(nid));
+    qj_set(o, "network_type", qj_clone(qj_get(net, "provider:network_type")));
+    qj_set(o, "physical_network", qj_clone(qj_get(net, "provider:physical_network")));
+    qj_set(o, "segmentation_id", qj_clone(qj_get(net, "provider:segmentation_id")));
+    qj_set(o, "mtu", qj_clone(qj_get(net, "mtu")));
+    qj_set(o, "admin_state_up", qj_clone(qj_get(net, "admin_state_up")));
+    qj *subs = qj_array();
+    static const char *const skeys[] = {"id", "cidr", "ip_version", "gateway_ip", "enable_dhcp",
+                                        "dns_nameservers", "host_routes", "ipv6_address_mode"};
+    for (size_t i = 0; i < qj_len(subnets); i++) {
+        qj *so = qj_object();
+        for (size_t k = 0; k < QHV_ARRAY_SIZE(skeys); k++)
+            qj_set(so, skeys[k], qj_clone(qj_get(qj_at(subnets, i), skeys[k])));
+        qj_append(subs, so);
+    }
+    qj_set(o, "subnets", subs);
+    qj_set(c->networks, nid, o);
+    int rc = 0;
+    if (qplan_virtualized(qj_get_str(net, "provider:network_type")))
+        rc = qplan_virtual_network(c, net, subnets, host, e);
+    qj_free(subnets);
+    qj_free(net);
+    return rc;
+}
+
+static qj *qplan_members(qplan_ctx *c, const char *sgid, qerr *e)
+{
+    qj *ports;
+    if (qplan_query(c, qplan_sql_sg_members, sgid, &ports, e) < 0) {
+        qj_free(ports);
+        return NULL;
+    }
+    qj *set = qj_array();
+    for (size_t i = 0; i < qj_len(ports); i++) {
+        const qj *p = qj_at(ports, i);
+        const qj *ips = qj_get(p, "fixed_ips"), *pairs = qj_get(p, "allowed_address_pairs");
+        for (size_t j = 0; j < qj_len(ips); j++)
+            qj_append(set, qj_str(qj_get_str(qj_at(ips, j), "ip_address")));
+        for (size_t j = 0; j < qj_len(pairs); j++)
+            qj_append(set, qj_str(qj_get_str(qj_at(pairs, j), "ip_address")));
+    }
+    qj_free(ports);
+    return set;
+}
+
+static int qplan_group(qplan_ctx *c, const char *sgid, qerr *e)
+{
+    if (qj_get(c->groups, sgid))
+        return 0;
+    qj *sg;
+    if (qres_load(&c->op, &qres_security_group, sgid, &sg, e) < 0)
+        return -1;
+    static const char *const rkeys[] = {"id", "direction", "ethertype", "protocol",
+                                        "port_range_min", "port_range_max", "remote_ip_prefix",
+                                        "remote_group_id"};
+    qj *rules = qj_array();
+    const qj *src = qj_get(sg, "security_group_rules");
+    int rc = 0;
+    for (size_t i = 0; i < qj_len(src); i++) {
+        qj *r = qj_object();
+        for (size_t k = 0; k < QHV_ARRAY_SIZE(rkeys); k++)
+            qj_set(r, rkeys[k], qj_clone(qj_get(qj_at(src, i), rkeys[k])));
+        const char *rg = qj_get_str(r, "remote_group_id");
+        if (rg && !qj_get(c->sets, rg)) {
+            qj *set = qplan_members(c, rg, e);
+            if (!set)
+                rc = -1;
+            else
+                qj_set(c->sets, rg, set);
+        }
+        qj_append(rules, r);
+    }
+    qj *o = qj_object();
+    qj_set(o, "id", qj_str(sgid));
+    qj_set(o, "rules", rules);
+    qj_set(c->groups, sgid, o);
+    qj_free(sg);
+    return rc;
+}
+
+int qplan_compute(qmodel *m, const char *host, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    qctx admin = {.is_admin = true};
+    qplan_ctx c = {.op = {.m = m, .ctx = &admin, .now = qhv_wall_seconds()}};
+    if (qstore_begin_read(m->store, e) < 0)
+        return -1;
+    int64_t rev = qstore_revision(m->store);
+    c.ports = qj_object();
+    c.networks = qj_object();
+    c.groups = qj_object();
+    c.sets = qj_object();
+    c.lookup = qj_object();
+    c.routes = qj_object();
+    c.pas = qj_object();
+    c.agents = qj_object();
+    qj *ports;
+    int rc = qplan_query(&c, qplan_sql_host_ports, host, &ports, e);
+    for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {
+        const qj *p = qj_at(ports, i);
+        if (!qplan_bound(p))
+            continue;
+        qj_set(c.ports, qj_get_str(p, "id"), qplan_port(p));
+        rc = qplan_network(&c, qj_get_str(p, "network_id"), host, e);
+        const qj *sgs = qj_get(p, "security_groups");
+        for (size_t j = 0; rc == 0 && j < qj_len(sgs); j++)
+            rc = qplan_group(&c, qj_as_str(qj_at(sgs, j)), e);
+    }
+    qj_free(ports);
+    qstore_end_read(m->store);
+    qj *plan = qj_object();
+    qj_set(plan, "ports", c.ports);
+    qj_set(plan, "networks", c.networks);
+    qj_set(plan, "security_groups", c.groups);
+    qj_set(plan, "address_sets", c.sets);
+    qj_set(plan, "lookup_records", c.lookup);
+    qj_set(plan, "customer_routes", c.routes);
+    qj_set(plan, "provider_addresses", c.pas);
+    qj_free(c.agents);
+    if (rc < 0) {
+        qj_free(plan);
+        return -1;
+    }
+    qj *out = qj_object();
+    qj_set(out, "host", qj_str(host));
+    qj_set(out, "revision", qj_int(rev));
+    qj_set(out, "plan", plan);
+    *ret = out;
+    return 0;
+}

@@ -1,0 +1,122 @@
+#include "server/channel.h"
+#include "model/agent.h"
+#include "model/plan.h"
+#include "lib/json.h"
+#include "lib/util.h"
+#include <gnutls/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int qchan_host_token(const char *master, const char *host, char out[QCHAN_TOKEN_LEN + 1])
+{
+    unsigned char mac[32];
+    char *msg = xasprintf("qhv-agent:%s", host);
+    int rc = gnutls_hmac_fast(GNUTLS_MAC_SHA256, master, strlen(master), msg, strlen(msg), mac);
+    free(msg);
+    if (rc < 0)
+        return -1;
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+    return 0;
+}
+
+/* Constant time: the comparison must not tell how much of a guess is right. */
+static bool qchan_token_ok(const char *given, const char *want)
+{
+    size_t n = strlen(want);
+    if (!given || strlen(given) != n)
+        return false;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(given[i] ^ want[i]);
+    return diff == 0;
+}
+
+static void qchan_json(qhttp_resp *resp, int status, qj *body)
+{
+    resp->status = status;
+    qbuf_reset(&resp->body);
+    qj_emit(body, &resp->body, false);
+    qj_free(body);
+}
+
+static void qchan_fail(qhttp_resp *resp, qerr_code code, const char *msg)
+{
+    qerr e;
+    qerr_set(&e, code, "%s", msg);
+    qhttp_error(resp, &e);
+}
+
+static bool qchan_host_ok(const char *h)
+{
+    size_t n = strlen(h);
+    if (!n || n > 255)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
+              (h[i] >= '0' && h[i] <= '9') || strchr("-._", h[i])))
+            return false;
+    return true;
+}
+
+void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[256],
+                  qhttp_resp *resp)
+{
+    /* channel v1 hosts {host} {plan|report} */
+    if (nseg != 5 || strcmp(seg[1], "v1") || strcmp(seg[2], "hosts") ||
+        (strcmp(seg[4], "plan") && strcmp(seg[4], "report"))) {
+        qchan_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
+        return;
+    }
+    const char *host = seg[3];
+    if (!qchan_host_ok(host)) {
+        qchan_fail(resp, QE_BAD_REQUEST, "Invalid host name");
+        return;
+    }
+    const char *master = api->conf->agent_auth_token;
+    char want[QCHAN_TOKEN_LEN + 1];
+    if (!*master || qchan_host_token(master, host, want) < 0) {
+        resp->www_authenticate = "QHV-Agent-Token";
+        qchan_fail(resp, QE_UNAUTHORIZED, "The host channel is disabled: [agent] auth_token is "
+                                          "not set on the server.");
+        return;
+    }
+    if (!qchan_token_ok(qhttp_header(req, "X-Qhv-Agent-Token"), want)) {
+        resp->www_authenticate = "QHV-Agent-Token";
+        qchan_fail(resp, QE_UNAUTHORIZED, "Missing or wrong agent token for this host.");
+        return;
+    }
+    qerr e;
+    qj *out = NULL;
+    if (!strcmp(seg[4], "plan")) {
+        if (strcmp(req->method, "GET")) {
+            resp->allow = "GET";
+            qchan_fail(resp, QE_METHOD_NOT_ALLOWED, "Use GET for a plan.");
+        } else if (qplan_compute(api->model, host, &out, &e) < 0) {
+            qhttp_error(resp, &e);
+        } else {
+            qchan_json(resp, 200, out);
+        }
+        return;
+    }
+    if (strcmp(req->method, "POST")) {
+        resp->allow = "POST";
+        qchan_fail(resp, QE_METHOD_NOT_ALLOWED, "Use POST for a report.");
+        return;
+    }
+    qj_error je;
+    qj *body = qj_parse(req->body, req->body_len, NULL, &je);
+    if (!body) {
+        qerr_set(&e, QE_BAD_REQUEST, "Body contains invalid data");
+        snprintf(e.detail, sizeof e.detail, "%s at line %zu, column %zu", je.msg, je.line,
+                 je.column);
+        qhttp_error(resp, &e);
+        return;
+    }
+    if (qagent_report_request(api->model, host, body, &out, &e) < 0)
+        qhttp_error(resp, &e);
+    else
+        qchan_json(resp, 200, out);
+    qj_free(body);
+}
