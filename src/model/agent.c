@@ -235,7 +235,14 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
     char ts[20];
     qagent_format_time(op.now, ts);
     bool was_alive = agent && qagent_alive(m->conf, agent, op.now);
-    bool conf_changed = !agent || !qj_equal(qj_get(agent, "configurations"), conf);
+    /* What binding depends on changed? (not the applied revision) */
+    qj *oldc = agent ? qj_clone(qj_get(agent, "configurations")) : NULL;
+    qj *newc = conf ? qj_clone(conf) : NULL;
+    qj_remove(oldc, "applied_revision");
+    qj_remove(newc, "applied_revision");
+    bool conf_changed = !agent || !qj_equal(oldc, newc);
+    qj_free(oldc);
+    qj_free(newc);
     if (rc == 0 && !agent) {
         qj *item = qj_object();
         qj *created;

@@ -5,9 +5,12 @@
 #include "model/model.h"
 #include "server/http.h"
 
+struct qfeed;
+
 typedef struct qapi {
     qmodel *model;
     const qconf *conf;
+    struct qfeed *feed;      /* host plan feed (channel watch) */
 } qapi;
 
 /* The qhttp handler; ctx is a qapi. */

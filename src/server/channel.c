@@ -1,6 +1,8 @@
 #include "server/channel.h"
 #include "model/agent.h"
 #include "model/plan.h"
+#include "server/feed.h"
+#include "server/identity.h"
 #include "lib/json.h"
 #include "lib/util.h"
 #include <gnutls/crypto.h>
@@ -60,9 +62,68 @@ static bool qchan_host_ok(const char *h)
     return true;
 }
 
+static const char *qchan_query(const qhttp_req *req, const char *key)
+{
+    for (size_t i = 0; i < req->nquery; i++)
+        if (!strcmp(req->query[i].key, key))
+            return req->query[i].value;
+    return NULL;
+}
+
+/* GET .../plan[?since=R[&wait=S]] */
+static void qchan_plan(qapi *api, const qhttp_req *req, const char *host, qhttp_resp *resp)
+{
+    qerr e;
+    qj *out = NULL;
+    const char *since_s = qchan_query(req, "since"), *wait_s = qchan_query(req, "wait");
+    int64_t since = -1, wait = 30;
+    if ((since_s && qhv_parse_i64(since_s, 0, INT64_MAX, &since) < 0) ||
+        (wait_s && qhv_parse_i64(wait_s, 0, 60, &wait) < 0)) {
+        qchan_fail(resp, QE_BAD_REQUEST, "since must be a revision (>= 0) and wait 0 to 60 "
+                                         "seconds");
+        return;
+    }
+    if (!since_s) {
+        if (qfeed_full(api->feed, host, &out, &e) < 0)
+            qhttp_error(resp, &e);
+        else
+            qchan_json(resp, 200, out);
+        return;
+    }
+    if (req->resumed) {
+        /* Woken by the feed (change or time up): answer now. */
+        qfeed_waiter_free(*req->slot);
+        *req->slot = NULL;
+        wait = 0;
+    }
+    int rc = qfeed_watch(api->feed, host, since, (int)wait, req->conn, req->slot, &out, &e);
+    if (rc < 0)
+        qhttp_error(resp, &e);
+    else if (rc == 0)
+        resp->suspend = true;
+    else
+        qchan_json(resp, 200, out);
+}
+
 void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[256],
                   qhttp_resp *resp)
 {
+    if (nseg == 3 && !strcmp(seg[1], "v1") && !strcmp(seg[2], "status")) {
+        /* Operators' view (qhvctl wait): API identity, admins only. */
+        qctx ctx;
+        qerr e;
+        qj *out;
+        if (qidentity_from_request(api->conf, req, &ctx, &e) < 0) {
+            qhttp_error(resp, &e);
+        } else if (!ctx.is_admin) {
+            qchan_fail(resp, QE_POLICY, "rule:get_channel_status is disallowed by policy");
+        } else if (qfeed_status(api->feed, &out, &e) < 0) {
+            qhttp_error(resp, &e);
+        } else {
+            qchan_json(resp, 200, out);
+        }
+        return;
+    }
     /* channel v1 hosts {host} {plan|report} */
     if (nseg != 5 || strcmp(seg[1], "v1") || strcmp(seg[2], "hosts") ||
         (strcmp(seg[4], "plan") && strcmp(seg[4], "report"))) {
@@ -93,10 +154,8 @@ void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[256]
         if (strcmp(req->method, "GET")) {
             resp->allow = "GET";
             qchan_fail(resp, QE_METHOD_NOT_ALLOWED, "Use GET for a plan.");
-        } else if (qplan_compute(api->model, host, &out, &e) < 0) {
-            qhttp_error(resp, &e);
         } else {
-            qchan_json(resp, 200, out);
+            qchan_plan(api, req, host, resp);
         }
         return;
     }

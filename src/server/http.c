@@ -18,6 +18,7 @@ struct qhttp {
     void *ctx;
     size_t max_body;
     int port;
+    void (*slot_free)(void *slot);
 };
 
 /* Per-request state across MHD's calls of the access handler. */
@@ -28,7 +29,16 @@ typedef struct qhttp_conn_state {
     bool too_large;
     char method[16];
     char path[512];
+    void *slot;
+    bool suspended;
+    qhttp *server;
 } qhttp_conn_state;
+
+void qhttp_suspend(void *conn) { MHD_suspend_connection(conn); }
+
+void qhttp_resume(void *conn) { MHD_resume_connection(conn); }
+
+void qhttp_set_slot_free(qhttp *s, void (*fn)(void *slot)) { s->slot_free = fn; }
 
 const char *qhttp_header(const qhttp_req *req, const char *name)
 {
@@ -103,6 +113,7 @@ static enum MHD_Result qhttp_access(void *cls, struct MHD_Connection *c, const c
         qbuf_init(&st->body, s->max_body);
         snprintf(st->method, sizeof st->method, "%s", method);
         snprintf(st->path, sizeof st->path, "%s", url);
+        st->server = s;
         *con_cls = st;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         int64_t n;
@@ -116,6 +127,8 @@ static enum MHD_Result qhttp_access(void *cls, struct MHD_Connection *c, const c
         *upload_size = 0;     /* consumed (or discarded once too large) */
         return MHD_YES;
     }
+    bool resumed = st->suspended;
+    st->suspended = false;
     char uuid[37], rid[48];
     qhv_uuid4(uuid);
     snprintf(rid, sizeof rid, "req-%s", uuid);
@@ -137,10 +150,19 @@ static enum MHD_Result qhttp_access(void *cls, struct MHD_Connection *c, const c
             .body = st->body.data,
             .body_len = st->body.len,
             .conn = c,
+            .slot = &st->slot,
+            .resumed = resumed,
         };
         snprintf(req.request_id, sizeof req.request_id, "%s", rid);
         s->handler(s->ctx, &req, &resp);
         free(q.kv);
+        if (resp.suspend) {
+            /* The handler registered a waker that holds its own lock until
+             * this suspend is done (see qhttp_resp.suspend). */
+            st->suspended = true;
+            qbuf_free(&resp.body);
+            return MHD_YES;
+        }
     }
     enum MHD_Result ret = qhttp_send(c, st, &resp, rid);
     qbuf_free(&resp.body);
@@ -167,6 +189,8 @@ static void qhttp_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     QLOG_I("api", "%s \"%s %s\" status: %d body: %zu time: %.4f%s", peer, st->method, st->path,
            st->status, st->body.len, (double)us / 1e6,
            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
+    if (st->slot && st->server->slot_free)
+        st->server->slot_free(st->slot);
     qbuf_free(&st->body);
     free(st);
     *con_cls = NULL;
@@ -186,7 +210,8 @@ qhttp *qhttp_start(const qhttp_config *cfg, qhttp_handler h, void *ctx, qerr *e)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (inet_pton(AF_INET, cfg->host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
         ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
         ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->port);

@@ -19,8 +19,11 @@ typedef struct qhttp_req {
     struct { const char *key, *value; } *query;
     const char *body;
     size_t body_len;
-    void *conn;                 /* for qhttp_header */
+    void *conn;                 /* for qhttp_header and qhttp_resume */
     char request_id[48];        /* "req-<uuid>" */
+    void **slot;                /* the handler's per-request pointer, kept across resumes;
+                                   freed by the handler (or by slot_free on close) */
+    bool resumed;               /* this call follows a qhttp_resume */
 } qhttp_req;
 
 typedef struct qhttp_resp {
@@ -28,6 +31,8 @@ typedef struct qhttp_resp {
     qbuf body;                  /* JSON text; empty for 204 */
     const char *allow;          /* Allow header for 405, or NULL */
     const char *www_authenticate;
+    bool suspend;               /* answer later: the handler will call qhttp_resume(conn),
+                                   and is then called again with resumed = true */
 } qhttp_resp;
 
 typedef void (*qhttp_handler)(void *ctx, const qhttp_req *req, qhttp_resp *resp);
@@ -44,6 +49,16 @@ typedef struct qhttp_config {
 qhttp *qhttp_start(const qhttp_config *cfg, qhttp_handler h, void *ctx, qerr *e);
 int qhttp_port(const qhttp *s);   /* the bound port */
 void qhttp_stop(qhttp *s);
+/* Suspends the request (call from the handler, then set resp->suspend).
+ * Call it under the same lock as the waker's qhttp_resume, so that a resume
+ * can never come before the suspend. */
+void qhttp_suspend(void *conn);
+/* Wakes a suspended request (from any thread). */
+void qhttp_resume(void *conn);
+/* Called with a request's slot when its connection ends, if the slot is
+ * still set (a client that went away while suspended). */
+void qhttp_set_slot_free(qhttp *s, void (*fn)(void *slot));
+
 /* A request header, or NULL. */
 const char *qhttp_header(const qhttp_req *req, const char *name);
 /* Fills resp with a NeutronError body for e. */

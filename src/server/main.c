@@ -5,6 +5,7 @@
 #include "model/model.h"
 #include "server/api.h"
 #include "server/channel.h"
+#include "server/feed.h"
 #include "server/http.h"
 #include "store/store.h"
 #include <malloc.h>
@@ -87,12 +88,16 @@ int main(int argc, char **argv)
         return 1;
     }
     qmodel *model = qmodel_new(store, &conf);
-    qapi api = {model, &conf};
+    qfeed *feed = qfeed_new(model);
+    qapi api = {model, &conf, feed};
     qhttp_config hc = {conf.bind_host, (int)conf.bind_port, (unsigned)conf.api_workers,
                        (size_t)conf.max_request_body_size};
     qhttp *http = qhttp_start(&hc, qapi_handle, &api, &e);
+    if (http)
+        qhttp_set_slot_free(http, qfeed_waiter_free);
     if (!http) {
         fprintf(stderr, "qhv-server: %s\n", e.msg);
+        qfeed_free(feed);
         qmodel_free(model);
         qstore_close(store);
         qconf_free(&conf);
@@ -110,7 +115,9 @@ int main(int argc, char **argv)
     while (!qhv_stop)
         pause();
     QLOG_I("server", "stopping on signal %d", (int)qhv_stop);
+    qfeed_shutdown(feed);      /* wakes agents waiting on the channel */
     qhttp_stop(http);
+    qfeed_free(feed);
     qmodel_free(model);
     qstore_close(store);
     qconf_free(&conf);

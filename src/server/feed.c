@@ -1,0 +1,417 @@
+#include "server/feed.h"
+#include "server/http.h"
+#include "model/agent.h"
+#include "model/plan.h"
+#include "model/resources.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define QFEED_RING 64            /* deltas kept per host */
+#define QFEED_DEBOUNCE_US 10000  /* batch the commits of 10 ms */
+#define QFEED_TICK_MS 100        /* deadline resolution of waiting agents */
+
+typedef struct qfeed_delta {
+    int64_t rev;
+    qj *delta;
+} qfeed_delta;
+
+typedef struct qfeed_host {
+    char *host;
+    qj *plan;              /* sections only */
+    int64_t plan_rev;      /* revision of the last change */
+    int64_t checked_rev;   /* the plan is this up to this revision */
+    int64_t base_rev;      /* deltas after this revision are all in the ring */
+    qfeed_delta ring[QFEED_RING];
+    size_t nring;          /* oldest at index 0 */
+    struct qfeed_host *next;
+} qfeed_host;
+
+typedef struct qfeed_waiter {
+    qfeed *feed;
+    void *conn;
+    char host[256];
+    int64_t since;
+    uint64_t deadline_us;
+    bool linked;
+    struct qfeed_waiter *next;
+} qfeed_waiter;
+
+struct qfeed {
+    qmodel *m;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    atomic_bool dirty;     /* set by commits without the lock: writers never wait for plans */
+    bool stopping;
+    qfeed_host *hosts;
+    qfeed_waiter *waiters;
+    pthread_t thread;
+    bool running;
+};
+
+/* ---------- plans and deltas ---------- */
+
+/* Section-by-section difference: {"<section>": {"set": {...}, "removed": [...]}}. */
+static qj *qfeed_diff(const qj *old, const qj *new)
+{
+    qj *d = qj_object();
+    for (size_t i = 0; i < new->u.obj.n; i++) {
+        const char *sec = new->u.obj.m[i].key;
+        const qj *ns = new->u.obj.m[i].val, *os = qj_get(old, sec);
+        qj *set = qj_object(), *removed = qj_array();
+        for (size_t k = 0; k < ns->u.obj.n; k++) {
+            const qj *ov = qj_get(os, ns->u.obj.m[k].key);
+            if (!ov || !qj_equal(ov, ns->u.obj.m[k].val))
+                qj_set(set, ns->u.obj.m[k].key, qj_clone(ns->u.obj.m[k].val));
+        }
+        for (size_t k = 0; os && k < os->u.obj.n; k++)
+            if (!qj_get(ns, os->u.obj.m[k].key))
+                qj_append(removed, qj_str(os->u.obj.m[k].key));
+        if (qj_len(set) || qj_len(removed)) {
+            qj *s = qj_object();
+            qj_set(s, "set", set);
+            qj_set(s, "removed", removed);
+            qj_set(d, sec, s);
+        } else {
+            qj_free(set);
+            qj_free(removed);
+        }
+    }
+    return d;
+}
+
+/* Folds delta b into accumulated delta a (whole objects: last write wins). */
+static void qfeed_compose(qj *a, const qj *b)
+{
+    for (size_t i = 0; i < b->u.obj.n; i++) {
+        const char *sec = b->u.obj.m[i].key;
+        const qj *bs = b->u.obj.m[i].val;
+        qj *as = qj_get(a, sec);
+        if (!as) {
+            qj_set(a, sec, qj_clone(bs));
+            continue;
+        }
+        qj *aset = qj_get(as, "set"), *arem = qj_get(as, "removed");
+        const qj *bset = qj_get(bs, "set"), *brem = qj_get(bs, "removed");
+        for (size_t k = 0; k < bset->u.obj.n; k++) {
+            const char *key = bset->u.obj.m[k].key;
+            qj_set(aset, key, qj_clone(bset->u.obj.m[k].val));
+            qj *keep = qj_array();
+            for (size_t r = 0; r < qj_len(arem); r++)
+                if (strcmp(qj_as_str(qj_at(arem, r)), key))
+                    qj_append(keep, qj_clone(qj_at(arem, r)));
+            qj_set(as, "removed", keep);
+            arem = keep;
+        }
+        for (size_t r = 0; r < qj_len(brem); r++) {
+            const char *key = qj_as_str(qj_at(brem, r));
+            qj_remove(aset, key);
+            bool present = false;
+            for (size_t x = 0; x < qj_len(arem) && !present; x++)
+                present = !strcmp(qj_as_str(qj_at(arem, x)), key);
+            if (!present)
+                qj_append(arem, qj_str(key));
+        }
+    }
+}
+
+static qfeed_host *qfeed_find(qfeed *f, const char *host)
+{
+    for (qfeed_host *h = f->hosts; h; h = h->next)
+        if (!strcmp(h->host, host))
+            return h;
+    return NULL;
+}
+
+/* Recomputes h's plan; records a delta if it changed. Feed lock held. */
+static int qfeed_refresh(qfeed *f, qfeed_host *h, qerr *e)
+{
+    qj *out;
+    if (qplan_compute(f->m, h->host, &out, e) < 0)
+        return -1;
+    int64_t rev = qj_get(out, "revision")->u.i;
+    qj *plan = qj_take(out, "plan");
+    qj_free(out);
+    if (!h->plan) {
+        h->plan = plan;
+        h->plan_rev = h->checked_rev = h->base_rev = rev;
+        return 0;
+    }
+    h->checked_rev = rev;
+    qj *d = qfeed_diff(h->plan, plan);
+    if (!qj_len(d)) {
+        qj_free(d);
+        qj_free(plan);
+        return 0;
+    }
+    if (h->nring == QFEED_RING) {
+        h->base_rev = h->ring[0].rev;
+        qj_free(h->ring[0].delta);
+        memmove(h->ring, h->ring + 1, (QFEED_RING - 1) * sizeof h->ring[0]);
+        h->nring--;
+    }
+    h->ring[h->nring++] = (qfeed_delta){rev, d};
+    qj_free(h->plan);
+    h->plan = plan;
+    h->plan_rev = rev;
+    return 0;
+}
+
+static qfeed_host *qfeed_get(qfeed *f, const char *host, qerr *e)
+{
+    qfeed_host *h = qfeed_find(f, host);
+    if (!h) {
+        h = xcalloc(1, sizeof *h);
+        h->host = xstrdup(host);
+        h->next = f->hosts;
+        f->hosts = h;
+    }
+    if ((!h->plan || h->checked_rev < qstore_revision(f->m->store)) && qfeed_refresh(f, h, e) < 0)
+        return NULL;
+    return h;
+}
+
+static qj *qfeed_full_response(const qfeed_host *h)
+{
+    qj *o = qj_object();
+    qj_set(o, "host", qj_str(h->host));
+    qj_set(o, "revision", qj_int(h->checked_rev));
+    qj_set(o, "plan", qj_clone(h->plan));
+    return o;
+}
+
+/* A delta answer from since, or NULL if since can't be diffed from. */
+static qj *qfeed_delta_response(const qfeed_host *h, int64_t since)
+{
+    if (since < h->base_rev || since > h->checked_rev)
+        return NULL;
+    qj *acc = qj_object();
+    for (size_t i = 0; i < h->nring; i++)
+        if (h->ring[i].rev > since)
+            qfeed_compose(acc, h->ring[i].delta);
+    qj *o = qj_object();
+    qj_set(o, "host", qj_str(h->host));
+    qj_set(o, "revision", qj_int(h->checked_rev));
+    qj_set(o, "since", qj_int(since));
+    qj_set(o, "delta", acc);
+    return o;
+}
+
+int qfeed_full(qfeed *f, const char *host, qj **ret, qerr *e)
+{
+    pthread_mutex_lock(&f->lock);
+    qfeed_host *h = qfeed_get(f, host, e);
+    *ret = h ? qfeed_full_response(h) : NULL;
+    pthread_mutex_unlock(&f->lock);
+    return h ? 0 : -1;
+}
+
+int qfeed_watch(qfeed *f, const char *host, int64_t since, int wait_s, void *conn, void **slot,
+                qj **ret, qerr *e)
+{
+    *ret = NULL;
+    pthread_mutex_lock(&f->lock);
+    qfeed_host *h = qfeed_get(f, host, e);
+    int rc = -1;
+    if (h) {
+        if (since < h->base_rev || since > h->checked_rev) {
+            *ret = qfeed_full_response(h);
+            rc = 1;
+        } else if (h->plan_rev > since || wait_s <= 0 || f->stopping) {
+            *ret = qfeed_delta_response(h, since);
+            rc = 1;
+        } else {
+            qfeed_waiter *w = xcalloc(1, sizeof *w);
+            w->feed = f;
+            w->conn = conn;
+            snprintf(w->host, sizeof w->host, "%s", host);
+            w->since = since;
+            w->deadline_us = qhv_now_us() + (uint64_t)wait_s * 1000000u;
+            w->linked = true;
+            w->next = f->waiters;
+            f->waiters = w;
+            *slot = w;
+            qhttp_suspend(conn);   /* under the lock: no resume can come first */
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static void qfeed_unlink(qfeed *f, qfeed_waiter *w)
+{
+    for (qfeed_waiter **p = &f->waiters; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    }
+    w->linked = false;
+}
+
+void qfeed_waiter_free(void *slot)
+{
+    qfeed_waiter *w = slot;
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->feed->lock);
+    if (w->linked)
+        qfeed_unlink(w->feed, w);
+    pthread_mutex_unlock(&w->feed->lock);
+    free(w);
+}
+
+/* Wakes waiters whose host changed or whose time is up. Lock held. */
+static void qfeed_wake(qfeed *f, bool all)
+{
+    uint64_t now = qhv_now_us();
+    qfeed_waiter **p = &f->waiters;
+    while (*p) {
+        qfeed_waiter *w = *p;
+        qfeed_host *h = qfeed_find(f, w->host);
+        if (all || now >= w->deadline_us || (h && h->plan_rev > w->since)) {
+            *p = w->next;
+            w->linked = false;
+            qhttp_resume(w->conn);
+        } else {
+            p = &w->next;
+        }
+    }
+}
+
+static void *qfeed_main(void *arg)
+{
+    qfeed *f = arg;
+    pthread_mutex_lock(&f->lock);
+    while (!f->stopping) {
+        if (!atomic_load(&f->dirty)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += QFEED_TICK_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+        }
+        if (atomic_load(&f->dirty) && !f->stopping) {
+            pthread_mutex_unlock(&f->lock);
+            struct timespec d = {0, QFEED_DEBOUNCE_US * 1000L};
+            nanosleep(&d, NULL);
+            pthread_mutex_lock(&f->lock);
+            atomic_store(&f->dirty, false);
+            for (qfeed_host *h = f->hosts; h; h = h->next) {
+                qerr e;
+                if (qfeed_refresh(f, h, &e) < 0)
+                    QLOG_E("feed", "plan of %s: %s", h->host, e.msg);
+            }
+        }
+        qfeed_wake(f, false);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
+}
+
+static void qfeed_on_commit(void *ctx)
+{
+    qfeed *f = ctx;
+    /* A wakeup lost between the feed's check and its wait costs at most one
+     * tick; taking the lock here would make every writer wait for plans. */
+    atomic_store(&f->dirty, true);
+    pthread_cond_signal(&f->cond);
+}
+
+qfeed *qfeed_new(qmodel *m)
+{
+    qfeed *f = xcalloc(1, sizeof *f);
+    f->m = m;
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->cond, NULL);
+    if (pthread_create(&f->thread, NULL, qfeed_main, f) == 0)
+        f->running = true;
+    qstore_set_commit_hook(m->store, qfeed_on_commit, f);
+    return f;
+}
+
+void qfeed_shutdown(qfeed *f)
+{
+    if (!f)
+        return;
+    qstore_set_commit_hook(f->m->store, NULL, NULL);
+    pthread_mutex_lock(&f->lock);
+    f->stopping = true;
+    qfeed_wake(f, true);
+    pthread_cond_signal(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+    if (f->running)
+        pthread_join(f->thread, NULL);
+    f->running = false;
+}
+
+void qfeed_free(qfeed *f)
+{
+    if (!f)
+        return;
+    qfeed_shutdown(f);
+    qfeed_host *h = f->hosts;
+    while (h) {
+        qfeed_host *n = h->next;
+        for (size_t i = 0; i < h->nring; i++)
+            qj_free(h->ring[i].delta);
+        qj_free(h->plan);
+        free(h->host);
+        free(h);
+        h = n;
+    }
+    pthread_mutex_destroy(&f->lock);
+    pthread_cond_destroy(&f->cond);
+    free(f);
+}
+
+int qfeed_status(qfeed *f, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    qctx admin = {.is_admin = true};
+    qj *list = NULL;
+    qlist_page page;
+    if (qres_list_request(f->m, &admin, &qres_agent, NULL, &list, &page, e) < 0)
+        return -1;
+    qj *agents = qj_get(list, "agents"), *hosts = qj_array();
+    int64_t rev = qstore_revision(f->m->store);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < qj_len(agents); i++) {
+        const qj *a = qj_at(agents, i);
+        const char *host = qj_get_str(a, "host");
+        const qj *applied = qj_get(qj_get(a, "configurations"), "applied_revision");
+        int64_t ap = qj_is(applied, QJ_INT) ? applied->u.i : -1;
+        pthread_mutex_lock(&f->lock);
+        qfeed_host *h = qfeed_get(f, host, e);
+        int64_t plan_rev = h ? h->plan_rev : -1;
+        pthread_mutex_unlock(&f->lock);
+        if (!h) {
+            rc = -1;
+            break;
+        }
+        qj *o = qj_object();
+        qj_set(o, "host", qj_str(host));
+        qj_set(o, "alive", qj_clone(qj_get(a, "alive")));
+        qj_set(o, "plan_revision", qj_int(plan_rev));
+        qj_set(o, "applied_revision", qj_int(ap));
+        qj_set(o, "in_sync", qj_bool(ap >= plan_rev));
+        qj_append(hosts, o);
+    }
+    qj_free(list);
+    if (rc < 0) {
+        qj_free(hosts);
+        return -1;
+    }
+    *ret = qj_object();
+    qj_set(*ret, "revision", qj_int(rev));
+    qj_set(*ret, "hosts", hosts);
+    return 0;
+}
