@@ -27,6 +27,10 @@
     X(SUBNET_IN_USE,        409, "SubnetInUse") \
     X(IP_ALLOCATED,         409, "IpAddressAlreadyAllocated") \
     X(IP_EXHAUSTED,         409, "IpAddressGenerationFailure") \
+    X(IP_FOR_SUBNET,        400, "InvalidIpForSubnet") \
+    X(IP_FOR_NETWORK,       400, "InvalidIpForNetwork") \
+    X(DNS_EXHAUSTED,        400, "DNSNameServersExhausted") \
+    X(ROUTES_EXHAUSTED,     400, "HostRoutesExhausted") \
     X(MAC_IN_USE,           409, "MacAddressInUse") \
     X(VLAN_IN_USE,          409, "VlanIdInUse") \
     X(TUNNEL_IN_USE,        409, "TunnelIdInUse") \

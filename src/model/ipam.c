@@ -237,15 +237,14 @@ static int qipam_parse_request(qop *op, const char *network_id, const qipam_net 
                 if (qcidr_contains(&net->s[j].cidr, &w->addr))
                     w->sn = &net->s[j];
             if (!w->sn)
-                return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: IP address "
-                                                     "%s is not a valid IP for any of the "
-                                                     "subnets on the specified network.", ip);
+                return qerr_set(e, QE_IP_FOR_NETWORK, "IP address %s is not a valid IP for any "
+                                                      "of the subnets on the specified network.",
+                                ip);
         }
         if (w->has_addr) {
             if (!qsubnet_host_ok(w->sn, &w->addr))
-                return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: IP address "
-                                                     "%s is not a valid IP for the specified "
-                                                     "subnet.", ip);
+                return qerr_set(e, QE_IP_FOR_SUBNET, "IP address %s is not a valid IP for the "
+                                                     "specified subnet.", ip);
             if (w->sn->auto_address) {
                 qmac dummy = {{0}};
                 (void)dummy;

@@ -539,15 +539,23 @@ int qres_create_one(qop *op, const qresource *r, qj *item, bool internal, qj **r
                 qj_free(obj);
                 return qerr_set(e, QE_BAD_REQUEST, "Attribute '%s' not allowed in POST", a->name);
             }
-            if ((a->flags & QA_ADMIN_W) && !op->ctx->is_admin && !internal) {
-                qj_free(obj);
-                return qres_policy_fail(e, "create", r, a->name);
-            }
             qj *cv = qj_clone(v);
             if (qattr_convert(op, a, &cv, e) < 0) {
                 qj_free(cv);
                 qj_free(obj);
                 return -1;
+            }
+            /* Neutron's policy ignores an admin-only attribute given with its
+             * default value (e.g. "shared": false from a member). */
+            if ((a->flags & QA_ADMIN_W) && !op->ctx->is_admin && !internal) {
+                qj *d = a->def ? qj_parse(a->def, strlen(a->def), NULL, NULL) : NULL;
+                bool is_default = d && qj_equal(d, cv);
+                qj_free(d);
+                if (!is_default) {
+                    qj_free(cv);
+                    qj_free(obj);
+                    return qres_policy_fail(e, "create", r, a->name);
+                }
             }
             qj_set(obj, a->name, cv);
         } else if (!strcmp(a->name, "created_at") || !strcmp(a->name, "updated_at")) {

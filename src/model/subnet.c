@@ -148,8 +148,8 @@ static int qsub_check_pools(qop *op, const qattr *a, qj **v, qerr *e)
 static int qsub_check_dns(qop *op, const qattr *a, qj **v, qerr *e)
 {
     if ((int64_t)qj_len(*v) > op->m->conf->max_dns_nameservers)
-        return qerr_set(e, QE_BAD_REQUEST, "Unable to complete operation for subnet. The number "
-                                           "of DNS nameservers exceeds the limit %lld.",
+        return qerr_set(e, QE_DNS_EXHAUSTED, "Unable to complete operation for new subnet. The "
+                                             "number of DNS nameservers exceeds the limit %lld.",
                         (long long)op->m->conf->max_dns_nameservers);
     qj *out = qj_array();
     for (size_t i = 0; i < qj_len(*v); i++) {
@@ -176,8 +176,9 @@ static int qsub_check_dns(qop *op, const qattr *a, qj **v, qerr *e)
 static int qsub_check_routes(qop *op, const qattr *a, qj **v, qerr *e)
 {
     if ((int64_t)qj_len(*v) > op->m->conf->max_subnet_host_routes)
-        return qerr_set(e, QE_BAD_REQUEST, "Unable to complete operation for subnet. The number "
-                                           "of host routes exceeds the limit %lld.",
+        return qerr_set(e, QE_ROUTES_EXHAUSTED, "Unable to complete operation for new subnet. "
+                                                "The number of host routes exceeds the limit "
+                                                "%lld.",
                         (long long)op->m->conf->max_subnet_host_routes);
     qj *out = qj_array();
     for (size_t i = 0; i < qj_len(*v); i++) {

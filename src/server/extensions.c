@@ -55,7 +55,7 @@ static const qext qext_table[] = {
      "Enables to set tag on resources with standard attribute."},
     {"standard-attr-timestamp", "Resource timestamps", "2016-09-12T10:00:00-00:00",
      "Adds created_at and updated_at fields to all Neutron resources that have Neutron "
-     "standard attributes"},
+     "standard attributes."},
 };
 
 static qj *qext_obj(const qext *x)

@@ -9,13 +9,15 @@ import http.client
 import json
 import os
 import re
+import signal
+import threading
+import time
 import unittest
 
 import qhvtest
 
 REFERENCE = os.environ.get('QHV_NEUTRON_WIRE', '/work/shared/reference/neutron-21-wire')
 REQUEST_ID = re.compile(r'^req-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
-UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 MAX_BODY = 114688   # [oslo_middleware] max_request_body_size default
 
 # The extensions a client relies on for what these tests exercise.
@@ -438,6 +440,110 @@ class ApiBasicsTest(qhvtest.ServerTestCase):
                              'type': 'SubnetNotFound',
                              'message': 'Subnet 00000000-0000-0000-0000-000000000000 could not '
                                         'be found.', 'detail': ''}}))
+
+
+class DurabilityTest(unittest.TestCase):
+    """What the server acknowledged survives SIGKILL: a new server on the same
+    directory has every acknowledged create, update and allocation, and
+    revision numbers continue from where they were."""
+
+    def test_sigkill_keeps_acknowledged_writes(self):
+        first = qhvtest.Server().start()
+        self.addCleanup(first.cleanup)
+        c = qhvtest.Client(first.port)
+        st, body = c.post('/v2.0/networks', {'network': {
+            'name': 'dur-net', 'provider:network_type': 'vlan',
+            'provider:physical_network': 'physnet1', 'provider:segmentation_id': 3200}})
+        self.assertEqual(st, 201, body)
+        net = body['network']
+        st, body = c.post('/v2.0/subnets', {'subnet': {
+            'network_id': net['id'], 'cidr': '10.140.0.0/24', 'ip_version': 4}})
+        self.assertEqual(st, 201, body)
+        sub = body['subnet']
+        st, body = c.post('/v2.0/ports', {'port': {
+            'network_id': net['id'], 'mac_address': 'fa:16:3e:de:ad:01',
+            'fixed_ips': [{'ip_address': '10.140.0.10'}]}})
+        self.assertEqual(st, 201, body)
+        port = body['port']
+        for i in range(3):
+            st, body = c.put('/v2.0/networks/' + net['id'], {'network': {'name': 'dur-%d' % i}})
+            self.assertEqual(st, 200, body)
+        net = body['network']
+        self.assertEqual(net['revision_number'], 5)   # 1, +1 subnet, +3 renames
+
+        # Writers running when the server is killed.
+        acked, lock, stop = [], threading.Lock(), threading.Event()
+
+        def writer(k):
+            # One project per writer: the network quota is 100 per project.
+            client = qhvtest.Client(first.port)
+            i = 0
+            while not stop.is_set() and i < 90:
+                try:
+                    st, body = client.post('/v2.0/networks', {'network': {
+                        'name': 'dur-w%d-%d' % (k, i), 'project_id': 'dur-%d' % k}})
+                except (OSError, http.client.HTTPException, ValueError):
+                    return
+                if st == 201:
+                    with lock:
+                        acked.append(body['network'])
+                i += 1
+        threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with lock:
+                if len(acked) >= 100:
+                    break
+            time.sleep(0.005)
+        rc = first.stop(signal.SIGKILL)
+        stop.set()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(rc, -signal.SIGKILL)
+        with lock:
+            acked = list(acked)
+        self.assertGreaterEqual(len(acked), 100)
+
+        second = qhvtest.Server(directory=first.dir).start()
+        self.addCleanup(second.cleanup)
+        c2 = qhvtest.Client(second.port)
+        self.assertEqual(c2.get('/v2.0/networks/' + net['id']), (200, {'network': net}))
+        self.assertEqual(c2.get('/v2.0/subnets/' + sub['id']), (200, {'subnet': sub}))
+        self.assertEqual(c2.get('/v2.0/ports/' + port['id']), (200, {'port': port}))
+        st, body = c2.get('/v2.0/networks')
+        self.assertEqual(st, 200)
+        stored = {n['id']: n for n in body['networks']}
+        for n in acked:
+            self.assertEqual(stored.get(n['id']), n)
+        # At most the requests in flight were committed without an answer.
+        self.assertLessEqual(len(stored) - 1 - len(acked), 4)
+        for n in stored.values():
+            self.assertEqual(c2.get('/v2.0/networks/' + n['id'])[0], 200)
+        # Revisions continue.
+        st, body = c2.put('/v2.0/networks/' + net['id'], {'network': {'name': 'dur-after'}})
+        self.assertEqual((st, body['network']['revision_number']), (200, 6))
+        st, body = c2.put('/v2.0/ports/' + port['id'], {'port': {'name': 'p'}})
+        self.assertEqual((st, body['port']['revision_number']),
+                         (200, port['revision_number'] + 1))
+        # Allocations survived too: segment, address, MAC.
+        self.assertEqual(c2.post('/v2.0/networks', {'network': {
+            'provider:network_type': 'vlan', 'provider:physical_network': 'physnet1',
+            'provider:segmentation_id': 3200}})[0], 409)
+        st, body = c2.post('/v2.0/ports', {'port': {
+            'network_id': net['id'], 'fixed_ips': [{'ip_address': '10.140.0.10'}]}})
+        self.assertEqual(body['NeutronError']['type'], 'IpAddressAlreadyAllocated')
+        st, body = c2.post('/v2.0/ports', {'port': {
+            'network_id': net['id'], 'mac_address': 'fa:16:3e:de:ad:01'}})
+        self.assertEqual(body['NeutronError']['type'], 'MacAddressInUse')
+        segs = [n['provider:segmentation_id'] for n in stored.values()]
+        self.assertEqual(len(segs), len(set(segs)))
+        st, body = c2.post('/v2.0/networks', {'network': {'name': 'dur-new'}})
+        self.assertEqual(st, 201, body)
+        self.assertNotIn(body['network']['provider:segmentation_id'], segs)
+        # And the new server stops cleanly.
+        self.assertEqual(second.stop(), 0, second.read_log()[-2000:])
 
 
 if __name__ == '__main__':

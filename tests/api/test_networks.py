@@ -7,6 +7,7 @@ network_vlan_ranges = physnet1:100:2999,physnet2; vsid_ranges = 5000:5999;
 flat_networks = *. Reference: /work/shared/reference/neutron-21-wire.
 """
 import re
+import threading
 import unittest
 import urllib.parse
 
@@ -181,20 +182,22 @@ class NetworksTest(NetworkHelpers, qhvtest.ServerTestCase):
     def test_provider_vlan_explicit(self):
         net = self.make_network(name='n-vlan-101', **{
             'provider:network_type': 'vlan', 'provider:physical_network': 'physnet1',
-            'provider:segmentation_id': 101})
+            'provider:segmentation_id': 3101})
         self.assertEqual((net['provider:network_type'], net['provider:physical_network'],
                           net['provider:segmentation_id'], net['mtu']),
-                         ('vlan', 'physnet1', 101, 1500))
+                         ('vlan', 'physnet1', 3101, 1500))
         self.create_error(409, 'VlanIdInUse',
-                          'Unable to create the network. The VLAN 101 on physical network '
+                          'Unable to create the network. The VLAN 3101 on physical network '
                           'physnet1 is in use.',
                           **{'provider:network_type': 'vlan',
                              'provider:physical_network': 'physnet1',
-                             'provider:segmentation_id': 101})
+                             'provider:segmentation_id': 3101})
+        # (Explicit VLANs here are outside physnet1's tenant range 100-2999,
+        # so that tenant networks of other tests can't have them.)
         # The same VLAN on another physical network is another segment.
         other = self.make_network(name='n-vlan-101b', **{
             'provider:network_type': 'vlan', 'provider:physical_network': 'physnet2',
-            'provider:segmentation_id': 101})
+            'provider:segmentation_id': 3101})
         self.assertEqual(other['provider:physical_network'], 'physnet2')
         # Bounds: 1 and 4094 are valid VLANs, outside any tenant range too.
         for vid in (1, 4094):
@@ -206,13 +209,13 @@ class NetworksTest(NetworkHelpers, qhvtest.ServerTestCase):
     def test_provider_vlan_segmentation_id_as_string(self):
         net = self.make_network(name='n-vlan-str', **{
             'provider:network_type': 'vlan', 'provider:physical_network': 'physnet1',
-            'provider:segmentation_id': '102'})
-        self.assertEqual(net['provider:segmentation_id'], 102)
+            'provider:segmentation_id': '3102'})
+        self.assertEqual(net['provider:segmentation_id'], 3102)
         st, body = self.get(self.net_url(net['id']))
-        self.assertEqual(body['network']['provider:segmentation_id'], 102)
+        self.assertEqual(body['network']['provider:segmentation_id'], 3102)
         self.create_error(409, 'VlanIdInUse', **{'provider:network_type': 'vlan',
                                                  'provider:physical_network': 'physnet1',
-                                                 'provider:segmentation_id': 102})
+                                                 'provider:segmentation_id': 3102})
 
     def test_provider_vlan_out_of_range(self):
         # Sample 06, exactly.
@@ -345,6 +348,26 @@ class NetworksTest(NetworkHelpers, qhvtest.ServerTestCase):
             seen.add(net['provider:segmentation_id'])
         self.assertEqual(len(seen), 6)
 
+    def test_concurrent_tenant_networks_get_distinct_segments(self):
+        results = [None] * 48
+
+        def worker(k):
+            client = self.client('n-conc-%d' % k)
+            for i in range(k, 48, 8):
+                results[i] = client.post('/v2.0/networks', {'network': {'name': 'n-conc'}})
+        ts = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        for st, body in results:
+            self.assertEqual(st, 201, body)
+        st, body = self.get('/v2.0/networks?name=n-conc')
+        segs = [(n['provider:network_type'], n['provider:physical_network'],
+                 n['provider:segmentation_id']) for n in body['networks']]
+        self.assertEqual(len(segs), 48)
+        self.assertEqual(len(set(segs)), 48)
+
     def test_filter_by_provider_attributes(self):
         n1 = self.make_network(name='n-pf', **{'provider:network_type': 'nvgre',
                                                'provider:segmentation_id': 8500})
@@ -476,9 +499,10 @@ class NetworksTest(NetworkHelpers, qhvtest.ServerTestCase):
                                                     'provider:physical_network': 'physnet1',
                                                     'provider:segmentation_id': 3001})
         s = self.make_subnet(again['id'], '10.61.0.0/24')
+        old_v4 = [f['ip_address'] for f in dhcp['fixed_ips'] if f['subnet_id'] == s4['id']]
         port = self.make_port(again['id'], fixed_ips=[
-            {'subnet_id': s['id'], 'ip_address': dhcp['fixed_ips'][0]['ip_address']}])
-        self.assertEqual(port['fixed_ips'][0]['ip_address'], dhcp['fixed_ips'][0]['ip_address'])
+            {'subnet_id': s['id'], 'ip_address': old_v4[0]}])
+        self.assertEqual(port['fixed_ips'][0]['ip_address'], old_v4[0])
 
     def test_delete_network_with_only_subnets(self):
         net = self.make_network(name='n-del-subnets')
@@ -515,6 +539,15 @@ class NetworksTest(NetworkHelpers, qhvtest.ServerTestCase):
         self.assertEqual(sorted(self.names('/v2.0/networks?%s&project_id=fake_project_id' % q)),
                          ['nf-a', 'nf-b', 'nf-c'])
         self.assertEqual(self.names('/v2.0/networks?%s&tenant_id=other' % q), [])
+
+    def test_names_with_spaces_and_unicode(self):
+        for name in ('two words', 'ünïcødé-网络', 'a&b=c', '100%'):
+            net = self.make_network(name=name)
+            self.assertEqual(net['name'], name)
+            st, body = self.get('/v2.0/networks?name=' + urllib.parse.quote(name, safe=''))
+            self.assertEqual([n['id'] for n in body['networks']], [net['id']], name)
+            st, body = self.get(self.net_url(net['id']))
+            self.assertEqual(body['network']['name'], name)
 
     def test_invalid_filters(self):
         for query in ('shared=maybe', 'admin_state_up=2x', 'shared='):
@@ -618,6 +651,10 @@ class NetworkPaginationTest(NetworkHelpers, qhvtest.ServerTestCase):
         self.assertEqual(set(links), {'next'})
         got, links = self.page('/v2.0/networks?marker=%s' % ids[2])
         self.assertEqual(got, ids[3:])
+        # Without a marker, a reverse page is the last one.
+        got, links = self.page('/v2.0/networks?limit=2&page_reverse=True')
+        self.assertEqual(got, ids[3:5])
+        self.assertEqual(self.query(links['previous'])['marker'], [ids[3]])
 
     def test_limit_keeps_filters_and_fields_in_links(self):
         ids = self.ids
@@ -641,6 +678,19 @@ class NetworkPaginationTest(NetworkHelpers, qhvtest.ServerTestCase):
         links = {l['rel']: l['href'] for l in body['networks_links']}
         st, body = self.get(links['next'][len('http://127.0.0.1:%d' % self.server.port):])
         self.assertEqual([n['name'] for n in body['networks']], ['page-2', 'page-1'])
+
+    def test_pages_on_a_non_unique_sort_key(self):
+        """Equal keys (all MTUs are 1500) are ordered by id, so pages neither
+        repeat nor skip anything, both ways."""
+        got, links = self.page('/v2.0/networks?sort_key=mtu&sort_dir=desc&limit=2')
+        seen = list(got)
+        while 'next' in links:
+            got, links = self.follow(links['next'])
+            seen += got
+        self.assertEqual(seen, self.ids)
+        got, links = self.page('/v2.0/networks?sort_key=mtu&limit=2&marker=%s&page_reverse=True'
+                               % self.ids[4])
+        self.assertEqual(got, self.ids[2:4])
 
     def test_limit_zero_and_large(self):
         got, links = self.page('/v2.0/networks?limit=0')
@@ -689,6 +739,38 @@ network_vlan_ranges = physnet1:10:12
         again = self.make_network(name='ex-again')
         self.assertEqual(again['provider:segmentation_id'], freed)
         self.create_error(503, 'NoNetworkAvailable', msg, name='ex-6')
+
+
+class TenantTypeOrderTest(NetworkHelpers, qhvtest.ServerTestCase):
+    """tenant_network_types is an order of preference: VLANs first, then
+    NVGRE once no VLAN is left."""
+    extra_conf = """
+[ml2_type_vlan]
+network_vlan_ranges = physnet1:20:21,physnet2
+[ml2_type_nvgre]
+vsid_ranges = 6000:6001
+"""
+
+    def test_vlan_then_nvgre_then_nothing(self):
+        nets = [self.make_network(name='order-%d' % i) for i in range(4)]
+        got = [(n['provider:network_type'], n['provider:physical_network'],
+                n['provider:segmentation_id'], n['mtu']) for n in nets]
+        self.assertEqual(sorted(got[:2]), [('vlan', 'physnet1', 20, 1500),
+                                           ('vlan', 'physnet1', 21, 1500)])
+        self.assertEqual(sorted(got[2:]), [('nvgre', None, 6000, NVGRE_MTU),
+                                           ('nvgre', None, 6001, NVGRE_MTU)])
+        self.create_error(503, 'NoNetworkAvailable', name='order-4')
+        # An explicit ip_rewrite VSID inside the range leaves fewer for tenants.
+        self.assertEqual(self.delete('/v2.0/networks/' + nets[3]['id'])[0], 204)
+        freed = nets[3]['provider:segmentation_id']
+        self.make_network(name='order-rw', **{'provider:network_type': 'ip_rewrite',
+                                              'provider:segmentation_id': freed})
+        self.create_error(503, 'NoNetworkAvailable', name='order-5')
+        # A freed VLAN is preferred again over NVGRE.
+        self.assertEqual(self.delete('/v2.0/networks/' + nets[0]['id'])[0], 204)
+        again = self.make_network(name='order-6')
+        self.assertEqual((again['provider:network_type'], again['provider:segmentation_id']),
+                         ('vlan', nets[0]['provider:segmentation_id']))
 
 
 if __name__ == '__main__':

@@ -92,10 +92,18 @@ class SubnetsTest(qhvtest.ServerTestCase):
         sub = self.make_subnet(net['id'], '10.71.0.0/24', gateway_ip=None)
         self.assertIsNone(sub['gateway_ip'])
         self.assertEqual(sub['allocation_pools'], [{'start': '10.71.0.1', 'end': '10.71.0.254'}])
-        # The first address goes to the first port.
-        port = self.make_port(net['id'])
-        self.assertEqual(port['fixed_ips'], [{'subnet_id': sub['id'],
-                                              'ip_address': '10.71.0.1'}])
+        # The first address is given out too: a /29 without a gateway has 6.
+        net2 = self.net('s-nogw2')
+        sub = self.make_subnet(net2['id'], '10.71.1.0/29', gateway_ip=None)
+        self.assertEqual(sub['allocation_pools'], [{'start': '10.71.1.1', 'end': '10.71.1.6'}])
+        got = set()
+        for _ in range(6):
+            port = self.make_port(net2['id'])
+            self.assertEqual(port['fixed_ips'][0]['subnet_id'], sub['id'])
+            got.add(port['fixed_ips'][0]['ip_address'])
+        self.assertEqual(got, {'10.71.1.%d' % i for i in range(1, 7)})
+        self.assertError(self.post('/v2.0/ports', {'port': {'network_id': net2['id']}}), 409,
+                         'IpAddressGenerationFailure')
 
     def test_explicit_gateway_splits_default_pool(self):
         net = self.net('s-gw')
@@ -124,7 +132,24 @@ class SubnetsTest(qhvtest.ServerTestCase):
         self.assertEqual(sub['allocation_pools'], pools)
         self.assertEqual(sub['gateway_ip'], '10.73.0.1')
         port = self.make_port(net['id'])
-        self.assertEqual(port['fixed_ips'][0]['ip_address'], '10.73.0.10')
+        ip = ipaddress.ip_address(port['fixed_ips'][0]['ip_address'])
+        self.assertTrue(ipaddress.ip_address('10.73.0.10') <= ip <= ipaddress.ip_address(
+            '10.73.0.20') or ipaddress.ip_address('10.73.0.30') <= ip <=
+            ipaddress.ip_address('10.73.0.40'), ip)
+        # Addresses come only from the pools, and all of them are used.
+        net3 = self.net('s-pools3')
+        sub = self.make_subnet(net3['id'], '10.73.0.0/24', allocation_pools=[
+            {'start': '10.73.0.10', 'end': '10.73.0.12'},
+            {'start': '10.73.0.30', 'end': '10.73.0.31'}])
+        got = {self.make_port(net3['id'])['fixed_ips'][0]['ip_address'] for _ in range(5)}
+        self.assertEqual(got, {'10.73.0.10', '10.73.0.11', '10.73.0.12', '10.73.0.30',
+                               '10.73.0.31'})
+        self.assertError(self.post('/v2.0/ports', {'port': {'network_id': net3['id']}}), 409,
+                         'IpAddressGenerationFailure')
+        # Outside the pools but inside the subnet: an address can be asked for.
+        port = self.make_port(net3['id'], fixed_ips=[{'ip_address': '10.73.0.200'}])
+        self.assertEqual(port['fixed_ips'], [{'subnet_id': sub['id'],
+                                              'ip_address': '10.73.0.200'}])
         # A single address pool at the edges of the range.
         net2 = self.net('s-pools2')
         sub = self.make_subnet(net2['id'], '10.73.0.0/24', gateway_ip=None, allocation_pools=[
@@ -230,8 +255,12 @@ class SubnetsTest(qhvtest.ServerTestCase):
         self.assertEqual(sub['allocation_pools'], [
             {'start': '2001:db8:1::2', 'end': '2001:db8:1:0:ffff:ffff:ffff:ffff'}])
         port = self.make_port(net['id'])
-        self.assertEqual(port['fixed_ips'], [{'subnet_id': sub['id'],
-                                              'ip_address': '2001:db8:1::2'}])
+        self.assertEqual(len(port['fixed_ips']), 1)
+        self.assertEqual(port['fixed_ips'][0]['subnet_id'], sub['id'])
+        ip = ipaddress.ip_address(port['fixed_ips'][0]['ip_address'])
+        self.assertIn(ip, ipaddress.ip_network('2001:db8:1::/64'))
+        self.assertGreaterEqual(ip, ipaddress.ip_address('2001:db8:1::2'))
+        self.assertEqual(str(ip), port['fixed_ips'][0]['ip_address'])   # canonical text
         # The last address can be asked for.
         port = self.make_port(net['id'], fixed_ips=[
             {'ip_address': '2001:db8:1:0:ffff:ffff:ffff:ffff'}])
@@ -283,16 +312,23 @@ class SubnetsTest(qhvtest.ServerTestCase):
                               ipv6_address_mode='slaac')
         mac = 'fa:16:3e:12:34:56'
         port = self.make_port(net['id'], mac_address=mac)
-        self.assertEqual(sorted(port['fixed_ips'], key=lambda f: f['subnet_id'] != v4['id']), [
-            {'subnet_id': v4['id'], 'ip_address': '10.78.0.3'},
-            {'subnet_id': v6['id'], 'ip_address': '2001:db8:79::f816:3eff:fe12:3456'}])
-        self.assertEqual(eui64('2001:db8:79::/64', mac), '2001:db8:79::f816:3eff:fe12:3456')
+        got = {f['subnet_id']: f['ip_address'] for f in port['fixed_ips']}
+        self.assertEqual(len(port['fixed_ips']), 2)
+        self.assertEqual(set(got), {v4['id'], v6['id']})
+        self.assertEqual(got[v6['id']], '2001:db8:79:0:f816:3eff:fe12:3456')
+        self.assertEqual(eui64('2001:db8:79::/64', mac), got[v6['id']])
+        self.assertIn(ipaddress.ip_address(got[v4['id']]), ipaddress.ip_network('10.78.0.0/24'))
+        st, body = self.get('/v2.0/ports/' + port['id'])
+        self.assertEqual(body['port']['fixed_ips'], port['fixed_ips'])
         # A port made before the SLAAC subnet got its address too.
         st, body = self.get('/v2.0/ports/' + early['id'])
         got = {f['subnet_id']: f['ip_address'] for f in body['port']['fixed_ips']}
-        self.assertEqual(got, {v4['id']: '10.78.0.2',
+        self.assertEqual(got, {v4['id']: early['fixed_ips'][0]['ip_address'],
                                v6['id']: eui64('2001:db8:79::/64', early['mac_address'])})
         self.assertEqual(body['port']['revision_number'], early['revision_number'] + 1)
+        # Filters find ports by their SLAAC address.
+        st, body = self.get('/v2.0/ports?fixed_ips=ip_address=' + eui64('2001:db8:79::/64', mac))
+        self.assertEqual([p['id'] for p in body['ports']], [port['id']])
         # A SLAAC address can't be asked for.
         st, body = self.post('/v2.0/ports', {'port': {'network_id': net['id'], 'fixed_ips': [
             {'subnet_id': v6['id'], 'ip_address': '2001:db8:79::5'}]}})
@@ -305,10 +341,11 @@ class SubnetsTest(qhvtest.ServerTestCase):
         five = ['8.8.8.%d' % i for i in range(1, 6)]
         sub = self.make_subnet(net['id'], '10.80.0.0/24', dns_nameservers=five)
         self.assertEqual(sub['dns_nameservers'], five)   # order kept
-        err = self.create_error(self.net('s-dns2')['id'], '10.80.0.0/24', 400,
-                                'DNSNameServersExhausted',
-                                dns_nameservers=five + ['8.8.8.6'])
-        self.assertIn('The number of DNS nameservers exceeds the limit 5', err['message'])
+        st, body = self.create(self.net('s-dns2')['id'], '10.80.0.0/24',
+                               dns_nameservers=five + ['8.8.8.6'])
+        self.assertEqual(st, 400, body)
+        self.assertIn('The number of DNS nameservers exceeds the limit 5',
+                      body['NeutronError']['message'])
         err = self.create_error(self.net('s-dns3')['id'], '10.80.0.0/24', 400, 'HTTPBadRequest',
                                 dns_nameservers=['8.8.8.8', '8.8.8.8'])
         self.assertIn("Duplicate nameserver '8.8.8.8'", err['message'])
@@ -326,6 +363,17 @@ class SubnetsTest(qhvtest.ServerTestCase):
         self.assertEqual(st, 400, body)
         st, body = self.put('/v2.0/subnets/' + sub['id'], {'subnet': {'dns_nameservers': []}})
         self.assertEqual((st, body['subnet']['dns_nameservers']), (200, []))
+
+    def test_dns_nameservers_limit_error(self):
+        """Neutron raises DNSNameServersExhausted (db_base_plugin_v2
+        _validate_subnet): 'Unable to complete operation for new subnet. The
+        number of DNS nameservers exceeds the limit 5.'"""
+        five = ['8.8.4.%d' % i for i in range(1, 7)]
+        self.create_error(self.net('s-dns6')['id'], '10.80.0.0/24', 400,
+                          'DNSNameServersExhausted',
+                          'Unable to complete operation for new subnet. The number of DNS '
+                          'nameservers exceeds the limit 5.',
+                          dns_nameservers=five)
 
     def test_host_routes(self):
         net = self.net('s-routes')
@@ -366,7 +414,9 @@ class SubnetsTest(qhvtest.ServerTestCase):
                          [{'start': '10.82.0.100', 'end': '10.82.0.200'}])
         self.assertEqual(body['subnet']['revision_number'], 2)
         port = self.make_port(net['id'])
-        self.assertEqual(port['fixed_ips'][0]['ip_address'], '10.82.0.100')
+        ip = ipaddress.ip_address(port['fixed_ips'][0]['ip_address'])
+        self.assertTrue(ipaddress.ip_address('10.82.0.100') <= ip <=
+                        ipaddress.ip_address('10.82.0.200'), ip)
         self.assertError(self.put(url, {'subnet': {'allocation_pools': [
             {'start': '10.82.0.100', 'end': '10.82.1.200'}]}}), 400, 'OutOfBoundsAllocationPool')
         self.assertError(self.put(url, {'subnet': {'allocation_pools': [
