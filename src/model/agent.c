@@ -274,13 +274,9 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
     if (rc == 0 && ports)
         rc = qagent_apply_statuses(&op, host, ports, e);
     qj_free(agent);
-    int64_t rev = rc == 0 ? qstore_bump_revision(m->store, e) : -1;
-    if (rc < 0 || rev < 0) {
-        qstore_rollback(m->store);
+    if (qmodel_finish(&op, rc, e) < 0)
         return -1;
-    }
-    if (qstore_commit(m->store, e) < 0)
-        return -1;
+    int64_t rev = qstore_revision(m->store);
     *ret = qj_object();
     qj_set(*ret, "revision", qj_int(rev));
     qj_set(*ret, "report_interval", qj_int(m->conf->report_interval));

@@ -11,3 +11,18 @@ qmodel *qmodel_new(qstore *store, const qconf *conf)
 }
 
 void qmodel_free(qmodel *m) { free(m); }
+
+int qmodel_finish(qop *op, int rc, qerr *e)
+{
+    qmodel *m = op->m;
+    if (rc == 0 && qstore_bump_revision(m->store, e) < 0)
+        rc = -1;
+    if (rc == 0)
+        rc = qstore_commit(m->store, e);
+    else
+        qstore_rollback(m->store);
+    if (rc == 0 && m->on_commit && !qtouch_empty(&op->touched))
+        m->on_commit(m->commit_ctx, &op->touched);
+    qtouch_clear(&op->touched);
+    return rc < 0 ? -1 : 0;
+}

@@ -13,6 +13,7 @@
 #include "lib/json.h"
 #include "model/config.h"
 #include "store/store.h"
+#include "model/touch.h"
 
 /* Who is asking. Built in one place (server/identity.c) from the request. */
 typedef struct qctx {
@@ -25,6 +26,9 @@ typedef struct qctx {
 typedef struct qmodel {
     qstore *store;
     const qconf *conf;
+    /* Told after every committed write what it touched (the plan feed). */
+    void (*on_commit)(void *ctx, const qtouch *t);
+    void *commit_ctx;
 } qmodel;
 
 /* One write operation: a request's transaction. */
@@ -33,7 +37,12 @@ typedef struct qop {
     const qctx *ctx;
     int64_t now;             /* wall clock seconds for timestamps */
     bool internal;           /* creating on the server's own behalf (no policy/quota) */
+    qtouch touched;          /* what this write changed, for host plans */
 } qop;
+
+/* Ends a write op: commits (rc == 0) or rolls back, tells on_commit, and
+ * frees op->touched. Returns rc or -1 if the commit failed. */
+int qmodel_finish(qop *op, int rc, qerr *e);
 
 qmodel *qmodel_new(qstore *store, const qconf *conf);
 void qmodel_free(qmodel *m);

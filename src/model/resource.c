@@ -296,11 +296,18 @@ int qres_store(qop *op, const qresource *r, qj *obj, bool insert, qerr *e)
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return qstore_fail(s, e, "store");
+    qtouch_doc(&op->touched, r->name, obj);
     return 0;
 }
 
 int qres_delete_row(qop *op, const qresource *r, const char *id, qerr *e)
 {
+    qj *doc;
+    qerr ignore;
+    if (qres_load(op, r, id, &doc, &ignore) == 0) {
+        qtouch_doc(&op->touched, r->name, doc);
+        qj_free(doc);
+    }
     sqlite3_stmt *st = qstore_stmt(op->m->store, qres_sql_delete, e);
     if (!st)
         return -1;
@@ -605,15 +612,6 @@ static int qres_begin(qop *op, qmodel *m, const qctx *ctx, qerr *e)
     return qstore_begin_write(m->store, e);
 }
 
-static int qres_finish(qop *op, int rc, qerr *e)
-{
-    if (rc == 0 && qstore_bump_revision(op->m->store, e) < 0)
-        rc = -1;
-    if (rc == 0)
-        return qstore_commit(op->m->store, e);
-    qstore_rollback(op->m->store);
-    return -1;
-}
 
 int qres_create_request(qmodel *m, const qctx *ctx, const qresource *r, const qj *body,
                         qj **ret, qerr *e)
@@ -643,7 +641,7 @@ int qres_create_request(qmodel *m, const qctx *ctx, const qresource *r, const qj
                 out = obj;
         }
     }
-    if (qres_finish(&op, rc, e) < 0) {
+    if (qmodel_finish(&op, rc, e) < 0) {
         qj_free(out);
         return -1;
     }
@@ -726,12 +724,13 @@ int qres_update_request(qmodel *m, const qctx *ctx, const qresource *r, const ch
             rc = r->on_update(&op, old, obj, conv, e);
     }
     if (rc == 0 && !qj_equal(old, obj)) {
+        qtouch_doc(&op.touched, r->name, old);
         qres_touch(&op, obj);
         rc = qres_store(&op, r, obj, false, e);
     }
     qj_free(old);
     qj_free(conv);
-    if (qres_finish(&op, rc, e) < 0) {
+    if (qmodel_finish(&op, rc, e) < 0) {
         qj_free(obj);
         return -1;
     }
@@ -760,7 +759,7 @@ int qres_delete_request(qmodel *m, const qctx *ctx, const qresource *r, const ch
     if (rc == 0)
         rc = qres_delete_row(&op, r, id, e);
     qj_free(old);
-    return qres_finish(&op, rc, e);
+    return qmodel_finish(&op, rc, e);
 }
 
 /* ---------- show / list ---------- */
@@ -1338,7 +1337,7 @@ int qres_tags_request(qmodel *m, const qctx *ctx, const qresource *r, const char
     }
     qj_free(obj);
     qj_free(newtags);
-    if (qres_finish(&op, rc, e) < 0) {
+    if (qmodel_finish(&op, rc, e) < 0) {
         qj_free(result);
         return -1;
     }

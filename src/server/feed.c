@@ -43,6 +43,8 @@ typedef struct qfeed_waiter {
 
 struct qfeed {
     qmodel *m;
+    pthread_mutex_t pending_lock;
+    qtouch pending;        /* what commits touched since the last refresh */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     atomic_bool dirty;     /* set by commits without the lock: writers never wait for plans */
@@ -284,6 +286,8 @@ static void qfeed_wake(qfeed *f, bool all)
     }
 }
 
+static void qfeed_affected(qfeed *f, const qtouch *t, qtouch_set *hosts);
+
 static void *qfeed_main(void *arg)
 {
     qfeed *f = arg;
@@ -305,11 +309,24 @@ static void *qfeed_main(void *arg)
             nanosleep(&d, NULL);
             pthread_mutex_lock(&f->lock);
             atomic_store(&f->dirty, false);
+            pthread_mutex_lock(&f->pending_lock);
+            qtouch t = f->pending;
+            memset(&f->pending, 0, sizeof f->pending);
+            pthread_mutex_unlock(&f->pending_lock);
+            qtouch_set hosts = {0};
+            if (!t.all)
+                qfeed_affected(f, &t, &hosts);
             for (qfeed_host *h = f->hosts; h; h = h->next) {
+                bool affected = t.all;
+                for (size_t i = 0; i < hosts.n && !affected; i++)
+                    affected = !strcmp(hosts.v[i], h->host);
                 qerr e;
-                if (qfeed_refresh(f, h, &e) < 0)
+                if (affected && qfeed_refresh(f, h, &e) < 0)
                     QLOG_E("feed", "plan of %s: %s", h->host, e.msg);
             }
+            qtouch done = {.hosts = hosts};
+            qtouch_clear(&done);
+            qtouch_clear(&t);
         }
         qfeed_wake(f, false);
     }
@@ -317,13 +334,87 @@ static void *qfeed_main(void *arg)
     return NULL;
 }
 
-static void qfeed_on_commit(void *ctx)
+static void qfeed_on_commit(void *ctx, const qtouch *t)
 {
     qfeed *f = ctx;
+    pthread_mutex_lock(&f->pending_lock);
+    qtouch_merge(&f->pending, t);
+    pthread_mutex_unlock(&f->pending_lock);
     /* A wakeup lost between the feed's check and its wait costs at most one
-     * tick; taking the lock here would make every writer wait for plans. */
+     * tick; taking the feed lock here would make every writer wait for plans. */
     atomic_store(&f->dirty, true);
     pthread_cond_signal(&f->cond);
+}
+
+/* ---------- which hosts a change concerns ---------- */
+
+static const char qfeed_sql_net_hosts[] =
+    "SELECT DISTINCT host FROM resources WHERE kind='port' AND parent_id=?1 AND host!=''";
+static const char qfeed_sql_net_type[] =
+    "SELECT json_extract(body, '$.\"provider:network_type\"') FROM resources "
+    "WHERE kind='network' AND id=?1";
+static const char qfeed_sql_group_hosts[] =
+    "SELECT DISTINCT r.host FROM port_sgs s JOIN resources r ON r.kind='port' AND r.id=s.port_id "
+    "WHERE s.sg_id=?1 AND r.host!=''";
+static const char qfeed_sql_referrers[] =
+    "SELECT DISTINCT parent_id FROM resources WHERE kind='security_group_rule' AND "
+    "json_extract(body, '$.remote_group_id')=?1";
+static const char qfeed_sql_host_networks[] =
+    "SELECT DISTINCT parent_id FROM resources WHERE kind='port' AND host=?1";
+
+/* Adds the first column of every row of sql(arg) to out. */
+static void qfeed_collect(qfeed *f, const char *sql, const char *arg, qtouch_set *out)
+{
+    qerr e;
+    sqlite3_stmt *st = qstore_stmt(f->m->store, sql, &e);
+    if (!st)
+        return;
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (sqlite3_column_text(st, 0))
+            qtouch_add(out, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+}
+
+static bool qfeed_virtualized(qfeed *f, const char *network_id)
+{
+    qtouch_set t = {0};
+    qfeed_collect(f, qfeed_sql_net_type, network_id, &t);
+    bool v = t.n && (!strcmp(t.v[0], "nvgre") || !strcmp(t.v[0], "ip_rewrite"));
+    qtouch tmp = {.networks = t};
+    qtouch_clear(&tmp);
+    return v;
+}
+
+/* The hosts whose plans t may change:
+ * - hosts named (their ports or their agent changed); an agent's provider
+ *   address is in the lookup tables of every host on its virtual networks;
+ * - every host on a network or subnet that changed;
+ * - every host on a virtual network where a port changed (lookup records);
+ * - hosts with ports in a changed group, or in a group whose rules name a
+ *   changed group as remote (address sets). */
+static void qfeed_affected(qfeed *f, const qtouch *t, qtouch_set *hosts)
+{
+    qtouch extra = {0};
+    for (size_t i = 0; i < t->hosts.n; i++) {
+        qtouch_add(hosts, t->hosts.v[i]);
+        qfeed_collect(f, qfeed_sql_host_networks, t->hosts.v[i], &extra.port_networks);
+    }
+    for (size_t i = 0; i < t->networks.n; i++)
+        qfeed_collect(f, qfeed_sql_net_hosts, t->networks.v[i], hosts);
+    for (int pass = 0; pass < 2; pass++) {
+        const qtouch_set *nets = pass ? &extra.port_networks : &t->port_networks;
+        for (size_t i = 0; i < nets->n; i++)
+            if (qfeed_virtualized(f, nets->v[i]))
+                qfeed_collect(f, qfeed_sql_net_hosts, nets->v[i], hosts);
+    }
+    for (size_t i = 0; i < t->groups.n; i++) {
+        qtouch_add(&extra.groups, t->groups.v[i]);
+        qfeed_collect(f, qfeed_sql_referrers, t->groups.v[i], &extra.groups);
+    }
+    for (size_t i = 0; i < extra.groups.n; i++)
+        qfeed_collect(f, qfeed_sql_group_hosts, extra.groups.v[i], hosts);
+    qtouch_clear(&extra);
 }
 
 qfeed *qfeed_new(qmodel *m)
@@ -331,10 +422,12 @@ qfeed *qfeed_new(qmodel *m)
     qfeed *f = xcalloc(1, sizeof *f);
     f->m = m;
     pthread_mutex_init(&f->lock, NULL);
+    pthread_mutex_init(&f->pending_lock, NULL);
     pthread_cond_init(&f->cond, NULL);
     if (pthread_create(&f->thread, NULL, qfeed_main, f) == 0)
         f->running = true;
-    qstore_set_commit_hook(m->store, qfeed_on_commit, f);
+    m->commit_ctx = f;
+    m->on_commit = qfeed_on_commit;
     return f;
 }
 
@@ -342,7 +435,7 @@ void qfeed_shutdown(qfeed *f)
 {
     if (!f)
         return;
-    qstore_set_commit_hook(f->m->store, NULL, NULL);
+    f->m->on_commit = NULL;
     pthread_mutex_lock(&f->lock);
     f->stopping = true;
     qfeed_wake(f, true);
@@ -368,7 +461,9 @@ void qfeed_free(qfeed *f)
         free(h);
         h = n;
     }
+    qtouch_clear(&f->pending);
     pthread_mutex_destroy(&f->lock);
+    pthread_mutex_destroy(&f->pending_lock);
     pthread_cond_destroy(&f->cond);
     free(f);
 }

@@ -32,8 +32,6 @@ struct qstore {
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
     bool stopping;
-    void (*commit_hook)(void *ctx);
-    void *commit_ctx;
 };
 
 #define QSTORE_CHECKPOINT_MS 250
@@ -338,24 +336,12 @@ int qstore_begin_write(qstore *s, qerr *e)
     return 0;
 }
 
-void qstore_set_commit_hook(qstore *s, void (*fn)(void *ctx), void *ctx)
-{
-    pthread_mutex_lock(&s->write_lock);
-    s->commit_hook = fn;
-    s->commit_ctx = ctx;
-    pthread_mutex_unlock(&s->write_lock);
-}
-
 int qstore_commit(qstore *s, qerr *e)
 {
     int rc = qstore_exec(s, "COMMIT", e);
     if (rc < 0)
         qstore_exec(s, "ROLLBACK", NULL);
-    void (*hook)(void *) = s->commit_hook;
-    void *ctx = s->commit_ctx;
     pthread_mutex_unlock(&s->write_lock);
-    if (rc == 0 && hook)
-        hook(ctx);
     return rc;
 }
 

@@ -38,10 +38,6 @@ int qstore_begin_read(qstore *s, qerr *e);
 void qstore_end_read(qstore *s);
 int64_t qstore_revision(qstore *s);
 
-/* Called after every successful commit (outside the write lock), e.g. to
- * wake the host plan feed. One hook; NULL removes it. */
-void qstore_set_commit_hook(qstore *s, void (*fn)(void *ctx), void *ctx);
-
 /* Maps the last SQLite error on this thread's connection into e (500). */
 int qstore_fail(qstore *s, qerr *e, const char *what);
 
