@@ -425,14 +425,7 @@ int qsg_ensure_default_request(qmodel *m, const qctx *ctx, qerr *e)
         return 0;
     if (qstore_begin_write(m->store, e) < 0)
         return -1;
-    int rc = qsg_ensure_default(&op, ctx->project_id, id, e);
-    if (rc == 0 && qstore_bump_revision(m->store, e) < 0)
-        rc = -1;
-    if (rc < 0) {
-        qstore_rollback(m->store);
-        return -1;
-    }
-    return qstore_commit(m->store, e);
+    return qmodel_finish(&op, qsg_ensure_default(&op, ctx->project_id, id, e), e);
 }
 
 static int qsg_on_update(qop *op, const qj *old, qj *sg, const qj *changes, qerr *e)
