@@ -223,13 +223,8 @@ int qquota_update_request(qmodel *m, const qctx *ctx, const char *project, const
             rc = qstore_fail(m->store, e, "quota set");
         sqlite3_reset(st);
     }
-    if (rc == 0 && qstore_bump_revision(m->store, e) < 0)
-        rc = -1;
-    if (rc < 0) {
-        qstore_rollback(m->store);
-        return -1;
-    }
-    if (qstore_commit(m->store, e) < 0)
+    qop op = {.m = m, .ctx = ctx};
+    if (qmodel_finish(&op, rc, e) < 0)
         return -1;
     qj *o = qquota_obj(m, project, NULL, e);
     if (!o)
@@ -251,11 +246,6 @@ int qquota_delete_request(qmodel *m, const qctx *ctx, const char *project, qerr 
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : qstore_fail(m->store, e, "quota delete");
         sqlite3_reset(st);
     }
-    if (rc == 0 && qstore_bump_revision(m->store, e) < 0)
-        rc = -1;
-    if (rc < 0) {
-        qstore_rollback(m->store);
-        return -1;
-    }
-    return qstore_commit(m->store, e);
+    qop op = {.m = m, .ctx = ctx};
+    return qmodel_finish(&op, rc, e);
 }
