@@ -42,6 +42,7 @@
     X(ADDRESS_PAIR_NEEDS_PS,409, "AddressPairAndPortSecurityRequired") \
     X(ADDRESS_PAIR_DUP,     400, "DuplicateAddressPairInRequest") \
     X(SG_RULE_EXISTS,       409, "SecurityGroupRuleExists") \
+    X(SG_RULE_DUP_POST,     409, "DuplicateSecurityGroupRuleInPost") \
     X(SG_IN_USE,            409, "SecurityGroupInUse") \
     X(SG_DEFAULT_DELETE,    409, "SecurityGroupCannotRemoveDefault") \
     X(SG_PORT_RANGE,        400, "SecurityGroupInvalidPortRange") \

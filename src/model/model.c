@@ -1,6 +1,7 @@
 #include "model/model.h"
 #include "lib/util.h"
 #include <stdlib.h>
+#include <string.h>
 
 qmodel *qmodel_new(qstore *store, const qconf *conf)
 {
@@ -24,5 +25,8 @@ int qmodel_finish(qop *op, int rc, qerr *e)
     if (rc == 0 && m->on_commit && !qtouch_empty(&op->touched))
         m->on_commit(m->commit_ctx, &op->touched);
     qtouch_clear(&op->touched);
+    qtouch tmp = {.hosts = op->created};
+    qtouch_clear(&tmp);
+    memset(&op->created, 0, sizeof op->created);
     return rc < 0 ? -1 : 0;
 }

@@ -38,6 +38,7 @@ typedef struct qop {
     int64_t now;             /* wall clock seconds for timestamps */
     bool internal;           /* creating on the server's own behalf (no policy/quota) */
     qtouch touched;          /* what this write changed, for host plans */
+    qtouch_set created;      /* ids created by this op (a bulk request's own items) */
 } qop;
 
 /* Ends a write op: commits (rc == 0) or rolls back, tells on_commit, and

@@ -1,6 +1,7 @@
 #include "model/quota.h"
 #include "lib/util.h"
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct qquota_res {
@@ -195,8 +196,13 @@ int qquota_update_request(qmodel *m, const qctx *ctx, const char *project, const
         if (qj_is(v, QJ_INT))
             n = v->u.i;
         else if (!qj_as_str(v) || qhv_parse_i64(qj_as_str(v), INT64_MIN, INT64_MAX, &n) < 0)
-            return qerr_set(e, QE_BAD_REQUEST, "Invalid input for %s. Reason: the quota must be "
-                                               "an integer.", k);
+        {
+            char *t = qj_as_str(v) ? xstrdup(qj_as_str(v)) : qj_to_string(v);
+            qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: '%.200s' is not an "
+                                          "integer.", t);
+            free(t);
+            return -1;
+        }
         if (n < -1 || n > INT32_MAX)
             return qerr_set(e, QE_BAD_REQUEST, "Invalid input for %s. Reason: '%lld' is not in "
                                                "range -1 through %d.", k, (long long)n, INT32_MAX);

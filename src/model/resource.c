@@ -592,6 +592,8 @@ int qres_create_one(qop *op, const qresource *r, qj *item, bool internal, qj **r
         rc = r->on_create(op, obj, e);
     if (rc == 0)
         rc = qres_store(op, r, obj, true, e);
+    if (rc == 0)
+        qtouch_add(&op->created, qj_get_str(obj, "id"));
     if (rc == 0 && r->after_create)
         rc = r->after_create(op, obj, e);
     op->internal = was_internal;
@@ -801,7 +803,7 @@ typedef struct qlistspec {
     int64_t limit;
     const char *marker;
     bool page_reverse;
-    const char *tags_all, *tags_any, *not_tags, *not_tags_any;
+    char *tags_all, *tags_any, *not_tags, *not_tags_any;   /* repeated values joined by ',' */
     const char *parent;     /* single-valued filter on parent_attr, pushed to SQL */
 } qlistspec;
 
@@ -816,8 +818,19 @@ static bool qlist_reserved(const char *k)
     return false;
 }
 
+static void qlist_join(char **dst, const char *v)
+{
+    char *n = *dst ? xasprintf("%s,%s", *dst, v) : xstrdup(v);
+    free(*dst);
+    *dst = n;
+}
+
 static void qlistspec_free(qlistspec *s)
 {
+    free(s->tags_all);
+    free(s->tags_any);
+    free(s->not_tags);
+    free(s->not_tags_any);
     for (size_t i = 0; i < s->nfilters; i++) {
         for (size_t j = 0; j < s->filters[i].n; j++)
             qj_free(s->filters[i].conv[j]);
@@ -867,7 +880,7 @@ static int qlistspec_parse(const qctx *ctx, const qresource *r, const qquery *q,
         if (!strcmp(k, "sort_key")) {
             const qattr *a = qres_attr(r, v);
             if (!a || !qres_attr_visible(ctx, a) || (a->flags & QA_NOSORT) ||
-                a->kind == QA_LIST || a->kind == QA_DICT || a->kind == QA_ANY) {
+                a->kind == QA_LIST || a->kind == QA_DICT) {
                 rc = qerr_set(e, QE_BAD_REQUEST, "%s is invalid attribute for sort_keys", v);
                 break;
             }
@@ -895,13 +908,13 @@ static int qlistspec_parse(const qctx *ctx, const qresource *r, const qquery *q,
             else
                 s->page_reverse = b;
         } else if (!strcmp(k, "tags")) {
-            s->tags_all = v;
+            qlist_join(&s->tags_all, v);
         } else if (!strcmp(k, "tags-any")) {
-            s->tags_any = v;
+            qlist_join(&s->tags_any, v);
         } else if (!strcmp(k, "not-tags")) {
-            s->not_tags = v;
+            qlist_join(&s->not_tags, v);
         } else if (!strcmp(k, "not-tags-any")) {
-            s->not_tags_any = v;
+            qlist_join(&s->not_tags_any, v);
         } else if (!qlist_reserved(k)) {
             const qattr *a = qres_attr(r, k);
             if (!a || !qres_attr_visible(ctx, a) || (a->flags & QA_NOFILTER)) {
@@ -925,7 +938,7 @@ static int qlistspec_parse(const qctx *ctx, const qresource *r, const qquery *q,
             f->n++;
         }
     }
-    if (rc == 0 && ndirs && ndirs != s->nkeys)
+    if (rc == 0 && ndirs != s->nkeys)
         rc = qerr_set(e, QE_BAD_REQUEST, "The number of sort_keys and sort_dirs must be same");
     for (size_t i = 0; rc == 0 && i < ndirs; i++)
         s->keys[i].desc = dirs[i];
@@ -1126,7 +1139,11 @@ int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qque
         else
             hi = lo + (size_t)s.limit;
     }
-    if (s.limit > 0 && hi > lo && rc == 0) {
+    if (s.limit > 0 && hi == lo && rc == 0) {
+        /* Past either end: Neutron links back the other way, without a marker. */
+        page->has_next = s.page_reverse;
+        page->has_prev = !s.page_reverse;
+    } else if (s.limit > 0 && hi > lo && rc == 0) {
         /* Neutron's rule: a full page (or a reverse page) has a next link, a
          * full page (or a forward page) has a previous link. Markers are the
          * ids of the page's ends, taken before fields= may strip "id". */
@@ -1227,6 +1244,17 @@ static bool qres_has_tag(const qj *tags, const char *t)
     return false;
 }
 
+/* Tags are a set: the same tags in another order are no change. */
+static bool qres_same_tags(const qj *a, const qj *b)
+{
+    if (qj_len(a) != qj_len(b))
+        return false;
+    for (size_t i = 0; i < qj_len(a); i++)
+        if (!qres_has_tag(b, qj_as_str(qj_at(a, i))))
+            return false;
+    return true;
+}
+
 static qj *qres_tags_body(const qj *tags)
 {
     qj *o = qj_object();
@@ -1266,8 +1294,12 @@ int qres_tags_request(qmodel *m, const qctx *ctx, const qresource *r, const char
                 return s ? -1 : qerr_set(e, QE_BAD_REQUEST, "Invalid input for tags. Reason: "
                                                             "tags must be strings.");
             }
-            if (!qres_has_tag(newtags, s))
-                qj_append(newtags, qj_str(s));
+            if (qres_has_tag(newtags, s)) {
+                qj_free(newtags);
+                return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: Duplicate "
+                                                     "items in the list: '%.300s'.", s);
+            }
+            qj_append(newtags, qj_str(s));
         }
     }
     if (get) {
@@ -1330,7 +1362,7 @@ int qres_tags_request(qmodel *m, const qctx *ctx, const qresource *r, const char
             *status = 204;
         }
     }
-    if (rc == 0 && !qj_equal(result, tags)) {
+    if (rc == 0 && !qres_same_tags(result, tags)) {
         qj_set(obj, "tags", qj_clone(result));
         qres_touch(&op, obj);
         rc = qres_store(&op, r, obj, false, e);

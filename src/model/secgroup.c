@@ -117,13 +117,6 @@ static int qsg_check_protocol(qop *op, const qattr *a, qj **v, qerr *e)
     return 0;
 }
 
-static int qsg_check_port_value(qop *op, const qattr *a, qj **v, qerr *e)
-{
-    if ((*v)->u.i < 0 || (*v)->u.i > 65535)
-        return qerr_set(e, QE_SG_PORT_VALUE, "Invalid value for port %lld.", (long long)(*v)->u.i);
-    return 0;
-}
-
 static int qsg_check_ethertype(qop *op, const qattr *a, qj **v, qerr *e)
 {
     const char *s = qj_as_str(*v);
@@ -142,14 +135,81 @@ static int qsg_check_prefix(qop *op, const qattr *a, qj **v, qerr *e)
     if (qcidr_parse_or_host(qj_as_str(*v), &c) < 0)
         return qerr_set(e, QE_BAD_REQUEST, "Invalid input for remote_ip_prefix. Reason: '%s' is "
                                            "not a valid IP subnet.", qj_as_str(*v));
+    /* A bare address is a host prefix (Neutron shows "192.0.2.9/32"). */
+    char buf[QCIDR_STRLEN];
+    qcidr_format(&c, buf);
+    qj_free(*v);
+    *v = qj_str(buf);
     return 0;
 }
 
-/* The fields that make two rules the same rule. */
+/* Ports arrive as integers or numeric strings; anything else is Neutron's
+ * SecurityGroupInvalidPortValue. */
+static int qsg_check_port(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    int64_t n;
+    const char *s = qj_as_str(*v);
+    if (qj_is(*v, QJ_INT)) {
+        n = (*v)->u.i;
+    } else if (!s || qhv_parse_i64(s, INT64_MIN, INT64_MAX, &n) < 0) {
+        char *t = s ? xstrdup(s) : qj_to_string(*v);
+        qerr_set(e, QE_SG_PORT_VALUE, "Invalid value for port %.100s.", t);
+        free(t);
+        return -1;
+    }
+    if (n < 0 || n > 65535)
+        return qerr_set(e, QE_SG_PORT_VALUE, "Invalid value for port %lld.", (long long)n);
+    qj_free(*v);
+    *v = qj_int(n);
+    return 0;
+}
+
+/* port_range_min=80: an integer compared with the rule's value. */
+static int qsg_filter_port(const qj *value, const char *q)
+{
+    int64_t n;
+    if (qhv_parse_i64(q, 0, 65535, &n) < 0)
+        return -1;
+    return value && qj_is(value, QJ_INT) && value->u.i == n;
+}
+
+/* protocol=X matches rules of the same protocol, by name or number. */
+static int qsg_filter_protocol(const qj *value, const char *q)
+{
+    qj *qv = qj_str(q);
+    qerr e;
+    int ok = qsg_check_protocol(NULL, NULL, &qv, &e);
+    int rc;
+    if (ok < 0)
+        rc = -1;
+    else if (!value)
+        rc = 0;
+    else if (qj_is(qv, QJ_NULL) || qj_is(value, QJ_NULL))
+        rc = qj_is(qv, QJ_NULL) && qj_is(value, QJ_NULL);
+    else
+        rc = qsg_proto_num(qj_as_str(qv)) == qsg_proto_num(qj_as_str(value));
+    qj_free(qv);
+    return rc;
+}
+
+/* A rule's remote prefix for comparison: none for "any" (0.0.0.0/0, ::/0). */
+static const char *qsg_rule_prefix(const qj *r)
+{
+    const char *p = qj_get_str(r, "normalized_cidr");
+    return p && strcmp(p, "0.0.0.0/0") && strcmp(p, "::/0") ? p : NULL;
+}
+
+/* The fields that make two rules the same rule, compared as Neutron does:
+ * protocol by number, an "any" prefix as no prefix. */
 static bool qsg_rule_same(const qj *a, const qj *b)
 {
-    static const char *const keys[] = {"direction", "ethertype", "protocol", "port_range_min",
-                                       "port_range_max", "normalized_cidr", "remote_group_id"};
+    const char *pa = qsg_rule_prefix(a), *pb = qsg_rule_prefix(b);
+    if ((pa == NULL) != (pb == NULL) || (pa && strcmp(pa, pb)))
+        return false;
+    if (qsg_proto_num(qj_get_str(a, "protocol")) != qsg_proto_num(qj_get_str(b, "protocol")))
+        return false;
+    static const char *const keys[] = {"direction", "ethertype", "port_range_min",
+                                       "port_range_max", "remote_group_id"};
     for (size_t i = 0; i < QHV_ARRAY_SIZE(keys); i++) {
         const qj *x = qj_get(a, keys[i]), *y = qj_get(b, keys[i]);
         bool xn = !x || qj_is(x, QJ_NULL), yn = !y || qj_is(y, QJ_NULL);
@@ -253,9 +313,16 @@ static int qsg_rule_on_create(qop *op, qj *rule, qerr *e)
     }
     qj *rules = qj_get(sg, "security_group_rules");
     for (size_t i = 0; rc == 0 && i < qj_len(rules); i++)
-        if (qsg_rule_same(qj_at(rules, i), rule))
-            rc = qerr_set(e, QE_SG_RULE_EXISTS, "Security group rule already exists. Rule id is "
-                                                "%s.", qj_get_str(qj_at(rules, i), "id"));
+        if (qsg_rule_same(qj_at(rules, i), rule)) {
+            const char *dup = qj_get_str(qj_at(rules, i), "id");
+            bool same_post = false;
+            for (size_t k = 0; k < op->created.n && !same_post; k++)
+                same_post = !strcmp(op->created.v[k], dup);
+            rc = same_post ? qerr_set(e, QE_SG_RULE_DUP_POST, "Duplicate Security Group Rule in "
+                                                              "POST.")
+                           : qerr_set(e, QE_SG_RULE_EXISTS, "Security group rule already exists. "
+                                                            "Rule id is %s.", dup);
+        }
     if (rc == 0) {
         qj_append(rules, qj_clone(rule));
         /* A user's new rule is a change of the group; the rules a group is
@@ -299,16 +366,17 @@ static const qattr qsg_rule_attrs[] = {
     {"security_group_id", QA_UUID, QA_POST | QA_REQUIRED, NULL, 0, 0, NULL, NULL, NULL},
     {"ethertype", QA_STR, QA_POST, "\"IPv4\"", 0, 0, NULL, qsg_check_ethertype, NULL},
     {"direction", QA_STR, QA_POST | QA_REQUIRED, NULL, 0, 0, qsg_directions, NULL, NULL},
-    {"protocol", QA_ANY, QA_POST | QA_NULL, "null", 0, 0, NULL, qsg_check_protocol, NULL},
-    {"port_range_min", QA_INT, QA_POST | QA_NULL | QA_STRCONV, "null", 0, 0, NULL,
-     qsg_check_port_value, NULL},
-    {"port_range_max", QA_INT, QA_POST | QA_NULL | QA_STRCONV, "null", 0, 0, NULL,
-     qsg_check_port_value, NULL},
+    {"protocol", QA_ANY, QA_POST | QA_NULL, "null", 0, 0, NULL, qsg_check_protocol,
+     qsg_filter_protocol},
+    {"port_range_min", QA_ANY, QA_POST | QA_NULL, "null", 0, 0, NULL, qsg_check_port,
+     qsg_filter_port},
+    {"port_range_max", QA_ANY, QA_POST | QA_NULL, "null", 0, 0, NULL, qsg_check_port,
+     qsg_filter_port},
     {"remote_ip_prefix", QA_STR, QA_POST | QA_NULL, "null", 0, 0, NULL, qsg_check_prefix, NULL},
     {"remote_address_group_id", QA_STR, 0, "null", 0, 0, NULL, NULL, NULL},
     {"normalized_cidr", QA_STR, 0, "null", 0, 0, NULL, NULL, NULL},
     {"remote_group_id", QA_UUID, QA_POST | QA_NULL, "null", 0, 0, NULL, NULL, NULL},
-    QATTR_DESCRIPTION,
+    {"description", QA_STR, QA_POST | QA_NULL, "\"\"", 0, 255, NULL, NULL, NULL},
     {"created_at", QA_STR, 0, NULL, 0, 0, NULL, NULL, NULL},
     {"updated_at", QA_STR, 0, NULL, 0, 0, NULL, NULL, NULL},
     {"revision_number", QA_INT, 0, NULL, 0, 0, NULL, NULL, NULL},
@@ -343,6 +411,7 @@ static int qsg_add_rule(qop *op, const char *sgid, const char *project, const ch
     qj_set(item, "ethertype", qj_str(eth));
     if (remote_group)
         qj_set(item, "remote_group_id", qj_str(remote_group));
+    qj_set(item, "description", qj_null());   /* as Neutron's automatic rules */
     qj *rule;
     int rc = qres_create_one(op, &qres_security_group_rule, item, true, &rule, e);
     qj_free(item);
@@ -432,7 +501,7 @@ static int qsg_on_update(qop *op, const qj *old, qj *sg, const qj *changes, qerr
 {
     const char *oldname = qj_get_str(old, "name");
     const qj *name = qj_get(changes, "name");
-    if (name && oldname && !strcmp(oldname, "default") && strcmp(qj_as_str(name), "default"))
+    if (name && oldname && !strcmp(oldname, "default"))
         return qerr_set(e, QE_SG_DEFAULT_UPDATE, "Updating default security group not allowed.");
     if (name && !strcmp(qj_as_str(name), "default") && (!oldname || strcmp(oldname, "default")))
         return qerr_set(e, QE_SG_DEFAULT_EXISTS, "Default security group already exists.");

@@ -15,7 +15,7 @@
 
 typedef struct qapi_path {
     size_t n;
-    char seg[QAPI_MAX_SEGMENTS][256];
+    char seg[QAPI_MAX_SEGMENTS][QAPI_MAX_SEGMENT];
 } qapi_path;
 
 /* Splits "/v2.0/ports/ID.json" into segments and drops a final ".json". */
@@ -158,10 +158,13 @@ static qj *qapi_page_link(const qhttp_req *req, const char *collection, const ch
         qbuf_putc(&b, '=');
         qapi_urlencode(&b, req->query[i].value);
     }
-    qbuf_printf(&b, "%smarker=", first ? "" : "&");
-    qapi_urlencode(&b, marker);
+    if (*marker) {
+        qbuf_printf(&b, "%smarker=", first ? "" : "&");
+        qapi_urlencode(&b, marker);
+        first = false;
+    }
     if (reverse)
-        qbuf_puts(&b, "&page_reverse=True");
+        qbuf_printf(&b, "%spage_reverse=True", first ? "" : "&");
     qj *l = qapi_link(rel, b.data);
     qbuf_free(&b);
     return l;
@@ -380,7 +383,7 @@ void qapi_handle(void *vctx, const qhttp_req *req, qhttp_resp *resp)
             qapi_json(resp, 200, out);
         } else {
             char msg[400];
-            snprintf(msg, sizeof msg, "Extension with alias %s does not exist", p.seg[2]);
+            snprintf(msg, sizeof msg, "Extension with alias %.300s does not exist", p.seg[2]);
             qapi_fail(resp, QE_NOT_FOUND, msg);
         }
         return;

@@ -7,6 +7,9 @@
 
 struct qfeed;
 
+/* Longest path segment accepted (a tag may be 255 characters percent-encoded). */
+#define QAPI_MAX_SEGMENT 1024
+
 typedef struct qapi {
     qmodel *model;
     const qconf *conf;

@@ -105,7 +105,7 @@ static void qchan_plan(qapi *api, const qhttp_req *req, const char *host, qhttp_
         qchan_json(resp, 200, out);
 }
 
-void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[256],
+void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[QAPI_MAX_SEGMENT],
                   qhttp_resp *resp)
 {
     if (nseg == 3 && !strcmp(seg[1], "v1") && !strcmp(seg[2], "status")) {

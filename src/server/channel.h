@@ -12,7 +12,7 @@
 /* The token of host under master secret (hex, NUL-terminated). -1 on error. */
 int qchan_host_token(const char *master, const char *host, char out[QCHAN_TOKEN_LEN + 1]);
 /* Handles /channel/v1/... (segments after "channel"). */
-void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[256],
+void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[QAPI_MAX_SEGMENT],
                   qhttp_resp *resp);
 
 #endif

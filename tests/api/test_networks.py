@@ -574,18 +574,19 @@ class NetworksTest(NetworkHelpers, qhvtest.ServerTestCase):
         for name, mtu in (('ns-b', 1400), ('ns-c', 1300), ('ns-a', 1300)):
             self.make_network(name=name, mtu=mtu)
         q = '/v2.0/networks?name=ns-a&name=ns-b&name=ns-c'
-        self.assertEqual(self.names(q + '&sort_key=name'), ['ns-a', 'ns-b', 'ns-c'])
+        # Neutron: sort_key and sort_dir come in pairs.
+        self.assertError(self.get(q + '&sort_key=name'), 400, 'HTTPBadRequest')
         self.assertEqual(self.names(q + '&sort_key=name&sort_dir=asc'), ['ns-a', 'ns-b', 'ns-c'])
         self.assertEqual(self.names(q + '&sort_key=name&sort_dir=desc'), ['ns-c', 'ns-b', 'ns-a'])
         self.assertEqual(self.names(q + '&sort_key=mtu&sort_dir=desc&sort_key=name&sort_dir=asc'),
                          ['ns-b', 'ns-a', 'ns-c'])
         self.assertEqual(self.names(q + '&sort_key=mtu&sort_dir=asc&sort_key=name&sort_dir=desc'),
                          ['ns-c', 'ns-a', 'ns-b'])
-        err = self.assertError(self.get(q + '&sort_key=bogus'), 400, 'HTTPBadRequest')
+        err = self.assertError(self.get(q + '&sort_key=bogus&sort_dir=asc'), 400, 'HTTPBadRequest')
         self.assertEqual(err['message'], 'bogus is invalid attribute for sort_keys')
         self.assertError(self.get(q + '&sort_key=name&sort_dir=sideways'), 400, 'HTTPBadRequest')
         # Lists can't be sorted on.
-        self.assertError(self.get(q + '&sort_key=subnets'), 400, 'HTTPBadRequest')
+        self.assertError(self.get(q + '&sort_key=subnets&sort_dir=asc'), 400, 'HTTPBadRequest')
 
 
 class NetworkPaginationTest(NetworkHelpers, qhvtest.ServerTestCase):
@@ -688,7 +689,7 @@ class NetworkPaginationTest(NetworkHelpers, qhvtest.ServerTestCase):
             got, links = self.follow(links['next'])
             seen += got
         self.assertEqual(seen, self.ids)
-        got, links = self.page('/v2.0/networks?sort_key=mtu&limit=2&marker=%s&page_reverse=True'
+        got, links = self.page('/v2.0/networks?sort_key=mtu&sort_dir=desc&limit=2&marker=%s&page_reverse=True'
                                % self.ids[4])
         self.assertEqual(got, self.ids[2:4])
 
