@@ -83,6 +83,15 @@ static void qchan_plan(qapi *api, const qhttp_req *req, const char *host, qhttp_
                                          "seconds");
         return;
     }
+    if (qchan_query(req, "fresh")) {
+        /* A full recompute that bypasses the feed: what its incremental
+         * answers are checked against (tests, qhvctl plan --fresh). */
+        if (qplan_compute(api->model, host, &out, &e) < 0)
+            qhttp_error(resp, &e);
+        else
+            qchan_json(resp, 200, out);
+        return;
+    }
     if (!since_s) {
         if (qfeed_full(api->feed, host, &out, &e) < 0)
             qhttp_error(resp, &e);

@@ -196,6 +196,7 @@ static void qhttp_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void qhttp_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];

@@ -40,7 +40,7 @@ struct qstore {
 static const char *const qstore_migrations[] = {
     /* 1: resources as JSON documents with the columns queries need, plus the
      * relations whose uniqueness the database itself must enforce. */
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    ("CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "INSERT INTO meta VALUES('revision', 0);"
     "CREATE TABLE resources("
     "  kind TEXT NOT NULL, id TEXT NOT NULL, project_id TEXT NOT NULL,"
@@ -56,19 +56,19 @@ static const char *const qstore_migrations[] = {
     "  PRIMARY KEY(network_id, mac)) WITHOUT ROWID;"
     "CREATE TABLE segments(pool TEXT NOT NULL, physnet TEXT NOT NULL, seg_id INTEGER NOT NULL,"
     "  network_id TEXT NOT NULL, PRIMARY KEY(pool, physnet, seg_id)) WITHOUT ROWID;"
-    "CREATE INDEX segments_network ON segments(network_id);",
+    "CREATE INDEX segments_network ON segments(network_id);"),
     /* 2: security group membership of ports, one default group per project,
      * per-project quota overrides. */
-    "CREATE TABLE port_sgs(port_id TEXT NOT NULL, sg_id TEXT NOT NULL,"
+    ("CREATE TABLE port_sgs(port_id TEXT NOT NULL, sg_id TEXT NOT NULL,"
     "  PRIMARY KEY(port_id, sg_id)) WITHOUT ROWID;"
     "CREATE INDEX port_sgs_sg ON port_sgs(sg_id);"
     "CREATE TABLE default_sgs(project_id TEXT PRIMARY KEY, sg_id TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE quotas(project_id TEXT NOT NULL, resource TEXT NOT NULL,"
-    "  hard_limit INTEGER NOT NULL, PRIMARY KEY(project_id, resource)) WITHOUT ROWID;",
+    "  hard_limit INTEGER NOT NULL, PRIMARY KEY(project_id, resource)) WITHOUT ROWID;"),
     /* 3: the host a document belongs to (a port's binding:host_id, an
      * agent's host), for host plans and binding. */
-    "ALTER TABLE resources ADD COLUMN host TEXT NOT NULL DEFAULT '';"
-    "CREATE INDEX resources_host ON resources(kind, host);",
+    ("ALTER TABLE resources ADD COLUMN host TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX resources_host ON resources(kind, host);"),
 };
 
 static void qconn_free(qconn *c)
