@@ -3,6 +3,7 @@
  * only read, update admin_state_up/description, and delete. */
 #include "model/agent.h"
 #include "model/resources.h"
+#include "model/rewrite.h"
 #include "lib/util.h"
 #include <fnmatch.h>
 #include <stdio.h>
@@ -180,6 +181,8 @@ static int qagent_rebind_host(qop *op, const char *host, qerr *e)
         qj *p = qj_at(ports, i);
         qj *before = qj_clone(p);
         rc = qagent_bind_port(op, p, e);
+        if (rc == 0)
+            rc = qrewrite_sync_port(op, p, e);
         if (rc == 0 && !qj_equal(before, p)) {
             qres_touch(op, p);
             rc = qres_store(op, &qres_port, p, false, e);

@@ -54,6 +54,9 @@ static const qopt qconf_opts[] = {
       "min:max,... virtual subnet IDs for tenant nvgre and ip_rewrite networks (4096-16777214)"),
     O("oslo_middleware", "max_request_body_size", QOPT_INT, max_request_body_size, "114688", 1024,
       INT32_MAX, "Largest request body accepted (bytes); larger gets 413"),
+    O("ip_rewrite", "provider_pools", QOPT_STR, rewrite_provider_pools, "", 0, 0,
+      "host:cidr,... provider address pool of each host for ip_rewrite ports (one address "
+      "per customer address)"),
     O("agent", "auth_token", QOPT_STR, agent_auth_token, "", 0, 0,
       "Shared secret agents present on the host channel (empty: the channel refuses every agent)"),
     O("agent", "report_interval", QOPT_INT, report_interval, "30", 1, 3600,

@@ -47,6 +47,8 @@ typedef struct qconf {
     char *vsid_ranges;
     /* [oslo_middleware] */
     int64_t max_request_body_size;
+    /* [ip_rewrite] */
+    char *rewrite_provider_pools;
     /* [agent] */
     char *agent_auth_token;
     int64_t report_interval;

@@ -2,6 +2,7 @@
 #include "model/agent.h"
 #include "model/resources.h"
 #include "model/secgroup.h"
+#include "model/rewrite.h"
 #include "lib/util.h"
 #include <string.h>
 
@@ -108,6 +109,17 @@ static int qplan_virtual_network(qplan_ctx *c, const qj *net, const qj *subnets,
         const qj *ips = qj_get(p, "fixed_ips");
         for (size_t j = 0; j < qj_len(ips); j++) {
             const char *ca = qj_get_str(qj_at(ips, j), "ip_address");
+            char rpa[QADDR_STRLEN];
+            if (rewrite) {
+                /* IP rewrite: the customer address's own provider address. */
+                int got = qrewrite_lookup(&c->op, qj_get_str(p, "id"), ca, rpa, e);
+                if (got < 0) {
+                    qj_free(ports);
+                    return -1;
+                }
+                if (got == 0)
+                    continue;   /* no pool on that host: it cannot carry this address */
+            }
             char key[160];
             snprintf(key, sizeof key, "%lld/%s/%s", (long long)vsid, ca,
                      qj_get_str(p, "mac_address"));
@@ -115,7 +127,7 @@ static int qplan_virtual_network(qplan_ctx *c, const qj *net, const qj *subnets,
             qj_set(r, "vsid", qj_int(vsid));
             qj_set(r, "customer_address", qj_str(ca));
             qj_set(r, "mac_address", qj_str(qj_get_str(p, "mac_address")));
-            qj_set(r, "provider_address", qj_str(pa));
+            qj_set(r, "provider_address", qj_str(rewrite ? rpa : pa));
             qj_set(r, "rule", qj_str(rewrite ? "rewrite" : "encap"));
             qj_set(r, "host", qj_str(phost));
             qj_set(r, "port_id", qj_str(qj_get_str(p, "id")));
@@ -144,7 +156,21 @@ static int qplan_virtual_network(qplan_ctx *c, const qj *net, const qj *subnets,
             qj_set(c->routes, key, r);
         }
     }
-    const char *mine = qplan_provider_address(c, host, e);
+    const char *mine = rewrite ? NULL : qplan_provider_address(c, host, e);
+    if (rewrite) {
+        qj *own;
+        if (qrewrite_host_addresses(&c->op, host, &own, e) < 0) {
+            qj_free(own);
+            return -1;
+        }
+        for (size_t i = 0; i < qj_len(own); i++) {
+            qj *pa = qj_object();
+            qj_set(pa, "address", qj_str(qj_as_str(qj_at(own, i))));
+            qj_set(pa, "host", qj_str(host));
+            qj_set(c->pas, qj_as_str(qj_at(own, i)), pa);
+        }
+        qj_free(own);
+    }
     if (mine) {
         qj *pa = qj_object();
         qj_set(pa, "address", qj_str(mine));

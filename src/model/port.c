@@ -4,6 +4,7 @@
 #include "model/resources.h"
 #include "model/secgroup.h"
 #include "model/agent.h"
+#include "model/rewrite.h"
 #include "lib/util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,8 @@ static int qport_on_create(qop *op, qj *port, qerr *e)
         rc = qsg_port_assign(op, port, NULL, NULL, e);
     if (rc == 0)
         rc = qagent_bind_port(op, port, e);
+    if (rc == 0)
+        rc = qrewrite_sync_port(op, port, e);
     qj_free(net);
     return rc;
 }
@@ -294,13 +297,16 @@ static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, 
     }
     if (rc == 0 && (qj_get(changes, "binding:host_id") || qj_get(changes, "port_security_enabled")))
         rc = qagent_bind_port(op, port, e);
+    if (rc == 0)
+        rc = qrewrite_sync_port(op, port, e);
     return rc;
 }
 
 static int qport_on_delete(qop *op, const qj *port, qerr *e)
 {
     const char *pid = qj_get_str(port, "id");
-    if (qipam_release_port(op, pid, e) < 0 || qsg_port_release(op, pid, e) < 0)
+    if (qipam_release_port(op, pid, e) < 0 || qsg_port_release(op, pid, e) < 0 ||
+        qrewrite_release_port(op, pid, e) < 0)
         return -1;
     return qport_mac_release(op, pid, e);
 }

@@ -69,6 +69,10 @@ static const char *const qstore_migrations[] = {
      * agent's host), for host plans and binding. */
     ("ALTER TABLE resources ADD COLUMN host TEXT NOT NULL DEFAULT '';"
     "CREATE INDEX resources_host ON resources(kind, host);"),
+    /* 4: provider addresses of ip_rewrite ports, one per customer address. */
+    ("CREATE TABLE rewrite_pas(host TEXT NOT NULL, pa BLOB NOT NULL, port_id TEXT NOT NULL,"
+    "  ca TEXT NOT NULL, pa_text TEXT NOT NULL, PRIMARY KEY(host, pa)) WITHOUT ROWID;"
+    "CREATE INDEX rewrite_pas_port ON rewrite_pas(port_id);"),
 };
 
 static void qconn_free(qconn *c)
