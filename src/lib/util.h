@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <time.h>
 
 #define QHV_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -25,6 +26,9 @@ uint64_t qhv_now_us(void);
 int64_t qhv_wall_seconds(void);
 /* "2026-11-23T21:27:30Z" into out (at least 21 bytes). */
 void qhv_format_time(int64_t t, char out[static 21]);
+
+/* *ts = now + ms on CLOCK_REALTIME (for pthread_cond_timedwait). */
+void qhv_deadline(struct timespec *ts, long ms);
 
 /* Fills buf with cryptographically random bytes (getrandom). */
 void qhv_random_bytes(void *buf, size_t n);

@@ -8,6 +8,8 @@
 #define QHV_MODEL_ALLOC_H
 #include <stdbool.h>
 #include "lib/addr.h"
+#include "lib/err.h"
+#include "store/store.h"
 
 typedef struct qrange {
     qhv_u128 lo, hi;    /* inclusive */
@@ -20,5 +22,11 @@ typedef int (*qalloc_next_taken_fn)(void *ctx, qhv_u128 from, qhv_u128 *ret);
  * -1 when next_taken failed. */
 int qalloc_pick(const qrange *ranges, size_t n, qalloc_next_taken_fn next_taken, void *ctx,
                 qhv_u128 *ret);
+
+/* The usual next_taken over addresses stored as big-endian blobs: sql
+ * selects the smallest address >= ?2 among the rows of key ?1 (e.g. a
+ * subnet's allocations). 1 found (*ret), 0 none, -1 error. */
+int qalloc_next_addr(qstore *s, const char *sql, const char *key, int family, qhv_u128 from,
+                     qhv_u128 *ret, qerr *e);
 
 #endif

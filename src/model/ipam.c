@@ -28,27 +28,8 @@ typedef struct qipam_scan {
 static int qipam_next_taken(void *ctx, qhv_u128 from, qhv_u128 *ret)
 {
     qipam_scan *s = ctx;
-    sqlite3_stmt *st = qstore_stmt(s->op->m->store, qipam_sql_next, s->e);
-    if (!st)
-        return -1;
-    uint8_t b[16];
-    qaddr a = {s->family, from};
-    size_t n = qaddr_to_bytes(&a, b);
-    sqlite3_bind_text(st, 1, s->subnet_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 2, b, (int)n, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        qaddr t;
-        if (qaddr_from_bytes(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &t) < 0) {
-            sqlite3_reset(st);
-            return qstore_fail(s->op->m->store, s->e, "corrupt ip allocation");
-        }
-        *ret = t.v;
-    }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return 1;
-    return rc == SQLITE_DONE ? 0 : qstore_fail(s->op->m->store, s->e, "ip scan");
+    return qalloc_next_addr(s->op->m->store, qipam_sql_next, s->subnet_id, s->family, from, ret,
+                            s->e);
 }
 
 static int qipam_is_taken(qop *op, const qsubnet_info *sn, const qaddr *a, bool *ret, qerr *e)
@@ -99,25 +80,14 @@ static int qipam_forget(qop *op, const char *subnet_id, const qaddr *a, qerr *e)
     return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "ip delete");
 }
 
-static int qipam_exec_id(qop *op, const char *sql, const char *id, qerr *e)
-{
-    sqlite3_stmt *st = qstore_stmt(op->m->store, sql, e);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "ip release");
-}
-
 int qipam_release_port(qop *op, const char *port_id, qerr *e)
 {
-    return qipam_exec_id(op, qipam_sql_delete_port, port_id, e);
+    return qstore_run(op->m->store, qipam_sql_delete_port, port_id, NULL, NULL, e);
 }
 
 int qipam_release_subnet(qop *op, const char *subnet_id, qerr *e)
 {
-    return qipam_exec_id(op, qipam_sql_delete_subnet, subnet_id, e);
+    return qstore_run(op->m->store, qipam_sql_delete_subnet, subnet_id, NULL, NULL, e);
 }
 
 int qipam_subnet_ports(qop *op, const char *subnet_id, qj **ret, qerr *e)

@@ -37,26 +37,12 @@ static int qport_mac_taken(qop *op, const char *network_id, const char *mac, qer
 static int qport_mac_record(qop *op, const char *network_id, const char *mac, const char *port_id,
                             qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qport_sql_mac_insert, e);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, network_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, mac, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, port_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "mac insert");
+    return qstore_run(op->m->store, qport_sql_mac_insert, network_id, mac, port_id, e);
 }
 
 static int qport_mac_release(qop *op, const char *port_id, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qport_sql_mac_delete, e);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, port_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "mac release");
+    return qstore_run(op->m->store, qport_sql_mac_delete, port_id, NULL, NULL, e);
 }
 
 static int qport_check_mac(qop *op, const qattr *a, qj **v, qerr *e)

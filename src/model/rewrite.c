@@ -45,42 +45,12 @@ typedef struct qrw_scan {
 static int qrw_next_taken(void *ctx, qhv_u128 from, qhv_u128 *ret)
 {
     qrw_scan *s = ctx;
-    sqlite3_stmt *st = qstore_stmt(s->op->m->store, qrw_sql_next, s->e);
-    if (!st)
-        return -1;
-    uint8_t b[16];
-    qaddr a = {s->family, from};
-    size_t n = qaddr_to_bytes(&a, b);
-    sqlite3_bind_text(st, 1, s->host, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 2, b, (int)n, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        qaddr t;
-        if (qaddr_from_bytes(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &t) == 0)
-            *ret = t.v;
-    }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return 1;
-    return rc == SQLITE_DONE ? 0 : qstore_fail(s->op->m->store, s->e, "rewrite scan");
-}
-
-static int qrw_exec2(qop *op, const char *sql, const char *a, const char *b, qerr *e)
-{
-    sqlite3_stmt *st = qstore_stmt(op->m->store, sql, e);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
-    if (b)
-        sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, sql);
+    return qalloc_next_addr(s->op->m->store, qrw_sql_next, s->host, s->family, from, ret, s->e);
 }
 
 int qrewrite_release_port(qop *op, const char *port_id, qerr *e)
 {
-    return qrw_exec2(op, qrw_sql_del_port, port_id, NULL, e);
+    return qstore_run(op->m->store, qrw_sql_del_port, port_id, NULL, NULL, e);
 }
 
 static bool qrw_list_has(const qj *list, const char *s)
@@ -132,21 +102,16 @@ int qrewrite_sync_port(qop *op, const qj *port, qerr *e)
     int rc = 0;
     /* A host change moves every address: drop all and allocate anew. */
     char cur_host[256] = "";
-    sqlite3_stmt *hs = qstore_stmt(op->m->store, qrw_sql_port_host, e);
-    if (hs) {
-        sqlite3_bind_text(hs, 1, pid, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(hs) == SQLITE_ROW)
-            snprintf(cur_host, sizeof cur_host, "%s", (const char *)sqlite3_column_text(hs, 0));
-        sqlite3_reset(hs);
-    }
-    if (*cur_host && (!host || strcmp(cur_host, host))) {
+    if (qstore_query_text(op->m->store, qrw_sql_port_host, pid, cur_host, sizeof cur_host, e) < 0)
+        rc = -1;
+    if (rc == 0 && *cur_host && (!host || strcmp(cur_host, host))) {
         rc = qrewrite_release_port(op, pid, e);
         qj_free(have);
         have = qj_array();
     }
     for (size_t i = 0; rc == 0 && i < qj_len(have); i++)
         if (!qrw_list_has(want, qj_as_str(qj_at(have, i))))
-            rc = qrw_exec2(op, qrw_sql_del_one, pid, qj_as_str(qj_at(have, i)), e);
+            rc = qstore_run(op->m->store, qrw_sql_del_one, pid, qj_as_str(qj_at(have, i)), NULL, e);
     for (size_t i = 0; rc == 0 && i < qj_len(want); i++) {
         const char *ca = qj_as_str(qj_at(want, i));
         if (qrw_list_has(have, ca))

@@ -16,34 +16,14 @@ static const char qsg_sql_remote_refs[] =
     "SELECT id FROM resources WHERE kind='security_group_rule' AND "
     "json_extract(body, '$.remote_group_id') = ?1 ORDER BY id";
 
-/* Runs a one- or two-text-parameter statement to completion. */
 static int qsg_exec(qop *op, const char *sql, const char *a, const char *b, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, sql, e);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
-    if (b)
-        sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : qstore_fail(op->m->store, e, sql);
+    return qstore_run(op->m->store, sql, a, b, NULL, e);
 }
 
-/* First column of the first row as text into out (size n); 1 found, 0 none. */
 static int qsg_query1(qop *op, const char *sql, const char *a, char *out, size_t n, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, sql, e);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return 1;
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, sql);
+    return qstore_query_text(op->m->store, sql, a, out, n, e);
 }
 
 /* ---------- rules ---------- */

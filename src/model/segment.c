@@ -263,11 +263,5 @@ int qseg_allocate(qop *op, qj *net, qerr *e)
 
 int qseg_release(qop *op, const char *network_id, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qseg_sql_delete, e);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, network_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "segment release");
+    return qstore_run(op->m->store, qseg_sql_delete, network_id, NULL, NULL, e);
 }

@@ -46,25 +46,12 @@ static int qapi_split(const char *path, qapi_path *p)
     return 0;
 }
 
-static void qapi_json(qhttp_resp *resp, int status, qj *body)
-{
-    resp->status = status;
-    qbuf_reset(&resp->body);
-    qj_emit(body, &resp->body, false);
-    qj_free(body);
-}
 
-static void qapi_fail(qhttp_resp *resp, qerr_code code, const char *msg)
-{
-    qerr e;
-    qerr_set(&e, code, "%s", msg);
-    qhttp_error(resp, &e);
-}
 
 static void qapi_not_allowed(qhttp_resp *resp, const char *allow)
 {
     resp->allow = allow;
-    qapi_fail(resp, QE_METHOD_NOT_ALLOWED, "The server could not comply with the request since "
+    qhttp_fail(resp, QE_METHOD_NOT_ALLOWED, "The server could not comply with the request since "
                                            "it is either malformed or otherwise incorrect.");
 }
 
@@ -99,7 +86,7 @@ static void qapi_versions(const qhttp_req *req, qhttp_resp *resp)
     qj_append(arr, v);
     qj *body = qj_object();
     qj_set(body, "versions", arr);
-    qapi_json(resp, 200, body);
+    qhttp_json(resp, 200, body);
 }
 
 static void qapi_v2_root(const qhttp_req *req, qhttp_resp *resp)
@@ -122,7 +109,7 @@ static void qapi_v2_root(const qhttp_req *req, qhttp_resp *resp)
     }
     qj *body = qj_object();
     qj_set(body, "resources", arr);
-    qapi_json(resp, 200, body);
+    qhttp_json(resp, 200, body);
 }
 
 static void qapi_urlencode(qbuf *b, const char *s)
@@ -235,7 +222,7 @@ static void qapi_collection(qapi *api, const qctx *ctx, const qresource *r,
             qres_create_request(api->model, ctx, r, body, &out, &e) < 0) {
             qhttp_error(resp, &e);
         } else {
-            qapi_json(resp, 201, out);
+            qhttp_json(resp, 201, out);
         }
         qj_free(body);
     } else {
@@ -248,7 +235,7 @@ static void qapi_send(qhttp_resp *resp, int rc, const qerr *e, int status, qj *o
     if (rc < 0)
         qhttp_error(resp, e);
     else if (out)
-        qapi_json(resp, status, out);
+        qhttp_json(resp, status, out);
     else
         resp->status = status;
 }
@@ -317,14 +304,14 @@ static void qapi_member(qapi *api, const qctx *ctx, const qresource *r, const ch
         if (qres_show_request(api->model, ctx, r, id, &q, &out, &e) < 0)
             qhttp_error(resp, &e);
         else
-            qapi_json(resp, 200, out);
+            qhttp_json(resp, 200, out);
     } else if (!strcmp(req->method, "PUT")) {
         qj *body = NULL;
         if (qapi_if_match(req, &if_match, &e) < 0 || qapi_parse_body(req, &body, &e) < 0 ||
             qres_update_request(api->model, ctx, r, id, body, if_match, &out, &e) < 0)
             qhttp_error(resp, &e);
         else
-            qapi_json(resp, 200, out);
+            qhttp_json(resp, 200, out);
         qj_free(body);
     } else if (!strcmp(req->method, "DELETE")) {
         if (qapi_if_match(req, &if_match, &e) < 0 ||
@@ -342,7 +329,7 @@ void qapi_handle(void *vctx, const qhttp_req *req, qhttp_resp *resp)
     qapi *api = vctx;
     qapi_path p;
     if (qapi_split(req->path, &p) < 0) {
-        qapi_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
+        qhttp_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
         return;
     }
     if (p.n == 0) {
@@ -357,7 +344,7 @@ void qapi_handle(void *vctx, const qhttp_req *req, qhttp_resp *resp)
         return;
     }
     if (strcmp(p.seg[0], "v2.0")) {
-        qapi_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
+        qhttp_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
         return;
     }
     qctx ctx;
@@ -380,11 +367,11 @@ void qapi_handle(void *vctx, const qhttp_req *req, qhttp_resp *resp)
         }
         qj *out = p.n == 2 ? qext_list() : qext_show(p.seg[2]);
         if (out) {
-            qapi_json(resp, 200, out);
+            qhttp_json(resp, 200, out);
         } else {
             char msg[400];
             snprintf(msg, sizeof msg, "Extension with alias %.300s does not exist", p.seg[2]);
-            qapi_fail(resp, QE_NOT_FOUND, msg);
+            qhttp_fail(resp, QE_NOT_FOUND, msg);
         }
         return;
     }
@@ -398,7 +385,7 @@ void qapi_handle(void *vctx, const qhttp_req *req, qhttp_resp *resp)
         return;
     }
     if (!r || p.n > 3) {
-        qapi_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
+        qhttp_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
         return;
     }
     if (p.n == 2)

@@ -35,20 +35,7 @@ static bool qchan_token_ok(const char *given, const char *want)
     return diff == 0;
 }
 
-static void qchan_json(qhttp_resp *resp, int status, qj *body)
-{
-    resp->status = status;
-    qbuf_reset(&resp->body);
-    qj_emit(body, &resp->body, false);
-    qj_free(body);
-}
 
-static void qchan_fail(qhttp_resp *resp, qerr_code code, const char *msg)
-{
-    qerr e;
-    qerr_set(&e, code, "%s", msg);
-    qhttp_error(resp, &e);
-}
 
 static bool qchan_host_ok(const char *h)
 {
@@ -79,7 +66,7 @@ static void qchan_plan(qapi *api, const qhttp_req *req, const char *host, qhttp_
     int64_t since = -1, wait = 30;
     if ((since_s && qhv_parse_i64(since_s, 0, INT64_MAX, &since) < 0) ||
         (wait_s && qhv_parse_i64(wait_s, 0, 60, &wait) < 0)) {
-        qchan_fail(resp, QE_BAD_REQUEST, "since must be a revision (>= 0) and wait 0 to 60 "
+        qhttp_fail(resp, QE_BAD_REQUEST, "since must be a revision (>= 0) and wait 0 to 60 "
                                          "seconds");
         return;
     }
@@ -89,14 +76,14 @@ static void qchan_plan(qapi *api, const qhttp_req *req, const char *host, qhttp_
         if (qplan_compute(api->model, host, &out, &e) < 0)
             qhttp_error(resp, &e);
         else
-            qchan_json(resp, 200, out);
+            qhttp_json(resp, 200, out);
         return;
     }
     if (!since_s) {
         if (qfeed_full(api->feed, host, &out, &e) < 0)
             qhttp_error(resp, &e);
         else
-            qchan_json(resp, 200, out);
+            qhttp_json(resp, 200, out);
         return;
     }
     if (req->resumed) {
@@ -111,7 +98,7 @@ static void qchan_plan(qapi *api, const qhttp_req *req, const char *host, qhttp_
     else if (rc == 0)
         resp->suspend = true;
     else
-        qchan_json(resp, 200, out);
+        qhttp_json(resp, 200, out);
 }
 
 void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[QAPI_MAX_SEGMENT],
@@ -125,36 +112,36 @@ void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[QAPI
         if (qidentity_from_request(api->conf, req, &ctx, &e) < 0) {
             qhttp_error(resp, &e);
         } else if (!ctx.is_admin) {
-            qchan_fail(resp, QE_POLICY, "rule:get_channel_status is disallowed by policy");
+            qhttp_fail(resp, QE_POLICY, "rule:get_channel_status is disallowed by policy");
         } else if (qfeed_status(api->feed, &out, &e) < 0) {
             qhttp_error(resp, &e);
         } else {
-            qchan_json(resp, 200, out);
+            qhttp_json(resp, 200, out);
         }
         return;
     }
     /* channel v1 hosts {host} {plan|report} */
     if (nseg != 5 || strcmp(seg[1], "v1") || strcmp(seg[2], "hosts") ||
         (strcmp(seg[4], "plan") && strcmp(seg[4], "report"))) {
-        qchan_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
+        qhttp_fail(resp, QE_NOT_FOUND, "The resource could not be found.");
         return;
     }
     const char *host = seg[3];
     if (!qchan_host_ok(host)) {
-        qchan_fail(resp, QE_BAD_REQUEST, "Invalid host name");
+        qhttp_fail(resp, QE_BAD_REQUEST, "Invalid host name");
         return;
     }
     const char *master = api->conf->agent_auth_token;
     char want[QCHAN_TOKEN_LEN + 1];
     if (!*master || qchan_host_token(master, host, want) < 0) {
         resp->www_authenticate = "QHV-Agent-Token";
-        qchan_fail(resp, QE_UNAUTHORIZED, "The host channel is disabled: [agent] auth_token is "
+        qhttp_fail(resp, QE_UNAUTHORIZED, "The host channel is disabled: [agent] auth_token is "
                                           "not set on the server.");
         return;
     }
     if (!qchan_token_ok(qhttp_header(req, "X-Qhv-Agent-Token"), want)) {
         resp->www_authenticate = "QHV-Agent-Token";
-        qchan_fail(resp, QE_UNAUTHORIZED, "Missing or wrong agent token for this host.");
+        qhttp_fail(resp, QE_UNAUTHORIZED, "Missing or wrong agent token for this host.");
         return;
     }
     qerr e;
@@ -162,7 +149,7 @@ void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[QAPI
     if (!strcmp(seg[4], "plan")) {
         if (strcmp(req->method, "GET")) {
             resp->allow = "GET";
-            qchan_fail(resp, QE_METHOD_NOT_ALLOWED, "Use GET for a plan.");
+            qhttp_fail(resp, QE_METHOD_NOT_ALLOWED, "Use GET for a plan.");
         } else {
             qchan_plan(api, req, host, resp);
         }
@@ -170,7 +157,7 @@ void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[QAPI
     }
     if (strcmp(req->method, "POST")) {
         resp->allow = "POST";
-        qchan_fail(resp, QE_METHOD_NOT_ALLOWED, "Use POST for a report.");
+        qhttp_fail(resp, QE_METHOD_NOT_ALLOWED, "Use POST for a report.");
         return;
     }
     qj_error je;
@@ -185,6 +172,6 @@ void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[QAPI
     if (qagent_report_request(api->model, host, body, &out, &e) < 0)
         qhttp_error(resp, &e);
     else
-        qchan_json(resp, 200, out);
+        qhttp_json(resp, 200, out);
     qj_free(body);
 }

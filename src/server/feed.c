@@ -295,12 +295,7 @@ static void *qfeed_main(void *arg)
     while (!f->stopping) {
         if (!atomic_load(&f->dirty)) {
             struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += QFEED_TICK_MS * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            qhv_deadline(&ts, QFEED_TICK_MS);
             pthread_cond_timedwait(&f->cond, &f->lock, &ts);
         }
         if (atomic_load(&f->dirty) && !f->stopping) {

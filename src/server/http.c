@@ -59,6 +59,21 @@ void qhttp_error(qhttp_resp *resp, const qerr *e)
     qbuf_puts(&resp->body, "}}");
 }
 
+void qhttp_fail(qhttp_resp *resp, qerr_code code, const char *msg)
+{
+    qerr e;
+    qerr_set(&e, code, "%s", msg);
+    qhttp_error(resp, &e);
+}
+
+void qhttp_json(qhttp_resp *resp, int status, qj *body)
+{
+    resp->status = status;
+    qbuf_reset(&resp->body);
+    qj_emit(body, &resp->body, false);
+    qj_free(body);
+}
+
 typedef struct qhttp_query_collect {
     size_t n, cap;
     struct { const char *key, *value; } *kv;

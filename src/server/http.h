@@ -63,5 +63,10 @@ void qhttp_set_slot_free(qhttp *s, void (*fn)(void *slot));
 const char *qhttp_header(const qhttp_req *req, const char *name);
 /* Fills resp with a NeutronError body for e. */
 void qhttp_error(qhttp_resp *resp, const qerr *e);
+/* The same from a code and a message. */
+void qhttp_fail(qhttp_resp *resp, qerr_code code, const char *msg);
+/* A JSON answer; takes body. */
+struct qj;
+void qhttp_json(qhttp_resp *resp, int status, struct qj *body);
 
 #endif

@@ -3,6 +3,7 @@
 #include "lib/util.h"
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -254,12 +255,7 @@ static void *qstore_checkpoint_main(void *arg)
     pthread_mutex_lock(&s->stop_lock);
     while (!s->stopping && db) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += QSTORE_CHECKPOINT_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        qhv_deadline(&ts, QSTORE_CHECKPOINT_MS);
         pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &ts);
         if (s->stopping)
             break;
@@ -387,4 +383,35 @@ int64_t qstore_revision(qstore *s)
         v = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return v;
+}
+
+int qstore_run(qstore *s, const char *sql, const char *a, const char *b, const char *c, qerr *e)
+{
+    sqlite3_stmt *st = qstore_stmt(s, sql, e);
+    if (!st)
+        return -1;
+    const char *args[3] = {a, b, c};
+    for (int i = 0; i < 3; i++)
+        if (args[i])
+            sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_TRANSIENT);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : qstore_fail(s, e, sql);
+}
+
+int qstore_query_text(qstore *s, const char *sql, const char *a, char *out, size_t n, qerr *e)
+{
+    sqlite3_stmt *st = qstore_stmt(s, sql, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(out, n, "%s", sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : qstore_fail(s, e, sql);
 }

@@ -38,6 +38,13 @@ int qstore_begin_read(qstore *s, qerr *e);
 void qstore_end_read(qstore *s);
 int64_t qstore_revision(qstore *s);
 
+/* Runs a cached statement with up to three text parameters (NULL = not
+ * bound) to completion. For writes and for queries whose rows don't matter. */
+int qstore_run(qstore *s, const char *sql, const char *a, const char *b, const char *c, qerr *e);
+/* First column of the first row as text into out (size n): 1 found, 0 none,
+ * -1 on error. */
+int qstore_query_text(qstore *s, const char *sql, const char *a, char *out, size_t n, qerr *e);
+
 /* Maps the last SQLite error on this thread's connection into e (500). */
 int qstore_fail(qstore *s, qerr *e, const char *what);
 
