@@ -1,0 +1,658 @@
+#include "agent/agent.h"
+#include "agent/desired.h"
+#include "agent/plan.h"
+#include "agent/reconcile.h"
+#include "lib/httpc.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "vswitch/vswitch.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#define QAG_TICK_US 200000u             /* backend change poll */
+#define QAG_BUDGET_US 1000000u          /* switch work per loop turn */
+#define QAG_BATCH_TARGET_US 500000u     /* aim of one operate() call */
+#define QAG_CHAN_BASE_US 1000000u       /* channel errors: 1 s doubling ... */
+#define QAG_CHAN_CAP_US 30000000u       /* ... to 30 s */
+#define QAG_REPORT_TIMEOUT_MS 15000L
+#define QAG_MAX_ANSWER ((size_t)256 << 20)
+
+typedef enum { QAG_ST_NONE, QAG_ST_ACTIVE, QAG_ST_DOWN } qag_status;
+static const char *const qag_status_names[] = {"NONE", "ACTIVE", "DOWN"};
+
+struct qag {
+    const qag_conf *conf;
+    const qvs_class *cls;
+    qvs *vs;
+    qhttpc *http;
+    char *token_header;
+
+    /* The plan and the watch. */
+    qag_plan plan;
+    qhttpc_call *watch;
+    bool watch_since;           /* the call in flight asked for a delta */
+    uint64_t watch_started_us;
+    bool want_full;             /* next fetch without since */
+    uint64_t watch_next_us;
+    unsigned watch_failures;
+
+    /* Reconcile. */
+    bool need_reconcile;
+    bool all_ok;                /* the last reconcile confirmed everything */
+    uint64_t poll_next_us, resync_next_us, dump_retry_us;
+    unsigned dump_failures;
+    size_t batch;               /* ops in the next operate() call */
+    size_t prev_batch;          /* the last call's size and duration */
+    uint64_t prev_took;
+    qag_retry retry;
+    qvs_map *current;           /* port id → status (int) now */
+    qvs_map *reported;          /* port id → status (int) the server has */
+    qvs_map *problems;          /* port id → problem logged */
+    int64_t applied;            /* highest revision fully applied; -1 */
+    bool applied_urgent;        /* a content change of the plan awaits its report */
+
+    /* Reports. */
+    qhttpc_call *report;
+    qj *inflight_ports;         /* [{"id","status"}] of the report in flight */
+    int64_t inflight_applied;
+    bool inflight_urgent;
+    bool started;               /* a report with start_flag succeeded */
+    bool report_now;
+    int64_t report_interval;
+    int64_t applied_reported;
+    uint64_t report_next_us, report_backoff_us;
+    unsigned report_failures;
+};
+
+static uint64_t qag_min(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
+{
+    for (const char *p = conf->host; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("-._", *p))) {
+            snprintf(err, errlen, "host name '%s' has characters the channel does not accept "
+                                  "(letters, digits, '-', '.', '_'): set [DEFAULT] host",
+                     conf->host);
+            return NULL;
+        }
+    }
+    if (!*conf->auth_token) {
+        snprintf(err, errlen, "[agent] auth_token is empty (qhv-server --agent-token %s "
+                              "prints this host's token)", conf->host);
+        return NULL;
+    }
+    const qvs_class *cls = qvs_class_find(conf->backend, err, errlen);
+    if (!cls)
+        return NULL;
+    qvs_options vo = {.dummy_state_file = conf->dummy_state_file};
+    qvs *vs;
+    if (cls->open(&vo, &vs, err, errlen) < 0)
+        return NULL;
+    qag *a = xcalloc(1, sizeof *a);
+    a->conf = conf;
+    a->cls = cls;
+    a->vs = vs;
+    a->http = qhttpc_new();
+    a->token_header = xasprintf("X-Qhv-Agent-Token: %s", conf->auth_token);
+    qag_plan_init(&a->plan);
+    qag_retry_init(&a->retry);
+    a->current = qvs_map_new();
+    a->reported = qvs_map_new();
+    a->problems = qvs_map_new();
+    a->applied = a->applied_reported = -1;
+    a->batch = 1;       /* grows to ~100 ms of work per operate() once measured */
+    a->report_now = true;
+    a->report_interval = conf->report_interval;
+    return a;
+}
+
+void qag_free(qag *a)
+{
+    if (!a)
+        return;
+    qhttpc_call_free(a->watch);
+    qhttpc_call_free(a->report);
+    qhttpc_free(a->http);
+    qj_free(a->inflight_ports);
+    a->cls->close(a->vs);
+    qag_plan_free(&a->plan);
+    qag_retry_free(&a->retry);
+    qvs_map_free(a->current);
+    qvs_map_free(a->reported);
+    qvs_map_free(a->problems);
+    free(a->token_header);
+    free(a);
+}
+
+/* ---------- reconcile ---------- */
+
+static int qag_status_of(const qvs_map *m, const char *id)
+{
+    const qj *v = qvs_map_get(m, id);
+    return qj_is(v, QJ_INT) ? (int)v->u.i : QAG_ST_NONE;
+}
+
+static const char *qag_op_name(qvs_op_type t)
+{
+    return t == QVS_CREATE ? "create" : t == QVS_UPDATE ? "update" : "delete";
+}
+
+/* Sizes the next batch from how long this one took. A call costs about
+ * F + c*n: a fixed cost F (the dummy rewrites its file, Hyper-V makes a WMI
+ * round trip) and c per op. F and c are estimated from the last two calls of
+ * different sizes; the batch aims at QAG_BATCH_TARGET_US, or, when F alone is
+ * near that, at per-op work about equal to F (amortising it). Slow ops (large
+ * c) keep batches small, so one call never blocks the loop for long. */
+static void qag_batch_learn(qag *a, size_t b, uint64_t took)
+{
+    double c, f, n, target = QAG_BATCH_TARGET_US;
+    if (a->prev_batch && a->prev_batch != b) {
+        c = ((double)took - (double)a->prev_took) / ((double)b - (double)a->prev_batch);
+        if (c < 1)
+            c = 1;
+        f = (double)took - c * (double)b;
+        if (f < 0)
+            f = 0;
+    } else {
+        c = (double)took / (double)b;
+        f = 0;
+    }
+    n = 2 * f < target ? (target - f) / c : f / c;
+    double lo = (double)b / 4, hi = (double)b * 4, max = (double)a->conf->max_batch;
+    n = n < lo ? lo : n > hi ? hi : n;
+    n = n < 1 ? 1 : n > max ? max : n;
+    size_t next = (size_t)n;
+    /* No second point yet: probe a larger batch if this one was quick enough. */
+    if (next == b && (!a->prev_batch || a->prev_batch == b) && took < 2 * (uint64_t)target &&
+        b < (size_t)a->conf->max_batch)
+        next = b * 2;
+    a->prev_batch = b;
+    a->prev_took = took;
+    a->batch = next;
+}
+
+/* Applies the ops that may run now, in batches, within the time budget.
+ * Returns the number attempted; *left is set if some were left for later. */
+static size_t qag_operate(qag *a, qag_diff *d, uint64_t start_us, bool *left)
+{
+    *left = false;
+    qvs_op *ready = xcalloc(d->nops ? d->nops : 1, sizeof *ready);
+    size_t n = 0, done = 0, failed = 0;
+    uint64_t now = qhv_now_us();
+    for (size_t i = 0; i < d->nops; i++)
+        if (qag_retry_ready(&a->retry, &d->ops[i], now))
+            ready[n++] = d->ops[i];
+    while (done < n) {
+        if (qhv_now_us() - start_us >= QAG_BUDGET_US) {
+            *left = true;
+            break;
+        }
+        size_t b = qag_min(n - done, a->batch);
+        uint64_t t0 = qhv_now_us();
+        a->cls->operate(a->vs, ready + done, b);
+        qag_batch_learn(a, b, qhv_now_us() - t0 + 1);
+        now = qhv_now_us();
+        for (size_t i = done; i < done + b; i++) {
+            qvs_op *op = &ready[i];
+            if (!op->error) {
+                qag_retry_clear(&a->retry, op->id);
+                QLOG_D("agent", "%s %s", qag_op_name(op->type), op->id);
+                continue;
+            }
+            failed++;
+            unsigned att = qag_retry_failed(&a->retry, op, now);
+            QLOG_W("agent", "%s %s failed: %s (error %d); attempt %u, retry in %llu ms",
+                   qag_op_name(op->type), op->id, op->why[0] ? op->why : "no reason given",
+                   op->error, att,
+                   (unsigned long long)(qag_backoff_us(att, QAG_RETRY_BASE_US,
+                                                       QAG_RETRY_CAP_US) / 1000));
+        }
+        done += b;
+    }
+    if (done)
+        QLOG_I("agent", "applied %zu switch operations (%zu failed, %zu waiting to retry, "
+                        "%zu left for the next turn)",
+               done, failed, d->nops - n, n - done);
+    free(ready);
+    return done;
+}
+
+static void qag_set_status(qag *a, const char *id, qag_status st)
+{
+    qvs_map_put(a->current, id, qj_int(st));
+    if (qag_status_of(a->reported, id) != (int)st)
+        a->report_now = true;
+}
+
+static void qag_note_problem(qag *a, const qag_dport *p)
+{
+    const qj *was = qvs_map_get(a->problems, p->id);
+    const char *prev = qj_as_str(was);
+    if (p->problem && (!prev || strcmp(prev, p->problem))) {
+        QLOG_W("agent", "port %s cannot be wired: %s", p->id, p->problem);
+        qvs_map_put(a->problems, p->id, qj_str(p->problem));
+    } else if (!p->problem && was) {
+        qvs_map_del(a->problems, p->id);
+    }
+}
+
+static bool qag_same_keys(const qvs_map *x, const qvs_map *y)
+{
+    if (qvs_map_size(x) != qvs_map_size(y))
+        return false;
+    const char *k;
+    for (size_t i = 0; i < qvs_map_end(x); i++)
+        if (qvs_map_at(x, i, &k, NULL) && !qvs_map_get(y, k))
+            return false;
+    return true;
+}
+
+static void qag_reconcile(qag *a)
+{
+    uint64_t start = qhv_now_us();
+    char err[512];
+    qvs_observed obs;
+    a->need_reconcile = false;
+    if (a->cls->dump(a->vs, &obs, err, sizeof err) < 0) {
+        qvs_observed_free(&obs);
+        a->dump_failures++;
+        uint64_t delay = qag_backoff_us(a->dump_failures, QAG_RETRY_BASE_US, QAG_RETRY_CAP_US);
+        QLOG_W("agent", "backend %s: dump failed: %s; retry in %llu ms", a->cls->name, err,
+               (unsigned long long)(delay / 1000));
+        a->dump_retry_us = start + delay;
+        a->need_reconcile = true;
+        a->all_ok = false;
+        return;
+    }
+    a->dump_failures = 0;
+    a->dump_retry_us = 0;
+    qag_desired des;
+    qag_desired_compute(&a->plan, a->conf, obs.nics, &des);
+    qag_diff diff;
+    qag_diff_compute(des.objects, &obs, &diff);
+    qag_retry_prune(&a->retry, &diff);
+    size_t nops = diff.nops, nconflicts = diff.nconflicts;
+    for (size_t i = 0; i < diff.nconflicts; i++)
+        QLOG_W("agent", "%s is held by a foreign object: not touching it", diff.conflicts[i]);
+    bool left = false;
+    size_t attempted = qag_operate(a, &diff, start, &left);
+    if (left)
+        a->need_reconcile = true;
+    qvs_observed conf_obs = {0};
+    const qvs_observed *seen = &obs;
+    if (attempted) {
+        /* Confirm: what the switch holds now, not what operate() said. The
+         * first look is not needed any more (but for its NICs). */
+        qag_diff_free(&diff);
+        qvs_map_free(obs.objects);
+        qvs_map_free(obs.foreign);
+        obs.objects = qvs_map_new();
+        obs.foreign = qvs_map_new();
+        if (a->cls->dump(a->vs, &conf_obs, err, sizeof err) == 0) {
+            seen = &conf_obs;
+            if (!qag_same_keys(obs.nics, conf_obs.nics))
+                a->need_reconcile = true;   /* NICs came or went meanwhile */
+        } else {
+            QLOG_W("agent", "backend %s: confirming dump failed: %s", a->cls->name, err);
+            a->need_reconcile = true;
+        }
+    }
+    /* Confirmation and statuses. */
+    bool all_ok = seen == &conf_obs || !attempted;
+    size_t unconfirmed = 0;
+    const char *id;
+    qj *val;
+    for (size_t i = 0; i < qvs_map_end(des.objects); i++)
+        if (qvs_map_at(des.objects, i, &id, &val) &&
+            !qj_equal(val, qvs_map_get(seen->objects, id)))
+            unconfirmed++;
+    if (unconfirmed || nconflicts)
+        all_ok = false;
+    size_t active = 0, down = 0, pending = 0;
+    qvs_map *current = qvs_map_new();
+    qvs_map *old = a->current;
+    a->current = current;
+    for (size_t i = 0; i < des.nports; i++) {
+        const qag_dport *p = &des.ports[i];
+        qag_note_problem(a, p);
+        qag_status st;
+        if (!p->nic) {
+            st = QAG_ST_DOWN;
+        } else {
+            bool ok = !p->problem;
+            for (size_t k = 0; ok && k < p->ndeps; k++)
+                ok = qj_equal(qvs_map_get(des.objects, p->deps[k]),
+                              qvs_map_get(seen->objects, p->deps[k]));
+            if (p->problem)
+                all_ok = false;
+            if (ok) {
+                st = p->admin_up ? QAG_ST_ACTIVE : QAG_ST_DOWN;
+            } else {
+                /* Pending: keep what the server has; DOWN if it has nothing. */
+                pending++;
+                st = (qag_status)qag_status_of(old, p->id);
+                if (st == QAG_ST_NONE)
+                    st = QAG_ST_DOWN;
+            }
+        }
+        if (st == QAG_ST_ACTIVE)
+            active++;
+        else
+            down++;
+        qag_set_status(a, p->id, st);
+    }
+    qvs_map_free(old);
+    /* Forget ports that left the plan. */
+    for (size_t i = 0; i < qvs_map_end(a->reported); i++)
+        if (qvs_map_at(a->reported, i, &id, NULL) && !qvs_map_get(a->current, id))
+            qvs_map_del(a->reported, id);
+    for (size_t i = 0; i < qvs_map_end(a->problems); i++)
+        if (qvs_map_at(a->problems, i, &id, NULL) && !qvs_map_get(a->current, id))
+            qvs_map_del(a->problems, id);
+    a->all_ok = all_ok && !left && qag_retry_count(&a->retry) == 0;
+    if (a->all_ok && a->plan.revision > a->applied) {
+        a->applied = a->plan.revision;
+        if (a->applied_urgent)
+            a->report_now = true;
+    }
+    QLOG_D("agent", "reconciled plan %lld: %zu objects desired, %zu ops (%zu attempted), "
+                    "%zu unconfirmed, %zu conflicts; ports %zu active, %zu down (%zu pending); "
+                    "applied %lld",
+           (long long)a->plan.revision, qvs_map_size(des.objects), nops, attempted,
+           unconfirmed, nconflicts, active, down, pending, (long long)a->applied);
+    qag_diff_free(&diff);
+    qag_desired_free(&des);
+    qvs_observed_free(&conf_obs);
+    qvs_observed_free(&obs);
+#ifdef __GLIBC__
+    /* A large reconcile leaves much freed memory: give it back, so that the
+     * agent's footprint is what it holds (the plan), not its peak. */
+    struct mallinfo2 mi = mallinfo2();
+    if (mi.fordblks > ((size_t)1 << 20) && mi.fordblks > mi.uordblks / 4)
+        malloc_trim(0);
+    QLOG_D("agent", "heap in use %zu KiB, free %zu KiB (%zu ports in the plan)",
+           mi.uordblks / 1024, mi.fordblks / 1024, qvs_map_size(a->plan.sec[QAG_SEC_PORTS]));
+#endif
+}
+
+/* ---------- the channel ---------- */
+
+static qhttpc_call *qag_get(qag *a, const char *url, long timeout_ms)
+{
+    const char *headers[] = {a->token_header, "Accept: application/json", NULL};
+    qhttpc_req req = {.method = "GET", .url = url, .headers = headers, .timeout_ms = timeout_ms,
+                      .max_body = QAG_MAX_ANSWER};
+    return qhttpc_start(a->http, &req);
+}
+
+static void qag_watch_start(qag *a)
+{
+    char *url;
+    a->watch_since = a->plan.revision >= 0 && !a->want_full;
+    int64_t wait = a->conf->poll_wait;
+    if (a->watch_since)
+        url = xasprintf("%s/channel/v1/hosts/%s/plan?since=%lld&wait=%lld", a->conf->server_url,
+                        a->conf->host, (long long)a->plan.revision, (long long)wait);
+    else
+        url = xasprintf("%s/channel/v1/hosts/%s/plan", a->conf->server_url, a->conf->host);
+    a->watch = qag_get(a, url, (long)(wait + 15) * 1000L);
+    a->watch_started_us = qhv_now_us();
+    free(url);
+}
+
+/* A short description of a failed exchange for the log. */
+static void qag_describe(const qhttpc_resp *r, char *out, size_t n)
+{
+    if (r->status == 0)
+        snprintf(out, n, "%s", r->error);
+    else
+        snprintf(out, n, "HTTP %d: %.200s", r->status, r->body.data);
+}
+
+static void qag_watch_done(qag *a)
+{
+    qhttpc_resp r;
+    int status = qhttpc_result(a->watch, &r);
+    qhttpc_call_free(a->watch);
+    a->watch = NULL;
+    uint64_t now = qhv_now_us();
+    char why[512] = "";
+    qj *answer = NULL;
+    if (status == 200) {
+        qj_error je;
+        answer = qj_parse(r.body.data, r.body.len, NULL, &je);
+        if (!answer)
+            snprintf(why, sizeof why, "the plan is not JSON: %s", je.msg);
+    } else {
+        qag_describe(&r, why, sizeof why);
+    }
+    qhttpc_resp_free(&r);
+    int changed = -1;
+    if (answer) {
+        bool full = qj_get(answer, "plan") != NULL;
+        int64_t before = a->plan.revision;
+        changed = qag_plan_apply(&a->plan, answer, why, sizeof why);
+        QLOG_D("agent", "plan answer: %s, revision %lld (had %lld): %s", full ? "full" : "delta",
+               (long long)a->plan.revision, (long long)before,
+               changed < 0 ? why : changed ? "changed" : "unchanged");
+        if (changed >= 0) {
+            a->want_full = false;
+            a->watch_failures = 0;
+            /* A full plan answering a watch: the server could not diff (it
+             * restarted) or does not know deltas; don't spin on the latter. */
+            a->watch_next_us = full && a->watch_since ? now + 1000000u : now;
+            /* An empty delta long before the wait was up: a server shutting
+             * down answers every watch at once; don't spin on it either. */
+            const qj *delta = qj_get(answer, "delta");
+            if (delta && !qj_len(delta) && a->conf->poll_wait > 0 &&
+                now - a->watch_started_us < 100000u)
+                a->watch_next_us = now + 1000000u;
+            if (before < 0 || full)
+                QLOG_I("agent", "plan of revision %lld: %zu ports, %zu networks, %zu lookup "
+                                "records",
+                       (long long)a->plan.revision, qvs_map_size(a->plan.sec[QAG_SEC_PORTS]),
+                       qvs_map_size(a->plan.sec[QAG_SEC_NETWORKS]),
+                       qvs_map_size(a->plan.sec[QAG_SEC_LOOKUP]));
+            else if (changed)
+                QLOG_I("agent", "plan changed: revision %lld (since %lld)",
+                       (long long)a->plan.revision, (long long)before);
+            if (changed || before < 0) {
+                a->need_reconcile = true;
+                a->applied_urgent = true;
+                a->all_ok = false;
+            } else if (a->all_ok && !a->need_reconcile && a->plan.revision > a->applied) {
+                /* Unchanged up to a newer revision and everything confirmed. */
+                a->applied = a->plan.revision;
+            }
+        } else {
+            a->want_full = true;    /* refetch in full; keep applying what we have */
+        }
+        qj_free(answer);
+    }
+    if (changed < 0) {
+        a->watch_failures++;
+        uint64_t delay = qag_backoff_us(a->watch_failures, QAG_CHAN_BASE_US, QAG_CHAN_CAP_US);
+        QLOG_W("agent", "plan from %s: %s; retry in %llu ms", a->conf->server_url, why,
+               (unsigned long long)(delay / 1000));
+        a->watch_next_us = now + delay;
+    }
+}
+
+static void qag_report_start(qag *a)
+{
+    const qag_conf *c = a->conf;
+    qj *conf = qj_object();
+    qj_set(conf, "backend", qj_str(c->backend));
+    qj_set(conf, "vif_type", qj_str(c->vif_type));
+    qj *types = qj_array();
+    for (size_t i = 0; i < c->n_types; i++)
+        qj_append(types, qj_str(c->types[i]));
+    qj_set(conf, "network_types", types);
+    qj *maps = qj_array();
+    for (size_t i = 0; i < c->n_mappings; i++)
+        qj_append(maps, qj_str(c->mappings[i].text));
+    qj_set(conf, "vswitch_mappings", maps);
+    if (*c->provider_address)
+        qj_set(conf, "provider_address", qj_str(c->provider_address));
+    qj_set(conf, "port_filter", qj_bool(a->cls->port_filter));
+    if (a->applied >= 0)
+        qj_set(conf, "applied_revision", qj_int(a->applied));
+    qj *agent = qj_object();
+    qj_set(agent, "agent_type", qj_str(!strcmp(c->vif_type, "ovs") ? "Open vSwitch agent"
+                                                                   : "HyperV agent"));
+    qj_set(agent, "binary", qj_str("qhv-agent"));
+    qj_set(agent, "host", qj_str(c->host));
+    if (!a->started)
+        qj_set(agent, "start_flag", qj_bool(true));
+    qj_set(agent, "configurations", conf);
+    qj *ports = qj_array();
+    const char *id;
+    qj *st;
+    for (size_t i = 0; i < qvs_map_end(a->current); i++) {
+        if (!qvs_map_at(a->current, i, &id, &st) || qag_status_of(a->reported, id) == st->u.i)
+            continue;
+        qj *p = qj_object();
+        qj_set(p, "id", qj_str(id));
+        qj_set(p, "status", qj_str(qag_status_names[st->u.i]));
+        qj_append(ports, p);
+    }
+    qj *body = qj_object();
+    qj_set(body, "agent", agent);
+    qj_set(body, "ports", qj_clone(ports));
+    char *text = qj_to_string(body);
+    qj_free(body);
+    qj_free(a->inflight_ports);
+    a->inflight_ports = ports;
+    a->inflight_applied = a->applied;
+    a->inflight_urgent = a->applied_urgent;
+    char *url = xasprintf("%s/channel/v1/hosts/%s/report", c->server_url, c->host);
+    const char *headers[] = {a->token_header, "Content-Type: application/json",
+                             "Accept: application/json", NULL};
+    qhttpc_req req = {.method = "POST", .url = url, .headers = headers, .body = text,
+                      .body_len = strlen(text), .timeout_ms = QAG_REPORT_TIMEOUT_MS};
+    a->report = qhttpc_start(a->http, &req);
+    free(url);
+    free(text);
+    a->report_now = false;
+}
+
+static void qag_report_done(qag *a)
+{
+    qhttpc_resp r;
+    int status = qhttpc_result(a->report, &r);
+    qhttpc_call_free(a->report);
+    a->report = NULL;
+    uint64_t now = qhv_now_us();
+    if (status != 200) {
+        char why[512];
+        qag_describe(&r, why, sizeof why);
+        qhttpc_resp_free(&r);
+        a->report_failures++;
+        uint64_t delay = qag_backoff_us(a->report_failures, QAG_CHAN_BASE_US, QAG_CHAN_CAP_US);
+        QLOG_W("agent", "report to %s: %s; retry in %llu ms", a->conf->server_url, why,
+               (unsigned long long)(delay / 1000));
+        a->report_backoff_us = now + delay;
+        a->report_now = true;   /* what it carried is still to be said */
+        return;
+    }
+    qj *ans = qj_parse(r.body.data, r.body.len, NULL, NULL);
+    qhttpc_resp_free(&r);
+    const qj *iv = qj_get(ans, "report_interval");
+    if (qj_is(iv, QJ_INT) && iv->u.i > 0 && iv->u.i <= 86400 && iv->u.i != a->report_interval) {
+        QLOG_I("agent", "report_interval %lld s (from the server)", (long long)iv->u.i);
+        a->report_interval = iv->u.i;
+    }
+    qj_free(ans);
+    size_t n = qj_len(a->inflight_ports);
+    for (size_t i = 0; i < n; i++) {
+        const qj *p = qj_at(a->inflight_ports, i);
+        const char *st = qj_get_str(p, "status");
+        qvs_map_put(a->reported, qj_get_str(p, "id"),
+                    qj_int(!strcmp(st, "ACTIVE") ? QAG_ST_ACTIVE : QAG_ST_DOWN));
+    }
+    if (!a->started)
+        QLOG_I("agent", "registered with %s as host %s (backend %s)", a->conf->server_url,
+               a->conf->host, a->cls->name);
+    if (n || a->inflight_applied != a->applied_reported)
+        QLOG_I("agent", "reported %zu port statuses, applied revision %lld", n,
+               (long long)a->inflight_applied);
+    a->started = true;
+    a->applied_reported = a->inflight_applied;
+    if (a->inflight_urgent && a->inflight_applied == a->applied)
+        a->applied_urgent = false;
+    a->report_failures = 0;
+    a->report_backoff_us = 0;
+    a->report_next_us = now + (uint64_t)a->report_interval * 1000000u;
+    /* Anything that changed while this one was in flight? */
+    const char *id;
+    qj *st;
+    for (size_t i = 0; i < qvs_map_end(a->current); i++)
+        if (qvs_map_at(a->current, i, &id, &st) && qag_status_of(a->reported, id) != st->u.i)
+            a->report_now = true;
+    if (a->applied_urgent && a->applied != a->applied_reported)
+        a->report_now = true;
+}
+
+/* ---------- the loop ---------- */
+
+static uint64_t qag_report_due(const qag *a)
+{
+    uint64_t due = a->report_next_us;
+    if (a->report_now)
+        due = a->report_backoff_us;     /* 0 when not backing off: now */
+    return due;
+}
+
+void qag_run(qag *a, volatile sig_atomic_t *stop)
+{
+    QLOG_I("agent", "qhv-agent for host %s: server %s, backend %s", a->conf->host,
+           a->conf->server_url, a->cls->name);
+    uint64_t now = qhv_now_us();
+    a->resync_next_us = now;
+    while (!*stop) {
+        now = qhv_now_us();
+        if (!a->report && now >= qag_report_due(a))
+            qag_report_start(a);
+        if (!a->watch && a->started && now >= a->watch_next_us)
+            qag_watch_start(a);
+        if (a->plan.revision >= 0 && now >= a->dump_retry_us) {
+            bool go = a->need_reconcile || now >= a->resync_next_us ||
+                      qag_retry_next(&a->retry) <= now;
+            if (!go && now >= a->poll_next_us) {
+                a->poll_next_us = now + QAG_TICK_US;
+                go = !a->cls->changed || a->cls->changed(a->vs);
+            }
+            if (go) {
+                if (now >= a->resync_next_us)
+                    a->resync_next_us = now + (uint64_t)a->report_interval * 1000000u;
+                qag_reconcile(a);
+                now = qhv_now_us();
+            }
+        }
+        /* Sleep until the next thing to do (HTTP answers wake us earlier). */
+        uint64_t next = now + QAG_TICK_US;
+        if (a->plan.revision >= 0) {
+            next = qag_min(next, a->poll_next_us);
+            next = qag_min(next, a->resync_next_us);
+            next = qag_min(next, qag_retry_next(&a->retry));
+            if (a->need_reconcile)
+                next = qag_min(next, a->dump_retry_us > now ? a->dump_retry_us : now);
+        }
+        if (!a->report)
+            next = qag_min(next, qag_report_due(a));
+        if (!a->watch && a->started)
+            next = qag_min(next, a->watch_next_us);
+        int ms = next > now ? (int)((next - now + 999) / 1000) : 0;
+        qhttpc_wait(a->http, ms);
+        if (a->watch && qhttpc_done(a->watch))
+            qag_watch_done(a);
+        if (a->report && qhttpc_done(a->report))
+            qag_report_done(a);
+    }
+    QLOG_I("agent", "stopping");
+}

@@ -1,0 +1,201 @@
+#include "agent/config.h"
+#include "lib/ini.h"
+#include "lib/log.h"
+#include "lib/opt.h"
+#include "lib/util.h"
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define O(sec, key, type, field, def, min, max, help) \
+    {sec, key, type, offsetof(qag_conf, field), def, min, max, help}
+
+static const qopt qag_opts[] = {
+    O("DEFAULT", "host", QOPT_STR, host, "", 0, 0,
+      "This hypervisor's name, as Nova sets binding:host_id (empty: the hostname)"),
+    O("DEFAULT", "log_file", QOPT_STR, log_file, "", 0, 0, "Log to this file instead of stderr"),
+    O("DEFAULT", "debug", QOPT_BOOL, debug, "false", 0, 0, "Log at DEBUG level"),
+    O("agent", "server_url", QOPT_STR, server_url, "http://127.0.0.1:9696", 0, 0,
+      "qhv-server's API endpoint (the host channel is under /channel/v1/)"),
+    O("agent", "auth_token", QOPT_STR, auth_token, "", 0, 0,
+      "This host's channel token (qhv-server --agent-token HOST prints it)"),
+    O("agent", "backend", QOPT_STR, backend, "dummy", 0, 0,
+      "Virtual switch backend: dummy (hyperv and ovs are not built yet)"),
+    O("agent", "report_interval", QOPT_INT, report_interval, "30", 1, 3600,
+      "Seconds between heartbeats (the server's answer overrides it)"),
+    O("agent", "poll_wait", QOPT_INT, poll_wait, "30", 0, 60,
+      "Longest wait of one plan long-poll, in seconds"),
+    O("agent", "physical_network_vswitch_mappings", QOPT_STR, physical_network_vswitch_mappings,
+      "", 0, 0, "pattern:vswitch,... for flat and vlan networks (shell wildcards over the "
+                "physical network name, first match wins)"),
+    O("agent", "local_network_vswitch", QOPT_STR, local_network_vswitch, "private", 0, 0,
+      "vSwitch of local networks"),
+    O("agent", "tunnel_vswitch", QOPT_STR, tunnel_vswitch, "", 0, 0,
+      "vSwitch of nvgre and ip_rewrite networks (empty: the mapping of the empty physical "
+      "network name, else the first mapping's vswitch)"),
+    O("agent", "provider_address", QOPT_STR, provider_address, "", 0, 0,
+      "This host's provider address (PA) for NVGRE"),
+    O("agent", "network_types", QOPT_STR, network_types, "local,flat,vlan,nvgre,ip_rewrite", 0, 0,
+      "Network types this agent serves (reported to the server, which binds with them)"),
+    O("agent", "vif_type", QOPT_STR, vif_type, "hyperv", 0, 0,
+      "binding:vif_type of the ports this agent serves (hyperv or ovs)"),
+    O("agent", "max_batch", QOPT_INT, max_batch, "256", 1, 100000,
+      "Most switch operations in one backend call"),
+    O("dummy", "state_file", QOPT_STR, dummy_state_file, "", 0, 0,
+      "The dummy backend's JSON switch state (shared with qhvctl dummy)"),
+};
+
+static void qag_conf_warn(const char *msg) { QLOG_W("config", "%s", msg); }
+
+void qag_conf_print_help(FILE *f) { qopt_print_help(f, qag_opts, QHV_ARRAY_SIZE(qag_opts)); }
+
+static void qag_conf_free_derived(qag_conf *c)
+{
+    for (size_t i = 0; i < c->n_mappings; i++) {
+        free(c->mappings[i].pattern);
+        free(c->mappings[i].vswitch);
+        free(c->mappings[i].text);
+    }
+    free(c->mappings);
+    c->mappings = NULL;
+    c->n_mappings = 0;
+    for (size_t i = 0; i < c->n_types; i++)
+        free(c->types[i]);
+    free(c->types);
+    c->types = NULL;
+    c->n_types = 0;
+}
+
+void qag_conf_free(qag_conf *c)
+{
+    if (!c)
+        return;
+    qag_conf_free_derived(c);
+    qopt_free_values(qag_opts, QHV_ARRAY_SIZE(qag_opts), c);
+}
+
+/* The trimmed, non-empty tokens of a comma list (caller frees each and the array). */
+static char **qag_conf_split(const char *list, size_t *n)
+{
+    char *copy = xstrdup(list), *save = NULL;
+    char **out = NULL;
+    *n = 0;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ' || *t == '\t')
+            t++;
+        size_t l = strlen(t);
+        while (l && (t[l - 1] == ' ' || t[l - 1] == '\t'))
+            t[--l] = '\0';
+        if (!*t)
+            continue;
+        out = xrealloc(out, (*n + 1) * sizeof *out);
+        out[(*n)++] = xstrdup(t);
+    }
+    free(copy);
+    return out;
+}
+
+int qag_conf_set_mappings(qag_conf *c, const char *list, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < c->n_mappings; i++) {
+        free(c->mappings[i].pattern);
+        free(c->mappings[i].vswitch);
+        free(c->mappings[i].text);
+    }
+    free(c->mappings);
+    c->mappings = NULL;
+    c->n_mappings = 0;
+    size_t n;
+    char **items = qag_conf_split(list, &n);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* The vswitch is after the last ':' (as the server reads the mappings). */
+        char *colon = strrchr(items[i], ':');
+        if (rc == 0 && (!colon || colon == items[i] || !colon[1])) {
+            snprintf(err, errlen, "[agent] physical_network_vswitch_mappings: '%s' is not "
+                                  "pattern:vswitch", items[i]);
+            rc = -1;
+        }
+        if (rc == 0) {
+            c->mappings = xrealloc(c->mappings, (c->n_mappings + 1) * sizeof *c->mappings);
+            qag_mapping *m = &c->mappings[c->n_mappings++];
+            m->text = xstrdup(items[i]);
+            m->pattern = xstrndup(items[i], (size_t)(colon - items[i]));
+            m->vswitch = xstrdup(colon + 1);
+        }
+        free(items[i]);
+    }
+    free(items);
+    return rc;
+}
+
+static const char *const qag_known_types[] = {"local", "flat", "vlan", "nvgre", "ip_rewrite"};
+
+static int qag_conf_derive(qag_conf *c, char *err, size_t errlen)
+{
+    if (!*c->host) {
+        char name[256];
+        if (gethostname(name, sizeof name) < 0) {
+            snprintf(err, errlen, "[DEFAULT] host is empty and gethostname failed");
+            return -1;
+        }
+        name[sizeof name - 1] = '\0';
+        free(c->host);
+        c->host = xstrdup(name);
+    }
+    size_t l = strlen(c->server_url);
+    while (l && c->server_url[l - 1] == '/')
+        c->server_url[--l] = '\0';
+    if (strncmp(c->server_url, "http://", 7) && strncmp(c->server_url, "https://", 8)) {
+        snprintf(err, errlen, "[agent] server_url must start with http:// or https://");
+        return -1;
+    }
+    if (qag_conf_set_mappings(c, c->physical_network_vswitch_mappings, err, errlen) < 0)
+        return -1;
+    c->types = qag_conf_split(c->network_types, &c->n_types);
+    for (size_t i = 0; i < c->n_types; i++) {
+        bool known = false;
+        for (size_t k = 0; k < QHV_ARRAY_SIZE(qag_known_types); k++)
+            known = known || !strcmp(c->types[i], qag_known_types[k]);
+        if (!known) {
+            snprintf(err, errlen, "[agent] network_types: unknown type '%s' (known: local, "
+                                  "flat, vlan, nvgre, ip_rewrite)", c->types[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int qag_conf_load(qag_conf *c, const char *const *files, size_t nfiles, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    qini *ini = qini_new();
+    for (size_t i = 0; i < nfiles; i++) {
+        if (qini_load_file(ini, files[i], err, errlen) < 0) {
+            qini_free(ini);
+            return -1;
+        }
+    }
+    int rc = qopt_apply(qag_opts, QHV_ARRAY_SIZE(qag_opts), c, ini, qag_conf_warn, err, errlen);
+    qini_free(ini);
+    if (rc < 0)
+        return -1;
+    return qag_conf_derive(c, err, errlen);
+}
+
+const char *qag_conf_vswitch_for(const qag_conf *c, const char *physnet)
+{
+    for (size_t i = 0; i < c->n_mappings; i++)
+        if (fnmatch(c->mappings[i].pattern, physnet, 0) == 0)
+            return c->mappings[i].vswitch;
+    return NULL;
+}
+
+bool qag_conf_has_type(const qag_conf *c, const char *type)
+{
+    for (size_t i = 0; type && i < c->n_types; i++)
+        if (!strcmp(c->types[i], type))
+            return true;
+    return false;
+}

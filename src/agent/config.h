@@ -1,0 +1,61 @@
+/* config: qhv-agent's options (the names of the Hyper-V Neutron agent
+ * wherever it has the option), the table they are parsed from, and derived
+ * values (the parsed vswitch mappings and network types).
+ *
+ * Ownership: qag_conf_load fills a caller's struct; qag_conf_free frees what
+ * it holds (accepts NULL, and a struct that failed to load). */
+#ifndef QHV_AGENT_CONFIG_H
+#define QHV_AGENT_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct qag_mapping {
+    char *pattern;      /* shell wildcard over physical network names */
+    char *vswitch;
+    char *text;         /* "pattern:vswitch" as configured */
+} qag_mapping;
+
+typedef struct qag_conf {
+    /* [DEFAULT] */
+    char *host;
+    char *log_file;
+    bool debug;
+    /* [agent] */
+    char *server_url;
+    char *auth_token;
+    char *backend;
+    int64_t report_interval;
+    int64_t poll_wait;
+    char *physical_network_vswitch_mappings;
+    char *local_network_vswitch;
+    char *tunnel_vswitch;
+    char *provider_address;
+    char *network_types;
+    char *vif_type;
+    int64_t max_batch;
+    /* [dummy] */
+    char *dummy_state_file;
+
+    /* Derived. */
+    qag_mapping *mappings;
+    size_t n_mappings;
+    char **types;
+    size_t n_types;
+} qag_conf;
+
+/* Defaults, then the files in order (a later file overrides an earlier one).
+ * -1 with a message in err on an unreadable file or a bad value. */
+int qag_conf_load(qag_conf *c, const char *const *files, size_t nfiles, char *err,
+                  size_t errlen);
+void qag_conf_free(qag_conf *c);
+void qag_conf_print_help(FILE *f);
+
+/* Parses "pattern:vswitch,..." into c->mappings (replacing them). */
+int qag_conf_set_mappings(qag_conf *c, const char *list, char *err, size_t errlen);
+/* The vswitch of the first mapping whose pattern matches physnet, or NULL. */
+const char *qag_conf_vswitch_for(const qag_conf *c, const char *physnet);
+bool qag_conf_has_type(const qag_conf *c, const char *type);
+
+#endif

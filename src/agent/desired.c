@@ -1,0 +1,305 @@
+#include "agent/desired.h"
+#include "lib/util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool qag_bool(const qj *v, bool def) { return qj_is(v, QJ_BOOL) ? v->u.b : def; }
+
+static bool qag_is_v6(const char *addr) { return addr && strchr(addr, ':'); }
+
+static void qag_dport_add_dep(qag_dport *p, const char *id)
+{
+    p->deps = xrealloc(p->deps, (p->ndeps + 1) * sizeof *p->deps);
+    p->deps[p->ndeps++] = xstrdup(id);
+}
+
+/* The vswitch of a network, or NULL with *problem set. */
+static const char *qag_vswitch(const qag_conf *conf, const char *type, const char *physnet,
+                               const char **problem)
+{
+    const char *vs = NULL;
+    if (!strcmp(type, "local")) {
+        vs = conf->local_network_vswitch;
+        if (!*vs)
+            *problem = "no local_network_vswitch for a local network";
+    } else if (!strcmp(type, "flat") || !strcmp(type, "vlan")) {
+        vs = qag_conf_vswitch_for(conf, physnet ? physnet : "");
+        if (!vs)
+            *problem = "no physical_network_vswitch_mappings entry matches the physical network";
+    } else {
+        if (*conf->tunnel_vswitch)
+            vs = conf->tunnel_vswitch;
+        else if (!(vs = qag_conf_vswitch_for(conf, "")) && conf->n_mappings)
+            vs = conf->mappings[0].vswitch;
+        if (!vs)
+            *problem = "no tunnel_vswitch nor mappings for an nvgre/ip_rewrite network";
+    }
+    return vs;
+}
+
+static qj *qag_port_value(const qj *port, const qj *net, const char *vswitch)
+{
+    const char *type = qj_get_str(net, "network_type");
+    const char *mac = qj_get_str(port, "mac_address");
+    bool ps = qag_bool(qj_get(port, "port_security_enabled"), true);
+    qj *v = qj_object();
+    qj_set(v, "vswitch", qj_str(vswitch));
+    qj_set(v, "network_id", qj_clone(qj_get(net, "id")));
+    qj_set(v, "network_type", qj_str(type));
+    const qj *seg = qj_get(net, "segmentation_id");
+    if (!strcmp(type, "vlan"))
+        qj_set(v, "vlan", qj_clone(seg));
+    else if (!strcmp(type, "nvgre") || !strcmp(type, "ip_rewrite"))
+        qj_set(v, "vsid", qj_clone(seg));
+    qj_set(v, "mac_address", qj_clone(qj_get(port, "mac_address")));
+    qj_set(v, "mtu", qj_clone(qj_get(net, "mtu")));
+    qj_set(v, "admin_state_up", qj_bool(qag_bool(qj_get(port, "admin_state_up"), true) &&
+                                        qag_bool(qj_get(net, "admin_state_up"), true)));
+    qj_set(v, "port_security", qj_bool(ps));
+    bool spoof = !ps;
+    qj *allowed = qj_array();
+    const qj *ips = qj_get(port, "fixed_ips"), *pairs = qj_get(port, "allowed_address_pairs");
+    for (size_t i = 0; i < qj_len(ips); i++) {
+        const char *ip = qj_get_str(qj_at(ips, i), "ip_address");
+        if (!ip)
+            continue;
+        qj *a = qj_object();
+        qj_set(a, "ip_address", qj_str(ip));
+        qj_set(a, "mac_address", mac ? qj_str(mac) : qj_null());
+        qj_append(allowed, a);
+    }
+    for (size_t i = 0; i < qj_len(pairs); i++) {
+        const char *ip = qj_get_str(qj_at(pairs, i), "ip_address");
+        const char *pmac = qj_get_str(qj_at(pairs, i), "mac_address");
+        if (!ip)
+            continue;
+        if (!pmac)
+            pmac = mac;
+        if (pmac && mac && strcasecmp(pmac, mac))
+            spoof = true;
+        qj *a = qj_object();
+        qj_set(a, "ip_address", qj_str(ip));
+        qj_set(a, "mac_address", pmac ? qj_str(pmac) : qj_null());
+        qj_append(allowed, a);
+    }
+    qj_set(v, "mac_spoofing", qj_bool(spoof));
+    qj_set(v, "dhcp_guard", qj_bool(ps));
+    qj_set(v, "router_guard", qj_bool(ps));
+    if (ps)
+        qj_set(v, "allowed_addresses", allowed);
+    else
+        qj_free(allowed);
+    return v;
+}
+
+static qj *qag_rule(const qj *r, const char *remote)
+{
+    qj *o = qj_object();
+    static const char *const keys[] = {"ethertype", "protocol", "port_range_min",
+                                       "port_range_max"};
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(keys); i++) {
+        const qj *v = qj_get(r, keys[i]);
+        qj_set(o, keys[i], v ? qj_clone(v) : qj_null());
+    }
+    qj_set(o, "remote_ip_prefix", remote ? qj_str(remote) : qj_null());
+    return o;
+}
+
+static int qag_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *direction)
+{
+    qvs_map *seen = qvs_map_new();   /* compact text → rule: sorts and de-duplicates */
+    const qj *sgs = qj_get(port, "security_groups");
+    for (size_t g = 0; g < qj_len(sgs); g++) {
+        const qj *sg = qvs_map_get(plan->sec[QAG_SEC_GROUPS], qj_as_str(qj_at(sgs, g)));
+        const qj *rules = qj_get(sg, "rules");
+        for (size_t i = 0; i < qj_len(rules); i++) {
+            const qj *r = qj_at(rules, i);
+            const char *dir = qj_get_str(r, "direction");
+            if (!dir || strcmp(dir, direction))
+                continue;
+            const char *eth = qj_get_str(r, "ethertype");
+            bool v6 = eth && !strcmp(eth, "IPv6");
+            const char *rg = qj_get_str(r, "remote_group_id");
+            size_t n = 1;
+            const qj *set = NULL;
+            if (rg) {
+                set = qvs_map_get(plan->sec[QAG_SEC_SETS], rg);
+                n = qj_len(set);
+            }
+            for (size_t k = 0; k < n; k++) {
+                qj *rule;
+                if (rg) {
+                    const char *a = qj_as_str(qj_at(set, k));
+                    if (!a || qag_is_v6(a) != v6)
+                        continue;
+                    char prefix[128];
+                    if (strchr(a, '/'))
+                        snprintf(prefix, sizeof prefix, "%s", a);
+                    else
+                        snprintf(prefix, sizeof prefix, "%s/%d", a, v6 ? 128 : 32);
+                    rule = qag_rule(r, prefix);
+                } else {
+                    rule = qag_rule(r, qj_get_str(r, "remote_ip_prefix"));
+                }
+                char *text = qj_to_string(rule);
+                if (qvs_map_get(seen, text))
+                    qj_free(rule);
+                else
+                    qvs_map_put(seen, text, rule);
+                free(text);
+            }
+        }
+    }
+    size_t n = qvs_map_size(seen), w = 0;
+    const char **keys = xcalloc(n ? n : 1, sizeof *keys);
+    for (size_t i = 0; i < qvs_map_end(seen); i++)
+        if (qvs_map_at(seen, i, &keys[w], NULL))
+            w++;
+    qsort(keys, w, sizeof *keys, qag_cmp_str);
+    qj *out = qj_array();
+    for (size_t i = 0; i < w; i++)
+        qj_append(out, qj_clone(qvs_map_get(seen, keys[i])));
+    free(keys);
+    qvs_map_free(seen);
+    return out;
+}
+
+static qj *qag_acl_value(const qag_plan *plan, const qj *port, const char *direction)
+{
+    qj *v = qj_object();
+    qj_set(v, "port_id", qj_clone(qj_get(port, "id")));
+    qj_set(v, "direction", qj_str(direction));
+    qj_set(v, "default", qj_str("deny"));
+    qj_set(v, "stateful", qj_bool(true));
+    qj_set(v, "rules", qag_desired_acl_rules(plan, port, direction));
+    return v;
+}
+
+/* Appends s to the array under key in m (creating it). */
+static void qag_index_add(qvs_map *m, const char *key, const char *s)
+{
+    qj *a = qvs_map_get(m, key);
+    if (!a) {
+        a = qj_array();
+        qvs_map_put(m, key, a);
+    }
+    qj_append(a, qj_str(s));
+}
+
+void qag_desired_compute(const qag_plan *plan, const qag_conf *conf, const qvs_map *nics,
+                         qag_desired *ret)
+{
+    memset(ret, 0, sizeof *ret);
+    ret->objects = qvs_map_new();
+    const char *key;
+    qj *val;
+    char id[512];
+    /* Network-level objects, and indexes of what each port depends on. */
+    qvs_map *by_port = qvs_map_new(), *by_vsid = qvs_map_new();
+    const qvs_map *lookup = plan->sec[QAG_SEC_LOOKUP], *routes = plan->sec[QAG_SEC_ROUTES],
+                  *pas = plan->sec[QAG_SEC_PAS];
+    for (size_t i = 0; i < qvs_map_end(pas); i++) {
+        if (!qvs_map_at(pas, i, &key, &val))
+            continue;
+        snprintf(id, sizeof id, "provider_address/%s", key);
+        qvs_map_put(ret->objects, id, qj_clone(val));
+    }
+    for (size_t i = 0; i < qvs_map_end(lookup); i++) {
+        if (!qvs_map_at(lookup, i, &key, &val))
+            continue;
+        snprintf(id, sizeof id, "lookup_record/%s", key);
+        qvs_map_put(ret->objects, id, qj_clone(val));
+        const char *pid = qj_get_str(val, "port_id"), *host = qj_get_str(val, "host");
+        if (pid && host && !strcmp(host, conf->host)) {
+            qag_index_add(by_port, pid, id);
+            const char *pa = qj_get_str(val, "provider_address");
+            char paid[300];
+            snprintf(paid, sizeof paid, "provider_address/%s", pa ? pa : "");
+            if (pa && qvs_map_get(ret->objects, paid))
+                qag_index_add(by_port, pid, paid);
+        }
+    }
+    for (size_t i = 0; i < qvs_map_end(routes); i++) {
+        if (!qvs_map_at(routes, i, &key, &val))
+            continue;
+        snprintf(id, sizeof id, "customer_route/%s", key);
+        qvs_map_put(ret->objects, id, qj_clone(val));
+        const qj *vsid = qj_get(val, "vsid");
+        if (qj_is(vsid, QJ_INT)) {
+            char vk[32];
+            snprintf(vk, sizeof vk, "%lld", (long long)vsid->u.i);
+            qag_index_add(by_vsid, vk, id);
+        }
+    }
+    /* Ports. */
+    const qvs_map *ports = plan->sec[QAG_SEC_PORTS];
+    ret->ports = xcalloc(qvs_map_size(ports) + 1, sizeof *ret->ports);
+    for (size_t i = 0; i < qvs_map_end(ports); i++) {
+        if (!qvs_map_at(ports, i, &key, &val))
+            continue;
+        qag_dport *p = &ret->ports[ret->nports++];
+        p->id = xstrdup(key);
+        p->nic = qvs_map_get(nics, key) != NULL;
+        const qj *net = qvs_map_get(plan->sec[QAG_SEC_NETWORKS], qj_get_str(val, "network_id"));
+        p->admin_up = qag_bool(qj_get(val, "admin_state_up"), true) &&
+                      qag_bool(qj_get(net, "admin_state_up"), true);
+        if (!p->nic)
+            continue;
+        const char *type = qj_get_str(net, "network_type");
+        const char *vswitch = NULL;
+        if (!net || !type)
+            p->problem = "its network is not in the plan";
+        else if (!qag_conf_has_type(conf, type))
+            p->problem = "its network type is not in [agent] network_types";
+        else
+            vswitch = qag_vswitch(conf, type, qj_get_str(net, "physical_network"), &p->problem);
+        if (!vswitch)
+            continue;
+        snprintf(id, sizeof id, "port/%s", key);
+        qvs_map_put(ret->objects, id, qag_port_value(val, net, vswitch));
+        qag_dport_add_dep(p, id);
+        if (qag_bool(qj_get(val, "port_security_enabled"), true)) {
+            static const char *const dirs[] = {"ingress", "egress"};
+            for (int d = 0; d < 2; d++) {
+                snprintf(id, sizeof id, "acl/%s/%s", key, dirs[d]);
+                qvs_map_put(ret->objects, id, qag_acl_value(plan, val, dirs[d]));
+                qag_dport_add_dep(p, id);
+            }
+        }
+        const qj *own = qvs_map_get(by_port, key);
+        for (size_t k = 0; k < qj_len(own); k++)
+            qag_dport_add_dep(p, qj_as_str(qj_at(own, k)));
+        const qj *seg = qj_get(net, "segmentation_id");
+        if (strcmp(type, "nvgre") && strcmp(type, "ip_rewrite"))
+            continue;
+        char vk[32];
+        snprintf(vk, sizeof vk, "%lld", qj_is(seg, QJ_INT) ? (long long)seg->u.i : -1LL);
+        const qj *rs = qvs_map_get(by_vsid, vk);
+        for (size_t k = 0; k < qj_len(rs); k++)
+            qag_dport_add_dep(p, qj_as_str(qj_at(rs, k)));
+    }
+    qvs_map_free(by_port);
+    qvs_map_free(by_vsid);
+}
+
+void qag_desired_free(qag_desired *d)
+{
+    if (!d)
+        return;
+    qvs_map_free(d->objects);
+    for (size_t i = 0; i < d->nports; i++) {
+        for (size_t k = 0; k < d->ports[i].ndeps; k++)
+            free(d->ports[i].deps[k]);
+        free(d->ports[i].deps);
+        free(d->ports[i].id);
+    }
+    free(d->ports);
+    memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,76 @@
+/* desired: the translator from a host plan (and the agent's configuration)
+ * to the objects the virtual switch must hold (src/vswitch/vswitch.h), for
+ * the ports whose VM NIC is present.
+ *
+ * Objects and their values:
+ *
+ *   port/<port id>
+ *     {"vswitch": name,                  local: [agent] local_network_vswitch; flat, vlan:
+ *                                        the first physical_network_vswitch_mappings
+ *                                        pattern matching the physical network; nvgre,
+ *                                        ip_rewrite: [agent] tunnel_vswitch, else the
+ *                                        mapping of "" (as the Hyper-V agent), else the
+ *                                        first mapping's vswitch
+ *      "network_id", "network_type",
+ *      "vlan": id                         (vlan only; flat and local are untagged)
+ *      "vsid": id                         (nvgre, ip_rewrite: the VirtualSubnetId)
+ *      "mac_address", "mtu",
+ *      "admin_state_up": port's and network's,
+ *      "port_security": bool,
+ *      "mac_spoofing": !port_security, or an allowed address pair has another MAC
+ *      "dhcp_guard", "router_guard": port_security (the VM may not act as a DHCP
+ *                                        server or send router advertisements)
+ *      "allowed_addresses": [{"ip_address", "mac_address"}]   (port_security only:
+ *                                        fixed IPs and allowed address pairs; what
+ *                                        the VM may send from)}
+ *   acl/<port id>/ingress, acl/<port id>/egress      (port_security only)
+ *     {"port_id", "direction", "default": "deny", "stateful": true,
+ *      "rules": [{"ethertype", "protocol", "port_range_min", "port_range_max",
+ *                 "remote_ip_prefix"}]}    allow rules of the port's security
+ *                                        groups; a remote group becomes one rule per
+ *                                        member address of that ethertype (/32, /128);
+ *                                        sorted, without duplicates. The backend adds
+ *                                        the usual implicit allowances (ARP, DHCP
+ *                                        client, IPv6 ND) as Neutron's firewalls do.
+ *   lookup_record/<vsid>/<ca>/<mac>, customer_route/<vsid>/<prefix>,
+ *   provider_address/<address>
+ *     the plan's values unchanged; every one of the plan (they are per virtual
+ *     subnet and per host, not per VM NIC).
+ *
+ * A port depends on its port/ and acl/ objects, on the lookup records of its
+ * own addresses, the customer routes of its virtual subnet and the provider
+ * addresses those records name: it is up when all of them are installed.
+ *
+ * Ownership: qag_desired_compute fills a caller's struct; qag_desired_free
+ * frees what it holds (accepts NULL). Nothing borrowed from plan or conf. */
+#ifndef QHV_AGENT_DESIRED_H
+#define QHV_AGENT_DESIRED_H
+#include <stdbool.h>
+#include "agent/config.h"
+#include "agent/plan.h"
+#include "vswitch/objmap.h"
+
+typedef struct qag_dport {
+    char *id;
+    bool nic;               /* its VM NIC is present */
+    bool admin_up;
+    const char *problem;    /* static text: why it cannot be wired, or NULL */
+    char **deps;            /* ids of the objects it needs (NIC present and no problem) */
+    size_t ndeps;
+} qag_dport;
+
+typedef struct qag_desired {
+    qvs_map *objects;       /* id → value */
+    qag_dport *ports;       /* every port of the plan, in plan order */
+    size_t nports;
+} qag_desired;
+
+void qag_desired_compute(const qag_plan *plan, const qag_conf *conf, const qvs_map *nics,
+                         qag_desired *ret);
+void qag_desired_free(qag_desired *d);
+
+/* The ACL rule list of a port for one direction ("ingress"/"egress"), as
+ * described above (exposed for tests). Caller frees. */
+qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *direction);
+
+#endif

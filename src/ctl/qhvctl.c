@@ -1,0 +1,306 @@
+/* qhvctl: the operator's tool for what the openstack CLI does not cover:
+ * agents and their applied revisions, a host's plan, waiting until every
+ * live agent has applied a revision, and the dummy backend's state files. */
+#include "ctl/qhvctl.h"
+#include "lib/httpc.h"
+#include "lib/json.h"
+#include "lib/util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *qctl_url = "http://127.0.0.1:9696";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: qhvctl [--url URL] COMMAND ...\n\n"
+            "  --url URL   qhv-server's API (default: $QHV_URL, else http://127.0.0.1:9696)\n\n"
+            "Commands:\n"
+            "  agents                           agents: host, alive, applied revision\n"
+            "  plan HOST [--token T] [--fresh]  HOST's plan, pretty-printed (T: the host's\n"
+            "                                   channel token, default $QHV_AGENT_TOKEN;\n"
+            "                                   --fresh: recomputed, bypassing the feed)\n"
+            "  wait [--revision R] [--timeout S]\n"
+            "                                   exit 0 once every live agent has applied R\n"
+            "                                   (default: the server's current revision), 1 after\n"
+            "                                   S seconds (default 60)\n"
+            "  dummy FILE nic add|del PORT_ID   a VM NIC appears / goes (with its port and acl\n"
+            "                                   objects)\n"
+            "  dummy FILE fault fail N [KIND]   fail the Nth next op (of KIND only)\n"
+            "  dummy FILE fault slow MS         every op takes MS ms\n"
+            "  dummy FILE fault clear           no faults\n"
+            "  dummy FILE vanish KIND/KEY       the object disappears at the next dump\n"
+            "  dummy FILE foreign add KIND/KEY JSON\n"
+            "                                   an object someone else owns\n"
+            "  dummy FILE dump                  the whole state (JSON)\n"
+            "  dummy FILE counters [reset]      operation counters (JSON), or zero them\n");
+}
+
+/* GET url; *ret = the parsed body (NULL if not JSON). Returns the status or -1. */
+static int qctl_get(const char *path, const char *token, qj **ret, char *err, size_t errlen)
+{
+    *ret = NULL;
+    char *url = xasprintf("%s%s", qctl_url, path);
+    char *tok = token ? xasprintf("X-Qhv-Agent-Token: %s", token) : NULL;
+    const char *headers[] = {"Accept: application/json", tok, NULL};
+    qhttpc *c = qhttpc_new();
+    qhttpc_req req = {.method = "GET", .url = url, .headers = headers, .timeout_ms = 30000};
+    qhttpc_resp r;
+    int status = qhttpc_request(c, &req, &r);
+    if (status < 0)
+        snprintf(err, errlen, "%s: %s", url, r.error);
+    else
+        *ret = qj_parse(r.body.data, r.body.len, NULL, NULL);
+    if (status >= 400) {
+        const char *msg = qj_get_str(qj_get(*ret, "NeutronError"), "message");
+        snprintf(err, errlen, "%s: HTTP %d: %s", url, status, msg ? msg : r.body.data);
+    }
+    qhttpc_resp_free(&r);
+    qhttpc_free(c);
+    free(tok);
+    free(url);
+    return status;
+}
+
+static int qctl_cmp_host(const void *a, const void *b)
+{
+    const char *x = qj_get_str(*(qj *const *)a, "host"), *y = qj_get_str(*(qj *const *)b, "host");
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+static int64_t qctl_applied(const qj *agent)
+{
+    const qj *v = qj_get(qj_get(agent, "configurations"), "applied_revision");
+    return qj_is(v, QJ_INT) ? v->u.i : -1;
+}
+
+static bool qctl_alive(const qj *agent)
+{
+    const qj *v = qj_get(agent, "alive");
+    return qj_is(v, QJ_BOOL) && v->u.b;
+}
+
+static int qctl_agents(int argc, char **argv)
+{
+    if (argc) {
+        fprintf(stderr, "usage: qhvctl agents\n");
+        return 2;
+    }
+    char err[1024];
+    qj *body;
+    if (qctl_get("/v2.0/agents", NULL, &body, err, sizeof err) != 200) {
+        fprintf(stderr, "qhvctl: %s\n", err);
+        qj_free(body);
+        return 1;
+    }
+    qj *list = qj_get(body, "agents");
+    if (qj_is(list, QJ_ARRAY) && list->u.arr.n)
+        qsort(list->u.arr.v, list->u.arr.n, sizeof *list->u.arr.v, qctl_cmp_host);
+    printf("%-24s %-5s %-8s %-20s %-20s %s\n", "HOST", "ALIVE", "APPLIED", "TYPE", "BACKEND",
+           "HEARTBEAT");
+    for (size_t i = 0; i < qj_len(list); i++) {
+        const qj *a = qj_at(list, i);
+        int64_t ap = qctl_applied(a);
+        char applied[24];
+        snprintf(applied, sizeof applied, ap >= 0 ? "%lld" : "-", (long long)ap);
+        const char *backend = qj_get_str(qj_get(a, "configurations"), "backend");
+        const char *hb = qj_get_str(a, "heartbeat_timestamp");
+        const char *type = qj_get_str(a, "agent_type");
+        printf("%-24s %-5s %-8s %-20s %-20s %s\n", qj_get_str(a, "host"),
+               qctl_alive(a) ? "yes" : "no", applied, type ? type : "-",
+               backend ? backend : "-", hb ? hb : "-");
+    }
+    qj_free(body);
+    return 0;
+}
+
+static int qctl_plan(int argc, char **argv)
+{
+    const char *host = NULL, *token = getenv("QHV_AGENT_TOKEN");
+    bool fresh = false;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--token") && i + 1 < argc)
+            token = argv[++i];
+        else if (!strcmp(argv[i], "--fresh"))
+            fresh = true;
+        else if (!host && argv[i][0] != '-')
+            host = argv[i];
+        else
+            host = NULL, argc = -1;
+    }
+    if (!host || argc < 0 || !token) {
+        fprintf(stderr, "usage: qhvctl plan HOST --token T [--fresh] (or $QHV_AGENT_TOKEN)\n");
+        return 2;
+    }
+    char *path = xasprintf("/channel/v1/hosts/%s/plan%s", host, fresh ? "?fresh=1" : "");
+    char err[1024];
+    qj *body;
+    int status = qctl_get(path, token, &body, err, sizeof err);
+    free(path);
+    if (status != 200 || !body) {
+        fprintf(stderr, "qhvctl: %s\n", status == 200 ? "the plan is not JSON" : err);
+        qj_free(body);
+        return 1;
+    }
+    qbuf b;
+    qbuf_init(&b, 0);
+    qj_emit(body, &b, true);
+    printf("%s\n", b.data);
+    qbuf_free(&b);
+    qj_free(body);
+    return 0;
+}
+
+static void qctl_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* One look at the server: 1 if every live agent has applied rev (*rev set
+ * from the server if < 0), 0 if not yet (behind: who), -1 on error. */
+static int qctl_wait_check(int64_t *rev, char *behind, size_t blen, char *err, size_t errlen)
+{
+    qj *body;
+    int status = qctl_get("/channel/v1/status", NULL, &body, err, errlen);
+    int rc = 1;
+    behind[0] = '\0';
+    size_t used = 0;
+    if (status == 200) {
+        /* An agent has applied rev if its applied revision reaches it, or if
+         * it is in sync now (it applied its plan's last change) and now is at
+         * or past rev. */
+        const qj *now = qj_get(body, "revision");
+        int64_t cur = qj_is(now, QJ_INT) ? now->u.i : -1;
+        if (*rev < 0)
+            *rev = cur;
+        const qj *hosts = qj_get(body, "hosts");
+        for (size_t i = 0; i < qj_len(hosts); i++) {
+            const qj *h = qj_at(hosts, i), *ap = qj_get(h, "applied_revision");
+            const qj *sync = qj_get(h, "in_sync");
+            if (!qctl_alive(h))
+                continue;
+            bool ok = (qj_is(ap, QJ_INT) && ap->u.i >= *rev) ||
+                      (qj_is(sync, QJ_BOOL) && sync->u.b && cur >= *rev);
+            if (!ok) {
+                rc = 0;
+                used += (size_t)snprintf(behind + used, used < blen ? blen - used : 0, "%s%s",
+                                         used ? ", " : "", qj_get_str(h, "host"));
+            }
+        }
+    } else if (status == 404) {
+        /* A server without /channel/v1/status: the agents' applied revisions. */
+        qj_free(body);
+        if (*rev < 0) {
+            snprintf(err, errlen, "the server has no /channel/v1/status: give --revision");
+            return -2;
+        }
+        status = qctl_get("/v2.0/agents", NULL, &body, err, errlen);
+        if (status != 200) {
+            qj_free(body);
+            return -1;
+        }
+        const qj *list = qj_get(body, "agents");
+        for (size_t i = 0; i < qj_len(list); i++) {
+            const qj *a = qj_at(list, i);
+            if (qctl_alive(a) && qctl_applied(a) < *rev) {
+                rc = 0;
+                used += (size_t)snprintf(behind + used, used < blen ? blen - used : 0, "%s%s",
+                                         used ? ", " : "", qj_get_str(a, "host"));
+            }
+        }
+    } else {
+        rc = -1;
+    }
+    qj_free(body);
+    return rc;
+}
+
+static int qctl_wait(int argc, char **argv)
+{
+    int64_t rev = -1, timeout = 60;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--revision") && i + 1 < argc &&
+            qhv_parse_i64(argv[i + 1], 0, INT64_MAX, &rev) == 0) {
+            i++;
+        } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc &&
+                   qhv_parse_i64(argv[i + 1], 0, 86400, &timeout) == 0) {
+            i++;
+        } else {
+            fprintf(stderr, "usage: qhvctl wait [--revision R] [--timeout S]\n");
+            return 2;
+        }
+    }
+    uint64_t start = qhv_now_us(), deadline = start + (uint64_t)timeout * 1000000u;
+    char behind[1024] = "", err[1024] = "";
+    for (;;) {
+        int rc = qctl_wait_check(&rev, behind, sizeof behind, err, sizeof err);
+        if (rc == 1) {
+            printf("every live agent has applied revision %lld (%.1f s)\n", (long long)rev,
+                   (double)(qhv_now_us() - start) / 1e6);
+            return 0;
+        }
+        if (rc == -2) {
+            fprintf(stderr, "qhvctl: %s\n", err);
+            return 2;
+        }
+        if (qhv_now_us() >= deadline)
+            break;
+        qctl_sleep_ms(100);
+    }
+    if (*behind)
+        fprintf(stderr, "qhvctl: timeout: not applied revision %lld yet: %s\n", (long long)rev,
+                behind);
+    else
+        fprintf(stderr, "qhvctl: timeout: %s\n", *err ? err : "no answer");
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *env = getenv("QHV_URL");
+    if (env && *env)
+        qctl_url = env;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--url") && i + 1 < argc) {
+            qctl_url = argv[++i];
+        } else if (!strncmp(argv[i], "--url=", 6)) {
+            qctl_url = argv[i] + 6;
+        } else {
+            fprintf(stderr, "qhvctl: unknown option '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    /* Without the trailing '/', paths append cleanly. */
+    char *url = xstrdup(qctl_url);
+    size_t l = strlen(url);
+    while (l && url[l - 1] == '/')
+        url[--l] = '\0';
+    qctl_url = url;
+    const char *cmd = argv[i++];
+    int rc;
+    if (!strcmp(cmd, "agents"))
+        rc = qctl_agents(argc - i, argv + i);
+    else if (!strcmp(cmd, "plan"))
+        rc = qctl_plan(argc - i, argv + i);
+    else if (!strcmp(cmd, "wait"))
+        rc = qctl_wait(argc - i, argv + i);
+    else if (!strcmp(cmd, "dummy"))
+        rc = qctl_dummy(argc - i, argv + i);
+    else {
+        fprintf(stderr, "qhvctl: unknown command '%s' (see --help)\n", cmd);
+        rc = 2;
+    }
+    free(url);
+    return rc;
+}

@@ -1,0 +1,420 @@
+#include "vswitch/dummy.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct qvs {
+    char *path;
+    /* Identity of the state file as of our last read or write: a change of
+     * any of these means someone else wrote it (writes replace the inode). */
+    bool seen_valid;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+
+/* ---------- the state file ---------- */
+
+static qj *qvs_dummy_member(qj *state, const char *key, qj_type t)
+{
+    qj *v = qj_get(state, key);
+    if (!qj_is(v, t)) {
+        qj_set(state, key, t == QJ_ARRAY ? qj_array() : qj_object());
+        v = qj_get(state, key);
+    }
+    return v;
+}
+
+/* Makes every top-level member present with its type. */
+static void qvs_dummy_normalise(qj *state)
+{
+    static const char *const counters[] = {"ops", "creates", "updates", "deletes", "failed"};
+    qvs_dummy_member(state, "nics", QJ_ARRAY);
+    qvs_dummy_member(state, "objects", QJ_OBJECT);
+    qj *f = qvs_dummy_member(state, "faults", QJ_OBJECT);
+    if (!qj_is(qj_get(f, "fail_nth"), QJ_INT))
+        qj_set(f, "fail_nth", qj_int(0));
+    if (!qj_is(qj_get(f, "fail_kind"), QJ_STRING))
+        qj_set(f, "fail_kind", qj_null());
+    if (!qj_is(qj_get(f, "slow_ms"), QJ_INT))
+        qj_set(f, "slow_ms", qj_int(0));
+    qvs_dummy_member(f, "vanish", QJ_ARRAY);
+    qj *c = qvs_dummy_member(state, "counters", QJ_OBJECT);
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(counters); i++)
+        if (!qj_is(qj_get(c, counters[i]), QJ_INT))
+            qj_set(c, counters[i], qj_int(0));
+}
+
+static void qvs_dummy_count(qj *state, const char *name)
+{
+    qj *v = qj_get(qj_get(state, "counters"), name);
+    if (v)
+        v->u.i++;
+}
+
+static int qvs_dummy_lock(const char *path, char *err, size_t errlen)
+{
+    char *lpath = xasprintf("%s.lock", path);
+    int fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", lpath, strerror(errno));
+        free(lpath);
+        return -1;
+    }
+    free(lpath);
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            snprintf(err, errlen, "flock %s.lock: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+/* Reads the state (an empty one if the file is missing); *st is the file's
+ * identity (st_ino 0 if missing). */
+static int qvs_dummy_read(const char *path, qj **ret, struct stat *st, char *err, size_t errlen)
+{
+    *ret = NULL;
+    memset(st, 0, sizeof *st);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno != ENOENT) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return -1;
+        }
+        *ret = qj_object();
+        qvs_dummy_normalise(*ret);
+        return 0;
+    }
+    qbuf b;
+    qbuf_init(&b, 0);
+    char chunk[65536];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            qbuf_free(&b);
+            close(fd);
+            return -1;
+        }
+        qbuf_append(&b, chunk, (size_t)n);
+    }
+    fstat(fd, st);
+    close(fd);
+    qj_error je;
+    qj *state = b.len ? qj_parse(b.data, b.len, NULL, &je) : qj_object();
+    qbuf_free(&b);
+    if (!state || !qj_is(state, QJ_OBJECT)) {
+        if (state)
+            snprintf(err, errlen, "%s: the state must be a JSON object", path);
+        else
+            snprintf(err, errlen, "%s:%zu:%zu: %s", path, je.line, je.column, je.msg);
+        qj_free(state);
+        return -1;
+    }
+    qvs_dummy_normalise(state);
+    *ret = state;
+    return 0;
+}
+
+static int qvs_dummy_write(const char *path, const qj *state, struct stat *st, char *err,
+                           size_t errlen)
+{
+    qbuf b;
+    qbuf_init(&b, 0);
+    qj_emit(state, &b, false);     /* compact: qhvctl dummy FILE dump pretty-prints */
+    qbuf_putc(&b, '\n');
+    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = -1;
+    if (fd >= 0) {
+        size_t off = 0;
+        while (off < b.len) {
+            ssize_t w = write(fd, b.data + off, b.len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        if (off == b.len && fstat(fd, st) == 0 && close(fd) == 0) {
+            fd = -1;
+            rc = rename(tmp, path);
+        }
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+    }
+    free(tmp);
+    qbuf_free(&b);
+    return rc;
+}
+
+/* The read-modify-write every access goes through. *st: the identity of the
+ * file as it is when the lock is released; *st_read (may be NULL): as read. */
+static int qvs_dummy_rmw(const char *path, qvs_dummy_edit_fn fn, void *arg, struct stat *st,
+                         struct stat *st_read, char *err, size_t errlen)
+{
+    int lock = qvs_dummy_lock(path, err, errlen);
+    if (lock < 0)
+        return -1;
+    qj *state;
+    int rc = qvs_dummy_read(path, &state, st, err, errlen);
+    if (st_read)
+        *st_read = *st;
+    if (rc == 0) {
+        rc = fn(state, arg, err, errlen);
+        if (rc > 0 && qvs_dummy_write(path, state, st, err, errlen) < 0)
+            rc = -1;
+    }
+    qj_free(state);
+    close(lock);    /* releases the flock */
+    return rc;
+}
+
+int qvs_dummy_edit(const char *path, qvs_dummy_edit_fn fn, void *arg, char *err, size_t errlen)
+{
+    struct stat st;
+    return qvs_dummy_rmw(path, fn, arg, &st, NULL, err, errlen);
+}
+
+static int qvs_dummy_copy(qj *state, void *arg, char *err, size_t errlen)
+{
+    *(qj **)arg = qj_clone(state);
+    return 0;
+}
+
+int qvs_dummy_load(const char *path, qj **ret, char *err, size_t errlen)
+{
+    *ret = NULL;
+    return qvs_dummy_edit(path, qvs_dummy_copy, ret, err, errlen);
+}
+
+/* ---------- the backend ---------- */
+
+static void qvs_dummy_seen(qvs *vs, const struct stat *st)
+{
+    vs->seen_valid = true;
+    vs->dev = st->st_dev;
+    vs->ino = st->st_ino;
+    vs->size = st->st_size;
+    vs->mtime = st->st_mtim;
+}
+
+static int qvs_dummy_open(const qvs_options *opt, qvs **ret, char *err, size_t errlen)
+{
+    *ret = NULL;
+    if (!opt->dummy_state_file || !*opt->dummy_state_file) {
+        snprintf(err, errlen, "the dummy backend needs [dummy] state_file");
+        return -1;
+    }
+    qvs *vs = xcalloc(1, sizeof *vs);
+    vs->path = xstrdup(opt->dummy_state_file);
+    *ret = vs;
+    return 0;
+}
+
+static void qvs_dummy_close(qvs *vs)
+{
+    if (!vs)
+        return;
+    free(vs->path);
+    free(vs);
+}
+
+static bool qvs_dummy_same(const qvs *vs, const struct stat *st)
+{
+    return vs->seen_valid && st->st_dev == vs->dev && st->st_ino == vs->ino &&
+           st->st_size == vs->size && st->st_mtim.tv_sec == vs->mtime.tv_sec &&
+           st->st_mtim.tv_nsec == vs->mtime.tv_nsec;
+}
+
+static bool qvs_dummy_changed(qvs *vs)
+{
+    struct stat st;
+    if (stat(vs->path, &st) < 0)
+        memset(&st, 0, sizeof st);
+    return !qvs_dummy_same(vs, &st);
+}
+
+static int qvs_dummy_dump_fn(qj *state, void *arg, char *err, size_t errlen)
+{
+    qvs_observed *o = arg;
+    qj *objects = qj_get(state, "objects");
+    qj *vanish = qj_get(qj_get(state, "faults"), "vanish");
+    int write = 0;
+    for (size_t i = 0; i < qj_len(vanish); i++) {
+        const char *id = qj_as_str(qj_at(vanish, i));
+        if (id)
+            qj_remove(objects, id);
+        write = 1;
+    }
+    if (write)
+        qj_set(qj_get(state, "faults"), "vanish", qj_array());
+    const qj *nics = qj_get(state, "nics");
+    for (size_t i = 0; i < qj_len(nics); i++)
+        if (qj_as_str(qj_at(nics, i)))
+            qvs_map_put(o->nics, qj_as_str(qj_at(nics, i)), qj_object());
+    for (size_t i = 0; i < objects->u.obj.n; i++) {
+        const qj_member *m = &objects->u.obj.m[i];
+        const char *owner = qj_get_str(m->val, "owner");
+        bool foreign = owner && !strcmp(owner, "foreign");
+        /* Move the values out unless the state is to be written back. */
+        qj *v = write ? qj_clone(qj_get(m->val, "value")) : qj_take(m->val, "value");
+        qvs_map_put(foreign ? o->foreign : o->objects, m->key, v ? v : qj_null());
+    }
+    return write;
+}
+
+static int qvs_dummy_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
+{
+    qvs_observed_init(ret);
+    struct stat st;
+    if (qvs_dummy_rmw(vs->path, qvs_dummy_dump_fn, ret, &st, NULL, err, errlen) < 0)
+        return -1;
+    qvs_dummy_seen(vs, &st);
+    return 0;
+}
+
+typedef struct qvs_dummy_batch {
+    qvs_op *ops;
+    size_t n, failed;
+} qvs_dummy_batch;
+
+static void qvs_dummy_result(qvs_op *op, int error, const char *why)
+{
+    op->error = error;
+    snprintf(op->why, sizeof op->why, "%s", why);
+}
+
+/* Does op trip the fail_nth fault? Counts it down. */
+static bool qvs_dummy_fault(qj *faults, const char *kind)
+{
+    qj *nth = qj_get(faults, "fail_nth");
+    const char *fk = qj_get_str(faults, "fail_kind");
+    if (nth->u.i <= 0 || (fk && strcmp(fk, kind)))
+        return false;
+    return --nth->u.i == 0;
+}
+
+static void qvs_dummy_apply(qj *state, qvs_map *objects, const qvs_map *nics, qvs_op *op)
+{
+    qj *faults = qj_get(state, "faults");
+    int64_t slow = qj_get(faults, "slow_ms")->u.i;
+    char kind[32];
+    qvs_dummy_count(state, "ops");
+    if (slow > 0) {
+        struct timespec ts = {(time_t)(slow / 1000), (long)(slow % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (!qvs_id_kind(op->id, kind, sizeof kind) || qvs_kind_rank(op->id) < 0) {
+        qvs_dummy_result(op, -EINVAL, "unknown object kind");
+        return;
+    }
+    if (qvs_dummy_fault(faults, kind)) {
+        qvs_dummy_result(op, -EIO, "injected fault (fail_nth)");
+        return;
+    }
+    const qj *cur = qvs_map_get(objects, op->id);
+    const char *owner = qj_get_str(cur, "owner");
+    if (owner && !strcmp(owner, "foreign")) {
+        qvs_dummy_result(op, -EPERM, "the object belongs to someone else");
+        return;
+    }
+    if (op->type == QVS_DELETE) {
+        qvs_map_del(objects, op->id);
+        qvs_dummy_result(op, 0, "");
+        qvs_dummy_count(state, "deletes");
+        return;
+    }
+    if (!op->value) {
+        qvs_dummy_result(op, -EINVAL, "no value");
+        return;
+    }
+    if (!strcmp(kind, "port") || !strcmp(kind, "acl")) {
+        const char *key = qvs_id_key(op->id);
+        const char *slash = strchr(key, '/');
+        char *nic = slash ? xstrndup(key, (size_t)(slash - key)) : xstrdup(key);
+        bool present = qvs_map_get(nics, nic) != NULL;
+        free(nic);
+        if (!present) {
+            qvs_dummy_result(op, -ENOENT, "no such VM NIC");
+            return;
+        }
+    }
+    qj *o = qj_object();
+    qj_set(o, "value", qj_clone(op->value));
+    qj_set(o, "owner", qj_str("qhv"));
+    qvs_map_put(objects, op->id, o);
+    qvs_dummy_result(op, 0, "");
+    qvs_dummy_count(state, op->type == QVS_CREATE ? "creates" : "updates");
+}
+
+static int qvs_dummy_operate_fn(qj *state, void *arg, char *err, size_t errlen)
+{
+    qvs_dummy_batch *b = arg;
+    qvs_map *objects = qvs_map_from_object(qj_get(state, "objects"));
+    qvs_map *nics = qvs_map_new();
+    const qj *nl = qj_get(state, "nics");
+    for (size_t i = 0; i < qj_len(nl); i++)
+        if (qj_as_str(qj_at(nl, i)))
+            qvs_map_put(nics, qj_as_str(qj_at(nl, i)), NULL);
+    for (size_t i = 0; i < b->n; i++) {
+        qvs_dummy_apply(state, objects, nics, &b->ops[i]);
+        if (b->ops[i].error) {
+            b->failed++;
+            qvs_dummy_count(state, "failed");
+        }
+    }
+    qj_set(state, "objects", qvs_map_move_to_object(objects));
+    qvs_map_free(objects);
+    qvs_map_free(nics);
+    return 1;
+}
+
+static size_t qvs_dummy_operate(qvs *vs, qvs_op *ops, size_t n)
+{
+    if (!n)
+        return 0;
+    qvs_dummy_batch b = {ops, n, 0};
+    char err[256];
+    struct stat st, st_read;
+    if (qvs_dummy_rmw(vs->path, qvs_dummy_operate_fn, &b, &st, &st_read, err, sizeof err) < 0) {
+        for (size_t i = 0; i < n; i++)
+            qvs_dummy_result(&ops[i], -EIO, err);
+        return n;
+    }
+    /* If someone else wrote the file since our last look, the switch changed
+     * under us: leave changed() true so that the agent dumps again. */
+    if (qvs_dummy_same(vs, &st_read))
+        qvs_dummy_seen(vs, &st);
+    else
+        vs->seen_valid = false;
+    return b.failed;
+}
+
+const qvs_class qvs_dummy_class = {
+    .name = "dummy",
+    .port_filter = true,
+    .open = qvs_dummy_open,
+    .close = qvs_dummy_close,
+    .dump = qvs_dummy_dump,
+    .changed = qvs_dummy_changed,
+    .operate = qvs_dummy_operate,
+};
