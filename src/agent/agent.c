@@ -20,6 +20,7 @@
 #define QAG_CHAN_CAP_US 30000000u       /* ... to 30 s */
 #define QAG_REPORT_TIMEOUT_MS 15000L
 #define QAG_MAX_ANSWER ((size_t)256 << 20)
+#define QAG_REPORT_CHUNK 500            /* port statuses per report (~32 KB) */
 
 typedef enum { QAG_ST_NONE, QAG_ST_ACTIVE, QAG_ST_DOWN } qag_status;
 static const char *const qag_status_names[] = {"NONE", "ACTIVE", "DOWN"};
@@ -62,6 +63,7 @@ struct qag {
     bool inflight_urgent;
     bool started;               /* a report with start_flag succeeded */
     bool report_now;
+    size_t report_chunk;        /* most statuses in one report; halved on 413 */
     int64_t report_interval;
     int64_t applied_reported;
     uint64_t report_next_us, report_backoff_us;
@@ -105,8 +107,9 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
     a->reported = qvs_map_new();
     a->problems = qvs_map_new();
     a->applied = a->applied_reported = -1;
-    a->batch = 1;       /* grows to ~100 ms of work per operate() once measured */
+    a->batch = 1;       /* sized from measured calls: qag_batch_learn */
     a->report_now = true;
+    a->report_chunk = QAG_REPORT_CHUNK;
     a->report_interval = conf->report_interval;
     return a;
 }
@@ -513,7 +516,9 @@ static void qag_report_start(qag *a)
     qj *ports = qj_array();
     const char *id;
     qj *st;
-    for (size_t i = 0; i < qvs_map_end(a->current); i++) {
+    /* At most report_chunk statuses: a body the server refuses (413) would
+     * also lose the heartbeat. The rest follow at once. */
+    for (size_t i = 0; i < qvs_map_end(a->current) && qj_len(ports) < a->report_chunk; i++) {
         if (!qvs_map_at(a->current, i, &id, &st) || qag_status_of(a->reported, id) == st->u.i)
             continue;
         qj *p = qj_object();
@@ -548,6 +553,14 @@ static void qag_report_done(qag *a)
     qhttpc_call_free(a->report);
     a->report = NULL;
     uint64_t now = qhv_now_us();
+    if (status == 413 && a->report_chunk > 1) {
+        a->report_chunk /= 2;
+        QLOG_W("agent", "report too large for the server: %zu port statuses per report from now",
+               a->report_chunk);
+        qhttpc_resp_free(&r);
+        a->report_now = true;
+        return;
+    }
     if (status != 200) {
         char why[512];
         qag_describe(&r, why, sizeof why);

@@ -94,17 +94,19 @@ static qj *qag_port_value(const qj *port, const qj *net, const char *vswitch)
     return v;
 }
 
-static qj *qag_rule(const qj *r, const char *remote)
+/* The match of a rule without its remote: what rules are merged by. */
+static char *qag_rule_match(const qj *r)
 {
-    qj *o = qj_object();
     static const char *const keys[] = {"ethertype", "protocol", "port_range_min",
                                        "port_range_max"};
+    qj *o = qj_object();
     for (size_t i = 0; i < QHV_ARRAY_SIZE(keys); i++) {
         const qj *v = qj_get(r, keys[i]);
         qj_set(o, keys[i], v ? qj_clone(v) : qj_null());
     }
-    qj_set(o, "remote_ip_prefix", remote ? qj_str(remote) : qj_null());
-    return o;
+    char *text = qj_to_string(o);
+    qj_free(o);
+    return text;
 }
 
 static int qag_cmp_str(const void *a, const void *b)
@@ -112,9 +114,28 @@ static int qag_cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The keys of m, sorted (borrowed; caller frees the array). */
+static const char **qag_sorted_keys(const qvs_map *m, size_t *n)
+{
+    const char **keys = xcalloc(qvs_map_size(m) + 1, sizeof *keys);
+    *n = 0;
+    for (size_t i = 0; i < qvs_map_end(m); i++)
+        if (qvs_map_at(m, i, &keys[*n], NULL))
+            (*n)++;
+    qsort(keys, *n, sizeof *keys, qag_cmp_str);
+    return keys;
+}
+
+typedef struct qag_acc {
+    bool any;               /* from/to anywhere */
+    qvs_map *prefixes;      /* prefix → null */
+} qag_acc;
+
 qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *direction)
 {
-    qvs_map *seen = qvs_map_new();   /* compact text → rule: sorts and de-duplicates */
+    qvs_map *idx = qvs_map_new();   /* match text → index in acc */
+    qag_acc *acc = NULL;
+    size_t nacc = 0;
     const qj *sgs = qj_get(port, "security_groups");
     for (size_t g = 0; g < qj_len(sgs); g++) {
         const qj *sg = qvs_map_get(plan->sec[QAG_SEC_GROUPS], qj_as_str(qj_at(sgs, g)));
@@ -124,18 +145,26 @@ qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *dire
             const char *dir = qj_get_str(r, "direction");
             if (!dir || strcmp(dir, direction))
                 continue;
+            char *match = qag_rule_match(r);
+            const qj *at = qvs_map_get(idx, match);
+            qag_acc *e;
+            if (at) {
+                e = &acc[at->u.i];
+            } else {
+                acc = xrealloc(acc, (nacc + 1) * sizeof *acc);
+                e = &acc[nacc];
+                e->any = false;
+                e->prefixes = qvs_map_new();
+                qvs_map_put(idx, match, qj_int((int64_t)nacc++));
+            }
+            free(match);
             const char *eth = qj_get_str(r, "ethertype");
             bool v6 = eth && !strcmp(eth, "IPv6");
             const char *rg = qj_get_str(r, "remote_group_id");
-            size_t n = 1;
-            const qj *set = NULL;
+            const char *rp = qj_get_str(r, "remote_ip_prefix");
             if (rg) {
-                set = qvs_map_get(plan->sec[QAG_SEC_SETS], rg);
-                n = qj_len(set);
-            }
-            for (size_t k = 0; k < n; k++) {
-                qj *rule;
-                if (rg) {
+                const qj *set = qvs_map_get(plan->sec[QAG_SEC_SETS], rg);
+                for (size_t k = 0; k < qj_len(set); k++) {
                     const char *a = qj_as_str(qj_at(set, k));
                     if (!a || qag_is_v6(a) != v6)
                         continue;
@@ -144,30 +173,43 @@ qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *dire
                         snprintf(prefix, sizeof prefix, "%s", a);
                     else
                         snprintf(prefix, sizeof prefix, "%s/%d", a, v6 ? 128 : 32);
-                    rule = qag_rule(r, prefix);
-                } else {
-                    rule = qag_rule(r, qj_get_str(r, "remote_ip_prefix"));
+                    if (!qvs_map_get(e->prefixes, prefix))
+                        qvs_map_put(e->prefixes, prefix, NULL);
                 }
-                char *text = qj_to_string(rule);
-                if (qvs_map_get(seen, text))
-                    qj_free(rule);
-                else
-                    qvs_map_put(seen, text, rule);
-                free(text);
+            } else if (rp) {
+                if (!qvs_map_get(e->prefixes, rp))
+                    qvs_map_put(e->prefixes, rp, NULL);
+            } else {
+                e->any = true;
             }
         }
     }
-    size_t n = qvs_map_size(seen), w = 0;
-    const char **keys = xcalloc(n ? n : 1, sizeof *keys);
-    for (size_t i = 0; i < qvs_map_end(seen); i++)
-        if (qvs_map_at(seen, i, &keys[w], NULL))
-            w++;
-    qsort(keys, w, sizeof *keys, qag_cmp_str);
+    size_t n;
+    const char **keys = qag_sorted_keys(idx, &n);
     qj *out = qj_array();
-    for (size_t i = 0; i < w; i++)
-        qj_append(out, qj_clone(qvs_map_get(seen, keys[i])));
+    for (size_t i = 0; i < n; i++) {
+        qag_acc *e = &acc[qvs_map_get(idx, keys[i])->u.i];
+        if (!e->any && !qvs_map_size(e->prefixes))
+            continue;   /* a remote group without members of this ethertype */
+        qj *rule = qj_parse(keys[i], strlen(keys[i]), NULL, NULL);
+        if (e->any) {
+            qj_set(rule, "remote_ip_prefixes", qj_null());
+        } else {
+            size_t np;
+            const char **pk = qag_sorted_keys(e->prefixes, &np);
+            qj *list = qj_array();
+            for (size_t k = 0; k < np; k++)
+                qj_append(list, qj_str(pk[k]));
+            free(pk);
+            qj_set(rule, "remote_ip_prefixes", list);
+        }
+        qj_append(out, rule);
+    }
     free(keys);
-    qvs_map_free(seen);
+    for (size_t i = 0; i < nacc; i++)
+        qvs_map_free(acc[i].prefixes);
+    free(acc);
+    qvs_map_free(idx);
     return out;
 }
 

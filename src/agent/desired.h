@@ -26,10 +26,15 @@
  *   acl/<port id>/ingress, acl/<port id>/egress      (port_security only)
  *     {"port_id", "direction", "default": "deny", "stateful": true,
  *      "rules": [{"ethertype", "protocol", "port_range_min", "port_range_max",
- *                 "remote_ip_prefix"}]}    allow rules of the port's security
- *                                        groups; a remote group becomes one rule per
- *                                        member address of that ethertype (/32, /128);
- *                                        sorted, without duplicates. The backend adds
+ *                 "remote_ip_prefixes": null | ["prefix", ...]}]}
+ *                                        the allow rules of the port's security
+ *                                        groups, one per distinct match (ethertype,
+ *                                        protocol, port range) with the union of its
+ *                                        remotes: null = from/to anywhere, else the
+ *                                        sorted prefixes (a remote group gives its
+ *                                        member addresses of that ethertype, as /32
+ *                                        or /128). Rules sorted by match. A backend
+ *                                        expands them into its own entries, and adds
  *                                        the usual implicit allowances (ARP, DHCP
  *                                        client, IPv6 ND) as Neutron's firewalls do.
  *   lookup_record/<vsid>/<ca>/<mac>, customer_route/<vsid>/<prefix>,

@@ -96,6 +96,15 @@ static const char plan_text[] =
     "  \"remote_group_id\": null},"
     " {\"id\": \"r5\", \"direction\": \"egress\", \"ethertype\": \"IPv4\", \"protocol\": null,"
     "  \"port_range_min\": null, \"port_range_max\": null, \"remote_ip_prefix\": null,"
+    "  \"remote_group_id\": null},"
+    " {\"id\": \"r6\", \"direction\": \"ingress\", \"ethertype\": \"IPv4\", \"protocol\": \"tcp\","
+    "  \"port_range_min\": 22, \"port_range_max\": 22, \"remote_ip_prefix\": \"10.0.0.0/8\","
+    "  \"remote_group_id\": null},"
+    " {\"id\": \"r7\", \"direction\": \"egress\", \"ethertype\": \"IPv6\", \"protocol\": \"udp\","
+    "  \"port_range_min\": 53, \"port_range_max\": 53, \"remote_ip_prefix\": \"fd00::/8\","
+    "  \"remote_group_id\": null},"
+    " {\"id\": \"r8\", \"direction\": \"egress\", \"ethertype\": \"IPv6\", \"protocol\": \"udp\","
+    "  \"port_range_min\": 53, \"port_range_max\": 53, \"remote_ip_prefix\": null,"
     "  \"remote_group_id\": null}]}},"
     "\"address_sets\": {\"sg1\": [\"10.0.0.7\", \"10.0.0.5\", \"fd00::5\", \"10.0.0.5\","
     "                             \"10.0.0.96/28\"]},"
@@ -316,36 +325,40 @@ static void test_acl_rules(void **state)
     qag_plan p;
     load_plan(&p);
     const qj *pv = qvs_map_get(p.sec[QAG_SEC_PORTS], "pv");
-    /* Ingress: the remote group becomes one rule per member address of the
-     * rule's ethertype (host prefixes added, a member prefix kept), without
-     * duplicates, sorted; plus the prefix rule. */
+    /* Ingress: one rule per match with the union of its remotes: the remote
+     * group gives its member addresses of the rule's ethertype (host prefixes
+     * added, a member prefix kept), sorted, without duplicates. */
     qj *in = qag_desired_acl_rules(&p, pv, "ingress");
     char *text = qj_to_string(in);
-#define RULE_FMT "{\"ethertype\":\"%s\",\"protocol\":%s,\"port_range_min\":%s," \
-                 "\"port_range_max\":%s,\"remote_ip_prefix\":\"%s\"}"
-    char want[2048], one[256];
-    size_t used = 0;
-    const char *rows[][5] = {{"IPv4", "\"tcp\"", "22", "22", "0.0.0.0/0"},
-                             {"IPv4", "null", "null", "null", "10.0.0.5/32"},
-                             {"IPv4", "null", "null", "null", "10.0.0.7/32"},
-                             {"IPv4", "null", "null", "null", "10.0.0.96/28"},
-                             {"IPv6", "null", "null", "null", "fd00::5/128"}};
-    used += (size_t)snprintf(want + used, sizeof want - used, "[");
-    for (size_t i = 0; i < QHV_ARRAY_SIZE(rows); i++) {
-        snprintf(one, sizeof one, RULE_FMT, rows[i][0], rows[i][1], rows[i][2], rows[i][3], rows[i][4]);
-        used += (size_t)snprintf(want + used, sizeof want - used, "%s%s", i ? "," : "", one);
-    }
-    snprintf(want + used, sizeof want - used, "]");
-    assert_string_equal(text, want);
+    assert_string_equal(text,
+        "[{\"ethertype\":\"IPv4\",\"protocol\":\"tcp\",\"port_range_min\":22,"
+        "\"port_range_max\":22,\"remote_ip_prefixes\":[\"0.0.0.0/0\",\"10.0.0.0/8\"]},"
+        "{\"ethertype\":\"IPv4\",\"protocol\":null,\"port_range_min\":null,"
+        "\"port_range_max\":null,\"remote_ip_prefixes\":[\"10.0.0.5/32\",\"10.0.0.7/32\","
+        "\"10.0.0.96/28\"]},"
+        "{\"ethertype\":\"IPv6\",\"protocol\":null,\"port_range_min\":null,"
+        "\"port_range_max\":null,\"remote_ip_prefixes\":[\"fd00::5/128\"]}]");
     free(text);
     qj_free(in);
-    /* Egress: the two identical allow-all rules are one. */
+    /* Egress: the two identical allow-all rules are one; a prefix and
+     * "anywhere" for the same match is anywhere (null). */
     qj *out = qag_desired_acl_rules(&p, pv, "egress");
     text = qj_to_string(out);
-    assert_string_equal(text, "[{\"ethertype\":\"IPv4\",\"protocol\":null,\"port_range_min\":null,"
-                              "\"port_range_max\":null,\"remote_ip_prefix\":null}]");
+    assert_string_equal(text,
+        "[{\"ethertype\":\"IPv4\",\"protocol\":null,\"port_range_min\":null,"
+        "\"port_range_max\":null,\"remote_ip_prefixes\":null},"
+        "{\"ethertype\":\"IPv6\",\"protocol\":\"udp\",\"port_range_min\":53,"
+        "\"port_range_max\":53,\"remote_ip_prefixes\":null}]");
     free(text);
     qj_free(out);
+    /* A remote group with no member of the ethertype gives no rule. */
+    qj *set = qvs_map_get(p.sec[QAG_SEC_SETS], "sg1");
+    while (qj_len(set))
+        qj_free(set->u.arr.v[--set->u.arr.n]);
+    in = qag_desired_acl_rules(&p, pv, "ingress");
+    assert_int_equal(qj_len(in), 1);
+    assert_string_equal(qj_get_str(qj_at(in, 0), "protocol"), "tcp");
+    qj_free(in);
     qag_plan_free(&p);
 }
 
