@@ -300,7 +300,7 @@ typedef struct qvs_dummy_batch {
 static void qvs_dummy_result(qvs_op *op, int error, const char *why)
 {
     op->error = error;
-    snprintf(op->why, sizeof op->why, "%s", why);
+    snprintf(op->why, sizeof op->why, "%.*s", (int)sizeof op->why - 1, why);
 }
 
 /* Does op trip the fail_nth fault? Counts it down. */
