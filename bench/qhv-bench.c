@@ -51,6 +51,8 @@
 #define IO_TIMEOUT_S 120
 
 static volatile sig_atomic_t g_stop;
+/* "Name: value" sent with every request (--token-header), or NULL. */
+static const char *g_token_header;
 
 static void on_signal(int sig) { g_stop = sig; }
 
@@ -326,6 +328,8 @@ static int http_do(hconn *c, const char *method, const char *path, const char *b
     if (body)
         qbuf_printf(&c->req, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
                     body_len);
+    if (g_token_header)
+        qbuf_printf(&c->req, "%s\r\n", g_token_header);
     qbuf_puts(&c->req, "\r\n");
     if (body)
         qbuf_append(&c->req, body, body_len);
@@ -960,7 +964,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: qhv-bench (--server PATH_TO_qhv-server | --url http://127.0.0.1:PORT)\n"
-            "                 [--ports N] [--concurrency C] [--list-ports M] [--gets G] [--keep]\n\n"
+            "                 [--ports N] [--concurrency C] [--list-ports M] [--gets G] [--keep]\n"
+            "                 [--token-header 'X-Auth-Token: TOKEN']\n\n"
             "  --server PATH      start PATH (qhv-server) on a free port with a temporary\n"
             "                     SQLite database, measure it, stop it\n"
             "  --url URL          measure a running server instead (no memory/CPU figures;\n"
@@ -969,7 +974,10 @@ static void usage(FILE *f)
             "  --concurrency C    client threads/connections in the concurrent phases (default 16)\n"
             "  --list-ports M     top up to M ports before timing GET /v2.0/ports (default 10000)\n"
             "  --gets G           GET /v2.0/ports/{id} of G random ports (default 2000)\n"
-            "  --keep             keep the temporary directory (database, server.log)\n");
+            "  --keep             keep the temporary directory (database, server.log)\n"
+            "  --token-header H   send header H (\"Name: value\") with every request, e.g. a\n"
+            "                     Keystone token for a server with auth_strategy = keystone\n"
+            "                     (with --url; the token's project needs quota for M ports)\n");
 }
 
 static int parse_count(const char *opt, const char *v, int64_t min, int64_t max, int64_t *out)
@@ -1046,6 +1054,14 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--keep")) {
             keep = true;
+        } else if (!strcmp(a, "--token-header") && v) {
+            const char *colon = strchr(v, ':');
+            if (!colon || colon == v || strpbrk(v, "\r\n")) {
+                fprintf(stderr, "qhv-bench: --token-header needs \"Name: value\" on one line\n");
+                return 2;
+            }
+            g_token_header = v;
+            i++;
         } else {
             fprintf(stderr, "qhv-bench: unknown or incomplete argument '%s'\n", a);
             usage(stderr);

@@ -21,7 +21,8 @@ static const qopt qconf_opts[] = {
     O("DEFAULT", "default_project_id", QOPT_STR, default_project_id, "fake_project_id", 0, 0,
       "noauth: project of requests that carry no identity headers"),
     O("DEFAULT", "auth_strategy", QOPT_STR, auth_strategy, "noauth", 0, 0,
-      "noauth (identity from X-Project-Id/X-Roles headers, else admin of default_project_id)"),
+      "noauth (identity from X-Project-Id/X-Roles headers, else admin of default_project_id) "
+      "or keystone (X-Auth-Token validated with Keystone, see [keystone_authtoken])"),
     O("DEFAULT", "api_workers", QOPT_INT, api_workers, "8", 1, 256,
       "Threads serving API requests"),
     O("DEFAULT", "global_physnet_mtu", QOPT_INT, global_physnet_mtu, "1500", 68, 65535,
@@ -70,6 +71,43 @@ static const qopt qconf_opts[] = {
       "Security groups per project"),
     O("quotas", "quota_security_group_rule", QOPT_INT, quota_security_group_rule, "100", -1,
       INT32_MAX, "Security group rules per project"),
+    O("keystone_authtoken", "www_authenticate_uri", QOPT_STR, ks_www_authenticate_uri, "", 0, 0,
+      "Keystone's public URI, named in 401 answers (WWW-Authenticate: Keystone uri=...); "
+      "empty: auth_url"),
+    O("keystone_authtoken", "auth_url", QOPT_STR, ks_auth_url, "", 0, 0,
+      "Keystone URL the server validates tokens at (http(s)://host:port[/v3]); empty: "
+      "www_authenticate_uri"),
+    O("keystone_authtoken", "auth_type", QOPT_STR, ks_auth_type, "password", 0, 0,
+      "How the server authenticates itself to Keystone (only password)"),
+    O("keystone_authtoken", "username", QOPT_STR, ks_username, "", 0, 0,
+      "The server's service user (needs the admin or service role to validate tokens)"),
+    O("keystone_authtoken", "password", QOPT_STR, ks_password, "", 0, 0,
+      "The service user's password (keep this file readable by the server only)"),
+    O("keystone_authtoken", "project_name", QOPT_STR, ks_project_name, "service", 0, 0,
+      "Project the service token is scoped to"),
+    O("keystone_authtoken", "user_domain_name", QOPT_STR, ks_user_domain_name, "Default", 0, 0,
+      "Domain of the service user"),
+    O("keystone_authtoken", "project_domain_name", QOPT_STR, ks_project_domain_name, "Default",
+      0, 0, "Domain of the service project"),
+    O("keystone_authtoken", "token_cache_size", QOPT_INT, ks_token_cache_size, "10000", 0,
+      1000000, "Validated tokens kept in memory (least recently used go first; 0 = no cache)"),
+    O("keystone_authtoken", "token_cache_time", QOPT_INT, ks_token_cache_time, "300", 0, 86400,
+      "Longest time a validation result is reused, in seconds (never past the token's expiry; "
+      "a revoked token may be accepted this long)"),
+    O("keystone_authtoken", "http_connect_timeout", QOPT_INT, ks_http_connect_timeout, "5", 1, 300,
+      "Seconds to connect to Keystone"),
+    O("keystone_authtoken", "http_request_timeout", QOPT_INT, ks_http_request_timeout, "10", 1,
+      300, "Seconds for a whole Keystone request; beyond it the API request is answered 503"),
+    O("keystone_authtoken", "cafile", QOPT_STR, ks_cafile, "", 0, 0,
+      "PEM CA bundle to verify an https Keystone (empty: the system's)"),
+    O("keystone_authtoken", "insecure", QOPT_BOOL, ks_insecure, "false", 0, 0,
+      "Do not verify Keystone's certificate (testing only)"),
+    O("ssl", "cert_file", QOPT_STR, ssl_cert_file, "", 0, 0,
+      "PEM certificate (chain) of the API listener; set = the API speaks HTTPS only"),
+    O("ssl", "key_file", QOPT_STR, ssl_key_file, "", 0, 0,
+      "PEM private key of cert_file"),
+    O("ssl", "ca_file", QOPT_STR, ssl_ca_file, "", 0, 0,
+      "PEM CA certificates; set = every client must present a certificate signed by one"),
 };
 
 static void qconf_warn(const char *msg) { QLOG_W("config", "%s", msg); }
@@ -177,6 +215,63 @@ bad:
     return -1;
 }
 
+/* An http(s) URL with a host and nothing a header or log line could be broken with. */
+static bool qconf_url_ok(const char *u)
+{
+    size_t skip = !strncmp(u, "http://", 7) ? 7 : !strncmp(u, "https://", 8) ? 8 : 0;
+    if (!skip || !u[skip] || u[skip] == '/')
+        return false;
+    for (const char *p = u; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '\\' || (unsigned char)*p >= 0x7f)
+            return false;
+    return true;
+}
+
+static int qconf_check_keystone(qconf *c, char *err, size_t errlen)
+{
+    if (strcmp(c->auth_strategy, "keystone"))
+        return 0;
+    const char *u = *c->ks_auth_url ? c->ks_auth_url : c->ks_www_authenticate_uri;
+    if (!*u) {
+        snprintf(err, errlen, "[keystone_authtoken] auth_url (or www_authenticate_uri) must be "
+                              "set with auth_strategy = keystone");
+        return -1;
+    }
+    const char *bad = !qconf_url_ok(u) ? u
+                      : *c->ks_www_authenticate_uri && !qconf_url_ok(c->ks_www_authenticate_uri)
+                          ? c->ks_www_authenticate_uri : NULL;
+    if (bad) {
+        snprintf(err, errlen, "[keystone_authtoken]: '%s' is not an http:// or https:// URL",
+                 bad);
+        return -1;
+    }
+    if (strcmp(c->ks_auth_type, "password")) {
+        snprintf(err, errlen, "[keystone_authtoken] auth_type: '%s' is not supported (password)",
+                 c->ks_auth_type);
+        return -1;
+    }
+    if (!*c->ks_username || !*c->ks_password || !*c->ks_project_name) {
+        snprintf(err, errlen, "[keystone_authtoken] username, password and project_name must be "
+                              "set with auth_strategy = keystone (the server's service user)");
+        return -1;
+    }
+    return 0;
+}
+
+static int qconf_check_ssl(qconf *c, char *err, size_t errlen)
+{
+    if (!*c->ssl_cert_file != !*c->ssl_key_file) {
+        snprintf(err, errlen, "[ssl] cert_file and key_file must be set together");
+        return -1;
+    }
+    if (*c->ssl_ca_file && !*c->ssl_cert_file) {
+        snprintf(err, errlen, "[ssl] ca_file needs cert_file and key_file (client certificates "
+                              "are checked only on HTTPS)");
+        return -1;
+    }
+    return 0;
+}
+
 static int qconf_derive(qconf *c, char *err, size_t errlen)
 {
     qmac m;
@@ -194,11 +289,13 @@ static int qconf_derive(qconf *c, char *err, size_t errlen)
         snprintf(err, errlen, "[DEFAULT] base_mac: '%s' leaves no byte to randomise", c->base_mac);
         return -1;
     }
-    if (strcmp(c->auth_strategy, "noauth")) {
-        snprintf(err, errlen, "[DEFAULT] auth_strategy: '%s' is not supported (noauth)",
+    if (strcmp(c->auth_strategy, "noauth") && strcmp(c->auth_strategy, "keystone")) {
+        snprintf(err, errlen, "[DEFAULT] auth_strategy: '%s' is not supported (noauth, keystone)",
                  c->auth_strategy);
         return -1;
     }
+    if (qconf_check_keystone(c, err, errlen) < 0 || qconf_check_ssl(c, err, errlen) < 0)
+        return -1;
     if (strcasecmp(c->sqlite_synchronous, "NORMAL") && strcasecmp(c->sqlite_synchronous, "FULL")) {
         snprintf(err, errlen, "[database] sqlite_synchronous: '%s' is not NORMAL or FULL",
                  c->sqlite_synchronous);

@@ -56,6 +56,25 @@ typedef struct qconf {
     /* [quotas] */
     int64_t quota_network, quota_subnet, quota_port;
     int64_t quota_security_group, quota_security_group_rule;
+    /* [keystone_authtoken] (auth_strategy = keystone; keystonemiddleware's names) */
+    char *ks_www_authenticate_uri;
+    char *ks_auth_url;
+    char *ks_auth_type;
+    char *ks_username;
+    char *ks_password;
+    char *ks_project_name;
+    char *ks_user_domain_name;
+    char *ks_project_domain_name;
+    int64_t ks_token_cache_size;
+    int64_t ks_token_cache_time;
+    int64_t ks_http_connect_timeout;
+    int64_t ks_http_request_timeout;
+    char *ks_cafile;
+    bool ks_insecure;
+    /* [ssl] (TLS on the API listener when cert_file is set) */
+    char *ssl_cert_file;
+    char *ssl_key_file;
+    char *ssl_ca_file;
 
     /* Derived by qconf_load. */
     char db_path[4096];

@@ -55,12 +55,13 @@ static void qapi_not_allowed(qhttp_resp *resp, const char *allow)
                                            "it is either malformed or otherwise incorrect.");
 }
 
-/* "http://host:port" from the Host header (links must point where the
+/* "http(s)://host:port" from the Host header (links must point where the
  * client connected). */
 static void qapi_base_url(const qhttp_req *req, char *out, size_t n)
 {
     const char *host = qhttp_header(req, "Host");
-    snprintf(out, n, "http://%s", host && *host && !strpbrk(host, "\"<> \\") ? host : "localhost");
+    snprintf(out, n, "%s://%s", req->tls ? "https" : "http",
+             host && *host && !strpbrk(host, "\"<> \\") ? host : "localhost");
 }
 
 static qj *qapi_link(const char *rel, const char *href)

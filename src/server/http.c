@@ -3,6 +3,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/addr.h"
+#include "server/tls.h"
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,7 +20,16 @@ struct qhttp {
     size_t max_body;
     int port;
     void (*slot_free)(void *slot);
+    const char *www_authenticate;
+    bool tls;
+    bool client_certs;          /* every connection must present a verified certificate */
+    char *tls_pem[3];           /* cert, key, CA: libmicrohttpd keeps pointers to them */
 };
+
+/* Per connection (HTTPS with client certificates only). */
+typedef struct qhttp_sock_state {
+    int verified;               /* 0 = not checked yet, 1 = good, -1 = refused */
+} qhttp_sock_state;
 
 /* Per-request state across MHD's calls of the access handler. */
 typedef struct qhttp_conn_state {
@@ -32,6 +42,7 @@ typedef struct qhttp_conn_state {
     void *slot;
     bool suspended;
     qhttp *server;
+    char who[QHTTP_WHO_LEN];
 } qhttp_conn_state;
 
 void qhttp_suspend(void *conn) { MHD_suspend_connection(conn); }
@@ -108,13 +119,18 @@ static enum MHD_Result qhttp_send(struct MHD_Connection *c, qhttp_conn_state *st
     MHD_add_response_header(mr, "X-Openstack-Request-Id", request_id);
     if (r->allow)
         MHD_add_response_header(mr, "Allow", r->allow);
-    if (r->www_authenticate)
-        MHD_add_response_header(mr, "WWW-Authenticate", r->www_authenticate);
+    const char *challenge = r->www_authenticate;
+    if (!challenge && r->status == 401)
+        challenge = st->server->www_authenticate;
+    if (challenge)
+        MHD_add_response_header(mr, "WWW-Authenticate", challenge);
     st->status = r->status;
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     return ret;
 }
+
+static bool qhttp_client_cert_ok(struct MHD_Connection *c);
 
 static enum MHD_Result qhttp_access(void *cls, struct MHD_Connection *c, const char *url,
                                     const char *method, const char *version,
@@ -122,6 +138,8 @@ static enum MHD_Result qhttp_access(void *cls, struct MHD_Connection *c, const c
 {
     qhttp *s = cls;
     qhttp_conn_state *st = *con_cls;
+    if (!st && s->client_certs && !qhttp_client_cert_ok(c))
+        return MHD_NO;          /* closes the connection (the handshake should have failed) */
     if (!st) {
         st = xcalloc(1, sizeof *st);
         st->start_us = qhv_now_us();
@@ -167,6 +185,8 @@ static enum MHD_Result qhttp_access(void *cls, struct MHD_Connection *c, const c
             .conn = c,
             .slot = &st->slot,
             .resumed = resumed,
+            .tls = s->tls,
+            .who = st->who,
         };
         snprintf(req.request_id, sizeof req.request_id, "%s", rid);
         s->handler(s->ctx, &req, &resp);
@@ -201,14 +221,48 @@ static void qhttp_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, peer,
                       sizeof peer);
     }
-    QLOG_I("api", "%s \"%s %s\" status: %d body: %zu time: %.4f%s", peer, st->method, st->path,
-           st->status, st->body.len, (double)us / 1e6,
+    QLOG_I("api", "%s \"%s %s\" status: %d body: %zu time: %.4f%s%s%s", peer, st->method,
+           st->path, st->status, st->body.len, (double)us / 1e6, st->who[0] ? " " : "", st->who,
            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
     if (st->slot && st->server->slot_free)
         st->server->slot_free(st->slot);
     qbuf_free(&st->body);
     free(st);
     *con_cls = NULL;
+}
+
+/* Client certificates: demanded and verified in the handshake (set up when
+ * the connection starts); checked again once per connection before its first
+ * request, in case the session could not be set up that way. */
+static void qhttp_notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                                    enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = xcalloc(1, sizeof(qhttp_sock_state));
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (ci && ci->tls_session)
+            qtls_require_client_cert(ci->tls_session);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static bool qhttp_client_cert_ok(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    qhttp_sock_state *ss = ci ? ci->socket_context : NULL;
+    if (ss && ss->verified)
+        return ss->verified > 0;
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    bool ok = ci && ci->tls_session && qtls_peer_verified(ci->tls_session);
+    if (ss)
+        ss->verified = ok ? 1 : -1;
+    if (!ok)
+        QLOG_W("http", "request without a verified client certificate refused");
+    return ok;
 }
 
 __attribute__((format(printf, 2, 0)))
@@ -220,6 +274,16 @@ static void qhttp_mhd_log(void *cls, const char *fmt, va_list ap)
     while (n && msg[n - 1] == '\n')
         msg[--n] = '\0';
     QLOG_W("http", "%s", msg);
+}
+
+static void qhttp_free_pem(qhttp *s)
+{
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(s->tls_pem); i++) {
+        if (s->tls_pem[i])
+            explicit_bzero(s->tls_pem[i], strlen(s->tls_pem[i]));
+        free(s->tls_pem[i]);
+        s->tls_pem[i] = NULL;
+    }
 }
 
 qhttp *qhttp_start(const qhttp_config *cfg, qhttp_handler h, void *ctx, qerr *e)
@@ -240,10 +304,35 @@ qhttp *qhttp_start(const qhttp_config *cfg, qhttp_handler h, void *ctx, qerr *e)
                  cfg->host);
         return NULL;
     }
+    if (cfg->tls_cert_pem && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        qerr_set(e, QE_INTERNAL, "[ssl]: this libmicrohttpd is built without TLS support");
+        return NULL;
+    }
     qhttp *s = xcalloc(1, sizeof *s);
     s->handler = h;
     s->ctx = ctx;
     s->max_body = cfg->max_body;
+    s->www_authenticate = cfg->www_authenticate;
+    struct MHD_OptionItem tls_opts[7];
+    size_t nt = 0;
+    if (cfg->tls_cert_pem) {
+        flags |= MHD_USE_TLS;
+        s->tls = true;
+        s->tls_pem[0] = xstrdup(cfg->tls_cert_pem);
+        s->tls_pem[1] = xstrdup(cfg->tls_key_pem ? cfg->tls_key_pem : "");
+        tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_pem[0]};
+        tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_pem[1]};
+        tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                                 (void *)QTLS_PRIORITIES};
+        if (cfg->tls_ca_pem) {
+            s->client_certs = true;
+            s->tls_pem[2] = xstrdup(cfg->tls_ca_pem);
+            tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->tls_pem[2]};
+            tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+                                                     (intptr_t)qhttp_notify_connection, NULL};
+        }
+    }
+    tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, qhttp_access, s,
                             MHD_OPTION_EXTERNAL_LOGGER, qhttp_mhd_log, NULL,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -251,8 +340,10 @@ qhttp *qhttp_start(const qhttp_config *cfg, qhttp_handler h, void *ctx, qerr *e)
                             MHD_OPTION_NOTIFY_COMPLETED, qhttp_completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                            MHD_OPTION_ARRAY, tls_opts,
                             MHD_OPTION_END);
     if (!s->d) {
+        qhttp_free_pem(s);
         free(s);
         qerr_set(e, QE_INTERNAL, "cannot listen on %s:%d", cfg->host, cfg->port);
         return NULL;
@@ -269,5 +360,6 @@ void qhttp_stop(qhttp *s)
     if (!s)
         return;
     MHD_stop_daemon(s->d);
+    qhttp_free_pem(s);
     free(s);
 }

@@ -1,7 +1,9 @@
 /* http: the API listener on libmicrohttpd — a thread pool, keep-alive, a
  * bounded request body (413 beyond [oslo_middleware] max_request_body_size),
  * and one log line per request with status and duration. It hands complete
- * requests to a handler and sends what the handler fills in.
+ * requests to a handler and sends what the handler fills in. Optionally HTTPS
+ * (GnuTLS through libmicrohttpd), with client certificates required and
+ * verified in the handshake when a client CA is given.
  *
  * Ownership: qhttp_start returns a server stopped and freed by qhttp_stop
  * (accepts NULL). Strings in a qhttp_req are borrowed for the handler call. */
@@ -24,13 +26,19 @@ typedef struct qhttp_req {
     void **slot;                /* the handler's per-request pointer, kept across resumes;
                                    freed by the handler (or by slot_free on close) */
     bool resumed;               /* this call follows a qhttp_resume */
+    bool tls;                   /* arrived over HTTPS */
+    char *who;                  /* QHTTP_WHO_LEN bytes the handler may fill with who the
+                                   caller is ("user U project P"): added to the log line */
 } qhttp_req;
+
+#define QHTTP_WHO_LEN 160
 
 typedef struct qhttp_resp {
     int status;
     qbuf body;                  /* JSON text; empty for 204 */
     const char *allow;          /* Allow header for 405, or NULL */
-    const char *www_authenticate;
+    const char *www_authenticate; /* for a 401; NULL = the listener's default (see
+                                     qhttp_config.www_authenticate) */
     bool suspend;               /* answer later: the handler will call qhttp_resume(conn),
                                    and is then called again with resumed = true */
 } qhttp_resp;
@@ -44,6 +52,15 @@ typedef struct qhttp_config {
     int port;                   /* 0 = any free port */
     unsigned threads;
     size_t max_body;
+    /* WWW-Authenticate of 401 answers that name none (Keystone's challenge),
+     * or NULL. Borrowed: must outlive the server. */
+    const char *www_authenticate;
+    /* HTTPS when tls_cert_pem is set: PEM certificate (chain) and key; with
+     * tls_ca_pem, clients must present a certificate it signed. Borrowed
+     * for the call (libmicrohttpd loads them at start). */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
+    const char *tls_ca_pem;
 } qhttp_config;
 
 qhttp *qhttp_start(const qhttp_config *cfg, qhttp_handler h, void *ctx, qerr *e);

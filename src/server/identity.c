@@ -1,8 +1,14 @@
 #include "server/identity.h"
+#include "server/keystone.h"
+#include "lib/log.h"
 #include "lib/util.h"
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+/* Set by qidentity_init before the listener starts, read-only while it runs. */
+static qks *qidentity_ks;
+static char qidentity_challenge_value[600];
 
 /* True if the comma-separated role list names role (case-insensitive). */
 static bool qidentity_has_role(const char *roles, const char *role)
@@ -23,9 +29,87 @@ static bool qidentity_has_role(const char *roles, const char *role)
     return false;
 }
 
+int qidentity_init(const qconf *c, qerr *e)
+{
+    if (strcmp(c->auth_strategy, "keystone"))
+        return 0;
+    const char *url = *c->ks_auth_url ? c->ks_auth_url : c->ks_www_authenticate_uri;
+    const char *public_uri = *c->ks_www_authenticate_uri ? c->ks_www_authenticate_uri : url;
+    snprintf(qidentity_challenge_value, sizeof qidentity_challenge_value, "Keystone uri=\"%s\"",
+             public_uri);
+    qks_config kc = {
+        .auth_url = url,
+        .username = c->ks_username,
+        .password = c->ks_password,
+        .project_name = c->ks_project_name,
+        .user_domain_name = c->ks_user_domain_name,
+        .project_domain_name = c->ks_project_domain_name,
+        .cache_size = (size_t)c->ks_token_cache_size,
+        .cache_time = c->ks_token_cache_time,
+        .connect_timeout_ms = (long)c->ks_http_connect_timeout * 1000,
+        .request_timeout_ms = (long)c->ks_http_request_timeout * 1000,
+        .cafile = c->ks_cafile,
+        .insecure = c->ks_insecure,
+    };
+    qidentity_ks = qks_new(&kc, e);
+    if (!qidentity_ks)
+        return -1;
+    QLOG_I("identity", "auth_strategy keystone: tokens validated at %s as user %s (project %s), "
+                       "cache %lld tokens for up to %lld s",
+           url, c->ks_username, c->ks_project_name, (long long)c->ks_token_cache_size,
+           (long long)c->ks_token_cache_time);
+    return 0;
+}
+
+void qidentity_shutdown(void)
+{
+    if (!qidentity_ks)
+        return;
+    qks_stats st;
+    qks_get_stats(qidentity_ks, &st);
+    QLOG_I("identity", "keystone: %llu requests answered from the token cache, %llu validations "
+                       "and %llu service logins sent to Keystone, %llu requests refused 503",
+           (unsigned long long)st.cache_hits, (unsigned long long)st.validations,
+           (unsigned long long)st.service_auths, (unsigned long long)st.failures);
+    qks_free(qidentity_ks);
+    qidentity_ks = NULL;
+    qidentity_challenge_value[0] = '\0';
+}
+
+const char *qidentity_challenge(void)
+{
+    return qidentity_ks ? qidentity_challenge_value : NULL;
+}
+
+static int qidentity_keystone(const qhttp_req *req, qctx *ret, qerr *e)
+{
+    const char *token = qhttp_header(req, "X-Auth-Token");
+    if (!token || !*token)
+        return qerr_set(e, QE_UNAUTHORIZED, "The request you have made requires "
+                                            "authentication.");
+    qks_token t;
+    if (qks_validate(qidentity_ks, token, &t, e) < 0)
+        return -1;
+    if (!t.project_scoped)
+        return qerr_set(e, QE_FORBIDDEN, "qhv-server accepts project-scoped tokens only (this "
+                                         "token is scoped to a domain or the system, or "
+                                         "unscoped)");
+    snprintf(ret->project_id, sizeof ret->project_id, "%s", t.project_id);
+    snprintf(ret->user_id, sizeof ret->user_id, "%s", t.user_id);
+    ret->is_admin = t.roles & QKS_ROLE_ADMIN;
+    ret->read_only = !ret->is_admin && (t.roles & QKS_ROLE_READER) &&
+                     !(t.roles & QKS_ROLE_MEMBER);
+    if (req->who)
+        snprintf(req->who, QHTTP_WHO_LEN, "user %.64s project %.64s%s", t.user_id, t.project_id,
+                 ret->is_admin ? " admin" : ret->read_only ? " reader" : "");
+    return 0;
+}
+
 int qidentity_from_request(const qconf *c, const qhttp_req *req, qctx *ret, qerr *e)
 {
     memset(ret, 0, sizeof *ret);
+    if (qidentity_ks)
+        return qidentity_keystone(req, ret, e);
     const char *project = qhttp_header(req, "X-Project-Id");
     if (!project)
         project = qhttp_header(req, "X-Tenant-Id");

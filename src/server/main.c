@@ -7,6 +7,8 @@
 #include "server/channel.h"
 #include "server/feed.h"
 #include "server/http.h"
+#include "server/identity.h"
+#include "server/tls.h"
 #include "store/store.h"
 #include <malloc.h>
 #include <signal.h>
@@ -81,9 +83,24 @@ int main(int argc, char **argv)
         return 2;
     }
     qerr e;
+    qtls_material tls = {0};
+    if (*conf.ssl_cert_file &&
+        qtls_load(conf.ssl_cert_file, conf.ssl_key_file, conf.ssl_ca_file, &tls, &e) < 0) {
+        fprintf(stderr, "qhv-server: %s\n", e.msg);
+        qconf_free(&conf);
+        return 2;
+    }
+    if (qidentity_init(&conf, &e) < 0) {
+        fprintf(stderr, "qhv-server: %s\n", e.msg);
+        qtls_material_free(&tls);
+        qconf_free(&conf);
+        return 2;
+    }
     qstore *store = qstore_open(conf.db_path, conf.sqlite_synchronous, &e);
     if (!store) {
         fprintf(stderr, "qhv-server: database %s: %s\n", conf.db_path, e.msg);
+        qidentity_shutdown();
+        qtls_material_free(&tls);
         qconf_free(&conf);
         return 1;
     }
@@ -91,8 +108,10 @@ int main(int argc, char **argv)
     qfeed *feed = qfeed_new(model);
     qapi api = {model, &conf, feed};
     qhttp_config hc = {conf.bind_host, (int)conf.bind_port, (unsigned)conf.api_workers,
-                       (size_t)conf.max_request_body_size};
+                       (size_t)conf.max_request_body_size, qidentity_challenge(),
+                       tls.cert_pem, tls.key_pem, tls.ca_pem};
     qhttp *http = qhttp_start(&hc, qapi_handle, &api, &e);
+    qtls_material_free(&tls);      /* the listener has its own copy */
     if (http)
         qhttp_set_slot_free(http, qfeed_waiter_free);
     if (!http) {
@@ -100,6 +119,7 @@ int main(int argc, char **argv)
         qfeed_free(feed);
         qmodel_free(model);
         qstore_close(store);
+        qidentity_shutdown();
         qconf_free(&conf);
         return 1;
     }
@@ -109,14 +129,21 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    QLOG_I("server", "qhv-server listening on %s:%d (database %s, schema %d, revision %lld)",
-           conf.bind_host, qhttp_port(http), conf.db_path, qstore_schema_version(store),
-           (long long)qstore_revision(store));
+    QLOG_I("server", "qhv-server listening on %s:%d (%s, auth_strategy %s%s, database %s, "
+                     "schema %d, revision %lld)",
+           conf.bind_host, qhttp_port(http), *conf.ssl_cert_file ? "HTTPS" : "HTTP",
+           conf.auth_strategy, *conf.ssl_ca_file ? ", client certificates required" : "",
+           conf.db_path, qstore_schema_version(store), (long long)qstore_revision(store));
+    if (!*conf.ssl_cert_file && !strcmp(conf.auth_strategy, "keystone") &&
+        strcmp(conf.bind_host, "127.0.0.1") && strcmp(conf.bind_host, "::1"))
+        QLOG_W("server", "auth_strategy keystone without [ssl] cert_file on %s: tokens and "
+                         "agent tokens cross the network in clear text", conf.bind_host);
     while (!qhv_stop)
         pause();
     QLOG_I("server", "stopping on signal %d", (int)qhv_stop);
     qfeed_shutdown(feed);      /* wakes agents waiting on the channel */
     qhttp_stop(http);
+    qidentity_shutdown();
     qfeed_free(feed);
     qmodel_free(model);
     qstore_close(store);
