@@ -588,17 +588,20 @@ class PortsTest(PortHelpers, qhvtest.ServerTestCase):
         for p in body['ports']:
             self.assertTrue(PORT_KEYS <= set(p))
             self.assertEqual((p['status'], p['revision_number']), ('DOWN', 1))
-        # All or nothing: the second one's MAC is the first one's.
+        # All or nothing: the second one's MAC is the first one's. (The
+        # address must be one the random allocation above did not take.)
+        used = {ip['ip_address'] for p in body['ports'] for ip in p['fixed_ips']}
+        free_ip = next('10.114.0.%d' % i for i in range(200, 210) if '10.114.0.%d' % i not in used)
         st, body = self.post('/v2.0/ports', {'ports': [
             {'network_id': net['id'], 'name': 'bulk-x', 'mac_address': 'fa:16:3e:0b:0b:0b',
-             'fixed_ips': [{'ip_address': '10.114.0.200'}]},
+             'fixed_ips': [{'ip_address': free_ip}]},
             {'network_id': net['id'], 'name': 'bulk-y', 'mac_address': 'fa:16:3e:0b:0b:0b'}]})
         self.assertError((st, body), 409, 'MacAddressInUse')
         st, body = self.get('/v2.0/ports?name=bulk-x&name=bulk-y')
         self.assertEqual(body['ports'], [])
         port = self.make_port(net['id'], mac_address='fa:16:3e:0b:0b:0b',
-                              fixed_ips=[{'ip_address': '10.114.0.200'}])
-        self.assertEqual(self.ips(port), ['10.114.0.200'])
+                              fixed_ips=[{'ip_address': free_ip}])
+        self.assertEqual(self.ips(port), [free_ip])
 
     # ---------- allowed address pairs, port security ----------
 
