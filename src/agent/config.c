@@ -170,16 +170,7 @@ static int qag_conf_derive(qag_conf *c, char *err, size_t errlen)
 int qag_conf_load(qag_conf *c, const char *const *files, size_t nfiles, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
-    qini *ini = qini_new();
-    for (size_t i = 0; i < nfiles; i++) {
-        if (qini_load_file(ini, files[i], err, errlen) < 0) {
-            qini_free(ini);
-            return -1;
-        }
-    }
-    int rc = qopt_apply(qag_opts, QHV_ARRAY_SIZE(qag_opts), c, ini, qag_conf_warn, err, errlen);
-    qini_free(ini);
-    if (rc < 0)
+    if (qopt_load_files(qag_opts, QHV_ARRAY_SIZE(qag_opts), c, files, nfiles, qag_conf_warn, err, errlen) < 0)
         return -1;
     return qag_conf_derive(c, err, errlen);
 }

@@ -110,3 +110,18 @@ void qopt_print_help(FILE *f, const qopt *opts, size_t n)
                 *opts[i].def ? opts[i].def : "\"\"");
     }
 }
+
+int qopt_load_files(const qopt *opts, size_t n, void *conf, const char *const *files,
+                    size_t nfiles, void (*warn)(const char *msg), char *err, size_t errlen)
+{
+    qini *ini = qini_new();
+    for (size_t i = 0; i < nfiles; i++) {
+        if (qini_load_file(ini, files[i], err, errlen) < 0) {
+            qini_free(ini);
+            return -1;
+        }
+    }
+    int rc = qopt_apply(opts, n, conf, ini, warn, err, errlen);
+    qini_free(ini);
+    return rc;
+}

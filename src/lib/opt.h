@@ -28,6 +28,10 @@ typedef struct qopt {
  * Keys the table does not know are reported through warn (may be NULL). */
 int qopt_apply(const qopt *opts, size_t n, void *conf, const qini *ini,
                void (*warn)(const char *msg), char *err, size_t errlen);
+/* Loads files (in order, later ones win) into one qini and applies it, as
+ * qopt_apply. The one config loader of the server and the agent. */
+int qopt_load_files(const qopt *opts, size_t n, void *conf, const char *const *files,
+                    size_t nfiles, void (*warn)(const char *msg), char *err, size_t errlen);
 void qopt_free_values(const qopt *opts, size_t n, void *conf);
 void qopt_print_help(FILE *f, const qopt *opts, size_t n);
 /* "true"/"false"/"yes"/"no"/"on"/"off"/"1"/"0", any case. */

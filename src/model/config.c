@@ -322,16 +322,7 @@ static int qconf_derive(qconf *c, char *err, size_t errlen)
 int qconf_load(qconf *c, const char *const *files, size_t nfiles, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
-    qini *ini = qini_new();
-    for (size_t i = 0; i < nfiles; i++) {
-        if (qini_load_file(ini, files[i], err, errlen) < 0) {
-            qini_free(ini);
-            return -1;
-        }
-    }
-    int rc = qopt_apply(qconf_opts, QHV_ARRAY_SIZE(qconf_opts), c, ini, qconf_warn, err, errlen);
-    qini_free(ini);
-    if (rc < 0)
+    if (qopt_load_files(qconf_opts, QHV_ARRAY_SIZE(qconf_opts), c, files, nfiles, qconf_warn, err, errlen) < 0)
         return -1;
     return qconf_derive(c, err, errlen);
 }
