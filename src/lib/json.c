@@ -349,6 +349,18 @@ void qj_set(qj *obj, const char *key, qj *v)
         m->val = v;
         return;
     }
+    qj_set_new(obj, key, v);
+}
+
+void qj_set_new(qj *obj, const char *key, qj *v)
+{
+    if (!obj || obj->type != QJ_OBJECT || !key) {
+        qj_free(v);
+        return;
+    }
+    if (!v)
+        v = qj_null();
+    qj_member *m;
     if (obj->u.obj.n == obj->u.obj.cap) {
         obj->u.obj.cap = obj->u.obj.cap ? obj->u.obj.cap * 2 : 8;
         obj->u.obj.m = xrealloc(obj->u.obj.m, obj->u.obj.cap * sizeof *obj->u.obj.m);

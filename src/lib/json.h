@@ -74,6 +74,9 @@ qj *qj_object(void);
 /* Containers. Take ownership of v (also on failure paths, none today). */
 void qj_append(qj *arr, qj *v);
 void qj_set(qj *obj, const char *key, qj *v);        /* replaces an existing key in place */
+/* Appends key without looking for it: only for a key the caller knows is
+ * absent (building large objects; qj_set searches linearly). */
+void qj_set_new(qj *obj, const char *key, qj *v);
 bool qj_remove(qj *obj, const char *key);            /* frees the value; false if absent */
 qj *qj_take(qj *obj, const char *key);               /* detaches and returns the value, or NULL */
 

@@ -211,7 +211,7 @@ static int qagent_apply_statuses(qop *op, const char *host, const qj *list, qerr
         if (bound && !strcmp(bound, host) && strcmp(qj_get_str(port, "status"), status)) {
             qj_set(port, "status", qj_str(status));
             qres_touch(op, port);
-            rc = qres_store(op, &qres_port, port, false, e);
+            rc = qres_store_unplanned(op, &qres_port, port, e);
         }
         qj_free(port);
     }
@@ -246,6 +246,7 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
     bool conf_changed = !agent || !qj_equal(oldc, newc);
     qj_free(oldc);
     qj_free(newc);
+    bool is_new = !agent;
     if (rc == 0 && !agent) {
         qj *item = qj_object();
         qj *created;
@@ -270,7 +271,12 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
         qj_set(agent, "heartbeat_timestamp", qj_str(ts));
         if (conf)
             qj_set(agent, "configurations", qj_clone(conf));
-        rc = qres_store(&op, &qres_agent, agent, false, e);
+        /* A heartbeat that changes neither liveness nor configuration
+         * (provider address, capabilities) changes no plan. */
+        if (is_new || !was_alive || conf_changed)
+            rc = qres_store(&op, &qres_agent, agent, false, e);
+        else
+            rc = qres_store_unplanned(&op, &qres_agent, agent, e);
     }
     if (rc == 0 && (!was_alive || conf_changed))
         rc = qagent_rebind_host(&op, host, e);

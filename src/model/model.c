@@ -1,5 +1,6 @@
 #include "model/model.h"
 #include "lib/util.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,17 +14,36 @@ qmodel *qmodel_new(qstore *store, const qconf *conf)
 
 void qmodel_free(qmodel *m) { free(m); }
 
+typedef struct qmodel_commit {
+    qmodel *m;
+    const qtouch *touched;
+    int64_t rev;
+} qmodel_commit;
+
+static void qmodel_committed(void *arg)
+{
+    qmodel_commit *c = arg;
+    if (c->m->on_commit)
+        c->m->on_commit(c->m->commit_ctx, c->touched, c->rev);
+}
+
 int qmodel_finish(qop *op, int rc, qerr *e)
 {
     qmodel *m = op->m;
-    if (rc == 0 && qstore_bump_revision(m->store, e) < 0)
+    int64_t rev = rc == 0 ? qstore_bump_revision(m->store, e) : -1;
+    if (rc == 0 && rev < 0)
         rc = -1;
-    if (rc == 0)
+    bool planned = !qtouch_empty(&op->touched);
+    if (rc == 0 && planned) {
+        /* Before COMMIT: should the commit fail, plans are merely re-checked. */
+        atomic_store(&m->planned_rev, rev);
+        qmodel_commit c = {m, &op->touched, rev};
+        rc = qstore_commit_then(m->store, qmodel_committed, &c, e);
+    } else if (rc == 0) {
         rc = qstore_commit(m->store, e);
-    else
+    } else {
         qstore_rollback(m->store);
-    if (rc == 0 && m->on_commit && !qtouch_empty(&op->touched))
-        m->on_commit(m->commit_ctx, &op->touched);
+    }
     qtouch_clear(&op->touched);
     qtouch tmp = {.hosts = op->created};
     qtouch_clear(&tmp);

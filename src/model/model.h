@@ -26,9 +26,15 @@ typedef struct qctx {
 typedef struct qmodel {
     qstore *store;
     const qconf *conf;
-    /* Told after every committed write what it touched (the plan feed). */
-    void (*on_commit)(void *ctx, const qtouch *t);
+    /* Told after every committed write that touched something a host plan
+     * reads, with its revision, in commit order (called under the store's
+     * write lock: keep it short). The plan feed. */
+    void (*on_commit)(void *ctx, const qtouch *t, int64_t revision);
     void *commit_ctx;
+    /* The revision of the last write that touched a plan, set before its
+     * COMMIT (so a reader that sees the revision also sees this): a host
+     * plan checked at an older revision may be stale. */
+    _Atomic int64_t planned_rev;
 } qmodel;
 
 /* One write operation: a request's transaction. */

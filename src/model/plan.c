@@ -4,6 +4,7 @@
 #include "model/secgroup.h"
 #include "model/rewrite.h"
 #include "lib/util.h"
+#include <stdlib.h>
 #include <string.h>
 
 static const char qplan_sql_host_ports[] =
@@ -16,12 +17,44 @@ static const char qplan_sql_sg_members[] =
 static const char qplan_sql_agent[] =
     "SELECT body FROM resources WHERE kind='agent' AND host=?1 LIMIT 1";
 
+struct qplan_cache {
+    int64_t rev;    /* the store revision these were computed at */
+    qj *vnets;      /* network id -> {"lookup": {...}, "routes": {...}} */
+    qj *sets;       /* group id -> [member addresses] */
+};
+
 typedef struct qplan_ctx {
     qop op;
     qj *plan;
     qj *ports, *networks, *groups, *sets, *lookup, *routes, *pas;
     qj *agents;     /* host -> agent document cache */
+    qplan_cache *cache;
 } qplan_ctx;
+
+qplan_cache *qplan_cache_new(void)
+{
+    qplan_cache *c = xcalloc(1, sizeof *c);
+    c->rev = -1;
+    c->vnets = qj_object();
+    c->sets = qj_object();
+    return c;
+}
+
+void qplan_cache_free(qplan_cache *c)
+{
+    if (!c)
+        return;
+    qj_free(c->vnets);
+    qj_free(c->sets);
+    free(c);
+}
+
+/* Copies the members of src into dst, whose keys are known to be new. */
+static void qplan_copy_into(qj *dst, const qj *src)
+{
+    for (size_t i = 0; src && i < src->u.obj.n; i++)
+        qj_set_new(dst, src->u.obj.m[i].key, qj_clone(src->u.obj.m[i].val));
+}
 
 static int qplan_query(qplan_ctx *c, const char *sql, const char *arg, qj **ret, qerr *e)
 {
@@ -85,10 +118,10 @@ static bool qplan_virtualized(const char *type)
     return type && (!strcmp(type, "nvgre") || !strcmp(type, "ip_rewrite"));
 }
 
-/* Lookup records and customer routes of one virtual subnet (every port on
- * the network, wherever it is), and the provider addresses this host owns. */
-static int qplan_virtual_network(qplan_ctx *c, const qj *net, const qj *subnets,
-                                 const char *host, qerr *e)
+/* The lookup records and customer routes of one virtual subnet (every port
+ * on the network, wherever it is): the same for every host, so computed once
+ * per revision when there is a cache. {"lookup": {...}, "routes": {...}}. */
+static qj *qplan_virtual_tables(qplan_ctx *c, const qj *net, const qj *subnets, qerr *e)
 {
     const char *nid = qj_get_str(net, "id");
     int64_t vsid = qj_get(net, "provider:segmentation_id")->u.i;
@@ -96,8 +129,9 @@ static int qplan_virtual_network(qplan_ctx *c, const qj *net, const qj *subnets,
     qj *ports;
     if (qplan_query(c, qplan_sql_net_ports, nid, &ports, e) < 0) {
         qj_free(ports);
-        return -1;
+        return NULL;
     }
+    qj *lookup = qj_object(), *routes = qj_object();
     for (size_t i = 0; i < qj_len(ports); i++) {
         const qj *p = qj_at(ports, i);
         const char *phost = qj_get_str(p, "binding:host_id");
@@ -115,7 +149,9 @@ static int qplan_virtual_network(qplan_ctx *c, const qj *net, const qj *subnets,
                 int got = qrewrite_lookup(&c->op, qj_get_str(p, "id"), ca, rpa, e);
                 if (got < 0) {
                     qj_free(ports);
-                    return -1;
+                    qj_free(lookup);
+                    qj_free(routes);
+                    return NULL;
                 }
                 if (got == 0)
                     continue;   /* no pool on that host: it cannot carry this address */
@@ -131,7 +167,8 @@ static int qplan_virtual_network(qplan_ctx *c, const qj *net, const qj *subnets,
             qj_set(r, "rule", qj_str(rewrite ? "rewrite" : "encap"));
             qj_set(r, "host", qj_str(phost));
             qj_set(r, "port_id", qj_str(qj_get_str(p, "id")));
-            qj_set(c->lookup, key, r);
+            /* Unique: one network per VSID, one port per (address, MAC). */
+            qj_set_new(lookup, key, r);
         }
     }
     qj_free(ports);
@@ -153,9 +190,36 @@ static int qplan_virtual_network(qplan_ctx *c, const qj *net, const qj *subnets,
             qj_set(r, "routing_domain", qj_str(nid));
             qj_set(r, "destination", qj_str(dest));
             qj_set(r, "next_hop", qj_str(hop));
-            qj_set(c->routes, key, r);
+            qj_set(routes, key, r);
         }
     }
+    qj *t = qj_object();
+    qj_set(t, "lookup", lookup);
+    qj_set(t, "routes", routes);
+    return t;
+}
+
+/* A virtual subnet in host's plan: its tables, and the provider addresses
+ * this host owns. */
+static int qplan_virtual_network(qplan_ctx *c, const qj *net, const qj *subnets,
+                                 const char *host, qerr *e)
+{
+    const char *nid = qj_get_str(net, "id");
+    bool rewrite = !strcmp(qj_get_str(net, "provider:network_type"), "ip_rewrite");
+    qj *tables = c->cache ? qj_get(c->cache->vnets, nid) : NULL, *own_tables = NULL;
+    if (!tables) {
+        tables = own_tables = qplan_virtual_tables(c, net, subnets, e);
+        if (!tables)
+            return -1;
+        if (c->cache) {
+            qj_set(c->cache->vnets, nid, own_tables);
+            own_tables = NULL;
+        }
+    }
+    /* Keys start with the VSID, which is one network's: no clash. */
+    qplan_copy_into(c->lookup, qj_get(tables, "lookup"));
+    qplan_copy_into(c->routes, qj_get(tables, "routes"));
+    qj_free(own_tables);
     const char *mine = rewrite ? NULL : qplan_provider_address(c, host, e);
     if (rewrite) {
         qj *own;
@@ -257,10 +321,13 @@ static int qplan_group(qplan_ctx *c, const char *sgid, qerr *e)
             qj_set(r, rkeys[k], qj_clone(qj_get(qj_at(src, i), rkeys[k])));
         const char *rg = qj_get_str(r, "remote_group_id");
         if (rg && !qj_get(c->sets, rg)) {
-            qj *set = qplan_members(c, rg, e);
+            const qj *cached = c->cache ? qj_get(c->cache->sets, rg) : NULL;
+            qj *set = cached ? qj_clone(cached) : qplan_members(c, rg, e);
             if (!set)
                 rc = -1;
-            else
+            else if (c->cache && !cached)
+                qj_set(c->cache->sets, rg, qj_clone(set));
+            if (set)
                 qj_set(c->sets, rg, set);
         }
         qj_append(rules, r);
@@ -273,14 +340,22 @@ static int qplan_group(qplan_ctx *c, const char *sgid, qerr *e)
     return rc;
 }
 
-int qplan_compute(qmodel *m, const char *host, qj **ret, qerr *e)
+int qplan_compute(qmodel *m, const char *host, qplan_cache *cache, qj **ret, qerr *e)
 {
     *ret = NULL;
     qctx admin = {.is_admin = true};
-    qplan_ctx c = {.op = {.m = m, .ctx = &admin, .now = qhv_wall_seconds()}};
+    qplan_ctx c = {.op = {.m = m, .ctx = &admin, .now = qhv_wall_seconds()}, .cache = cache};
     if (qstore_begin_read(m->store, e) < 0)
         return -1;
     int64_t rev = qstore_revision(m->store);
+    if (cache && cache->rev != rev) {
+        /* Every write bumps the revision: same revision, same model. */
+        qj_free(cache->vnets);
+        qj_free(cache->sets);
+        cache->vnets = qj_object();
+        cache->sets = qj_object();
+        cache->rev = rev;
+    }
     c.ports = qj_object();
     c.networks = qj_object();
     c.groups = qj_object();
@@ -295,7 +370,7 @@ int qplan_compute(qmodel *m, const char *host, qj **ret, qerr *e)
         const qj *p = qj_at(ports, i);
         if (!qplan_bound(p))
             continue;
-        qj_set(c.ports, qj_get_str(p, "id"), qplan_port(p));
+        qj_set_new(c.ports, qj_get_str(p, "id"), qplan_port(p));   /* ids are unique */
         rc = qplan_network(&c, qj_get_str(p, "network_id"), host, e);
         const qj *sgs = qj_get(p, "security_groups");
         for (size_t j = 0; rc == 0 && j < qj_len(sgs); j++)

@@ -21,7 +21,16 @@
 #define QHV_MODEL_PLAN_H
 #include "model/model.h"
 
-/* {"host", "revision", "plan": {...sections}} for host (caller owns). */
-int qplan_compute(qmodel *m, const char *host, qj **ret, qerr *e);
+/* What is the same in every host's plan at one revision (a virtual subnet's
+ * lookup table, a group's members), kept to compute many hosts' plans after
+ * one write at the cost of one. Not thread-safe: one user at a time (the
+ * feed, under its lock). qplan_cache_free accepts NULL. */
+typedef struct qplan_cache qplan_cache;
+qplan_cache *qplan_cache_new(void);
+void qplan_cache_free(qplan_cache *c);
+
+/* {"host", "revision", "plan": {...sections}} for host (caller owns). cache
+ * may be NULL (then everything is read from the store). */
+int qplan_compute(qmodel *m, const char *host, qplan_cache *cache, qj **ret, qerr *e);
 
 #endif

@@ -268,7 +268,7 @@ int qres_load(qop *op, const qresource *r, const char *id, qj **ret, qerr *e)
     return qres_load_store(op->m->store, r, id, ret, e);
 }
 
-int qres_store(qop *op, const qresource *r, qj *obj, bool insert, qerr *e)
+static int qres_write(qop *op, const qresource *r, qj *obj, bool insert, bool planned, qerr *e)
 {
     qstore *s = op->m->store;
     sqlite3_stmt *st = qstore_stmt(s, insert ? qres_sql_insert : qres_sql_update, e);
@@ -296,8 +296,19 @@ int qres_store(qop *op, const qresource *r, qj *obj, bool insert, qerr *e)
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return qstore_fail(s, e, "store");
-    qtouch_doc(&op->touched, r->name, obj);
+    if (planned)
+        qtouch_doc(&op->touched, r->name, obj);
     return 0;
+}
+
+int qres_store(qop *op, const qresource *r, qj *obj, bool insert, qerr *e)
+{
+    return qres_write(op, r, obj, insert, true, e);
+}
+
+int qres_store_unplanned(qop *op, const qresource *r, qj *obj, qerr *e)
+{
+    return qres_write(op, r, obj, false, false, e);
 }
 
 int qres_delete_row(qop *op, const qresource *r, const char *id, qerr *e)

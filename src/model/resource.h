@@ -124,6 +124,10 @@ int qres_tags_request(qmodel *m, const qctx *ctx, const qresource *r, const char
 /* For hooks (inside a write op, no visibility check). */
 int qres_load(qop *op, const qresource *r, const char *id, qj **ret, qerr *e);
 int qres_store(qop *op, const qresource *r, qj *obj, bool insert, qerr *e);
+/* Updates obj without recording it in op->touched: for writes that change
+ * nothing a host plan reads (a port's status, an agent's heartbeat time), so
+ * that they recompute no plan and wake no agent. */
+int qres_store_unplanned(qop *op, const qresource *r, qj *obj, qerr *e);
 int qres_delete_row(qop *op, const qresource *r, const char *id, qerr *e);
 /* Bumps revision_number and updated_at of obj (a dependent changed). */
 void qres_touch(qop *op, qj *obj);

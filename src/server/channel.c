@@ -73,7 +73,7 @@ static void qchan_plan(qapi *api, const qhttp_req *req, const char *host, qhttp_
     if (qchan_query(req, "fresh")) {
         /* A full recompute that bypasses the feed: what its incremental
          * answers are checked against (tests, qhvctl plan --fresh). */
-        if (qplan_compute(api->model, host, &out, &e) < 0)
+        if (qplan_compute(api->model, host, NULL, &out, &e) < 0)
             qhttp_error(resp, &e);
         else
             qhttp_json(resp, 200, out);

@@ -26,6 +26,7 @@ typedef struct qfeed_host {
     int64_t plan_rev;      /* revision of the last change */
     int64_t checked_rev;   /* the plan is this up to this revision */
     int64_t base_rev;      /* deltas after this revision are all in the ring */
+    bool stale;            /* a refresh the feed owed it failed: recompute on next use */
     qfeed_delta ring[QFEED_RING];
     size_t nring;          /* oldest at index 0 */
     struct qfeed_host *next;
@@ -45,11 +46,15 @@ struct qfeed {
     qmodel *m;
     pthread_mutex_t pending_lock;
     qtouch pending;        /* what commits touched since the last refresh */
+    int64_t pending_rev;   /* the revision of the last commit merged into pending */
+    int64_t processed_rev; /* every plan-touching commit up to this revision has been
+                            * processed: hosts it concerned were refreshed (feed lock) */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     atomic_bool dirty;     /* set by commits without the lock: writers never wait for plans */
     bool stopping;
     qfeed_host *hosts;
+    qplan_cache *cache;    /* shared parts of plans at one revision (feed lock) */
     qfeed_waiter *waiters;
     pthread_t thread;
     bool running;
@@ -57,22 +62,50 @@ struct qfeed {
 
 /* ---------- plans and deltas ---------- */
 
-/* Section-by-section difference: {"<section>": {"set": {...}, "removed": [...]}}. */
+static int qfeed_cmp_member(const void *a, const void *b)
+{
+    return strcmp((*(const qj_member *const *)a)->key, (*(const qj_member *const *)b)->key);
+}
+
+/* The members of object o (NULL: none), sorted by key. Caller frees. */
+static const qj_member **qfeed_sorted(const qj *o, size_t *n)
+{
+    *n = o ? o->u.obj.n : 0;
+    const qj_member **v = xcalloc(*n + 1, sizeof *v);
+    for (size_t i = 0; i < *n; i++)
+        v[i] = &o->u.obj.m[i];
+    qsort(v, *n, sizeof *v, qfeed_cmp_member);
+    return v;
+}
+
+/* Section-by-section difference: {"<section>": {"set": {...}, "removed": [...]}}.
+ * A merge of the sorted keys: sections hold thousands of lookup records. */
 static qj *qfeed_diff(const qj *old, const qj *new)
 {
     qj *d = qj_object();
     for (size_t i = 0; i < new->u.obj.n; i++) {
         const char *sec = new->u.obj.m[i].key;
-        const qj *ns = new->u.obj.m[i].val, *os = qj_get(old, sec);
+        size_t no, nn;
+        const qj_member **om = qfeed_sorted(qj_get(old, sec), &no);
+        const qj_member **nm = qfeed_sorted(new->u.obj.m[i].val, &nn);
         qj *set = qj_object(), *removed = qj_array();
-        for (size_t k = 0; k < ns->u.obj.n; k++) {
-            const qj *ov = qj_get(os, ns->u.obj.m[k].key);
-            if (!ov || !qj_equal(ov, ns->u.obj.m[k].val))
-                qj_set(set, ns->u.obj.m[k].key, qj_clone(ns->u.obj.m[k].val));
+        size_t x = 0, y = 0;
+        while (x < no || y < nn) {
+            int c = x == no ? 1 : y == nn ? -1 : strcmp(om[x]->key, nm[y]->key);
+            if (c < 0) {
+                qj_append(removed, qj_str(om[x++]->key));
+            } else if (c > 0) {
+                qj_set_new(set, nm[y]->key, qj_clone(nm[y]->val));
+                y++;
+            } else {
+                if (!qj_equal(om[x]->val, nm[y]->val))
+                    qj_set_new(set, nm[y]->key, qj_clone(nm[y]->val));
+                x++;
+                y++;
+            }
         }
-        for (size_t k = 0; os && k < os->u.obj.n; k++)
-            if (!qj_get(ns, os->u.obj.m[k].key))
-                qj_append(removed, qj_str(os->u.obj.m[k].key));
+        free(om);
+        free(nm);
         if (qj_len(set) || qj_len(removed)) {
             qj *s = qj_object();
             qj_set(s, "set", set);
@@ -133,7 +166,7 @@ static qfeed_host *qfeed_find(qfeed *f, const char *host)
 static int qfeed_refresh(qfeed *f, qfeed_host *h, qerr *e)
 {
     qj *out;
-    if (qplan_compute(f->m, h->host, &out, e) < 0)
+    if (qplan_compute(f->m, h->host, f->cache, &out, e) < 0)
         return -1;
     int64_t rev = qj_get(out, "revision")->u.i;
     qj *plan = qj_take(out, "plan");
@@ -172,8 +205,24 @@ static qfeed_host *qfeed_get(qfeed *f, const char *host, qerr *e)
         h->next = f->hosts;
         f->hosts = h;
     }
-    if ((!h->plan || h->checked_rev < qstore_revision(f->m->store)) && qfeed_refresh(f, h, e) < 0)
+    if (h->plan && !h->stale) {
+        int64_t rev = qstore_revision(f->m->store);
+        /* Read after the revision: a plan-touching commit sets planned_rev
+         * before it becomes visible. */
+        int64_t planned = atomic_load(&f->m->planned_rev);
+        if (h->checked_rev >= rev)
+            return h;
+        if (planned <= f->processed_rev && rev >= 0) {
+            /* Every commit that could change a plan up to rev has been
+             * processed, and h was refreshed if one concerned it: commits
+             * since (port status, heartbeats) change no plan. */
+            h->checked_rev = rev;
+            return h;
+        }
+    }
+    if (qfeed_refresh(f, h, e) < 0)
         return NULL;
+    h->stale = false;
     return h;
 }
 
@@ -306,6 +355,7 @@ static void *qfeed_main(void *arg)
             atomic_store(&f->dirty, false);
             pthread_mutex_lock(&f->pending_lock);
             qtouch t = f->pending;
+            int64_t upto = f->pending_rev;
             memset(&f->pending, 0, sizeof f->pending);
             pthread_mutex_unlock(&f->pending_lock);
             qtouch_set hosts = {0};
@@ -316,9 +366,11 @@ static void *qfeed_main(void *arg)
                 for (size_t i = 0; i < hosts.n && !affected; i++)
                     affected = !strcmp(hosts.v[i], h->host);
                 qerr e;
-                if (affected && qfeed_refresh(f, h, &e) < 0)
+                if (affected && (h->stale = qfeed_refresh(f, h, &e) < 0))
                     QLOG_E("feed", "plan of %s: %s", h->host, e.msg);
             }
+            if (upto > f->processed_rev)
+                f->processed_rev = upto;
             qtouch done = {.hosts = hosts};
             qtouch_clear(&done);
             qtouch_clear(&t);
@@ -329,11 +381,12 @@ static void *qfeed_main(void *arg)
     return NULL;
 }
 
-static void qfeed_on_commit(void *ctx, const qtouch *t)
+static void qfeed_on_commit(void *ctx, const qtouch *t, int64_t revision)
 {
     qfeed *f = ctx;
     pthread_mutex_lock(&f->pending_lock);
     qtouch_merge(&f->pending, t);
+    f->pending_rev = revision;     /* commits come in order (store write lock) */
     pthread_mutex_unlock(&f->pending_lock);
     /* A wakeup lost between the feed's check and its wait costs at most one
      * tick; taking the feed lock here would make every writer wait for plans. */
@@ -416,6 +469,7 @@ qfeed *qfeed_new(qmodel *m)
 {
     qfeed *f = xcalloc(1, sizeof *f);
     f->m = m;
+    f->cache = qplan_cache_new();
     pthread_mutex_init(&f->lock, NULL);
     pthread_mutex_init(&f->pending_lock, NULL);
     pthread_cond_init(&f->cond, NULL);
@@ -457,6 +511,7 @@ void qfeed_free(qfeed *f)
         h = n;
     }
     qtouch_clear(&f->pending);
+    qplan_cache_free(f->cache);
     pthread_mutex_destroy(&f->lock);
     pthread_mutex_destroy(&f->pending_lock);
     pthread_cond_destroy(&f->cond);

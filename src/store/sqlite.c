@@ -121,7 +121,7 @@ static qconn *qstore_conn(qstore *s, qerr *e)
      * and other processes (e.g. an operator's sqlite3 shell). */
     sqlite3_busy_timeout(c->db, 10000);
     char *sql = xasprintf("PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
-                          "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000; "
+                          "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000; PRAGMA mmap_size=268435456; "
                           "PRAGMA wal_autocheckpoint=0;",
                           s->synchronous);
     char *msg = NULL;
@@ -336,14 +336,18 @@ int qstore_begin_write(qstore *s, qerr *e)
     return 0;
 }
 
-int qstore_commit(qstore *s, qerr *e)
+int qstore_commit_then(qstore *s, void (*after)(void *arg), void *arg, qerr *e)
 {
     int rc = qstore_exec(s, "COMMIT", e);
     if (rc < 0)
         qstore_exec(s, "ROLLBACK", NULL);
+    else if (after)
+        after(arg);
     pthread_mutex_unlock(&s->write_lock);
     return rc;
 }
+
+int qstore_commit(qstore *s, qerr *e) { return qstore_commit_then(s, NULL, NULL, e); }
 
 void qstore_rollback(qstore *s)
 {

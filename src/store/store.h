@@ -32,6 +32,9 @@ int qstore_begin_write(qstore *s, qerr *e);
 /* Bumps and returns the global revision inside the current write txn. */
 int64_t qstore_bump_revision(qstore *s, qerr *e);
 int qstore_commit(qstore *s, qerr *e);
+/* The same; after a successful COMMIT and before the write lock is released,
+ * calls after(arg): hooks so called see the commits in their order. */
+int qstore_commit_then(qstore *s, void (*after)(void *arg), void *arg, qerr *e);
 void qstore_rollback(qstore *s);
 /* Read transaction (a consistent snapshot across several statements). */
 int qstore_begin_read(qstore *s, qerr *e);
