@@ -102,6 +102,9 @@ static int qidentity_keystone(const qhttp_req *req, qctx *ret, qerr *e)
         return qerr_set(e, QE_FORBIDDEN, "qhv-server accepts project-scoped tokens only (this "
                                          "token is scoped to a domain or the system, or "
                                          "unscoped)");
+    if (t.roles == QKS_ROLE_AGENT)
+        return qerr_set(e, QE_FORBIDDEN, "The agent role gives access to the host channel only, "
+                                         "not to the API");
     snprintf(ret->project_id, sizeof ret->project_id, "%s", t.project_id);
     snprintf(ret->user_id, sizeof ret->user_id, "%s", t.user_id);
     ret->is_admin = t.roles & QKS_ROLE_ADMIN;

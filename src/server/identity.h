@@ -14,7 +14,8 @@
  *
  * Both map roles onto qctx the same way: "admin" = is_admin; "reader"
  * without "member" (nor "admin") = read_only; any other project role acts
- * as a member of the project.
+ * as a member of the project. A token whose only role is [agent] keystone_role
+ * is refused (403): agent users reach the host channel, nothing else.
  *
  * qidentity_init once at start (before the listener starts) and
  * qidentity_shutdown after it stopped: in between, qidentity_from_request

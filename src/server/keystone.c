@@ -472,14 +472,16 @@ static int qks_parse_token(const qks *k, const qbuf *body, qks_token *ret)
         const char *name = qj_get_str(qj_at(roles, i), "name");
         if (!name)
             continue;
-        if (!strcasecmp(name, "admin"))
+        if (k->agent_role && !strcasecmp(name, k->agent_role))
+            ret->roles |= QKS_ROLE_AGENT;
+        else if (!strcasecmp(name, "admin"))
             ret->roles |= QKS_ROLE_ADMIN;
         else if (!strcasecmp(name, "member") || !strcasecmp(name, "_member_"))
             ret->roles |= QKS_ROLE_MEMBER;
         else if (!strcasecmp(name, "reader"))
             ret->roles |= QKS_ROLE_READER;
-        if (k->agent_role && !strcasecmp(name, k->agent_role))
-            ret->roles |= QKS_ROLE_AGENT;
+        else
+            ret->roles |= QKS_ROLE_OTHER;
     }
     rc = 0;
 out:

@@ -57,7 +57,8 @@ typedef struct qks_config {
 /* Roles the policy looks at (Keystone's implied roles are expanded in tokens:
  * admin implies member implies reader). */
 enum { QKS_ROLE_ADMIN = 1, QKS_ROLE_MEMBER = 2, QKS_ROLE_READER = 4,
-       QKS_ROLE_AGENT = 8 /* the configured agent role (host channel) */ };
+       QKS_ROLE_AGENT = 8,  /* the configured agent role (host channel only) */
+       QKS_ROLE_OTHER = 16  /* any other role */ };
 
 typedef struct qks_token {
     bool project_scoped;               /* false: domain, system or unscoped token */
