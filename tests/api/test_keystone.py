@@ -533,6 +533,7 @@ class KeystoneAgentTest(KeystoneTestCase):
         agents = {a['host']: a['id'] for a in self.get('/v2.0/agents')[1]['agents']}
         for h in self.hosts:
             rc = h.stop()
+            h.log.close()
             self.assertIn(rc, (0, -15), 'agent %s exited with %s' % (h.name, rc))
             if h.name in agents:
                 self.assertEqual(self.delete('/v2.0/agents/' + agents[h.name])[0], 204)
@@ -584,8 +585,8 @@ class KeystoneAgentTest(KeystoneTestCase):
                       h.read_log())
         self.assertNotIn(KS.passwords['qhv-agent-kh1'], h.read_log())
         # The server's log names the agent user (never the token).
-        self.assertRegex(self.server.read_log(),
-                         r'"POST /channel/v1/hosts/kh1/report" status: 200 .*agent user qhv-agent-kh1')
+        self.assertRegex(self.server.read_log(), r'"POST /channel/v1/hosts/kh1/report" '
+                                                 r'status: 200 .*agent user qhv-agent-kh1')
         # qhvctl with a password login from OS_* (as the openstack CLI).
         env = KS.cli_env('admin')
         r = self.qhvctl('agents', env=env)
@@ -664,6 +665,37 @@ class KeystoneAgentTest(KeystoneTestCase):
         # Still served after the first token expired.
         self.port_goes_active(h, '10.94.0.0/24')
         self.assertNotIn('HTTP 401', h.read_log())
+
+    def test_agent_logs_in_again_on_401(self):
+        # Disabling the user revokes its tokens; once enabled again, the
+        # agent's next request is refused (401, the server caches for 1 s)
+        # and it logs in again.
+        srv = qhvtest.Server(server_conf(token_cache_time=1) + AGENT_SERVER_CONF).start()
+        admin = qhvtest.Client(srv.port, {'X-Auth-Token': self.token('admin')})
+        h = test_agent_dummy.Host(self, 'kh2', '192.168.62.99',
+                                  url='http://127.0.0.1:%d' % srv.port, keystone=True,
+                                  extra=agent_ks_conf('qhv-agent-kh2'))
+        h.ctl('counters')
+        h.start()
+        try:
+            self.wait_for('kh2 registered', lambda: 'kh2' in {
+                a['host'] for a in admin.get('/v2.0/agents')[1]['agents']})
+            for flag in ('--disable', '--enable'):
+                r = KS.run_cli('user', 'set', flag, 'qhv-agent-kh2')
+                self.assertEqual(r.returncode, 0, r.stderr)
+            self.wait_for('the 401 and a new login', lambda: re.search(
+                r'refused the Keystone token \(401\): logging in again(.|\n)*Keystone token '
+                r'renewed', h.read_log()), timeout=30)
+            # Served again with the new token.
+            mark = len(srv.read_log())
+            self.wait_for('a report after the new login', lambda: re.search(
+                r'"POST /channel/v1/hosts/kh2/report" status: 200', srv.read_log()[mark:]),
+                timeout=15)
+        finally:
+            self.assertIn(h.stop(), (0, -15))
+            h.log.close()
+            srv.stop()
+            srv.cleanup()
 
     def test_shared_agent_user_with_binding_any(self):
         srv = qhvtest.Server(server_conf() + AGENT_SERVER_CONF +

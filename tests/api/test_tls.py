@@ -316,6 +316,7 @@ class TlsAgentTestCase(TlsServerTestCase):
         agents = {a['host']: a['id'] for a in self.get('/v2.0/agents')[1]['agents']}
         for h in self.hosts:
             rc = h.stop()
+            h.log.close()
             self.assertIn(rc, (0, -15), 'agent %s exited with %s' % (h.name, rc))
             if h.name in agents:
                 self.assertEqual(self.delete('/v2.0/agents/' + agents[h.name])[0], 204)
