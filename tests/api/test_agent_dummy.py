@@ -60,10 +60,13 @@ class Host:
                     extra)
         self.logfile = os.path.join(case.server.dir, name + '.log')
         self.log = open(self.logfile, 'ab')
+        self.log_start = self.log.tell()    # an earlier agent of this name may have logged
         self.proc = None
 
     def read_log(self):
+        """What this agent logged."""
         with open(self.logfile, 'rb') as f:
+            f.seek(self.log_start)
             return f.read().decode(errors='replace')
 
     def start(self):
