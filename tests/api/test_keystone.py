@@ -722,5 +722,53 @@ class KeystoneAgentTest(KeystoneTestCase):
             srv.cleanup()
 
 
+class KeystoneTlsAgentTest(unittest.TestCase):
+    """The deployment of docs/security.md in one: keystone, HTTPS with a
+    private CA, an agent logging in as its Keystone user over HTTPS, qhvctl
+    with the openstack CLI's OS_* variables and OS_CACERT."""
+
+    def test_agent_and_qhvctl_over_https_with_keystone(self):
+        import test_tls
+        pki = test_tls.Pki()
+        srv = qhvtest.Server(server_conf() + AGENT_SERVER_CONF + pki.conf()).start()
+        url = 'https://127.0.0.1:%d' % srv.port
+        h = None
+        try:
+            case = type('Case', (), {'server': srv})    # what Host reads of a test case
+            h = test_agent_dummy.Host(case, 'kh1', '192.168.63.1', url=url,
+                                      keystone=True,
+                                      extra=agent_ks_conf('qhv-agent-kh1') +
+                                      '[ssl]\nca_file = %s\n' % pki.path('ca.pem'))
+            h.start()
+            env = KS.cli_env('admin')
+            env['OS_CACERT'] = pki.path('ca.pem')
+            deadline = time.time() + 20
+            out = None
+            while time.time() < deadline:
+                out = subprocess.run([test_agent_dummy.QHVCTL, '--url', url, 'agents'],
+                                     capture_output=True, text=True, timeout=60, env=env)
+                if out.returncode == 0 and re.search(r'kh1\s+yes', out.stdout):
+                    break
+                time.sleep(0.2)
+            self.assertRegex(out.stdout, r'kh1\s+yes', out.stderr + h.read_log())
+            out = subprocess.run([test_agent_dummy.QHVCTL, '--url', url, 'wait', '--timeout',
+                                  '20'], capture_output=True, text=True, timeout=60, env=env)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            self.assertIn('plan of revision', h.read_log())
+            # Without the CA, qhvctl fails on the certificate, not on the token.
+            del env['OS_CACERT']
+            out = subprocess.run([test_agent_dummy.QHVCTL, '--url', url, 'agents'],
+                                 capture_output=True, text=True, timeout=60, env=env)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn('certificate', out.stderr)
+        finally:
+            if h:
+                self.assertIn(h.stop(), (0, -15))
+                h.log.close()
+            self.assertEqual(srv.stop(), 0)
+            srv.cleanup()
+            pki.cleanup()
+
+
 if __name__ == '__main__':
     unittest.main()
