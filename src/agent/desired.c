@@ -1,4 +1,5 @@
 #include "agent/desired.h"
+#include "lib/ipproto.h"
 #include "lib/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +95,8 @@ static qj *qag_port_value(const qj *port, const qj *net, const char *vswitch)
     return v;
 }
 
-/* The match of a rule without its remote: what rules are merged by. */
+/* The match of a rule without its remote: what rules are merged by. The
+ * protocol is given as its number (null = any), so "tcp" and "6" merge. */
 static char *qag_rule_match(const qj *r)
 {
     static const char *const keys[] = {"ethertype", "protocol", "port_range_min",
@@ -102,7 +104,11 @@ static char *qag_rule_match(const qj *r)
     qj *o = qj_object();
     for (size_t i = 0; i < QHV_ARRAY_SIZE(keys); i++) {
         const qj *v = qj_get(r, keys[i]);
-        qj_set(o, keys[i], v ? qj_clone(v) : qj_null());
+        int proto = i == 1 ? qhv_ipproto_num(qj_get_str(r, "protocol")) : 0;
+        if (i == 1)
+            qj_set(o, keys[i], proto < 0 ? qj_null() : qj_int(proto));
+        else
+            qj_set(o, keys[i], v ? qj_clone(v) : qj_null());
     }
     char *text = qj_to_string(o);
     qj_free(o);
@@ -126,12 +132,32 @@ static const char **qag_sorted_keys(const qvs_map *m, size_t *n)
     return keys;
 }
 
+/* The sorted keys of m as a JSON array of strings. */
+static qj *qag_sorted_array(const qvs_map *m)
+{
+    size_t n;
+    const char **keys = qag_sorted_keys(m, &n);
+    qj *list = qj_array();
+    for (size_t k = 0; k < n; k++)
+        qj_append(list, qj_str(keys[k]));
+    free(keys);
+    return list;
+}
+
+static void qag_set_add(qvs_map *m, const char *key)
+{
+    if (!qvs_map_get(m, key))
+        qvs_map_put(m, key, NULL);
+}
+
 typedef struct qag_acc {
     bool any;               /* from/to anywhere */
     qvs_map *prefixes;      /* prefix → null */
+    qvs_map *sets;          /* address set key "<group>/<ethertype>" → null */
 } qag_acc;
 
-qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *direction)
+qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *direction,
+                          qvs_map *sets_used)
 {
     qvs_map *idx = qvs_map_new();   /* match text → index in acc */
     qag_acc *acc = NULL;
@@ -155,30 +181,22 @@ qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *dire
                 e = &acc[nacc];
                 e->any = false;
                 e->prefixes = qvs_map_new();
+                e->sets = qvs_map_new();
                 qvs_map_put(idx, match, qj_int((int64_t)nacc++));
             }
             free(match);
             const char *eth = qj_get_str(r, "ethertype");
-            bool v6 = eth && !strcmp(eth, "IPv6");
             const char *rg = qj_get_str(r, "remote_group_id");
             const char *rp = qj_get_str(r, "remote_ip_prefix");
             if (rg) {
-                const qj *set = qvs_map_get(plan->sec[QAG_SEC_SETS], rg);
-                for (size_t k = 0; k < qj_len(set); k++) {
-                    const char *a = qj_as_str(qj_at(set, k));
-                    if (!a || qag_is_v6(a) != v6)
-                        continue;
-                    char prefix[128];
-                    if (strchr(a, '/'))
-                        snprintf(prefix, sizeof prefix, "%s", a);
-                    else
-                        snprintf(prefix, sizeof prefix, "%s/%d", a, v6 ? 128 : 32);
-                    if (!qvs_map_get(e->prefixes, prefix))
-                        qvs_map_put(e->prefixes, prefix, NULL);
-                }
+                char key[300];
+                snprintf(key, sizeof key, "%s/%s", rg,
+                         eth && !strcmp(eth, "IPv6") ? "IPv6" : "IPv4");
+                qag_set_add(e->sets, key);
+                if (sets_used)
+                    qag_set_add(sets_used, key);
             } else if (rp) {
-                if (!qvs_map_get(e->prefixes, rp))
-                    qvs_map_put(e->prefixes, rp, NULL);
+                qag_set_add(e->prefixes, rp);
             } else {
                 e->any = true;
             }
@@ -189,38 +207,59 @@ qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *dire
     qj *out = qj_array();
     for (size_t i = 0; i < n; i++) {
         qag_acc *e = &acc[qvs_map_get(idx, keys[i])->u.i];
-        if (!e->any && !qvs_map_size(e->prefixes))
-            continue;   /* a remote group without members of this ethertype */
         qj *rule = qj_parse(keys[i], strlen(keys[i]), NULL, NULL);
-        if (e->any) {
-            qj_set(rule, "remote_ip_prefixes", qj_null());
-        } else {
-            size_t np;
-            const char **pk = qag_sorted_keys(e->prefixes, &np);
-            qj *list = qj_array();
-            for (size_t k = 0; k < np; k++)
-                qj_append(list, qj_str(pk[k]));
-            free(pk);
-            qj_set(rule, "remote_ip_prefixes", list);
-        }
+        qj_set(rule, "remote_ip_prefixes", e->any ? qj_null() : qag_sorted_array(e->prefixes));
+        qj_set(rule, "remote_address_sets", e->any ? qj_array() : qag_sorted_array(e->sets));
         qj_append(out, rule);
     }
     free(keys);
-    for (size_t i = 0; i < nacc; i++)
+    for (size_t i = 0; i < nacc; i++) {
         qvs_map_free(acc[i].prefixes);
+        qvs_map_free(acc[i].sets);
+    }
     free(acc);
     qvs_map_free(idx);
     return out;
 }
 
-static qj *qag_acl_value(const qag_plan *plan, const qj *port, const char *direction)
+/* The address_set value of key "<group>/<ethertype>": the group's member
+ * addresses of that family, as prefixes, sorted and unique. */
+static qj *qag_address_set_value(const qag_plan *plan, const char *key)
+{
+    const char *slash = strrchr(key, '/');
+    char *gid = xstrndup(key, (size_t)(slash - key));
+    bool v6 = !strcmp(slash + 1, "IPv6");
+    qvs_map *members = qvs_map_new();
+    const qj *set = qvs_map_get(plan->sec[QAG_SEC_SETS], gid);
+    for (size_t k = 0; k < qj_len(set); k++) {
+        const char *a = qj_as_str(qj_at(set, k));
+        if (!a || qag_is_v6(a) != v6)
+            continue;
+        char prefix[128];
+        if (strchr(a, '/'))
+            snprintf(prefix, sizeof prefix, "%s", a);
+        else
+            snprintf(prefix, sizeof prefix, "%s/%d", a, v6 ? 128 : 32);
+        qag_set_add(members, prefix);
+    }
+    qj *v = qj_object();
+    qj_set(v, "group_id", qj_str(gid));
+    qj_set(v, "ethertype", qj_str(v6 ? "IPv6" : "IPv4"));
+    qj_set(v, "addresses", qag_sorted_array(members));
+    qvs_map_free(members);
+    free(gid);
+    return v;
+}
+
+static qj *qag_acl_value(const qag_plan *plan, const qj *port, const char *direction,
+                         qvs_map *sets_used)
 {
     qj *v = qj_object();
     qj_set(v, "port_id", qj_clone(qj_get(port, "id")));
     qj_set(v, "direction", qj_str(direction));
     qj_set(v, "default", qj_str("deny"));
     qj_set(v, "stateful", qj_bool(true));
-    qj_set(v, "rules", qag_desired_acl_rules(plan, port, direction));
+    qj_set(v, "rules", qag_desired_acl_rules(plan, port, direction, sets_used));
     return v;
 }
 
@@ -309,11 +348,22 @@ void qag_desired_compute(const qag_plan *plan, const qag_conf *conf, const qvs_m
         qag_dport_add_dep(p, id);
         if (qag_bool(qj_get(val, "port_security_enabled"), true)) {
             static const char *const dirs[] = {"ingress", "egress"};
+            qvs_map *sets = qvs_map_new();
             for (int d = 0; d < 2; d++) {
                 snprintf(id, sizeof id, "acl/%s/%s", key, dirs[d]);
-                qvs_map_put(ret->objects, id, qag_acl_value(plan, val, dirs[d]));
+                qvs_map_put(ret->objects, id, qag_acl_value(plan, val, dirs[d], sets));
                 qag_dport_add_dep(p, id);
             }
+            const char *sk;
+            for (size_t k = 0; k < qvs_map_end(sets); k++) {
+                if (!qvs_map_at(sets, k, &sk, NULL))
+                    continue;
+                snprintf(id, sizeof id, "address_set/%s", sk);
+                if (!qvs_map_get(ret->objects, id))
+                    qvs_map_put(ret->objects, id, qag_address_set_value(plan, sk));
+                qag_dport_add_dep(p, id);
+            }
+            qvs_map_free(sets);
         }
         const qj *own = qvs_map_get(by_port, key);
         for (size_t k = 0; k < qj_len(own); k++)

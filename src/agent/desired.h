@@ -25,18 +25,29 @@
  *                                        the VM may send from)}
  *   acl/<port id>/ingress, acl/<port id>/egress      (port_security only)
  *     {"port_id", "direction", "default": "deny", "stateful": true,
- *      "rules": [{"ethertype", "protocol", "port_range_min", "port_range_max",
- *                 "remote_ip_prefixes": null | ["prefix", ...]}]}
+ *      "rules": [{"ethertype", "protocol": null | IANA number,
+ *                 "port_range_min", "port_range_max",   (ICMP: type and code)
+ *                 "remote_ip_prefixes": null | ["prefix", ...],
+ *                 "remote_address_sets": ["<group id>/<ethertype>", ...]}]}
  *                                        the allow rules of the port's security
  *                                        groups, one per distinct match (ethertype,
  *                                        protocol, port range) with the union of its
- *                                        remotes: null = from/to anywhere, else the
- *                                        sorted prefixes (a remote group gives its
- *                                        member addresses of that ethertype, as /32
- *                                        or /128). Rules sorted by match. A backend
- *                                        expands them into its own entries, and adds
- *                                        the usual implicit allowances (ARP, DHCP
- *                                        client, IPv6 ND) as Neutron's firewalls do.
+ *                                        remotes: null prefixes = from/to anywhere
+ *                                        (then no sets), else the rule matches a
+ *                                        remote in one of the sorted prefixes or in
+ *                                        a member of one of the named address sets.
+ *                                        Rules sorted by match. A backend expands
+ *                                        them into its own entries, and adds the
+ *                                        usual implicit allowances (ARP, DHCP client,
+ *                                        IPv6 ND) as Neutron's firewalls do.
+ *   address_set/<group id>/<IPv4|IPv6>   (for every set an acl above names)
+ *     {"group_id", "ethertype", "addresses": ["10.0.0.5/32", "fd00::5/128", ...]}
+ *                                        the group's member addresses of that family
+ *                                        (fixed IPs as /32 or /128, allowed address
+ *                                        pairs as given), sorted, unique, maybe
+ *                                        empty. A membership change rewrites only
+ *                                        this object: per-port state stays linear in
+ *                                        the number of ports.
  *   lookup_record/<vsid>/<ca>/<mac>, customer_route/<vsid>/<prefix>,
  *   provider_address/<address>
  *     the plan's values unchanged; every one of the plan (they are per virtual
@@ -75,7 +86,9 @@ void qag_desired_compute(const qag_plan *plan, const qag_conf *conf, const qvs_m
 void qag_desired_free(qag_desired *d);
 
 /* The ACL rule list of a port for one direction ("ingress"/"egress"), as
- * described above (exposed for tests). Caller frees. */
-qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *direction);
+ * described above (exposed for tests). Adds the keys of the address sets it
+ * names to sets_used (may be NULL). Caller frees. */
+qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *direction,
+                          qvs_map *sets_used);
 
 #endif

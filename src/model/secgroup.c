@@ -1,5 +1,6 @@
 #include "model/secgroup.h"
 #include "model/resources.h"
+#include "lib/ipproto.h"
 #include "lib/util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -28,41 +29,6 @@ static int qsg_query1(qop *op, const char *sql, const char *a, char *out, size_t
 
 /* ---------- rules ---------- */
 
-typedef struct qsg_proto {
-    const char *name;
-    int num;
-    bool ports;     /* has port ranges */
-} qsg_proto;
-
-static const qsg_proto qsg_protos[] = {
-    {"tcp", 6, true}, {"udp", 17, true}, {"sctp", 132, true}, {"dccp", 33, true},
-    {"udplite", 136, true}, {"icmp", 1, false}, {"ipv6-icmp", 58, false}, {"ah", 51, false},
-    {"esp", 50, false}, {"gre", 47, false}, {"igmp", 2, false}, {"ipip", 4, false},
-    {"ipv6-encap", 41, false}, {"ipv6-frag", 44, false}, {"ipv6-nonxt", 59, false},
-    {"ipv6-opts", 60, false}, {"ipv6-route", 43, false}, {"ospf", 89, false},
-    {"pgm", 113, false}, {"rsvp", 46, false}, {"vrrp", 112, false},
-};
-
-/* Protocol number of a normalised protocol value, or -1 for "any". */
-static int qsg_proto_num(const char *p)
-{
-    if (!p)
-        return -1;
-    for (size_t i = 0; i < QHV_ARRAY_SIZE(qsg_protos); i++)
-        if (!strcmp(qsg_protos[i].name, p))
-            return qsg_protos[i].num;
-    int64_t n;
-    return qhv_parse_i64(p, 0, 255, &n) == 0 ? (int)n : -1;
-}
-
-static bool qsg_proto_has_ports(int num)
-{
-    for (size_t i = 0; i < QHV_ARRAY_SIZE(qsg_protos); i++)
-        if (qsg_protos[i].num == num)
-            return qsg_protos[i].ports;
-    return false;
-}
-
 static int qsg_check_protocol(qop *op, const qattr *a, qj **v, qerr *e)
 {
     const char *s = qj_as_str(*v);
@@ -72,14 +38,10 @@ static int qsg_check_protocol(qop *op, const qattr *a, qj **v, qerr *e)
         norm = qj_str_take(xasprintf("%lld", (long long)(*v)->u.i));
     } else if (s && (!*s || !strcasecmp(s, "any"))) {
         norm = qj_null();
-    } else if (s && (!strcasecmp(s, "icmpv6") || !strcasecmp(s, "ipv6-icmp"))) {
-        norm = qj_str("ipv6-icmp");
     } else if (s && qhv_parse_i64(s, 0, 255, &n) == 0) {
         norm = qj_str_take(xasprintf("%lld", (long long)n));
-    } else if (s) {
-        for (size_t i = 0; i < QHV_ARRAY_SIZE(qsg_protos) && !norm; i++)
-            if (!strcasecmp(qsg_protos[i].name, s))
-                norm = qj_str(qsg_protos[i].name);
+    } else if (s && qhv_ipproto_name(s)) {
+        norm = qj_str(qhv_ipproto_name(s));
     }
     if (!norm) {
         char *t = s ? xstrdup(s) : qj_to_string(*v);
@@ -167,7 +129,7 @@ static int qsg_filter_protocol(const qj *value, const char *q)
     else if (qj_is(qv, QJ_NULL) || qj_is(value, QJ_NULL))
         rc = qj_is(qv, QJ_NULL) && qj_is(value, QJ_NULL);
     else
-        rc = qsg_proto_num(qj_as_str(qv)) == qsg_proto_num(qj_as_str(value));
+        rc = qhv_ipproto_num(qj_as_str(qv)) == qhv_ipproto_num(qj_as_str(value));
     qj_free(qv);
     return rc;
 }
@@ -186,7 +148,7 @@ static bool qsg_rule_same(const qj *a, const qj *b)
     const char *pa = qsg_rule_prefix(a), *pb = qsg_rule_prefix(b);
     if ((pa == NULL) != (pb == NULL) || (pa && strcmp(pa, pb)))
         return false;
-    if (qsg_proto_num(qj_get_str(a, "protocol")) != qsg_proto_num(qj_get_str(b, "protocol")))
+    if (qhv_ipproto_num(qj_get_str(a, "protocol")) != qhv_ipproto_num(qj_get_str(b, "protocol")))
         return false;
     static const char *const keys[] = {"direction", "ethertype", "port_range_min",
                                        "port_range_max", "remote_group_id"};
@@ -222,7 +184,7 @@ static int qsg_rule_validate(qop *op, qj *rule, qerr *e)
         qcidr_format(&n, norm);
         qj_set(rule, "normalized_cidr", qj_str(norm));
     }
-    int num = qsg_proto_num(proto);
+    int num = qhv_ipproto_num(proto);
     if (proto && ((num == 58 && strcmp(eth, "IPv6")) || (num == 1 && strcmp(eth, "IPv4"))))
         return qerr_set(e, QE_SG_ETHERTYPE_PROTO, "Invalid ethertype %s for protocol %s.", eth,
                         proto);
@@ -231,7 +193,7 @@ static int qsg_rule_validate(qop *op, qj *rule, qerr *e)
     if (!proto)
         return qerr_set(e, QE_SG_PROTO_REQUIRED, "Must also specify protocol if port range is "
                                                  "given.");
-    if (qsg_proto_has_ports(num)) {
+    if (qhv_ipproto_has_ports(num)) {
         if ((has_min && mn == 0) || (has_max && mx == 0))
             return qerr_set(e, QE_SG_PORT_VALUE, "Invalid value for port 0.");
         if (has_min && has_max && mn <= mx)

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const qvs_kinds[] = {"provider_address", "customer_route", "lookup_record", "port",
-                                 "acl"};
+const char *const qvs_kinds[] = {"provider_address", "customer_route", "lookup_record",
+                                 "address_set", "port", "acl"};
 const size_t qvs_n_kinds = sizeof qvs_kinds / sizeof qvs_kinds[0];
 
 void qvs_observed_init(qvs_observed *o)

@@ -10,6 +10,10 @@
  *                                  vsid, admin state, port security flags
  *                                  (mac_spoofing, dhcp_guard, router_guard) and
  *                                  the addresses the VM may use
+ *   address_set/<group id>/<ethertype>  the member addresses of a remote
+ *                                  security group, referenced by acl rules (so
+ *                                  that a membership change rewrites one object,
+ *                                  not every port's rules)
  *   acl/<port id>/<direction>      the rule list the backend must enforce on
  *                                  that port for ingress or egress
  *   lookup_record/<vsid>/<ca>/<mac> NVGRE / IP-rewrite lookup record

@@ -129,11 +129,18 @@ class AgentE2E(qhvtest.ServerTestCase):
         dt = self.wait_status(pid, 'ACTIVE')
         print('\n  NIC added -> ACTIVE in %.3f s' % dt, file=sys.stderr)
         objs = a.objects()
+        # The default group's "ingress from the same group" rules name its
+        # member addresses as one address set per family.
+        dsg = self.get('/v2.0/security-groups?name=default')[1]['security_groups'][0]['id']
         self.assertEqual(sorted(objs), sorted(['port/' + pid, 'acl/%s/ingress' % pid,
-                                               'acl/%s/egress' % pid]))
+                                               'acl/%s/egress' % pid,
+                                               'address_set/%s/IPv4' % dsg,
+                                               'address_set/%s/IPv6' % dsg]))
+        ip = p['fixed_ips'][0]['ip_address']
+        self.assertEqual(objs['address_set/%s/IPv4' % dsg]['value']['addresses'], [ip + '/32'])
         self.assertEqual(objs['port/' + pid]['value']['vlan'], 101)
         self.assertEqual(objs['port/' + pid]['value']['vswitch'], 'external')
-        self.assertEqual(a.counters()['ops'], 3)
+        self.assertEqual(a.counters()['ops'], 5)
         self.assertEqual(self.qwait('--timeout', '10').returncode, 0)
         ag = [x for x in self.get('/v2.0/agents')[1]['agents'] if x['host'] == 'hv1'][0]
         conf = ag['configurations']
@@ -202,6 +209,7 @@ class AgentE2E(qhvtest.ServerTestCase):
         self.assertEqual(self.qwait('--timeout', '10').returncode, 0)
         self.assertEqual(sorted(a.objects()),
                          sorted(['port/' + pid, 'acl/%s/ingress' % pid, 'acl/%s/egress' % pid,
+                                 'address_set/%s/IPv4' % dsg, 'address_set/%s/IPv6' % dsg,
                                  'provider_address/10.9.9.9']))
 
         # A foreign object holding a desired id: untouched, reported, and the

@@ -325,41 +325,86 @@ static void test_acl_rules(void **state)
     qag_plan p;
     load_plan(&p);
     const qj *pv = qvs_map_get(p.sec[QAG_SEC_PORTS], "pv");
-    /* Ingress: one rule per match with the union of its remotes: the remote
-     * group gives its member addresses of the rule's ethertype (host prefixes
-     * added, a member prefix kept), sorted, without duplicates. */
-    qj *in = qag_desired_acl_rules(&p, pv, "ingress");
+    /* Ingress: one rule per match with the union of its remotes; a remote
+     * group is named as an address set of the rule's ethertype; protocols
+     * become numbers. */
+    qvs_map *sets = qvs_map_new();
+    qj *in = qag_desired_acl_rules(&p, pv, "ingress", sets);
     char *text = qj_to_string(in);
     assert_string_equal(text,
-        "[{\"ethertype\":\"IPv4\",\"protocol\":\"tcp\",\"port_range_min\":22,"
-        "\"port_range_max\":22,\"remote_ip_prefixes\":[\"0.0.0.0/0\",\"10.0.0.0/8\"]},"
+        "[{\"ethertype\":\"IPv4\",\"protocol\":6,\"port_range_min\":22,"
+        "\"port_range_max\":22,\"remote_ip_prefixes\":[\"0.0.0.0/0\",\"10.0.0.0/8\"],"
+        "\"remote_address_sets\":[]},"
         "{\"ethertype\":\"IPv4\",\"protocol\":null,\"port_range_min\":null,"
-        "\"port_range_max\":null,\"remote_ip_prefixes\":[\"10.0.0.5/32\",\"10.0.0.7/32\","
-        "\"10.0.0.96/28\"]},"
+        "\"port_range_max\":null,\"remote_ip_prefixes\":[],"
+        "\"remote_address_sets\":[\"sg1/IPv4\"]},"
         "{\"ethertype\":\"IPv6\",\"protocol\":null,\"port_range_min\":null,"
-        "\"port_range_max\":null,\"remote_ip_prefixes\":[\"fd00::5/128\"]}]");
+        "\"port_range_max\":null,\"remote_ip_prefixes\":[],"
+        "\"remote_address_sets\":[\"sg1/IPv6\"]}]");
     free(text);
     qj_free(in);
+    assert_int_equal(qvs_map_size(sets), 2);
+    assert_true(qvs_map_get(sets, "sg1/IPv4") != NULL);
+    assert_true(qvs_map_get(sets, "sg1/IPv6") != NULL);
+    qvs_map_free(sets);
     /* Egress: the two identical allow-all rules are one; a prefix and
-     * "anywhere" for the same match is anywhere (null). */
-    qj *out = qag_desired_acl_rules(&p, pv, "egress");
+     * "anywhere" for the same match is anywhere (null, no sets). */
+    qj *out = qag_desired_acl_rules(&p, pv, "egress", NULL);
     text = qj_to_string(out);
     assert_string_equal(text,
         "[{\"ethertype\":\"IPv4\",\"protocol\":null,\"port_range_min\":null,"
-        "\"port_range_max\":null,\"remote_ip_prefixes\":null},"
-        "{\"ethertype\":\"IPv6\",\"protocol\":\"udp\",\"port_range_min\":53,"
-        "\"port_range_max\":53,\"remote_ip_prefixes\":null}]");
+        "\"port_range_max\":null,\"remote_ip_prefixes\":null,\"remote_address_sets\":[]},"
+        "{\"ethertype\":\"IPv6\",\"protocol\":17,\"port_range_min\":53,"
+        "\"port_range_max\":53,\"remote_ip_prefixes\":null,\"remote_address_sets\":[]}]");
     free(text);
     qj_free(out);
-    /* A remote group with no member of the ethertype gives no rule. */
+    qag_plan_free(&p);
+}
+
+/* The address sets: the members of each family as prefixes (host prefixes
+ * added, a member prefix kept), sorted, unique; a membership change rewrites
+ * the set and leaves the ACLs alone. */
+static void test_address_sets(void **state)
+{
+    qag_conf c;
+    qag_plan p;
+    load_conf(&c, conf_text);
+    load_plan(&p);
+    qvs_map *nics = nics_all_but_pn();
+    qag_desired d;
+    qag_desired_compute(&p, &c, nics, &d);
+    char *v4 = qj_to_string(qvs_map_get(d.objects, "address_set/sg1/IPv4"));
+    assert_string_equal(v4, "{\"group_id\":\"sg1\",\"ethertype\":\"IPv4\",\"addresses\":"
+                            "[\"10.0.0.5/32\",\"10.0.0.7/32\",\"10.0.0.96/28\"]}");
+    char *v6 = qj_to_string(qvs_map_get(d.objects, "address_set/sg1/IPv6"));
+    assert_string_equal(v6, "{\"group_id\":\"sg1\",\"ethertype\":\"IPv6\",\"addresses\":"
+                            "[\"fd00::5/128\"]}");
+    char *acl = qj_to_string(qvs_map_get(d.objects, "acl/pv/ingress"));
+    bool dep = false;
+    for (size_t i = 0; i < d.nports; i++)
+        for (size_t k = 0; k < d.ports[i].ndeps; k++)
+            if (!strcmp(d.ports[i].id, "pv") &&
+                !strcmp(d.ports[i].deps[k], "address_set/sg1/IPv6"))
+                dep = true;
+    assert_true(dep);
+    qag_desired_free(&d);
+    /* Members leave: the sets are emptied, the ACL is the same text. */
     qj *set = qvs_map_get(p.sec[QAG_SEC_SETS], "sg1");
     while (qj_len(set))
         qj_free(set->u.arr.v[--set->u.arr.n]);
-    in = qag_desired_acl_rules(&p, pv, "ingress");
-    assert_int_equal(qj_len(in), 1);
-    assert_string_equal(qj_get_str(qj_at(in, 0), "protocol"), "tcp");
-    qj_free(in);
+    qag_desired_compute(&p, &c, nics, &d);
+    char *acl2 = qj_to_string(qvs_map_get(d.objects, "acl/pv/ingress"));
+    assert_string_equal(acl, acl2);
+    assert_int_equal(qj_len(qj_get(qvs_map_get(d.objects, "address_set/sg1/IPv4"),
+                                   "addresses")), 0);
+    free(v4);
+    free(v6);
+    free(acl);
+    free(acl2);
+    qag_desired_free(&d);
+    qvs_map_free(nics);
     qag_plan_free(&p);
+    qag_conf_free(&c);
 }
 
 static void test_conf(void **state)
@@ -397,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_mapping_order_and_tunnel),
         cmocka_unit_test(test_port_security),
         cmocka_unit_test(test_acl_rules),
+        cmocka_unit_test(test_address_sets),
         cmocka_unit_test(test_conf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
