@@ -657,6 +657,17 @@ class KeystoneAgentTest(KeystoneTestCase):
         self.assertNotIn('kh4', self.agent_hosts())
         self.assertIsNone(h2.proc.poll(), 'the agent keeps retrying')
 
+    def test_agent_waits_for_keystone(self):
+        # Keystone unreachable: the agent retries its login with backoff and
+        # sends nothing to the server meanwhile.
+        dead = 'http://127.0.0.1:%d' % keystone_fixture.free_port()
+        h = self.agent('kh5', agent_ks_conf('qhv-agent-kh1', auth_url=dead))
+        self.wait_for('two failed logins', lambda: len(re.findall(
+            r'Keystone login as qhv-agent-kh1 \(project service\): Keystone unreachable at '
+            + re.escape(dead) + r'/v3/auth/tokens: .*; retry in \d+ ms', h.read_log())) >= 2)
+        self.assertNotIn('kh5', self.agent_hosts())
+        self.assertNotIn('/channel/v1/hosts/kh5/', self.server.read_log())
+
     def test_agent_renews_its_token(self):
         short = KS.extra_instance('agent-short', 6)    # renewed after 3 s
         h = self.agent('kh2', agent_ks_conf('qhv-agent-kh2', auth_url=short))
