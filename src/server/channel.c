@@ -169,7 +169,10 @@ void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[QAPI
         qhttp_fail(resp, QE_BAD_REQUEST, "Invalid host name");
         return;
     }
-    if (qchan_authorize(api, req, host, resp) < 0)
+    /* A long-poll woken by the feed was authorized when it arrived: its
+     * token may have expired since (agents renew tokens while a watch is
+     * open), and a request is authorized once, as keystonemiddleware does. */
+    if (!req->resumed && qchan_authorize(api, req, host, resp) < 0)
         return;
     qerr e;
     qj *out = NULL;

@@ -670,7 +670,10 @@ class KeystoneAgentTest(KeystoneTestCase):
 
     def test_agent_renews_its_token(self):
         short = KS.extra_instance('agent-short', 6)    # renewed after 3 s
-        h = self.agent('kh2', agent_ks_conf('qhv-agent-kh2', auth_url=short))
+        # Watches (20 s) outlive the tokens they were sent with: the one
+        # woken by the port below was authorized with an expired token.
+        h = self.agent('kh2', agent_ks_conf('qhv-agent-kh2', auth_url=short) +
+                       '[agent]\npoll_wait = 20\n')
         self.wait_for('two renewals', lambda: h.read_log().count('Keystone token renewed') >= 2,
                       timeout=20)
         # Still served after the first token expired.
