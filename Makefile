@@ -6,7 +6,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 600
 CTEST_FLAGS ?= --output-on-failure
 
-.PHONY: all deps-run deps-test build build-asan build-fuzz run check unit fuzz bench clean
+.PHONY: all deps-run deps-test build build-asan build-fuzz run check unit fuzz bench bench-keystone clean
 
 all: build
 
@@ -60,6 +60,12 @@ fuzz: deps-test build-fuzz
 
 bench: build
 	$(BUILD)/bench/qhv-bench --server $(BUILD)/src/qhv-server
+
+# Port creates/s with auth_strategy = keystone (warm cache) vs noauth, and the
+# cost of a cold token validation, against a local Keystone (needs the test
+# dependencies: scripts/deps.sh test).
+bench-keystone: build
+	/usr/bin/python3 bench/keystone-bench.py --build $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

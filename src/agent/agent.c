@@ -1,4 +1,5 @@
 #include "agent/agent.h"
+#include "agent/auth.h"
 #include "agent/desired.h"
 #include "agent/plan.h"
 #include "agent/reconcile.h"
@@ -30,7 +31,8 @@ struct qag {
     const qvs_class *cls;
     qvs *vs;
     qhttpc *http;
-    char *token_header;
+    qag_auth *auth;
+    unsigned watch_gen, report_gen;     /* credential generation each call used */
 
     /* The plan and the watch. */
     qag_plan plan;
@@ -83,24 +85,26 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
             return NULL;
         }
     }
-    if (!*conf->auth_token) {
-        snprintf(err, errlen, "[agent] auth_token is empty (qhv-server --agent-token %s "
-                              "prints this host's token)", conf->host);
+    qhttpc *http = qhttpc_new();
+    qag_auth *auth = qag_auth_new(conf, http, err, errlen);
+    if (!auth) {
+        qhttpc_free(http);
         return NULL;
     }
     const qvs_class *cls = qvs_class_find(conf->backend, err, errlen);
-    if (!cls)
-        return NULL;
     qvs_options vo = {.dummy_state_file = conf->dummy_state_file};
     qvs *vs;
-    if (cls->open(&vo, &vs, err, errlen) < 0)
+    if (!cls || cls->open(&vo, &vs, err, errlen) < 0) {
+        qag_auth_free(auth);
+        qhttpc_free(http);
         return NULL;
+    }
     qag *a = xcalloc(1, sizeof *a);
     a->conf = conf;
     a->cls = cls;
     a->vs = vs;
-    a->http = qhttpc_new();
-    a->token_header = xasprintf("X-Qhv-Agent-Token: %s", conf->auth_token);
+    a->http = http;
+    a->auth = auth;
     qag_plan_init(&a->plan);
     qag_retry_init(&a->retry);
     a->current = qvs_map_new();
@@ -120,6 +124,7 @@ void qag_free(qag *a)
         return;
     qhttpc_call_free(a->watch);
     qhttpc_call_free(a->report);
+    qag_auth_free(a->auth);
     qhttpc_free(a->http);
     qj_free(a->inflight_ports);
     a->cls->close(a->vs);
@@ -128,7 +133,6 @@ void qag_free(qag *a)
     qvs_map_free(a->current);
     qvs_map_free(a->reported);
     qvs_map_free(a->problems);
-    free(a->token_header);
     free(a);
 }
 
@@ -385,11 +389,14 @@ static void qag_reconcile(qag *a)
 
 /* ---------- the channel ---------- */
 
+/* Call only while qag_auth_header gives a credential (qag_run checks). */
 static qhttpc_call *qag_get(qag *a, const char *url, long timeout_ms)
 {
-    const char *headers[] = {a->token_header, "Accept: application/json", NULL};
+    const char *headers[] = {qag_auth_header(a->auth, qhv_now_us()), "Accept: application/json",
+                             NULL};
     qhttpc_req req = {.method = "GET", .url = url, .headers = headers, .timeout_ms = timeout_ms,
-                      .max_body = QAG_MAX_ANSWER};
+                      .max_body = QAG_MAX_ANSWER, .tls = qag_auth_server_tls(a->auth)};
+    a->watch_gen = qag_auth_generation(a->auth);
     return qhttpc_start(a->http, &req);
 }
 
@@ -411,7 +418,10 @@ static void qag_watch_start(qag *a)
 /* A short description of a failed exchange for the log. */
 static void qag_describe(const qhttpc_resp *r, char *out, size_t n)
 {
-    if (r->status == 0)
+    if (r->status == 0 && (strstr(r->error, "certificate") || strstr(r->error, "SSL") ||
+                           strstr(r->error, "TLS")))
+        snprintf(out, n, "TLS: %s (check [ssl] ca_file, cert_file, key_file)", r->error);
+    else if (r->status == 0)
         snprintf(out, n, "%s", r->error);
     else
         snprintf(out, n, "HTTP %d: %.200s", r->status, r->body.data);
@@ -433,6 +443,8 @@ static void qag_watch_done(qag *a)
             snprintf(why, sizeof why, "the plan is not JSON: %s", je.msg);
     } else {
         qag_describe(&r, why, sizeof why);
+        if (status == 401)
+            qag_auth_refused(a->auth, a->watch_gen, now);
     }
     qhttpc_resp_free(&r);
     int changed = -1;
@@ -536,10 +548,12 @@ static void qag_report_start(qag *a)
     a->inflight_applied = a->applied;
     a->inflight_urgent = a->applied_urgent;
     char *url = xasprintf("%s/channel/v1/hosts/%s/report", c->server_url, c->host);
-    const char *headers[] = {a->token_header, "Content-Type: application/json",
-                             "Accept: application/json", NULL};
+    const char *headers[] = {qag_auth_header(a->auth, qhv_now_us()),
+                             "Content-Type: application/json", "Accept: application/json", NULL};
     qhttpc_req req = {.method = "POST", .url = url, .headers = headers, .body = text,
-                      .body_len = strlen(text), .timeout_ms = QAG_REPORT_TIMEOUT_MS};
+                      .body_len = strlen(text), .timeout_ms = QAG_REPORT_TIMEOUT_MS,
+                      .tls = qag_auth_server_tls(a->auth)};
+    a->report_gen = qag_auth_generation(a->auth);
     a->report = qhttpc_start(a->http, &req);
     free(url);
     free(text);
@@ -564,6 +578,8 @@ static void qag_report_done(qag *a)
     if (status != 200) {
         char why[512];
         qag_describe(&r, why, sizeof why);
+        if (status == 401)
+            qag_auth_refused(a->auth, a->report_gen, now);
         qhttpc_resp_free(&r);
         a->report_failures++;
         uint64_t delay = qag_backoff_us(a->report_failures, QAG_CHAN_BASE_US, QAG_CHAN_CAP_US);
@@ -629,9 +645,11 @@ void qag_run(qag *a, volatile sig_atomic_t *stop)
     a->resync_next_us = now;
     while (!*stop) {
         now = qhv_now_us();
-        if (!a->report && now >= qag_report_due(a))
+        uint64_t auth_next = qag_auth_tick(a->auth, now);
+        bool auth = qag_auth_header(a->auth, now) != NULL;
+        if (auth && !a->report && now >= qag_report_due(a))
             qag_report_start(a);
-        if (!a->watch && a->started && now >= a->watch_next_us)
+        if (auth && !a->watch && a->started && now >= a->watch_next_us)
             qag_watch_start(a);
         if (a->plan.revision >= 0 && now >= a->dump_retry_us) {
             bool go = a->need_reconcile || now >= a->resync_next_us ||
@@ -648,7 +666,7 @@ void qag_run(qag *a, volatile sig_atomic_t *stop)
             }
         }
         /* Sleep until the next thing to do (HTTP answers wake us earlier). */
-        uint64_t next = now + QAG_TICK_US;
+        uint64_t next = qag_min(now + QAG_TICK_US, auth_next);
         if (a->plan.revision >= 0) {
             next = qag_min(next, a->poll_next_us);
             next = qag_min(next, a->resync_next_us);
@@ -656,9 +674,11 @@ void qag_run(qag *a, volatile sig_atomic_t *stop)
             if (a->need_reconcile)
                 next = qag_min(next, a->dump_retry_us > now ? a->dump_retry_us : now);
         }
-        if (!a->report)
+        /* Without a credential (a Keystone login in flight or backing off)
+         * the channel waits: its due times must not spin the loop. */
+        if (auth && !a->report)
             next = qag_min(next, qag_report_due(a));
-        if (!a->watch && a->started)
+        if (auth && !a->watch && a->started)
             next = qag_min(next, a->watch_next_us);
         int ms = next > now ? (int)((next - now + 999) / 1000) : 0;
         qhttpc_wait(a->http, ms);

@@ -19,7 +19,8 @@ static const qopt qag_opts[] = {
     O("agent", "server_url", QOPT_STR, server_url, "http://127.0.0.1:9696", 0, 0,
       "qhv-server's API endpoint (the host channel is under /channel/v1/)"),
     O("agent", "auth_token", QOPT_STR, auth_token, "", 0, 0,
-      "This host's channel token (qhv-server --agent-token HOST prints it)"),
+      "This host's channel token (qhv-server --agent-token HOST prints it); empty in "
+      "keystone mode ([keystone_authtoken] auth_url set)"),
     O("agent", "backend", QOPT_STR, backend, "dummy", 0, 0,
       "Virtual switch backend: dummy (hyperv and ovs are not built yet)"),
     O("agent", "report_interval", QOPT_INT, report_interval, "30", 1, 3600,
@@ -42,6 +43,30 @@ static const qopt qag_opts[] = {
       "binding:vif_type of the ports this agent serves (hyperv or ovs)"),
     O("agent", "max_batch", QOPT_INT, max_batch, "256", 1, 100000,
       "Most switch operations in one backend call"),
+    O("ssl", "ca_file", QOPT_STR, ssl_ca_file, "", 0, 0,
+      "https:// server_url: trust this PEM CA file instead of the system's CAs"),
+    O("ssl", "insecure", QOPT_BOOL, ssl_insecure, "false", 0, 0,
+      "https:// server_url: do not verify the server's certificate (labs only; logged as a "
+      "warning)"),
+    O("ssl", "cert_file", QOPT_STR, ssl_cert_file, "", 0, 0,
+      "PEM client certificate presented to the server (needed when it sets [ssl] ca_file)"),
+    O("ssl", "key_file", QOPT_STR, ssl_key_file, "", 0, 0, "The client certificate's PEM key"),
+    O("keystone_authtoken", "auth_url", QOPT_STR, ks_auth_url, "", 0, 0,
+      "Keystone mode: log in here (v3 password method) and present the token as X-Auth-Token "
+      "instead of [agent] auth_token"),
+    O("keystone_authtoken", "username", QOPT_STR, ks_username, "", 0, 0,
+      "This host's agent user (the server expects qhv-agent-<host> by default)"),
+    O("keystone_authtoken", "password", QOPT_STR, ks_password, "", 0, 0, "Its password"),
+    O("keystone_authtoken", "project_name", QOPT_STR, ks_project_name, "service", 0, 0,
+      "Project the token is scoped to (where the user holds the agent role)"),
+    O("keystone_authtoken", "user_domain_name", QOPT_STR, ks_user_domain_name, "Default", 0, 0,
+      "The user's domain"),
+    O("keystone_authtoken", "project_domain_name", QOPT_STR, ks_project_domain_name, "Default",
+      0, 0, "The project's domain"),
+    O("keystone_authtoken", "cafile", QOPT_STR, ks_cafile, "", 0, 0,
+      "https:// auth_url: trust this PEM CA file instead of the system's CAs"),
+    O("keystone_authtoken", "insecure", QOPT_BOOL, ks_insecure, "false", 0, 0,
+      "https:// auth_url: do not verify Keystone's certificate (labs only)"),
     O("dummy", "state_file", QOPT_STR, dummy_state_file, "", 0, 0,
       "The dummy backend's JSON switch state (shared with qhvctl dummy)"),
 };
@@ -150,6 +175,32 @@ static int qag_conf_derive(qag_conf *c, char *err, size_t errlen)
     if (strncmp(c->server_url, "http://", 7) && strncmp(c->server_url, "https://", 8)) {
         snprintf(err, errlen, "[agent] server_url must start with http:// or https://");
         return -1;
+    }
+    if (!*c->ssl_cert_file != !*c->ssl_key_file) {
+        snprintf(err, errlen, "[ssl] cert_file and key_file must be set together");
+        return -1;
+    }
+    if (*c->ssl_ca_file && c->ssl_insecure) {
+        snprintf(err, errlen, "[ssl] ca_file and insecure = true contradict each other: "
+                              "choose one");
+        return -1;
+    }
+    if (*c->ks_auth_url) {
+        if (strncmp(c->ks_auth_url, "http://", 7) && strncmp(c->ks_auth_url, "https://", 8)) {
+            snprintf(err, errlen, "[keystone_authtoken] auth_url must start with http:// or "
+                                  "https://");
+            return -1;
+        }
+        if (!*c->ks_username || !*c->ks_password || !*c->ks_project_name) {
+            snprintf(err, errlen, "[keystone_authtoken] username, password and project_name "
+                                  "must be set with auth_url (keystone mode)");
+            return -1;
+        }
+        if (*c->auth_token) {
+            snprintf(err, errlen, "set either [agent] auth_token (agent token) or "
+                                  "[keystone_authtoken] auth_url (Keystone), not both");
+            return -1;
+        }
     }
     if (qag_conf_set_mappings(c, c->physical_network_vswitch_mappings, err, errlen) < 0)
         return -1;

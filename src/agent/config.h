@@ -35,6 +35,20 @@ typedef struct qag_conf {
     char *network_types;
     char *vif_type;
     int64_t max_batch;
+    /* [ssl]: how the agent checks qhv-server's certificate (https://) */
+    char *ssl_ca_file;
+    bool ssl_insecure;
+    char *ssl_cert_file;
+    char *ssl_key_file;
+    /* [keystone_authtoken]: keystone mode (auth_url set) */
+    char *ks_auth_url;
+    char *ks_username;
+    char *ks_password;
+    char *ks_project_name;
+    char *ks_user_domain_name;
+    char *ks_project_domain_name;
+    char *ks_cafile;
+    bool ks_insecure;
     /* [dummy] */
     char *dummy_state_file;
 

@@ -4,6 +4,7 @@
 #include "ctl/qhvctl.h"
 #include "lib/httpc.h"
 #include "lib/json.h"
+#include "lib/kslogin.h"
 #include "lib/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +12,25 @@
 #include <time.h>
 
 static const char *qctl_url = "http://127.0.0.1:9696";
+static qhttpc_tls qctl_tls;             /* --os-cacert, --insecure, --os-cert/--os-key */
+static char *qctl_auth_header;          /* "X-Auth-Token: ..." or NULL (noauth server) */
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: qhvctl [--url URL] COMMAND ...\n\n"
-            "  --url URL   qhv-server's API (default: $QHV_URL, else http://127.0.0.1:9696)\n\n"
+            "usage: qhvctl [OPTIONS] COMMAND ...\n\n"
+            "  --url URL         qhv-server's API (default: $QHV_URL, else\n"
+            "                    http://127.0.0.1:9696)\n"
+            "  --os-cacert FILE  https: trust this PEM CA (default: $OS_CACERT, else the\n"
+            "                    system's CAs); also used for Keystone\n"
+            "  --insecure        https: do not verify certificates (labs only)\n"
+            "  --os-cert FILE    client certificate (default: $OS_CERT), for a server that\n"
+            "  --os-key FILE     requires one; its key (default: $OS_KEY)\n"
+            "  --os-token T      Keystone token sent as X-Auth-Token (default: $OS_TOKEN);\n"
+            "                    without one, $OS_AUTH_URL, $OS_USERNAME, $OS_PASSWORD,\n"
+            "                    $OS_PROJECT_NAME (and $OS_USER_DOMAIN_NAME,\n"
+            "                    $OS_PROJECT_DOMAIN_NAME, default Default) log in with a\n"
+            "                    password as the openstack CLI does\n\n"
             "Commands:\n"
             "  agents                           agents: host, alive, applied revision\n"
             "  plan HOST [--token T] [--fresh]  HOST's plan, pretty-printed (T: the host's\n"
@@ -44,12 +58,17 @@ static int qctl_get(const char *path, const char *token, qj **ret, char *err, si
     *ret = NULL;
     char *url = xasprintf("%s%s", qctl_url, path);
     char *tok = token ? xasprintf("X-Qhv-Agent-Token: %s", token) : NULL;
-    const char *headers[] = {"Accept: application/json", tok, NULL};
+    /* An agent token (plan) decides alone on the channel; else the
+     * Keystone token, if any. */
+    const char *headers[] = {"Accept: application/json", tok ? tok : qctl_auth_header, NULL};
     qhttpc *c = qhttpc_new();
-    qhttpc_req req = {.method = "GET", .url = url, .headers = headers, .timeout_ms = 30000};
+    qhttpc_req req = {.method = "GET", .url = url, .headers = headers, .timeout_ms = 30000,
+                      .tls = &qctl_tls};
     qhttpc_resp r;
     int status = qhttpc_request(c, &req, &r);
-    if (status < 0)
+    if (status < 0 && strstr(r.error, "certificate"))
+        snprintf(err, errlen, "%s: %s (see --os-cacert, --os-cert, --os-key)", url, r.error);
+    else if (status < 0)
         snprintf(err, errlen, "%s: %s", url, r.error);
     else
         *ret = qj_parse(r.body.data, r.body.len, NULL, NULL);
@@ -130,8 +149,9 @@ static int qctl_plan(int argc, char **argv)
         else
             host = NULL, argc = -1;
     }
-    if (!host || argc < 0 || !token) {
-        fprintf(stderr, "usage: qhvctl plan HOST --token T [--fresh] (or $QHV_AGENT_TOKEN)\n");
+    if (!host || argc < 0 || (!token && !qctl_auth_header)) {
+        fprintf(stderr, "usage: qhvctl plan HOST --token T [--fresh] (or $QHV_AGENT_TOKEN, or "
+                        "a Keystone token of HOST's agent user)\n");
         return 2;
     }
     char *path = xasprintf("/channel/v1/hosts/%s/plan%s", host, fresh ? "?fresh=1" : "");
@@ -258,11 +278,67 @@ static int qctl_wait(int argc, char **argv)
     return 1;
 }
 
+static const char *qctl_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* The X-Auth-Token header: the given token, else a password login from the
+ * OS_* variables, else none. 0, or -1 after printing why. */
+static int qctl_auth(const char *token)
+{
+    if (token) {
+        qctl_auth_header = xasprintf("X-Auth-Token: %s", token);
+        return 0;
+    }
+    const char *url = qctl_env("OS_AUTH_URL"), *user = qctl_env("OS_USERNAME");
+    const char *pw = qctl_env("OS_PASSWORD");
+    if (!url || !user || !pw)
+        return 0;
+    qkl_creds cr = {url, user, pw, qctl_env("OS_PROJECT_NAME"), qctl_env("OS_USER_DOMAIN_NAME"),
+                    qctl_env("OS_PROJECT_DOMAIN_NAME")};
+    if (!cr.project_name) {
+        fprintf(stderr, "qhvctl: OS_PROJECT_NAME is not set (qhv-server takes project-scoped "
+                        "tokens)\n");
+        return -1;
+    }
+    qkl_login *l = qkl_login_new(&cr);
+    const char *headers[] = {"Content-Type: application/json", "Accept: application/json", NULL};
+    qhttpc_req req = {.method = "POST", .url = l->url, .headers = headers, .body = l->body,
+                      .body_len = strlen(l->body), .timeout_ms = 30000, .tls = &qctl_tls,
+                      .capture_header = "X-Subject-Token"};
+    qhttpc *c = qhttpc_new();
+    qhttpc_resp r;
+    int status = qhttpc_request(c, &req, &r);
+    char why[512];
+    qkl_token *t = xcalloc(1, sizeof *t);
+    int rc = -1;
+    if (status < 0)
+        snprintf(why, sizeof why, "%s", r.error);
+    else
+        rc = qkl_parse_answer(status, r.header, r.body.data, r.body.len, t, why, sizeof why);
+    if (rc == 0)
+        qctl_auth_header = xasprintf("X-Auth-Token: %s", t->token);
+    else
+        fprintf(stderr, "qhvctl: Keystone login at %s as %s: %s\n", l->url, user, why);
+    explicit_bzero(t, sizeof *t);
+    free(t);
+    qhttpc_resp_free(&r);
+    qhttpc_free(c);
+    qkl_login_free(l);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("QHV_URL");
     if (env && *env)
         qctl_url = env;
+    const char *token = qctl_env("OS_TOKEN");
+    qctl_tls.ca_file = qctl_env("OS_CACERT");
+    qctl_tls.cert_file = qctl_env("OS_CERT");
+    qctl_tls.key_file = qctl_env("OS_KEY");
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -272,6 +348,16 @@ int main(int argc, char **argv)
             qctl_url = argv[++i];
         } else if (!strncmp(argv[i], "--url=", 6)) {
             qctl_url = argv[i] + 6;
+        } else if (!strcmp(argv[i], "--os-cacert") && i + 1 < argc) {
+            qctl_tls.ca_file = argv[++i];
+        } else if (!strcmp(argv[i], "--os-cert") && i + 1 < argc) {
+            qctl_tls.cert_file = argv[++i];
+        } else if (!strcmp(argv[i], "--os-key") && i + 1 < argc) {
+            qctl_tls.key_file = argv[++i];
+        } else if (!strcmp(argv[i], "--os-token") && i + 1 < argc) {
+            token = argv[++i];
+        } else if (!strcmp(argv[i], "--insecure")) {
+            qctl_tls.insecure = true;
         } else {
             fprintf(stderr, "qhvctl: unknown option '%s' (see --help)\n", argv[i]);
             return 2;
@@ -281,6 +367,16 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (!qctl_tls.cert_file != !qctl_tls.key_file) {
+        fprintf(stderr, "qhvctl: --os-cert and --os-key go together\n");
+        return 2;
+    }
+    if (qctl_tls.insecure)
+        fprintf(stderr, "qhvctl: warning: --insecure: certificates are not verified\n");
+    const char *cmd0 = argv[i];
+    /* The dummy subcommands read local files: no server, no login. */
+    if (strcmp(cmd0, "dummy") && qctl_auth(token) < 0)
+        return 1;
     /* Without the trailing '/', paths append cleanly. */
     char *url = xstrdup(qctl_url);
     size_t l = strlen(url);
@@ -302,5 +398,9 @@ int main(int argc, char **argv)
         rc = 2;
     }
     free(url);
+    if (qctl_auth_header) {
+        explicit_bzero(qctl_auth_header, strlen(qctl_auth_header));
+        free(qctl_auth_header);
+    }
     return rc;
 }

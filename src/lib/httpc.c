@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define QHTTPC_DEFAULT_TIMEOUT_MS 30000L
@@ -24,6 +25,7 @@ struct qhttpc_call {
     CURL *easy;                 /* NULL once done */
     struct curl_slist *headers;
     bool done;
+    char *capture;              /* response header name to keep, or NULL */
     qhttpc_resp resp;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -64,7 +66,8 @@ void qhttpc_call_free(qhttpc_call *call)
             break;
         }
     }
-    qbuf_free(&call->resp.body);
+    qhttpc_resp_free(&call->resp);
+    free(call->capture);
     free(call);
 }
 
@@ -84,6 +87,26 @@ static size_t qhttpc_write(char *p, size_t size, size_t n, void *arg)
     size_t len = size * n;
     if (!qbuf_append(&call->resp.body, p, len))
         return 0;   /* over max_body: curl fails the transfer (CURLE_WRITE_ERROR) */
+    return len;
+}
+
+/* Keeps the value of the header named call->capture (the last one seen: a
+ * redirect or 100-continue would come before the final answer's). */
+static size_t qhttpc_header(char *p, size_t size, size_t n, void *arg)
+{
+    qhttpc_call *call = arg;
+    size_t len = size * n, nl = strlen(call->capture);
+    if (len > nl && p[nl] == ':' && !strncasecmp(p, call->capture, nl)) {
+        const char *v = p + nl + 1;
+        size_t vl = len - nl - 1;
+        while (vl && (*v == ' ' || *v == '\t'))
+            v++, vl--;
+        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' ||
+                      v[vl - 1] == '\t'))
+            vl--;
+        free(call->resp.header);
+        call->resp.header = xstrndup(v, vl);
+    }
     return len;
 }
 
@@ -121,6 +144,28 @@ qhttpc_call *qhttpc_start(qhttpc *c, const qhttpc_req *req)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
     curl_easy_setopt(e, CURLOPT_PRIVATE, call);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
+    if (req->capture_header && *req->capture_header) {
+        call->capture = xstrdup(req->capture_header);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, qhttpc_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+    }
+    /* libcurl copies these strings (and reuses a connection only for the
+     * same TLS settings). */
+    const qhttpc_tls *tls = req->tls;
+    if (tls && tls->ca_file && *tls->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, tls->ca_file);
+    if (tls && tls->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (tls && tls->cert_file && *tls->cert_file) {
+        curl_easy_setopt(e, CURLOPT_SSLCERT, tls->cert_file);
+        curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (tls && tls->key_file && *tls->key_file) {
+        curl_easy_setopt(e, CURLOPT_SSLKEY, tls->key_file);
+        curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+    }
     const char *method = req->method ? req->method : "GET";
     if (req->body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
@@ -230,5 +275,7 @@ void qhttpc_resp_free(qhttpc_resp *r)
     if (!r)
         return;
     qbuf_free(&r->body);
+    free(r->header);
+    r->header = NULL;
     r->status = 0;
 }

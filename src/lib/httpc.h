@@ -13,7 +13,14 @@
  * qhttpc_call_free() (which cancels a running call) before freeing the
  * client. A qhttpc_resp's body is owned by the resp: qhttpc_resp_free().
  * All destructors accept NULL. A client is not thread-safe: use it from one
- * thread. */
+ * thread.
+ *
+ * TLS (https:// URLs): by default the server's certificate is verified
+ * against the system's CAs and its name against the URL's host.
+ * A request's tls settings change that: trust one CA file instead, skip
+ * verification (labs only: the caller logs a warning), present a client
+ * certificate. An implementation that cannot
+ * honour a setting fails those calls (status 0) with an error saying so. */
 #ifndef QHV_HTTPC_H
 #define QHV_HTTPC_H
 #include <stdbool.h>
@@ -22,6 +29,14 @@
 
 typedef struct qhttpc qhttpc;
 typedef struct qhttpc_call qhttpc_call;
+
+typedef struct qhttpc_tls {
+    const char *ca_file;            /* PEM CA certificates to trust instead of the system's;
+                                       NULL or "" = the system's */
+    bool insecure;                  /* do not verify the server's certificate nor its name */
+    const char *cert_file;          /* PEM client certificate (with key_file); NULL or "" = none */
+    const char *key_file;           /* its PEM private key (unencrypted) */
+} qhttpc_tls;
 
 typedef struct qhttpc_req {
     const char *method;             /* "GET", "POST", "PUT", "DELETE", ... */
@@ -32,16 +47,22 @@ typedef struct qhttpc_req {
     long timeout_ms;                /* the whole exchange; 0 = 30 s */
     long connect_timeout_ms;        /* 0 = 5 s */
     size_t max_body;                /* response bytes accepted; 0 = 64 MiB */
+    const qhttpc_tls *tls;          /* NULL = verify with the system's CAs, no client cert */
+    const char *capture_header;     /* name of one response header to return in resp.header
+                                       (e.g. "X-Subject-Token"); NULL = none */
 } qhttpc_req;
 
 typedef struct qhttpc_resp {
     int status;                     /* HTTP status; 0 when there was no response */
     qbuf body;                      /* the response body (NUL-terminated) */
     char error[256];                /* transport error when status == 0, else "" */
+    char *header;                   /* req.capture_header's value (trimmed), NULL if absent;
+                                       owned by the resp */
 } qhttpc_resp;
 
 qhttpc *qhttpc_new(void);
 void qhttpc_free(qhttpc *c);
+
 
 /* Starts a call; everything in req is copied. Never NULL (a call that cannot
  * start completes at once with status 0 and an error). */

@@ -64,6 +64,17 @@ static const qopt qconf_opts[] = {
       "Seconds between agent heartbeats (told to agents)"),
     O("agent", "agent_down_time", QOPT_INT, agent_down_time, "75", 2, 86400,
       "Seconds without a heartbeat after which an agent is dead"),
+    O("agent", "keystone_role", QOPT_STR, agent_keystone_role, "", 0, 0,
+      "auth_strategy = keystone: agents may also present a Keystone token (X-Auth-Token) of a "
+      "user holding this role (e.g. qhv-agent; empty: agent tokens only)"),
+    O("agent", "keystone_host_binding", QOPT_STR, agent_keystone_host_binding, "user_name", 0, 0,
+      "Which hosts a Keystone agent may act for: user_name (only the host whose name follows "
+      "keystone_user_prefix in its user name) or any (every host: one shared agent user)"),
+    O("agent", "keystone_user_prefix", QOPT_STR, agent_keystone_user_prefix, "qhv-agent-", 0, 0,
+      "keystone_host_binding = user_name: the agent user of host H is named prefix + H"),
+    O("agent", "keystone_user_domain_name", QOPT_STR, agent_keystone_user_domain_name, "Default",
+      0, 0, "Domain the agent users must belong to (so that another domain's administrator "
+            "cannot make a look-alike agent user)"),
     O("quotas", "quota_network", QOPT_INT, quota_network, "100", -1, INT32_MAX, "Networks per project (-1 = unlimited)"),
     O("quotas", "quota_subnet", QOPT_INT, quota_subnet, "100", -1, INT32_MAX, "Subnets per project"),
     O("quotas", "quota_port", QOPT_INT, quota_port, "500", -1, INT32_MAX, "Ports per project"),
@@ -258,6 +269,26 @@ static int qconf_check_keystone(qconf *c, char *err, size_t errlen)
     return 0;
 }
 
+static int qconf_check_agent(qconf *c, char *err, size_t errlen)
+{
+    if (strcmp(c->agent_keystone_host_binding, "user_name") &&
+        strcmp(c->agent_keystone_host_binding, "any")) {
+        snprintf(err, errlen, "[agent] keystone_host_binding: '%s' is not user_name or any",
+                 c->agent_keystone_host_binding);
+        return -1;
+    }
+    if (*c->agent_keystone_role && strcmp(c->auth_strategy, "keystone")) {
+        snprintf(err, errlen, "[agent] keystone_role needs auth_strategy = keystone");
+        return -1;
+    }
+    if (*c->agent_keystone_role && !*c->agent_keystone_user_domain_name) {
+        snprintf(err, errlen, "[agent] keystone_user_domain_name must name the agent users' "
+                              "domain");
+        return -1;
+    }
+    return 0;
+}
+
 static int qconf_check_ssl(qconf *c, char *err, size_t errlen)
 {
     if (!*c->ssl_cert_file != !*c->ssl_key_file) {
@@ -294,7 +325,8 @@ static int qconf_derive(qconf *c, char *err, size_t errlen)
                  c->auth_strategy);
         return -1;
     }
-    if (qconf_check_keystone(c, err, errlen) < 0 || qconf_check_ssl(c, err, errlen) < 0)
+    if (qconf_check_keystone(c, err, errlen) < 0 || qconf_check_agent(c, err, errlen) < 0 ||
+        qconf_check_ssl(c, err, errlen) < 0)
         return -1;
     if (strcasecmp(c->sqlite_synchronous, "NORMAL") && strcasecmp(c->sqlite_synchronous, "FULL")) {
         snprintf(err, errlen, "[database] sqlite_synchronous: '%s' is not NORMAL or FULL",

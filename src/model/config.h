@@ -53,6 +53,10 @@ typedef struct qconf {
     char *agent_auth_token;
     int64_t report_interval;
     int64_t agent_down_time;
+    char *agent_keystone_role;             /* "" = agents authenticate with agent tokens only */
+    char *agent_keystone_host_binding;     /* "user_name" or "any" */
+    char *agent_keystone_user_prefix;
+    char *agent_keystone_user_domain_name;
     /* [quotas] */
     int64_t quota_network, quota_subnet, quota_port;
     int64_t quota_security_group, quota_security_group_rule;

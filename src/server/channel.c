@@ -37,6 +37,44 @@ static bool qchan_token_ok(const char *given, const char *want)
 
 
 
+/* Who may speak for host: its derived agent token (X-Qhv-Agent-Token) or,
+ * in keystone mode with [agent] keystone_role, a Keystone token of its agent
+ * user (X-Auth-Token; server/identity.h). An agent token, when present,
+ * decides alone. 0, or -1 with resp filled (401/403/503). */
+static int qchan_authorize(qapi *api, const qhttp_req *req, const char *host, qhttp_resp *resp)
+{
+    const char *master = api->conf->agent_auth_token;
+    const char *agent_token = qhttp_header(req, "X-Qhv-Agent-Token");
+    bool keystone = qidentity_agent_enabled(api->conf);
+    if (keystone && !agent_token && qhttp_header(req, "X-Auth-Token")) {
+        qerr e;
+        if (qidentity_agent(api->conf, req, host, &e) == 0)
+            return 0;
+        if (e.code == QE_UNAUTHORIZED)
+            resp->www_authenticate = qidentity_challenge();
+        qhttp_error(resp, &e);
+        return -1;
+    }
+    char want[QCHAN_TOKEN_LEN + 1];
+    if (!*master || qchan_host_token(master, host, want) < 0) {
+        resp->www_authenticate = keystone ? qidentity_challenge() : "QHV-Agent-Token";
+        qhttp_fail(resp, QE_UNAUTHORIZED,
+                   keystone ? "Present a Keystone token of this host's agent user (X-Auth-Token): "
+                              "agent tokens are disabled ([agent] auth_token is not set)."
+                            : "The host channel is disabled: [agent] auth_token is not set on "
+                              "the server.");
+        return -1;
+    }
+    if (!qchan_token_ok(agent_token, want)) {
+        resp->www_authenticate = "QHV-Agent-Token";
+        qhttp_fail(resp, QE_UNAUTHORIZED, "Missing or wrong agent token for this host.");
+        return -1;
+    }
+    if (req->who)
+        snprintf(req->who, QHTTP_WHO_LEN, "agent token of %.128s", host);
+    return 0;
+}
+
 static bool qchan_host_ok(const char *h)
 {
     size_t n = strlen(h);
@@ -131,19 +169,11 @@ void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[QAPI
         qhttp_fail(resp, QE_BAD_REQUEST, "Invalid host name");
         return;
     }
-    const char *master = api->conf->agent_auth_token;
-    char want[QCHAN_TOKEN_LEN + 1];
-    if (!*master || qchan_host_token(master, host, want) < 0) {
-        resp->www_authenticate = "QHV-Agent-Token";
-        qhttp_fail(resp, QE_UNAUTHORIZED, "The host channel is disabled: [agent] auth_token is "
-                                          "not set on the server.");
+    /* A long-poll woken by the feed was authorized when it arrived: its
+     * token may have expired since (agents renew tokens while a watch is
+     * open), and a request is authorized once, as keystonemiddleware does. */
+    if (!req->resumed && qchan_authorize(api, req, host, resp) < 0)
         return;
-    }
-    if (!qchan_token_ok(qhttp_header(req, "X-Qhv-Agent-Token"), want)) {
-        resp->www_authenticate = "QHV-Agent-Token";
-        qhttp_fail(resp, QE_UNAUTHORIZED, "Missing or wrong agent token for this host.");
-        return;
-    }
     qerr e;
     qj *out = NULL;
     if (!strcmp(seg[4], "plan")) {

@@ -50,6 +50,7 @@ int qidentity_init(const qconf *c, qerr *e)
         .request_timeout_ms = (long)c->ks_http_request_timeout * 1000,
         .cafile = c->ks_cafile,
         .insecure = c->ks_insecure,
+        .agent_role = c->agent_keystone_role,
     };
     qidentity_ks = qks_new(&kc, e);
     if (!qidentity_ks)
@@ -58,6 +59,13 @@ int qidentity_init(const qconf *c, qerr *e)
                        "cache %lld tokens for up to %lld s",
            url, c->ks_username, c->ks_project_name, (long long)c->ks_token_cache_size,
            (long long)c->ks_token_cache_time);
+    if (*c->agent_keystone_role)
+        QLOG_I("identity", "host channel: Keystone users of domain %s with role %s act as "
+                           "agents for %s", c->agent_keystone_user_domain_name,
+               c->agent_keystone_role,
+               !strcmp(c->agent_keystone_host_binding, "any")
+                   ? "any host (keystone_host_binding = any)"
+                   : "the host their user name names (keystone_user_prefix + host)");
     return 0;
 }
 
@@ -94,6 +102,9 @@ static int qidentity_keystone(const qhttp_req *req, qctx *ret, qerr *e)
         return qerr_set(e, QE_FORBIDDEN, "qhv-server accepts project-scoped tokens only (this "
                                          "token is scoped to a domain or the system, or "
                                          "unscoped)");
+    if (t.roles == QKS_ROLE_AGENT)
+        return qerr_set(e, QE_FORBIDDEN, "The agent role gives access to the host channel only, "
+                                         "not to the API");
     snprintf(ret->project_id, sizeof ret->project_id, "%s", t.project_id);
     snprintf(ret->user_id, sizeof ret->user_id, "%s", t.user_id);
     ret->is_admin = t.roles & QKS_ROLE_ADMIN;
@@ -127,5 +138,41 @@ int qidentity_from_request(const qconf *c, const qhttp_req *req, qctx *ret, qerr
                          !qidentity_has_role(roles, "member");
     }
     snprintf(ret->user_id, sizeof ret->user_id, "%s", user ? user : "");
+    return 0;
+}
+
+bool qidentity_agent_enabled(const qconf *c)
+{
+    return qidentity_ks && *c->agent_keystone_role;
+}
+
+int qidentity_agent(const qconf *c, const qhttp_req *req, const char *host, qerr *e)
+{
+    if (!qidentity_agent_enabled(c))
+        return qerr_set(e, QE_UNAUTHORIZED, "Keystone tokens are not accepted on the host "
+                                            "channel ([agent] keystone_role is not set).");
+    const char *token = qhttp_header(req, "X-Auth-Token");
+    if (!token || !*token)
+        return qerr_set(e, QE_UNAUTHORIZED, "The request you have made requires "
+                                            "authentication.");
+    qks_token t;
+    if (qks_validate(qidentity_ks, token, &t, e) < 0)
+        return -1;
+    if (req->who)
+        snprintf(req->who, QHTTP_WHO_LEN, "agent user %.64s (%.64s)", t.user_name, t.user_id);
+    if (!(t.roles & QKS_ROLE_AGENT) || !t.project_scoped)
+        return qerr_set(e, QE_FORBIDDEN, "This user may not act as an agent: it needs the "
+                                         "agent role (%s) in a project-scoped token",
+                        c->agent_keystone_role);
+    if (strcmp(t.user_domain_name, c->agent_keystone_user_domain_name))
+        return qerr_set(e, QE_FORBIDDEN, "Agent users must belong to the domain %s",
+                        c->agent_keystone_user_domain_name);
+    if (!strcmp(c->agent_keystone_host_binding, "any"))
+        return 0;
+    size_t pl = strlen(c->agent_keystone_user_prefix);
+    if (strncmp(t.user_name, c->agent_keystone_user_prefix, pl) || strcmp(t.user_name + pl, host))
+        return qerr_set(e, QE_FORBIDDEN, "Agent user %s may act only for the host its name "
+                                         "names (%s<host>), not for %s",
+                        t.user_name, c->agent_keystone_user_prefix, host);
     return 0;
 }

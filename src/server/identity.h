@@ -14,7 +14,8 @@
  *
  * Both map roles onto qctx the same way: "admin" = is_admin; "reader"
  * without "member" (nor "admin") = read_only; any other project role acts
- * as a member of the project.
+ * as a member of the project. A token whose only role is [agent] keystone_role
+ * is refused (403): agent users reach the host channel, nothing else.
  *
  * qidentity_init once at start (before the listener starts) and
  * qidentity_shutdown after it stopped: in between, qidentity_from_request
@@ -35,5 +36,17 @@ void qidentity_shutdown(void);
 const char *qidentity_challenge(void);
 
 int qidentity_from_request(const qconf *c, const qhttp_req *req, qctx *ret, qerr *e);
+
+/* The host channel in keystone mode ([agent] keystone_role set): true if
+ * agents may present a Keystone token. */
+bool qidentity_agent_enabled(const qconf *c);
+/* 0 if req's X-Auth-Token is a Keystone token that may act as the agent of
+ * host: a project-scoped token holding [agent] keystone_role, of a user in
+ * keystone_user_domain_name, named keystone_user_prefix + host (unless
+ * keystone_host_binding = any). Else -1 with e: QE_UNAUTHORIZED (no, invalid
+ * or expired token; also when keystone agents are not enabled),
+ * QE_FORBIDDEN (valid token, not this host's agent), QE_UNAVAILABLE
+ * (Keystone could not say). */
+int qidentity_agent(const qconf *c, const qhttp_req *req, const char *host, qerr *e);
 
 #endif

@@ -1,6 +1,7 @@
 #include "server/keystone.h"
 #include "lib/buf.h"
 #include "lib/json.h"
+#include "lib/kslogin.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include <curl/curl.h>
@@ -30,9 +31,11 @@ typedef struct qks_entry {
 
 struct qks {
     /* Configuration (owned copies). */
-    char *tokens_url;                   /* .../v3/auth/tokens */
+    qkl_login *login;                   /* the service login (URL and body) */
+    const char *tokens_url;             /* login->url: .../v3/auth/tokens */
     char *validate_url;                 /* .../v3/auth/tokens?nocatalog */
-    char *auth_body;                    /* the service login's JSON body */
+    const char *auth_body;              /* login->body */
+    char *agent_role;                   /* NULL: none */
     char *cafile;
     bool insecure;
     long connect_timeout_ms, request_timeout_ms;
@@ -233,52 +236,7 @@ static long qks_perform(qks *k, const char *url, const char *const *headers,
     return h->status ? h->status : -1;
 }
 
-/* "2026-11-24T00:40:04.000000Z" → seconds; -1 if not in that form. */
-static int64_t qks_parse_time(const char *s)
-{
-    int y, mo, d, h, mi, sec;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
-        return -1;
-    /* Only UTC ("Z" after optional fractional seconds, or nothing). */
-    const char *p = s + 19;
-    if (*p == '.')
-        for (p++; *p >= '0' && *p <= '9'; p++)
-            ;
-    if (*p && strcmp(p, "Z") && strcmp(p, "+00:00"))
-        return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = sec};
-    time_t t = timegm(&tm);
-    return t == (time_t)-1 ? -1 : (int64_t)t;
-}
-
 /* ---------- the service token ---------- */
-
-static char *qks_make_auth_body(const qks_config *cfg)
-{
-    qj *udom = qj_object(), *user = qj_object(), *pw = qj_object(), *ident = qj_object();
-    qj_set(udom, "name", qj_str(cfg->user_domain_name));
-    qj_set(user, "name", qj_str(cfg->username));
-    qj_set(user, "domain", udom);
-    qj_set(user, "password", qj_str(cfg->password));
-    qj_set(pw, "user", user);
-    qj *methods = qj_array();
-    qj_append(methods, qj_str("password"));
-    qj_set(ident, "methods", methods);
-    qj_set(ident, "password", pw);
-    qj *pdom = qj_object(), *proj = qj_object(), *scope = qj_object(), *auth = qj_object();
-    qj_set(pdom, "name", qj_str(cfg->project_domain_name));
-    qj_set(proj, "name", qj_str(cfg->project_name));
-    qj_set(proj, "domain", pdom);
-    qj_set(scope, "project", proj);
-    qj_set(auth, "identity", ident);
-    qj_set(auth, "scope", scope);
-    qj *root = qj_object();
-    qj_set(root, "auth", auth);
-    char *s = qj_to_string(root);
-    qj_free(root);
-    return s;
-}
 
 /* Logs in (svc_lock held). 0, or -1 with e (QE_UNAVAILABLE). */
 static int qks_service_login(qks *k, qerr *e)
@@ -288,42 +246,23 @@ static int qks_service_login(qks *k, qerr *e)
     long st = qks_perform(k, k->tokens_url, NULL, k->auth_body, &h);
     int rc = -1;
     char why[300] = "";
-    if (st == 201 && h.subject_token[0]) {
-        qj *doc = qj_parse(h.body.data, h.body.len, NULL, NULL);
-        qj *tok = qj_get(doc, "token");
-        int64_t exp = qks_parse_time(qj_get_str(tok, "expires_at"));
-        int64_t iss = qks_parse_time(qj_get_str(tok, "issued_at"));
-        int64_t now = qhv_wall_seconds();
-        if (exp < 0) {
-            snprintf(why, sizeof why, "Keystone's service token answer has no expires_at");
-        } else {
-            /* Keystone's clock decides how long the token lives: with a
-             * skewed local clock, count from its issued_at. */
-            int64_t left = exp - now;
-            if (iss >= 0 && (iss - now > 60 || now - iss > 60)) {
-                QLOG_W("keystone", "Keystone's clock and ours differ by %lld s: tokens may be "
-                                   "cached past their expiry (token_cache_time still bounds "
-                                   "it); synchronise the clocks", (long long)(iss - now));
-                left = exp - iss;
-            }
-            int64_t life = iss >= 0 ? exp - iss : left;
-            int64_t margin = life / 2 < 120 ? life / 2 : 120;
+    if (st > 0) {
+        qkl_token t;
+        if (qkl_parse_answer(st, h.subject_token, h.body.data, h.body.len, &t, why,
+                             sizeof why) == 0) {
             uint64_t now_us = qhv_now_us();
-            snprintf(k->svc_token, sizeof k->svc_token, "%s", h.subject_token);
-            k->svc_expire_us = now_us + (uint64_t)(left > 0 ? left : 0) * 1000000u;
-            k->svc_renew_us = now_us + (uint64_t)(left - margin > 0 ? left - margin : 0) * 1000000u;
+            snprintf(k->svc_token, sizeof k->svc_token, "%s", t.token);
+            k->svc_expire_us = now_us + (uint64_t)t.lifetime * 1000000u;
+            k->svc_renew_us = now_us + (uint64_t)t.renew_after * 1000000u;
             QLOG_I("keystone", "service token obtained for the configured service user "
-                               "(expires in %lld s)", (long long)left);
+                               "(expires in %lld s)", (long long)t.lifetime);
             rc = 0;
+        } else if (st == 401) {
+            snprintf(why, sizeof why, "Keystone refused the service credentials (401): check "
+                                      "[keystone_authtoken] username, password, project_name "
+                                      "and the domains");
         }
-        qj_free(doc);
-    } else if (st == 401) {
-        snprintf(why, sizeof why, "Keystone refused the service credentials (401): check "
-                                  "[keystone_authtoken] username, password, project_name and "
-                                  "the domains");
-    } else if (st > 0) {
-        snprintf(why, sizeof why, "Keystone answered %ld to the service login at %s", st,
-                 k->tokens_url);
+        explicit_bzero(&t, sizeof t);
     } else {
         snprintf(why, sizeof why, "Keystone unreachable at %s: %s", k->tokens_url, h.error);
     }
@@ -503,7 +442,7 @@ static bool qks_token_chars_ok(const char *t, size_t *len)
 }
 
 /* Fills ret from Keystone's validation answer; -1 if it is not one. */
-static int qks_parse_token(const qbuf *body, qks_token *ret)
+static int qks_parse_token(const qks *k, const qbuf *body, qks_token *ret)
 {
     memset(ret, 0, sizeof *ret);
     qj_limits lim = {.max_depth = 32};
@@ -511,10 +450,17 @@ static int qks_parse_token(const qbuf *body, qks_token *ret)
     qj *tok = qj_get(doc, "token");
     int rc = -1;
     const char *user = qj_get_str(qj_get(tok, "user"), "id");
-    int64_t exp = qks_parse_time(qj_get_str(tok, "expires_at"));
+    int64_t exp = qkl_parse_time(qj_get_str(tok, "expires_at"));
     if (!tok || !user || exp < 0 || strlen(user) >= sizeof ret->user_id)
         goto out;
     snprintf(ret->user_id, sizeof ret->user_id, "%s", user);
+    /* Names are kept only if they fit: the agent binding compares them. */
+    const char *uname = qj_get_str(qj_get(tok, "user"), "name");
+    const char *udom = qj_get_str(qj_get(qj_get(tok, "user"), "domain"), "name");
+    if (uname && strlen(uname) < sizeof ret->user_name)
+        snprintf(ret->user_name, sizeof ret->user_name, "%s", uname);
+    if (udom && strlen(udom) < sizeof ret->user_domain_name)
+        snprintf(ret->user_domain_name, sizeof ret->user_domain_name, "%s", udom);
     ret->expires_at = exp;
     const char *project = qj_get_str(qj_get(tok, "project"), "id");
     if (project && *project && strlen(project) < sizeof ret->project_id) {
@@ -526,12 +472,16 @@ static int qks_parse_token(const qbuf *body, qks_token *ret)
         const char *name = qj_get_str(qj_at(roles, i), "name");
         if (!name)
             continue;
-        if (!strcasecmp(name, "admin"))
+        if (k->agent_role && !strcasecmp(name, k->agent_role))
+            ret->roles |= QKS_ROLE_AGENT;
+        else if (!strcasecmp(name, "admin"))
             ret->roles |= QKS_ROLE_ADMIN;
         else if (!strcasecmp(name, "member") || !strcasecmp(name, "_member_"))
             ret->roles |= QKS_ROLE_MEMBER;
         else if (!strcasecmp(name, "reader"))
             ret->roles |= QKS_ROLE_READER;
+        else
+            ret->roles |= QKS_ROLE_OTHER;
     }
     rc = 0;
 out:
@@ -579,7 +529,7 @@ int qks_validate(qks *k, const char *token, qks_token *ret, qerr *e)
         atomic_fetch_add(&k->st_validations, 1);
         long st = qks_perform(k, k->validate_url, headers, NULL, &h);
         if (st == 200) {
-            if (qks_parse_token(&h.body, ret) < 0) {
+            if (qks_parse_token(k, &h.body, ret) < 0) {
                 qks_warn(k, "Keystone's token validation answer is not a token");
                 rc = qks_unavailable(k, e);
             } else {
@@ -640,14 +590,14 @@ qks *qks_new(const qks_config *cfg, qerr *e)
     }
     qks *k = xcalloc(1, sizeof *k);
     /* "http://h:5000", "http://h:5000/", "http://h:5000/v3", "http://h/identity/v3/". */
-    size_t n = strlen(cfg->auth_url);
-    while (n && cfg->auth_url[n - 1] == '/')
-        n--;
-    if (n >= 3 && !strncmp(cfg->auth_url + n - 3, "/v3", 3))
-        n -= 3;
-    k->tokens_url = xasprintf("%.*s/v3/auth/tokens", (int)n, cfg->auth_url);
+    qkl_creds cr = {cfg->auth_url, cfg->username, cfg->password, cfg->project_name,
+                    cfg->user_domain_name, cfg->project_domain_name};
+    k->login = qkl_login_new(&cr);
+    k->tokens_url = k->login->url;
     k->validate_url = xasprintf("%s?nocatalog", k->tokens_url);
-    k->auth_body = qks_make_auth_body(cfg);
+    k->auth_body = k->login->body;
+    if (cfg->agent_role && *cfg->agent_role)
+        k->agent_role = xstrdup(cfg->agent_role);
     k->cafile = cfg->cafile && *cfg->cafile ? xstrdup(cfg->cafile) : NULL;
     k->insecure = cfg->insecure;
     k->connect_timeout_ms = cfg->connect_timeout_ms;
@@ -681,12 +631,9 @@ void qks_free(qks *k)
     pthread_mutex_destroy(&k->svc_lock);
     pthread_mutex_destroy(&k->cache_lock);
     pthread_mutex_destroy(&k->warn_lock);
-    if (k->auth_body) {
-        explicit_bzero(k->auth_body, strlen(k->auth_body));   /* holds the password */
-        free(k->auth_body);
-    }
+    qkl_login_free(k->login);               /* wipes the password */
     explicit_bzero(k->svc_token, sizeof k->svc_token);
-    free(k->tokens_url);
+    free(k->agent_role);
     free(k->validate_url);
     free(k->cafile);
     free(k);

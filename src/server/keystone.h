@@ -5,8 +5,8 @@
  * - The server authenticates itself with its service credentials
  *   ([keystone_authtoken] username/password/project, password method,
  *   POST /v3/auth/tokens) and renews that service token before it expires
- *   (when less than min(120 s, half its lifetime) is left) and when Keystone
- *   answers 401 to it.
+ *   (when less than min(120 s, half its lifetime) is left: lib/kslogin.h) and
+ *   when Keystone answers 401 to it.
  * - A user token is validated with GET /v3/auth/tokens?nocatalog
  *   (X-Auth-Token: service token, X-Subject-Token: user token). The result is
  *   cached under the token's SHA-256 (the token itself is neither kept nor
@@ -31,9 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "lib/err.h"
+#include "lib/kslogin.h"
 
 /* Longest token accepted (Fernet tokens are about 200 bytes, JWS ~ 800). */
-#define QKS_MAX_TOKEN 8192
+#define QKS_MAX_TOKEN QKL_MAX_TOKEN
 
 typedef struct qks qks;
 
@@ -50,16 +51,21 @@ typedef struct qks_config {
     long request_timeout_ms;
     const char *cafile;                /* "" or NULL = the system's CAs */
     bool insecure;                     /* do not verify Keystone's certificate */
+    const char *agent_role;            /* role that sets QKS_ROLE_AGENT; NULL or "" = none */
 } qks_config;
 
 /* Roles the policy looks at (Keystone's implied roles are expanded in tokens:
  * admin implies member implies reader). */
-enum { QKS_ROLE_ADMIN = 1, QKS_ROLE_MEMBER = 2, QKS_ROLE_READER = 4 };
+enum { QKS_ROLE_ADMIN = 1, QKS_ROLE_MEMBER = 2, QKS_ROLE_READER = 4,
+       QKS_ROLE_AGENT = 8,  /* the configured agent role (host channel only) */
+       QKS_ROLE_OTHER = 16  /* any other role */ };
 
 typedef struct qks_token {
     bool project_scoped;               /* false: domain, system or unscoped token */
     char project_id[256];
     char user_id[256];
+    char user_name[256];               /* "" if Keystone's name does not fit */
+    char user_domain_name[65];         /* the user's domain (64 at most in Keystone); "" likewise */
     unsigned roles;                    /* QKS_ROLE_* bits */
     int64_t expires_at;                /* wall clock seconds */
 } qks_token;

@@ -17,10 +17,14 @@ roles admin > member > reader), then keystone-wsgi-public. Identities are
 created with the openstack CLI (/usr/bin/openstack), all in one run of its
 interactive shell:
 
-    role service
+    role service, role qhv-agent
     project service + user neutron (service on service)  qhv-server's credentials
                     + user weak    (member on service)   credentials that may not
                                                          validate tokens
+                    + users qhv-agent-kh1, qhv-agent-kh2 (qhv-agent on service)
+                                                         agents of hosts kh1, kh2
+                    + user shared-agent (qhv-agent on service) an agent user that
+                                                         names no host
     project demo    + user demo    (member on demo)
                     + user reader  (reader on demo)
     project alt     + user alt     (member on alt)
@@ -77,6 +81,9 @@ USERS = {
     'demo': ('demo', 'member'),
     'reader': ('demo', 'reader'),
     'alt': ('alt', 'member'),
+    'qhv-agent-kh1': ('service', 'qhv-agent'),
+    'qhv-agent-kh2': ('service', 'qhv-agent'),
+    'shared-agent': ('service', 'qhv-agent'),
 }
 
 
@@ -289,7 +296,7 @@ class Keystone:
     def create_identities(self):
         """Projects, users and role assignments of USERS, and the network
         service, in one run of the CLI's interactive shell (one login)."""
-        cmds = ['role create service -f json']
+        cmds = ['role create service -f json', 'role create qhv-agent -f json']
         for project in ('service', 'demo', 'alt'):
             cmds.append('project create --domain default %s -f json' % project)
         for user, (project, role) in USERS.items():
@@ -323,7 +330,8 @@ class Keystone:
                 kind = ('service' if 'type' in d else 'user' if 'password_expires_at' in d
                         else 'project' if 'is_domain' in d else 'role')
                 self.ids['%s:%s' % (kind, d['name'])] = d['id']
-        want = ['role:service', 'project:service', 'project:demo', 'project:alt',
+        want = ['role:service', 'role:qhv-agent', 'user:qhv-agent-kh1', 'user:shared-agent',
+                'project:service', 'project:demo', 'project:alt',
                 'user:neutron', 'user:demo', 'user:reader', 'user:alt', 'user:weak',
                 'service:neutron']
         missing = [w for w in want if w not in self.ids]

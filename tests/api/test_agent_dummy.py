@@ -28,9 +28,8 @@ AGENT_CONF = """
 [DEFAULT]
 host = {host}
 [agent]
-server_url = http://127.0.0.1:{port}
-auth_token = {token}
-physical_network_vswitch_mappings = physnet*:external
+server_url = {url}
+{auth}physical_network_vswitch_mappings = physnet*:external
 provider_address = {pa}
 report_interval = 5
 poll_wait = 5
@@ -40,18 +39,35 @@ state_file = {state}
 
 
 class Host:
-    def __init__(self, case, name, pa):
+    """A qhv-agent on the dummy backend. By default it talks plain HTTP to
+    case.server with the host's derived agent token; url replaces the
+    server's URL, extra is appended to its configuration, and keystone=True
+    leaves the agent token out (extra then has [keystone_authtoken])."""
+
+    def __init__(self, case, name, pa, url=None, extra='', keystone=False):
         self.case, self.name, self.pa = case, name, pa
         self.state = os.path.join(case.server.dir, name + '.json')
         self.conf = os.path.join(case.server.dir, name + '.conf')
-        token = subprocess.run([qhvtest.SERVER, '--config-file', case.server.conf,
-                                '--agent-token', name], capture_output=True, text=True,
-                               check=True).stdout.strip()
+        auth = ''
+        if not keystone:
+            token = subprocess.run([qhvtest.SERVER, '--config-file', case.server.conf,
+                                    '--agent-token', name], capture_output=True, text=True,
+                                   check=True).stdout.strip()
+            auth = 'auth_token = %s\n' % token
+        url = url or 'http://127.0.0.1:%d' % case.server.port
         with open(self.conf, 'w') as f:
-            f.write(AGENT_CONF.format(host=name, port=case.server.port, token=token, pa=pa,
-                                      state=self.state))
-        self.log = open(os.path.join(case.server.dir, name + '.log'), 'ab')
+            f.write(AGENT_CONF.format(host=name, url=url, auth=auth, pa=pa, state=self.state) +
+                    extra)
+        self.logfile = os.path.join(case.server.dir, name + '.log')
+        self.log = open(self.logfile, 'ab')
+        self.log_start = self.log.tell()    # an earlier agent of this name may have logged
         self.proc = None
+
+    def read_log(self):
+        """What this agent logged."""
+        with open(self.logfile, 'rb') as f:
+            f.seek(self.log_start)
+            return f.read().decode(errors='replace')
 
     def start(self):
         self.proc = subprocess.Popen([AGENT, '--config-file', self.conf], stdout=self.log,

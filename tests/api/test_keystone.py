@@ -18,13 +18,16 @@ Skipped only if Keystone cannot be installed on this machine; installable but
 not installed is a failure (`make check` installs it).
 """
 import json
+import os
 import re
+import subprocess
 import threading
 import time
 import unittest
 
 import keystone_fixture
 import qhvtest
+import test_agent_dummy
 
 KS = None
 
@@ -69,10 +72,11 @@ class KeystoneTestCase(qhvtest.ServerTestCase):
     """A qhv-server with auth_strategy = keystone; self.admin carries an
     admin token, self.as_user(name) a token of that user."""
     ks_opts = {}
+    more_conf = ''
 
     @classmethod
     def setUpClass(cls):
-        cls.extra_conf = server_conf(**cls.ks_opts)
+        cls.extra_conf = server_conf(**cls.ks_opts) + cls.more_conf
         super().setUpClass()
         cls.tokens = {}
         cls.admin = cls.as_user('admin')
@@ -497,6 +501,287 @@ class KeystoneExpiryTest(KeystoneTestCase):
             self.assertNotIn('status: 503', text)
         finally:
             srv.cleanup()
+
+
+AGENT_SERVER_CONF = '[agent]\nkeystone_role = qhv-agent\nreport_interval = 5\n'
+
+
+def agent_ks_conf(user, auth_url=None, password=None, project='service'):
+    return ('[keystone_authtoken]\nauth_url = %s/v3\nusername = %s\npassword = %s\n'
+            'project_name = %s\nuser_domain_name = Default\nproject_domain_name = Default\n'
+            % (auth_url or KS.url, user, password or KS.passwords[user], project))
+
+
+class KeystoneAgentTest(KeystoneTestCase):
+    """Agents in keystone mode ([agent] keystone_role = qhv-agent, binding by
+    user name): the agent of host H logs in as qhv-agent-H and presents its
+    token on the host channel; it reaches H's plan and reports, nothing else.
+    qhvctl authenticates like the openstack CLI."""
+    more_conf = AGENT_SERVER_CONF
+
+    @classmethod
+    def setUpClass(cls):
+        for tool in (test_agent_dummy.AGENT, test_agent_dummy.QHVCTL):
+            if not os.access(tool, os.X_OK):
+                raise AssertionError('%s is not built (make builds it)' % tool)
+        super().setUpClass()
+
+    def setUp(self):
+        self.hosts = []
+
+    def tearDown(self):
+        agents = {a['host']: a['id'] for a in self.get('/v2.0/agents')[1]['agents']}
+        for h in self.hosts:
+            rc = h.stop()
+            h.log.close()
+            self.assertIn(rc, (0, -15), 'agent %s exited with %s' % (h.name, rc))
+            if h.name in agents:
+                self.assertEqual(self.delete('/v2.0/agents/' + agents[h.name])[0], 204)
+
+    def agent(self, host, conf):
+        h = test_agent_dummy.Host(self, host, '192.168.62.%d' % (len(self.hosts) + 1),
+                                  keystone=True, extra=conf)
+        h.ctl('counters')
+        self.hosts.append(h.start())
+        return h
+
+    def wait_for(self, what, fn, timeout=15.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            v = fn()
+            if v:
+                return v
+            time.sleep(0.1)
+        self.fail('timed out waiting for ' + what)
+
+    def agent_hosts(self):
+        return {a['host'] for a in self.get('/v2.0/agents')[1]['agents']}
+
+    def port_goes_active(self, h, cidr):
+        self.wait_for('agent %s registered' % h.name, lambda: h.name in self.agent_hosts())
+        net = self.make_network(name='ks-agent-' + h.name)
+        self.make_subnet(net['id'], cidr)
+        port = self.make_port(net['id'], **{'binding:host_id': h.name})
+        h.ctl('nic', 'add', port['id'])
+        self.wait_for('port ACTIVE', lambda: self.get('/v2.0/ports/' + port['id'])[1]
+                      ['port']['status'] == 'ACTIVE')
+        self.assertIn('port/' + port['id'], h.objects('port'))
+        return port
+
+    def qhvctl(self, *args, env=None):
+        e = keystone_fixture.clean_env(env)
+        return subprocess.run([test_agent_dummy.QHVCTL, '--url',
+                               'http://127.0.0.1:%d' % self.server.port] + list(args),
+                              capture_output=True, text=True, timeout=60, env=e)
+
+    def channel(self, user=None, token=None):
+        tok = token or (KS.token(user) if user else None)
+        return qhvtest.Client(self.server.port, {'X-Auth-Token': tok} if tok else {})
+
+    def test_agent_with_the_role_goes_active(self):
+        h = self.agent('kh1', agent_ks_conf('qhv-agent-kh1'))
+        self.port_goes_active(h, '10.93.0.0/24')
+        self.assertIn('logged in to Keystone at %s/v3/auth/tokens as qhv-agent-kh1' % KS.url,
+                      h.read_log())
+        self.assertNotIn(KS.passwords['qhv-agent-kh1'], h.read_log())
+        # The server's log names the agent user (never the token).
+        self.assertRegex(self.server.read_log(), r'"POST /channel/v1/hosts/kh1/report" '
+                                                 r'status: 200 .*agent user qhv-agent-kh1')
+        # qhvctl with a password login from OS_* (as the openstack CLI).
+        env = KS.cli_env('admin')
+        r = self.qhvctl('agents', env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r'kh1\s+yes')
+        r = self.qhvctl('wait', '--timeout', '20', env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # ... with a token (--os-token, OS_TOKEN).
+        r = self.qhvctl('--os-token', self.token('admin'), 'agents')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.qhvctl('wait', '--timeout', '20', env={'OS_TOKEN': self.token('admin')})
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # ... the agent's own token shows its plan (qhvctl plan).
+        r = self.qhvctl('--os-token', KS.token('qhv-agent-kh1'), 'plan', 'kh1')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)['host'], 'kh1')
+        # Without credentials, or with wrong ones: refused, with the reason.
+        r = self.qhvctl('agents')
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('HTTP 401', r.stderr)
+        bad = dict(env, OS_PASSWORD='wrong')
+        r = self.qhvctl('agents', env=bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('Keystone refused the credentials (401)', r.stderr)
+
+    def test_channel_binds_the_agent_user_to_its_host(self):
+        kh1 = self.channel('qhv-agent-kh1')
+        st, body = kh1.get('/channel/v1/hosts/kh1/plan')
+        self.assertEqual((st, body['host']), (200, 'kh1'))
+        # Another host's plan or report: 403.
+        err = self.assertError(kh1.get('/channel/v1/hosts/kh2/plan'), 403, 'HTTPForbidden')
+        self.assertIn('not for kh2', err['message'])
+        report = {'agent': {'host': 'kh2', 'binary': 'qhv-agent', 'agent_type': 'HyperV agent',
+                            'configurations': {}}, 'ports': []}
+        self.assertError(kh1.post('/channel/v1/hosts/kh2/report', report), 403,
+                         'HTTPForbidden')
+        self.assertEqual(self.channel('qhv-agent-kh2').get('/channel/v1/hosts/kh2/plan')[0],
+                         200)
+        # Users without the agent role, admin included: 403.
+        for user in ('demo', 'admin', 'neutron'):
+            err = self.assertError(self.channel(user).get('/channel/v1/hosts/kh1/plan'), 403,
+                                   'HTTPForbidden')
+            self.assertIn('agent role (qhv-agent)', err['message'])
+        # The role, but a user name that names no host (binding user_name).
+        self.assertError(self.channel('shared-agent').get('/channel/v1/hosts/kh1/plan'), 403,
+                         'HTTPForbidden')
+        # No token, a forged or a revoked one: 401 naming Keystone.
+        for c in (self.channel(), self.channel(token='gAAAAAforged' + 'x' * 100)):
+            self.assertUnauthorized(c.get('/channel/v1/hosts/kh1/plan'), c)
+        tok = KS.token('qhv-agent-kh1')
+        KS.revoke(tok)
+        c = self.channel(token=tok)
+        self.assertUnauthorized(c.get('/channel/v1/hosts/kh1/plan'), c)
+        # Agent tokens are off ([agent] auth_token not set).
+        c = qhvtest.Client(self.server.port, {'X-Qhv-Agent-Token': 'f' * 64})
+        self.assertError(c.get('/channel/v1/hosts/kh1/plan'), 401, 'HTTPUnauthorized')
+        # The agent role reaches the channel only, not the API.
+        self.assertError(kh1.get('/v2.0/networks'), 403, 'HTTPForbidden')
+
+    def test_agent_without_the_role_is_refused(self):
+        h = self.agent('kh3', agent_ks_conf('demo', project='demo'))
+        self.wait_for('403 in the log', lambda: 'HTTP 403' in h.read_log())
+        self.assertIn('logged in to Keystone', h.read_log())
+        self.assertNotIn('kh3', self.agent_hosts())
+        h2 = self.agent('kh4', agent_ks_conf('qhv-agent-kh1', password='wrong'))
+        self.wait_for('refused login in the log',
+                      lambda: 'Keystone refused the credentials (401)' in h2.read_log())
+        self.assertNotIn('kh4', self.agent_hosts())
+        self.assertIsNone(h2.proc.poll(), 'the agent keeps retrying')
+
+    def test_agent_waits_for_keystone(self):
+        # Keystone unreachable: the agent retries its login with backoff and
+        # sends nothing to the server meanwhile.
+        dead = 'http://127.0.0.1:%d' % keystone_fixture.free_port()
+        h = self.agent('kh5', agent_ks_conf('qhv-agent-kh1', auth_url=dead))
+        self.wait_for('two failed logins', lambda: len(re.findall(
+            r'Keystone login as qhv-agent-kh1 \(project service\): Keystone unreachable at '
+            + re.escape(dead) + r'/v3/auth/tokens: .*; retry in \d+ ms', h.read_log())) >= 2)
+        self.assertNotIn('kh5', self.agent_hosts())
+        self.assertNotIn('/channel/v1/hosts/kh5/', self.server.read_log())
+
+    def test_agent_renews_its_token(self):
+        short = KS.extra_instance('agent-short', 6)    # renewed after 3 s
+        # Watches (20 s) outlive the tokens they were sent with: the one
+        # woken by the port below was authorized with an expired token.
+        h = self.agent('kh2', agent_ks_conf('qhv-agent-kh2', auth_url=short) +
+                       '[agent]\npoll_wait = 20\n')
+        self.wait_for('two renewals', lambda: h.read_log().count('Keystone token renewed') >= 2,
+                      timeout=20)
+        # Still served after the first token expired.
+        self.port_goes_active(h, '10.94.0.0/24')
+        self.assertNotIn('HTTP 401', h.read_log())
+
+    def test_agent_logs_in_again_on_401(self):
+        # Disabling the user revokes its tokens; once enabled again, the
+        # agent's next request is refused (401, the server caches for 1 s)
+        # and it logs in again.
+        srv = qhvtest.Server(server_conf(token_cache_time=1) + AGENT_SERVER_CONF).start()
+        admin = qhvtest.Client(srv.port, {'X-Auth-Token': self.token('admin')})
+        h = test_agent_dummy.Host(self, 'kh2', '192.168.62.99',
+                                  url='http://127.0.0.1:%d' % srv.port, keystone=True,
+                                  extra=agent_ks_conf('qhv-agent-kh2'))
+        h.ctl('counters')
+        h.start()
+        try:
+            self.wait_for('kh2 registered', lambda: 'kh2' in {
+                a['host'] for a in admin.get('/v2.0/agents')[1]['agents']})
+            for flag in ('--disable', '--enable'):
+                r = KS.run_cli('user', 'set', flag, 'qhv-agent-kh2')
+                self.assertEqual(r.returncode, 0, r.stderr)
+            self.wait_for('the 401 and a new login', lambda: re.search(
+                r'refused the Keystone token \(401\): logging in again(.|\n)*Keystone token '
+                r'renewed', h.read_log()), timeout=30)
+            # Served again with the new token.
+            mark = len(srv.read_log())
+            self.wait_for('a report after the new login', lambda: re.search(
+                r'"POST /channel/v1/hosts/kh2/report" status: 200', srv.read_log()[mark:]),
+                timeout=15)
+        finally:
+            self.assertIn(h.stop(), (0, -15))
+            h.log.close()
+            srv.stop()
+            srv.cleanup()
+
+    def test_shared_agent_user_with_binding_any(self):
+        srv = qhvtest.Server(server_conf() + AGENT_SERVER_CONF +
+                             'keystone_host_binding = any\n').start()
+        try:
+            c = qhvtest.Client(srv.port, {'X-Auth-Token': KS.token('shared-agent')})
+            for host in ('kh1', 'anyhost'):
+                st, body = c.get('/channel/v1/hosts/%s/plan' % host)
+                self.assertEqual(st, 200, body)
+            c = qhvtest.Client(srv.port, {'X-Auth-Token': KS.token('demo')})
+            self.assertEqual(c.get('/channel/v1/hosts/kh1/plan')[0], 403)
+            self.assertEqual(srv.stop(), 0)
+            self.assertIn('act as agents for any host', srv.read_log())
+        finally:
+            srv.cleanup()
+
+    def test_agent_role_needs_keystone(self):
+        srv = qhvtest.Server(AGENT_SERVER_CONF)
+        try:
+            with self.assertRaises(RuntimeError):
+                srv.start()
+            self.assertIn('keystone_role needs auth_strategy = keystone', srv.read_log())
+        finally:
+            srv.cleanup()
+
+
+class KeystoneTlsAgentTest(unittest.TestCase):
+    """The deployment of docs/security.md in one: keystone, HTTPS with a
+    private CA, an agent logging in as its Keystone user over HTTPS, qhvctl
+    with the openstack CLI's OS_* variables and OS_CACERT."""
+
+    def test_agent_and_qhvctl_over_https_with_keystone(self):
+        import test_tls
+        pki = test_tls.Pki()
+        srv = qhvtest.Server(server_conf() + AGENT_SERVER_CONF + pki.conf()).start()
+        url = 'https://127.0.0.1:%d' % srv.port
+        h = None
+        try:
+            case = type('Case', (), {'server': srv})    # what Host reads of a test case
+            h = test_agent_dummy.Host(case, 'kh1', '192.168.63.1', url=url,
+                                      keystone=True,
+                                      extra=agent_ks_conf('qhv-agent-kh1') +
+                                      '[ssl]\nca_file = %s\n' % pki.path('ca.pem'))
+            h.start()
+            env = KS.cli_env('admin')
+            env['OS_CACERT'] = pki.path('ca.pem')
+            deadline = time.time() + 20
+            out = None
+            while time.time() < deadline:
+                out = subprocess.run([test_agent_dummy.QHVCTL, '--url', url, 'agents'],
+                                     capture_output=True, text=True, timeout=60, env=env)
+                if out.returncode == 0 and re.search(r'kh1\s+yes', out.stdout):
+                    break
+                time.sleep(0.2)
+            self.assertRegex(out.stdout, r'kh1\s+yes', out.stderr + h.read_log())
+            out = subprocess.run([test_agent_dummy.QHVCTL, '--url', url, 'wait', '--timeout',
+                                  '20'], capture_output=True, text=True, timeout=60, env=env)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            self.assertIn('plan of revision', h.read_log())
+            # Without the CA, qhvctl fails on the certificate, not on the token.
+            del env['OS_CACERT']
+            out = subprocess.run([test_agent_dummy.QHVCTL, '--url', url, 'agents'],
+                                 capture_output=True, text=True, timeout=60, env=env)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn('certificate', out.stderr)
+        finally:
+            if h:
+                self.assertIn(h.stop(), (0, -15))
+                h.log.close()
+            self.assertEqual(srv.stop(), 0)
+            srv.cleanup()
+            pki.cleanup()
 
 
 if __name__ == '__main__':

@@ -9,15 +9,19 @@ certificate for 127.0.0.1/localhost, a client certificate, and a second
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 import warnings
 
 import qhvtest
+import test_agent_dummy
+from test_agent_dummy import QHVCTL
 
 PKI = None
 
@@ -171,10 +175,11 @@ def handshake(port, context, server_hostname='127.0.0.1'):
 
 class TlsServerTestCase(qhvtest.ServerTestCase):
     ca_file = None
+    more_conf = ''
 
     @classmethod
     def setUpClass(cls):
-        cls.extra_conf = PKI.conf(ca_file=cls.ca_file)
+        cls.extra_conf = PKI.conf(ca_file=cls.ca_file) + cls.more_conf
         super().setUpClass()
         client = 'client' if cls.ca_file else None
         cls.admin = TlsClient(cls.server.port, PKI.context('ca.pem', client))
@@ -290,6 +295,140 @@ class TlsClientCertTest(TlsServerTestCase):
                 handshake(self.server.port, PKI.context())
         st, body = self.get('/v2.0/networks')
         self.assertEqual(st, 200, body)
+
+
+class TlsAgentTestCase(TlsServerTestCase):
+    """qhv-agent (dummy backend) and qhvctl against the HTTPS listener."""
+    more_conf = '[agent]\nauth_token = tls-secret\nreport_interval = 5\n'
+
+    @classmethod
+    def setUpClass(cls):
+        for tool in (test_agent_dummy.AGENT, QHVCTL):
+            if not os.access(tool, os.X_OK):
+                raise AssertionError('%s is not built (make builds it)' % tool)
+        super().setUpClass()
+        cls.url = 'https://127.0.0.1:%d' % cls.server.port
+
+    def setUp(self):
+        self.hosts = []
+
+    def tearDown(self):
+        agents = {a['host']: a['id'] for a in self.get('/v2.0/agents')[1]['agents']}
+        for h in self.hosts:
+            rc = h.stop()
+            h.log.close()
+            self.assertIn(rc, (0, -15), 'agent %s exited with %s' % (h.name, rc))
+            if h.name in agents:
+                self.assertEqual(self.delete('/v2.0/agents/' + agents[h.name])[0], 204)
+
+    def agent(self, name, ssl_conf):
+        h = test_agent_dummy.Host(self, name, '192.168.61.%d' % (len(self.hosts) + 1),
+                                  url=self.url, extra='[ssl]\n' + ssl_conf)
+        h.ctl('counters')   # creates the state file
+        self.hosts.append(h.start())
+        return h
+
+    def wait_for(self, what, fn, timeout=15.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            v = fn()
+            if v:
+                return v
+            time.sleep(0.1)
+        self.fail('timed out waiting for ' + what)
+
+    def agent_hosts(self):
+        return {a['host'] for a in self.get('/v2.0/agents')[1]['agents']}
+
+    def port_active(self, h):
+        """A port bound to h goes ACTIVE once its VM NIC exists (the agent
+        fetched the plan over TLS, applied it and reported back)."""
+        self.wait_for('agent %s registered' % h.name, lambda: h.name in self.agent_hosts())
+        net = self.make_network(name='tls-agent-' + h.name)
+        self.make_subnet(net['id'], '10.%d.0.0/24' % (91 + len(self.hosts)))
+        port = self.make_port(net['id'], **{'binding:host_id': h.name})
+        h.ctl('nic', 'add', port['id'])
+        self.wait_for('port ACTIVE', lambda: self.get('/v2.0/ports/' + port['id'])[1]
+                      ['port']['status'] == 'ACTIVE')
+        self.assertIn('port/' + port['id'], h.objects('port'))
+
+    def refused(self, h, pattern):
+        """h never registers, and says why in its log."""
+        self.wait_for('the TLS failure in the log of %s' % h.name,
+                      lambda: re.search(pattern, h.read_log()))
+        self.assertNotIn(h.name, self.agent_hosts())
+        self.assertIsNone(h.proc.poll(), 'the agent keeps retrying')
+
+    def qhvctl(self, *args, env=None):
+        e = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
+        e.update(env or {})
+        return subprocess.run([QHVCTL, '--url', self.url] + list(args), capture_output=True,
+                              text=True, timeout=60, env=e)
+
+
+class TlsAgentTest(TlsAgentTestCase):
+
+    def test_agent_with_the_right_ca_goes_active(self):
+        h = self.agent('tls-h1', 'ca_file = %s\n' % PKI.path('ca.pem'))
+        self.port_active(h)
+        self.assertNotIn('insecure', h.read_log())
+        r = self.qhvctl('--os-cacert', PKI.path('ca.pem'), 'agents')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r'tls-h1\s+yes')
+        r = self.qhvctl('wait', '--timeout', '20', env={'OS_CACERT': PKI.path('ca.pem')})
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_agent_with_a_wrong_ca_is_refused(self):
+        h = self.agent('tls-h2', 'ca_file = %s\n' % PKI.path('wrong-ca.pem'))
+        self.refused(h, r'report to https://\S+: TLS: .*certificate.*check \[ssl\] ca_file')
+        # The system's CAs do not know the throw-away CA either.
+        h2 = self.agent('tls-h3', '')
+        self.refused(h2, r'TLS: .*certificate')
+        r = self.qhvctl('--os-cacert', PKI.path('wrong-ca.pem'), 'agents')
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r'certificate.*--os-cacert')
+
+    def test_insecure_works_with_a_warning(self):
+        h = self.agent('tls-h4', 'insecure = true\n')
+        self.port_active(h)
+        self.assertRegex(h.read_log(), r'WARN.*insecure = true.*NOT verified')
+        r = self.qhvctl('--insecure', 'agents')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('tls-h4', r.stdout)
+        self.assertIn('warning: --insecure', r.stderr)
+
+    def test_contradicting_options_stop_the_agent(self):
+        h = test_agent_dummy.Host(self, 'tls-h5', '192.168.61.50', url=self.url,
+                                  extra='[ssl]\ninsecure = true\nca_file = %s\n'
+                                        % PKI.path('ca.pem'))
+        r = subprocess.run([test_agent_dummy.AGENT, '--config-file', h.conf],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('ca_file and insecure = true contradict', r.stderr)
+        h.log.close()
+
+
+class TlsClientCertAgentTest(TlsAgentTestCase):
+    """The server requires client certificates ([ssl] ca_file)."""
+    ca_file = 'ca.pem'
+
+    def test_agent_with_a_client_certificate_goes_active(self):
+        h = self.agent('tlsc-h1', 'ca_file = %s\ncert_file = %s\nkey_file = %s\n' % (
+            PKI.path('ca.pem'), PKI.path('client.pem'), PKI.path('client.key')))
+        self.port_active(h)
+        r = self.qhvctl('--os-cacert', PKI.path('ca.pem'), '--os-cert', PKI.path('client.pem'),
+                        '--os-key', PKI.path('client.key'), 'agents')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('tlsc-h1', r.stdout)
+
+    def test_agent_without_a_client_certificate_is_refused(self):
+        h = self.agent('tlsc-h2', 'ca_file = %s\n' % PKI.path('ca.pem'))
+        self.refused(h, r'report to https://\S+: TLS: ')
+        h2 = self.agent('tlsc-h3', 'ca_file = %s\ncert_file = %s\nkey_file = %s\n' % (
+            PKI.path('ca.pem'), PKI.path('wrong-client.pem'), PKI.path('wrong-client.key')))
+        self.refused(h2, r'report to https://\S+: TLS: ')
+        r = self.qhvctl('--os-cacert', PKI.path('ca.pem'), 'agents')
+        self.assertEqual(r.returncode, 1, r.stdout)
 
 
 class TlsConfigTest(unittest.TestCase):
