@@ -6,7 +6,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 600
 CTEST_FLAGS ?= --output-on-failure
 
-.PHONY: all deps-run deps-test build build-asan build-fuzz run check unit fuzz bench bench-keystone clean
+.PHONY: all deps-run deps-test build build-asan build-fuzz run check unit fuzz bench bench-keystone bench-agents clean
 
 all: build
 
@@ -66,6 +66,9 @@ bench: build
 # dependencies: scripts/deps.sh test).
 bench-keystone: build
 	/usr/bin/python3 bench/keystone-bench.py --build $(BUILD)
+
+bench-agents: build
+	/usr/bin/python3 bench/agents_bench.py --build $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

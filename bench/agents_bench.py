@@ -58,6 +58,7 @@ agent_down_time = 600
 AGENT_CONF = """
 [DEFAULT]
 host = {host}
+debug = {debug}
 [agent]
 server_url = http://127.0.0.1:{port}
 auth_token = {token}
@@ -154,6 +155,7 @@ class Bench:
         path = os.path.join(self.dir, host + '.conf')
         with open(path, 'w') as f:
             f.write(AGENT_CONF.format(host=host, port=self.port, token=token,
+                                      debug='true' if self.args.debug else 'false',
                                       pa='192.168.%d.%d' % (i // 250, i % 250 + 1),
                                       state=self.state(host)))
         return path
@@ -345,6 +347,7 @@ def main():
     ap.add_argument('--span', type=int, default=10)
     ap.add_argument('--samples', type=int, default=50)
     ap.add_argument('--keep', action='store_true', help='keep the work directory')
+    ap.add_argument('--debug', action='store_true', help='agents log at debug level')
     args = ap.parse_args()
     b = Bench(args)
     try:

@@ -4,6 +4,7 @@
 #include "model/secgroup.h"
 #include "model/rewrite.h"
 #include "lib/util.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,7 @@ static const char qplan_sql_agent[] =
     "SELECT body FROM resources WHERE kind='agent' AND host=?1 LIMIT 1";
 
 struct qplan_cache {
-    int64_t rev;    /* the store revision these were computed at */
+    int64_t rev;    /* the model's planned_rev these were computed at */
     qj *vnets;      /* network id -> {"lookup": {...}, "routes": {...}} */
     qj *sets;       /* group id -> [member addresses] */
 };
@@ -348,13 +349,21 @@ int qplan_compute(qmodel *m, const char *host, qplan_cache *cache, qj **ret, qer
     if (qstore_begin_read(m->store, e) < 0)
         return -1;
     int64_t rev = qstore_revision(m->store);
-    if (cache && cache->rev != rev) {
-        /* Every write bumps the revision: same revision, same model. */
+    /* The cache holds what writes that touch plans change; it is valid for as
+     * long as no such write happened (port status reports and heartbeats in
+     * between change none of it). planned_rev is read inside the snapshot and
+     * is set before its write commits: if it is not above the snapshot's
+     * revision, the snapshot holds every plan-touching write there is. */
+    int64_t planned = atomic_load(&m->planned_rev);
+    if (planned > rev)
+        cache = NULL;   /* that write is committing now: do not keep its past */
+    c.cache = cache;
+    if (cache && cache->rev != planned) {
         qj_free(cache->vnets);
         qj_free(cache->sets);
         cache->vnets = qj_object();
         cache->sets = qj_object();
-        cache->rev = rev;
+        cache->rev = planned;
     }
     c.ports = qj_object();
     c.networks = qj_object();
