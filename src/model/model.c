@@ -23,8 +23,9 @@ typedef struct qmodel_commit {
 static void qmodel_committed(void *arg)
 {
     qmodel_commit *c = arg;
-    if (c->m->on_commit)
-        c->m->on_commit(c->m->commit_ctx, c->touched, c->rev);
+    void (*fn)(void *, const qtouch *, int64_t) = atomic_load(&c->m->on_commit);
+    if (fn)
+        fn(c->m->commit_ctx, c->touched, c->rev);
 }
 
 int qmodel_finish(qop *op, int rc, qerr *e)

@@ -29,7 +29,8 @@ typedef struct qmodel {
     /* Told after every committed write that touched something a host plan
      * reads, with its revision, in commit order (called under the store's
      * write lock: keep it short). The plan feed. */
-    void (*on_commit)(void *ctx, const qtouch *t, int64_t revision);
+    /* Atomic: the feed clears it at shutdown while API threads may commit. */
+    void (*_Atomic on_commit)(void *ctx, const qtouch *t, int64_t revision);
     void *commit_ctx;
     /* The revision of the last write that touched a plan, set before its
      * COMMIT (so a reader that sees the revision also sees this): a host

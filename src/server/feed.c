@@ -476,7 +476,7 @@ qfeed *qfeed_new(qmodel *m)
     if (pthread_create(&f->thread, NULL, qfeed_main, f) == 0)
         f->running = true;
     m->commit_ctx = f;
-    m->on_commit = qfeed_on_commit;
+    atomic_store(&m->on_commit, qfeed_on_commit);
     return f;
 }
 
@@ -484,7 +484,7 @@ void qfeed_shutdown(qfeed *f)
 {
     if (!f)
         return;
-    f->m->on_commit = NULL;
+    atomic_store(&f->m->on_commit, NULL);
     pthread_mutex_lock(&f->lock);
     f->stopping = true;
     qfeed_wake(f, true);
