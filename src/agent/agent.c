@@ -92,7 +92,12 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
         return NULL;
     }
     const qvs_class *cls = qvs_class_find(conf->backend, err, errlen);
-    qvs_options vo = {.dummy_state_file = conf->dummy_state_file};
+    qvs_options vo = {.dummy_state_file = conf->dummy_state_file,
+                      .provider_address = conf->provider_address,
+                      .ovs_integration_bridge = conf->ovs_integration_bridge,
+                      .ovs_datapath_type = conf->ovs_datapath_type,
+                      .ovs_rundir = conf->ovs_rundir,
+                      .ovs_state_file = conf->ovs_state_file};
     qvs *vs;
     if (!cls || cls->open(&vo, &vs, err, errlen) < 0) {
         qag_auth_free(auth);

@@ -22,7 +22,7 @@ static const qopt qag_opts[] = {
       "This host's channel token (qhv-server --agent-token HOST prints it); empty in "
       "keystone mode ([keystone_authtoken] auth_url set)"),
     O("agent", "backend", QOPT_STR, backend, "dummy", 0, 0,
-      "Virtual switch backend: dummy (hyperv and ovs are not built yet)"),
+      "Virtual switch backend: dummy, ovs (hyperv: not built yet)"),
     O("agent", "report_interval", QOPT_INT, report_interval, "30", 1, 3600,
       "Seconds between heartbeats (the server's answer overrides it)"),
     O("agent", "poll_wait", QOPT_INT, poll_wait, "30", 0, 60,
@@ -39,8 +39,9 @@ static const qopt qag_opts[] = {
       "This host's provider address (PA) for NVGRE"),
     O("agent", "network_types", QOPT_STR, network_types, "local,flat,vlan,nvgre,ip_rewrite", 0, 0,
       "Network types this agent serves (reported to the server, which binds with them)"),
-    O("agent", "vif_type", QOPT_STR, vif_type, "hyperv", 0, 0,
-      "binding:vif_type of the ports this agent serves (hyperv or ovs)"),
+    O("agent", "vif_type", QOPT_STR, vif_type, "", 0, 0,
+      "binding:vif_type of the ports this agent serves (hyperv or ovs; empty: ovs for the "
+      "ovs backend, else hyperv)"),
     O("agent", "max_batch", QOPT_INT, max_batch, "256", 1, 100000,
       "Most switch operations in one backend call"),
     O("ssl", "ca_file", QOPT_STR, ssl_ca_file, "", 0, 0,
@@ -69,6 +70,18 @@ static const qopt qag_opts[] = {
       "https:// auth_url: do not verify Keystone's certificate (labs only)"),
     O("dummy", "state_file", QOPT_STR, dummy_state_file, "", 0, 0,
       "The dummy backend's JSON switch state (shared with qhvctl dummy)"),
+    O("ovs", "integration_bridge", QOPT_STR, ovs_integration_bridge, "br-int", 0, 0,
+      "The bridge the VM interfaces are on (created by the agent; its flows are qhv's)"),
+    O("ovs", "bridge_mappings", QOPT_STR, ovs_bridge_mappings, "", 0, 0,
+      "physical_network:bridge,... for flat and vlan networks (the Open vSwitch agent's "
+      "name for [agent] physical_network_vswitch_mappings; the bridges are the operator's)"),
+    O("ovs", "datapath_type", QOPT_STR, ovs_datapath_type, "system", 0, 0,
+      "datapath_type of the integration bridge: system (kernel) or netdev (userspace)"),
+    O("ovs", "ovs_rundir", QOPT_STR, ovs_rundir, "", 0, 0,
+      "OVS_RUNDIR of the Open vSwitch instance to drive (empty: the tools' default)"),
+    O("ovs", "state_file", QOPT_STR, ovs_state_file, "", 0, 0,
+      "Where the agent keeps the objects it installed (empty: "
+      "<ovs_rundir>/qhv-<integration_bridge>.json)"),
 };
 
 static void qag_conf_warn(const char *msg) { QLOG_W("config", "%s", msg); }
@@ -202,8 +215,19 @@ static int qag_conf_derive(qag_conf *c, char *err, size_t errlen)
             return -1;
         }
     }
-    if (qag_conf_set_mappings(c, c->physical_network_vswitch_mappings, err, errlen) < 0)
+    if (*c->ovs_bridge_mappings && *c->physical_network_vswitch_mappings) {
+        snprintf(err, errlen, "set either [ovs] bridge_mappings or [agent] "
+                              "physical_network_vswitch_mappings (the same option), not both");
         return -1;
+    }
+    if (qag_conf_set_mappings(c, *c->ovs_bridge_mappings ? c->ovs_bridge_mappings
+                                                         : c->physical_network_vswitch_mappings,
+                              err, errlen) < 0)
+        return -1;
+    if (!*c->vif_type) {
+        free(c->vif_type);
+        c->vif_type = xstrdup(!strcmp(c->backend, "ovs") ? "ovs" : "hyperv");
+    }
     c->types = qag_conf_split(c->network_types, &c->n_types);
     for (size_t i = 0; i < c->n_types; i++) {
         bool known = false;

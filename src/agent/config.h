@@ -51,6 +51,12 @@ typedef struct qag_conf {
     bool ks_insecure;
     /* [dummy] */
     char *dummy_state_file;
+    /* [ovs] */
+    char *ovs_integration_bridge;
+    char *ovs_bridge_mappings;
+    char *ovs_datapath_type;
+    char *ovs_rundir;
+    char *ovs_state_file;
 
     /* Derived. */
     qag_mapping *mappings;

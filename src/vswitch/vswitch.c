@@ -1,5 +1,6 @@
 #include "vswitch/vswitch.h"
 #include "vswitch/dummy.h"
+#include "vswitch/ovs.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -26,14 +27,16 @@ void qvs_observed_free(qvs_observed *o)
 
 const qvs_class *qvs_class_find(const char *name, char *err, size_t errlen)
 {
-    if (!strcmp(name, "dummy"))
-        return &qvs_dummy_class;
-    if (!strcmp(name, "hyperv") || !strcmp(name, "ovs"))
-        snprintf(err, errlen, "backend '%s' is not built in this version of qhv-agent "
-                              "(available: dummy)", name);
+    static const qvs_class *const classes[] = {&qvs_dummy_class, &qvs_ovs_class};
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        if (!strcmp(name, classes[i]->name))
+            return classes[i];
+    if (!strcmp(name, "hyperv"))
+        snprintf(err, errlen, "backend 'hyperv' is not built in this version of qhv-agent "
+                              "(available: dummy, ovs)");
     else
         snprintf(err, errlen, "unknown backend '%s' (known: dummy, hyperv, ovs; available: "
-                              "dummy)", name);
+                              "dummy, ovs)", name);
     return NULL;
 }
 

@@ -68,6 +68,11 @@ typedef struct qvs qvs;     /* a backend's handle; each backend defines it */
  * Borrowed by open() for its duration only. */
 typedef struct qvs_options {
     const char *dummy_state_file;
+    const char *provider_address;       /* [agent] provider_address */
+    const char *ovs_integration_bridge; /* [ovs] ... */
+    const char *ovs_datapath_type;
+    const char *ovs_rundir;
+    const char *ovs_state_file;
 } qvs_options;
 
 /* What a dump returns. Every member is owned by the struct:

@@ -1,0 +1,554 @@
+/* ovs: the Open vSwitch backend (docs/ovs.md). The switch objects qhv owns
+ * live in a state file beside the OVS instance; the integration bridge's
+ * flow table is computed from them in full (ovs_flows.c) and installed with
+ * one atomic ovs-ofctl --bundle replace-flows, which leaves unchanged flows
+ * alone (an agent restart interrupts no traffic). A dump reports an object
+ * only while its flows are all installed, so flows lost to an ovs-vswitchd
+ * restart are put back by the agent's ordinary reconcile. */
+#include "vswitch/ovs.h"
+#include "vswitch/ovs_exec.h"
+#include "vswitch/ovs_flows.h"
+#include "lib/util.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QOVS_GRE "qhv-gre"
+#define QOVS_RESCAN_NS 1000000000LL     /* look for new VM interfaces every second */
+
+struct qvs {
+    char *bridge;           /* the integration bridge */
+    char *datapath;         /* its datapath_type */
+    char *rundir;           /* OVS_RUNDIR for the tools ("" = their default) */
+    char *state;            /* qhv's objects */
+    char *local_ip;         /* the provider address: GRE source, own records */
+    int64_t last_look_ns;
+    struct timespec pid_mtime;
+};
+
+static int64_t qovs_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int qovs_open(const qvs_options *opt, qvs **ret, char *err, size_t errlen)
+{
+    *ret = NULL;
+    const char *br = opt->ovs_integration_bridge && *opt->ovs_integration_bridge
+                         ? opt->ovs_integration_bridge : "br-int";
+    if (strlen(br) > 12 || strchr(br, '/')) {
+        snprintf(err, errlen, "[ovs] integration_bridge '%s': at most 12 characters, no '/'", br);
+        return -1;
+    }
+    qvs *vs = xcalloc(1, sizeof *vs);
+    vs->bridge = xstrdup(br);
+    vs->datapath = xstrdup(opt->ovs_datapath_type && *opt->ovs_datapath_type
+                               ? opt->ovs_datapath_type : "system");
+    vs->rundir = xstrdup(opt->ovs_rundir ? opt->ovs_rundir : "");
+    vs->local_ip = xstrdup(opt->provider_address ? opt->provider_address : "");
+    if (opt->ovs_state_file && *opt->ovs_state_file)
+        vs->state = xstrdup(opt->ovs_state_file);
+    else
+        vs->state = xasprintf("%s/qhv-%s.json", *vs->rundir ? vs->rundir : "/var/run/openvswitch",
+                              br);
+    *ret = vs;
+    return 0;
+}
+
+static void qovs_close(qvs *vs)
+{
+    if (!vs)
+        return;
+    free(vs->bridge);
+    free(vs->datapath);
+    free(vs->rundir);
+    free(vs->state);
+    free(vs->local_ip);
+    free(vs);
+}
+
+/* ---------- the state file ---------- */
+
+static qvs_map *qovs_state_load(qvs *vs, char *err, size_t errlen)
+{
+    FILE *f = fopen(vs->state, "rb");
+    if (!f)
+        return errno == ENOENT ? qvs_map_new() : NULL;
+    qbuf b;
+    qbuf_init(&b, 0);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        qbuf_append(&b, chunk, n);
+    fclose(f);
+    qj_error je;
+    qj *o = qj_parse(b.data, b.len, NULL, &je);
+    qbuf_free(&b);
+    if (!qj_is(o, QJ_OBJECT)) {
+        snprintf(err, errlen, "%s: not a JSON object (%s); remove it to start afresh", vs->state,
+                 je.msg);
+        qj_free(o);
+        return NULL;
+    }
+    qvs_map *m = qvs_map_from_object(o);
+    qj_free(o);
+    return m;
+}
+
+static int qovs_state_save(qvs *vs, const qvs_map *m, char *err, size_t errlen)
+{
+    qj *o = qvs_map_to_object(m);
+    char *text = qj_to_string(o);
+    qj_free(o);
+    char *tmp = xasprintf("%s.tmp", vs->state);
+    FILE *f = fopen(tmp, "wb");
+    int rc = -1;
+    if (f) {
+        bool ok = fputs(text, f) >= 0;
+        ok = (fflush(f) == 0) && ok;
+        ok = (fsync(fileno(f)) == 0) && ok;
+        ok = (fclose(f) == 0) && ok;
+        rc = ok && rename(tmp, vs->state) == 0 ? 0 : -1;
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "cannot write %s: %s", vs->state, strerror(errno));
+    free(tmp);
+    free(text);
+    return rc;
+}
+
+/* ---------- what Open vSwitch has ---------- */
+
+typedef struct qovs_view {
+    bool bridge;            /* the integration bridge exists */
+    qvs_map *nics;          /* port id → {"name", "ofport"} */
+    qvs_map *ofports;       /* port id → ofport (for the flows) */
+    qvs_map *patches;       /* physical bridge → patch ofport */
+    int gre;
+} qovs_view;
+
+static void qovs_view_free(qovs_view *v)
+{
+    qvs_map_free(v->nics);
+    qvs_map_free(v->ofports);
+    qvs_map_free(v->patches);
+    memset(v, 0, sizeof *v);
+}
+
+static const char *qovs_ext_get(const qj *map, const char *key)
+{
+    /* OVSDB JSON: ["map", [["k", "v"], ...]] */
+    const qj *pairs = qj_at(map, 1);
+    for (size_t i = 0; i < qj_len(pairs); i++) {
+        const qj *kv = qj_at(pairs, i);
+        if (qj_as_str(qj_at(kv, 0)) && !strcmp(qj_as_str(qj_at(kv, 0)), key))
+            return qj_as_str(qj_at(kv, 1));
+    }
+    return NULL;
+}
+
+static int qovs_look(qvs *vs, qovs_view *v, char *err, size_t errlen)
+{
+    memset(v, 0, sizeof *v);
+    v->nics = qvs_map_new();
+    v->ofports = qvs_map_new();
+    v->patches = qvs_map_new();
+    const char *argv[] = {"ovs-vsctl", "--timeout=10", "--format=json",
+                          "--columns=name,ofport,external_ids", "list", "Interface", "--",
+                          "list-ifaces", vs->bridge, NULL};
+    qbuf out, e;
+    qbuf_init(&out, 0);
+    qbuf_init(&e, 0);
+    int rc = qovs_exec(vs->rundir, argv, NULL, &out, &e);
+    if (rc != 0) {
+        bool missing = strstr(e.data, "no bridge named") != NULL;
+        if (!missing)
+            snprintf(err, errlen, "ovs-vsctl: %s", rc < 0 ? e.data : e.data);
+        qbuf_free(&out);
+        qbuf_free(&e);
+        return missing ? 0 : -1;    /* no bridge yet: an empty switch */
+    }
+    v->bridge = true;
+    char *nl = strchr(out.data, '\n');
+    size_t jlen = nl ? (size_t)(nl - out.data) : out.len;
+    qj *table = qj_parse(out.data, jlen, NULL, NULL);
+    qvs_map *mine = qvs_map_new();     /* interface names on the bridge */
+    for (char *line = nl ? nl + 1 : NULL; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        if (*line)
+            qvs_map_put(mine, line, NULL);
+        line = end ? end + 1 : NULL;
+    }
+    const qj *rows = qj_get(table, "data");
+    for (size_t i = 0; i < qj_len(rows); i++) {
+        const qj *row = qj_at(rows, i);
+        const char *name = qj_as_str(qj_at(row, 0));
+        const qj *of = qj_at(row, 1);
+        if (!name || !qvs_map_get(mine, name) || !qj_is(of, QJ_INT) || of->u.i <= 0)
+            continue;
+        if (!strcmp(name, QOVS_GRE)) {
+            v->gre = (int)of->u.i;
+            continue;
+        }
+        if (!strncmp(name, "qi-", 3)) {
+            qvs_map_put(v->patches, name + 3, qj_int(of->u.i));
+            continue;
+        }
+        const char *pid = qovs_ext_get(qj_at(row, 2), "iface-id");
+        if (!pid)
+            continue;
+        qj *nic = qj_object();
+        qj_set(nic, "name", qj_str(name));
+        qj_set(nic, "ofport", qj_int(of->u.i));
+        qvs_map_put(v->nics, pid, nic);
+        qvs_map_put(v->ofports, pid, qj_int(of->u.i));
+    }
+    qvs_map_free(mine);
+    qj_free(table);
+    qbuf_free(&out);
+    qbuf_free(&e);
+    return 0;
+}
+
+/* Flows installed on the bridge, counted by cookie. */
+static int qovs_installed(qvs *vs, qvs_map *counts, char *err, size_t errlen)
+{
+    const char *argv[] = {"ovs-ofctl", "-O", "OpenFlow13", "dump-flows", vs->bridge,
+                          "--no-stats", NULL};
+    qbuf out, e;
+    qbuf_init(&out, 0);
+    qbuf_init(&e, 0);
+    int rc = qovs_exec(vs->rundir, argv, NULL, &out, &e);
+    if (rc != 0)
+        snprintf(err, errlen, "ovs-ofctl dump-flows: %s", e.data);
+    for (char *line = rc == 0 ? out.data : NULL; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        const char *c = strstr(line, "cookie=");
+        char key[32];
+        if (c && sscanf(c + 7, "%31[0-9a-fx]", key) == 1) {
+            qj *n = qvs_map_get(counts, key);
+            if (n)
+                n->u.i++;
+            else
+                qvs_map_put(counts, key, qj_int(1));
+        }
+        line = end ? end + 1 : NULL;
+    }
+    qbuf_free(&out);
+    qbuf_free(&e);
+    return rc == 0 ? 0 : -1;
+}
+
+static bool qovs_needs_nic(const char *id)
+{
+    return !strncmp(id, "port/", 5) || !strncmp(id, "acl/", 4);
+}
+
+/* The port id of a port/ or acl/ id, in buf. */
+static const char *qovs_nic_of(const char *id, char *buf, size_t n)
+{
+    const char *k = strchr(id, '/') + 1, *slash = strchr(k, '/');
+    snprintf(buf, n, "%.*s", slash ? (int)(slash - k) : (int)strlen(k), k);
+    return buf;
+}
+
+static int64_t qovs_count(const qvs_map *counts, uint64_t cookie)
+{
+    char key[32];
+    snprintf(key, sizeof key, "0x%" PRIx64, cookie);
+    const qj *n = qvs_map_get(counts, key);
+    return n ? n->u.i : 0;
+}
+
+static int qovs_ensure(qvs *vs, const qvs_map *state, qvs_map *bad_bridges, char *err,
+                       size_t errlen);
+
+static int qovs_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
+{
+    qvs_observed_init(ret);
+    vs->last_look_ns = qovs_now_ns();
+    qovs_view v;
+    if (qovs_look(vs, &v, err, errlen) < 0) {
+        qovs_view_free(&v);
+        return -1;
+    }
+    if (!v.bridge) {
+        /* The integration bridge is set-up, not intent (as Neutron's agent
+         * makes br-int at start): without it no VM interface can appear. */
+        qvs_map *none = qvs_map_new(), *bad = qvs_map_new();
+        int rc = qovs_ensure(vs, none, bad, err, errlen);
+        qvs_map_free(none);
+        qvs_map_free(bad);
+        qovs_view_free(&v);
+        if (rc < 0 || qovs_look(vs, &v, err, errlen) < 0) {
+            qovs_view_free(&v);
+            return -1;
+        }
+    }
+    qvs_map *state = qovs_state_load(vs, err, errlen);
+    if (!state) {
+        qovs_view_free(&v);
+        return -1;
+    }
+    const char *key;
+    qj *val;
+    for (size_t i = 0; i < qvs_map_end(v.nics); i++)
+        if (qvs_map_at(v.nics, i, &key, &val))
+            qvs_map_put(ret->nics, key, qj_clone(val));
+    /* An object is there when its flows are: compare what the objects ask
+     * for with what the bridge holds, cookie by cookie. */
+    qvs_map *want = qvs_map_new(), *have = qvs_map_new(), *problems = qvs_map_new();
+    qbuf flows;
+    qbuf_init(&flows, 0);
+    qovs_topo t = {v.gre, vs->local_ip, v.patches, v.ofports};
+    qovs_flows(&t, state, &flows, want, problems);
+    qbuf_free(&flows);
+    int rc = 0;
+    if (v.bridge && qovs_installed(vs, have, err, errlen) < 0)
+        rc = -1;
+    bool base_ok = v.bridge &&
+                   qovs_count(want, QOVS_COOKIE_BASE) == qovs_count(have, QOVS_COOKIE_BASE);
+    for (size_t i = 0; rc == 0 && base_ok && i < qvs_map_end(state); i++) {
+        if (!qvs_map_at(state, i, &key, &val) || qvs_map_get(problems, key))
+            continue;
+        char nic[256];
+        if (qovs_needs_nic(key) && !qvs_map_get(v.nics, qovs_nic_of(key, nic, sizeof nic)))
+            continue;
+        uint64_t ck = qovs_cookie(key);
+        if (qovs_count(want, ck) != qovs_count(have, ck))
+            continue;   /* flows missing or stale: not installed as wanted */
+        qvs_map_put(ret->objects, key, qj_clone(val));
+    }
+    qvs_map_free(want);
+    qvs_map_free(have);
+    qvs_map_free(problems);
+    qvs_map_free(state);
+    qovs_view_free(&v);
+    return rc;
+}
+
+static bool qovs_changed(qvs *vs)
+{
+    /* ovs-vswitchd restarted (its flows are gone), or time to look for new
+     * VM interfaces. */
+    char *pidfile = xasprintf("%s/ovs-vswitchd.pid", *vs->rundir ? vs->rundir
+                                                                 : "/var/run/openvswitch");
+    struct stat st;
+    bool restarted = false;
+    if (stat(pidfile, &st) == 0) {
+        restarted = st.st_mtim.tv_sec != vs->pid_mtime.tv_sec ||
+                    st.st_mtim.tv_nsec != vs->pid_mtime.tv_nsec;
+        vs->pid_mtime = st.st_mtim;
+    }
+    free(pidfile);
+    return restarted || qovs_now_ns() - vs->last_look_ns >= QOVS_RESCAN_NS;
+}
+
+static void qovs_result(qvs_op *op, int error, const char *why)
+{
+    op->error = error;
+    snprintf(op->why, sizeof op->why, "%s", why);
+}
+
+/* Creates the integration bridge, the GRE port and the patches to the
+ * physical bridges the port objects name (idempotent). */
+static int qovs_ensure(qvs *vs, const qvs_map *state, qvs_map *bad_bridges, char *err,
+                       size_t errlen)
+{
+    const char *key;
+    qj *val;
+    qvs_map *bridges = qvs_map_new();
+    for (size_t i = 0; i < qvs_map_end(state); i++) {
+        if (!qvs_map_at(state, i, &key, &val) || strncmp(key, "port/", 5))
+            continue;
+        const char *type = qj_get_str(val, "network_type"), *br = qj_get_str(val, "vswitch");
+        if (type && br && (!strcmp(type, "flat") || !strcmp(type, "vlan")) &&
+            !qvs_map_get(bridges, br))
+            qvs_map_put(bridges, br, NULL);
+    }
+    char **args = xcalloc(64 + 24 * qvs_map_size(bridges), sizeof *args);
+    size_t n = 0;
+#define A(s) (args[n++] = xstrdup(s))
+#define AF(...) (args[n++] = xasprintf(__VA_ARGS__))
+    A("ovs-vsctl");
+    A("--timeout=10");
+    A("--may-exist");
+    A("add-br");
+    A(vs->bridge);
+    A("--");
+    A("set");
+    A("Bridge");
+    A(vs->bridge);
+    AF("datapath_type=%s", vs->datapath);
+    A("fail_mode=secure");
+    A("protocols=OpenFlow10,OpenFlow13");
+    if (*vs->local_ip) {
+        A("--");
+        A("--may-exist");
+        A("add-port");
+        A(vs->bridge);
+        A(QOVS_GRE);
+        A("--");
+        A("set");
+        A("Interface");
+        A(QOVS_GRE);
+        A("type=gre");
+        A("options:remote_ip=flow");
+        A("options:key=flow");
+        AF("options:local_ip=%s", vs->local_ip);
+    }
+    for (size_t i = 0; i < qvs_map_end(bridges); i++) {
+        if (!qvs_map_at(bridges, i, &key, NULL))
+            continue;
+        /* The physical bridge is the operator's: it must exist. */
+        const char *probe[] = {"ovs-vsctl", "--timeout=10", "br-exists", key, NULL};
+        if (strlen(key) > 12 || qovs_exec(vs->rundir, probe, NULL, NULL, NULL) != 0) {
+            qvs_map_put(bad_bridges, key, NULL);
+            continue;
+        }
+        A("--");
+        A("--may-exist");
+        A("add-port");
+        A(vs->bridge);
+        AF("qi-%s", key);
+        A("--");
+        A("set");
+        A("Interface");
+        AF("qi-%s", key);
+        A("type=patch");
+        AF("options:peer=qp-%s", key);
+        A("--");
+        A("--may-exist");
+        A("add-port");
+        A(key);
+        AF("qp-%s", key);
+        A("--");
+        A("set");
+        A("Interface");
+        AF("qp-%s", key);
+        A("type=patch");
+        AF("options:peer=qi-%s", key);
+    }
+#undef A
+#undef AF
+    qbuf e;
+    qbuf_init(&e, 0);
+    int rc = qovs_exec(vs->rundir, (const char *const *)args, NULL, NULL, &e);
+    if (rc != 0)
+        snprintf(err, errlen, "ovs-vsctl: %s", e.data);
+    qbuf_free(&e);
+    for (size_t i = 0; i < n; i++)
+        free(args[i]);
+    free(args);
+    qvs_map_free(bridges);
+    return rc == 0 ? 0 : -1;
+}
+
+static size_t qovs_operate(qvs *vs, qvs_op *ops, size_t n)
+{
+    char err[512] = "";
+    size_t failed = 0;
+    qvs_map *state = qovs_state_load(vs, err, sizeof err);
+    qovs_view v = {0};
+    if (!state || qovs_look(vs, &v, err, sizeof err) < 0) {
+        for (size_t i = 0; i < n; i++)
+            qovs_result(&ops[i], -EIO, err);
+        qvs_map_free(state);
+        qovs_view_free(&v);
+        return n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        qvs_op *op = &ops[i];
+        char nic[256];
+        qovs_result(op, 0, "");
+        if (qvs_kind_rank(op->id) < 0) {
+            qovs_result(op, -EINVAL, "unknown object kind");
+        } else if (op->type == QVS_DELETE) {
+            qvs_map_del(state, op->id);
+        } else if (!op->value) {
+            qovs_result(op, -EINVAL, "no value");
+        } else if (qovs_needs_nic(op->id) &&
+                   !qvs_map_get(v.nics, qovs_nic_of(op->id, nic, sizeof nic))) {
+            qovs_result(op, -ENOENT, "no such VM interface on the integration bridge");
+        } else {
+            qvs_map_put(state, op->id, qj_clone(op->value));
+        }
+    }
+    qvs_map *bad = qvs_map_new();
+    int rc = qovs_ensure(vs, state, bad, err, sizeof err);
+    qovs_view_free(&v);
+    if (rc == 0)
+        rc = qovs_look(vs, &v, err, sizeof err);
+    /* Ports of a physical bridge that is not there cannot be wired. */
+    const char *key;
+    qj *val;
+    for (size_t i = 0; i < n; i++) {
+        const qj *br = ops[i].value ? qj_get(ops[i].value, "vswitch") : NULL;
+        if (!ops[i].error && !strncmp(ops[i].id, "port/", 5) && qj_as_str(br) &&
+            qvs_map_get(bad, qj_as_str(br))) {
+            qovs_result(&ops[i], -ENOENT, "its physical bridge does not exist (see [ovs] "
+                                          "bridge_mappings)");
+            qvs_map_del(state, ops[i].id);
+        }
+    }
+    qvs_map_free(bad);
+    qvs_map *counts = qvs_map_new(), *problems = qvs_map_new();
+    qbuf flows;
+    qbuf_init(&flows, 0);
+    if (rc == 0) {
+        qovs_topo t = {v.gre, vs->local_ip, v.patches, v.ofports};
+        qovs_flows(&t, state, &flows, counts, problems);
+        for (size_t i = 0; i < qvs_map_end(problems); i++) {
+            if (!qvs_map_at(problems, i, &key, &val))
+                continue;
+            for (size_t k = 0; k < n; k++)
+                if (!ops[k].error && !strcmp(ops[k].id, key))
+                    qovs_result(&ops[k], -EINVAL, qj_as_str(val));
+        }
+        rc = qovs_state_save(vs, state, err, sizeof err);
+    }
+    if (rc == 0) {
+        const char *argv[] = {"ovs-ofctl", "-O", "OpenFlow13", "--bundle", "replace-flows",
+                              vs->bridge, "-", NULL};
+        qbuf e;
+        qbuf_init(&e, 0);
+        if (qovs_exec(vs->rundir, argv, flows.data, NULL, &e) != 0) {
+            snprintf(err, sizeof err, "ovs-ofctl replace-flows: %s", e.data);
+            rc = -1;
+        }
+        qbuf_free(&e);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc < 0 && !ops[i].error)
+            qovs_result(&ops[i], -EIO, err);
+        if (ops[i].error)
+            failed++;
+    }
+    qbuf_free(&flows);
+    qvs_map_free(counts);
+    qvs_map_free(problems);
+    qvs_map_free(state);
+    qovs_view_free(&v);
+    return failed;
+}
+
+const qvs_class qvs_ovs_class = {
+    .name = "ovs",
+    .port_filter = true,
+    .open = qovs_open,
+    .close = qovs_close,
+    .dump = qovs_dump,
+    .changed = qovs_changed,
+    .operate = qovs_operate,
+};
