@@ -423,8 +423,7 @@ static void qag_watch_start(qag *a)
 /* A short description of a failed exchange for the log. */
 static void qag_describe(const qhttpc_resp *r, char *out, size_t n)
 {
-    if (r->status == 0 && (strstr(r->error, "certificate") || strstr(r->error, "SSL") ||
-                           strstr(r->error, "TLS")))
+    if (r->status == 0 && r->tls_failed)
         snprintf(out, n, "TLS: %s (check [ssl] ca_file, cert_file, key_file)", r->error);
     else if (r->status == 0)
         snprintf(out, n, "%s", r->error);

@@ -66,7 +66,7 @@ static int qctl_get(const char *path, const char *token, qj **ret, char *err, si
                       .tls = &qctl_tls};
     qhttpc_resp r;
     int status = qhttpc_request(c, &req, &r);
-    if (status < 0 && strstr(r.error, "certificate"))
+    if (status < 0 && r.tls_failed)
         snprintf(err, errlen, "%s: %s (see --os-cacert, --os-cert, --os-key)", url, r.error);
     else if (status < 0)
         snprintf(err, errlen, "%s: %s", url, r.error);

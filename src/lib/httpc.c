@@ -25,6 +25,7 @@ struct qhttpc_call {
     CURL *easy;                 /* NULL once done */
     struct curl_slist *headers;
     bool done;
+    bool https;                 /* the URL's scheme, for resp.tls_failed */
     char *capture;              /* response header name to keep, or NULL */
     qhttpc_resp resp;
     char errbuf[CURL_ERROR_SIZE];
@@ -110,6 +111,27 @@ static size_t qhttpc_header(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* curl's results that mean the TLS layer refused us, once connected over
+ * https (a refused or dropped TCP connection is not among them). */
+static bool qhttpc_tls_code(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void qhttpc_fail(qhttpc_call *call, const char *msg)
 {
     qhttpc_release_easy(call);
@@ -131,6 +153,7 @@ qhttpc_call *qhttpc_start(qhttpc *c, const qhttpc_req *req)
         return call;
     }
     CURL *e = call->easy;
+    call->https = !strncasecmp(req->url, "https://", 8);
     curl_easy_setopt(e, CURLOPT_URL, req->url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -215,6 +238,7 @@ static int qhttpc_collect(qhttpc *c)
                 snprintf(why, sizeof why, "%s", call->errbuf[0] ? call->errbuf
                                                                 : curl_easy_strerror(rc));
             qhttpc_fail(call, why);
+            call->resp.tls_failed = call->https && qhttpc_tls_code(rc);
         }
         done++;
     }

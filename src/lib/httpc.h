@@ -56,6 +56,10 @@ typedef struct qhttpc_resp {
     int status;                     /* HTTP status; 0 when there was no response */
     qbuf body;                      /* the response body (NUL-terminated) */
     char error[256];                /* transport error when status == 0, else "" */
+    bool tls_failed;                /* status == 0 over https once connected: the TLS handshake
+                                       or certificate check failed, or the server dropped the
+                                       connection without an answer (how TLS 1.3 servers refuse
+                                       a client certificate, after the handshake) */
     char *header;                   /* req.capture_header's value (trimmed), NULL if absent;
                                        owned by the resp */
 } qhttpc_resp;

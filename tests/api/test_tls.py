@@ -354,8 +354,12 @@ class TlsAgentTestCase(TlsServerTestCase):
 
     def refused(self, h, pattern):
         """h never registers, and says why in its log."""
-        self.wait_for('the TLS failure in the log of %s' % h.name,
-                      lambda: re.search(pattern, h.read_log()))
+        try:
+            self.wait_for('the TLS failure in the log of %s' % h.name,
+                          lambda: re.search(pattern, h.read_log()))
+        except AssertionError:
+            raise AssertionError('%s did not log %r; its log:\n%s'
+                                 % (h.name, pattern, h.read_log()[-3000:]))
         self.assertNotIn(h.name, self.agent_hosts())
         self.assertIsNone(h.proc.poll(), 'the agent keeps retrying')
 
