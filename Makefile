@@ -6,7 +6,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 600
 CTEST_FLAGS ?= --output-on-failure
 
-.PHONY: all deps-run deps-test build build-asan build-fuzz run check unit fuzz bench bench-keystone bench-agents clean
+.PHONY: all deps-run deps-test build build-asan build-fuzz run check unit fuzz bench bench-keystone bench-agents bench-ovs demo clean
 
 all: build
 
@@ -69,6 +69,15 @@ bench-keystone: build
 
 bench-agents: build
 	/usr/bin/python3 bench/agents_bench.py --build $(BUILD)
+
+# 1,000 ports on one Open vSwitch host (userspace datapath in a namespace;
+# root): create->ACTIVE p50/p99, a resync of unchanged ports, agent CPU/RSS.
+bench-ovs: deps-test build
+	/usr/bin/python3 bench/ovs_bench.py --build $(BUILD)
+
+# The Open vSwitch backend end to end with real packets (root): README.
+demo: deps-test build
+	/usr/bin/python3 scripts/demo.py --build $(BUILD) $(DEMO_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

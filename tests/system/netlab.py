@@ -237,6 +237,15 @@ class Vm:
                 return int(line.split(',')[1].split()[0])
         return 0
 
+    def reaches(self, ip, deadline=2):
+        """True if any of a few echo requests within deadline seconds is
+        answered (the first packet to a new NVGRE peer may be lost while
+        OVS resolves the tunnel's next hop)."""
+        r = subprocess.run(['ip', 'netns', 'exec', self.ns, 'ping', '-n', '-q', '-c', '3',
+                            '-i', '0.2', '-w', str(deadline), ip],
+                           capture_output=True, text=True, timeout=deadline + 10)
+        return r.returncode == 0
+
     def ping_once(self, ip, wait=1):
         return self.ping(ip, count=1, wait=wait) == 1
 
