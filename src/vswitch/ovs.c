@@ -19,7 +19,12 @@
 #include <unistd.h>
 
 #define QOVS_GRE "qhv-gre"
-#define QOVS_RESCAN_NS 1000000000LL     /* look for new VM interfaces every second */
+/* VM interfaces come and go as ovsdb-client monitor reports them; a full
+ * look every so often anyway, every second while the monitor is down. */
+#define QOVS_RESCAN_NS 10000000000LL
+#define QOVS_RESCAN_UNWATCHED_NS 1000000000LL
+/* Flows are read back in full at least this often (see qovs_verify). */
+#define QOVS_VERIFY_NS 30000000000LL
 
 struct qvs {
     char *bridge;           /* the integration bridge */
@@ -29,6 +34,15 @@ struct qvs {
     char *local_ip;         /* the provider address: GRE source, own records */
     int64_t last_look_ns;
     struct timespec pid_mtime;
+    qovs_watch monitor;     /* ovsdb-client monitor of the Interface table */
+    /* The last computed flow table and the input it came from: a dump that
+     * follows an operate, and the periodic dumps of an idle agent, ask for
+     * the same table again. */
+    char *memo_in;
+    char *installed;        /* memo_in of the table last known to be installed */
+    int64_t verified_ns;    /* when the flows were last read back in full */
+    qbuf memo_flows;
+    qvs_map *memo_counts, *memo_problems;
 };
 
 static int64_t qovs_now_ns(void)
@@ -48,6 +62,7 @@ static int qovs_open(const qvs_options *opt, qvs **ret, char *err, size_t errlen
         return -1;
     }
     qvs *vs = xcalloc(1, sizeof *vs);
+    vs->monitor.fd = -1;
     vs->bridge = xstrdup(br);
     vs->datapath = xstrdup(opt->ovs_datapath_type && *opt->ovs_datapath_type
                                ? opt->ovs_datapath_type : "system");
@@ -66,11 +81,17 @@ static void qovs_close(qvs *vs)
 {
     if (!vs)
         return;
+    qovs_watch_stop(&vs->monitor);
     free(vs->bridge);
     free(vs->datapath);
     free(vs->rundir);
     free(vs->state);
     free(vs->local_ip);
+    free(vs->memo_in);
+    free(vs->installed);
+    qbuf_free(&vs->memo_flows);
+    qvs_map_free(vs->memo_counts);
+    qvs_map_free(vs->memo_problems);
     free(vs);
 }
 
@@ -219,6 +240,38 @@ static int qovs_look(qvs *vs, qovs_view *v, char *err, size_t errlen)
     return 0;
 }
 
+/* The flow table for state on the bridge as v sees it (ovs_flows.c), from
+ * the memo when the input is unchanged. The results are borrowed from vs,
+ * valid until the next call. */
+static void qovs_table(qvs *vs, const qovs_view *v, const qvs_map *state, const char **flows,
+                       const qvs_map **counts, const qvs_map **problems)
+{
+    qj *in = qj_object();
+    qj_set(in, "gre", qj_int(v->gre));
+    qj_set(in, "patches", qvs_map_to_object(v->patches));
+    qj_set(in, "ofports", qvs_map_to_object(v->ofports));
+    qj_set(in, "state", qvs_map_to_object(state));
+    char *text = qj_to_string(in);
+    qj_free(in);
+    if (!vs->memo_in || strcmp(text, vs->memo_in)) {
+        free(vs->memo_in);
+        vs->memo_in = text;
+        text = NULL;
+        qbuf_free(&vs->memo_flows);
+        qbuf_init(&vs->memo_flows, 0);
+        qvs_map_free(vs->memo_counts);
+        qvs_map_free(vs->memo_problems);
+        vs->memo_counts = qvs_map_new();
+        vs->memo_problems = qvs_map_new();
+        qovs_topo t = {v->gre, vs->local_ip, v->patches, v->ofports};
+        qovs_flows(&t, state, &vs->memo_flows, vs->memo_counts, vs->memo_problems);
+    }
+    free(text);
+    *flows = vs->memo_flows.data ? vs->memo_flows.data : "";
+    *counts = vs->memo_counts;
+    *problems = vs->memo_problems;
+}
+
 /* Flows installed on the bridge, counted by cookie. */
 static int qovs_installed(qvs *vs, qvs_map *counts, char *err, size_t errlen)
 {
@@ -248,6 +301,54 @@ static int qovs_installed(qvs *vs, qvs_map *counts, char *err, size_t errlen)
     qbuf_free(&out);
     qbuf_free(&e);
     return rc == 0 ? 0 : -1;
+}
+
+/* The number of flows on the bridge (one small OpenFlow request). */
+static int64_t qovs_flow_count(qvs *vs)
+{
+    const char *argv[] = {"ovs-ofctl", "-O", "OpenFlow13", "dump-aggregate", vs->bridge, NULL};
+    qbuf out;
+    qbuf_init(&out, 0);
+    int64_t n = -1;
+    const char *c;
+    if (qovs_exec(vs->rundir, argv, NULL, &out, NULL) == 0 && out.data &&
+        (c = strstr(out.data, "flow_count=")))
+        n = strtoll(c + 11, NULL, 10);
+    qbuf_free(&out);
+    return n;
+}
+
+/* The flows on the bridge by cookie, into have. Reading every flow back
+ * costs more than computing them, so when the table asked for is the one
+ * this process last saw fully installed, the bridge holds as many flows
+ * and the last full check is recent, the table is taken as installed. */
+static int qovs_verify(qvs *vs, const qvs_map *want, qvs_map *have, char *err, size_t errlen)
+{
+    int64_t total = 0, now = qovs_now_ns();
+    const char *key;
+    qj *val;
+    for (size_t i = 0; i < qvs_map_end(want); i++)
+        if (qvs_map_at(want, i, &key, &val))
+            total += val->u.i;
+    if (vs->installed && vs->memo_in && !strcmp(vs->installed, vs->memo_in) &&
+        now - vs->verified_ns < QOVS_VERIFY_NS && qovs_flow_count(vs) == total) {
+        for (size_t i = 0; i < qvs_map_end(want); i++)
+            if (qvs_map_at(want, i, &key, &val))
+                qvs_map_put(have, key, qj_clone(val));
+        return 0;
+    }
+    if (qovs_installed(vs, have, err, errlen) < 0)
+        return -1;
+    bool all = qvs_map_size(have) == qvs_map_size(want);
+    for (size_t i = 0; all && i < qvs_map_end(want); i++)
+        if (qvs_map_at(want, i, &key, &val)) {
+            const qj *h = qvs_map_get(have, key);
+            all = h && h->u.i == val->u.i;
+        }
+    free(vs->installed);
+    vs->installed = all && vs->memo_in ? xstrdup(vs->memo_in) : NULL;
+    vs->verified_ns = now;
+    return 0;
 }
 
 static bool qovs_needs_nic(const char *id)
@@ -308,14 +409,12 @@ static int qovs_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
             qvs_map_put(ret->nics, key, qj_clone(val));
     /* An object is there when its flows are: compare what the objects ask
      * for with what the bridge holds, cookie by cookie. */
-    qvs_map *want = qvs_map_new(), *have = qvs_map_new(), *problems = qvs_map_new();
-    qbuf flows;
-    qbuf_init(&flows, 0);
-    qovs_topo t = {v.gre, vs->local_ip, v.patches, v.ofports};
-    qovs_flows(&t, state, &flows, want, problems);
-    qbuf_free(&flows);
+    qvs_map *have = qvs_map_new();
+    const qvs_map *want, *problems;
+    const char *flows;
+    qovs_table(vs, &v, state, &flows, &want, &problems);
     int rc = 0;
-    if (v.bridge && qovs_installed(vs, have, err, errlen) < 0)
+    if (v.bridge && qovs_verify(vs, want, have, err, errlen) < 0)
         rc = -1;
     bool base_ok = v.bridge &&
                    qovs_count(want, QOVS_COOKIE_BASE) == qovs_count(have, QOVS_COOKIE_BASE);
@@ -330,9 +429,7 @@ static int qovs_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
             continue;   /* flows missing or stale: not installed as wanted */
         qvs_map_put(ret->objects, key, qj_clone(val));
     }
-    qvs_map_free(want);
     qvs_map_free(have);
-    qvs_map_free(problems);
     qvs_map_free(state);
     qovs_view_free(&v);
     return rc;
@@ -340,19 +437,31 @@ static int qovs_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
 
 static bool qovs_changed(qvs *vs)
 {
-    /* ovs-vswitchd restarted (its flows are gone), or time to look for new
-     * VM interfaces. */
-    char *pidfile = xasprintf("%s/ovs-vswitchd.pid", *vs->rundir ? vs->rundir
-                                                                 : "/var/run/openvswitch");
+    /* ovs-vswitchd restarted (its flows are gone), an Interface row changed
+     * (a VM interface plugged or unplugged, an ofport assigned), or time for
+     * a full look. */
+    const char *rundir = *vs->rundir ? vs->rundir : "/var/run/openvswitch";
+    char *pidfile = xasprintf("%s/ovs-vswitchd.pid", rundir);
     struct stat st;
-    bool restarted = false;
+    bool changed = false;
     if (stat(pidfile, &st) == 0) {
-        restarted = st.st_mtim.tv_sec != vs->pid_mtime.tv_sec ||
-                    st.st_mtim.tv_nsec != vs->pid_mtime.tv_nsec;
+        changed = st.st_mtim.tv_sec != vs->pid_mtime.tv_sec ||
+                  st.st_mtim.tv_nsec != vs->pid_mtime.tv_nsec;
         vs->pid_mtime = st.st_mtim;
     }
     free(pidfile);
-    return restarted || qovs_now_ns() - vs->last_look_ns >= QOVS_RESCAN_NS;
+    if (!vs->monitor.pid) {
+        char *db = xasprintf("unix:%s/db.sock", rundir);
+        const char *argv[] = {"ovsdb-client", "monitor", db, "Open_vSwitch", "Interface",
+                              "name,ofport,external_ids", NULL};
+        if (qovs_watch_start(&vs->monitor, vs->rundir, argv) == 0)
+            changed = true;     /* what happened while it was not watching */
+        free(db);
+    }
+    if (qovs_watch_poll(&vs->monitor) != 0)
+        changed = true;         /* a change, or the monitor died (restarted next time) */
+    int64_t every = vs->monitor.pid ? QOVS_RESCAN_NS : QOVS_RESCAN_UNWATCHED_NS;
+    return changed || qovs_now_ns() - vs->last_look_ns >= every;
 }
 
 static void qovs_result(qvs_op *op, int error, const char *why)
@@ -455,6 +564,25 @@ static int qovs_ensure(qvs *vs, const qvs_map *state, qvs_map *bad_bridges, char
     return rc == 0 ? 0 : -1;
 }
 
+/* True if the bridge already has what qovs_ensure would create for state:
+ * then an operate costs no OVSDB transaction. */
+static bool qovs_ready(const qvs *vs, const qovs_view *v, const qvs_map *state)
+{
+    if (!v->bridge || (*vs->local_ip && !v->gre))
+        return false;
+    const char *key;
+    qj *val;
+    for (size_t i = 0; i < qvs_map_end(state); i++) {
+        if (!qvs_map_at(state, i, &key, &val) || strncmp(key, "port/", 5))
+            continue;
+        const char *type = qj_get_str(val, "network_type"), *br = qj_get_str(val, "vswitch");
+        if (type && br && (!strcmp(type, "flat") || !strcmp(type, "vlan")) &&
+            !qvs_map_get(v->patches, br))
+            return false;
+    }
+    return true;
+}
+
 static size_t qovs_operate(qvs *vs, qvs_op *ops, size_t n)
 {
     char err[512] = "";
@@ -486,10 +614,13 @@ static size_t qovs_operate(qvs *vs, qvs_op *ops, size_t n)
         }
     }
     qvs_map *bad = qvs_map_new();
-    int rc = qovs_ensure(vs, state, bad, err, sizeof err);
-    qovs_view_free(&v);
-    if (rc == 0)
-        rc = qovs_look(vs, &v, err, sizeof err);
+    int rc = 0;
+    if (!qovs_ready(vs, &v, state)) {
+        rc = qovs_ensure(vs, state, bad, err, sizeof err);
+        qovs_view_free(&v);
+        if (rc == 0)
+            rc = qovs_look(vs, &v, err, sizeof err);
+    }
     /* Ports of a physical bridge that is not there cannot be wired. */
     const char *key;
     qj *val;
@@ -503,12 +634,10 @@ static size_t qovs_operate(qvs *vs, qvs_op *ops, size_t n)
         }
     }
     qvs_map_free(bad);
-    qvs_map *counts = qvs_map_new(), *problems = qvs_map_new();
-    qbuf flows;
-    qbuf_init(&flows, 0);
+    const qvs_map *counts, *problems;
+    const char *flows = "";
     if (rc == 0) {
-        qovs_topo t = {v.gre, vs->local_ip, v.patches, v.ofports};
-        qovs_flows(&t, state, &flows, counts, problems);
+        qovs_table(vs, &v, state, &flows, &counts, &problems);
         for (size_t i = 0; i < qvs_map_end(problems); i++) {
             if (!qvs_map_at(problems, i, &key, &val))
                 continue;
@@ -523,10 +652,14 @@ static size_t qovs_operate(qvs *vs, qvs_op *ops, size_t n)
                               vs->bridge, "-", NULL};
         qbuf e;
         qbuf_init(&e, 0);
-        if (qovs_exec(vs->rundir, argv, flows.data, NULL, &e) != 0) {
+        if (qovs_exec(vs->rundir, argv, flows, NULL, &e) != 0) {
             snprintf(err, sizeof err, "ovs-ofctl replace-flows: %s", e.data);
             rc = -1;
         }
+        /* Installed as computed (the bundle is all or nothing), but only a
+         * full read-back makes it "known": the confirming dump does one. */
+        free(vs->installed);
+        vs->installed = NULL;
         qbuf_free(&e);
     }
     for (size_t i = 0; i < n; i++) {
@@ -535,9 +668,6 @@ static size_t qovs_operate(qvs *vs, qvs_op *ops, size_t n)
         if (ops[i].error)
             failed++;
     }
-    qbuf_free(&flows);
-    qvs_map_free(counts);
-    qvs_map_free(problems);
     qvs_map_free(state);
     qovs_view_free(&v);
     return failed;

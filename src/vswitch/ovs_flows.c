@@ -154,6 +154,7 @@ static void qovs_rule_matches(const qj *r, qbuf *out)
 typedef struct qovs_conj {
     qvs_map *ids;       /* rule key → int id */
     qvs_map *taken;     /* id text → rule key */
+    qvs_map *emitted;   /* id text → null: its remote clause's flows are out */
 } qovs_conj;
 
 /* A conjunction id per distinct (direction, rule with its remotes): ports
@@ -230,6 +231,18 @@ static void qovs_acl(qovs_acc *f, qovs_conj *conj, const qvs_map *objects, const
             qovs_add(f, table, 40, match, ck, act);
             free(match);
         }
+        /* The remote clause is the same for every port with this rule:
+         * emitted once (member flows times ports would be quadratic). */
+        char cidt[16];
+        snprintf(cidt, sizeof cidt, "%u", cid);
+        if (qvs_map_get(conj->emitted, cidt)) {
+            char *cm = xasprintf("conj_id=%u,%s", cid, eth);
+            qovs_add(f, table, 40, cm, ck, commit);
+            free(cm);
+            qbuf_free(&pm);
+            continue;
+        }
+        qvs_map_put(conj->emitted, cidt, qj_bool(true));
         snprintf(act, sizeof act, "conjunction(%u,1/2)", cid);
         for (size_t k = 0; k < qj_len(prefixes); k++) {
             char *match = xasprintf(QOVS_CT_NEW ",%s,%s=%s", eth, rfield,
@@ -536,7 +549,7 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
     }
     free(nets);
     /* Security groups of the ports with port security. */
-    qovs_conj conj = {qvs_map_new(), qvs_map_new()};
+    qovs_conj conj = {qvs_map_new(), qvs_map_new(), qvs_map_new()};
     for (size_t i = 0; i < qvs_map_end(objects); i++) {
         if (!qvs_map_at(objects, i, &key, &val) || strncmp(key, "acl/", 4))
             continue;
@@ -554,6 +567,7 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
     }
     qvs_map_free(conj.ids);
     qvs_map_free(conj.taken);
+    qvs_map_free(conj.emitted);
     free(ports);
     /* Out, sorted, with the count of flows per cookie. */
     size_t n = 0;

@@ -357,6 +357,16 @@ class Lab:
         h2.plug_uplink('ul2')
         return h1, h2
 
+    def add_host(self, name='h1', index=1):
+        """One host with no underlay peer (its uplink is one end of a veth
+        whose other end is left in the host's namespace, down)."""
+        h = Host(self, name, index)
+        self.hosts.append(h)
+        run('ip', 'link', 'add', 'name', 'ul%d' % index, 'netns', h.ns, 'type', 'veth', 'peer',
+            'name', 'ulx%d' % index, 'netns', h.ns)
+        h.plug_uplink('ul%d' % index)
+        return h
+
     def add_vm(self, name, host, port, prefixlen):
         port = dict(port, _prefixlen=prefixlen)
         vm = Vm(self, name, host, port)
