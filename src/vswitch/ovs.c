@@ -26,6 +26,14 @@
 /* Flows are read back in full at least this often (see qovs_verify). */
 #define QOVS_VERIFY_NS 30000000000LL
 
+typedef struct qovs_view {
+    bool bridge;            /* the integration bridge exists */
+    qvs_map *nics;          /* port id → {"name", "ofport"} */
+    qvs_map *ofports;       /* port id → ofport (for the flows) */
+    qvs_map *patches;       /* physical bridge → patch ofport */
+    int gre;
+} qovs_view;
+
 struct qvs {
     char *bridge;           /* the integration bridge */
     char *datapath;         /* its datapath_type */
@@ -35,15 +43,26 @@ struct qvs {
     int64_t last_look_ns;
     struct timespec pid_mtime;
     qovs_watch monitor;     /* ovsdb-client monitor of the Interface table */
+    qovs_view view;
+    bool view_ok, view_dirty;   /* view: the last look, valid unless dirty */
     /* The last computed flow table and the input it came from: a dump that
      * follows an operate, and the periodic dumps of an idle agent, ask for
      * the same table again. */
     char *memo_in;
     char *installed;        /* memo_in of the table last known to be installed */
+    char *installed_flows;  /* and that table */
     int64_t verified_ns;    /* when the flows were last read back in full */
     qbuf memo_flows;
     qvs_map *memo_counts, *memo_problems;
 };
+
+static void qovs_view_free(qovs_view *v)
+{
+    qvs_map_free(v->nics);
+    qvs_map_free(v->ofports);
+    qvs_map_free(v->patches);
+    memset(v, 0, sizeof *v);
+}
 
 static int64_t qovs_now_ns(void)
 {
@@ -82,6 +101,7 @@ static void qovs_close(qvs *vs)
     if (!vs)
         return;
     qovs_watch_stop(&vs->monitor);
+    qovs_view_free(&vs->view);
     free(vs->bridge);
     free(vs->datapath);
     free(vs->rundir);
@@ -89,6 +109,7 @@ static void qovs_close(qvs *vs)
     free(vs->local_ip);
     free(vs->memo_in);
     free(vs->installed);
+    free(vs->installed_flows);
     qbuf_free(&vs->memo_flows);
     qvs_map_free(vs->memo_counts);
     qvs_map_free(vs->memo_problems);
@@ -147,21 +168,7 @@ static int qovs_state_save(qvs *vs, const qvs_map *m, char *err, size_t errlen)
 
 /* ---------- what Open vSwitch has ---------- */
 
-typedef struct qovs_view {
-    bool bridge;            /* the integration bridge exists */
-    qvs_map *nics;          /* port id → {"name", "ofport"} */
-    qvs_map *ofports;       /* port id → ofport (for the flows) */
-    qvs_map *patches;       /* physical bridge → patch ofport */
-    int gre;
-} qovs_view;
 
-static void qovs_view_free(qovs_view *v)
-{
-    qvs_map_free(v->nics);
-    qvs_map_free(v->ofports);
-    qvs_map_free(v->patches);
-    memset(v, 0, sizeof *v);
-}
 
 static const char *qovs_ext_get(const qj *map, const char *key)
 {
@@ -175,7 +182,46 @@ static const char *qovs_ext_get(const qj *map, const char *key)
     return NULL;
 }
 
+static qvs_map *qovs_map_copy(const qvs_map *m)
+{
+    qj *o = qvs_map_to_object(m);
+    qvs_map *c = qvs_map_from_object(o);
+    qj_free(o);
+    return c;
+}
+
+static void qovs_view_copy(qovs_view *dst, const qovs_view *src)
+{
+    dst->bridge = src->bridge;
+    dst->gre = src->gre;
+    dst->nics = qovs_map_copy(src->nics);
+    dst->ofports = qovs_map_copy(src->ofports);
+    dst->patches = qovs_map_copy(src->patches);
+}
+
+static int qovs_look_ovsdb(qvs *vs, qovs_view *v, char *err, size_t errlen);
+
+/* What Open vSwitch has: from the last look while the monitor has reported
+ * no Interface change since (a look is an ovs-vsctl run). */
 static int qovs_look(qvs *vs, qovs_view *v, char *err, size_t errlen)
+{
+    if (vs->monitor.pid && qovs_watch_poll(&vs->monitor) != 0)
+        vs->view_dirty = true;
+    if (vs->monitor.pid && vs->view_ok && !vs->view_dirty) {
+        qovs_view_copy(v, &vs->view);
+        return 0;
+    }
+    vs->view_dirty = false;
+    qovs_view_free(&vs->view);
+    vs->view_ok = false;
+    if (qovs_look_ovsdb(vs, v, err, errlen) < 0)
+        return -1;
+    qovs_view_copy(&vs->view, v);
+    vs->view_ok = true;
+    return 0;
+}
+
+static int qovs_look_ovsdb(qvs *vs, qovs_view *v, char *err, size_t errlen)
 {
     memset(v, 0, sizeof *v);
     v->nics = qvs_map_new();
@@ -345,8 +391,15 @@ static int qovs_verify(qvs *vs, const qvs_map *want, qvs_map *have, char *err, s
             const qj *h = qvs_map_get(have, key);
             all = h && h->u.i == val->u.i;
         }
+    /* Equal counts per cookie say "installed as wanted" (what a dump
+     * reports); only this process's own install says which flows exactly
+     * (installed_flows, what an incremental install diffs against). */
     free(vs->installed);
     vs->installed = all && vs->memo_in ? xstrdup(vs->memo_in) : NULL;
+    if (!all) {
+        free(vs->installed_flows);
+        vs->installed_flows = NULL;
+    }
     vs->verified_ns = now;
     return 0;
 }
@@ -389,6 +442,7 @@ static int qovs_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
          * makes br-int at start): without it no VM interface can appear. */
         qvs_map *none = qvs_map_new(), *bad = qvs_map_new();
         int rc = qovs_ensure(vs, none, bad, err, errlen);
+        vs->view_dirty = true;
         qvs_map_free(none);
         qvs_map_free(bad);
         qovs_view_free(&v);
@@ -455,11 +509,11 @@ static bool qovs_changed(qvs *vs)
         const char *argv[] = {"ovsdb-client", "monitor", db, "Open_vSwitch", "Interface",
                               "name,ofport,external_ids", NULL};
         if (qovs_watch_start(&vs->monitor, vs->rundir, argv) == 0)
-            changed = true;     /* what happened while it was not watching */
+            changed = vs->view_dirty = true;    /* what happened while not watching */
         free(db);
     }
     if (qovs_watch_poll(&vs->monitor) != 0)
-        changed = true;         /* a change, or the monitor died (restarted next time) */
+        changed = vs->view_dirty = true;    /* a change, or the monitor died */
     int64_t every = vs->monitor.pid ? QOVS_RESCAN_NS : QOVS_RESCAN_UNWATCHED_NS;
     return changed || qovs_now_ns() - vs->last_look_ns >= every;
 }
@@ -564,6 +618,80 @@ static int qovs_ensure(qvs *vs, const qvs_map *state, qvs_map *bad_bridges, char
     return rc == 0 ? 0 : -1;
 }
 
+/* Lines of a flow table text ("table=..,priority=..,match,cookie=..,actions=..")
+ * by their key (what precedes ",cookie="): the flow's identity in OpenFlow. */
+static qvs_map *qovs_flow_lines(const char *text)
+{
+    qvs_map *m = qvs_map_new();
+    for (const char *l = text; l && *l;) {
+        const char *end = strchr(l, '\n'), *c = strstr(l, ",cookie=");
+        size_t len = end ? (size_t)(end - l) : strlen(l);
+        if (c && (size_t)(c - l) < len) {
+            char *key = xstrndup(l, (size_t)(c - l));
+            qvs_map_put(m, key, qj_str_take(xstrndup(l, len)));
+            free(key);
+        }
+        l = end ? end + 1 : NULL;
+    }
+    return m;
+}
+
+/* Makes the bridge's table flows. When the bridge holds the table this
+ * process last installed (as many flows), only the difference goes, as one
+ * OpenFlow bundle (add replaces a flow with the same identity; delete_strict
+ * removes one); otherwise the whole table through --bundle replace-flows,
+ * which diffs on the switch. Either is atomic; unchanged flows are left
+ * alone. */
+static int qovs_install(qvs *vs, const char *flows, char *err, size_t errlen)
+{
+    qbuf diff, e;
+    qbuf_init(&diff, 0);
+    qbuf_init(&e, 0);
+    bool incremental = false;
+    if (vs->installed_flows) {
+        qvs_map *old = qovs_flow_lines(vs->installed_flows), *cur = qovs_flow_lines(flows);
+        if (qovs_flow_count(vs) == (int64_t)qvs_map_size(old)) {
+            incremental = true;
+            const char *key;
+            qj *val;
+            for (size_t i = 0; i < qvs_map_end(old); i++)
+                if (qvs_map_at(old, i, &key, &val) && !qvs_map_get(cur, key))
+                    qbuf_printf(&diff, "flow delete_strict %s\n", key);
+            for (size_t i = 0; i < qvs_map_end(cur); i++) {
+                if (!qvs_map_at(cur, i, &key, &val))
+                    continue;
+                const qj *was = qvs_map_get(old, key);
+                if (!was || strcmp(qj_as_str(was), qj_as_str(val)))
+                    qbuf_printf(&diff, "flow add %s\n", qj_as_str(val));
+            }
+        }
+        qvs_map_free(old);
+        qvs_map_free(cur);
+    }
+    int rc = 0;
+    if (!incremental) {
+        const char *argv[] = {"ovs-ofctl", "-O", "OpenFlow13", "--bundle", "replace-flows",
+                              vs->bridge, "-", NULL};
+        rc = qovs_exec(vs->rundir, argv, flows, NULL, &e);
+    } else if (diff.len) {
+        const char *argv[] = {"ovs-ofctl", "-O", "OpenFlow13", "bundle", vs->bridge, "-", NULL};
+        rc = qovs_exec(vs->rundir, argv, diff.data, NULL, &e);
+    }
+    free(vs->installed);
+    free(vs->installed_flows);
+    vs->installed = vs->installed_flows = NULL;
+    if (rc != 0) {
+        snprintf(err, errlen, "ovs-ofctl %s: %s", incremental ? "bundle" : "replace-flows",
+                 e.data ? e.data : "");
+    } else {
+        vs->installed_flows = xstrdup(flows);
+        vs->installed = vs->memo_in ? xstrdup(vs->memo_in) : NULL;
+    }
+    qbuf_free(&diff);
+    qbuf_free(&e);
+    return rc == 0 ? 0 : -1;
+}
+
 /* True if the bridge already has what qovs_ensure would create for state:
  * then an operate costs no OVSDB transaction. */
 static bool qovs_ready(const qvs *vs, const qovs_view *v, const qvs_map *state)
@@ -617,6 +745,7 @@ static size_t qovs_operate(qvs *vs, qvs_op *ops, size_t n)
     int rc = 0;
     if (!qovs_ready(vs, &v, state)) {
         rc = qovs_ensure(vs, state, bad, err, sizeof err);
+        vs->view_dirty = true;
         qovs_view_free(&v);
         if (rc == 0)
             rc = qovs_look(vs, &v, err, sizeof err);
@@ -647,21 +776,8 @@ static size_t qovs_operate(qvs *vs, qvs_op *ops, size_t n)
         }
         rc = qovs_state_save(vs, state, err, sizeof err);
     }
-    if (rc == 0) {
-        const char *argv[] = {"ovs-ofctl", "-O", "OpenFlow13", "--bundle", "replace-flows",
-                              vs->bridge, "-", NULL};
-        qbuf e;
-        qbuf_init(&e, 0);
-        if (qovs_exec(vs->rundir, argv, flows, NULL, &e) != 0) {
-            snprintf(err, sizeof err, "ovs-ofctl replace-flows: %s", e.data);
-            rc = -1;
-        }
-        /* Installed as computed (the bundle is all or nothing), but only a
-         * full read-back makes it "known": the confirming dump does one. */
-        free(vs->installed);
-        vs->installed = NULL;
-        qbuf_free(&e);
-    }
+    if (rc == 0)
+        rc = qovs_install(vs, flows, err, sizeof err);
     for (size_t i = 0; i < n; i++) {
         if (rc < 0 && !ops[i].error)
             qovs_result(&ops[i], -EIO, err);
