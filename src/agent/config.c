@@ -39,7 +39,7 @@ static const qopt qag_opts[] = {
       "This host's provider address (PA) for NVGRE"),
     O("agent", "network_types", QOPT_STR, network_types, "", 0, 0,
       "Network types this agent serves (reported to the server, which binds with them; "
-      "empty: all its backend can serve: local,flat,vlan,nvgre and, except on ovs, ip_rewrite)"),
+      "empty: all five: local,flat,vlan,nvgre,ip_rewrite)"),
     O("agent", "vif_type", QOPT_STR, vif_type, "", 0, 0,
       "binding:vif_type of the ports this agent serves (hyperv or ovs; empty: ovs for the "
       "ovs backend, else hyperv)"),
@@ -229,18 +229,12 @@ static int qag_conf_derive(qag_conf *c, char *err, size_t errlen)
         free(c->vif_type);
         c->vif_type = xstrdup(!strcmp(c->backend, "ovs") ? "ovs" : "hyperv");
     }
-    bool ovs = !strcmp(c->backend, "ovs");
     if (!*c->network_types) {
         free(c->network_types);
-        c->network_types = xstrdup(ovs ? "local,flat,vlan,nvgre" : "local,flat,vlan,nvgre,ip_rewrite");
+        c->network_types = xstrdup("local,flat,vlan,nvgre,ip_rewrite");
     }
     c->types = qag_conf_split(c->network_types, &c->n_types);
     for (size_t i = 0; i < c->n_types; i++) {
-        if (ovs && !strcmp(c->types[i], "ip_rewrite")) {
-            snprintf(err, errlen, "[agent] network_types: the ovs backend cannot serve ip_rewrite "
-                                  "networks (docs/ovs.md)");
-            return -1;
-        }
         bool known = false;
         for (size_t k = 0; k < QHV_ARRAY_SIZE(qag_known_types); k++)
             known = known || !strcmp(c->types[i], qag_known_types[k]);

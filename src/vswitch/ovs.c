@@ -116,6 +116,13 @@ static void qovs_close(qvs *vs)
     free(vs);
 }
 
+/* Networks of these types reach the wire through a physical bridge (the
+ * port's vswitch), over a patch pair to br-int. */
+static bool qovs_uses_patch(const char *type)
+{
+    return !strcmp(type, "flat") || !strcmp(type, "vlan") || !strcmp(type, "ip_rewrite");
+}
+
 /* ---------- the state file ---------- */
 
 static qvs_map *qovs_state_load(qvs *vs, char *err, size_t errlen)
@@ -536,7 +543,7 @@ static int qovs_ensure(qvs *vs, const qvs_map *state, qvs_map *bad_bridges, char
         if (!qvs_map_at(state, i, &key, &val) || strncmp(key, "port/", 5))
             continue;
         const char *type = qj_get_str(val, "network_type"), *br = qj_get_str(val, "vswitch");
-        if (type && br && (!strcmp(type, "flat") || !strcmp(type, "vlan")) &&
+        if (type && br && qovs_uses_patch(type) &&
             !qvs_map_get(bridges, br))
             qvs_map_put(bridges, br, NULL);
     }
@@ -704,7 +711,7 @@ static bool qovs_ready(const qvs *vs, const qovs_view *v, const qvs_map *state)
         if (!qvs_map_at(state, i, &key, &val) || strncmp(key, "port/", 5))
             continue;
         const char *type = qj_get_str(val, "network_type"), *br = qj_get_str(val, "vswitch");
-        if (type && br && (!strcmp(type, "flat") || !strcmp(type, "vlan")) &&
+        if (type && br && qovs_uses_patch(type) &&
             !qvs_map_get(v->patches, br))
             return false;
     }

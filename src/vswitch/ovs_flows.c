@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define QOVS_CT_NEW "ct_state=+new-est-rel-inv+trk"
 #define QOVS_BCAST "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00"
@@ -365,6 +366,115 @@ static void qovs_port_flows(qovs_acc *f, const qovs_port *p)
     }
 }
 
+/* The MAC an ovs host uses for a provider address of IP rewrite on the
+ * underlay: derived from the address, so that hosts need no resolution
+ * among themselves (docs/ovs.md); the owner also answers ARP with it. */
+static void qovs_pa_mac(const char *pa, char *out, size_t n)
+{
+    unsigned b[4] = {0, 0, 0, 0};
+    sscanf(pa, "%u.%u.%u.%u", &b[0], &b[1], &b[2], &b[3]);
+    snprintf(out, n, "02:71:%02x:%02x:%02x:%02x", b[0] & 255, b[1] & 255, b[2] & 255,
+             b[3] & 255);
+}
+
+/* An ARP reply to the request being processed: "who has ip" → mac. */
+static void qovs_arp_reply(char *a, size_t n, const char *mac, const char *ip)
+{
+    snprintf(a, n, "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:%s->eth_src,"
+                   "set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+                   "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:%s->arp_sha,"
+                   "set_field:%s->arp_spa,IN_PORT",
+             mac, mac, ip);
+}
+
+static bool qovs_is_v4(const char *ip) { return ip && !strchr(ip, ':'); }
+
+/* IP rewrite (HNV's TranslationMethodNat) for one network: only provider
+ * addresses on the wire, no encapsulation.
+ *   a local customer address (its record's provider address is this
+ *   host's):  from the wire, dst PA → CA, the VM's MAC, reg7  (0 → 35)
+ *             to the wire, src CA → its PA and PA MAC, out     (41)
+ *   a remote one: from the wire, src PA → CA and its MAC       (36)
+ *             to it, dst CA → PA and PA MAC                    (40 → 41)
+ *             the VMs' ARP for it answered here                (40)
+ * Unknown provider addresses drop (tables 35/36 default). */
+static void qovs_rewrite_flows(qovs_acc *f, const qovs_net *n, const qvs_map *objects)
+{
+    char m[512], a[1024], pmac[24];
+    const char *key;
+    qj *rec;
+    for (size_t i = 0; i < qvs_map_end(objects); i++) {
+        if (!qvs_map_at(objects, i, &key, &rec) || strncmp(key, "lookup_record/", 14))
+            continue;
+        const qj *vsid = qj_get(rec, "vsid");
+        const char *pa = qj_get_str(rec, "provider_address"), *ca = qj_get_str(rec, "customer_address"),
+                   *mac = qj_get_str(rec, "mac_address"), *rule = qj_get_str(rec, "rule");
+        if (!qj_is(vsid, QJ_INT) || vsid->u.i != n->seg || !rule || strcmp(rule, "rewrite") ||
+            !qovs_is_v4(pa) || !qovs_is_v4(ca) || !mac)
+            continue;
+        uint64_t ck = qovs_cookie(key);
+        qovs_pa_mac(pa, pmac, sizeof pmac);
+        char owned[300];
+        snprintf(owned, sizeof owned, "provider_address/%s", pa);
+        if (qvs_map_get(objects, owned)) {
+            const qovs_port *p = NULL;
+            for (size_t k = 0; k < n->nports && !p; k++) {
+                const char *pm = qj_get_str(n->ports[k]->v, "mac_address");
+                if (pm && !strcasecmp(pm, mac))
+                    p = n->ports[k];
+            }
+            if (!p || !n->patch)
+                continue;   /* its VM is not (yet) on this host */
+            snprintf(m, sizeof m, "in_port=%d,vlan_tci=0x0000/0x1fff,ip,nw_dst=%s", n->patch, pa);
+            snprintf(a, sizeof a, "set_field:0x%" PRIx64 "->metadata,goto_table:35", n->meta);
+            qovs_add(f, 0, 110, m, ck, a);
+            snprintf(m, sizeof m, "metadata=0x%" PRIx64 ",ip,nw_dst=%s", n->meta, pa);
+            snprintf(a, sizeof a, "set_field:%s->ip_dst,set_field:%s->eth_dst,set_field:%d->reg7,"
+                                  "goto_table:36", ca, mac, p->ofport);
+            qovs_add(f, 35, 100, m, ck, a);
+            snprintf(m, sizeof m, "metadata=0x%" PRIx64 ",ip,nw_src=%s", n->meta, ca);
+            snprintf(a, sizeof a, "set_field:%s->ip_src,set_field:%s->eth_src,output:%d", pa, pmac,
+                     n->patch);
+            qovs_add(f, 41, 100, m, ck, a);
+        } else {
+            snprintf(m, sizeof m, "metadata=0x%" PRIx64 ",ip,nw_src=%s", n->meta, pa);
+            snprintf(a, sizeof a, "set_field:%s->ip_src,set_field:%s->eth_src,goto_table:50", ca,
+                     mac);
+            qovs_add(f, 36, 100, m, ck, a);
+            snprintf(m, sizeof m, "metadata=0x%" PRIx64 ",ip,dl_dst=%s,nw_dst=%s", n->meta, mac, ca);
+            snprintf(a, sizeof a, "set_field:%s->ip_dst,set_field:%s->eth_dst,goto_table:41", pa,
+                     pmac);
+            qovs_add(f, 40, 100, m, ck, a);
+            snprintf(m, sizeof m, "metadata=0x%" PRIx64 ",arp,arp_op=1,arp_tpa=%s", n->meta, ca);
+            qovs_arp_reply(a, sizeof a, mac, ca);
+            qovs_add(f, 40, 110, m, ck, a);
+        }
+    }
+}
+
+/* ARP for the provider addresses this host owns, asked on the underlay
+ * (through the patch of every physical bridge). */
+static void qovs_owned_pa_flows(qovs_acc *f, const qovs_topo *t, const qvs_map *objects)
+{
+    char m[256], a[1024], pmac[24];
+    const char *key, *br;
+    qj *val, *of;
+    for (size_t i = 0; i < qvs_map_end(objects); i++) {
+        if (!qvs_map_at(objects, i, &key, &val) || strncmp(key, "provider_address/", 17) ||
+            !qovs_is_v4(key + 17) || !strcmp(key + 17, t->local_ip))
+            continue;   /* the host's own (NVGRE) address is its kernel's to answer */
+        qovs_pa_mac(key + 17, pmac, sizeof pmac);
+        qovs_arp_reply(a, sizeof a, pmac, key + 17);
+        for (size_t k = 0; k < qvs_map_end(t->patches); k++) {
+            if (!qvs_map_at(t->patches, k, &br, &of) || !qj_is(of, QJ_INT))
+                continue;
+            snprintf(m, sizeof m, "in_port=%" PRId64 ",vlan_tci=0x0000/0x1fff,arp,arp_op=1,"
+                                  "arp_tpa=%s", of->u.i, key + 17);
+            qovs_add(f, 0, 110, m, qovs_cookie(key), a);
+        }
+    }
+}
+
 /* Tables 0, 30 and 40 of one network. */
 static void qovs_net_flows(qovs_acc *f, const qovs_topo *t, const qovs_net *n,
                            const qvs_map *objects)
@@ -450,6 +560,8 @@ static void qovs_net_flows(qovs_acc *f, const qovs_topo *t, const qovs_net *n,
                                     "output:%d",
                             flood.len ? "," : "", (uint64_t)n->seg << 8, pa, t->gre_ofport);
         qvs_map_free(pas);
+    } else if (!strcmp(n->type, "ip_rewrite")) {
+        qovs_rewrite_flows(f, n, objects);     /* no flooding off the host */
     } else if (n->patch) {
         bool vlan = !strcmp(n->type, "vlan");
         if (vlan)
@@ -479,7 +591,7 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
 {
     qovs_acc f = {qvs_map_new()};
     /* Defaults: what no flow allows is dropped. */
-    static const int tables[] = {0, 10, 20, 21, 30, 40, 50, 51};
+    static const int tables[] = {0, 10, 20, 21, 30, 35, 36, 40, 41, 50, 51};
     for (size_t i = 0; i < QHV_ARRAY_SIZE(tables); i++)
         qovs_add(&f, tables[i], 0, "", QOVS_COOKIE_BASE, "drop");
     for (int t21 = 0; t21 < 2; t21++) {
@@ -501,9 +613,8 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
         const char *type = qj_get_str(val, "network_type");
         if (!qj_is(of, QJ_INT) || of->u.i <= 0)
             continue;   /* no interface (yet): nothing to steer */
-        if (!type || !strcmp(type, "ip_rewrite")) {
-            qvs_map_put(problems, key, qj_str("ip_rewrite networks are not supported by the ovs "
-                                              "backend"));
+        if (!type) {
+            qvs_map_put(problems, key, qj_str("no network_type"));
             continue;
         }
         qovs_port *p = &ports[np++];
@@ -533,7 +644,8 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
             const qj *seg = qj_get(p->v, !strcmp(n->type, "vlan") ? "vlan" : "vsid");
             n->seg = qj_is(seg, QJ_INT) ? seg->u.i : 0;
             n->cookie = p->cookie;
-            if (!strcmp(n->type, "vlan") || !strcmp(n->type, "flat")) {
+            if (!strcmp(n->type, "vlan") || !strcmp(n->type, "flat") ||
+                !strcmp(n->type, "ip_rewrite")) {
                 const qj *patch = qvs_map_get(t->patches, qj_get_str(p->v, "vswitch"));
                 n->patch = qj_is(patch, QJ_INT) ? (int)patch->u.i : 0;
             }
@@ -543,6 +655,7 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
             n->ports[n->nports++] = p;
         }
     }
+    qovs_owned_pa_flows(&f, t, objects);
     for (size_t k = 0; k < nn; k++) {
         qovs_net_flows(&f, t, &nets[k], objects);
         free(nets[k].ports);

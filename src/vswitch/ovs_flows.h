@@ -16,6 +16,7 @@
  *      tun_id VSID<<8 | flow hash to the record's provider address; local
  *      MAC → reg7 → 50; broadcast to local ports, remote hosts or the
  *      physical network; vlan/flat unknown unicast → the physical network
+ *   35/36/41 IP rewrite: provider ↔ customer addresses in and out
  *   50 ingress security group: ct(zone=reg7) → 51 rules, ct(commit), output
  * Remote groups are conjunctive matches: one flow per member address of an
  * address_set lists the conjunctions of every rule naming the set, so a

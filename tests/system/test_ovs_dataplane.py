@@ -20,6 +20,8 @@ SERVER_CONF = """
 [agent]
 auth_token = system-secret
 report_interval = 5
+[ip_rewrite]
+provider_pools = h1:192.168.250.96/28,h2:192.168.250.112/28
 """
 
 WHY_NOT = netlab.missing()
@@ -118,6 +120,7 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         a_gre = cls.network('tenant-a', 'a-nvgre', 'nvgre', 5101, '10.2.0.0/24')
         b_gre = cls.network('tenant-b', 'b-nvgre', 'nvgre', 5102, '10.2.0.0/24')
         sec = cls.network('tenant-a', 'a-sec', 'vlan', 103, '10.3.0.0/24')
+        rw = cls.network('tenant-a', 'a-rewrite', 'ip_rewrite', 5201, '10.4.0.0/24')
         # default groups: members reach each other, egress anywhere
         cls.a1 = cls.vm('a1', h1, a_vlan, 'tenant-a', '10.1.0.11')
         cls.a2 = cls.vm('a2', h2, a_vlan, 'tenant-a', '10.1.0.12')
@@ -127,6 +130,8 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         cls.g2 = cls.vm('g2', h2, a_gre, 'tenant-a', '10.2.0.12')
         cls.x2 = cls.vm('x2', h2, b_gre, 'tenant-b', '10.2.0.12')
         cls.x1 = cls.vm('x1', h1, b_gre, 'tenant-b', '10.2.0.11')
+        cls.r1 = cls.vm('r1', h1, rw, 'tenant-a', '10.4.0.11')
+        cls.r2 = cls.vm('r2', h2, rw, 'tenant-a', '10.4.0.12')
         # Security groups: the client has egress only; the server accepts
         # tcp/8080 from anywhere and tcp/9090 from members of "trusted".
         cls.trusted = cls.group('tenant-a', 'trusted', [])
@@ -207,6 +212,27 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         # Both directions were encapsulated.
         self.assertEqual({s for s, *_ in gre}, {self.h1.pa, self.h2.pa})
         self.assertEqual(self.x1.ping(self.x2.ip, count=2), 2)
+
+    def test_ip_rewrite_shows_only_provider_addresses(self):
+        cap = netlab.Capture(self.lab, self.h1.ns, 'ul1', 'ip')
+        self.assertEqual(self.r1.ping(self.r2.ip, count=5), 5)
+        frames = cap.stop()
+        pairs = set()
+        for fr in frames:
+            if fr[12:14] != b'\x08\x00':
+                continue
+            src = '.'.join(str(b) for b in fr[26:30])
+            dst = '.'.join(str(b) for b in fr[30:34])
+            self.assertFalse(src.startswith('10.') or dst.startswith('10.'),
+                             'a customer address on the wire: %s > %s' % (src, dst))
+            if fr[23] == 1:     # ICMP between provider addresses
+                pairs.add((src, dst))
+        pool1 = ['192.168.250.%d' % i for i in range(96, 112)]
+        pool2 = ['192.168.250.%d' % i for i in range(112, 128)]
+        self.assertTrue(any(s in pool1 and d in pool2 for s, d in pairs), pairs)
+        self.assertTrue(any(s in pool2 and d in pool1 for s, d in pairs), pairs)
+        # The echo replies were rewritten back: the VM got them from r2's
+        # customer address (ping counted them above).
 
     def test_security_group_ports_and_stateful_replies(self):
         # tcp/8080 is open to all; tcp/7070 is listening but not allowed.

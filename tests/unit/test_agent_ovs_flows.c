@@ -246,18 +246,50 @@ static void test_nvgre_forwarding(void **state)
     fx_free(&f);
 }
 
-static void test_ip_rewrite_is_a_problem(void **state)
+static void test_ip_rewrite(void **state)
 {
     (void)state;
     fx f;
     fx_init(&f);
     put(&f, "port/" P1,
         "{\"vswitch\":\"br-phy\",\"network_id\":\"n3\",\"network_type\":\"ip_rewrite\","
-        "\"vsid\":5002,\"mac_address\":\"fa:16:3e:00:00:01\"}");
+        "\"vsid\":5002,\"mac_address\":\"fa:16:3e:00:00:01\",\"admin_state_up\":true,"
+        "\"port_security\":false}");
+    /* our VM 10.0.0.5 has PA 192.168.0.101 (ours); 10.0.0.6 is elsewhere at .102 */
+    put(&f, "provider_address/192.168.0.101", "{\"address\":\"192.168.0.101\"}");
+    put(&f, "lookup_record/5002/10.0.0.5/fa:16:3e:00:00:01",
+        "{\"vsid\":5002,\"customer_address\":\"10.0.0.5\",\"mac_address\":\"fa:16:3e:00:00:01\","
+        "\"provider_address\":\"192.168.0.101\",\"rule\":\"rewrite\"}");
+    put(&f, "lookup_record/5002/10.0.0.6/fa:16:3e:00:00:02",
+        "{\"vsid\":5002,\"customer_address\":\"10.0.0.6\",\"mac_address\":\"fa:16:3e:00:00:02\","
+        "\"provider_address\":\"192.168.0.102\",\"rule\":\"rewrite\"}");
     qvs_map *problems;
     char *t = table(&f, &problems, NULL);
-    assert_non_null(strstr(qj_as_str(qvs_map_get(problems, "port/" P1)), "ip_rewrite"));
-    assert_lacks(t, "in_port=5");
+    assert_int_equal(qvs_map_size(problems), 0);
+    /* from the wire (the patch, untagged): our PA → the VM's CA and MAC */
+    assert_has(t, "table=0,priority=110,in_port=20,vlan_tci=0x0000/0x1fff,ip,nw_dst=192.168.0.101,");
+    assert_has(t, "table=35,priority=100,metadata=");
+    assert_has(t, ",ip,nw_dst=192.168.0.101,cookie=");
+    assert_has(t, "actions=set_field:10.0.0.5->ip_dst,set_field:fa:16:3e:00:00:01->eth_dst,"
+                  "set_field:5->reg7,goto_table:36\n");
+    /* ... the remote sender's PA → its CA and MAC, then the ingress SG */
+    assert_has(t, ",ip,nw_src=192.168.0.102,cookie=");
+    assert_has(t, "actions=set_field:10.0.0.6->ip_src,set_field:fa:16:3e:00:00:02->eth_src,"
+                  "goto_table:50\n");
+    /* to the remote CA: its PA and the PA's MAC; then our source rewritten, out the patch */
+    assert_has(t, ",ip,dl_dst=fa:16:3e:00:00:02,nw_dst=10.0.0.6,cookie=");
+    assert_has(t, "actions=set_field:192.168.0.102->ip_dst,set_field:02:71:c0:a8:00:66->eth_dst,"
+                  "goto_table:41\n");
+    assert_has(t, "actions=set_field:192.168.0.101->ip_src,set_field:02:71:c0:a8:00:65->eth_src,"
+                  "output:20\n");
+    /* the VM's ARP for the remote CA is answered here; ARP for our PA on the wire too */
+    assert_has(t, ",arp,arp_op=1,arp_tpa=10.0.0.6,cookie=");
+    assert_has(t, "set_field:fa:16:3e:00:00:02->arp_sha,set_field:10.0.0.6->arp_spa,IN_PORT\n");
+    assert_has(t, "table=0,priority=110,in_port=20,vlan_tci=0x0000/0x1fff,arp,arp_op=1,"
+                  "arp_tpa=192.168.0.101,");
+    /* nothing floods off the host, nothing is encapsulated */
+    assert_lacks(t, "tun_dst");
+    assert_lacks(t, "priority=10,metadata=");
     free(t);
     qvs_map_free(problems);
     fx_free(&f);
@@ -406,7 +438,7 @@ int main(void)
         cmocka_unit_test(test_vlan_port_with_port_security),
         cmocka_unit_test(test_admin_down_drops),
         cmocka_unit_test(test_nvgre_forwarding),
-        cmocka_unit_test(test_ip_rewrite_is_a_problem),
+        cmocka_unit_test(test_ip_rewrite),
         cmocka_unit_test(test_security_group_rules),
         cmocka_unit_test(test_membership_change_touches_one_flow),
         cmocka_unit_test(test_counts_and_determinism),
