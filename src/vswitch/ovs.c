@@ -45,12 +45,20 @@ struct qvs {
     qovs_watch monitor;     /* ovsdb-client monitor of the Interface table */
     qovs_view view;
     bool view_ok, view_dirty;   /* view: the last look, valid unless dirty */
+    qvs_map *state_cache;       /* the state file's objects as last read or written */
+    struct stat state_stat;     /* ... and the file then */
+    bool state_exists;
+    uint64_t state_gen;         /* changes whenever state_cache does */
     /* The last computed flow table and the input it came from: a dump that
      * follows an operate, and the periodic dumps of an idle agent, ask for
      * the same table again. */
-    char *memo_in;
-    char *installed;        /* memo_in of the table last known to be installed */
-    char *installed_flows;  /* and that table */
+    uint64_t memo_id;       /* which computation memo_flows is (0: none) */
+    uint64_t memo_gen;      /* the state_gen it was computed from (0: another map) */
+    int memo_gre;
+    qvs_map *memo_patches, *memo_ofports;
+    uint64_t installed;     /* memo_id of the table last known to be installed, 0 */
+    qvs_map *installed_flows;   /* the flows this process last installed: identity →
+                                   line (what an incremental install diffs against) */
     int64_t verified_ns;    /* when the flows were last read back in full */
     qbuf memo_flows;
     qvs_map *memo_counts, *memo_problems;
@@ -102,14 +110,15 @@ static void qovs_close(qvs *vs)
         return;
     qovs_watch_stop(&vs->monitor);
     qovs_view_free(&vs->view);
+    qvs_map_free(vs->state_cache);
     free(vs->bridge);
     free(vs->datapath);
     free(vs->rundir);
     free(vs->state);
     free(vs->local_ip);
-    free(vs->memo_in);
-    free(vs->installed);
-    free(vs->installed_flows);
+    qvs_map_free(vs->memo_patches);
+    qvs_map_free(vs->memo_ofports);
+    qvs_map_free(vs->installed_flows);
     qbuf_free(&vs->memo_flows);
     qvs_map_free(vs->memo_counts);
     qvs_map_free(vs->memo_problems);
@@ -125,7 +134,9 @@ static bool qovs_uses_patch(const char *type)
 
 /* ---------- the state file ---------- */
 
-static qvs_map *qovs_state_load(qvs *vs, char *err, size_t errlen)
+static int qovs_state_write(qvs *vs, const qvs_map *m, char *err, size_t errlen);
+
+static qvs_map *qovs_state_read(qvs *vs, char *err, size_t errlen)
 {
     FILE *f = fopen(vs->state, "rb");
     if (!f)
@@ -151,7 +162,66 @@ static qvs_map *qovs_state_load(qvs *vs, char *err, size_t errlen)
     return m;
 }
 
-static int qovs_state_save(qvs *vs, const qvs_map *m, char *err, size_t errlen)
+static bool qovs_same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* qhv's objects, borrowed from vs: read again only when the file is not the
+ * one this process last read or wrote (someone edited or removed it). */
+static const qvs_map *qovs_state(qvs *vs, char *err, size_t errlen)
+{
+    struct stat st;
+    bool exists = stat(vs->state, &st) == 0;
+    if (vs->state_cache && exists == vs->state_exists &&
+        (!exists || qovs_same_file(&st, &vs->state_stat)))
+        return vs->state_cache;
+    qvs_map *m = qovs_state_read(vs, err, errlen);
+    if (!m)
+        return NULL;
+    qvs_map_free(vs->state_cache);
+    vs->state_cache = m;
+    vs->state_exists = exists;
+    if (exists)
+        vs->state_stat = st;
+    vs->state_gen++;
+    return m;
+}
+
+/* qhv's objects, to change in place: the caller then calls
+ * qovs_state_commit (the cache and the file must not disagree for long). */
+static qvs_map *qovs_state_edit(qvs *vs, char *err, size_t errlen)
+{
+    if (!qovs_state(vs, err, errlen))
+        return NULL;
+    vs->state_gen++;
+    return vs->state_cache;
+}
+
+static void qovs_state_drop(qvs *vs)
+{
+    qvs_map_free(vs->state_cache);
+    vs->state_cache = NULL;
+    vs->state_gen++;
+}
+
+/* Writes the edited objects (atomically: a crash leaves the old or the new
+ * file). On failure the cache is dropped: the file is read again. */
+static int qovs_state_commit(qvs *vs, char *err, size_t errlen)
+{
+    struct stat st;
+    int rc = qovs_state_write(vs, vs->state_cache, err, errlen);
+    if (rc == 0 && stat(vs->state, &st) == 0) {
+        vs->state_stat = st;
+        vs->state_exists = true;
+        return 0;
+    }
+    qovs_state_drop(vs);
+    return -1;
+}
+
+static int qovs_state_write(qvs *vs, const qvs_map *m, char *err, size_t errlen)
 {
     qj *o = qvs_map_to_object(m);
     char *text = qj_to_string(o);
@@ -299,27 +369,37 @@ static int qovs_look_ovsdb(qvs *vs, qovs_view *v, char *err, size_t errlen)
 static void qovs_table(qvs *vs, const qovs_view *v, const qvs_map *state, const char **flows,
                        const qvs_map **counts, const qvs_map **problems)
 {
-    qj *in = qj_object();
-    qj_set(in, "gre", qj_int(v->gre));
-    qj_set(in, "patches", qvs_map_to_object(v->patches));
-    qj_set(in, "ofports", qvs_map_to_object(v->ofports));
-    qj_set(in, "state", qvs_map_to_object(state));
-    char *text = qj_to_string(in);
-    qj_free(in);
-    if (!vs->memo_in || strcmp(text, vs->memo_in)) {
-        free(vs->memo_in);
-        vs->memo_in = text;
-        text = NULL;
+    bool cached = state == vs->state_cache;
+    if (!vs->memo_id || !cached || vs->memo_gen != vs->state_gen || vs->memo_gre != v->gre ||
+        !qvs_map_equal(vs->memo_patches, v->patches) ||
+        !qvs_map_equal(vs->memo_ofports, v->ofports)) {
+        vs->memo_gen = cached ? vs->state_gen : 0;
+        vs->memo_gre = v->gre;
+        qvs_map_free(vs->memo_patches);
+        qvs_map_free(vs->memo_ofports);
+        vs->memo_patches = qovs_map_copy(v->patches);
+        vs->memo_ofports = qovs_map_copy(v->ofports);
+        qbuf out;
+        qbuf_init(&out, 0);
+        qvs_map *cnt = qvs_map_new(), *probs = qvs_map_new();
+        qovs_topo t = {v->gre, vs->local_ip, v->patches, v->ofports};
+        qovs_flows(&t, state, &out, cnt, probs);
+        /* The same table from another input (a VM interface with no port
+         * object yet, say) is the same computation: what is known to be
+         * installed stays known. */
+        bool same = vs->memo_id && out.len == vs->memo_flows.len &&
+                    (!out.len || !memcmp(out.data, vs->memo_flows.data, out.len)) &&
+                    qvs_map_equal(probs, vs->memo_problems);
+        static uint64_t ids;
+        if (!same)
+            vs->memo_id = ++ids;
         qbuf_free(&vs->memo_flows);
-        qbuf_init(&vs->memo_flows, 0);
+        vs->memo_flows = out;
         qvs_map_free(vs->memo_counts);
         qvs_map_free(vs->memo_problems);
-        vs->memo_counts = qvs_map_new();
-        vs->memo_problems = qvs_map_new();
-        qovs_topo t = {v->gre, vs->local_ip, v->patches, v->ofports};
-        qovs_flows(&t, state, &vs->memo_flows, vs->memo_counts, vs->memo_problems);
+        vs->memo_counts = cnt;
+        vs->memo_problems = probs;
     }
-    free(text);
     *flows = vs->memo_flows.data ? vs->memo_flows.data : "";
     *counts = vs->memo_counts;
     *problems = vs->memo_problems;
@@ -383,7 +463,7 @@ static int qovs_verify(qvs *vs, const qvs_map *want, qvs_map *have, char *err, s
     for (size_t i = 0; i < qvs_map_end(want); i++)
         if (qvs_map_at(want, i, &key, &val))
             total += val->u.i;
-    if (vs->installed && vs->memo_in && !strcmp(vs->installed, vs->memo_in) &&
+    if (vs->installed && vs->installed == vs->memo_id &&
         now - vs->verified_ns < QOVS_VERIFY_NS && qovs_flow_count(vs) == total) {
         for (size_t i = 0; i < qvs_map_end(want); i++)
             if (qvs_map_at(want, i, &key, &val))
@@ -401,10 +481,9 @@ static int qovs_verify(qvs *vs, const qvs_map *want, qvs_map *have, char *err, s
     /* Equal counts per cookie say "installed as wanted" (what a dump
      * reports); only this process's own install says which flows exactly
      * (installed_flows, what an incremental install diffs against). */
-    free(vs->installed);
-    vs->installed = all && vs->memo_in ? xstrdup(vs->memo_in) : NULL;
+    vs->installed = all ? vs->memo_id : 0;
     if (!all) {
-        free(vs->installed_flows);
+        qvs_map_free(vs->installed_flows);
         vs->installed_flows = NULL;
     }
     vs->verified_ns = now;
@@ -458,7 +537,7 @@ static int qovs_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
             return -1;
         }
     }
-    qvs_map *state = qovs_state_load(vs, err, errlen);
+    const qvs_map *state = qovs_state(vs, err, errlen);
     if (!state) {
         qovs_view_free(&v);
         return -1;
@@ -491,7 +570,6 @@ static int qovs_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
         qvs_map_put(ret->objects, key, qj_clone(val));
     }
     qvs_map_free(have);
-    qvs_map_free(state);
     qovs_view_free(&v);
     return rc;
 }
@@ -655,25 +733,22 @@ static int qovs_install(qvs *vs, const char *flows, char *err, size_t errlen)
     qbuf_init(&diff, 0);
     qbuf_init(&e, 0);
     bool incremental = false;
-    if (vs->installed_flows) {
-        qvs_map *old = qovs_flow_lines(vs->installed_flows), *cur = qovs_flow_lines(flows);
-        if (qovs_flow_count(vs) == (int64_t)qvs_map_size(old)) {
-            incremental = true;
-            const char *key;
-            qj *val;
-            for (size_t i = 0; i < qvs_map_end(old); i++)
-                if (qvs_map_at(old, i, &key, &val) && !qvs_map_get(cur, key))
-                    qbuf_printf(&diff, "flow delete_strict %s\n", key);
-            for (size_t i = 0; i < qvs_map_end(cur); i++) {
-                if (!qvs_map_at(cur, i, &key, &val))
-                    continue;
-                const qj *was = qvs_map_get(old, key);
-                if (!was || strcmp(qj_as_str(was), qj_as_str(val)))
-                    qbuf_printf(&diff, "flow add %s\n", qj_as_str(val));
-            }
+    qvs_map *cur = qovs_flow_lines(flows);
+    const qvs_map *old = vs->installed_flows;
+    if (old && qovs_flow_count(vs) == (int64_t)qvs_map_size(old)) {
+        incremental = true;
+        const char *key;
+        qj *val;
+        for (size_t i = 0; i < qvs_map_end(old); i++)
+            if (qvs_map_at(old, i, &key, &val) && !qvs_map_get(cur, key))
+                qbuf_printf(&diff, "flow delete_strict %s\n", key);
+        for (size_t i = 0; i < qvs_map_end(cur); i++) {
+            if (!qvs_map_at(cur, i, &key, &val))
+                continue;
+            const qj *was = qvs_map_get(old, key);
+            if (!was || strcmp(qj_as_str(was), qj_as_str(val)))
+                qbuf_printf(&diff, "flow add %s\n", qj_as_str(val));
         }
-        qvs_map_free(old);
-        qvs_map_free(cur);
     }
     int rc = 0;
     if (!incremental) {
@@ -684,15 +759,16 @@ static int qovs_install(qvs *vs, const char *flows, char *err, size_t errlen)
         const char *argv[] = {"ovs-ofctl", "-O", "OpenFlow13", "bundle", vs->bridge, "-", NULL};
         rc = qovs_exec(vs->rundir, argv, diff.data, NULL, &e);
     }
-    free(vs->installed);
-    free(vs->installed_flows);
-    vs->installed = vs->installed_flows = NULL;
+    qvs_map_free(vs->installed_flows);
+    vs->installed_flows = NULL;
+    vs->installed = 0;
     if (rc != 0) {
         snprintf(err, errlen, "ovs-ofctl %s: %s", incremental ? "bundle" : "replace-flows",
                  e.data ? e.data : "");
+        qvs_map_free(cur);
     } else {
-        vs->installed_flows = xstrdup(flows);
-        vs->installed = vs->memo_in ? xstrdup(vs->memo_in) : NULL;
+        vs->installed_flows = cur;
+        vs->installed = vs->memo_id;
     }
     qbuf_free(&diff);
     qbuf_free(&e);
@@ -722,12 +798,12 @@ static size_t qovs_operate(qvs *vs, qvs_op *ops, size_t n)
 {
     char err[512] = "";
     size_t failed = 0;
-    qvs_map *state = qovs_state_load(vs, err, sizeof err);
+    qvs_map *state = qovs_state_edit(vs, err, sizeof err);
+    bool committed = false;
     qovs_view v = {0};
     if (!state || qovs_look(vs, &v, err, sizeof err) < 0) {
         for (size_t i = 0; i < n; i++)
             qovs_result(&ops[i], -EIO, err);
-        qvs_map_free(state);
         qovs_view_free(&v);
         return n;
     }
@@ -781,8 +857,11 @@ static size_t qovs_operate(qvs *vs, qvs_op *ops, size_t n)
                 if (!ops[k].error && !strcmp(ops[k].id, key))
                     qovs_result(&ops[k], -EINVAL, qj_as_str(val));
         }
-        rc = qovs_state_save(vs, state, err, sizeof err);
+        rc = qovs_state_commit(vs, err, sizeof err);
+        committed = true;
     }
+    if (!committed)
+        qovs_state_drop(vs);    /* the edits did not reach the file: forget them */
     if (rc == 0)
         rc = qovs_install(vs, flows, err, sizeof err);
     for (size_t i = 0; i < n; i++) {
@@ -791,7 +870,6 @@ static size_t qovs_operate(qvs *vs, qvs_op *ops, size_t n)
         if (ops[i].error)
             failed++;
     }
-    qvs_map_free(state);
     qovs_view_free(&v);
     return failed;
 }

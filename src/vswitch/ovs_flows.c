@@ -27,30 +27,76 @@ uint64_t qovs_cookie(const char *id)
 
 /* ---------- the flow accumulator ---------- */
 
+/* An open-addressing hash of flows by identity (table, priority, match):
+ * tens of thousands of flows per computation, so no JSON values here. */
+typedef struct qovs_flow {
+    char *key;          /* "table=T,priority=P[,match]"; NULL: a free slot */
+    char *actions;
+    uint64_t cookie;
+    uint64_t hash;
+} qovs_flow;
+
 typedef struct qovs_acc {
-    qvs_map *flows;     /* "table=T,priority=P[,match]" → {"c": cookie, "a": actions} */
+    qovs_flow *slots;
+    size_t cap, n;      /* cap: a power of two, kept at least twice n */
 } qovs_acc;
+
+static void qovs_acc_grow(qovs_acc *f)
+{
+    size_t cap = f->cap ? f->cap * 2 : 4096;
+    qovs_flow *slots = xcalloc(cap, sizeof *slots);
+    for (size_t i = 0; i < f->cap; i++) {
+        if (!f->slots[i].key)
+            continue;
+        size_t j = f->slots[i].hash & (cap - 1);
+        while (slots[j].key)
+            j = (j + 1) & (cap - 1);
+        slots[j] = f->slots[i];
+    }
+    free(f->slots);
+    f->slots = slots;
+    f->cap = cap;
+}
+
+static void qovs_acc_free(qovs_acc *f)
+{
+    for (size_t i = 0; i < f->cap; i++) {
+        free(f->slots[i].key);
+        free(f->slots[i].actions);
+    }
+    free(f->slots);
+}
 
 static void qovs_add(qovs_acc *f, int table, int prio, const char *match, uint64_t cookie,
                      const char *actions)
 {
-    char *key = xasprintf("table=%d,priority=%d%s%s", table, prio, *match ? "," : "", match);
-    qj *cur = qvs_map_get(f->flows, key);
-    if (cur) {
+    char buf[1024];
+    int len = snprintf(buf, sizeof buf, "table=%d,priority=%d%s%s", table, prio,
+                       *match ? "," : "", match);
+    char *key = (size_t)len < sizeof buf ? buf
+                                         : xasprintf("table=%d,priority=%d,%s", table, prio, match);
+    if (2 * (f->n + 1) > f->cap)
+        qovs_acc_grow(f);
+    uint64_t h = qovs_fnv(key);
+    size_t j = h & (f->cap - 1);
+    for (; f->slots[j].key; j = (j + 1) & (f->cap - 1)) {
+        qovs_flow *cur = &f->slots[j];
+        if (cur->hash != h || strcmp(cur->key, key))
+            continue;
         /* The same match twice: conjunction clauses of several rules merge
          * into one flow; anything else is the same flow again. */
-        const char *a = qj_get_str(cur, "a");
-        if (!strncmp(a, "conjunction(", 12) && !strncmp(actions, "conjunction(", 12) &&
-            !strstr(a, actions))
-            qj_set(cur, "a", qj_str_take(xasprintf("%s,%s", a, actions)));
-        free(key);
+        if (!strncmp(cur->actions, "conjunction(", 12) && !strncmp(actions, "conjunction(", 12) &&
+            !strstr(cur->actions, actions)) {
+            char *merged = xasprintf("%s,%s", cur->actions, actions);
+            free(cur->actions);
+            cur->actions = merged;
+        }
+        if (key != buf)
+            free(key);
         return;
     }
-    qj *v = qj_object();
-    qj_set(v, "c", qj_int((int64_t)cookie));
-    qj_set(v, "a", qj_str(actions));
-    qvs_map_put(f->flows, key, v);
-    free(key);
+    f->slots[j] = (qovs_flow){key == buf ? xstrdup(buf) : key, xstrdup(actions), cookie, h};
+    f->n++;
 }
 
 /* ---------- what the objects say ---------- */
@@ -581,15 +627,21 @@ static void qovs_net_flows(qovs_acc *f, const qovs_topo *t, const qovs_net *n,
     qbuf_free(&flood);
 }
 
-static int qovs_cmp_str(const void *a, const void *b)
+static int qovs_cmp_flow(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp((*(const qovs_flow *const *)a)->key, (*(const qovs_flow *const *)b)->key);
+}
+
+static int qovs_cmp_cookie(const void *a, const void *b)
+{
+    uint64_t x = (*(const qovs_flow *const *)a)->cookie, y = (*(const qovs_flow *const *)b)->cookie;
+    return x < y ? -1 : x > y;
 }
 
 void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *counts,
                 qvs_map *problems)
 {
-    qovs_acc f = {qvs_map_new()};
+    qovs_acc f = {NULL, 0, 0};
     /* Defaults: what no flow allows is dropped. */
     static const int tables[] = {0, 10, 20, 21, 30, 35, 36, 40, 41, 50, 51};
     for (size_t i = 0; i < QHV_ARRAY_SIZE(tables); i++)
@@ -683,25 +735,28 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
     qvs_map_free(conj.emitted);
     free(ports);
     /* Out, sorted, with the count of flows per cookie. */
+    qovs_flow **sorted = xcalloc(f.n + 1, sizeof *sorted);
     size_t n = 0;
-    const char **keys = xcalloc(qvs_map_size(f.flows) + 1, sizeof *keys);
-    for (size_t i = 0; i < qvs_map_end(f.flows); i++)
-        if (qvs_map_at(f.flows, i, &keys[n], NULL))
-            n++;
-    qsort(keys, n, sizeof *keys, qovs_cmp_str);
+    for (size_t i = 0; i < f.cap; i++)
+        if (f.slots[i].key)
+            sorted[n++] = &f.slots[i];
+    qsort(sorted, n, sizeof *sorted, qovs_cmp_flow);
     for (size_t i = 0; i < n; i++) {
-        const qj *v = qvs_map_get(f.flows, keys[i]);
-        uint64_t ck = (uint64_t)qj_get(v, "c")->u.i;
-        qbuf_printf(out, "%s,cookie=0x%" PRIx64 ",actions=%s\n", keys[i], ck,
-                    qj_get_str(v, "a"));
-        char ct[32];
-        snprintf(ct, sizeof ct, "0x%" PRIx64, ck);
-        qj *c = qvs_map_get(counts, ct);
-        if (c)
-            c->u.i++;
-        else
-            qvs_map_put(counts, ct, qj_int(1));
+        uint64_t ck = sorted[i]->cookie;
+        qbuf_printf(out, "%s,cookie=0x%" PRIx64 ",actions=%s\n", sorted[i]->key, ck,
+                    sorted[i]->actions);
     }
-    free(keys);
-    qvs_map_free(f.flows);
+    /* Counts: flows sorted by cookie are runs. */
+    qsort(sorted, n, sizeof *sorted, qovs_cmp_cookie);
+    for (size_t i = 0; i < n;) {
+        size_t k = i;
+        while (k < n && sorted[k]->cookie == sorted[i]->cookie)
+            k++;
+        char ct[32];
+        snprintf(ct, sizeof ct, "0x%" PRIx64, sorted[i]->cookie);
+        qvs_map_put(counts, ct, qj_int((int64_t)(k - i)));
+        i = k;
+    }
+    free(sorted);
+    qovs_acc_free(&f);
 }
