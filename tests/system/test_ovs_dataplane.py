@@ -82,10 +82,12 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
 
     @classmethod
     def network(cls, project, name, ntype, seg, cidr):
-        net = cls.api('POST', '/v2.0/networks', {'network': {
-            'name': name, 'project_id': project, 'provider:network_type': ntype,
-            'provider:segmentation_id': seg,
-            **({'provider:physical_network': 'physnet1'} if ntype == 'vlan' else {})}})['network']
+        attrs = {'name': name, 'project_id': project, 'provider:network_type': ntype}
+        if seg is not None:
+            attrs['provider:segmentation_id'] = seg
+        if ntype in ('vlan', 'flat'):
+            attrs['provider:physical_network'] = 'physnet1'
+        net = cls.api('POST', '/v2.0/networks', {'network': attrs})['network']
         cls.api('POST', '/v2.0/subnets', {'subnet': {
             'network_id': net['id'], 'cidr': cidr, 'ip_version': 4, 'project_id': project}})
         return net
@@ -121,6 +123,8 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         b_gre = cls.network('tenant-b', 'b-nvgre', 'nvgre', 5102, '10.2.0.0/24')
         sec = cls.network('tenant-a', 'a-sec', 'vlan', 103, '10.3.0.0/24')
         rw = cls.network('tenant-a', 'a-rewrite', 'ip_rewrite', 5201, '10.4.0.0/24')
+        flat = cls.network('tenant-a', 'a-flat', 'flat', None, '10.5.0.0/24')
+        local = cls.network('tenant-a', 'a-local', 'local', None, '10.6.0.0/24')
         # default groups: members reach each other, egress anywhere
         cls.a1 = cls.vm('a1', h1, a_vlan, 'tenant-a', '10.1.0.11')
         cls.a2 = cls.vm('a2', h2, a_vlan, 'tenant-a', '10.1.0.12')
@@ -132,6 +136,11 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         cls.x1 = cls.vm('x1', h1, b_gre, 'tenant-b', '10.2.0.11')
         cls.r1 = cls.vm('r1', h1, rw, 'tenant-a', '10.4.0.11')
         cls.r2 = cls.vm('r2', h2, rw, 'tenant-a', '10.4.0.12')
+        cls.f1 = cls.vm('f1', h1, flat, 'tenant-a', '10.5.0.11')
+        cls.f2 = cls.vm('f2', h2, flat, 'tenant-a', '10.5.0.12')
+        cls.l1 = cls.vm('l1', h1, local, 'tenant-a', '10.6.0.11')
+        cls.l1b = cls.vm('l1b', h1, local, 'tenant-a', '10.6.0.13')
+        cls.l2 = cls.vm('l2', h2, local, 'tenant-a', '10.6.0.12')
         # Security groups: the client has egress only; the server accepts
         # tcp/8080 from anywhere and tcp/9090 from members of "trusted".
         cls.trusted = cls.group('tenant-a', 'trusted', [])
@@ -184,6 +193,19 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         self.assertEqual(got, 0, 'frames: %s' % [f[:42].hex() for f in frames])
         # ... and its own network works.
         self.assertEqual(self.b1.ping(self.b2.ip, count=2), 2)
+
+    def test_flat_untagged_across_hosts(self):
+        cap = netlab.Capture(self.lab, self.h1.ns, 'ul1', 'icmp')
+        self.assertEqual(self.f1.ping(self.f2.ip, count=3), 3)
+        frames = cap.stop()
+        self.assertTrue(frames)
+        self.assertEqual({f[12:14] for f in frames}, {b'\x08\x00'}, 'untagged IPv4 only')
+
+    def test_local_network_stays_on_its_host(self):
+        self.assertEqual(self.l1.ping(self.l1b.ip, count=3), 3)
+        # l2 holds the same network's address range on the other host: a
+        # local network does not leave its host.
+        self.assertEqual(self.l1.ping(self.l2.ip, count=2, wait=1), 0)
 
     def test_vlan_tags_on_the_underlay(self):
         cap = netlab.Capture(self.lab, self.h1.ns, 'ul1', 'vlan')
