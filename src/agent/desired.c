@@ -293,10 +293,12 @@ void qag_desired_compute(const qag_plan *plan, const qag_conf *conf, const qvs_m
         qvs_map_put(ret->objects, id, qj_clone(val));
     }
     for (size_t i = 0; i < qvs_map_end(lookup); i++) {
-        if (!qvs_map_at(lookup, i, &key, &val))
+        qj *rec;
+        if (!qvs_map_at(lookup, i, &key, &val) || !(rec = qag_plan_unpack(val)))
             continue;
         snprintf(id, sizeof id, "lookup_record/%s", key);
-        qvs_map_put(ret->objects, id, qj_clone(val));
+        qvs_map_put(ret->objects, id, rec);
+        val = rec;  /* borrowed from the objects from here */
         const char *pid = qj_get_str(val, "port_id"), *host = qj_get_str(val, "host");
         if (pid && host && !strcmp(host, conf->host)) {
             qag_index_add(by_port, pid, id);

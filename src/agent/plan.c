@@ -24,6 +24,22 @@ void qag_plan_free(qag_plan *p)
     p->revision = -1;
 }
 
+/* The stored form of a value of section sec (takes v). */
+static qj *qag_plan_pack(int sec, qj *v)
+{
+    if (sec != QAG_SEC_LOOKUP || !v)
+        return v;
+    qj *packed = qj_str_take(qj_to_string(v));
+    qj_free(v);
+    return packed;
+}
+
+qj *qag_plan_unpack(const qj *stored)
+{
+    const char *text = qj_as_str(stored);
+    return text ? qj_parse(text, strlen(text), NULL, NULL) : NULL;
+}
+
 static int qag_plan_full(qag_plan *p, int64_t rev, qj *plan, char *err, size_t errlen)
 {
     if (!qj_is(plan, QJ_OBJECT)) {
@@ -39,7 +55,10 @@ static int qag_plan_full(qag_plan *p, int64_t rev, qj *plan, char *err, size_t e
     }
     int changed = 0;
     for (int i = 0; i < QAG_NSEC; i++) {
-        qvs_map *m = qvs_map_from_object(qj_get(plan, qag_plan_sections[i]));
+        qj *s = qj_get(plan, qag_plan_sections[i]);
+        for (size_t k = 0; i == QAG_SEC_LOOKUP && s && k < s->u.obj.n; k++)
+            s->u.obj.m[k].val = qag_plan_pack(i, s->u.obj.m[k].val);
+        qvs_map *m = qvs_map_from_object(s);
         if (!qvs_map_equal(m, p->sec[i]))
             changed = 1;
         qvs_map_free(p->sec[i]);
@@ -82,6 +101,7 @@ static int qag_plan_delta(qag_plan *p, int64_t rev, const qj *since, qj *delta, 
         qj *set = qj_get(d, "set");
         for (size_t s = 0; set && s < set->u.obj.n; s++) {
             qj_member *mb = &set->u.obj.m[s];
+            mb->val = qag_plan_pack(i, mb->val);
             if (qj_equal(qvs_map_get(m, mb->key), mb->val))
                 continue;
             qvs_map_put(m, mb->key, mb->val);

@@ -22,8 +22,14 @@ extern const char *const qag_plan_sections[QAG_NSEC];
 
 typedef struct qag_plan {
     int64_t revision;           /* the plan is the server's as of this revision; -1: none yet */
-    qvs_map *sec[QAG_NSEC];
+    qvs_map *sec[QAG_NSEC];     /* key → value; lookup_records values are packed (below) */
 } qag_plan;
+
+/* A host holds every lookup record of its virtual subnets (ten and more per
+ * local port): the plan keeps each as its JSON text, one allocation instead
+ * of a tree of fourteen (issue 4's agent memory figure). This returns a
+ * record's value as a tree (caller frees), or NULL if stored is not one. */
+qj *qag_plan_unpack(const qj *stored);
 
 void qag_plan_init(qag_plan *p);
 void qag_plan_free(qag_plan *p);
