@@ -214,7 +214,13 @@ class Vm:
         self.sh('ip', 'link', 'set', 'eth0', 'address', self.mac, 'up')
         # OVS userspace reads CHECKSUM_PARTIAL packets raw (gotcha 1).
         self.sh('ethtool', '-K', 'eth0', 'tx', 'off')
-        self.sh('ip', 'addr', 'add', '%s/%d' % (self.ip, port['_prefixlen']), 'dev', 'eth0')
+        if ':' in self.ip:
+            # IPv6 for this VM only (no DAD wait: the address is the port's)
+            self.sh('sysctl', '-q', '-w', 'net.ipv6.conf.eth0.disable_ipv6=0')
+            self.sh('ip', '-6', 'addr', 'add', '%s/%d' % (self.ip, port['_prefixlen']), 'dev',
+                    'eth0', 'nodad')
+        else:
+            self.sh('ip', 'addr', 'add', '%s/%d' % (self.ip, port['_prefixlen']), 'dev', 'eth0')
         host.sh('ip', 'link', 'set', self.tap, 'up')
         # As os-vif plugs a VM interface (the agent creates br-int if missing;
         # so does this, as Nova would).

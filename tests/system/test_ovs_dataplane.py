@@ -81,7 +81,7 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         return out
 
     @classmethod
-    def network(cls, project, name, ntype, seg, cidr):
+    def network(cls, project, name, ntype, seg, cidr, ip_version=4):
         attrs = {'name': name, 'project_id': project, 'provider:network_type': ntype}
         if seg is not None:
             attrs['provider:segmentation_id'] = seg
@@ -89,7 +89,8 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
             attrs['provider:physical_network'] = 'physnet1'
         net = cls.api('POST', '/v2.0/networks', {'network': attrs})['network']
         cls.api('POST', '/v2.0/subnets', {'subnet': {
-            'network_id': net['id'], 'cidr': cidr, 'ip_version': 4, 'project_id': project}})
+            'network_id': net['id'], 'cidr': cidr, 'ip_version': ip_version,
+            'project_id': project}})
         return net
 
     @classmethod
@@ -102,7 +103,7 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         return sg
 
     @classmethod
-    def vm(cls, name, host, net, project, ip=None, groups=None):
+    def vm(cls, name, host, net, project, ip=None, groups=None, prefixlen=24):
         attrs = {'network_id': net['id'], 'project_id': project, 'name': name,
                  'binding:host_id': host.name, 'device_owner': 'compute:nova'}
         if ip:
@@ -110,7 +111,7 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         if groups is not None:
             attrs['security_groups'] = [g['id'] for g in groups]
         port = cls.api('POST', '/v2.0/ports', {'port': attrs})['port']
-        return cls.lab.add_vm(name, host, port, 24)
+        return cls.lab.add_vm(name, host, port, prefixlen)
 
     @classmethod
     def make_topology(cls):
@@ -125,6 +126,7 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         rw = cls.network('tenant-a', 'a-rewrite', 'ip_rewrite', 5201, '10.4.0.0/24')
         flat = cls.network('tenant-a', 'a-flat', 'flat', None, '10.5.0.0/24')
         local = cls.network('tenant-a', 'a-local', 'local', None, '10.6.0.0/24')
+        v6 = cls.network('tenant-a', 'a-v6', 'vlan', 104, 'fd00:6::/64', ip_version=6)
         # default groups: members reach each other, egress anywhere
         cls.a1 = cls.vm('a1', h1, a_vlan, 'tenant-a', '10.1.0.11')
         cls.a2 = cls.vm('a2', h2, a_vlan, 'tenant-a', '10.1.0.12')
@@ -141,6 +143,8 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         cls.l1 = cls.vm('l1', h1, local, 'tenant-a', '10.6.0.11')
         cls.l1b = cls.vm('l1b', h1, local, 'tenant-a', '10.6.0.13')
         cls.l2 = cls.vm('l2', h2, local, 'tenant-a', '10.6.0.12')
+        cls.v1 = cls.vm('v1', h1, v6, 'tenant-a', 'fd00:6::11', prefixlen=64)
+        cls.v2 = cls.vm('v2', h2, v6, 'tenant-a', 'fd00:6::12', prefixlen=64)
         # Security groups: the client has egress only; the server accepts
         # tcp/8080 from anywhere and tcp/9090 from members of "trusted".
         cls.trusted = cls.group('tenant-a', 'trusted', [])
@@ -200,6 +204,18 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         frames = cap.stop()
         self.assertTrue(frames)
         self.assertEqual({f[12:14] for f in frames}, {b'\x08\x00'}, 'untagged IPv4 only')
+
+    def test_ipv6_reachability_and_spoofing(self):
+        # Neighbour discovery, then echo, through both hosts' security groups
+        # (the default group: ingress from its members, IPv6 too).
+        self.assertGreaterEqual(self.v1.ping(self.v2.ip, count=4), 3)
+        self.assertEqual(self.v2.ping(self.v1.ip, count=3), 3)
+        # An address that is not the port's does not get out.
+        self.v1.sh('ip', '-6', 'addr', 'add', 'fd00:6::99/64', 'dev', 'eth0', 'nodad')
+        try:
+            self.assertEqual(self.v2.ping('fd00:6::99', count=2, wait=1), 0)
+        finally:
+            self.v1.sh('ip', '-6', 'addr', 'del', 'fd00:6::99/64', 'dev', 'eth0')
 
     def test_local_network_stays_on_its_host(self):
         self.assertEqual(self.l1.ping(self.l1b.ip, count=3), 3)
