@@ -30,7 +30,7 @@ void qhv_format_time(int64_t t, char out[static 21]);
 /* *ts = now + ms on CLOCK_REALTIME (for pthread_cond_timedwait). */
 void qhv_deadline(struct timespec *ts, long ms);
 
-/* Fills buf with cryptographically random bytes (getrandom). */
+/* Fills buf with cryptographically random bytes (the system's: lib/plat.h). */
 void qhv_random_bytes(void *buf, size_t n);
 /* A random version-4 UUID in canonical lower-case form (37 bytes with NUL). */
 void qhv_uuid4(char out[static 37]);
