@@ -3,17 +3,19 @@
 # lib/plat_posix.c (lib/plat_win.c), the ovs backend (it forks ovs-vsctl).
 # The hyperv COM transport (vswitch/hyperv/wmi_com.c) is built here only.
 add_compile_definitions(WIN32_LEAN_AND_MEAN _WIN32_WINNT=0x0A00 __USE_MINGW_ANSI_STDIO=1)
+include_directories(${CMAKE_SOURCE_DIR}/src)
 
 file(GLOB QHV_WIN_LIB_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/lib/*.c)
 list(FILTER QHV_WIN_LIB_SRC EXCLUDE REGEX ".*/lib/(httpc|plat_posix)\\.c$")
 file(GLOB QHV_WIN_AGENT_SRC CONFIGURE_DEPENDS
      ${CMAKE_SOURCE_DIR}/src/agent/*.c
-     ${CMAKE_SOURCE_DIR}/src/vswitch/*.c
-     ${CMAKE_SOURCE_DIR}/src/vswitch/hyperv/wmi_com.c)
+     ${CMAKE_SOURCE_DIR}/src/vswitch/*.c)
+file(GLOB QHV_WIN_WMI_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/vswitch/hyperv/wmi_com*.c)
+list(APPEND QHV_WIN_AGENT_SRC ${QHV_WIN_WMI_SRC})
 list(FILTER QHV_WIN_AGENT_SRC EXCLUDE REGEX ".*/(agent/main|vswitch/ovs[a-z_]*)\\.c$")
 
 add_library(qhvlib STATIC ${QHV_WIN_LIB_SRC})
-target_link_libraries(qhvlib PUBLIC winhttp crypt32 bcrypt ws2_32)
+target_link_libraries(qhvlib PUBLIC winhttp crypt32 bcrypt)
 add_library(qhvagent STATIC ${QHV_WIN_AGENT_SRC})
 target_link_libraries(qhvagent PUBLIC qhvlib wbemuuid ole32 oleaut32 advapi32)
 add_executable(qhv-agent ${CMAKE_SOURCE_DIR}/src/agent/main.c)

@@ -1,7 +1,6 @@
-/* plat on Windows: Win32 only (kernel32, advapi32's RtlGenRandom via
- * bcrypt, ws2_32 for the host name), no POSIX emulation layer. */
+/* plat on Windows: Win32 only (kernel32, bcrypt for randomness, the CRT's
+ * _open/_write for the log), no POSIX emulation layer. */
 #include "lib/plat.h"
-#include <winsock2.h>
 #include <windows.h>
 #include <bcrypt.h>
 #include <errno.h>
