@@ -8,7 +8,10 @@
  * (qhttpc_call_free of a running call, or its timeout expiring) closes the
  * request handle from the loop's thread, WinHTTP's documented way to abort
  * a synchronous call; `lock` keeps that close and the worker's own close
- * from both happening.
+ * from both happening. qhttpc_call_free never waits for a worker: one still
+ * running is orphaned and frees its call itself when WinHTTP lets go (Wine,
+ * for one, finishes a receive in progress first). Workers hold a reference
+ * on the client's session, so that qhttpc_free does not wait either.
  *
  * TLS: the Windows certificate store by default; [ssl] insecure turns
  * WinHTTP's checks off; [ssl] ca_file verifies the server against that file
@@ -37,6 +40,7 @@ struct qhttpc {
     HINTERNET session;
     HANDLE wake;                /* auto-reset: some call finished */
     qhttpc_call *calls;         /* every call not yet freed */
+    volatile LONG refs;         /* the owner's, and one per running worker */
 };
 
 struct qhttpc_call {
@@ -56,7 +60,8 @@ struct qhttpc_call {
     HINTERNET req;
     bool cancelled;
     char cancel_why[128];
-    volatile LONG finished;     /* the worker is done with resp */
+    bool finished;              /* the worker is done with resp */
+    bool orphaned;              /* freed by its owner while running: the worker frees it */
     /* Worker only, until finished. */
     qcachain *cas;
     wchar_t *host;
@@ -95,7 +100,25 @@ qhttpc *qhttpc_new(void)
     c->wake = CreateEventW(NULL, FALSE, FALSE, NULL);
     if (!c->session || !c->wake)
         abort();    /* out of resources, as xmalloc */
+    c->refs = 1;
     return c;
+}
+
+static void qhttpc_unref(qhttpc *c)
+{
+    if (InterlockedDecrement(&c->refs) == 0) {
+        WinHttpCloseHandle(c->session);
+        CloseHandle(c->wake);
+        free(c);
+    }
+}
+
+static bool qhttpc_finished(qhttpc_call *call)
+{
+    EnterCriticalSection(&call->lock);
+    bool f = call->finished;
+    LeaveCriticalSection(&call->lock);
+    return f;
 }
 
 /* Aborts a running call (its worker's blocking WinHTTP call returns). */
@@ -113,7 +136,7 @@ static void qhttpc_cancel(qhttpc_call *call, const char *why)
     LeaveCriticalSection(&call->lock);
 }
 
-/* Waits for the worker to end. */
+/* Joins a finished call's worker (it is returning, if not gone). */
 static void qhttpc_join(qhttpc_call *call)
 {
     if (call->thread) {
@@ -124,20 +147,10 @@ static void qhttpc_join(qhttpc_call *call)
     call->done = true;
 }
 
-void qhttpc_call_free(qhttpc_call *call)
+static void qhttpc_call_destroy(qhttpc_call *call)
 {
-    if (!call)
-        return;
-    if (!call->done) {
-        qhttpc_cancel(call, "cancelled");
-        qhttpc_join(call);
-    }
-    for (qhttpc_call **p = &call->client->calls; *p; p = &(*p)->next) {
-        if (*p == call) {
-            *p = call->next;
-            break;
-        }
-    }
+    if (call->thread)
+        CloseHandle(call->thread);
     DeleteCriticalSection(&call->lock);
     qhttpc_resp_free(&call->resp);
     qcachain_free(call->cas);
@@ -151,15 +164,36 @@ void qhttpc_call_free(qhttpc_call *call)
     free(call);
 }
 
+void qhttpc_call_free(qhttpc_call *call)
+{
+    if (!call)
+        return;
+    for (qhttpc_call **p = &call->client->calls; *p; p = &(*p)->next) {
+        if (*p == call) {
+            *p = call->next;
+            break;
+        }
+    }
+    if (!call->done) {
+        qhttpc_cancel(call, "cancelled");
+        EnterCriticalSection(&call->lock);
+        bool running = !call->finished;
+        call->orphaned = running;
+        LeaveCriticalSection(&call->lock);
+        if (running)
+            return;     /* the worker frees it */
+        qhttpc_join(call);
+    }
+    qhttpc_call_destroy(call);
+}
+
 void qhttpc_free(qhttpc *c)
 {
     if (!c)
         return;
     while (c->calls)
         qhttpc_call_free(c->calls);
-    WinHttpCloseHandle(c->session);
-    CloseHandle(c->wake);
-    free(c);
+    qhttpc_unref(c);    /* orphaned workers may still hold the session */
 }
 
 /* WinHTTP's (or the system's) text for error e. */
@@ -369,9 +403,18 @@ static unsigned __stdcall qhttpc_worker(void *arg)
         call->resp.status = 0;
         snprintf(call->resp.error, sizeof call->resp.error, "%s", why);
     }
-    /* Publishes resp to the loop's thread (a full barrier), then wakes it. */
-    InterlockedExchange(&call->finished, 1);
-    SetEvent(call->client->wake);
+    /* Publishes resp to the loop's thread (the lock is a barrier), then
+     * wakes it; or, orphaned, frees the call. */
+    qhttpc *c = call->client;
+    EnterCriticalSection(&call->lock);
+    call->finished = true;
+    bool orphaned = call->orphaned;
+    LeaveCriticalSection(&call->lock);
+    if (orphaned)
+        qhttpc_call_destroy(call);
+    else
+        SetEvent(c->wake);
+    qhttpc_unref(c);
     return 0;
 }
 
@@ -380,7 +423,7 @@ static void qhttpc_fail(qhttpc_call *call, const char *msg)
 {
     call->resp.status = 0;
     snprintf(call->resp.error, sizeof call->resp.error, "%s", msg);
-    call->finished = 1;
+    call->finished = true;
     SetEvent(call->client->wake);
 }
 
@@ -426,10 +469,16 @@ qhttpc_call *qhttpc_start(qhttpc *c, const qhttpc_req *req)
     call->connect_ms = (DWORD)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms
                                                            : QHTTPC_DEFAULT_CONNECT_MS);
     call->deadline_us = qhv_now_us() + (uint64_t)total * 1000u;
-    uintptr_t t = _beginthreadex(NULL, 0, qhttpc_worker, call, 0, NULL);
-    if (!t)
+    /* Created suspended: call->thread is set before the worker can read it. */
+    InterlockedIncrement(&c->refs);
+    uintptr_t t = _beginthreadex(NULL, 0, qhttpc_worker, call, CREATE_SUSPENDED, NULL);
+    if (!t) {
+        qhttpc_unref(c);
         qhttpc_fail(call, "cannot start a thread for the call");
+        return call;
+    }
     call->thread = (HANDLE)t;
+    ResumeThread(call->thread);
     return call;
 }
 
@@ -442,7 +491,7 @@ static int qhttpc_reap(qhttpc *c, uint64_t now, uint64_t *next_deadline, bool *r
     for (qhttpc_call *call = c->calls; call; call = call->next) {
         if (call->done)
             continue;
-        if (InterlockedCompareExchange(&call->finished, 0, 0)) {
+        if (qhttpc_finished(call)) {
             qhttpc_join(call);
             n++;
             continue;

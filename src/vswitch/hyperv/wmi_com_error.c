@@ -109,8 +109,12 @@ int qwmi_com_error(HRESULT hr, const char *what, char *err, size_t errlen)
             break;
         }
     }
-    char text[256], detail[512];
+    char text[256], detail[512], hex[16];
     qwmi_code_text(hr, text, sizeof text);
+    /* A text that only repeats the code (Wine's) says nothing more. */
+    snprintf(hex, sizeof hex, "%08lx", (unsigned long)hr);
+    if (strstr(text, hex))
+        text[0] = '\0';
     qwmi_error_info(detail, sizeof detail);
     snprintf(err, errlen, "%s: 0x%08lx%s%s%s%s%s%s%s", what, (unsigned long)hr, *name ? " " : "",
              name, *text ? ": " : "", text, *detail ? " (" : "", detail, *detail ? ")" : "");
