@@ -1,6 +1,8 @@
 #include "lib/cachain_win.h"
+#include "lib/addr.h"
 #include "lib/buf.h"
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +80,9 @@ qcachain *qcachain_load(const char *path, char *why, size_t whylen)
     }
     CERT_CHAIN_ENGINE_CONFIG cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.cbSize = sizeof cfg;
+    /* The Windows 7 layout (up to hExclusiveTrustedPeople): every Windows
+     * since takes it, and it is the one Wine knows. */
+    cfg.cbSize = (DWORD)offsetof(CERT_CHAIN_ENGINE_CONFIG, dwExclusiveFlags);
     cfg.hExclusiveRoot = c->roots;  /* only these are trust anchors */
     if (!CertCreateCertificateChainEngine(&cfg, &c->engine)) {
         snprintf(why, whylen, "ca_file %s: CertCreateCertificateChainEngine failed (0x%08lx)",
@@ -115,6 +119,48 @@ static void qcachain_trust_text(DWORD status, char *out, size_t len)
         snprintf(out, len, "chain error status 0x%08lx", (unsigned long)status);
 }
 
+/* Is a an IP address of cert's subjectAltName? (What a client checks for
+ * an IP literal in the URL; the SSL policy checks DNS names only, on some
+ * systems.) */
+static bool qcachain_san_has_ip(PCCERT_CONTEXT cert, const qaddr *a)
+{
+    PCERT_EXTENSION ext = CertFindExtension(szOID_SUBJECT_ALT_NAME2,
+                                            cert->pCertInfo->cExtension,
+                                            cert->pCertInfo->rgExtension);
+    CERT_ALT_NAME_INFO *info = NULL;
+    DWORD len = 0;
+    if (!ext || !CryptDecodeObjectEx(X509_ASN_ENCODING, X509_ALTERNATE_NAME, ext->Value.pbData,
+                                     ext->Value.cbData, CRYPT_DECODE_ALLOC_FLAG, NULL, &info,
+                                     &len))
+        return false;
+    bool found = false;
+    for (DWORD i = 0; i < info->cAltEntry && !found; i++) {
+        const CERT_ALT_NAME_ENTRY *e = &info->rgAltEntry[i];
+        qaddr san;
+        if (e->dwAltNameChoice == CERT_ALT_NAME_IP_ADDRESS &&
+            qaddr_from_bytes(e->IPAddress.pbData, e->IPAddress.cbData, &san) == 0)
+            found = qaddr_eq(&san, a);
+    }
+    LocalFree(info);
+    return found;
+}
+
+/* host as an IP address ("[...]" around IPv6 allowed); false for a name. */
+static bool qcachain_host_ip(const wchar_t *host, qaddr *ret)
+{
+    char h[64];
+    int n = WideCharToMultiByte(CP_UTF8, 0, host, -1, h, sizeof h, NULL, NULL);
+    if (n <= 1)
+        return false;
+    char *p = h;
+    size_t l = strlen(p);
+    if (l > 2 && p[0] == '[' && p[l - 1] == ']') {
+        p[l - 1] = '\0';
+        p++;
+    }
+    return qaddr_parse(p, ret) == 0;
+}
+
 int qcachain_verify(const qcachain *c, PCCERT_CONTEXT cert, const wchar_t *host, char *why,
                     size_t whylen)
 {
@@ -142,11 +188,21 @@ int qcachain_verify(const qcachain *c, PCCERT_CONTEXT cert, const wchar_t *host,
         CertFreeCertificateChain(chain);
         return -1;
     }
+    qaddr ip;
+    bool is_ip = qcachain_host_ip(host, &ip);
+    if (is_ip && !qcachain_san_has_ip(cert, &ip)) {
+        snprintf(why, whylen, "server certificate verification failed: the host's address "
+                              "is not among its subjectAltName IP addresses");
+        CertFreeCertificateChain(chain);
+        return -1;
+    }
     SSL_EXTRA_CERT_CHAIN_POLICY_PARA ssl;
     memset(&ssl, 0, sizeof ssl);
     ssl.cbSize = sizeof ssl;
     ssl.dwAuthType = AUTHTYPE_SERVER;
-    ssl.fdwChecks = 0x00000080; /* SECURITY_FLAG_IGNORE_REVOCATION: see above */
+    /* No revocation check (see above); an address was checked just now. */
+    ssl.fdwChecks = 0x00000080 /* SECURITY_FLAG_IGNORE_REVOCATION */ |
+                    (is_ip ? 0x00001000u /* SECURITY_FLAG_IGNORE_CERT_CN_INVALID */ : 0);
     ssl.pwszServerName = (WCHAR *)host;
     CERT_CHAIN_POLICY_PARA pp;
     memset(&pp, 0, sizeof pp);

@@ -196,9 +196,35 @@ void qhttpc_free(qhttpc *c)
     qhttpc_unref(c);    /* orphaned workers may still hold the session */
 }
 
+/* The names of the WinHTTP errors a client meets (FormatMessage may have no
+ * text for them, as under Wine). */
+static const char *qhttpc_error_name(DWORD e)
+{
+    switch (e) {
+    case ERROR_WINHTTP_TIMEOUT: return "ERROR_WINHTTP_TIMEOUT";
+    case ERROR_WINHTTP_NAME_NOT_RESOLVED: return "ERROR_WINHTTP_NAME_NOT_RESOLVED";
+    case ERROR_WINHTTP_CANNOT_CONNECT: return "ERROR_WINHTTP_CANNOT_CONNECT";
+    case ERROR_WINHTTP_CONNECTION_ERROR: return "ERROR_WINHTTP_CONNECTION_ERROR";
+    case ERROR_WINHTTP_INVALID_SERVER_RESPONSE: return "ERROR_WINHTTP_INVALID_SERVER_RESPONSE";
+    case ERROR_WINHTTP_OPERATION_CANCELLED: return "ERROR_WINHTTP_OPERATION_CANCELLED";
+    case ERROR_WINHTTP_SECURE_FAILURE: return "ERROR_WINHTTP_SECURE_FAILURE";
+    case ERROR_WINHTTP_SECURE_CHANNEL_ERROR: return "ERROR_WINHTTP_SECURE_CHANNEL_ERROR";
+    case ERROR_WINHTTP_SECURE_INVALID_CA: return "ERROR_WINHTTP_SECURE_INVALID_CA";
+    case ERROR_WINHTTP_SECURE_INVALID_CERT: return "ERROR_WINHTTP_SECURE_INVALID_CERT";
+    case ERROR_WINHTTP_SECURE_CERT_DATE_INVALID: return "ERROR_WINHTTP_SECURE_CERT_DATE_INVALID";
+    case ERROR_WINHTTP_SECURE_CERT_CN_INVALID: return "ERROR_WINHTTP_SECURE_CERT_CN_INVALID";
+    case ERROR_WINHTTP_SECURE_CERT_REVOKED: return "ERROR_WINHTTP_SECURE_CERT_REVOKED";
+    case ERROR_WINHTTP_SECURE_CERT_REV_FAILED: return "ERROR_WINHTTP_SECURE_CERT_REV_FAILED";
+    case ERROR_WINHTTP_SECURE_CERT_WRONG_USAGE: return "ERROR_WINHTTP_SECURE_CERT_WRONG_USAGE";
+    case ERROR_WINHTTP_CLIENT_AUTH_CERT_NEEDED: return "ERROR_WINHTTP_CLIENT_AUTH_CERT_NEEDED";
+    default: return NULL;
+    }
+}
+
 /* WinHTTP's (or the system's) text for error e. */
 static void qhttpc_error_text(DWORD e, char *out, size_t len)
 {
+    const char *name = qhttpc_error_name(e);
     char text[200];
     DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_HMODULE | FORMAT_MESSAGE_FROM_SYSTEM |
                                  FORMAT_MESSAGE_IGNORE_INSERTS,
@@ -207,9 +233,11 @@ static void qhttpc_error_text(DWORD e, char *out, size_t len)
                  text[n - 1] == '.'))
         text[--n] = '\0';
     if (n)
-        snprintf(out, len, "%s (WinHTTP error %lu)", text, (unsigned long)e);
+        snprintf(out, len, "%s (WinHTTP error %lu%s%s)", text, (unsigned long)e,
+                 name ? " " : "", name ? name : "");
     else
-        snprintf(out, len, "WinHTTP error %lu", (unsigned long)e);
+        snprintf(out, len, "WinHTTP error %lu%s%s", (unsigned long)e, name ? " " : "",
+                 name ? name : "");
 }
 
 /* WinHTTP's errors that mean the TLS layer refused us once connected over
@@ -309,12 +337,13 @@ static DWORD qhttpc_exchange(qhttpc_call *call, HINTERNET conn, const wchar_t *p
     DWORD nocookies = WINHTTP_DISABLE_COOKIES;
     WinHttpSetOption(req, WINHTTP_OPTION_DISABLE_FEATURE, &nocookies, sizeof nocookies);
     if (call->https && (call->insecure || call->cas)) {
-        /* ca_file: the Windows store does not know that CA; the callback
-         * checks the chain (and the name, again) against the file. */
-        DWORD flags = SECURITY_FLAG_IGNORE_UNKNOWN_CA;
-        if (call->insecure)
-            flags |= SECURITY_FLAG_IGNORE_CERT_DATE_INVALID | SECURITY_FLAG_IGNORE_CERT_CN_INVALID |
-                     SECURITY_FLAG_IGNORE_CERT_WRONG_USAGE;
+        /* ca_file: WinHTTP's own check would judge the chain by the Windows
+         * store (which does not know that CA, nor complete a chain the
+         * server sent without it); the callback checks everything instead
+         * (chain to the file's CAs, validity, usage, name). */
+        DWORD flags = SECURITY_FLAG_IGNORE_UNKNOWN_CA | SECURITY_FLAG_IGNORE_CERT_DATE_INVALID |
+                      SECURITY_FLAG_IGNORE_CERT_CN_INVALID |
+                      SECURITY_FLAG_IGNORE_CERT_WRONG_USAGE;
         WinHttpSetOption(req, WINHTTP_OPTION_SECURITY_FLAGS, &flags, sizeof flags);
     }
     if (call->cas)
