@@ -22,3 +22,9 @@ add_executable(qhv-agent ${CMAKE_SOURCE_DIR}/src/agent/main.c)
 # One self-contained .exe: no libgcc or libwinpthread DLL to ship beside it.
 target_link_options(qhv-agent PRIVATE -static)
 target_link_libraries(qhv-agent qhvagent)
+
+# The platform layer's test program (tests/plat), run under Wine by
+# tests/api/test_windows_agent.py.
+add_executable(test_plat ${CMAKE_SOURCE_DIR}/tests/plat/test_plat.c)
+target_link_options(test_plat PRIVATE -static)
+target_link_libraries(test_plat qhvlib)

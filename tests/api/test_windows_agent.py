@@ -27,6 +27,7 @@ BUILD = os.path.dirname(qhvtest.SERVER)
 WIN_BUILD = os.environ.get('QHV_WIN_BUILD', os.path.join(
     os.path.dirname(__file__), '..', '..', 'build-win'))
 AGENT_EXE = os.path.join(WIN_BUILD, 'qhv-agent.exe')
+PLAT_EXE = os.path.join(WIN_BUILD, 'test_plat.exe')   # tests/plat/test_plat.c
 QHVCTL = os.environ.get('QHVCTL', os.path.join(BUILD, 'qhvctl'))
 WINE = shutil.which('wine')
 MINGW = shutil.which('x86_64-w64-mingw32-gcc')
@@ -69,8 +70,9 @@ def wine_env():
 def check_prerequisites():
     """Fails (not skips) when the tools are there but the build is not; makes
     the Wine prefix on first use."""
-    if not os.path.exists(AGENT_EXE):
-        raise AssertionError('%s is not built (make build-win builds it)' % AGENT_EXE)
+    for exe in (AGENT_EXE, PLAT_EXE):
+        if not os.path.exists(exe):
+            raise AssertionError('%s is not built (make build-win builds it)' % exe)
     if not os.access(QHVCTL, os.X_OK):
         raise AssertionError('%s is not built (make builds it)' % QHVCTL)
     env = wine_env()
@@ -219,6 +221,13 @@ class WindowsAgentTest(WineTestCase):
         self.assertIn('INFO agent: stopping', log)
         self.assertIn('registered with http://127.0.0.1:%d as host winhost1' % self.server.port,
                       log)
+
+    def test_platform_layer(self):
+        # src/lib/plat_win.c: the checks unit.test_plat runs on Linux.
+        out = subprocess.run([WINE, PLAT_EXE, winpath(self.server.dir)], env=wine_env(),
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn('test_plat: all checks passed', out.stdout)
 
     def test_hyperv_backend_says_hyperv_is_absent(self):
         rc, out = self.agent('winhost2', backend='hyperv').run()
