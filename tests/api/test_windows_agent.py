@@ -13,6 +13,7 @@ installs both). The Wine prefix lives in the Windows build directory and is
 created once (wineboot, about 15 s); each later run starts in a second.
 """
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -228,6 +229,60 @@ class WindowsAgentTest(WineTestCase):
                              capture_output=True, text=True, timeout=120)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertIn('test_plat: all checks passed', out.stdout)
+
+    def sc(self, *args):
+        """Wine's sc.exe; returns its output."""
+        out = subprocess.run([WINE, 'sc'] + list(args), env=wine_env(), capture_output=True,
+                             text=True, timeout=60)
+        return out.stdout + out.stderr
+
+    def service_state(self):
+        """(STATE, SERVICE_EXIT_CODE) of the qhv-agent service, as sc query shows them."""
+        text = self.sc('query', 'qhv-agent')
+        state = re.search(r'STATE\s*:\s*\d+\s+(\w+)', text)
+        code = re.search(r'SERVICE_EXIT_CODE\s*:\s*(\d+)', text)
+        return (state.group(1) if state else text, int(code.group(1)) if code else None)
+
+    def service(self, name, backend):
+        """Installs qhv-agent.exe as the service for host name (removed at
+        cleanup), logging to a file (a service has no console)."""
+        a = WinAgent(self, name, backend=backend)
+        with open(a.conf, 'a') as f:
+            f.write('[DEFAULT]\nlog_file = %s\n' % winpath(a.logfile))
+        out = subprocess.run([WINE, AGENT_EXE, '--install-service', '--config-file',
+                              winpath(a.conf)], env=wine_env(), capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn('installed service qhv-agent', out.stdout)
+        self.addCleanup(self.remove_service)
+        return a
+
+    def remove_service(self):
+        out = subprocess.run([WINE, AGENT_EXE, '--remove-service'], env=wine_env(),
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+    def test_service(self):
+        # Wine's service manager runs it as Windows' would: --service,
+        # StartServiceCtrlDispatcher, SERVICE_CONTROL_STOP.
+        a = self.service('winsvc', 'dummy')
+        self.sc('start', 'qhv-agent')
+        self.wait_for('the service\'s heartbeat', lambda: self.alive('winsvc'), a.read_log)
+        self.assertEqual(self.service_state(), ('RUNNING', 0))
+        self.sc('stop', 'qhv-agent')
+        self.wait_for('the service stopped', lambda: self.service_state()[0] == 'STOPPED',
+                      a.read_log, timeout=20)
+        self.assertEqual(self.service_state(), ('STOPPED', 0))
+        self.assertIn('INFO agent: stopping', a.read_log())
+
+    def test_service_that_cannot_start(self):
+        # It stops with service-specific exit code 2 and says why in its log.
+        a = self.service('winsvc2', 'hyperv')
+        self.sc('start', 'qhv-agent')
+        self.wait_for('the service stopped', lambda: self.service_state()[0] == 'STOPPED',
+                      a.read_log, timeout=30)
+        self.assertEqual(self.service_state(), ('STOPPED', 2))
+        self.assertIn('ERROR agent: cannot start: Hyper-V is absent: ', a.read_log())
 
     def test_hyperv_backend_says_hyperv_is_absent(self):
         rc, out = self.agent('winhost2', backend='hyperv').run()
