@@ -1,16 +1,18 @@
 """qhv-agent.exe (the mingw-w64 build, `make build-win`) under Wine against a
 real qhv-server: on the dummy backend it registers (its heartbeat is in
 GET /v2.0/agents), fetches and long-polls its plan through WinHTTP, wires a
-port (ACTIVE), follows a change (DOWN), and stops cleanly on Ctrl-C; on the
+port (ACTIVE), follows a change (DOWN), and stops cleanly on Ctrl-C; it runs
+as a service of Wine's service manager (install, start, stop, remove); on the
 hyperv backend it refuses to start and says that Hyper-V is absent (Wine has
-no root\\virtualization\\v2 namespace). Over https://, [ssl] ca_file is
+no root\\virtualization\\v2 namespace). The platform layer's checks
+(tests/plat) run as test_plat.exe. Over https://, [ssl] ca_file is
 verified by the agent itself (CryptoAPI, exclusive root: by address and by
 name, and a wrong CA refused); insecure, the Windows store's refusal, and
 the unsupported client certificate are shown too.
 
 Skipped only when wine or mingw-w64 is not installed (scripts/deps.sh test
 installs both). The Wine prefix lives in the Windows build directory and is
-created once (wineboot, about 15 s); each later run starts in a second.
+created once (wineboot, about 14 s); each later run starts in a second.
 """
 import os
 import re
