@@ -28,3 +28,8 @@ target_link_libraries(qhv-agent qhvagent)
 add_executable(test_plat ${CMAKE_SOURCE_DIR}/tests/plat/test_plat.c)
 target_link_options(test_plat PRIVATE -static)
 target_link_libraries(test_plat qhvlib)
+
+# The WMI COM transport where Hyper-V is absent (tests/win), also under Wine.
+add_executable(test_wmi_com ${CMAKE_SOURCE_DIR}/tests/win/test_wmi_com.c)
+target_link_options(test_wmi_com PRIVATE -static)
+target_link_libraries(test_wmi_com qhvagent)

@@ -5,7 +5,8 @@ port (ACTIVE), follows a change (DOWN), and stops cleanly on Ctrl-C; it runs
 as a service of Wine's service manager (install, start, stop, remove); on the
 hyperv backend it refuses to start and says that Hyper-V is absent (Wine has
 no root\\virtualization\\v2 namespace). The platform layer's checks
-(tests/plat) run as test_plat.exe. Over https://, [ssl] ca_file is
+(tests/plat) run as test_plat.exe, the WMI COM transport's (tests/win,
+over Wine's root\\cimv2) as test_wmi_com.exe. Over https://, [ssl] ca_file is
 verified by the agent itself (CryptoAPI, exclusive root: by address and by
 name, and a wrong CA refused); insecure, the Windows store's refusal, and
 the unsupported client certificate are shown too.
@@ -31,6 +32,7 @@ WIN_BUILD = os.environ.get('QHV_WIN_BUILD', os.path.join(
     os.path.dirname(__file__), '..', '..', 'build-win'))
 AGENT_EXE = os.path.join(WIN_BUILD, 'qhv-agent.exe')
 PLAT_EXE = os.path.join(WIN_BUILD, 'test_plat.exe')   # tests/plat/test_plat.c
+WMI_EXE = os.path.join(WIN_BUILD, 'test_wmi_com.exe')  # tests/win/test_wmi_com.c
 QHVCTL = os.environ.get('QHVCTL', os.path.join(BUILD, 'qhvctl'))
 WINE = shutil.which('wine')
 MINGW = shutil.which('x86_64-w64-mingw32-gcc')
@@ -73,7 +75,7 @@ def wine_env():
 def check_prerequisites():
     """Fails (not skips) when the tools are there but the build is not; makes
     the Wine prefix on first use."""
-    for exe in (AGENT_EXE, PLAT_EXE):
+    for exe in (AGENT_EXE, PLAT_EXE, WMI_EXE):
         if not os.path.exists(exe):
             raise AssertionError('%s is not built (make build-win builds it)' % exe)
     if not os.access(QHVCTL, os.X_OK):
@@ -231,6 +233,14 @@ class WindowsAgentTest(WineTestCase):
                              capture_output=True, text=True, timeout=120)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertIn('test_plat: all checks passed', out.stdout)
+
+    def test_wmi_com_transport(self):
+        # src/vswitch/hyperv/wmi_com*.c over Wine's WMI (root\cimv2): queries,
+        # GetObject, ExecMethod, errors in WMI's words; see the program.
+        out = subprocess.run([WINE, WMI_EXE], env=wine_env(), capture_output=True, text=True,
+                             timeout=120)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn('test_wmi_com: all checks passed', out.stdout)
 
     def sc(self, *args):
         """Wine's sc.exe; returns its output."""

@@ -274,6 +274,12 @@ static int qwmi_com_connect(IWbemLocator *loc, const char *ns, IWbemServices **r
 
 int qwmi_com_open(qwmi_transport *ret, char *err, size_t errlen)
 {
+    return qwmi_com_open_at(ret, QWMI_NS_VIRT, QWMI_NS_CIMV2, err, errlen);
+}
+
+int qwmi_com_open_at(qwmi_transport *ret, const char *virt_ns, const char *cimv2_ns, char *err,
+                     size_t errlen)
+{
     ret->cls = &qwmi_com_class;
     ret->w = NULL;
     qwmi *w = xcalloc(1, sizeof *w);
@@ -304,13 +310,13 @@ int qwmi_com_open(qwmi_transport *ret, char *err, size_t errlen)
         return rc;
     }
     char why[512];
-    int rc = qwmi_com_connect(loc, QWMI_NS_VIRT, &w->virt, why, sizeof why);
+    int rc = qwmi_com_connect(loc, virt_ns, &w->virt, why, sizeof why);
     if (rc < 0) {
         /* No virtualization namespace: no Hyper-V role (or no WMI provider
          * for it, as under Wine). The operator's first question answered. */
         snprintf(err, errlen, "Hyper-V is absent: %s", why);
     } else {
-        rc = qwmi_com_connect(loc, QWMI_NS_CIMV2, &w->cimv2, err, errlen);
+        rc = qwmi_com_connect(loc, cimv2_ns, &w->cimv2, err, errlen);
     }
     IWbemLocator_Release(loc);
     if (rc < 0) {
