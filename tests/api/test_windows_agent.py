@@ -261,6 +261,9 @@ class WindowsAgentTest(WineTestCase):
         a = WinAgent(self, name, backend=backend)
         with open(a.conf, 'a') as f:
             f.write('[DEFAULT]\nlog_file = %s\n' % winpath(a.logfile))
+        # One left by an interrupted run would make the install fail.
+        subprocess.run([WINE, AGENT_EXE, '--remove-service'], env=wine_env(),
+                       capture_output=True, timeout=60)
         out = subprocess.run([WINE, AGENT_EXE, '--install-service', '--config-file',
                               winpath(a.conf)], env=wine_env(), capture_output=True, text=True,
                              timeout=60)
