@@ -65,7 +65,7 @@ struct qhttpc_call {
     /* Worker only, until finished. */
     qcachain *cas;
     wchar_t *host;
-    bool verify_failed;
+    bool verify_failed, verified;
     char verify_why[256];
     qhttpc_resp resp;
     /* Loop only. */
@@ -282,6 +282,7 @@ static void CALLBACK qhttpc_on_status(HINTERNET h, DWORD_PTR ctx, DWORD status, 
     } else {
         call->verify_failed = qcachain_verify(call->cas, cert, call->host, call->verify_why,
                                               sizeof call->verify_why) < 0;
+        call->verified = !call->verify_failed;
         CertFreeCertificateContext(cert);
     }
     if (call->verify_failed)
@@ -415,11 +416,16 @@ static unsigned __stdcall qhttpc_worker(void *arg)
     LeaveCriticalSection(&call->lock);
     if (conn)
         WinHttpCloseHandle(conn);
-    if (!why[0] && e) {
-        if (call->verify_failed) {
-            snprintf(why, sizeof why, "%s", call->verify_why);
-            call->resp.tls_failed = true;
-        } else if (cancelled) {
+    if (!why[0] && call->verify_failed) {
+        snprintf(why, sizeof why, "%s", call->verify_why);
+        call->resp.tls_failed = true;
+    } else if (!why[0] && !e && call->cas && !call->verified) {
+        /* Never take an answer from a server nobody verified. */
+        snprintf(why, sizeof why, "the server's certificate was not verified against ca_file "
+                                  "(WinHTTP gave no SENDING_REQUEST notification)");
+        call->resp.tls_failed = true;
+    } else if (!why[0] && e) {
+        if (cancelled) {
             snprintf(why, sizeof why, "%s", call->cancel_why);
         } else if (e == ERROR_NOT_ENOUGH_MEMORY && call->resp.body.overflow) {
             snprintf(why, sizeof why, "response larger than %zu bytes", call->resp.body.max);
