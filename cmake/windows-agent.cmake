@@ -1,7 +1,7 @@
 # qhv-agent.exe: the agent and its libraries, for Windows. Linux-only parts
 # stay out: the libcurl client (lib/httpc.c; lib/httpc_winhttp.c instead),
 # lib/plat_posix.c (lib/plat_win.c), the ovs backend (it forks ovs-vsctl).
-# The hyperv COM transport (vswitch/hyperv/wmi_com.c) is built here only.
+# The hyperv COM transport (vswitch/hyperv/wmi_com*.c) is built here only.
 add_compile_definitions(WIN32_LEAN_AND_MEAN _WIN32_WINNT=0x0A00 __USE_MINGW_ANSI_STDIO=1)
 include_directories(${CMAKE_SOURCE_DIR}/src)
 
@@ -10,8 +10,9 @@ list(FILTER QHV_WIN_LIB_SRC EXCLUDE REGEX ".*/lib/(httpc|plat_posix)\\.c$")
 file(GLOB QHV_WIN_AGENT_SRC CONFIGURE_DEPENDS
      ${CMAKE_SOURCE_DIR}/src/agent/*.c
      ${CMAKE_SOURCE_DIR}/src/vswitch/*.c)
-file(GLOB QHV_WIN_WMI_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/vswitch/hyperv/wmi_com*.c)
-list(APPEND QHV_WIN_AGENT_SRC ${QHV_WIN_WMI_SRC})
+# The hyperv backend: its logic and transports, the COM one included.
+file(GLOB QHV_WIN_HYPERV_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/vswitch/hyperv/*.c)
+list(APPEND QHV_WIN_AGENT_SRC ${QHV_WIN_HYPERV_SRC})
 list(FILTER QHV_WIN_AGENT_SRC EXCLUDE REGEX ".*/(agent/main|vswitch/ovs[a-z_]*)\\.c$")
 
 add_library(qhvlib STATIC ${QHV_WIN_LIB_SRC})
