@@ -2,11 +2,12 @@
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_WIN ?= build-win
 JOBS ?= 2
 FUZZ_SECONDS ?= 600
 CTEST_FLAGS ?= --output-on-failure
 
-.PHONY: all deps-run deps-test build build-asan build-fuzz run check unit fuzz bench bench-keystone bench-agents bench-ovs demo clean
+.PHONY: all deps-run deps-test build build-asan build-fuzz build-win run check unit fuzz bench bench-keystone bench-agents bench-ovs demo clean
 
 all: build
 
@@ -17,7 +18,8 @@ deps-test:
 	@scripts/deps.sh test
 
 build: deps-run
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQHV_WERROR=ON >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQHV_WERROR=ON \
+	  -DQHV_WIN_BUILD_DIR=$(abspath $(BUILD_WIN)) >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
 build-asan:
@@ -27,6 +29,13 @@ build-asan:
 build-fuzz:
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DQHV_WERROR=ON -DQHV_FUZZ=ON >/dev/null
 	cmake --build $(BUILD_FUZZ) -j$(JOBS)
+
+# qhv-agent.exe for Windows, cross-compiled with mingw-w64 (docs/windows.md);
+# api.test_windows_agent runs it under Wine.
+build-win:
+	cmake -S . -B $(BUILD_WIN) -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQHV_WERROR=ON >/dev/null
+	cmake --build $(BUILD_WIN) -j$(JOBS)
 
 # Starts qhv-server on 127.0.0.1:9696 with its SQLite database in ./var.
 run: build
@@ -40,9 +49,10 @@ run: build
 	@echo "Stop with Ctrl-C."
 	exec $(BUILD)/src/qhv-server --config-file var/qhv.conf
 
-# Everything CI runs: unit + API + real-client tests on the normal build,
-# the same again under ASan+UBSan, and a short libFuzzer run.
-check: deps-test build build-asan build-fuzz
+# Everything CI runs: unit + API + real-client tests on the normal build
+# (with qhv-agent.exe under Wine), the same again under ASan+UBSan, and a
+# short libFuzzer run.
+check: deps-test build build-asan build-fuzz build-win
 	cd $(BUILD) && ctest $(CTEST_FLAGS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ctest $(CTEST_FLAGS)
 	cd $(BUILD_FUZZ) && ctest $(CTEST_FLAGS) -R '^fuzz\.'
@@ -80,4 +90,4 @@ demo: deps-test build
 	/usr/bin/python3 scripts/demo.py --build $(BUILD) $(DEMO_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_WIN)

@@ -2,6 +2,7 @@
 #include "agent/reconcile.h"
 #include "lib/kslogin.h"
 #include "lib/log.h"
+#include "lib/plat.h"
 #include "lib/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ struct qag_auth {
 static void qag_auth_drop(qag_auth *a)
 {
     if (a->header) {
-        explicit_bzero(a->header, strlen(a->header));
+        qplat_wipe(a->header, strlen(a->header));
         free(a->header);
         a->header = NULL;
     }
@@ -116,7 +117,7 @@ static void qag_auth_done(qag_auth *a, uint64_t now)
     else
         rc = qkl_parse_answer(status, r.header, r.body.data, r.body.len, &t, why, sizeof why);
     if (r.header)
-        explicit_bzero(r.header, strlen(r.header));
+        qplat_wipe(r.header, strlen(r.header));
     qhttpc_resp_free(&r);
     if (rc < 0) {
         a->failures++;
@@ -130,7 +131,7 @@ static void qag_auth_done(qag_auth *a, uint64_t now)
     qag_auth_drop(a);
     a->header = xasprintf("X-Auth-Token: %s", t.token);
     a->generation++;
-    explicit_bzero(&t.token, sizeof t.token);
+    qplat_wipe(&t.token, sizeof t.token);
     a->failures = 0;
     a->expire_us = now + (uint64_t)t.lifetime * 1000000u;
     a->renew_us = now + (uint64_t)t.renew_after * 1000000u;

@@ -2,11 +2,10 @@
 #include "lib/ini.h"
 #include "lib/log.h"
 #include "lib/opt.h"
+#include "lib/plat.h"
 #include "lib/util.h"
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define O(sec, key, type, field, def, min, max, help) \
     {sec, key, type, offsetof(qag_conf, field), def, min, max, help}
@@ -175,7 +174,7 @@ static int qag_conf_derive(qag_conf *c, char *err, size_t errlen)
 {
     if (!*c->host) {
         char name[256];
-        if (gethostname(name, sizeof name) < 0) {
+        if (qplat_hostname(name, sizeof name) < 0) {
             snprintf(err, errlen, "[DEFAULT] host is empty and gethostname failed");
             return -1;
         }
@@ -258,7 +257,7 @@ int qag_conf_load(qag_conf *c, const char *const *files, size_t nfiles, char *er
 const char *qag_conf_vswitch_for(const qag_conf *c, const char *physnet)
 {
     for (size_t i = 0; i < c->n_mappings; i++)
-        if (fnmatch(c->mappings[i].pattern, physnet, 0) == 0)
+        if (qplat_fnmatch(c->mappings[i].pattern, physnet))
             return c->mappings[i].vswitch;
     return NULL;
 }

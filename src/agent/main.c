@@ -1,22 +1,35 @@
-/* qhv-agent: the per-hypervisor agent (src/agent/agent.h). */
-#include "agent/agent.h"
+/* qhv-agent: the per-hypervisor agent (src/agent/agent.h). A console
+ * program; on Windows also a service (src/agent/service.h). */
 #include "agent/config.h"
-#include "lib/log.h"
+#include "agent/launch.h"
+#ifdef _WIN32
+#include "agent/service.h"
+#endif
+#include "lib/plat.h"
 #include "lib/util.h"
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static volatile sig_atomic_t qag_stop;
 
-static void qag_on_signal(int sig) { qag_stop = sig; }
-
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: qhv-agent [--config-file FILE]... [--help]\n\n"
-               "  --config-file FILE  read options from FILE (repeatable; later files win)\n\n"
-               "Options (INI sections and keys):\n");
+    fprintf(f, "usage: qhv-agent [--config-file FILE]... [--help]\n"
+#ifdef _WIN32
+               "       qhv-agent --install-service [--config-file FILE]...\n"
+               "       qhv-agent --remove-service\n"
+#endif
+               "\n"
+               "  --config-file FILE  read options from FILE (repeatable; later files win)\n"
+#ifdef _WIN32
+               "  --install-service   register the Windows service '" QAG_SERVICE_NAME "'\n"
+               "                      (automatic start, LocalSystem) running this program\n"
+               "                      with these --config-file options (absolute paths)\n"
+               "  --remove-service    stop and unregister that service\n"
+               "  --service           run as that service (the service manager passes it)\n"
+#endif
+               "\nOptions (INI sections and keys):\n");
     qag_conf_print_help(f);
 }
 
@@ -24,6 +37,7 @@ int main(int argc, char **argv)
 {
     const char **files = xcalloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
+    enum { RUN, SERVICE, INSTALL, REMOVE } mode = RUN;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -33,42 +47,38 @@ int main(int argc, char **argv)
             files[nfiles++] = argv[++i];
         } else if (!strncmp(argv[i], "--config-file=", 14)) {
             files[nfiles++] = argv[i] + 14;
+#ifdef _WIN32
+        } else if (!strcmp(argv[i], "--service")) {
+            mode = SERVICE;
+        } else if (!strcmp(argv[i], "--install-service")) {
+            mode = INSTALL;
+        } else if (!strcmp(argv[i], "--remove-service")) {
+            mode = REMOVE;
+#endif
         } else {
             fprintf(stderr, "qhv-agent: unknown argument '%s' (see --help)\n", argv[i]);
             free(files);
             return 2;
         }
     }
-    qag_conf conf;
-    char err[1024];
-    int rc = qag_conf_load(&conf, files, nfiles, err, sizeof err);
+    int rc;
+    switch (mode) {
+#ifdef _WIN32
+    case SERVICE:
+        rc = qag_service_dispatch(files, nfiles);
+        break;
+    case INSTALL:
+        rc = qag_service_install(files, nfiles);
+        break;
+    case REMOVE:
+        rc = qag_service_remove();
+        break;
+#endif
+    default:
+        qplat_on_stop(&qag_stop);
+        rc = qag_launch(files, nfiles, NULL, &qag_stop);
+        break;
+    }
     free(files);
-    if (rc < 0) {
-        fprintf(stderr, "qhv-agent: %s\n", err);
-        qag_conf_free(&conf);
-        return 2;
-    }
-    if (conf.debug)
-        qlog_set_level(QLOG_DEBUG);
-    if (*conf.log_file && qlog_set_file(conf.log_file) < 0) {
-        fprintf(stderr, "qhv-agent: cannot open log_file %s\n", conf.log_file);
-        qag_conf_free(&conf);
-        return 2;
-    }
-    qag *a = qag_new(&conf, err, sizeof err);
-    if (!a) {
-        fprintf(stderr, "qhv-agent: %s\n", err);
-        qag_conf_free(&conf);
-        return 2;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = qag_on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    qag_run(a, &qag_stop);
-    qag_free(a);
-    qag_conf_free(&conf);
-    return 0;
+    return rc;
 }

@@ -3,6 +3,7 @@
  * The buffer owns its bytes; qbuf_steal() hands them to the caller. */
 #ifndef QHV_BUF_H
 #define QHV_BUF_H
+#include "lib/printf.h"
 #include <stddef.h>
 #include <stdbool.h>
 
@@ -20,7 +21,7 @@ void qbuf_reset(qbuf *b);            /* len = 0, keeps capacity */
 bool qbuf_append(qbuf *b, const void *p, size_t n);   /* false on overflow */
 bool qbuf_puts(qbuf *b, const char *s);
 bool qbuf_putc(qbuf *b, char c);
-bool qbuf_printf(qbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool qbuf_printf(qbuf *b, const char *fmt, ...) QHV_PRINTF(2, 3);
 char *qbuf_steal(qbuf *b, size_t *len);  /* caller frees; b becomes empty (still qbuf_free it) */
 
 #endif

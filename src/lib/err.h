@@ -4,6 +4,7 @@
  * it into {"NeutronError": {"type", "message", "detail"}}. */
 #ifndef QHV_ERR_H
 #define QHV_ERR_H
+#include "lib/printf.h"
 #include <stddef.h>
 
 /* X(name, http status, NeutronError type) */
@@ -82,7 +83,7 @@ typedef struct qerr {
 
 /* Fills e (if non-NULL) and returns -1, so that callers can write
  * `return qerr_set(e, QE_..., "...")`. */
-int qerr_set(qerr *e, qerr_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int qerr_set(qerr *e, qerr_code code, const char *fmt, ...) QHV_PRINTF(3, 4);
 int qerr_status(qerr_code code);
 const char *qerr_type(qerr_code code);
 const char *qerr_reason(int status);   /* "Bad Request" etc. */

@@ -6,7 +6,8 @@
  *
  * Implementations: libcurl on Linux (httpc.c: one curl multi handle per
  * client, whose connection cache gives keep-alive reuse across calls),
- * WinHTTP on Windows later, behind this same interface.
+ * WinHTTP on Windows (httpc_winhttp.c: a worker thread per call; no client
+ * certificates, see docs/windows.md), behind this same interface.
  *
  * Ownership: qhttpc_new() returns a client freed with qhttpc_free(); calls
  * returned by qhttpc_start() belong to the caller, who frees them with

@@ -106,7 +106,7 @@ static void set_entry(qini *ini, const char *section, const char *key, const cha
 }
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    QHV_PRINTF(3, 4);
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen)

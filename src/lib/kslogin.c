@@ -1,6 +1,7 @@
 #include "lib/kslogin.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/plat.h"
 #include "lib/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,7 @@ void qkl_login_free(qkl_login *l)
     if (!l)
         return;
     if (l->body) {
-        explicit_bzero(l->body, strlen(l->body));
+        qplat_wipe(l->body, strlen(l->body));
         free(l->body);
     }
     free(l->url);
@@ -74,8 +75,7 @@ int64_t qkl_parse_time(const char *s)
         return -1;
     struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
                     .tm_hour = h, .tm_min = mi, .tm_sec = sec};
-    time_t t = timegm(&tm);
-    return t == (time_t)-1 ? -1 : (int64_t)t;
+    return qplat_timegm(&tm);
 }
 
 int qkl_parse_answer(long status, const char *subject_token, const char *body, size_t len,

@@ -1,12 +1,10 @@
 #include "lib/log.h"
-#include <fcntl.h>
+#include "lib/plat.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 #include <time.h>
-#include <unistd.h>
 
 static qlog_level qlog_min = QLOG_INFO;
 static int qlog_fd = 2;
@@ -27,7 +25,7 @@ int qlog_parse_level(const char *s, qlog_level *ret)
 
 int qlog_set_file(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    int fd = qplat_log_open(path);
     if (fd < 0)
         return -1;
     qlog_fd = fd;
@@ -39,13 +37,12 @@ void qlog(qlog_level l, const char *module, const char *fmt, ...)
     if (l < qlog_min)
         return;
     char line[2048];
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
+    int64_t us = qplat_wall_us();
     struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
+    qplat_gmtime(us / 1000000, &tm);
     size_t n = strftime(line, sizeof line, "%Y-%m-%d %H:%M:%S", &tm);
     n += (size_t)snprintf(line + n, sizeof line - n, ".%03d %s %s: ",
-                          (int)(tv.tv_usec / 1000), qlog_names[l], module);
+                          (int)(us % 1000000 / 1000), qlog_names[l], module);
     if (n < sizeof line) {
         va_list ap;
         va_start(ap, fmt);
@@ -56,6 +53,5 @@ void qlog(qlog_level l, const char *module, const char *fmt, ...)
     if (n > sizeof line - 2)
         n = sizeof line - 2;
     line[n++] = '\n';
-    ssize_t w = write(qlog_fd, line, n);
-    (void)w;
+    qplat_log_write(qlog_fd, line, n);
 }

@@ -1,4 +1,5 @@
 #include "lib/util.h"
+#include "lib/plat.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 #include <ctype.h>
-#include <sys/random.h>
 
 static void oom(void)
 {
@@ -76,48 +76,25 @@ int qhv_parse_i64(const char *s, int64_t min, int64_t max, int64_t *ret)
     return 0;
 }
 
-uint64_t qhv_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
+uint64_t qhv_now_us(void) { return qplat_monotonic_us(); }
 
 int64_t qhv_wall_seconds(void) { return (int64_t)time(NULL); }
 
 void qhv_format_time(int64_t t, char out[static 21])
 {
-    time_t tt = (time_t)t;
     struct tm tm;
-    gmtime_r(&tt, &tm);
+    qplat_gmtime(t, &tm);
     strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 void qhv_deadline(struct timespec *ts, long ms)
 {
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    int64_t us = qplat_wall_us() + (int64_t)ms * 1000;
+    ts->tv_sec = (time_t)(us / 1000000);
+    ts->tv_nsec = (long)(us % 1000000) * 1000L;
 }
 
-void qhv_random_bytes(void *buf, size_t n)
-{
-    unsigned char *p = buf;
-    while (n) {
-        ssize_t r = getrandom(p, n, 0);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            abort();
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-}
+void qhv_random_bytes(void *buf, size_t n) { qplat_random_bytes(buf, n); }
 
 void qhv_uuid4(char out[static 37])
 {

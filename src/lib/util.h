@@ -3,6 +3,7 @@
  * cannot do anything useful, and checking every call hides real errors. */
 #ifndef QHV_UTIL_H
 #define QHV_UTIL_H
+#include "lib/printf.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -16,7 +17,7 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Returns a newly allocated formatted string; caller frees. */
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xasprintf(const char *fmt, ...) QHV_PRINTF(1, 2);
 
 /* Strict decimal parse of the whole string into [min,max]; 0 or -1. */
 int qhv_parse_i64(const char *s, int64_t min, int64_t max, int64_t *ret);
@@ -30,7 +31,7 @@ void qhv_format_time(int64_t t, char out[static 21]);
 /* *ts = now + ms on CLOCK_REALTIME (for pthread_cond_timedwait). */
 void qhv_deadline(struct timespec *ts, long ms);
 
-/* Fills buf with cryptographically random bytes (getrandom). */
+/* Fills buf with cryptographically random bytes (the system's: lib/plat.h). */
 void qhv_random_bytes(void *buf, size_t n);
 /* A random version-4 UUID in canonical lower-case form (37 bytes with NUL). */
 void qhv_uuid4(char out[static 37]);

@@ -1,25 +1,18 @@
 #include "vswitch/dummy.h"
 #include "lib/buf.h"
 #include "lib/util.h"
+#include "lib/plat.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 struct qvs {
     char *path;
     /* Identity of the state file as of our last read or write: a change of
-     * any of these means someone else wrote it (writes replace the inode). */
+     * it means someone else wrote it (writes replace the file). */
     bool seen_valid;
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
+    qplat_fileid seen;
 };
 
 /* ---------- the state file ---------- */
@@ -61,34 +54,23 @@ static void qvs_dummy_count(qj *state, const char *name)
         v->u.i++;
 }
 
-static int qvs_dummy_lock(const char *path, char *err, size_t errlen)
+static qplat_lock *qvs_dummy_lock(const char *path, char *err, size_t errlen)
 {
     char *lpath = xasprintf("%s.lock", path);
-    int fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", lpath, strerror(errno));
-        free(lpath);
-        return -1;
-    }
+    qplat_lock *l = qplat_lock_file(lpath, err, errlen);
     free(lpath);
-    while (flock(fd, LOCK_EX) < 0) {
-        if (errno != EINTR) {
-            snprintf(err, errlen, "flock %s.lock: %s", path, strerror(errno));
-            close(fd);
-            return -1;
-        }
-    }
-    return fd;
+    return l;
 }
 
-/* Reads the state (an empty one if the file is missing); *st is the file's
- * identity (st_ino 0 if missing). */
-static int qvs_dummy_read(const char *path, qj **ret, struct stat *st, char *err, size_t errlen)
+/* Reads the state (an empty one if the file is missing); *id is the file's
+ * identity. Called under the lock, so that nobody writes meanwhile. */
+static int qvs_dummy_read(const char *path, qj **ret, qplat_fileid *id, char *err,
+                          size_t errlen)
 {
     *ret = NULL;
-    memset(st, 0, sizeof *st);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    memset(id, 0, sizeof *id);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
         if (errno != ENOENT) {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
             return -1;
@@ -100,20 +82,17 @@ static int qvs_dummy_read(const char *path, qj **ret, struct stat *st, char *err
     qbuf b;
     qbuf_init(&b, 0);
     char chunk[65536];
-    ssize_t n;
-    while ((n = read(fd, chunk, sizeof chunk)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            qbuf_free(&b);
-            close(fd);
-            return -1;
-        }
-        qbuf_append(&b, chunk, (size_t)n);
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        qbuf_append(&b, chunk, n);
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        qbuf_free(&b);
+        fclose(f);
+        return -1;
     }
-    fstat(fd, st);
-    close(fd);
+    fclose(f);
+    qplat_file_id(path, id);
     qj_error je;
     qj *state = b.len ? qj_parse(b.data, b.len, NULL, &je) : qj_object();
     qbuf_free(&b);
@@ -130,36 +109,29 @@ static int qvs_dummy_read(const char *path, qj **ret, struct stat *st, char *err
     return 0;
 }
 
-static int qvs_dummy_write(const char *path, const qj *state, struct stat *st, char *err,
+/* Writes a temporary file and renames it over the state file, so that a
+ * reader never sees half a state; *id is the new file's identity. */
+static int qvs_dummy_write(const char *path, const qj *state, qplat_fileid *id, char *err,
                            size_t errlen)
 {
     qbuf b;
     qbuf_init(&b, 0);
     qj_emit(state, &b, false);     /* compact: qhvctl dummy FILE dump pretty-prints */
     qbuf_putc(&b, '\n');
-    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    char *tmp = xasprintf("%s.tmp.%ld", path, qplat_pid());
+    FILE *f = fopen(tmp, "wb");
     int rc = -1;
-    if (fd >= 0) {
-        size_t off = 0;
-        while (off < b.len) {
-            ssize_t w = write(fd, b.data + off, b.len - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
-        if (off == b.len && fstat(fd, st) == 0 && close(fd) == 0) {
-            fd = -1;
-            rc = rename(tmp, path);
-        }
+    if (f) {
+        bool ok = fwrite(b.data, 1, b.len, f) == b.len;
+        ok = fclose(f) == 0 && ok;
+        if (ok)
+            rc = qplat_replace_file(tmp, path);
     }
     if (rc < 0) {
         snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
+        remove(tmp);
+    } else {
+        qplat_file_id(path, id);
     }
     free(tmp);
     qbuf_free(&b);
@@ -168,11 +140,11 @@ static int qvs_dummy_write(const char *path, const qj *state, struct stat *st, c
 
 /* The read-modify-write every access goes through. *st: the identity of the
  * file as it is when the lock is released; *st_read (may be NULL): as read. */
-static int qvs_dummy_rmw(const char *path, qvs_dummy_edit_fn fn, void *arg, struct stat *st,
-                         struct stat *st_read, char *err, size_t errlen)
+static int qvs_dummy_rmw(const char *path, qvs_dummy_edit_fn fn, void *arg, qplat_fileid *st,
+                         qplat_fileid *st_read, char *err, size_t errlen)
 {
-    int lock = qvs_dummy_lock(path, err, errlen);
-    if (lock < 0)
+    qplat_lock *lock = qvs_dummy_lock(path, err, errlen);
+    if (!lock)
         return -1;
     qj *state;
     int rc = qvs_dummy_read(path, &state, st, err, errlen);
@@ -184,13 +156,13 @@ static int qvs_dummy_rmw(const char *path, qvs_dummy_edit_fn fn, void *arg, stru
             rc = -1;
     }
     qj_free(state);
-    close(lock);    /* releases the flock */
+    qplat_unlock_file(lock);
     return rc;
 }
 
 int qvs_dummy_edit(const char *path, qvs_dummy_edit_fn fn, void *arg, char *err, size_t errlen)
 {
-    struct stat st;
+    qplat_fileid st;
     return qvs_dummy_rmw(path, fn, arg, &st, NULL, err, errlen);
 }
 
@@ -208,13 +180,10 @@ int qvs_dummy_load(const char *path, qj **ret, char *err, size_t errlen)
 
 /* ---------- the backend ---------- */
 
-static void qvs_dummy_seen(qvs *vs, const struct stat *st)
+static void qvs_dummy_seen(qvs *vs, const qplat_fileid *st)
 {
     vs->seen_valid = true;
-    vs->dev = st->st_dev;
-    vs->ino = st->st_ino;
-    vs->size = st->st_size;
-    vs->mtime = st->st_mtim;
+    vs->seen = *st;
 }
 
 static int qvs_dummy_open(const qvs_options *opt, qvs **ret, char *err, size_t errlen)
@@ -238,17 +207,15 @@ static void qvs_dummy_close(qvs *vs)
     free(vs);
 }
 
-static bool qvs_dummy_same(const qvs *vs, const struct stat *st)
+static bool qvs_dummy_same(const qvs *vs, const qplat_fileid *st)
 {
-    return vs->seen_valid && st->st_dev == vs->dev && st->st_ino == vs->ino &&
-           st->st_size == vs->size && st->st_mtim.tv_sec == vs->mtime.tv_sec &&
-           st->st_mtim.tv_nsec == vs->mtime.tv_nsec;
+    return vs->seen_valid && qplat_fileid_same(st, &vs->seen);
 }
 
 static bool qvs_dummy_changed(qvs *vs)
 {
-    struct stat st;
-    if (stat(vs->path, &st) < 0)
+    qplat_fileid st;
+    if (qplat_file_id(vs->path, &st) < 0)
         memset(&st, 0, sizeof st);
     return !qvs_dummy_same(vs, &st);
 }
@@ -285,7 +252,7 @@ static int qvs_dummy_dump_fn(qj *state, void *arg, char *err, size_t errlen)
 static int qvs_dummy_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
 {
     qvs_observed_init(ret);
-    struct stat st;
+    qplat_fileid st;
     if (qvs_dummy_rmw(vs->path, qvs_dummy_dump_fn, ret, &st, NULL, err, errlen) < 0)
         return -1;
     qvs_dummy_seen(vs, &st);
@@ -319,10 +286,8 @@ static void qvs_dummy_apply(qj *state, qvs_map *objects, const qvs_map *nics, qv
     int64_t slow = qj_get(faults, "slow_ms")->u.i;
     char kind[32];
     qvs_dummy_count(state, "ops");
-    if (slow > 0) {
-        struct timespec ts = {(time_t)(slow / 1000), (long)(slow % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    if (slow > 0)
+        qplat_sleep_ms((long)slow);
     if (!qvs_id_kind(op->id, kind, sizeof kind) || qvs_kind_rank(op->id) < 0) {
         qvs_dummy_result(op, -EINVAL, "unknown object kind");
         return;
@@ -394,7 +359,7 @@ static size_t qvs_dummy_operate(qvs *vs, qvs_op *ops, size_t n)
         return 0;
     qvs_dummy_batch b = {ops, n, 0};
     char err[256];
-    struct stat st, st_read;
+    qplat_fileid st, st_read;
     if (qvs_dummy_rmw(vs->path, qvs_dummy_operate_fn, &b, &st, &st_read, err, sizeof err) < 0) {
         for (size_t i = 0; i < n; i++)
             qvs_dummy_result(&ops[i], -EIO, err);

@@ -12,7 +12,8 @@
  *                 "vanish": ["KIND/KEY", ...]},   gone at the next dump
  *    "counters": {"ops", "creates", "updates", "deletes", "failed"}}
  *
- * Every access is a read-modify-write under flock(2) on "<state_file>.lock",
+ * Every access is a read-modify-write under an exclusive lock on
+ * "<state_file>.lock" (flock(2); LockFileEx on Windows: lib/plat.h),
  * and every write is atomic (a temporary file renamed over the state file).
  * A missing file is an empty switch. Objects owned by "foreign" are never
  * changed by operate (-EPERM). port/ and acl/ objects need their NIC

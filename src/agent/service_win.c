@@ -1,0 +1,199 @@
+/* qhv-agent as a Windows service (agent/service.h). */
+#include "agent/service.h"
+#include "agent/launch.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+#include <windows.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QAG_SERVICE_DISPLAY "qhv agent (Neutron networking for Hyper-V)"
+#define QAG_SERVICE_DESCRIPTION                                                             \
+    "Keeps this host's Hyper-V virtual switch matching the plan of qhv-server (VLAN, NVGRE, " \
+    "security groups), and reports port status and heartbeats."
+
+/* What ServiceMain needs from main(): the dispatcher passes nothing else. */
+static const char *const *qag_svc_files;
+static size_t qag_svc_nfiles;
+static SERVICE_STATUS_HANDLE qag_svc_handle;
+static SERVICE_STATUS qag_svc_status;
+static volatile sig_atomic_t qag_svc_stop;
+
+static void qag_svc_report(DWORD state, DWORD exit_code, DWORD wait_hint)
+{
+    qag_svc_status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+    qag_svc_status.dwCurrentState = state;
+    qag_svc_status.dwControlsAccepted =
+        state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
+    qag_svc_status.dwWin32ExitCode = exit_code ? ERROR_SERVICE_SPECIFIC_ERROR : NO_ERROR;
+    qag_svc_status.dwServiceSpecificExitCode = exit_code;
+    qag_svc_status.dwWaitHint = wait_hint;
+    if (state == SERVICE_RUNNING || state == SERVICE_STOPPED)
+        qag_svc_status.dwCheckPoint = 0;
+    else
+        qag_svc_status.dwCheckPoint++;
+    SetServiceStatus(qag_svc_handle, &qag_svc_status);
+}
+
+/* Runs on the dispatcher's thread: ask the loop to stop (it notices within
+ * one tick) and say so to the service manager. */
+static DWORD WINAPI qag_svc_control(DWORD control, DWORD type, LPVOID data, LPVOID ctx)
+{
+    switch (control) {
+    case SERVICE_CONTROL_STOP:
+    case SERVICE_CONTROL_SHUTDOWN:
+        qag_svc_stop = 1;
+        qag_svc_report(SERVICE_STOP_PENDING, 0, 5000);
+        return NO_ERROR;
+    case SERVICE_CONTROL_INTERROGATE:
+        return NO_ERROR;
+    default:
+        return ERROR_CALL_NOT_IMPLEMENTED;
+    }
+}
+
+/* <directory of this .exe>\name, newly allocated. */
+static char *qag_svc_beside_exe(const char *name)
+{
+    char exe[MAX_PATH];
+    DWORD n = GetModuleFileNameA(NULL, exe, sizeof exe);
+    if (!n || n >= sizeof exe)
+        return xstrdup(name);
+    char *slash = strrchr(exe, '\\');
+    if (slash)
+        slash[1] = '\0';
+    return xasprintf("%s%s", exe, name);
+}
+
+static void WINAPI qag_svc_main(DWORD argc, LPSTR *argv)
+{
+    qag_svc_handle = RegisterServiceCtrlHandlerExA(QAG_SERVICE_NAME, qag_svc_control, NULL);
+    if (!qag_svc_handle)
+        return;
+    qag_svc_report(SERVICE_START_PENDING, 0, 3000);
+    qag_svc_report(SERVICE_RUNNING, 0, 0);
+    /* A service has no console: without [DEFAULT] log_file, log beside the .exe. */
+    char *log = qag_svc_beside_exe("qhv-agent.log");
+    int rc = qag_launch(qag_svc_files, qag_svc_nfiles, log, &qag_svc_stop);
+    free(log);
+    qag_svc_report(SERVICE_STOPPED, (DWORD)rc, 0);
+}
+
+int qag_service_dispatch(const char *const *files, size_t nfiles)
+{
+    qag_svc_files = files;
+    qag_svc_nfiles = nfiles;
+    SERVICE_TABLE_ENTRYA table[] = {{(LPSTR)QAG_SERVICE_NAME, qag_svc_main}, {NULL, NULL}};
+    if (!StartServiceCtrlDispatcherA(table)) {
+        DWORD e = GetLastError();
+        if (e == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT)
+            fprintf(stderr, "qhv-agent: --service is for the service manager; run without it "
+                            "in a console, or install the service with --install-service\n");
+        else
+            fprintf(stderr, "qhv-agent: StartServiceCtrlDispatcher failed (error %lu)\n",
+                    (unsigned long)e);
+        return 1;
+    }
+    return 0;
+}
+
+static void qag_svc_error(const char *what)
+{
+    DWORD e = GetLastError();
+    char text[256];
+    DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, e,
+                             0, text, sizeof text, NULL);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        text[--n] = '\0';
+    fprintf(stderr, "qhv-agent: %s: %s (error %lu)%s\n", what, n ? text : "failed",
+            (unsigned long)e,
+            e == ERROR_ACCESS_DENIED ? "; run from an elevated (administrator) prompt" : "");
+}
+
+int qag_service_install(const char *const *files, size_t nfiles)
+{
+    char exe[MAX_PATH];
+    DWORD n = GetModuleFileNameA(NULL, exe, sizeof exe);
+    if (!n || n >= sizeof exe) {
+        qag_svc_error("GetModuleFileName");
+        return 1;
+    }
+    /* The service starts in %SystemRoot%\System32: paths must be absolute. */
+    qbuf cmd;
+    qbuf_init(&cmd, 0);
+    qbuf_printf(&cmd, "\"%s\" --service", exe);
+    for (size_t i = 0; i < nfiles; i++) {
+        char full[MAX_PATH];
+        DWORD fl = GetFullPathNameA(files[i], sizeof full, full, NULL);
+        if (!fl || fl >= sizeof full || GetFileAttributesA(full) == INVALID_FILE_ATTRIBUTES) {
+            fprintf(stderr, "qhv-agent: config file %s not found\n", files[i]);
+            qbuf_free(&cmd);
+            return 2;
+        }
+        qbuf_printf(&cmd, " --config-file \"%s\"", full);
+    }
+    SC_HANDLE scm = OpenSCManagerA(NULL, NULL, SC_MANAGER_CREATE_SERVICE);
+    if (!scm) {
+        qag_svc_error("OpenSCManager");
+        qbuf_free(&cmd);
+        return 1;
+    }
+    SC_HANDLE svc = CreateServiceA(scm, QAG_SERVICE_NAME, QAG_SERVICE_DISPLAY, SERVICE_ALL_ACCESS,
+                                   SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
+                                   SERVICE_ERROR_NORMAL, cmd.data, NULL, NULL,
+                                   "Winmgmt\0\0" /* WMI */, NULL /* LocalSystem */, NULL);
+    if (!svc) {
+        qag_svc_error("CreateService " QAG_SERVICE_NAME);
+        CloseServiceHandle(scm);
+        qbuf_free(&cmd);
+        return 1;
+    }
+    SERVICE_DESCRIPTIONA desc = {(LPSTR)QAG_SERVICE_DESCRIPTION};
+    ChangeServiceConfig2A(svc, SERVICE_CONFIG_DESCRIPTION, &desc);
+    /* Restart after a crash: 5 s, 30 s, then every 60 s (count reset daily). */
+    SC_ACTION actions[] = {{SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 30000},
+                           {SC_ACTION_RESTART, 60000}};
+    SERVICE_FAILURE_ACTIONSA fa = {86400, NULL, NULL, 3, actions};
+    ChangeServiceConfig2A(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa);
+    printf("installed service %s: %s\nstart it with: sc start %s\n", QAG_SERVICE_NAME, cmd.data,
+           QAG_SERVICE_NAME);
+    CloseServiceHandle(svc);
+    CloseServiceHandle(scm);
+    qbuf_free(&cmd);
+    return 0;
+}
+
+int qag_service_remove(void)
+{
+    SC_HANDLE scm = OpenSCManagerA(NULL, NULL, SC_MANAGER_CONNECT);
+    if (!scm) {
+        qag_svc_error("OpenSCManager");
+        return 1;
+    }
+    SC_HANDLE svc = OpenServiceA(scm, QAG_SERVICE_NAME, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE);
+    if (!svc) {
+        qag_svc_error("OpenService " QAG_SERVICE_NAME);
+        CloseServiceHandle(scm);
+        return 1;
+    }
+    SERVICE_STATUS st;
+    if (ControlService(svc, SERVICE_CONTROL_STOP, &st)) {
+        /* Wait (up to 30 s) for it to stop, so that the binary can be replaced. */
+        for (int i = 0; i < 300 && QueryServiceStatus(svc, &st) &&
+                        st.dwCurrentState != SERVICE_STOPPED;
+             i++)
+            Sleep(100);
+    }
+    int rc = 0;
+    if (!DeleteService(svc)) {
+        qag_svc_error("DeleteService " QAG_SERVICE_NAME);
+        rc = 1;
+    } else {
+        printf("removed service %s\n", QAG_SERVICE_NAME);
+    }
+    CloseServiceHandle(svc);
+    CloseServiceHandle(scm);
+    return rc;
+}
