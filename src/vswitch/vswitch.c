@@ -1,6 +1,7 @@
 #include "vswitch/vswitch.h"
 #include "vswitch/dummy.h"
 #include "vswitch/ovs.h"
+#include "vswitch/hyperv/hyperv.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -27,16 +28,12 @@ void qvs_observed_free(qvs_observed *o)
 
 const qvs_class *qvs_class_find(const char *name, char *err, size_t errlen)
 {
-    static const qvs_class *const classes[] = {&qvs_dummy_class, &qvs_ovs_class};
+    static const qvs_class *const classes[] = {&qvs_dummy_class, &qvs_ovs_class,
+                                               &qvs_hyperv_class};
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
         if (!strcmp(name, classes[i]->name))
             return classes[i];
-    if (!strcmp(name, "hyperv"))
-        snprintf(err, errlen, "backend 'hyperv' is not built in this version of qhv-agent "
-                              "(available: dummy, ovs)");
-    else
-        snprintf(err, errlen, "unknown backend '%s' (known: dummy, hyperv, ovs; available: "
-                              "dummy, ovs)", name);
+    snprintf(err, errlen, "unknown backend '%s' (known: dummy, hyperv, ovs)", name);
     return NULL;
 }
 

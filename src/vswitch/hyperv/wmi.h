@@ -1,6 +1,6 @@
 /* wmi: the thin transport between the hyperv backend's logic and WMI.
  *
- * The backend's logic (src/vswitch/hyperv/*.c other than the transports)
+ * The backend's logic (the .c files of src/vswitch/hyperv/ but the transports)
  * talks to Hyper-V only through a qwmi_class, so that it builds and is tested
  * on Linux against an in-memory model of Hyper-V's WMI objects, and runs on
  * Windows over COM (IWbemServices, mingw-w64's wbemidl.h).

@@ -1,0 +1,1111 @@
+#include "vswitch/hyperv/wmi_model.h"
+#include "vswitch/objmap.h"
+#include "lib/util.h"
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define VSMS_PATH "Msvm_VirtualSystemManagementService.Name=\"vmms\""
+#define OS_PATH "Win32_OperatingSystem=@"
+#define RV_INVALID 32773    /* invalid parameter */
+#define RV_STATE 32775      /* invalid state */
+
+/* Extended-ACL and NetWNV classes by availability. */
+#define C_XACL "Msvm_EthernetSwitchPortExtendedAclSettingData"
+#define C_ACL "Msvm_EthernetSwitchPortAclSettingData"
+#define C_VLAN "Msvm_EthernetSwitchPortVlanSettingData"
+#define C_SEC "Msvm_EthernetSwitchPortSecuritySettingData"
+#define C_ALLOC "Msvm_EthernetPortAllocationSettingData"
+#define C_NIC "Msvm_SyntheticEthernetPortSettingData"
+#define C_SWITCH "Msvm_VirtualEthernetSwitch"
+#define C_JOB "Msvm_ConcreteJob"
+#define C_LR "MSFT_NetVirtualizationLookupRecordSettingData"
+#define C_CR "MSFT_NetVirtualizationCustomerRouteSettingData"
+#define C_PA "MSFT_NetVirtualizationProviderAddressSettingData"
+#define C_PR "MSFT_NetVirtualizationProviderRouteSettingData"
+
+struct qwmi {
+    char *file;
+    bool seen_valid;
+    struct stat seen;
+    char *version;
+    int major, minor;
+    long build;
+    int64_t seq;
+    qvs_map *inst;              /* path → instance ("__"-members other than
+                                 * __CLASS/__PATH are the model's own) */
+    qwmi_model_counters c;
+    int job_polls, fail_jobs, fail_code;
+    char *fail_text, *drop_cls;
+};
+
+/* ---------- helpers ---------- */
+
+static void qwm_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void qwm_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static const char *qwm_cls(const qj *i) { return qj_get_str(i, "__CLASS"); }
+
+static bool qwm_is(const qj *i, const char *cls)
+{
+    const char *c = qwm_cls(i);
+    return c && !strcmp(c, cls);
+}
+
+static int64_t qwm_int(const qj *o, const char *k, int64_t def)
+{
+    const qj *v = qj_get(o, k);
+    return qj_is(v, QJ_INT) ? v->u.i : def;
+}
+
+static bool qwm_bool(const qj *o, const char *k)
+{
+    const qj *v = qj_get(o, k);
+    return qj_is(v, QJ_BOOL) && v->u.b;
+}
+
+static char *qwm_guid(qwmi *w)
+{
+    w->seq++;
+    return xasprintf("%08llx-0000-4000-8000-%012llx", (unsigned long long)w->seq,
+                     (unsigned long long)w->seq);
+}
+
+/* A copy for the caller: without the model's own members; NULL if pending. */
+static qj *qwm_public(const qj *i)
+{
+    if (qj_get(i, "__pending"))
+        return NULL;
+    qj *o = qj_object();
+    for (size_t k = 0; k < i->u.obj.n; k++) {
+        const char *key = i->u.obj.m[k].key;
+        if (!strncmp(key, "__", 2) && strcmp(key, "__CLASS") && strcmp(key, "__PATH"))
+            continue;
+        qj_set_new(o, key, qj_clone(i->u.obj.m[k].val));
+    }
+    return o;
+}
+
+static bool qwm_wnv_class(const char *cls) { return cls && !strncmp(cls, "MSFT_NetVirtualization", 22); }
+
+/* Is cls served by this version? */
+static bool qwm_class_exists(const qwmi *w, const char *cls)
+{
+    if (qwm_wnv_class(cls))
+        return !(w->major >= 10 && w->build >= 17763);
+    if (!strcmp(cls, C_XACL))
+        return w->major > 6 || (w->major == 6 && w->minor >= 3);
+    return true;
+}
+
+static void qwm_set_version(qwmi *w, const char *v)
+{
+    free(w->version);
+    w->version = xstrdup(v);
+    w->major = w->minor = 0;
+    w->build = 0;
+    sscanf(v, "%d.%d.%ld", &w->major, &w->minor, &w->build);
+}
+
+/* ---------- persistence ---------- */
+
+static qj *qwm_state(const qwmi *w)
+{
+    qj *s = qj_object();
+    qj_set(s, "version", qj_str(w->version));
+    qj_set(s, "seq", qj_int(w->seq));
+    qj_set(s, "instances", qvs_map_to_object(w->inst));
+    return s;
+}
+
+static void qwm_save(qwmi *w)
+{
+    if (!w->file)
+        return;
+    qj *s = qwm_state(w);
+    char *text = qj_to_string(s);
+    qj_free(s);
+    char *tmp = xasprintf("%s.tmp", w->file);
+    FILE *f = fopen(tmp, "wb");
+    if (f) {
+        bool ok = fputs(text, f) >= 0;
+        ok = fclose(f) == 0 && ok;
+        if (ok && rename(tmp, w->file) == 0 && stat(w->file, &w->seen) == 0)
+            w->seen_valid = true;
+    }
+    free(tmp);
+    free(text);
+}
+
+static int qwm_load(qwmi *w, char *err, size_t errlen)
+{
+    FILE *f = fopen(w->file, "rb");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        qwm_err(err, errlen, "cannot read %s", w->file);
+        return -1;
+    }
+    qbuf b;
+    qbuf_init(&b, 0);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        qbuf_append(&b, chunk, n);
+    fclose(f);
+    qj *s = b.len ? qj_parse(b.data, b.len, NULL, NULL) : qj_object();
+    qbuf_free(&b);
+    if (!qj_is(s, QJ_OBJECT)) {
+        qj_free(s);
+        qwm_err(err, errlen, "%s: not a JSON object", w->file);
+        return -1;
+    }
+    if (qj_get_str(s, "version"))
+        qwm_set_version(w, qj_get_str(s, "version"));
+    w->seq = qwm_int(s, "seq", w->seq);
+    qvs_map_free(w->inst);
+    w->inst = qvs_map_from_object(qj_get(s, "instances"));
+    qj_free(s);
+    struct stat st;
+    if (stat(w->file, &st) == 0) {
+        w->seen = st;
+        w->seen_valid = true;
+    }
+    return 0;
+}
+
+/* Another process (qhvctl, a test) changed the file: read it again. */
+static void qwm_sync(qwmi *w)
+{
+    struct stat st;
+    if (!w->file || stat(w->file, &st) < 0)
+        return;
+    if (w->seen_valid && st.st_ino == w->seen.st_ino && st.st_size == w->seen.st_size &&
+        st.st_mtim.tv_sec == w->seen.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == w->seen.st_mtim.tv_nsec)
+        return;
+    char err[256];
+    qwm_load(w, err, sizeof err);
+}
+
+/* ---------- lookups ---------- */
+
+static qj *qwm_find(const qwmi *w, const char *cls, const char *prop, const char *val)
+{
+    const char *k;
+    qj *i;
+    for (size_t n = 0; n < qvs_map_end(w->inst); n++)
+        if (qvs_map_at(w->inst, n, &k, &i) && qwm_is(i, cls) && !qj_get(i, "__pending")) {
+            const char *v = qj_get_str(i, prop);
+            if (v && !strcmp(v, val))
+                return i;
+        }
+    return NULL;
+}
+
+static qj *qwm_add(qwmi *w, qj *inst, const char *path)
+{
+    qj_set(inst, "__PATH", qj_str(path));
+    qvs_map_put(w->inst, path, inst);
+    return inst;
+}
+
+/* The features of the allocation with that InstanceID (prefix match, as
+ * os-win finds them), class cls (NULL: all). */
+static size_t qwm_features(const qwmi *w, const char *alloc_iid, const char *cls, const char **out,
+                           size_t max)
+{
+    size_t n = 0, l = strlen(alloc_iid);
+    const char *k;
+    qj *i;
+    for (size_t x = 0; x < qvs_map_end(w->inst); x++) {
+        if (!qvs_map_at(w->inst, x, &k, &i) || qwm_is(i, C_ALLOC) || qwm_is(i, C_NIC))
+            continue;
+        const char *iid = qj_get_str(i, "InstanceID");
+        if (!iid || strncmp(iid, alloc_iid, l) || iid[l] != '\\' || (cls && !qwm_is(i, cls)))
+            continue;
+        if (n < max)
+            out[n] = k;
+        n++;
+    }
+    return n;
+}
+
+/* ---------- validation ---------- */
+
+static bool qwm_vsid_ok(int64_t v) { return v >= 4096 && v <= 16777214; }
+
+static bool qwm_mac12(const char *s)
+{
+    if (!s || strlen(s) != 12)
+        return false;
+    for (int i = 0; i < 12; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static bool qwm_is_wild(const char *a) { return a && (!strcmp(a, "0.0.0.0") || !strcmp(a, "::")); }
+
+/* A feature setting to add to (or modify on) the port with allocation
+ * alloc_iid; self: the path it replaces (modify) or NULL. */
+static int qwm_check_feature(const qwmi *w, const qj *f, const char *const *existing,
+                             size_t nexisting, const char *self, const qj *batch, char *err,
+                             size_t errlen)
+{
+    const char *cls = qwm_cls(f);
+    if (!cls || !qwm_class_exists(w, cls)) {
+        qwm_err(err, errlen, "invalid class %s (WBEM_E_INVALID_CLASS 0x80041010)", cls);
+        return -1;
+    }
+    if (!strcmp(cls, C_VLAN)) {
+        int64_t mode = qwm_int(f, "OperationMode", 0);
+        if (mode == 1) {
+            int64_t id = qwm_int(f, "AccessVlanId", 0);
+            if (id < 1 || id > 4094) {
+                qwm_err(err, errlen, "AccessVlanId must be 1-4094%s", "");
+                return -1;
+            }
+        } else if (mode == 2) {
+            if (!qj_get(f, "NativeVlanId") || !qj_len(qj_get(f, "TrunkVlanIdArray"))) {
+                qwm_err(err, errlen, "trunk mode: missing parameter NativeVlanId or "
+                                     "TrunkVlanIdArray%s", "");
+                return -1;
+            }
+        } else if (mode == 3) {
+            if (qwm_int(f, "PvlanMode", 0) < 1 || qwm_int(f, "PvlanMode", 0) > 3) {
+                qwm_err(err, errlen, "private mode needs PvlanMode 1-3%s", "");
+                return -1;
+            }
+        } else {
+            qwm_err(err, errlen, "OperationMode must be 1 (access), 2 (trunk) or 3 (private)%s",
+                    "");
+            return -1;
+        }
+    } else if (!strcmp(cls, C_SEC)) {
+        int64_t v = qwm_int(f, "VirtualSubnetId", 0);
+        if (v != 0 && (v < 4096 || v > 16777215)) {
+            qwm_err(err, errlen, "VirtualSubnetId must be 0 or 4096-16777215%s", "");
+            return -1;
+        }
+    } else if (!strcmp(cls, C_XACL)) {
+        int64_t d = qwm_int(f, "Direction", 0), a = qwm_int(f, "Action", 0);
+        const qj *wt = qj_get(f, "Weight");
+        const char *proto = qj_get_str(f, "Protocol");
+        if (d != 1 && d != 2) {
+            qwm_err(err, errlen, "Direction must be 1 (incoming) or 2 (outgoing)%s", "");
+            return -1;
+        }
+        if (a != 1 && a != 2) {
+            qwm_err(err, errlen, "Action must be 1 (allow) or 2 (deny)%s", "");
+            return -1;
+        }
+        if (!qj_is(wt, QJ_INT) || wt->u.i < 0 || wt->u.i > 65535) {
+            qwm_err(err, errlen, "Weight must be a uint16 (0-65535)%s", "");
+            return -1;
+        }
+        if (qwm_bool(f, "Stateful") && a != 1) {
+            qwm_err(err, errlen, "a stateful rule can only allow%s", "");
+            return -1;
+        }
+        if (qwm_bool(f, "Stateful") && (!proto || !strcasecmp(proto, "ANY"))) {
+            qwm_err(err, errlen, "a stateful rule needs a protocol (not ANY)%s", "");
+            return -1;
+        }
+        /* (Weight, Direction) unique on the port, also within the batch. */
+        for (size_t i = 0; i < nexisting; i++) {
+            const qj *o = qvs_map_get(w->inst, existing[i]);
+            if ((!self || strcmp(self, existing[i])) && qwm_is(o, C_XACL) &&
+                qwm_int(o, "Weight", -1) == wt->u.i && qwm_int(o, "Direction", 0) == d) {
+                qwm_err(err, errlen, "an entry with this Weight and Direction exists on the "
+                                     "port%s", "");
+                return -1;
+            }
+        }
+        for (size_t i = 0; i < qj_len(batch); i++) {
+            const qj *o = qj_at(batch, i);
+            if (o != f && qwm_is(o, C_XACL) && qwm_int(o, "Weight", -1) == wt->u.i &&
+                qwm_int(o, "Direction", 0) == d) {
+                qwm_err(err, errlen, "two entries with one Weight and Direction in a call%s", "");
+                return -1;
+            }
+        }
+        return 0;
+    } else if (!strcmp(cls, C_ACL)) {
+        int64_t type = qwm_int(f, "AclType", 0), a = qwm_int(f, "Action", 0);
+        int64_t d = qwm_int(f, "Direction", 0), app = qwm_int(f, "Applicability", 0);
+        if (d != 1 && d != 2) {
+            qwm_err(err, errlen, "Direction must be 1 or 2%s", "");
+            return -1;
+        }
+        if (type < 1 || type > 3 || a < 1 || a > 3 || app < 1 || app > 2) {
+            qwm_err(err, errlen, "AclType 1-3, Action 1-3 and Applicability 1-2 required%s", "");
+            return -1;
+        }
+        if (a == 3 && type == 1) {
+            qwm_err(err, errlen, "Meter must be IP-based%s", "");
+            return -1;
+        }
+        return 0;
+    } else {
+        qwm_err(err, errlen, "%s is not a switch-port feature the model knows", cls);
+        return -1;
+    }
+    /* VLAN and security: one per port. */
+    for (size_t i = 0; !self && i < nexisting; i++)
+        if (qwm_is(qvs_map_get(w->inst, existing[i]), cls)) {
+            qwm_err(err, errlen, "the port already has a %s", cls);
+            return -1;
+        }
+    for (size_t i = 0; i < qj_len(batch); i++)
+        if (qj_at(batch, i) != f && qwm_is(qj_at(batch, i), cls)) {
+            qwm_err(err, errlen, "two %s in one call", cls);
+            return -1;
+        }
+    return 0;
+}
+
+/* The key of a NetWNV instance, and whether its RO properties may change. */
+static const char *const qwm_keys_lr[] = {"VirtualSubnetID", "CustomerAddress", "MACAddress", NULL};
+static const char *const qwm_ro_lr[] = {"Type", NULL};
+static const char *const qwm_keys_cr[] = {"RoutingDomainID", "VirtualSubnetID", "DestinationPrefix",
+                                          NULL};
+static const char *const qwm_ro_cr[] = {"NextHop", NULL};
+static const char *const qwm_keys_pa[] = {"ProviderAddress", NULL};
+static const char *const qwm_ro_pa[] = {"InterfaceIndex", NULL};
+static const char *const qwm_keys_pr[] = {"InterfaceIndex", "DestinationPrefix", NULL};
+static const char *const qwm_ro_pr[] = {"NextHop", NULL};
+
+static void qwm_wnv_schema(const char *cls, const char *const **keys, const char *const **ro)
+{
+    *keys = *ro = NULL;
+    if (!strcmp(cls, C_LR))
+        *keys = qwm_keys_lr, *ro = qwm_ro_lr;
+    else if (!strcmp(cls, C_CR))
+        *keys = qwm_keys_cr, *ro = qwm_ro_cr;
+    else if (!strcmp(cls, C_PA))
+        *keys = qwm_keys_pa, *ro = qwm_ro_pa;
+    else if (!strcmp(cls, C_PR))
+        *keys = qwm_keys_pr, *ro = qwm_ro_pr;
+}
+
+static int qwm_check_wnv(const qwmi *w, const qj *i, char *err, size_t errlen)
+{
+    const char *cls = qwm_cls(i);
+    if (!strcmp(cls, C_LR)) {
+        int64_t rule = qwm_int(i, "Rule", -1);
+        if (!qwm_vsid_ok(qwm_int(i, "VirtualSubnetID", 0))) {
+            qwm_err(err, errlen, "VirtualSubnetID must be 4096-16777214%s", "");
+            return -1;
+        }
+        if (!qj_get_str(i, "CustomerAddress") || !qj_get_str(i, "ProviderAddress") ||
+            !qwm_mac12(qj_get_str(i, "MACAddress"))) {
+            qwm_err(err, errlen, "CustomerAddress, ProviderAddress and MACAddress (12 hex "
+                                 "digits) are required%s", "");
+            return -1;
+        }
+        if (rule < 0 || rule > 2) {
+            qwm_err(err, errlen, "Rule must be TranslationMethodNat (0), Encap (1) or None "
+                                 "(2)%s", "");
+            return -1;
+        }
+        if (qwm_bool(i, "UseVmMACAddress") && rule != 0) {
+            qwm_err(err, errlen, "UseVmMACAddress is valid only with TranslationMethodNat%s", "");
+            return -1;
+        }
+        const qj *type = qj_get(i, "Type");
+        if (type && !qj_is(type, QJ_NULL)) {
+            if (w->major == 6 && w->minor == 2) {
+                qwm_err(err, errlen, "Type does not exist on Windows Server 2012%s", "");
+                return -1;
+            }
+            if (qwm_int(i, "Type", 0) == 3 && !qwm_is_wild(qj_get_str(i, "CustomerAddress"))) {
+                qwm_err(err, errlen, "an L2Only record has CustomerAddress 0.0.0.0 or ::%s", "");
+                return -1;
+            }
+        }
+    } else if (!strcmp(cls, C_CR)) {
+        const char *rd = qj_get_str(i, "RoutingDomainID");
+        if (!qwm_vsid_ok(qwm_int(i, "VirtualSubnetID", 0))) {
+            qwm_err(err, errlen, "VirtualSubnetID must be 4096-16777214%s", "");
+            return -1;
+        }
+        if (!rd || strlen(rd) != 38 || rd[0] != '{' || rd[37] != '}' ||
+            !qj_get_str(i, "DestinationPrefix") || !qj_get_str(i, "NextHop")) {
+            qwm_err(err, errlen, "RoutingDomainID ({GUID}), DestinationPrefix and NextHop are "
+                                 "required%s", "");
+            return -1;
+        }
+    } else if (!strcmp(cls, C_PA)) {
+        if (!qj_get_str(i, "ProviderAddress") || !qj_get(i, "InterfaceIndex") ||
+            !qj_get(i, "PrefixLength")) {
+            qwm_err(err, errlen, "ProviderAddress, InterfaceIndex and PrefixLength are "
+                                 "required%s", "");
+            return -1;
+        }
+    } else if (!strcmp(cls, C_PR)) {
+        if (!qj_get(i, "InterfaceIndex") || !qj_get_str(i, "DestinationPrefix") ||
+            !qj_get_str(i, "NextHop")) {
+            qwm_err(err, errlen, "InterfaceIndex, DestinationPrefix and NextHop are required%s",
+                    "");
+            return -1;
+        }
+    } else {
+        qwm_err(err, errlen, "put_instance of %s is not modelled", cls);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------- jobs ---------- */
+
+static qj *qwm_out(int64_t rv)
+{
+    qj *o = qj_object();
+    qj_set(o, "ReturnValue", qj_int(rv));
+    return o;
+}
+
+/* Starts a job whose effects (pending adds, removes, modifications) settle
+ * when it ends; or, without job faults, settles them now. */
+static void qwm_finish(qwmi *w, qj *job_or_null, const qj *adds, const qj *dels, const qj *mods,
+                       bool ok)
+{
+    for (size_t i = 0; i < qj_len(adds); i++) {
+        const char *p = qj_as_str(qj_at(adds, i));
+        qj *inst = qvs_map_get(w->inst, p);
+        if (!inst)
+            continue;
+        if (ok)
+            qj_remove(inst, "__pending");
+        else
+            qvs_map_del(w->inst, p);
+    }
+    for (size_t i = 0; ok && i < qj_len(dels); i++)
+        qvs_map_del(w->inst, qj_as_str(qj_at(dels, i)));
+    for (size_t i = 0; ok && i < qj_len(mods); i++) {
+        const qj *m = qj_at(mods, i);
+        qj *inst = qvs_map_get(w->inst, qj_get_str(m, "__PATH"));
+        for (size_t k = 0; inst && k < m->u.obj.n; k++) {
+            const char *key = m->u.obj.m[k].key;
+            if (strncmp(key, "__", 2) && strcmp(key, "InstanceID"))
+                qj_set(inst, key, qj_clone(m->u.obj.m[k].val));
+        }
+    }
+    (void)job_or_null;
+}
+
+static void qwm_settle(qwmi *w, qj *out, qj *adds, qj *dels, qj *mods)
+{
+    if (w->job_polls <= 0 && w->fail_jobs <= 0) {
+        qwm_finish(w, NULL, adds, dels, mods, true);
+        qj_free(adds);
+        qj_free(dels);
+        qj_free(mods);
+        return;
+    }
+    char *g = qwm_guid(w);
+    char *path = xasprintf(C_JOB ".InstanceID=\"%s\"", g);
+    qj *job = qj_object();
+    qj_set(job, "__CLASS", qj_str(C_JOB));
+    qj_set(job, "InstanceID", qj_str(g));
+    qj_set(job, "JobState", qj_int(4));
+    qj_set(job, "ErrorCode", qj_int(0));
+    qj_set(job, "ErrorDescription", qj_str(""));
+    qj_set(job, "__polls", qj_int(w->job_polls > 0 ? w->job_polls : 1));
+    qj_set(job, "__fail", qj_bool(w->fail_jobs > 0));
+    if (w->fail_jobs > 0)
+        w->fail_jobs--;
+    qj_set(job, "__adds", adds);
+    qj_set(job, "__dels", dels);
+    qj_set(job, "__mods", mods);
+    qwm_add(w, job, path);
+    qj_set(out, "ReturnValue", qj_int(QWMI_RET_JOB_STARTED));
+    qj_set(out, "Job", qj_str(path));
+    free(g);
+    free(path);
+}
+
+/* A get() of a running job advances it. */
+static void qwm_job_poll(qwmi *w, qj *job)
+{
+    if (qwm_int(job, "JobState", 0) != 4)
+        return;
+    qj *p = qj_get(job, "__polls");
+    if (--p->u.i > 0)
+        return;
+    bool fail = qwm_bool(job, "__fail");
+    qwm_finish(w, job, qj_get(job, "__adds"), qj_get(job, "__dels"), qj_get(job, "__mods"), !fail);
+    qj_set(job, "JobState", qj_int(fail ? 10 : 7));
+    if (fail) {
+        qj_set(job, "ErrorCode", qj_int(w->fail_code ? w->fail_code : 32768));
+        qj_set(job, "ErrorDescription",
+               qj_str(w->fail_text ? w->fail_text : "The operation failed."));
+    }
+}
+
+/* ---------- methods ---------- */
+
+static qj *qwm_rv_err(int64_t rv, const char *why, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", why);
+    qj *o = qwm_out(rv);
+    qj_set(o, "__why", qj_str(why));    /* the model's reason, for tests */
+    return o;
+}
+
+static qj *qwm_add_resource(qwmi *w, const qj *in, char *err, size_t errlen)
+{
+    const qj *list = qj_get(in, "ResourceSettings");
+    qj *adds = qj_array(), *paths = qj_array();
+    for (size_t i = 0; i < qj_len(list); i++) {
+        const qj *r = qj_at(list, i);
+        const char *parent = qj_get_str(r, "Parent");
+        const qj *nic = parent ? qvs_map_get(w->inst, parent) : NULL;
+        const char *sw = qj_as_str(qj_at(qj_get(r, "HostResource"), 0));
+        if (!qwm_is(r, C_ALLOC) || !qwm_is(nic, C_NIC) || !sw ||
+            !qwm_is(qvs_map_get(w->inst, sw), C_SWITCH)) {
+            qj_free(adds);
+            qj_free(paths);
+            return qwm_rv_err(RV_INVALID, "an allocation needs Parent (a NIC) and HostResource "
+                                          "(a switch)", err, errlen);
+        }
+        if (qwm_find(w, C_ALLOC, "Parent", parent)) {
+            qj_free(adds);
+            qj_free(paths);
+            return qwm_rv_err(RV_STATE, "the NIC is connected already", err, errlen);
+        }
+        qj *a = qj_clone(r);
+        qj_remove(a, "__PATH");
+        char *iid = xasprintf("%s\\C%lld", qj_get_str(nic, "InstanceID"), (long long)++w->seq);
+        char *path = xasprintf(C_ALLOC ".InstanceID=\"%s\"", iid);
+        qj_set(a, "InstanceID", qj_str(iid));
+        if (!qj_get(a, "EnabledState"))
+            qj_set(a, "EnabledState", qj_int(2));
+        qj_set(a, "__pending", qj_bool(true));
+        qwm_add(w, a, path);
+        qj_append(adds, qj_str(path));
+        qj_append(paths, qj_str(path));
+        free(iid);
+        free(path);
+    }
+    qj *out = qwm_out(0);
+    qj_set(out, "ResultingResourceSettings", paths);
+    qwm_settle(w, out, adds, qj_array(), qj_array());
+    return out;
+}
+
+static qj *qwm_modify(qwmi *w, const qj *in, const char *param, bool feature, char *err,
+                      size_t errlen)
+{
+    const qj *list = qj_get(in, param);
+    qj *mods = qj_array();
+    for (size_t i = 0; i < qj_len(list); i++) {
+        const qj *m = qj_at(list, i);
+        const char *p = qj_get_str(m, "__PATH");
+        const qj *cur = p ? qvs_map_get(w->inst, p) : NULL;
+        if (!cur || !qwm_cls(m) || strcmp(qwm_cls(m), qwm_cls(cur))) {
+            qj_free(mods);
+            return qwm_rv_err(RV_INVALID, "no such setting to modify", err, errlen);
+        }
+        if (feature) {
+            /* Validate the result: the current instance with m's members. */
+            qj *res = qj_clone(cur);
+            for (size_t k = 0; k < m->u.obj.n; k++)
+                if (strncmp(m->u.obj.m[k].key, "__", 2))
+                    qj_set(res, m->u.obj.m[k].key, qj_clone(m->u.obj.m[k].val));
+            const char *iid = qj_get_str(cur, "InstanceID");
+            const char *slash = iid ? strrchr(iid, '\\') : NULL;
+            char *alloc = slash ? xstrndup(iid, (size_t)(slash - iid)) : xstrdup("");
+            size_t n = qwm_features(w, alloc, NULL, NULL, 0);
+            const char **fs = xcalloc(n + 1, sizeof *fs);
+            qwm_features(w, alloc, NULL, fs, n);
+            int rc = qwm_check_feature(w, res, fs, n, p, NULL, err, errlen);
+            free(fs);
+            free(alloc);
+            qj_free(res);
+            if (rc < 0) {
+                qj_free(mods);
+                qj *o = qwm_out(RV_INVALID);
+                qj_set(o, "__why", qj_str(err));
+                return o;
+            }
+        } else if (qwm_is(m, C_ALLOC)) {
+            const char *sw = qj_as_str(qj_at(qj_get(m, "HostResource"), 0));
+            if (sw && !qwm_is(qvs_map_get(w->inst, sw), C_SWITCH)) {
+                qj_free(mods);
+                return qwm_rv_err(RV_INVALID, "HostResource is not a switch", err, errlen);
+            }
+        }
+        qj_append(mods, qj_clone(m));
+    }
+    qj *out = qwm_out(0);
+    qwm_settle(w, out, qj_array(), qj_array(), mods);
+    return out;
+}
+
+static qj *qwm_remove(qwmi *w, const qj *in, const char *param, bool resource, char *err,
+                      size_t errlen)
+{
+    const qj *list = qj_get(in, param);
+    qj *dels = qj_array();
+    for (size_t i = 0; i < qj_len(list); i++) {
+        const char *p = qj_as_str(qj_at(list, i));
+        const qj *cur = p ? qvs_map_get(w->inst, p) : NULL;
+        if (!cur || qj_get(cur, "__pending")) {
+            qj_free(dels);
+            return qwm_rv_err(RV_INVALID, "no such setting to remove", err, errlen);
+        }
+        qj_append(dels, qj_str(p));
+        if (resource && qwm_is(cur, C_ALLOC)) {
+            /* The port's features go with it. */
+            const char *iid = qj_get_str(cur, "InstanceID");
+            size_t n = qwm_features(w, iid, NULL, NULL, 0);
+            const char **fs = xcalloc(n + 1, sizeof *fs);
+            qwm_features(w, iid, NULL, fs, n);
+            for (size_t k = 0; k < n; k++)
+                qj_append(dels, qj_str(fs[k]));
+            free(fs);
+        }
+    }
+    qj *out = qwm_out(0);
+    qwm_settle(w, out, qj_array(), dels, qj_array());
+    return out;
+}
+
+static qj *qwm_add_features(qwmi *w, const qj *in, char *err, size_t errlen)
+{
+    const char *ap = qj_get_str(in, "AffectedConfiguration");
+    const qj *alloc = ap ? qvs_map_get(w->inst, ap) : NULL;
+    if (!qwm_is(alloc, C_ALLOC) || qj_get(alloc, "__pending"))
+        return qwm_rv_err(RV_INVALID, "connection not found (AffectedConfiguration is not a "
+                                      "port allocation)", err, errlen);
+    const char *aiid = qj_get_str(alloc, "InstanceID");
+    const qj *list = qj_get(in, "FeatureSettings");
+    size_t n = qwm_features(w, aiid, NULL, NULL, 0);
+    const char **fs = xcalloc(n + 1, sizeof *fs);
+    qwm_features(w, aiid, NULL, fs, n);
+    for (size_t i = 0; i < qj_len(list); i++)
+        if (qwm_check_feature(w, qj_at(list, i), fs, n, NULL, list, err, errlen) < 0) {
+            free(fs);
+            qj *o = qwm_out(RV_INVALID);
+            qj_set(o, "__why", qj_str(err));
+            return o;
+        }
+    free(fs);
+    qj *adds = qj_array(), *paths = qj_array();
+    for (size_t i = 0; i < qj_len(list); i++) {
+        const qj *f = qj_at(list, i);
+        char *iid = xasprintf("%s\\F%lld", aiid, (long long)++w->seq);
+        char *path = xasprintf("%s.InstanceID=\"%s\"", qwm_cls(f), iid);
+        qj_append(paths, qj_str(path));
+        if (w->drop_cls && !strcmp(w->drop_cls, qwm_cls(f))) {
+            free(iid);
+            free(path);
+            continue;   /* success reported, nothing added */
+        }
+        qj *a = qj_clone(f);
+        qj_remove(a, "__PATH");
+        qj_set(a, "InstanceID", qj_str(iid));
+        if (qwm_is(a, C_XACL) && !qwm_bool(a, "Stateful") && !qj_get(a, "IdleSessionTimeout"))
+            qj_set(a, "IdleSessionTimeout", qj_int(0));
+        qj_set(a, "__pending", qj_bool(true));
+        qwm_add(w, a, path);
+        qj_append(adds, qj_str(path));
+        free(iid);
+        free(path);
+    }
+    free(w->drop_cls);
+    w->drop_cls = NULL;
+    qj *out = qwm_out(0);
+    qj_set(out, "ResultingFeatureSettings", paths);
+    qwm_settle(w, out, adds, qj_array(), qj_array());
+    return out;
+}
+
+/* ---------- the class ---------- */
+
+static void qwm_close(qwmi *w)
+{
+    if (!w)
+        return;
+    qvs_map_free(w->inst);
+    free(w->file);
+    free(w->version);
+    free(w->fail_text);
+    free(w->drop_cls);
+    free(w);
+}
+
+/* SELECT * FROM Class [WHERE Prop = 'value'] */
+static int qwm_query(qwmi *w, const char *ns, const char *wql, qj **rows, char *err,
+                     size_t errlen)
+{
+    *rows = NULL;
+    qwm_sync(w);
+    w->c.enumerations++;
+    char cls[128] = "", prop[128] = "", val[512] = "";
+    int n = sscanf(wql, "SELECT * FROM %127s WHERE %127s = '%511[^']'", cls, prop, val);
+    if (n != 1 && n != 3) {
+        qwm_err(err, errlen, "the model understands SELECT * FROM C [WHERE P = 'v'], not: %s",
+                wql);
+        return -EINVAL;
+    }
+    if (!qwm_class_exists(w, cls)) {
+        qwm_err(err, errlen, "invalid class %s (WBEM_E_INVALID_CLASS 0x80041010)", cls);
+        return -ENOENT;
+    }
+    qj *out = qj_array();
+    const char *k;
+    qj *i;
+    for (size_t x = 0; x < qvs_map_end(w->inst); x++) {
+        if (!qvs_map_at(w->inst, x, &k, &i) || !qwm_is(i, cls))
+            continue;
+        if (n == 3) {
+            const char *v = qj_get_str(i, prop);
+            if (!v || strcasecmp(v, val))
+                continue;
+        }
+        qj *p = qwm_public(i);
+        if (p)
+            qj_append(out, p);
+    }
+    *rows = out;
+    return 0;
+}
+
+static int qwm_get(qwmi *w, const char *ns, const char *path, qj **obj, char *err, size_t errlen)
+{
+    *obj = NULL;
+    qwm_sync(w);
+    w->c.gets++;
+    qj *i = qvs_map_get(w->inst, path);
+    if (qwm_is(i, C_JOB))
+        qwm_job_poll(w, i);
+    qj *p = i ? qwm_public(i) : NULL;
+    if (!p) {
+        qwm_err(err, errlen, "%s: not found (WBEM_E_NOT_FOUND 0x80041002)", path);
+        return -ENOENT;
+    }
+    *obj = p;
+    if (qwm_is(i, C_JOB))
+        qwm_save(w);
+    return 0;
+}
+
+static int qwm_call(qwmi *w, const char *ns, const char *path, const char *method, const qj *in,
+                    qj **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    qwm_sync(w);
+    w->c.calls++;
+    if (strcmp(path, VSMS_PATH)) {
+        qwm_err(err, errlen, "%s: no such object with methods in the model", path);
+        return -ENOENT;
+    }
+    qj *o = NULL;
+    if (!strcmp(method, "AddResourceSettings"))
+        o = qwm_add_resource(w, in, err, errlen);
+    else if (!strcmp(method, "ModifyResourceSettings"))
+        o = qwm_modify(w, in, "ResourceSettings", false, err, errlen);
+    else if (!strcmp(method, "RemoveResourceSettings"))
+        o = qwm_remove(w, in, "ResourceSettings", true, err, errlen);
+    else if (!strcmp(method, "AddFeatureSettings"))
+        o = qwm_add_features(w, in, err, errlen);
+    else if (!strcmp(method, "ModifyFeatureSettings"))
+        o = qwm_modify(w, in, "FeatureSettings", true, err, errlen);
+    else if (!strcmp(method, "RemoveFeatureSettings"))
+        o = qwm_remove(w, in, "FeatureSettings", false, err, errlen);
+    else {
+        qwm_err(err, errlen, "method %s is not modelled (WBEM_E_METHOD_NOT_IMPLEMENTED)", method);
+        return -EOPNOTSUPP;
+    }
+    w->c.writes++;
+    qwm_save(w);
+    *out = o;
+    return 0;
+}
+
+/* "<Class>.K1=\"v\",K2=\"v\"" for the key of a NetWNV instance. */
+static char *qwm_wnv_path(const qj *i, const char *const *keys)
+{
+    qbuf b;
+    qbuf_init(&b, 0);
+    qbuf_printf(&b, "%s.", qwm_cls(i));
+    for (size_t k = 0; keys[k]; k++) {
+        const qj *v = qj_get(i, keys[k]);
+        char *t = qj_is(v, QJ_STRING) ? xstrdup(v->u.str.s) : qj_to_string(v);
+        qbuf_printf(&b, "%s%s=\"%s\"", k ? "," : "", keys[k], t);
+        free(t);
+    }
+    return qbuf_steal(&b, NULL);
+}
+
+static int qwm_put(qwmi *w, const char *ns, const qj *inst, char **path, char *err, size_t errlen)
+{
+    if (path)
+        *path = NULL;
+    qwm_sync(w);
+    w->c.writes++;
+    const char *cls = qwm_cls(inst);
+    if (!cls || !qwm_class_exists(w, cls)) {
+        qwm_err(err, errlen, "invalid class %s (WBEM_E_INVALID_CLASS 0x80041010)", cls);
+        return -ENOENT;
+    }
+    if (strcmp(ns, QWMI_NS_CIMV2) || qwm_check_wnv(w, inst, err, errlen) < 0) {
+        if (strcmp(ns, QWMI_NS_CIMV2))
+            qwm_err(err, errlen, "%s lives in root\\StandardCimv2", cls);
+        return -EINVAL;
+    }
+    const char *const *keys, *const *ro;
+    qwm_wnv_schema(cls, &keys, &ro);
+    char *p = qwm_wnv_path(inst, keys);
+    qj *cur = qvs_map_get(w->inst, p);
+    if (cur) {
+        for (size_t k = 0; ro[k]; k++)
+            if (!qj_equal(qj_get(cur, ro[k]), qj_get(inst, ro[k])) && qj_get(inst, ro[k])) {
+                qwm_err(err, errlen, "%s is read-only (remove and create the object instead)",
+                        ro[k]);
+                free(p);
+                return -EINVAL;
+            }
+    }
+    qj *n = qj_clone(inst);
+    qj_remove(n, "__PATH");
+    if (cur)
+        for (size_t k = 0; ro[k]; k++)
+            if (!qj_get(n, ro[k]) && qj_get(cur, ro[k]))
+                qj_set(n, ro[k], qj_clone(qj_get(cur, ro[k])));
+    qwm_add(w, n, p);
+    if (path)
+        *path = xstrdup(p);
+    free(p);
+    qwm_save(w);
+    return 0;
+}
+
+static int qwm_delete(qwmi *w, const char *ns, const char *path, char *err, size_t errlen)
+{
+    qwm_sync(w);
+    w->c.writes++;
+    if (!qvs_map_del(w->inst, path)) {
+        qwm_err(err, errlen, "%s: not found (WBEM_E_NOT_FOUND 0x80041002)", path);
+        return -ENOENT;
+    }
+    qwm_save(w);
+    return 0;
+}
+
+const qwmi_class qwmi_model_class = {
+    .name = "model",
+    .close = qwm_close,
+    .query = qwm_query,
+    .get = qwm_get,
+    .call = qwm_call,
+    .put_instance = qwm_put,
+    .delete_instance = qwm_delete,
+};
+
+int qwmi_model_open(const char *state_file, const char *version, qwmi_transport *ret, char *err,
+                    size_t errlen)
+{
+    ret->cls = &qwmi_model_class;
+    ret->w = NULL;
+    qwmi *w = xcalloc(1, sizeof *w);
+    w->inst = qvs_map_new();
+    qwm_set_version(w, "10.0.14393");
+    if (state_file && *state_file) {
+        w->file = xstrdup(state_file);
+        if (qwm_load(w, err, errlen) < 0) {
+            qwm_close(w);
+            return -1;
+        }
+    }
+    if (version && *version)
+        qwm_set_version(w, version);
+    if (!qvs_map_get(w->inst, VSMS_PATH)) {
+        qj *s = qj_object();
+        qj_set(s, "__CLASS", qj_str("Msvm_VirtualSystemManagementService"));
+        qj_set(s, "Name", qj_str("vmms"));
+        qwm_add(w, s, VSMS_PATH);
+    }
+    qj *os = qj_object();
+    qj_set(os, "__CLASS", qj_str("Win32_OperatingSystem"));
+    qj_set(os, "Version", qj_str(w->version));
+    qwm_add(w, os, OS_PATH);
+    qwm_save(w);
+    ret->w = w;
+    return 0;
+}
+
+/* ---------- set-up, counters, faults ---------- */
+
+void qwmi_model_counters_get(qwmi *w, qwmi_model_counters *ret) { *ret = w->c; }
+
+void qwmi_model_counters_reset(qwmi *w) { memset(&w->c, 0, sizeof w->c); }
+
+int qwmi_model_add_switch(qwmi *w, const char *name)
+{
+    qwm_sync(w);
+    if (qwm_find(w, C_SWITCH, "ElementName", name))
+        return 0;
+    char *g = qwm_guid(w);
+    char *path = xasprintf(C_SWITCH ".Name=\"%s\"", g);
+    qj *s = qj_object();
+    qj_set(s, "__CLASS", qj_str(C_SWITCH));
+    qj_set(s, "Name", qj_str(g));
+    qj_set(s, "ElementName", qj_str(name));
+    qwm_add(w, s, path);
+    free(g);
+    free(path);
+    qwm_save(w);
+    return 0;
+}
+
+int qwmi_model_add_nic(qwmi *w, const char *vm, const char *name, const char *mac)
+{
+    qwm_sync(w);
+    char *vmid = NULL;
+    const qj *v = qwm_find(w, "Msvm_ComputerSystem", "ElementName", vm);
+    if (v) {
+        vmid = xstrdup(qj_get_str(v, "Name"));
+    } else {
+        vmid = qwm_guid(w);
+        char *path = xasprintf("Msvm_ComputerSystem.Name=\"%s\"", vmid);
+        qj *s = qj_object();
+        qj_set(s, "__CLASS", qj_str("Msvm_ComputerSystem"));
+        qj_set(s, "Name", qj_str(vmid));
+        qj_set(s, "ElementName", qj_str(vm));
+        qwm_add(w, s, path);
+        free(path);
+    }
+    char *g = qwm_guid(w);
+    char *iid = xasprintf("Microsoft:%s\\%s", vmid, g);
+    char *path = xasprintf(C_NIC ".InstanceID=\"%s\"", iid);
+    qj *n = qj_object();
+    qj_set(n, "__CLASS", qj_str(C_NIC));
+    qj_set(n, "InstanceID", qj_str(iid));
+    qj_set(n, "ElementName", name ? qj_str(name) : qj_null());
+    qj_set(n, "Address", qj_str(mac ? mac : "00155D000000"));
+    qj_set(n, "StaticMacAddress", qj_bool(true));
+    qwm_add(w, n, path);
+    free(g);
+    free(iid);
+    free(path);
+    free(vmid);
+    qwm_save(w);
+    return 0;
+}
+
+int qwmi_model_del_nic(qwmi *w, const char *name)
+{
+    qwm_sync(w);
+    int n = 0;
+    qj *nic;
+    while ((nic = qwm_find(w, C_NIC, "ElementName", name))) {
+        char *np = xstrdup(qj_get_str(nic, "__PATH"));
+        const qj *a = qwm_find(w, C_ALLOC, "Parent", np);
+        if (a) {
+            const char *aiid = qj_get_str(a, "InstanceID");
+            size_t k = qwm_features(w, aiid, NULL, NULL, 0);
+            const char **fs = xcalloc(k + 1, sizeof *fs);
+            qwm_features(w, aiid, NULL, fs, k);
+            char **copy = xcalloc(k + 1, sizeof *copy);
+            for (size_t i = 0; i < k; i++)
+                copy[i] = xstrdup(fs[i]);
+            for (size_t i = 0; i < k; i++) {
+                qvs_map_del(w->inst, copy[i]);
+                free(copy[i]);
+            }
+            free(copy);
+            free(fs);
+            qvs_map_del(w->inst, qj_get_str(a, "__PATH"));
+        }
+        qvs_map_del(w->inst, np);
+        free(np);
+        n++;
+    }
+    qwm_save(w);
+    return n;
+}
+
+void qwmi_model_reboot(qwmi *w)
+{
+    qwm_sync(w);
+    const char *k;
+    qj *i;
+    for (size_t x = 0; x < qvs_map_end(w->inst); x++)
+        if (qvs_map_at(w->inst, x, &k, &i) && qwm_wnv_class(qwm_cls(i)))
+            qvs_map_del(w->inst, k);
+    qwm_save(w);
+}
+
+void qwmi_model_fault_jobs(qwmi *w, int polls, int fail_jobs, int error_code, const char *text)
+{
+    w->job_polls = polls;
+    w->fail_jobs = fail_jobs;
+    w->fail_code = error_code;
+    free(w->fail_text);
+    w->fail_text = text ? xstrdup(text) : NULL;
+}
+
+void qwmi_model_fault_drop(qwmi *w, const char *cls)
+{
+    free(w->drop_cls);
+    w->drop_cls = cls ? xstrdup(cls) : NULL;
+}
+
+qj *qwmi_model_instances(qwmi *w, const char *cls)
+{
+    qwm_sync(w);
+    qj *out = qj_array();
+    const char *k;
+    qj *i;
+    for (size_t x = 0; x < qvs_map_end(w->inst); x++)
+        if (qvs_map_at(w->inst, x, &k, &i) && (!cls || qwm_is(i, cls))) {
+            qj *p = qwm_public(i);
+            if (p)
+                qj_append(out, p);
+        }
+    return out;
+}
+
+int qwmi_model_remove_acl_by_weight(qwmi *w, const char *name, int weight, int direction)
+{
+    qwm_sync(w);
+    const qj *nic = qwm_find(w, C_NIC, "ElementName", name);
+    const qj *a = nic ? qwm_find(w, C_ALLOC, "Parent", qj_get_str(nic, "__PATH")) : NULL;
+    if (!a)
+        return 0;
+    const char *aiid = qj_get_str(a, "InstanceID");
+    size_t n = qwm_features(w, aiid, C_XACL, NULL, 0);
+    const char **fs = xcalloc(n + 1, sizeof *fs);
+    qwm_features(w, aiid, C_XACL, fs, n);
+    char **del = xcalloc(n + 1, sizeof *del);
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        const qj *o = qvs_map_get(w->inst, fs[i]);
+        if (qwm_int(o, "Weight", -1) == weight && qwm_int(o, "Direction", 0) == direction)
+            del[nd++] = xstrdup(fs[i]);
+    }
+    for (size_t i = 0; i < nd; i++) {
+        qvs_map_del(w->inst, del[i]);
+        free(del[i]);
+    }
+    free(del);
+    free(fs);
+    qwm_save(w);
+    return (int)nd;
+}
