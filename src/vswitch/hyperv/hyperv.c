@@ -38,7 +38,11 @@ struct qvs {
     char *vsms;                 /* the management service's path */
     qvs_map *pending;           /* port id → a job still running */
     uint64_t last_look_us;
+    struct hv_view *cache;      /* the last dump's view, for the operate that
+                                 * follows it (none of qhv's writes since) */
 };
+
+#define CACHE_US 2000000u       /* a dump's view serves an operate this long */
 
 /* ---------- small helpers ---------- */
 
@@ -141,7 +145,8 @@ static qvs_map *hv_sets(const qvs_map *intent)
 
 /* ---------- what Hyper-V holds ---------- */
 
-typedef struct hv_view {
+typedef struct hv_view hv_view;
+struct hv_view {
     qj *rows[V_N];
     qvs_map *sw;        /* switch name → index */
     qvs_map *nic;       /* port id → index */
@@ -151,7 +156,8 @@ typedef struct hv_view {
     qvs_map *cr;        /* "<vsid>/<prefix>" → index */
     qvs_map *pa;        /* address → index */
     qvs_map *pr;        /* "<ifindex>/<prefix>" → index */
-} hv_view;
+    uint64_t loaded_us;
+};
 
 static void hv_view_free(hv_view *v)
 {
@@ -198,6 +204,7 @@ static qj *hv_feat_slot(hv_view *v, const char *iid)
 static int hv_view_load(qvs *vs, hv_view *v, char *err, size_t errlen)
 {
     memset(v, 0, sizeof *v);
+    v->loaded_us = qhv_now_us();
     v->sw = qvs_map_new();
     v->nic = qvs_map_new();
     v->alloc = qvs_map_new();
@@ -283,6 +290,14 @@ static int hv_view_load(qvs *vs, hv_view *v, char *err, size_t errlen)
         qvs_map_put(v->pr, key, hv_idx(i));
     }
     return 0;
+}
+
+static void hv_view_drop_cache(qvs *vs)
+{
+    if (vs->cache)
+        hv_view_free(vs->cache);
+    free(vs->cache);
+    vs->cache = NULL;
 }
 
 /* A port's state in the view. */
@@ -642,7 +657,9 @@ static int hv_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
     free(pf);
     qvs_map_free(pfs);
     qvs_map_free(sets);
-    hv_view_free(&v);
+    hv_view_drop_cache(vs);
+    vs->cache = xmalloc(sizeof *vs->cache);
+    *vs->cache = v;     /* the operate that follows needs no enumeration */
     return 0;
 }
 
@@ -1131,7 +1148,11 @@ static size_t hv_operate(qvs *vs, qvs_op *ops, size_t n)
 {
     char err[512] = "";
     hv_view v;
-    if (hv_view_load(vs, &v, err, sizeof err) < 0) {
+    if (vs->cache && qhv_now_us() - vs->cache->loaded_us < CACHE_US) {
+        v = *vs->cache;
+        free(vs->cache);
+        vs->cache = NULL;
+    } else if (hv_view_drop_cache(vs), hv_view_load(vs, &v, err, sizeof err) < 0) {
         for (size_t i = 0; i < n; i++)
             hv_result(&ops[i], -EIO, err);
         hv_view_free(&v);
@@ -1267,6 +1288,7 @@ static void hv_close(qvs *vs)
         return;
     if (vs->own_transport && vs->t.cls)
         vs->t.cls->close(vs->t.w);
+    hv_view_drop_cache(vs);
     qvs_map_free(vs->intent);
     qvs_map_free(vs->pending);
     free(vs->state_file);

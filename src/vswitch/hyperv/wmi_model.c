@@ -39,6 +39,8 @@ struct qwmi {
     int64_t seq;
     qvs_map *inst;              /* path → instance ("__"-members other than
                                  * __CLASS/__PATH are the model's own) */
+    qvs_map *feat;              /* allocation InstanceID → {feature path: null}
+                                 * (an index: ports' features without a scan) */
     qwmi_model_counters c;
     int job_polls, fail_jobs, fail_code;
     char *fail_text, *drop_cls;
@@ -119,6 +121,8 @@ static void qwm_set_version(qwmi *w, const char *v)
     sscanf(v, "%d.%d.%ld", &w->major, &w->minor, &w->build);
 }
 
+static void qwm_reindex(qwmi *w);
+
 /* ---------- persistence ---------- */
 
 static qj *qwm_state(const qwmi *w)
@@ -177,6 +181,7 @@ static int qwm_load(qwmi *w, char *err, size_t errlen)
     w->seq = qwm_int(s, "seq", w->seq);
     qvs_map_free(w->inst);
     w->inst = qvs_map_from_object(qj_get(s, "instances"));
+    qwm_reindex(w);
     qj_free(s);
     struct stat st;
     if (stat(w->file, &st) == 0) {
@@ -215,11 +220,62 @@ static qj *qwm_find(const qwmi *w, const char *cls, const char *prop, const char
     return NULL;
 }
 
+/* The allocation of a feature the model made: its InstanceID without the
+ * last "\\F<n>". */
+static char *qwm_feat_owner(const qj *inst)
+{
+    const char *iid = qj_get_str(inst, "InstanceID");
+    const char *f = iid ? strrchr(iid, '\\') : NULL;
+    return f && f[1] == 'F' ? xstrndup(iid, (size_t)(f - iid)) : NULL;
+}
+
+static void qwm_index(qwmi *w, const char *path, const qj *inst, bool add)
+{
+    char *owner = qwm_feat_owner(inst);
+    if (!owner)
+        return;
+    qj *set = qvs_map_get(w->feat, owner);
+    if (add) {
+        if (!set) {
+            set = qj_object();
+            qvs_map_put(w->feat, owner, set);
+        }
+        qj_set_new(set, path, qj_null());
+    } else if (set) {
+        qj_remove(set, path);
+    }
+    free(owner);
+}
+
 static qj *qwm_add(qwmi *w, qj *inst, const char *path)
 {
     qj_set(inst, "__PATH", qj_str(path));
+    qwm_index(w, path, inst, true);
     qvs_map_put(w->inst, path, inst);
     return inst;
+}
+
+static bool qwm_del(qwmi *w, const char *path)
+{
+    const qj *i = path ? qvs_map_get(w->inst, path) : NULL;
+    if (!i)
+        return false;
+    char *p = xstrdup(path);
+    qwm_index(w, p, i, false);
+    qvs_map_del(w->inst, p);
+    free(p);
+    return true;
+}
+
+static void qwm_reindex(qwmi *w)
+{
+    qvs_map_free(w->feat);
+    w->feat = qvs_map_new();
+    const char *k;
+    qj *i;
+    for (size_t x = 0; x < qvs_map_end(w->inst); x++)
+        if (qvs_map_at(w->inst, x, &k, &i))
+            qwm_index(w, k, i, true);
 }
 
 /* The features of the allocation with that InstanceID (prefix match, as
@@ -227,14 +283,12 @@ static qj *qwm_add(qwmi *w, qj *inst, const char *path)
 static size_t qwm_features(const qwmi *w, const char *alloc_iid, const char *cls, const char **out,
                            size_t max)
 {
-    size_t n = 0, l = strlen(alloc_iid);
-    const char *k;
-    qj *i;
-    for (size_t x = 0; x < qvs_map_end(w->inst); x++) {
-        if (!qvs_map_at(w->inst, x, &k, &i) || qwm_is(i, C_ALLOC) || qwm_is(i, C_NIC))
-            continue;
-        const char *iid = qj_get_str(i, "InstanceID");
-        if (!iid || strncmp(iid, alloc_iid, l) || iid[l] != '\\' || (cls && !qwm_is(i, cls)))
+    const qj *set = qvs_map_get(w->feat, alloc_iid);
+    size_t n = 0;
+    for (size_t x = 0; set && x < set->u.obj.n; x++) {
+        const char *k = set->u.obj.m[x].key;
+        const qj *i = qvs_map_get(w->inst, k);
+        if (!i || (cls && !qwm_is(i, cls)))
             continue;
         if (n < max)
             out[n] = k;
@@ -261,9 +315,11 @@ static bool qwm_is_wild(const char *a) { return a && (!strcmp(a, "0.0.0.0") || !
 
 /* A feature setting to add to (or modify on) the port with allocation
  * alloc_iid; self: the path it replaces (modify) or NULL. */
+/* taken: "<Weight>/<Direction>" of the port's extended ACLs (and of the
+ * batch's, added as they pass). */
 static int qwm_check_feature(const qwmi *w, const qj *f, const char *const *existing,
-                             size_t nexisting, const char *self, const qj *batch, char *err,
-                             size_t errlen)
+                             size_t nexisting, const char *self, const qj *batch, qvs_map *taken,
+                             char *err, size_t errlen)
 {
     const char *cls = qwm_cls(f);
     if (!cls || !qwm_class_exists(w, cls)) {
@@ -325,23 +381,14 @@ static int qwm_check_feature(const qwmi *w, const qj *f, const char *const *exis
             return -1;
         }
         /* (Weight, Direction) unique on the port, also within the batch. */
-        for (size_t i = 0; i < nexisting; i++) {
-            const qj *o = qvs_map_get(w->inst, existing[i]);
-            if ((!self || strcmp(self, existing[i])) && qwm_is(o, C_XACL) &&
-                qwm_int(o, "Weight", -1) == wt->u.i && qwm_int(o, "Direction", 0) == d) {
-                qwm_err(err, errlen, "an entry with this Weight and Direction exists on the "
-                                     "port%s", "");
-                return -1;
-            }
+        char key[48];
+        snprintf(key, sizeof key, "%lld/%lld", (long long)wt->u.i, (long long)d);
+        if (qvs_map_get(taken, key)) {
+            qwm_err(err, errlen, "an entry with this Weight and Direction exists on the port "
+                                 "(or twice in the call)");
+            return -1;
         }
-        for (size_t i = 0; i < qj_len(batch); i++) {
-            const qj *o = qj_at(batch, i);
-            if (o != f && qwm_is(o, C_XACL) && qwm_int(o, "Weight", -1) == wt->u.i &&
-                qwm_int(o, "Direction", 0) == d) {
-                qwm_err(err, errlen, "two entries with one Weight and Direction in a call%s", "");
-                return -1;
-            }
-        }
+        qvs_map_put(taken, key, qj_null());
         return 0;
     } else if (!strcmp(cls, C_ACL)) {
         int64_t type = qwm_int(f, "AclType", 0), a = qwm_int(f, "Action", 0);
@@ -375,6 +422,22 @@ static int qwm_check_feature(const qwmi *w, const qj *f, const char *const *exis
             return -1;
         }
     return 0;
+}
+
+/* "<Weight>/<Direction>" of the extended ACLs among paths, but self. */
+static qvs_map *qwm_taken(const qwmi *w, const char *const *paths, size_t n, const char *self)
+{
+    qvs_map *m = qvs_map_new();
+    for (size_t i = 0; i < n; i++) {
+        const qj *o = qvs_map_get(w->inst, paths[i]);
+        if (!qwm_is(o, C_XACL) || (self && !strcmp(self, paths[i])))
+            continue;
+        char key[48];
+        snprintf(key, sizeof key, "%lld/%lld", (long long)qwm_int(o, "Weight", -1),
+                 (long long)qwm_int(o, "Direction", 0));
+        qvs_map_put(m, key, qj_null());
+    }
+    return m;
 }
 
 /* The key of a NetWNV instance, and whether its RO properties may change. */
@@ -491,10 +554,10 @@ static void qwm_finish(qwmi *w, qj *job_or_null, const qj *adds, const qj *dels,
         if (ok)
             qj_remove(inst, "__pending");
         else
-            qvs_map_del(w->inst, p);
+            qwm_del(w, p);
     }
     for (size_t i = 0; ok && i < qj_len(dels); i++)
-        qvs_map_del(w->inst, qj_as_str(qj_at(dels, i)));
+        qwm_del(w, qj_as_str(qj_at(dels, i)));
     for (size_t i = 0; ok && i < qj_len(mods); i++) {
         const qj *m = qj_at(mods, i);
         qj *inst = qvs_map_get(w->inst, qj_get_str(m, "__PATH"));
@@ -632,7 +695,9 @@ static qj *qwm_modify(qwmi *w, const qj *in, const char *param, bool feature, ch
             size_t n = qwm_features(w, alloc, NULL, NULL, 0);
             const char **fs = xcalloc(n + 1, sizeof *fs);
             qwm_features(w, alloc, NULL, fs, n);
-            int rc = qwm_check_feature(w, res, fs, n, p, NULL, err, errlen);
+            qvs_map *taken = qwm_taken(w, fs, n, p);
+            int rc = qwm_check_feature(w, res, fs, n, p, NULL, taken, err, errlen);
+            qvs_map_free(taken);
             free(fs);
             free(alloc);
             qj_free(res);
@@ -697,13 +762,16 @@ static qj *qwm_add_features(qwmi *w, const qj *in, char *err, size_t errlen)
     size_t n = qwm_features(w, aiid, NULL, NULL, 0);
     const char **fs = xcalloc(n + 1, sizeof *fs);
     qwm_features(w, aiid, NULL, fs, n);
+    qvs_map *taken = qwm_taken(w, fs, n, NULL);
     for (size_t i = 0; i < qj_len(list); i++)
-        if (qwm_check_feature(w, qj_at(list, i), fs, n, NULL, list, err, errlen) < 0) {
+        if (qwm_check_feature(w, qj_at(list, i), fs, n, NULL, list, taken, err, errlen) < 0) {
             free(fs);
+            qvs_map_free(taken);
             qj *o = qwm_out(RV_INVALID);
             qj_set(o, "__why", qj_str(err));
             return o;
         }
+    qvs_map_free(taken);
     free(fs);
     qj *adds = qj_array(), *paths = qj_array();
     for (size_t i = 0; i < qj_len(list); i++) {
@@ -742,6 +810,7 @@ static void qwm_close(qwmi *w)
     if (!w)
         return;
     qvs_map_free(w->inst);
+    qvs_map_free(w->feat);
     free(w->file);
     free(w->version);
     free(w->fail_text);
@@ -900,7 +969,7 @@ static int qwm_delete(qwmi *w, const char *ns, const char *path, char *err, size
 {
     qwm_sync(w);
     w->c.writes++;
-    if (!qvs_map_del(w->inst, path)) {
+    if (!qwm_del(w, path)) {
         qwm_err(err, errlen, "%s: not found (WBEM_E_NOT_FOUND 0x80041002)", path);
         return -ENOENT;
     }
@@ -925,6 +994,7 @@ int qwmi_model_open(const char *state_file, const char *version, qwmi_transport 
     ret->w = NULL;
     qwmi *w = xcalloc(1, sizeof *w);
     w->inst = qvs_map_new();
+    w->feat = qvs_map_new();
     qwm_set_version(w, "10.0.14393");
     if (state_file && *state_file) {
         w->file = xstrdup(state_file);
@@ -1026,14 +1096,14 @@ int qwmi_model_del_nic(qwmi *w, const char *name)
             for (size_t i = 0; i < k; i++)
                 copy[i] = xstrdup(fs[i]);
             for (size_t i = 0; i < k; i++) {
-                qvs_map_del(w->inst, copy[i]);
+                qwm_del(w, copy[i]);
                 free(copy[i]);
             }
             free(copy);
             free(fs);
-            qvs_map_del(w->inst, qj_get_str(a, "__PATH"));
+            qwm_del(w, qj_get_str(a, "__PATH"));
         }
-        qvs_map_del(w->inst, np);
+        qwm_del(w, np);
         free(np);
         n++;
     }
@@ -1048,7 +1118,7 @@ void qwmi_model_reboot(qwmi *w)
     qj *i;
     for (size_t x = 0; x < qvs_map_end(w->inst); x++)
         if (qvs_map_at(w->inst, x, &k, &i) && qwm_wnv_class(qwm_cls(i)))
-            qvs_map_del(w->inst, k);
+            qwm_del(w, k);
     qwm_save(w);
 }
 
@@ -1101,7 +1171,7 @@ int qwmi_model_remove_acl_by_weight(qwmi *w, const char *name, int weight, int d
             del[nd++] = xstrdup(fs[i]);
     }
     for (size_t i = 0; i < nd; i++) {
-        qvs_map_del(w->inst, del[i]);
+        qwm_del(w, del[i]);
         free(del[i]);
     }
     free(del);
