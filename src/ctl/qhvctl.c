@@ -55,7 +55,11 @@ static void usage(FILE *f)
             "  dummy FILE foreign add KIND/KEY JSON\n"
             "                                   an object someone else owns\n"
             "  dummy FILE dump                  the whole state (JSON)\n"
-            "  dummy FILE counters [reset]      operation counters (JSON), or zero them\n");
+            "  dummy FILE counters [reset]      operation counters (JSON), or zero them\n"
+            "  wmimodel FILE switch add NAME    the WMI model of [hyperv] transport = model:\n"
+            "  wmimodel FILE nic add|del PORT_ID [MAC12 [VM]]\n"
+            "  wmimodel FILE reboot|dump [CLASS] a vSwitch, a VM NIC, a reboot (NetWNV objects\n"
+            "                                   go), its instances (JSON)\n");
 }
 
 /* GET url; *ret = the parsed body (NULL if not JSON). Returns the status or -1. */
@@ -476,7 +480,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "qhvctl: warning: --insecure: certificates are not verified\n");
     const char *cmd0 = argv[i];
     /* The dummy subcommands read local files: no server, no login. */
-    if (strcmp(cmd0, "dummy") && qctl_auth(token) < 0)
+    if (strcmp(cmd0, "dummy") && strcmp(cmd0, "wmimodel") && qctl_auth(token) < 0)
         return 1;
     /* Without the trailing '/', paths append cleanly. */
     char *url = xstrdup(qctl_url);
@@ -496,6 +500,8 @@ int main(int argc, char **argv)
         rc = qctl_wait(argc - i, argv + i);
     else if (!strcmp(cmd, "dummy"))
         rc = qctl_dummy(argc - i, argv + i);
+    else if (!strcmp(cmd, "wmimodel"))
+        rc = qctl_wmimodel(argc - i, argv + i);
     else {
         fprintf(stderr, "qhvctl: unknown command '%s' (see --help)\n", cmd);
         rc = 2;
