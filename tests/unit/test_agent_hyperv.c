@@ -348,9 +348,41 @@ static void test_ip_rewrite_port(void **state)
                 J("{\"vsid\": 6001, \"customer_address\": \"10.2.0.5\", \"mac_address\": "
                   "\"fa:16:3e:00:00:02\", \"provider_address\": \"192.168.2.5\", \"rule\": "
                   "\"rewrite\", \"host\": \"h\", \"port_id\": \"" P2 "\"}"));
+    /* The host's PA and the rewrite PA of the customer address (one per CA,
+     * from the server's pool); an operator's PA on another interface. */
+    qvs_map_put(d, "provider_address/192.168.1.1",
+                J("{\"address\": \"192.168.1.1\", \"host\": \"h\"}"));
+    qvs_map_put(d, "provider_address/192.168.2.5",
+                J("{\"address\": \"192.168.2.5\", \"host\": \"h\"}"));
+    char err[256];
+    qj *op_pa = J("{\"__CLASS\": \"MSFT_NetVirtualizationProviderAddressSettingData\", "
+                  "\"ProviderAddress\": \"172.16.0.9\", \"InterfaceIndex\": 7, "
+                  "\"PrefixLength\": 16}");
+    assert_int_equal(f->t.cls->put_instance(f->t.w, QWMI_NS_CIMV2, op_pa, NULL, err, sizeof err),
+                     0);
+    qj_free(op_pa);
     size_t failed;
     converge(f, d, &failed, NULL);
     assert_int_equal(failed, 0);
+    qj *pas = instances(f, "MSFT_NetVirtualizationProviderAddressSettingData");
+    assert_int_equal(qj_len(pas), 3);
+    assert_non_null(find_entry(pas, "{\"ProviderAddress\": \"192.168.2.5\", "
+                                    "\"InterfaceIndex\": 13, \"PrefixLength\": 24}"));
+    qj_free(pas);
+    qvs_observed obs;
+    assert_int_equal(qvs_hyperv_class.dump(f->vs, &obs, err, sizeof err), 0);
+    assert_non_null(qvs_map_get(obs.foreign, "provider_address/172.16.0.9"));
+    qvs_observed_free(&obs);
+    /* The rewrite PA goes; the provider route stays with the host's PA. */
+    qvs_map_del(d, "provider_address/192.168.2.5");
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    pas = instances(f, "MSFT_NetVirtualizationProviderAddressSettingData");
+    assert_int_equal(qj_len(pas), 2);
+    qj_free(pas);
+    qj *prs = instances(f, "MSFT_NetVirtualizationProviderRouteSettingData");
+    assert_int_equal(qj_len(prs), 1);
+    qj_free(prs);
     qj *lr = instances(f, "MSFT_NetVirtualizationLookupRecordSettingData");
     /* TranslationMethodNat, and no L2Only record (that one is NVGRE's). */
     assert_int_equal(qj_len(lr), 1);

@@ -4,9 +4,10 @@
  *   - lookup records: Context "qhv" (a free comment) and VMName = the port id;
  *   - customer and provider routes: CustomerID QHYV_CUSTOMER_ID (a constant
  *     GUID standing for "managed by qhv"; their only free RW property);
- *   - provider addresses have no free property: the one qhv manages is the
- *     configured [agent] provider_address on [hyperv] provider_interface_index
- *     (the operator delegates it by configuring it); any other is foreign.
+ *   - provider addresses have no free property: those on [hyperv]
+ *     provider_interface_index are qhv's (the operator delegates that
+ *     interface's HNV provider addresses by naming it: this host's PA and
+ *     the IP-rewrite PAs the server allocates); those elsewhere are foreign.
  * Rule and Type use os-win's numbers (Nat 0, Encap 1; Static 0, L2Only 3),
  * the production-tested ones (hyperv-semantics.md §1.2, open question 1).
  *

@@ -472,8 +472,13 @@ static qj *hv_wnv_want(const qvs *vs, const char *id, const qj *value)
         return qhyv_wnv_lookup(value, vs->has_type);
     if (!strncmp(id, "customer_route/", 15))
         return qhyv_wnv_route(value);
-    if (!strncmp(id, "provider_address/", 17))
-        return hv_streq(qj_get_str(value, "address"), vs->pa_addr) ? qhyv_wnv_pa(&vs->pa) : NULL;
+    if (!strncmp(id, "provider_address/", 17) && qj_get_str(value, "address")) {
+        /* This host's PA, or one of its IP-rewrite PAs (one per customer
+         * address): all on the provider interface. */
+        qhyv_pa_conf c = vs->pa;
+        c.address = qj_get_str(value, "address");
+        return qhyv_wnv_pa(&c);
+    }
     return NULL;
 }
 
@@ -496,8 +501,9 @@ static bool hv_wnv_ours(const qvs *vs, const char *id, const qj *have)
         return hv_streq(qj_get_str(have, "Context"), QHYV_CONTEXT);
     if (!strncmp(id, "customer_route/", 15))
         return hv_streq(qj_get_str(have, "CustomerID"), QHYV_CUSTOMER_ID);
-    return hv_streq(qj_get_str(have, "ProviderAddress"), vs->pa_addr) &&
-           hv_int(have, "InterfaceIndex", -1) == vs->pa.ifindex;
+    /* The provider interface is delegated to qhv ([hyperv]
+     * provider_interface_index): its PAs are qhv's, others are foreign. */
+    return hv_int(have, "InterfaceIndex", -1) == vs->pa.ifindex;
 }
 
 static const qj *hv_provider_route(const qvs *vs, const hv_view *v)
@@ -691,7 +697,18 @@ static qj *hv_wnv_key(const char *id)
     return k;
 }
 
-static void hv_wnv_apply(qvs *vs, const hv_view *v, qvs_op *op)
+static bool hv_has_pa(const qvs_map *intents)
+{
+    const char *k;
+    for (size_t i = 0; i < qvs_map_end(intents); i++)
+        if (qvs_map_at(intents, i, &k, NULL) && !strncmp(k, "provider_address/", 17))
+            return true;
+    return false;
+}
+
+/* next: the intents after this batch (the provider route goes with the
+ * last provider address). */
+static void hv_wnv_apply(qvs *vs, const hv_view *v, const qvs_map *next, qvs_op *op)
 {
     char err[256] = "";
     bool pa = !strncmp(op->id, "provider_address/", 17);
@@ -705,7 +722,7 @@ static void hv_wnv_apply(qvs *vs, const hv_view *v, qvs_op *op)
             if (rc < 0 && rc != -ENOENT)
                 hv_result(op, rc, err);
         }
-        if (pa && !op->error && hv_provider_route(vs, v)) {
+        if (pa && !op->error && !hv_has_pa(next) && hv_provider_route(vs, v)) {
             int rc = vs->t.cls->delete_instance(vs->t.w, QWMI_NS_CIMV2,
                                                 qj_get_str(hv_provider_route(vs, v), "__PATH"),
                                                 err, sizeof err);
@@ -716,9 +733,7 @@ static void hv_wnv_apply(qvs *vs, const hv_view *v, qvs_op *op)
         return;
     }
     if (!want) {
-        hv_result(op, -EINVAL, pa ? "a provider address other than [agent] provider_address "
-                                    "(this host's) cannot be installed here"
-                                  : "the value lacks a field NetWNV needs");
+        hv_result(op, -EINVAL, "the value lacks a field NetWNV needs");
         return;
     }
     if (have && !hv_wnv_ours(vs, op->id, have)) {
@@ -1192,7 +1207,7 @@ static size_t hv_operate(qvs *vs, qvs_op *ops, size_t n)
     /* NetWNV objects first (what ports refer to), in the batch's order. */
     for (size_t i = 0; i < n; i++)
         if (!ops[i].error && !hv_port_kind(ops[i].id) && strncmp(ops[i].id, "address_set/", 12))
-            hv_wnv_apply(vs, &v, &ops[i]);
+            hv_wnv_apply(vs, &v, next, &ops[i]);
     /* The ports touched: by their own ops, and by the address sets their
      * rules name. */
     qvs_map *touched = qvs_map_new();
