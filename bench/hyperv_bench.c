@@ -161,7 +161,7 @@ int main(void)
         qwmi_model_counters_reset(b.t.w);
         t0 = qhv_now_us();
         ops = converge(&b, d, &failed);
-        print("new port, VLAN + 20 rules (52 ACL entries)", &b, ops, failed, qhv_now_us() - t0);
+        print("new port, VLAN + 20 rules (30 ACL entries)", &b, ops, failed, qhv_now_us() - t0);
         qvs_map_free(d);
         bench_free(&b);
     }
