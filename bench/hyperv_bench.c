@@ -143,7 +143,9 @@ static char *rules_20(void)
                         "\"remote_address_sets\": []}",
                     r ? "," : "", 1000 + r, 1000 + r, r);
     qbuf_puts(&q, "]");
-    return qbuf_steal(&q, NULL);
+    char *s = qbuf_steal(&q, NULL);
+    qbuf_free(&q);
+    return s;
 }
 
 int main(void)

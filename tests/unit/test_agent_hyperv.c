@@ -329,6 +329,20 @@ static void test_nvgre_port(void **state)
     assert_int_equal(converge(f, d, &failed, NULL), 5);
     assert_int_equal(failed, 0);
     assert_installed(f, d);
+    /* The VM is deleted (its NIC goes, the port stays in the plan): the
+     * agent no longer wants its port objects; its L2Only record goes too. */
+    assert_int_equal(qwmi_model_del_nic(f->t.w, P1), 1);
+    qvs_map_del(d, "port/" P1);
+    qvs_map_del(d, "acl/" P1 "/ingress");
+    qvs_map_del(d, "acl/" P1 "/egress");
+    for (int i = 0; i < 3; i++)
+        converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    qj_free(lr);
+    lr = instances(f, "MSFT_NetVirtualizationLookupRecordSettingData");
+    assert_int_equal(qj_len(lr), 2);
+    assert_null(find_entry(lr, "{\"CustomerAddress\": \"0.0.0.0\"}"));
+    assert_installed(f, d);
     qj_free(lr);
     qj_free(cr);
     qj_free(pa);

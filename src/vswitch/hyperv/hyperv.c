@@ -622,11 +622,15 @@ static int hv_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
         bool ours = hv_streq(qj_get_str(r, "Context"), QHYV_CONTEXT);
         const char *ca = qj_get_str(r, "CustomerAddress");
         if (hv_streq(ca, "0.0.0.0") || hv_streq(ca, "::")) {
-            /* An L2Only record belongs to its port (VMName). */
+            /* An L2Only record belongs to its port (VMName), also once the
+             * NIC is gone (the record is then deleted with the port). */
             const char *port = qj_get_str(r, "VMName");
             snprintf(id, sizeof id, "port/%s", port ? port : "");
-            if (ours && port && qvs_map_get(v.nic, port) &&
-                !(qvs_map_get(pfs, port) && pf[qvs_map_get(pfs, port)->u.i].foreign))
+            if (!ours || !port || (qvs_map_get(pfs, port) && pf[qvs_map_get(pfs, port)->u.i].foreign))
+                continue;
+            if (!qvs_map_get(v.nic, port))
+                qvs_map_put(ret->objects, id, hv_orphan());
+            else
                 hv_put_orphan(vs, ret, id);
             continue;
         }

@@ -28,7 +28,9 @@
  * projects to, so that a restart writes nothing when nothing changed and a
  * reboot (NetWNV objects gone) or an operator's change is repaired; qhv's
  * marked objects without an intent are reported as {"orphan": true}, to be
- * deleted or rewritten by the agent's ordinary diff. */
+ * deleted or rewritten by the agent's ordinary diff (so is the port/ of an
+ * nvgre port whose NIC is gone while its L2Only record is left: the one
+ * port/ object dumped without its NIC, so that the record is deleted). */
 #ifndef QHV_VSWITCH_HYPERV_HYPERV_H
 #define QHV_VSWITCH_HYPERV_HYPERV_H
 #include "vswitch/vswitch.h"

@@ -919,7 +919,9 @@ static char *qwm_wnv_path(const qj *i, const char *const *keys)
         qbuf_printf(&b, "%s%s=\"%s\"", k ? "," : "", keys[k], t);
         free(t);
     }
-    return qbuf_steal(&b, NULL);
+    char *s = qbuf_steal(&b, NULL);
+    qbuf_free(&b);
+    return s;
 }
 
 static int qwm_put(qwmi *w, const char *ns, const qj *inst, char **path, char *err, size_t errlen)
