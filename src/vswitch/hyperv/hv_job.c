@@ -1,10 +1,10 @@
 #include "vswitch/hyperv/hv_job.h"
+#include "vswitch/hyperv/hv_file.h"
 #include "lib/util.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const struct {
     int64_t rv;
@@ -115,9 +115,7 @@ void qhyv_calls_wait(const qwmi_transport *t, qhyv_call *calls, size_t n, int wa
         if (!running || qhv_now_us() >= deadline)
             return;
         /* 1, 2, 4 ... ms, at most 50 ms between looks. */
-        long ms = round < 6 ? 1L << round : 50;
-        struct timespec ts = {0, ms * 1000000L};
-        nanosleep(&ts, NULL);
+        qhyv_sleep_ms(round < 6 ? 1L << round : 50);
     }
 }
 

@@ -1,5 +1,6 @@
 #include "vswitch/hyperv/hyperv.h"
 #include "vswitch/hyperv/hv_acl.h"
+#include "vswitch/hyperv/hv_file.h"
 #include "vswitch/hyperv/hv_job.h"
 #include "vswitch/hyperv/hv_wnv.h"
 #include "vswitch/hyperv/wmi.h"
@@ -94,18 +95,10 @@ static const qj *hv_row(const qj *rows, const qvs_map *m, const char *key)
 static void hv_intent_load(qvs *vs)
 {
     vs->intent = qvs_map_new();
-    FILE *f = vs->state_file ? fopen(vs->state_file, "rb") : NULL;
-    if (!f)
-        return;
-    qbuf b;
-    qbuf_init(&b, 0);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        qbuf_append(&b, chunk, n);
-    fclose(f);
-    qj *o = qj_parse(b.data, b.len, NULL, NULL);
-    qbuf_free(&b);
+    size_t len;
+    char *text = vs->state_file ? qhyv_read_file(vs->state_file, &len) : NULL;
+    qj *o = text ? qj_parse(text, len, NULL, NULL) : NULL;
+    free(text);
     if (qj_is(o, QJ_OBJECT)) {
         qvs_map_free(vs->intent);
         vs->intent = qvs_map_from_object(o);
@@ -120,14 +113,7 @@ static void hv_intent_save(qvs *vs)
     qj *o = qvs_map_to_object(vs->intent);
     char *text = qj_to_string(o);
     qj_free(o);
-    char *tmp = xasprintf("%s.tmp", vs->state_file);
-    FILE *f = fopen(tmp, "wb");
-    if (f) {
-        bool ok = fputs(text, f) >= 0;
-        if ((fclose(f) == 0) && ok)
-            rename(tmp, vs->state_file);
-    }
-    free(tmp);
+    qhyv_write_file(vs->state_file, text);
     free(text);
 }
 

@@ -1,4 +1,5 @@
 #include "vswitch/hyperv/wmi_model.h"
+#include "vswitch/hyperv/hv_file.h"
 #include "vswitch/objmap.h"
 #include "lib/util.h"
 #include <ctype.h>
@@ -8,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #define VSMS_PATH "Msvm_VirtualSystemManagementService.Name=\"vmms\""
 #define OS_PATH "Win32_OperatingSystem=@"
@@ -31,8 +31,7 @@
 
 struct qwmi {
     char *file;
-    bool seen_valid;
-    struct stat seen;
+    qhyv_fileid seen;           /* the file as last read or written */
     char *version;
     int major, minor;
     long build;
@@ -138,68 +137,50 @@ static void qwm_save(qwmi *w)
 {
     if (!w->file)
         return;
-    qj *s = qwm_state(w);
-    char *text = qj_to_string(s);
-    qj_free(s);
-    char *tmp = xasprintf("%s.tmp", w->file);
-    FILE *f = fopen(tmp, "wb");
-    if (f) {
-        bool ok = fputs(text, f) >= 0;
-        ok = fclose(f) == 0 && ok;
-        if (ok && rename(tmp, w->file) == 0 && stat(w->file, &w->seen) == 0)
-            w->seen_valid = true;
-    }
-    free(tmp);
+    qj *st = qwm_state(w);
+    char *text = qj_to_string(st);
+    qj_free(st);
+    if (qhyv_write_file(w->file, text) == 0)
+        qhyv_file_id(w->file, &w->seen);
     free(text);
 }
 
 static int qwm_load(qwmi *w, char *err, size_t errlen)
 {
-    FILE *f = fopen(w->file, "rb");
-    if (!f) {
+    size_t len;
+    char *text = qhyv_read_file(w->file, &len);
+    if (!text) {
         if (errno == ENOENT)
             return 0;
         qwm_err(err, errlen, "cannot read %s", w->file);
         return -1;
     }
-    qbuf b;
-    qbuf_init(&b, 0);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        qbuf_append(&b, chunk, n);
-    fclose(f);
-    qj *s = b.len ? qj_parse(b.data, b.len, NULL, NULL) : qj_object();
-    qbuf_free(&b);
-    if (!qj_is(s, QJ_OBJECT)) {
-        qj_free(s);
+    qj *st = len ? qj_parse(text, len, NULL, NULL) : qj_object();
+    free(text);
+    if (!qj_is(st, QJ_OBJECT)) {
+        qj_free(st);
         qwm_err(err, errlen, "%s: not a JSON object", w->file);
         return -1;
     }
-    if (qj_get_str(s, "version"))
-        qwm_set_version(w, qj_get_str(s, "version"));
-    w->seq = qwm_int(s, "seq", w->seq);
+    if (qj_get_str(st, "version"))
+        qwm_set_version(w, qj_get_str(st, "version"));
+    w->seq = qwm_int(st, "seq", w->seq);
     qvs_map_free(w->inst);
-    w->inst = qvs_map_from_object(qj_get(s, "instances"));
+    w->inst = qvs_map_from_object(qj_get(st, "instances"));
     qwm_reindex(w);
-    qj_free(s);
-    struct stat st;
-    if (stat(w->file, &st) == 0) {
-        w->seen = st;
-        w->seen_valid = true;
-    }
+    qj_free(st);
+    qhyv_file_id(w->file, &w->seen);
     return 0;
 }
 
 /* Another process (qhvctl, a test) changed the file: read it again. */
 static void qwm_sync(qwmi *w)
 {
-    struct stat st;
-    if (!w->file || stat(w->file, &st) < 0)
+    if (!w->file)
         return;
-    if (w->seen_valid && st.st_ino == w->seen.st_ino && st.st_size == w->seen.st_size &&
-        st.st_mtim.tv_sec == w->seen.st_mtim.tv_sec &&
-        st.st_mtim.tv_nsec == w->seen.st_mtim.tv_nsec)
+    qhyv_fileid now;
+    qhyv_file_id(w->file, &now);
+    if (!now.exists || qhyv_fileid_same(&now, &w->seen))
         return;
     char err[256];
     qwm_load(w, err, sizeof err);
