@@ -143,6 +143,29 @@ class HypervModelTest(qhvtest.ServerTestCase):
         self.assertNotIn('ip_rewrite', caps['network_types'])
         self.assertIn('vlan', caps['network_types'])
         self.assertFalse(caps['backend_capabilities']['hnv_v1'])
+        # The server binds no NVGRE port to this host.
+        net = self.make_network(name='hv19-nv', **{'provider:network_type': 'nvgre'})
+        self.make_subnet(net['id'], '10.72.0.0/24')
+        port = self.make_port(net['id'], **{'binding:host_id': 'hv19'})
+        self.assertEqual(port['binding:vif_type'], 'binding_failed')
+
+    def test_2012_port_filter_false(self):
+        self.agent('hv12', '6.2.9200', pa='192.168.70.3')
+        caps = self.wait_for('heartbeat', lambda: self.heartbeat('hv12'))
+        self.assertFalse(caps['port_filter'])
+        self.assertIn('port ACLs', caps['backend_capabilities']['port_filter_reason'])
+        net = self.make_network(name='hv12-vlan', **{'provider:network_type': 'vlan',
+                                                     'provider:physical_network': 'physnet1'})
+        self.make_subnet(net['id'], '10.73.0.0/24')
+        port = self.make_port(net['id'], **{'binding:host_id': 'hv12'})
+        self.assertEqual(port['binding:vif_type'], 'hyperv')
+        self.assertFalse(port['binding:vif_details']['port_filter'])
+        self.wmimodel('nic', 'add', port['id'], 'FA163E000073')
+        self.wait_for('ACTIVE', lambda: self.get('/v2.0/ports/' + port['id'])[1]['port']
+                      ['status'] == 'ACTIVE')
+        acls = self.instances('Msvm_EthernetSwitchPortAclSettingData')
+        self.assertTrue(acls)
+        self.assertEqual(self.instances('Msvm_EthernetSwitchPortExtendedAclSettingData'), [])
 
 
 if __name__ == '__main__':
