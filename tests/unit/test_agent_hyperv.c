@@ -753,6 +753,36 @@ static void test_foreign_and_orphans(void **state)
     fx_free(f);
 }
 
+/* The state file is lost and the agent applies one op at a time (its first
+ * batches hold one op): the port/ op alone leaves the ACL entries in place. */
+static void test_port_op_alone_keeps_acls(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_map *d = qvs_map_new();
+    put_port(d, P1, port_value("vlan", 5, "fa:16:3e:00:00:01", true), SG_EGRESS, "[]");
+    converge(f, d, NULL, NULL);
+    qj *before = instances(f, XACL);
+    qvs_hyperv_class.close(f->vs);
+    unlink(f->state);
+    f->vs = fx_backend(f);
+    qvs_op op = {.type = QVS_UPDATE, .id = "port/" P1,
+                 .value = qvs_map_get(d, "port/" P1)};
+    assert_int_equal(qvs_hyperv_class.operate(f->vs, &op, 1), 0);
+    qj *after = instances(f, XACL);
+    assert_int_equal(qj_len(after), qj_len(before));
+    qj_free(after);
+    /* The acl/ ops that follow find the entries as wanted: no write. */
+    qwmi_model_counters_reset(f->t.w);
+    size_t failed;
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    assert_int_equal(counters(f).writes, 0);
+    assert_installed(f, d);
+    qj_free(before);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
 static void test_versions(void **state)
 {
     /* 2012: port ACLs, addresses only; port_filter false with the reason. */
@@ -815,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_membership_change),
         cmocka_unit_test(test_port_security_off_and_admin_down),
         cmocka_unit_test(test_foreign_and_orphans),
+        cmocka_unit_test(test_port_op_alone_keeps_acls),
         cmocka_unit_test(test_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

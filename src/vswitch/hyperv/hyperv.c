@@ -773,6 +773,7 @@ typedef struct hv_pw {
     qj *removes, *mods, *adds;
     long vlan_at, sec_at;       /* index in adds, or -1 */
     bool sec_mod, drop;
+    bool acl_gone[3];           /* this batch deletes acl/<id>/<direction> */
 } hv_pw;
 
 static void hv_pw_fail(hv_pw *w, int error, const char *why)
@@ -952,6 +953,10 @@ static void hv_plan_features(qvs *vs, hv_pw *w, const qvs_map *sets)
         }
     }
     for (int d = 1; d < 3; d++) {
+        /* A direction without an intent is left as it is unless its acl/
+         * object is being deleted: a port/ op alone never opens a port. */
+        if (!w->acl[d] && !w->acl_gone[d])
+            continue;
         qj *want = w->acl[d] ? qhyv_acl_entries(w->acl[d], sets, vs->extended, w->problem[d],
                                                 sizeof w->problem[d])
                              : qj_array();
@@ -1223,6 +1228,14 @@ static size_t hv_operate(qvs *vs, qvs_op *ops, size_t n)
     for (size_t i = 0; i < qvs_map_end(touched); i++)
         if (qvs_map_at(touched, i, &key, &val))
             pw[val->u.i].id = xstrdup(key);
+    for (size_t i = 0; i < n; i++) {
+        char port[256];
+        if (!ops[i].error && ops[i].type == QVS_DELETE && !strncmp(ops[i].id, "acl/", 4)) {
+            const qj *pi = qvs_map_get(touched, hv_port_of(ops[i].id, port, sizeof port));
+            if (pi)
+                pw[pi->u.i].acl_gone[hv_dir(ops[i].id)] = true;
+        }
+    }
     if (np)
         hv_ports(vs, &v, next, pw, np);
     /* Results. */
