@@ -475,6 +475,14 @@ static qj *hv_capabilities(qvs *vs)
                qj_str("Windows Server 2012 port ACLs match remote addresses only (no protocol, "
                       "port or state)"));
     qj_set(c, "hnv_v1", qj_bool(vs->wnv));
+    /* Said once here rather than failing every port: what no port gets. */
+    qj *gaps = qj_array();
+    qj_append(gaps, qj_str("IP source anti-spoofing (allowed_addresses): not enforced; MAC "
+                           "spoofing protection, DHCP guard and router guard are"));
+    qj_append(gaps, qj_str("ICMP type/code: rules naming them are left out (reported per port)"));
+    qj_append(gaps, qj_str("stateful ICMP and other non-TCP/UDP protocols: replies need a rule "
+                           "of the other direction"));
+    qj_set(c, "not_enforced", gaps);
     return c;
 }
 
