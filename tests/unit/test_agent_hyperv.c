@@ -823,6 +823,7 @@ static void test_versions(void **state)
     caps = qvs_hyperv_class.capabilities(f->vs);
     assert_true(qj_get(caps, "port_filter")->u.b);
     assert_int_equal(qj_len(qj_get(caps, "network_types")), 3);
+    assert_non_null(strstr(qj_as_str(qj_at(qj_get(caps, "not_enforced"), 0)), "anti-spoofing"));
     qj_free(caps);
     d = nvgre_desired();
     converge(f, d, &failed, &bad);
