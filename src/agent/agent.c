@@ -97,7 +97,16 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
                       .ovs_integration_bridge = conf->ovs_integration_bridge,
                       .ovs_datapath_type = conf->ovs_datapath_type,
                       .ovs_rundir = conf->ovs_rundir,
-                      .ovs_state_file = conf->ovs_state_file};
+                      .ovs_state_file = conf->ovs_state_file,
+                      .hyperv_transport_name = conf->hyperv_transport,
+                      .hyperv_model_file = conf->hyperv_model_file,
+                      .hyperv_state_file = conf->hyperv_state_file,
+                      .hyperv_windows_version = conf->hyperv_windows_version,
+                      .hyperv_pa_ifindex = (long)conf->hyperv_provider_interface_index,
+                      .hyperv_pa_prefix_len = (long)conf->hyperv_provider_prefix_length,
+                      .hyperv_pa_vlan = (long)conf->hyperv_provider_vlan_id,
+                      .hyperv_pa_next_hop = conf->hyperv_provider_next_hop,
+                      .hyperv_job_wait_ms = (int)conf->hyperv_job_wait_ms};
     qvs *vs;
     if (!cls || cls->open(&vo, &vs, err, errlen) < 0) {
         qag_auth_free(auth);
@@ -508,9 +517,17 @@ static void qag_report_start(qag *a)
     qj *conf = qj_object();
     qj_set(conf, "backend", qj_str(c->backend));
     qj_set(conf, "vif_type", qj_str(c->vif_type));
+    /* What the host can serve: the configured types the backend can carry. */
+    qj *caps = a->cls->capabilities ? a->cls->capabilities(a->vs) : NULL;
+    const qj *can = qj_get(caps, "network_types");
     qj *types = qj_array();
-    for (size_t i = 0; i < c->n_types; i++)
-        qj_append(types, qj_str(c->types[i]));
+    for (size_t i = 0; i < c->n_types; i++) {
+        bool ok = !can;
+        for (size_t k = 0; !ok && k < qj_len(can); k++)
+            ok = qj_as_str(qj_at(can, k)) && !strcmp(qj_as_str(qj_at(can, k)), c->types[i]);
+        if (ok)
+            qj_append(types, qj_str(c->types[i]));
+    }
     qj_set(conf, "network_types", types);
     qj *maps = qj_array();
     for (size_t i = 0; i < c->n_mappings; i++)
@@ -518,7 +535,10 @@ static void qag_report_start(qag *a)
     qj_set(conf, "vswitch_mappings", maps);
     if (*c->provider_address)
         qj_set(conf, "provider_address", qj_str(c->provider_address));
-    qj_set(conf, "port_filter", qj_bool(a->cls->port_filter));
+    const qj *pf = qj_get(caps, "port_filter");
+    qj_set(conf, "port_filter", qj_bool(qj_is(pf, QJ_BOOL) ? pf->u.b : a->cls->port_filter));
+    if (caps)
+        qj_set(conf, "backend_capabilities", caps);
     if (a->applied >= 0)
         qj_set(conf, "applied_revision", qj_int(a->applied));
     qj *agent = qj_object();

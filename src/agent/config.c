@@ -21,7 +21,7 @@ static const qopt qag_opts[] = {
       "This host's channel token (qhv-server --agent-token HOST prints it); empty in "
       "keystone mode ([keystone_authtoken] auth_url set)"),
     O("agent", "backend", QOPT_STR, backend, "dummy", 0, 0,
-      "Virtual switch backend: dummy, ovs (hyperv: not built yet)"),
+      "Virtual switch backend: dummy, ovs, hyperv"),
     O("agent", "report_interval", QOPT_INT, report_interval, "30", 1, 3600,
       "Seconds between heartbeats (the server's answer overrides it)"),
     O("agent", "poll_wait", QOPT_INT, poll_wait, "30", 0, 60,
@@ -82,6 +82,27 @@ static const qopt qag_opts[] = {
     O("ovs", "state_file", QOPT_STR, ovs_state_file, "", 0, 0,
       "Where the agent keeps the objects it installed (empty: "
       "<ovs_rundir>/qhv-<integration_bridge>.json)"),
+    O("hyperv", "transport", QOPT_STR, hyperv_transport, "com", 0, 0,
+      "How the hyperv backend reaches WMI: com (Windows) or model (an in-memory model of "
+      "Hyper-V kept in model_file: tests, labs, dry runs on Linux)"),
+    O("hyperv", "model_file", QOPT_STR, hyperv_model_file, "", 0, 0,
+      "transport = model: the model's JSON state (empty: memory only)"),
+    O("hyperv", "state_file", QOPT_STR, hyperv_state_file, "", 0, 0,
+      "Where the agent keeps what it asked Hyper-V for, so that a restart writes nothing when "
+      "nothing changed (empty: memory only; every restart then rewrites qhv's settings once)"),
+    O("hyperv", "windows_version", QOPT_STR, hyperv_windows_version, "", 0, 0,
+      "Act as on this Windows version (6.2, 6.3, 10.0.14393, 10.0.17763, ...; empty: "
+      "Win32_OperatingSystem's): decides extended ACLs (6.3+) and HNV v1 (before 10.0.17763)"),
+    O("hyperv", "provider_interface_index", QOPT_INT, hyperv_provider_interface_index, "0", 0,
+      4294967295LL, "InterfaceIndex of the NIC that holds [agent] provider_address (NVGRE)"),
+    O("hyperv", "provider_prefix_length", QOPT_INT, hyperv_provider_prefix_length, "24", 0, 128,
+      "PrefixLength of the provider address"),
+    O("hyperv", "provider_vlan_id", QOPT_INT, hyperv_provider_vlan_id, "0", 0, 4094,
+      "VlanID of the provider address (0: untagged)"),
+    O("hyperv", "provider_next_hop", QOPT_STR, hyperv_provider_next_hop, "", 0, 0,
+      "Provider route 0.0.0.0/0 (or ::/0) via this gateway (empty: no provider route)"),
+    O("hyperv", "job_wait_ms", QOPT_INT, hyperv_job_wait_ms, "2000", 0, 60000,
+      "Longest wait for Hyper-V jobs in one batch; a job still running then is picked up later"),
 };
 
 static void qag_conf_warn(const char *msg) { QLOG_W("config", "%s", msg); }

@@ -57,6 +57,16 @@ typedef struct qag_conf {
     char *ovs_datapath_type;
     char *ovs_rundir;
     char *ovs_state_file;
+    /* [hyperv] */
+    char *hyperv_transport;
+    char *hyperv_model_file;
+    char *hyperv_state_file;
+    char *hyperv_windows_version;
+    int64_t hyperv_provider_interface_index;
+    int64_t hyperv_provider_prefix_length;
+    int64_t hyperv_provider_vlan_id;
+    char *hyperv_provider_next_hop;
+    int64_t hyperv_job_wait_ms;
 
     /* Derived. */
     qag_mapping *mappings;

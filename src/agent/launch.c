@@ -1,6 +1,7 @@
 #include "agent/launch.h"
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/explain.h"
 #include "lib/log.h"
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,4 +44,21 @@ int qag_launch(const char *const *files, size_t nfiles, const char *fallback_log
     qag_free(a);
     qag_conf_free(&conf);
     return 0;
+}
+
+int qag_launch_dry_run(const char *const *files, size_t nfiles, FILE *out)
+{
+    qag_conf conf;
+    char err[1024];
+    if (qag_conf_load(&conf, files, nfiles, err, sizeof err) < 0) {
+        qag_conf_free(&conf);
+        return qag_launch_fail(false, err);
+    }
+    if (conf.debug)
+        qlog_set_level(QLOG_DEBUG);
+    int rc = qag_dry_run(&conf, out, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "qhv-agent: --dry-run: %s\n", err);
+    qag_conf_free(&conf);
+    return rc < 0 ? 1 : 0;
 }

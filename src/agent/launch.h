@@ -11,8 +11,14 @@
 #define QHV_AGENT_LAUNCH_H
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 
 int qag_launch(const char *const *files, size_t nfiles, const char *fallback_log,
                volatile sig_atomic_t *stop);
+
+/* qhv-agent --dry-run: loads the options, prints the PowerShell for the
+ * host's plan to out (src/agent/explain.h). Returns the exit status: 0, 1
+ * when the plan could not be had, 2 for bad options. */
+int qag_launch_dry_run(const char *const *files, size_t nfiles, FILE *out);
 
 #endif

@@ -15,13 +15,16 @@ static volatile sig_atomic_t qag_stop;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: qhv-agent [--config-file FILE]... [--help]\n"
+    fprintf(f, "usage: qhv-agent [--config-file FILE]... [--dry-run] [--help]\n"
 #ifdef _WIN32
                "       qhv-agent --install-service [--config-file FILE]...\n"
                "       qhv-agent --remove-service\n"
 #endif
                "\n"
                "  --config-file FILE  read options from FILE (repeatable; later files win)\n"
+               "  --dry-run           fetch this host's plan once and print the PowerShell an\n"
+               "                      operator would type for the same Hyper-V state; change\n"
+               "                      nothing\n"
 #ifdef _WIN32
                "  --install-service   register the Windows service '" QAG_SERVICE_NAME "'\n"
                "                      (automatic start, LocalSystem) running this program\n"
@@ -37,7 +40,7 @@ int main(int argc, char **argv)
 {
     const char **files = xcalloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
-    enum { RUN, SERVICE, INSTALL, REMOVE } mode = RUN;
+    enum { RUN, DRY_RUN, SERVICE, INSTALL, REMOVE } mode = RUN;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -47,6 +50,8 @@ int main(int argc, char **argv)
             files[nfiles++] = argv[++i];
         } else if (!strncmp(argv[i], "--config-file=", 14)) {
             files[nfiles++] = argv[i] + 14;
+        } else if (!strcmp(argv[i], "--dry-run")) {
+            mode = DRY_RUN;
 #ifdef _WIN32
         } else if (!strcmp(argv[i], "--service")) {
             mode = SERVICE;
@@ -74,6 +79,9 @@ int main(int argc, char **argv)
         rc = qag_service_remove();
         break;
 #endif
+    case DRY_RUN:
+        rc = qag_launch_dry_run(files, nfiles, stdout);
+        break;
     default:
         qplat_on_stop(&qag_stop);
         rc = qag_launch(files, nfiles, NULL, &qag_stop);

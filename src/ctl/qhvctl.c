@@ -2,6 +2,7 @@
  * agents and their applied revisions, a host's plan, waiting until every
  * live agent has applied a revision, and the dummy backend's state files. */
 #include "ctl/qhvctl.h"
+#include "agent/explain.h"
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/kslogin.h"
@@ -36,6 +37,11 @@ static void usage(FILE *f)
             "  plan HOST [--token T] [--fresh]  HOST's plan, pretty-printed (T: the host's\n"
             "                                   channel token, default $QHV_AGENT_TOKEN;\n"
             "                                   --fresh: recomputed, bypassing the feed)\n"
+            "  explain HOST [--token T] [--config-file F]... [--windows-version V]\n"
+            "                                   the PowerShell that gives HOST's Hyper-V the\n"
+            "                                   state of its plan (vSwitch mappings, provider\n"
+            "                                   address and Windows version from the agent's\n"
+            "                                   heartbeat, or from its configuration files F)\n"
             "  wait [--revision R] [--timeout S]\n"
             "                                   exit 0 once every live agent has applied R\n"
             "                                   (default: the server's current revision), 1 after\n"
@@ -49,7 +55,11 @@ static void usage(FILE *f)
             "  dummy FILE foreign add KIND/KEY JSON\n"
             "                                   an object someone else owns\n"
             "  dummy FILE dump                  the whole state (JSON)\n"
-            "  dummy FILE counters [reset]      operation counters (JSON), or zero them\n");
+            "  dummy FILE counters [reset]      operation counters (JSON), or zero them\n"
+            "  wmimodel FILE switch add NAME    the WMI model of [hyperv] transport = model:\n"
+            "  wmimodel FILE nic add|del PORT_ID [MAC12 [VM]]\n"
+            "  wmimodel FILE reboot|dump [CLASS] a vSwitch, a VM NIC, a reboot (NetWNV objects\n"
+            "                                   go), its instances (JSON)\n");
 }
 
 /* GET url; *ret = the parsed body (NULL if not JSON). Returns the status or -1. */
@@ -171,6 +181,101 @@ static int qctl_plan(int argc, char **argv)
     qbuf_free(&b);
     qj_free(body);
     return 0;
+}
+
+/* Completes conf from HOST's heartbeat: what the agent reported. */
+static void qctl_conf_from_agent(const char *host, qag_conf *conf, const char **version)
+{
+    char *path = xasprintf("/v2.0/agents?host=%s", host);
+    char err[1024];
+    qj *body = NULL;
+    int status = qctl_get(path, NULL, &body, err, sizeof err);
+    free(path);
+    const qj *c = status == 200 ? qj_get(qj_at(qj_get(body, "agents"), 0), "configurations")
+                                : NULL;
+    const qj *maps = qj_get(c, "vswitch_mappings");
+    qbuf b;
+    qbuf_init(&b, 0);
+    for (size_t i = 0; i < qj_len(maps); i++)
+        if (qj_as_str(qj_at(maps, i)))
+            qbuf_printf(&b, "%s%s", b.len ? "," : "", qj_as_str(qj_at(maps, i)));
+    if (b.len)
+        qag_conf_set_mappings(conf, b.data, err, sizeof err);
+    qbuf_free(&b);
+    if (qj_get_str(c, "provider_address")) {
+        free(conf->provider_address);
+        conf->provider_address = xstrdup(qj_get_str(c, "provider_address"));
+    }
+    const char *v = qj_get_str(qj_get(c, "backend_capabilities"), "windows_version");
+    if (v && !*version)
+        *version = xstrdup(v);   /* (a few bytes, until exit) */
+    if (!c)
+        fprintf(stderr, "qhvctl: no heartbeat of %s: vSwitch names and the provider address "
+                        "are the defaults\n", host);
+    qj_free(body);
+}
+
+static int qctl_explain(int argc, char **argv)
+{
+    const char *host = NULL, *token = getenv("QHV_AGENT_TOKEN"), *version = NULL;
+    const char **files = xcalloc((size_t)argc + 1, sizeof *files);
+    size_t nfiles = 0;
+    bool bad = false;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--token") && i + 1 < argc)
+            token = argv[++i];
+        else if (!strcmp(argv[i], "--config-file") && i + 1 < argc)
+            files[nfiles++] = argv[++i];
+        else if (!strcmp(argv[i], "--windows-version") && i + 1 < argc)
+            version = argv[++i];
+        else if (!host && argv[i][0] != '-')
+            host = argv[i];
+        else
+            bad = true;
+    }
+    if (!host || bad || (!token && !qctl_auth_header)) {
+        fprintf(stderr, "usage: qhvctl explain HOST --token T [--config-file F]... "
+                        "[--windows-version V]\n");
+        free(files);
+        return 2;
+    }
+    qag_conf conf;
+    char err[1024];
+    if (qag_conf_load(&conf, files, nfiles, err, sizeof err) < 0) {
+        fprintf(stderr, "qhvctl: %s\n", err);
+        qag_conf_free(&conf);
+        free(files);
+        return 2;
+    }
+    free(files);
+    free(conf.host);
+    conf.host = xstrdup(host);
+    if (!nfiles)
+        qctl_conf_from_agent(host, &conf, &version);
+    char *path = xasprintf("/channel/v1/hosts/%s/plan", host);
+    qj *body;
+    int status = qctl_get(path, token, &body, err, sizeof err);
+    free(path);
+    qag_plan plan;
+    qag_plan_init(&plan);
+    int rc = 1;
+    if (status != 200 || !body)
+        fprintf(stderr, "qhvctl: %s\n", status == 200 ? "the plan is not JSON" : err);
+    else if (qag_plan_apply(&plan, body, err, sizeof err) < 0)
+        fprintf(stderr, "qhvctl: %s\n", err);
+    else
+        rc = 0;
+    if (rc == 0) {
+        qbuf b;
+        qbuf_init(&b, 0);
+        qag_explain(&plan, &conf, version && *version ? version : NULL, &b);
+        fputs(b.data ? b.data : "", stdout);
+        qbuf_free(&b);
+    }
+    qag_plan_free(&plan);
+    qj_free(body);
+    qag_conf_free(&conf);
+    return rc;
 }
 
 static void qctl_sleep_ms(int ms)
@@ -375,7 +480,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "qhvctl: warning: --insecure: certificates are not verified\n");
     const char *cmd0 = argv[i];
     /* The dummy subcommands read local files: no server, no login. */
-    if (strcmp(cmd0, "dummy") && qctl_auth(token) < 0)
+    if (strcmp(cmd0, "dummy") && strcmp(cmd0, "wmimodel") && qctl_auth(token) < 0)
         return 1;
     /* Without the trailing '/', paths append cleanly. */
     char *url = xstrdup(qctl_url);
@@ -389,10 +494,14 @@ int main(int argc, char **argv)
         rc = qctl_agents(argc - i, argv + i);
     else if (!strcmp(cmd, "plan"))
         rc = qctl_plan(argc - i, argv + i);
+    else if (!strcmp(cmd, "explain"))
+        rc = qctl_explain(argc - i, argv + i);
     else if (!strcmp(cmd, "wait"))
         rc = qctl_wait(argc - i, argv + i);
     else if (!strcmp(cmd, "dummy"))
         rc = qctl_dummy(argc - i, argv + i);
+    else if (!strcmp(cmd, "wmimodel"))
+        rc = qctl_wmimodel(argc - i, argv + i);
     else {
         fprintf(stderr, "qhvctl: unknown command '%s' (see --help)\n", cmd);
         rc = 2;

@@ -4,5 +4,6 @@
 #define QHV_CTL_QHVCTL_H
 
 int qctl_dummy(int argc, char **argv);
+int qctl_wmimodel(int argc, char **argv);
 
 #endif

@@ -123,3 +123,11 @@ bool qhv_is_uuid(const char *s)
     }
     return s[36] == '\0';
 }
+
+void qhv_strlcpy(char *dst, const char *src, size_t n)
+{
+    size_t len = src ? strnlen(src, n - 1) : 0;
+    if (len)
+        memcpy(dst, src, len);
+    dst[len] = '\0';
+}

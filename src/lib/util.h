@@ -19,6 +19,10 @@ char *xstrndup(const char *s, size_t n);
 /* Returns a newly allocated formatted string; caller frees. */
 char *xasprintf(const char *fmt, ...) QHV_PRINTF(1, 2);
 
+/* Copies src into dst[n] (n > 0), truncated if need be, always terminated
+ * (a reason into a fixed-size field). */
+void qhv_strlcpy(char *dst, const char *src, size_t n);
+
 /* Strict decimal parse of the whole string into [min,max]; 0 or -1. */
 int qhv_parse_i64(const char *s, int64_t min, int64_t max, int64_t *ret);
 

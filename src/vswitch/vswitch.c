@@ -1,8 +1,7 @@
 #include "vswitch/vswitch.h"
 #include "vswitch/dummy.h"
-#ifdef _WIN32
-#include "vswitch/hyperv/wmi_com.h"
-#else
+#include "vswitch/hyperv/hyperv.h"
+#ifndef _WIN32
 #include "vswitch/ovs.h"
 #endif
 #include <stdio.h>
@@ -31,11 +30,12 @@ void qvs_observed_free(qvs_observed *o)
 
 #ifdef _WIN32
 /* The ovs backend forks ovs-vsctl: Linux only. */
-#define QVS_AVAILABLE "dummy"
-static const qvs_class *const qvs_classes[] = {&qvs_dummy_class};
+#define QVS_AVAILABLE "dummy, hyperv"
+static const qvs_class *const qvs_classes[] = {&qvs_dummy_class, &qvs_hyperv_class};
 #else
-#define QVS_AVAILABLE "dummy, ovs"
-static const qvs_class *const qvs_classes[] = {&qvs_dummy_class, &qvs_ovs_class};
+#define QVS_AVAILABLE "dummy, hyperv, ovs"
+static const qvs_class *const qvs_classes[] = {&qvs_dummy_class, &qvs_hyperv_class,
+                                               &qvs_ovs_class};
 #endif
 
 const qvs_class *qvs_class_find(const char *name, char *err, size_t errlen)
@@ -43,22 +43,8 @@ const qvs_class *qvs_class_find(const char *name, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof qvs_classes / sizeof qvs_classes[0]; i++)
         if (!strcmp(name, qvs_classes[i]->name))
             return qvs_classes[i];
-    if (!strcmp(name, "hyperv")) {
-#ifdef _WIN32
-        /* Say first what an operator must fix on this host: opening WMI's
-         * virtualization namespace fails when Hyper-V is not there
-         * (qwmi_com_open's reason then reads "Hyper-V is absent: ..."). */
-        qwmi_transport t;
-        if (qwmi_com_open(&t, err, errlen) < 0)
-            return NULL;
-        t.cls->close(t.w);
-#endif
-        snprintf(err, errlen, "backend 'hyperv' is not built in this version of qhv-agent "
-                              "(available: " QVS_AVAILABLE ")");
-    } else {
-        snprintf(err, errlen, "unknown backend '%s' (known: dummy, hyperv, ovs; available: "
-                              QVS_AVAILABLE ")", name);
-    }
+    snprintf(err, errlen, "unknown backend '%s' (known: dummy, hyperv, ovs; available here: "
+                          QVS_AVAILABLE ")", name);
     return NULL;
 }
 

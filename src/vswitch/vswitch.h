@@ -63,6 +63,7 @@
 #include "vswitch/objmap.h"
 
 typedef struct qvs qvs;     /* a backend's handle; each backend defines it */
+struct qwmi_transport;      /* src/vswitch/hyperv/wmi.h */
 
 /* Options of every backend ([dummy] ..., later [hyperv] ..., [ovs] ...).
  * Borrowed by open() for its duration only. */
@@ -73,6 +74,15 @@ typedef struct qvs_options {
     const char *ovs_datapath_type;
     const char *ovs_rundir;
     const char *ovs_state_file;
+    /* [hyperv] (docs/hyperv.md) */
+    const struct qwmi_transport *hyperv_transport;  /* tests: use this one (borrowed) */
+    const char *hyperv_transport_name;  /* "com" (Windows) or "model" */
+    const char *hyperv_model_file;      /* the model's state file */
+    const char *hyperv_state_file;      /* qhv's intents beside Hyper-V */
+    const char *hyperv_windows_version; /* "" = ask Win32_OperatingSystem */
+    long hyperv_pa_ifindex, hyperv_pa_prefix_len, hyperv_pa_vlan;
+    const char *hyperv_pa_next_hop;
+    int hyperv_job_wait_ms;             /* longest wait for jobs in one operate() */
 } qvs_options;
 
 /* What a dump returns. Every member is owned by the struct:
@@ -111,6 +121,10 @@ typedef struct qvs_class {
     /* Applies ops[0..n) in order and sets each op's error. Returns the number
      * of ops that failed. */
     size_t (*operate)(qvs *vs, qvs_op *ops, size_t n);
+    /* Optional: what this host can really serve, as JSON (caller frees):
+     * {"network_types": [...], "port_filter": bool, ...}. The agent reports
+     * it in its heartbeat instead of its configuration alone. */
+    qj *(*capabilities)(qvs *vs);
 } qvs_class;
 
 /* The backend called name, or NULL with a reason in err (an unknown name, or

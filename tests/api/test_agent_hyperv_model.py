@@ -1,0 +1,173 @@
+"""qhv-agent with the hyperv backend on the WMI model ([hyperv] transport =
+model): a bound port goes ACTIVE once Hyper-V's objects are there (VLAN,
+security setting, extended ACLs), the heartbeat reports what the host's
+Windows version can serve, and --dry-run / qhvctl explain print the
+PowerShell of the plan."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import qhvtest
+from test_agent_dummy import AGENT, QHVCTL, SERVER_CONF
+
+AGENT_CONF = """
+[DEFAULT]
+host = {host}
+[agent]
+server_url = {url}
+auth_token = {token}
+backend = hyperv
+physical_network_vswitch_mappings = physnet*:external
+provider_address = {pa}
+report_interval = 5
+poll_wait = 5
+[hyperv]
+transport = model
+model_file = {model}
+state_file = {state}
+windows_version = {version}
+provider_interface_index = 13
+provider_next_hop = 192.168.70.254
+"""
+
+
+class HypervModelTest(qhvtest.ServerTestCase):
+    extra_conf = SERVER_CONF
+
+    @classmethod
+    def setUpClass(cls):
+        for tool in (AGENT, QHVCTL):
+            if not os.access(tool, os.X_OK):
+                raise AssertionError('%s is not built (make builds it)' % tool)
+        super().setUpClass()
+
+    def setUp(self):
+        self.procs = []
+
+    def tearDown(self):
+        agents = {a['host']: a['id'] for a in self.get('/v2.0/agents')[1]['agents']}
+        for name, p, log in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(10)
+            log.close()
+            if name in agents:
+                self.delete('/v2.0/agents/' + agents[name])
+
+    def agent(self, name, version, pa='192.168.70.1'):
+        d = self.server.dir
+        self.model = os.path.join(d, name + '-model.json')
+        token = subprocess.run([qhvtest.SERVER, '--config-file', self.server.conf,
+                                '--agent-token', name], capture_output=True, text=True,
+                               check=True).stdout.strip()
+        conf = os.path.join(d, name + '.conf')
+        with open(conf, 'w') as f:
+            f.write(AGENT_CONF.format(host=name, url='http://127.0.0.1:%d' % self.server.port,
+                                      token=token, pa=pa, model=self.model,
+                                      state=os.path.join(d, name + '-intent.json'),
+                                      version=version))
+        self.wmimodel('switch', 'add', 'external')
+        log = open(os.path.join(d, name + '.log'), 'ab')
+        p = subprocess.Popen([AGENT, '--config-file', conf], stdout=log, stderr=log)
+        self.procs.append((name, p, log))
+        return conf, token
+
+    def wmimodel(self, *args):
+        out = subprocess.run([QHVCTL, 'wmimodel', self.model] + list(args),
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout
+
+    def instances(self, cls):
+        return json.loads(self.wmimodel('dump', cls))
+
+    def wait_for(self, what, fn, timeout=15.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            v = fn()
+            if v:
+                return v
+            time.sleep(0.05)
+        self.fail('timed out waiting for ' + what)
+
+    def heartbeat(self, name):
+        agents = self.get('/v2.0/agents?host=' + name)[1]['agents']
+        return agents[0]['configurations'] if agents else None
+
+    def test_vlan_port_on_2016(self):
+        conf, token = self.agent('hv16', '10.0.14393')
+        caps = self.wait_for('heartbeat', lambda: self.heartbeat('hv16'))
+        self.assertTrue(caps['port_filter'])
+        self.assertEqual(caps['backend_capabilities']['windows_version'], '10.0.14393')
+        self.assertIn('nvgre', caps['network_types'])
+        net = self.make_network(name='hv-vlan', **{'provider:network_type': 'vlan',
+                                                   'provider:physical_network': 'physnet1'})
+        self.make_subnet(net['id'], '10.71.0.0/24')
+        vlan = net['provider:segmentation_id']
+        port = self.make_port(net['id'], **{'binding:host_id': 'hv16'})
+        self.assertEqual(port['binding:vif_type'], 'hyperv')
+        self.wmimodel('nic', 'add', port['id'], 'FA163E000071')
+        self.wait_for('ACTIVE', lambda: self.get('/v2.0/ports/' + port['id'])[1]['port']
+                      ['status'] == 'ACTIVE')
+        vl = self.instances('Msvm_EthernetSwitchPortVlanSettingData')
+        self.assertEqual([(v['OperationMode'], v['AccessVlanId']) for v in vl], [(1, vlan)])
+        sec = self.instances('Msvm_EthernetSwitchPortSecuritySettingData')
+        self.assertEqual([(s['AllowMacSpoofing'], s['EnableDhcpGuard'], s['EnableRouterGuard'])
+                          for s in sec], [(False, True, True)])
+        acls = self.instances('Msvm_EthernetSwitchPortExtendedAclSettingData')
+        self.assertTrue(any(a['Action'] == 2 and a['Weight'] == 1 for a in acls))
+        # The same plan as PowerShell, from the agent and from qhvctl.
+        line = 'Set-VMNetworkAdapterVlan -VMNetworkAdapter $nic -Access -VlanId %d' % vlan
+        dry = subprocess.run([AGENT, '--config-file', conf, '--dry-run'], capture_output=True,
+                             text=True)
+        self.assertEqual(dry.returncode, 0, dry.stderr)
+        self.assertIn(line, dry.stdout)
+        self.assertIn("Connect-VMNetworkAdapter -VMNetworkAdapter $nic -SwitchName 'external'",
+                      dry.stdout)
+        ex = subprocess.run([QHVCTL, '--url', 'http://127.0.0.1:%d' % self.server.port,
+                             'explain', 'hv16', '--token', token], capture_output=True,
+                            text=True)
+        self.assertEqual(ex.returncode, 0, ex.stderr)
+        self.assertIn(line, ex.stdout)
+        # The NIC goes: DOWN.
+        self.wmimodel('nic', 'del', port['id'])
+        self.wait_for('DOWN', lambda: self.get('/v2.0/ports/' + port['id'])[1]['port']
+                      ['status'] == 'DOWN')
+
+    def test_2019_reports_no_nvgre(self):
+        self.agent('hv19', '10.0.17763', pa='192.168.70.2')
+        caps = self.wait_for('heartbeat', lambda: self.heartbeat('hv19'))
+        self.assertNotIn('nvgre', caps['network_types'])
+        self.assertNotIn('ip_rewrite', caps['network_types'])
+        self.assertIn('vlan', caps['network_types'])
+        self.assertFalse(caps['backend_capabilities']['hnv_v1'])
+        # The server binds no NVGRE port to this host.
+        net = self.make_network(name='hv19-nv', **{'provider:network_type': 'nvgre'})
+        self.make_subnet(net['id'], '10.72.0.0/24')
+        port = self.make_port(net['id'], **{'binding:host_id': 'hv19'})
+        self.assertEqual(port['binding:vif_type'], 'binding_failed')
+
+    def test_2012_port_filter_false(self):
+        self.agent('hv12', '6.2.9200', pa='192.168.70.3')
+        caps = self.wait_for('heartbeat', lambda: self.heartbeat('hv12'))
+        self.assertFalse(caps['port_filter'])
+        self.assertIn('port ACLs', caps['backend_capabilities']['port_filter_reason'])
+        net = self.make_network(name='hv12-vlan', **{'provider:network_type': 'vlan',
+                                                     'provider:physical_network': 'physnet1'})
+        self.make_subnet(net['id'], '10.73.0.0/24')
+        port = self.make_port(net['id'], **{'binding:host_id': 'hv12'})
+        self.assertEqual(port['binding:vif_type'], 'hyperv')
+        self.assertFalse(port['binding:vif_details']['port_filter'])
+        self.wmimodel('nic', 'add', port['id'], 'FA163E000073')
+        self.wait_for('ACTIVE', lambda: self.get('/v2.0/ports/' + port['id'])[1]['port']
+                      ['status'] == 'ACTIVE')
+        acls = self.instances('Msvm_EthernetSwitchPortAclSettingData')
+        self.assertTrue(acls)
+        self.assertEqual(self.instances('Msvm_EthernetSwitchPortExtendedAclSettingData'), [])
+
+
+if __name__ == '__main__':
+    import unittest
+    unittest.main()

@@ -1,0 +1,853 @@
+/* The hyperv backend on the WMI model: the exact WMI objects and calls for
+ * the switch objects of src/agent/desired.h. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "agent/reconcile.h"
+#include "vswitch/hyperv/hyperv.h"
+#include "vswitch/hyperv/wmi_model.h"
+#include "lib/util.h"
+
+#define P1 "11111111-0000-4000-8000-000000000001"
+#define P2 "11111111-0000-4000-8000-000000000002"
+#define P3 "11111111-0000-4000-8000-000000000003"
+#define NET "22222222-0000-4000-8000-000000000001"
+#define SG "33333333-0000-4000-8000-000000000001"
+#define XACL "Msvm_EthernetSwitchPortExtendedAclSettingData"
+
+static qj *J(const char *text)
+{
+    qj_error e;
+    qj *v = qj_parse(text, strlen(text), NULL, &e);
+    if (!v)
+        fail_msg("bad test JSON: %s: %s", text, e.msg);
+    return v;
+}
+
+typedef struct fx {
+    qwmi_transport t;
+    qvs *vs;
+    char state[64];
+    const char *version;
+    int job_wait_ms;
+} fx;
+
+static qvs *fx_backend(fx *f)
+{
+    qvs_options o = {.hyperv_transport = &f->t, .hyperv_state_file = f->state,
+                     .provider_address = "192.168.1.1", .hyperv_pa_ifindex = 13,
+                     .hyperv_pa_prefix_len = 24, .hyperv_pa_next_hop = "192.168.1.254",
+                     .hyperv_job_wait_ms = f->job_wait_ms};
+    qvs *vs = NULL;
+    char err[256] = "";
+    if (qvs_hyperv_class.open(&o, &vs, err, sizeof err) < 0)
+        fail_msg("open: %s", err);
+    return vs;
+}
+
+static fx *fx_new(const char *version)
+{
+    fx *f = xcalloc(1, sizeof *f);
+    char err[256];
+    assert_int_equal(qwmi_model_open(NULL, version, &f->t, err, sizeof err), 0);
+    snprintf(f->state, sizeof f->state, "/tmp/qhv_test_hyperv_XXXXXX");
+    int fd = mkstemp(f->state);
+    close(fd);
+    unlink(f->state);
+    f->job_wait_ms = 50;
+    qwmi_model_add_switch(f->t.w, "sw1");
+    qwmi_model_add_nic(f->t.w, "vm1", P1, "FA163E000001");
+    qwmi_model_add_nic(f->t.w, "vm2", P2, "FA163E000002");
+    qwmi_model_add_nic(f->t.w, "vm3", P3, "FA163E000003");
+    qwmi_model_add_nic(f->t.w, "vm4", "not-a-port-id", "FA163E000004");
+    f->vs = fx_backend(f);
+    return f;
+}
+
+static void fx_free(fx *f)
+{
+    qvs_hyperv_class.close(f->vs);
+    f->t.cls->close(f->t.w);
+    unlink(f->state);
+    free(f);
+}
+
+/* One agent turn: dump, diff, operate. Returns the number of ops; *failed
+ * (may be NULL) the ops that failed; why of the first failure. */
+static size_t converge(fx *f, const qvs_map *desired, size_t *failed, qvs_op *first_failed)
+{
+    qvs_observed obs;
+    char err[256];
+    if (qvs_hyperv_class.dump(f->vs, &obs, err, sizeof err) < 0)
+        fail_msg("dump: %s", err);
+    qag_diff d;
+    qag_diff_compute(desired, &obs, &d);
+    size_t bad = d.nops ? qvs_hyperv_class.operate(f->vs, d.ops, d.nops) : 0;
+    if (failed)
+        *failed = bad;
+    for (size_t i = 0; first_failed && i < d.nops; i++)
+        if (d.ops[i].error) {
+            *first_failed = d.ops[i];
+            break;
+        }
+    size_t n = d.nops;
+    qag_diff_free(&d);
+    qvs_observed_free(&obs);
+    return n;
+}
+
+/* The dump reports exactly the desired objects. */
+static void assert_installed(fx *f, const qvs_map *desired)
+{
+    qvs_observed obs;
+    char err[256];
+    assert_int_equal(qvs_hyperv_class.dump(f->vs, &obs, err, sizeof err), 0);
+    const char *k;
+    qj *v;
+    for (size_t i = 0; i < qvs_map_end(desired); i++)
+        if (qvs_map_at(desired, i, &k, &v) && !qj_equal(v, qvs_map_get(obs.objects, k)))
+            fail_msg("%s is not installed as wanted", k);
+    assert_int_equal(qvs_map_size(obs.objects), qvs_map_size(desired));
+    qvs_observed_free(&obs);
+}
+
+static qj *port_value(const char *type, int seg, const char *mac, bool ps)
+{
+    char *t = xasprintf("{\"vswitch\": \"sw1\", \"network_id\": \"" NET "\", \"network_type\": "
+                        "\"%s\", \"%s\": %d, \"mac_address\": \"%s\", \"mtu\": 1500, "
+                        "\"admin_state_up\": true, \"port_security\": %s, \"mac_spoofing\": %s, "
+                        "\"dhcp_guard\": %s, \"router_guard\": %s}",
+                        type, !strcmp(type, "vlan") ? "vlan" : "vsid", seg, mac,
+                        ps ? "true" : "false", ps ? "false" : "true", ps ? "true" : "false",
+                        ps ? "true" : "false");
+    qj *v = J(t);
+    free(t);
+    return v;
+}
+
+static qj *acl_value(const char *port, const char *dir, const char *rules)
+{
+    char *t = xasprintf("{\"port_id\": \"%s\", \"direction\": \"%s\", \"default\": \"deny\", "
+                        "\"stateful\": true, \"rules\": %s}", port, dir, rules);
+    qj *v = J(t);
+    free(t);
+    return v;
+}
+
+static void put_port(qvs_map *d, const char *port, qj *value, const char *ingress,
+                     const char *egress)
+{
+    char id[128];
+    snprintf(id, sizeof id, "port/%s", port);
+    qvs_map_put(d, id, value);
+    if (ingress) {
+        snprintf(id, sizeof id, "acl/%s/ingress", port);
+        qvs_map_put(d, id, acl_value(port, "ingress", ingress));
+    }
+    if (egress) {
+        snprintf(id, sizeof id, "acl/%s/egress", port);
+        qvs_map_put(d, id, acl_value(port, "egress", egress));
+    }
+}
+
+static qj *instances(fx *f, const char *cls) { return qwmi_model_instances(f->t.w, cls); }
+
+static size_t count_where(const qj *rows, const char *k, int64_t v)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < qj_len(rows); i++) {
+        const qj *x = qj_get(qj_at(rows, i), k);
+        n += qj_is(x, QJ_INT) && x->u.i == v;
+    }
+    return n;
+}
+
+/* The extended ACL entry matching all of want's members, or NULL. */
+static const qj *find_entry(const qj *rows, const char *want_json)
+{
+    qj *want = J(want_json);
+    const qj *hit = NULL;
+    for (size_t i = 0; !hit && i < qj_len(rows); i++) {
+        const qj *r = qj_at(rows, i);
+        bool ok = true;
+        for (size_t k = 0; ok && k < want->u.obj.n; k++)
+            ok = qj_equal(want->u.obj.m[k].val, qj_get(r, want->u.obj.m[k].key));
+        if (ok)
+            hit = r;
+    }
+    qj_free(want);
+    return hit;
+}
+
+static qwmi_model_counters counters(fx *f)
+{
+    qwmi_model_counters c;
+    qwmi_model_counters_get(f->t.w, &c);
+    return c;
+}
+
+/* ---------- tests ---------- */
+
+static void test_vlan_port(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_map *d = qvs_map_new();
+    put_port(d, P1, port_value("vlan", 101, "fa:16:3e:00:00:01", true), "[]", "[]");
+    qwmi_model_counters_reset(f->t.w);
+    size_t failed;
+    assert_int_equal(converge(f, d, &failed, NULL), 3);
+    assert_int_equal(failed, 0);
+    /* One connection, one call for every feature of the port. */
+    qwmi_model_counters c = counters(f);
+    assert_int_equal(c.writes, 2);
+    qj *a = instances(f, "Msvm_EthernetPortAllocationSettingData");
+    assert_int_equal(qj_len(a), 1);
+    assert_string_equal(qj_get_str(qj_at(a, 0), "ElementName"), P1);
+    assert_int_equal(qj_get(qj_at(a, 0), "EnabledState")->u.i, 2);
+    qj *sw = instances(f, "Msvm_VirtualEthernetSwitch");
+    assert_true(qj_equal(qj_at(qj_get(qj_at(a, 0), "HostResource"), 0),
+                         qj_get(qj_at(sw, 0), "__PATH")));
+    qj *vl = instances(f, "Msvm_EthernetSwitchPortVlanSettingData");
+    assert_int_equal(qj_len(vl), 1);
+    assert_int_equal(qj_get(qj_at(vl, 0), "OperationMode")->u.i, 1);
+    assert_int_equal(qj_get(qj_at(vl, 0), "AccessVlanId")->u.i, 101);
+    qj *sec = instances(f, "Msvm_EthernetSwitchPortSecuritySettingData");
+    assert_int_equal(qj_len(sec), 1);
+    /* The right way round: no MAC spoofing, guards on. */
+    assert_false(qj_get(qj_at(sec, 0), "AllowMacSpoofing")->u.b);
+    assert_true(qj_get(qj_at(sec, 0), "EnableDhcpGuard")->u.b);
+    assert_true(qj_get(qj_at(sec, 0), "EnableRouterGuard")->u.b);
+    assert_int_equal(qj_get(qj_at(sec, 0), "VirtualSubnetId")->u.i, 0);
+    /* Deny baseline per direction and family at weights 1 and 2, then the
+     * implicit DHCP and ICMPv6 allowances. */
+    qj *x = instances(f, XACL);
+    assert_int_equal(qj_len(x), 10);
+    assert_non_null(find_entry(x, "{\"Direction\": 1, \"Action\": 2, \"Weight\": 1, "
+                                  "\"RemoteIPAddress\": \"0.0.0.0/0\", \"Protocol\": \"ANY\"}"));
+    assert_non_null(find_entry(x, "{\"Direction\": 2, \"Action\": 2, \"Weight\": 2, "
+                                  "\"RemoteIPAddress\": \"::/0\", \"Protocol\": \"ANY\"}"));
+    assert_non_null(find_entry(x, "{\"Direction\": 2, \"Action\": 1, \"Protocol\": \"UDP\", "
+                                  "\"LocalPort\": \"68\", \"RemotePort\": \"67\"}"));
+    assert_installed(f, d);
+    /* The unnamed NIC and the foreign-named one are no ports. */
+    qvs_observed obs;
+    char err[256];
+    assert_int_equal(qvs_hyperv_class.dump(f->vs, &obs, err, sizeof err), 0);
+    assert_int_equal(qvs_map_size(obs.nics), 3);
+    assert_null(qvs_map_get(obs.nics, "not-a-port-id"));
+    qvs_observed_free(&obs);
+    qj_free(a);
+    qj_free(sw);
+    qj_free(vl);
+    qj_free(sec);
+    qj_free(x);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+static qvs_map *nvgre_desired(void)
+{
+    qvs_map *d = qvs_map_new();
+    put_port(d, P1, port_value("nvgre", 5001, "fa:16:3e:00:00:01", true), "[]", "[]");
+    const char *lr[] = {"10.1.0.5/fa:16:3e:00:00:01", "192.168.1.1", P1,
+                        "10.1.0.9/fa:16:3e:00:00:09", "192.168.1.2", "p9",
+                        "10.1.0.7/fa:16:3e:00:00:07", "192.168.1.3", "p7"};
+    for (size_t i = 0; i < 9; i += 3) {
+        char id[128], *t;
+        const char *slash = strchr(lr[i], '/');
+        snprintf(id, sizeof id, "lookup_record/5001/%s", lr[i]);
+        t = xasprintf("{\"vsid\": 5001, \"customer_address\": \"%.*s\", \"mac_address\": \"%s\", "
+                      "\"provider_address\": \"%s\", \"rule\": \"encap\", \"host\": \"h\", "
+                      "\"port_id\": \"%s\"}", (int)(slash - lr[i]), lr[i], slash + 1, lr[i + 1],
+                      lr[i + 2]);
+        qvs_map_put(d, id, J(t));
+        free(t);
+    }
+    qvs_map_put(d, "customer_route/5001/10.1.0.0/24",
+                J("{\"vsid\": 5001, \"routing_domain\": \"" NET "\", \"destination\": "
+                  "\"10.1.0.0/24\", \"next_hop\": \"0.0.0.0\"}"));
+    qvs_map_put(d, "provider_address/192.168.1.1",
+                J("{\"address\": \"192.168.1.1\", \"host\": \"h\"}"));
+    return d;
+}
+
+static void test_nvgre_port(void **state)
+{
+    fx *f = fx_new("6.3.9600");
+    qvs_map *d = nvgre_desired();
+    size_t failed;
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    qj *lr = instances(f, "MSFT_NetVirtualizationLookupRecordSettingData");
+    /* The three records of the plan (one per host) and the port's L2Only. */
+    assert_int_equal(qj_len(lr), 4);
+    assert_int_equal(count_where(lr, "Rule", 1), 4);
+    assert_int_equal(count_where(lr, "Type", 3), 1);
+    const qj *l2 = find_entry(lr, "{\"CustomerAddress\": \"0.0.0.0\", \"MACAddress\": "
+                                  "\"FA163E000001\", \"ProviderAddress\": \"192.168.1.1\", "
+                                  "\"VirtualSubnetID\": 5001, \"VMName\": \"" P1 "\"}");
+    assert_non_null(l2);
+    assert_non_null(find_entry(lr, "{\"CustomerAddress\": \"10.1.0.9\", \"MACAddress\": "
+                                   "\"FA163E000009\", \"ProviderAddress\": \"192.168.1.2\", "
+                                   "\"Type\": 0, \"Context\": \"qhv\"}"));
+    assert_non_null(find_entry(lr, "{\"CustomerAddress\": \"10.1.0.7\", \"ProviderAddress\": "
+                                   "\"192.168.1.3\"}"));
+    qj *cr = instances(f, "MSFT_NetVirtualizationCustomerRouteSettingData");
+    assert_int_equal(qj_len(cr), 1);
+    assert_string_equal(qj_get_str(qj_at(cr, 0), "RoutingDomainID"), "{" NET "}");
+    assert_string_equal(qj_get_str(qj_at(cr, 0), "NextHop"), "0.0.0.0");
+    qj *pa = instances(f, "MSFT_NetVirtualizationProviderAddressSettingData");
+    assert_int_equal(qj_len(pa), 1);
+    assert_int_equal(qj_get(qj_at(pa, 0), "InterfaceIndex")->u.i, 13);
+    assert_int_equal(qj_get(qj_at(pa, 0), "PrefixLength")->u.i, 24);
+    qj *pr = instances(f, "MSFT_NetVirtualizationProviderRouteSettingData");
+    assert_int_equal(qj_len(pr), 1);
+    assert_string_equal(qj_get_str(qj_at(pr, 0), "NextHop"), "192.168.1.254");
+    qj *sec = instances(f, "Msvm_EthernetSwitchPortSecuritySettingData");
+    assert_int_equal(qj_get(qj_at(sec, 0), "VirtualSubnetId")->u.i, 5001);
+    qj *vl = instances(f, "Msvm_EthernetSwitchPortVlanSettingData");
+    assert_int_equal(qj_len(vl), 0);
+    assert_installed(f, d);
+    /* A remote port goes: its record is removed, nothing else is touched. */
+    qvs_map_del(d, "lookup_record/5001/10.1.0.7/fa:16:3e:00:00:07");
+    qwmi_model_counters_reset(f->t.w);
+    assert_int_equal(converge(f, d, &failed, NULL), 1);
+    assert_int_equal(counters(f).writes, 1);
+    qj_free(lr);
+    lr = instances(f, "MSFT_NetVirtualizationLookupRecordSettingData");
+    assert_int_equal(qj_len(lr), 3);
+    assert_null(find_entry(lr, "{\"CustomerAddress\": \"10.1.0.7\"}"));
+    /* A reboot: the NetWNV objects are gone and come back. */
+    qwmi_model_reboot(f->t.w);
+    assert_int_equal(converge(f, d, &failed, NULL), 5);
+    assert_int_equal(failed, 0);
+    assert_installed(f, d);
+    /* The VM is deleted (its NIC goes, the port stays in the plan): the
+     * agent no longer wants its port objects; its L2Only record goes too. */
+    assert_int_equal(qwmi_model_del_nic(f->t.w, P1), 1);
+    qvs_map_del(d, "port/" P1);
+    qvs_map_del(d, "acl/" P1 "/ingress");
+    qvs_map_del(d, "acl/" P1 "/egress");
+    for (int i = 0; i < 3; i++)
+        converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    qj_free(lr);
+    lr = instances(f, "MSFT_NetVirtualizationLookupRecordSettingData");
+    assert_int_equal(qj_len(lr), 2);
+    assert_null(find_entry(lr, "{\"CustomerAddress\": \"0.0.0.0\"}"));
+    assert_installed(f, d);
+    qj_free(lr);
+    qj_free(cr);
+    qj_free(pa);
+    qj_free(pr);
+    qj_free(sec);
+    qj_free(vl);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+static void test_ip_rewrite_port(void **state)
+{
+    fx *f = fx_new("6.3.9600");
+    qvs_map *d = qvs_map_new();
+    put_port(d, P2, port_value("ip_rewrite", 6001, "fa:16:3e:00:00:02", true), "[]", "[]");
+    qvs_map_put(d, "lookup_record/6001/10.2.0.5/fa:16:3e:00:00:02",
+                J("{\"vsid\": 6001, \"customer_address\": \"10.2.0.5\", \"mac_address\": "
+                  "\"fa:16:3e:00:00:02\", \"provider_address\": \"192.168.2.5\", \"rule\": "
+                  "\"rewrite\", \"host\": \"h\", \"port_id\": \"" P2 "\"}"));
+    /* The host's PA and the rewrite PA of the customer address (one per CA,
+     * from the server's pool); an operator's PA on another interface. */
+    qvs_map_put(d, "provider_address/192.168.1.1",
+                J("{\"address\": \"192.168.1.1\", \"host\": \"h\"}"));
+    qvs_map_put(d, "provider_address/192.168.2.5",
+                J("{\"address\": \"192.168.2.5\", \"host\": \"h\"}"));
+    char err[256];
+    qj *op_pa = J("{\"__CLASS\": \"MSFT_NetVirtualizationProviderAddressSettingData\", "
+                  "\"ProviderAddress\": \"172.16.0.9\", \"InterfaceIndex\": 7, "
+                  "\"PrefixLength\": 16}");
+    assert_int_equal(f->t.cls->put_instance(f->t.w, QWMI_NS_CIMV2, op_pa, NULL, err, sizeof err),
+                     0);
+    qj_free(op_pa);
+    size_t failed;
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    qj *pas = instances(f, "MSFT_NetVirtualizationProviderAddressSettingData");
+    assert_int_equal(qj_len(pas), 3);
+    assert_non_null(find_entry(pas, "{\"ProviderAddress\": \"192.168.2.5\", "
+                                    "\"InterfaceIndex\": 13, \"PrefixLength\": 24}"));
+    qj_free(pas);
+    qvs_observed obs;
+    assert_int_equal(qvs_hyperv_class.dump(f->vs, &obs, err, sizeof err), 0);
+    assert_non_null(qvs_map_get(obs.foreign, "provider_address/172.16.0.9"));
+    qvs_observed_free(&obs);
+    /* The rewrite PA goes; the provider route stays with the host's PA. */
+    qvs_map_del(d, "provider_address/192.168.2.5");
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    pas = instances(f, "MSFT_NetVirtualizationProviderAddressSettingData");
+    assert_int_equal(qj_len(pas), 2);
+    qj_free(pas);
+    qj *prs = instances(f, "MSFT_NetVirtualizationProviderRouteSettingData");
+    assert_int_equal(qj_len(prs), 1);
+    qj_free(prs);
+    qj *lr = instances(f, "MSFT_NetVirtualizationLookupRecordSettingData");
+    /* TranslationMethodNat, and no L2Only record (that one is NVGRE's). */
+    assert_int_equal(qj_len(lr), 1);
+    assert_int_equal(qj_get(qj_at(lr, 0), "Rule")->u.i, 0);
+    assert_string_equal(qj_get_str(qj_at(lr, 0), "ProviderAddress"), "192.168.2.5");
+    qj *sec = instances(f, "Msvm_EthernetSwitchPortSecuritySettingData");
+    assert_int_equal(qj_get(qj_at(sec, 0), "VirtualSubnetId")->u.i, 6001);
+    assert_installed(f, d);
+    qj_free(lr);
+    qj_free(sec);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+#define SG_INGRESS \
+    "[{\"ethertype\": \"IPv4\", \"protocol\": 6, \"port_range_min\": 8000, \"port_range_max\": " \
+    "8080, \"remote_ip_prefixes\": [\"10.0.0.0/8\"], \"remote_address_sets\": []}," \
+    " {\"ethertype\": \"IPv4\", \"protocol\": 1, \"port_range_min\": null, \"port_range_max\": " \
+    "null, \"remote_ip_prefixes\": null, \"remote_address_sets\": []}," \
+    " {\"ethertype\": \"IPv4\", \"protocol\": 1, \"port_range_min\": 8, \"port_range_max\": 0, " \
+    "\"remote_ip_prefixes\": [\"192.0.2.0/24\"], \"remote_address_sets\": []}," \
+    " {\"ethertype\": \"IPv4\", \"protocol\": null, \"port_range_min\": null, " \
+    "\"port_range_max\": null, \"remote_ip_prefixes\": [], \"remote_address_sets\": [\"" SG \
+    "/IPv4\"]}]"
+#define SG_EGRESS \
+    "[{\"ethertype\": \"IPv6\", \"protocol\": 17, \"port_range_min\": 53, \"port_range_max\": 53, " \
+    "\"remote_ip_prefixes\": [\"fd00::5/128\"], \"remote_address_sets\": []}]"
+
+static qvs_map *sg_desired(const char *ingress, const char *members)
+{
+    qvs_map *d = qvs_map_new();
+    put_port(d, P1, port_value("vlan", 101, "fa:16:3e:00:00:01", true), ingress, SG_EGRESS);
+    char *t = xasprintf("{\"group_id\": \"" SG "\", \"ethertype\": \"IPv4\", \"addresses\": %s}",
+                        members);
+    qvs_map_put(d, "address_set/" SG "/IPv4", J(t));
+    free(t);
+    return d;
+}
+
+static void test_security_group(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_map *d = sg_desired(SG_INGRESS, "[\"10.0.0.5/32\", \"10.0.0.6/32\"]");
+    size_t failed;
+    qvs_op bad = {0};
+    converge(f, d, &failed, &bad);
+    /* ICMP type/code is reported, never silently dropped. */
+    assert_int_equal(failed, 1);
+    assert_int_equal(bad.error, -EOPNOTSUPP);
+    assert_string_equal(bad.id, "acl/" P1 "/ingress");
+    assert_non_null(strstr(bad.why, "ICMP type/code"));
+    qj *x = instances(f, XACL);
+    /* Ingress: 2 denies, 3 implicit, tcp range, icmp, 2 members x (TCP,
+     * UDP, ANY); egress: 2 denies, 3 implicit, udp 53. */
+    assert_int_equal(count_where(x, "Direction", 1), 2 + 3 + 1 + 1 + 6);
+    assert_int_equal(count_where(x, "Direction", 2), 2 + 3 + 1);
+    const qj *tcp = find_entry(x, "{\"Direction\": 1, \"Action\": 1, \"Protocol\": \"TCP\", "
+                                  "\"LocalPort\": \"8000-8080\", \"RemotePort\": \"ANY\", "
+                                  "\"RemoteIPAddress\": \"10.0.0.0/8\", \"Stateful\": true}");
+    assert_non_null(tcp);
+    assert_true(qj_get(tcp, "Weight")->u.i >= 32768);
+    const qj *icmp = find_entry(x, "{\"Direction\": 1, \"Protocol\": \"1\", \"RemoteIPAddress\": "
+                                   "\"0.0.0.0/0\", \"Stateful\": false}");
+    assert_non_null(icmp);
+    assert_true(qj_get(icmp, "Weight")->u.i >= 100 && qj_get(icmp, "Weight")->u.i < 32768);
+    assert_null(find_entry(x, "{\"RemoteIPAddress\": \"192.0.2.0/24\"}"));
+    for (int m = 5; m <= 6; m++) {
+        char w[160];
+        snprintf(w, sizeof w, "{\"Direction\": 1, \"Protocol\": \"UDP\", \"Stateful\": true, "
+                              "\"RemoteIPAddress\": \"10.0.0.%d/32\"}", m);
+        assert_non_null(find_entry(x, w));
+        snprintf(w, sizeof w, "{\"Direction\": 1, \"Protocol\": \"ANY\", \"Stateful\": false, "
+                              "\"Action\": 1, \"RemoteIPAddress\": \"10.0.0.%d/32\"}", m);
+        assert_non_null(find_entry(x, w));
+    }
+    /* Egress port ranges are the remote (destination) port; no /128. */
+    assert_non_null(find_entry(x, "{\"Direction\": 2, \"Protocol\": \"UDP\", \"LocalPort\": "
+                                  "\"ANY\", \"RemotePort\": \"53\", \"RemoteIPAddress\": "
+                                  "\"fd00::5\", \"Stateful\": true}"));
+    /* Weights unique per direction. */
+    for (size_t i = 0; i < qj_len(x); i++)
+        for (size_t k = i + 1; k < qj_len(x); k++)
+            assert_false(qj_get(qj_at(x, i), "Weight")->u.i ==
+                             qj_get(qj_at(x, k), "Weight")->u.i &&
+                         qj_get(qj_at(x, i), "Direction")->u.i ==
+                             qj_get(qj_at(x, k), "Direction")->u.i);
+    /* What could be expressed is in force: the dump says so. */
+    assert_installed(f, d);
+    qj_free(x);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+static void test_rule_change_is_a_diff(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_map *d = sg_desired(SG_INGRESS, "[\"10.0.0.5/32\"]");
+    converge(f, d, NULL, NULL);
+    qj *before = instances(f, XACL);
+    const qj *kept = find_entry(before, "{\"Direction\": 1, \"Protocol\": \"1\"}");
+    char *kept_iid = xstrdup(qj_get_str(kept, "InstanceID"));
+    /* tcp 8000-8080 goes, tcp 22 comes. */
+    qvs_map_free(d);
+    d = sg_desired("[{\"ethertype\": \"IPv4\", \"protocol\": 6, \"port_range_min\": 22, "
+                   "\"port_range_max\": 22, \"remote_ip_prefixes\": [\"10.0.0.0/8\"], "
+                   "\"remote_address_sets\": []},"
+                   " {\"ethertype\": \"IPv4\", \"protocol\": 1, \"port_range_min\": null, "
+                   "\"port_range_max\": null, \"remote_ip_prefixes\": null, "
+                   "\"remote_address_sets\": []},"
+                   " {\"ethertype\": \"IPv4\", \"protocol\": null, \"port_range_min\": null, "
+                   "\"port_range_max\": null, \"remote_ip_prefixes\": [], "
+                   "\"remote_address_sets\": [\"" SG "/IPv4\"]}]",
+                   "[\"10.0.0.5/32\"]");
+    qwmi_model_counters_reset(f->t.w);
+    size_t failed;
+    assert_int_equal(converge(f, d, &failed, NULL), 1);
+    assert_int_equal(failed, 0);
+    /* One RemoveFeatureSettings, one AddFeatureSettings. */
+    assert_int_equal(counters(f).writes, 2);
+    qj *after = instances(f, XACL);
+    assert_int_equal(qj_len(after), qj_len(before));
+    assert_null(find_entry(after, "{\"LocalPort\": \"8000-8080\"}"));
+    assert_non_null(find_entry(after, "{\"Direction\": 1, \"LocalPort\": \"22\", \"Protocol\": "
+                                      "\"TCP\", \"Stateful\": true}"));
+    /* Untouched entries are the same instances. */
+    assert_string_equal(qj_get_str(find_entry(after, "{\"Direction\": 1, \"Protocol\": \"1\"}"),
+                                   "InstanceID"), kept_iid);
+    assert_installed(f, d);
+    free(kept_iid);
+    qj_free(before);
+    qj_free(after);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+static void test_restart_writes_nothing(void **state)
+{
+    fx *f = fx_new("6.3.9600");
+    qvs_map *d = nvgre_desired();
+    put_port(d, P2, port_value("vlan", 7, "fa:16:3e:00:00:02", true), SG_EGRESS, "[]");
+    converge(f, d, NULL, NULL);
+    qvs_hyperv_class.close(f->vs);
+    f->vs = fx_backend(f);
+    qwmi_model_counters_reset(f->t.w);
+    assert_int_equal(converge(f, d, NULL, NULL), 0);
+    qwmi_model_counters c = counters(f);
+    assert_int_equal(c.writes, 0);
+    assert_int_equal(c.calls, 0);
+    /* One enumeration per class: switch, NIC, allocation, VLAN, security,
+     * ACL and the four NetWNV classes. */
+    assert_int_equal(c.enumerations, 10);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+static void test_nic_recreated(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_map *d = qvs_map_new();
+    put_port(d, P3, port_value("vlan", 300, "fa:16:3e:00:00:03", true), "[]", "[]");
+    converge(f, d, NULL, NULL);
+    /* The VM is rebuilt: same port id, new NIC, new (empty) switch port. */
+    assert_int_equal(qwmi_model_del_nic(f->t.w, P3), 1);
+    qwmi_model_add_nic(f->t.w, "vm3", P3, "FA163E000003");
+    qwmi_model_counters_reset(f->t.w);
+    size_t failed;
+    assert_int_equal(converge(f, d, &failed, NULL), 3);
+    assert_int_equal(failed, 0);
+    assert_int_equal(counters(f).writes, 2);
+    qj *vl = instances(f, "Msvm_EthernetSwitchPortVlanSettingData");
+    assert_int_equal(qj_len(vl), 1);
+    assert_int_equal(qj_get(qj_at(vl, 0), "AccessVlanId")->u.i, 300);
+    assert_installed(f, d);
+    qj_free(vl);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+static void test_failing_job_retried(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_map *d = qvs_map_new();
+    put_port(d, P1, port_value("vlan", 101, "fa:16:3e:00:00:01", true), "[]", "[]");
+    /* Every call starts a job; the first one fails. */
+    qwmi_model_fault_jobs(f->t.w, 2, 1, 32775, "The virtual machine is in an invalid state.");
+    size_t failed;
+    qvs_op bad = {0};
+    converge(f, d, &failed, &bad);
+    assert_int_equal(failed, 3);
+    assert_int_equal(bad.error, -EAGAIN);
+    assert_non_null(strstr(bad.why, "invalid state"));
+    assert_non_null(strstr(bad.why, "ErrorCode 32775"));
+    /* The next attempt (jobs succeed) completes the port. */
+    assert_int_equal(converge(f, d, &failed, NULL), 3);
+    assert_int_equal(failed, 0);
+    assert_installed(f, d);
+    /* A job that runs longer than job_wait_ms: -EINPROGRESS, picked up later. */
+    qvs_map_put(d, "port/" P1, port_value("vlan", 102, "fa:16:3e:00:00:01", true));
+    qwmi_model_fault_jobs(f->t.w, 1000, 0, 0, NULL);
+    converge(f, d, &failed, &bad);
+    assert_int_equal(failed, 1);
+    assert_int_equal(bad.error, -EINPROGRESS);
+    /* Hyper-V reports success without applying the VLAN: read back, failed. */
+    qwmi_model_fault_jobs(f->t.w, 0, 0, 0, NULL);
+    qvs_hyperv_class.close(f->vs);
+    f->vs = fx_backend(f);  /* (forgets the endless job) */
+    qwmi_model_fault_drop(f->t.w, "Msvm_EthernetSwitchPortVlanSettingData");
+    converge(f, d, &failed, &bad);
+    assert_int_equal(failed, 1);
+    assert_int_equal(bad.error, -EIO);
+    assert_non_null(strstr(bad.why, "VLAN"));
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    assert_installed(f, d);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+static void test_membership_change(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_map *d = qvs_map_new();
+    const char *rules = "[{\"ethertype\": \"IPv4\", \"protocol\": 6, \"port_range_min\": 22, "
+                        "\"port_range_max\": 22, \"remote_ip_prefixes\": [], "
+                        "\"remote_address_sets\": [\"" SG "/IPv4\"]}]";
+    put_port(d, P1, port_value("vlan", 1, "fa:16:3e:00:00:01", true), rules, "[]");
+    put_port(d, P2, port_value("vlan", 1, "fa:16:3e:00:00:02", true), rules, "[]");
+    put_port(d, P3, port_value("vlan", 1, "fa:16:3e:00:00:03", true), "[]", "[]");
+    qvs_map_put(d, "address_set/" SG "/IPv4",
+                J("{\"group_id\": \"" SG "\", \"ethertype\": \"IPv4\", \"addresses\": "
+                  "[\"10.0.0.5/32\"]}"));
+    converge(f, d, NULL, NULL);
+    qvs_map_put(d, "address_set/" SG "/IPv4",
+                J("{\"group_id\": \"" SG "\", \"ethertype\": \"IPv4\", \"addresses\": "
+                  "[\"10.0.0.5/32\", \"10.0.0.6/32\"]}"));
+    qwmi_model_counters_reset(f->t.w);
+    size_t failed;
+    assert_int_equal(converge(f, d, &failed, NULL), 1);
+    assert_int_equal(failed, 0);
+    /* One AddFeatureSettings per port naming the set; P3 untouched. */
+    assert_int_equal(counters(f).writes, 2);
+    qj *x = instances(f, XACL);
+    assert_int_equal(qj_len(x), 3 * 10 + 2 * 2);
+    qj_free(x);
+    assert_installed(f, d);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+static void test_port_security_off_and_admin_down(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_map *d = qvs_map_new();
+    put_port(d, P1, port_value("vlan", 5, "fa:16:3e:00:00:01", true), SG_EGRESS, "[]");
+    converge(f, d, NULL, NULL);
+    qvs_map_free(d);
+    d = qvs_map_new();
+    qj *v = port_value("vlan", 5, "fa:16:3e:00:00:01", false);
+    qj_set(v, "admin_state_up", qj_bool(false));
+    put_port(d, P1, v, NULL, NULL);
+    size_t failed;
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    qj *x = instances(f, XACL);
+    assert_int_equal(qj_len(x), 0);
+    qj *sec = instances(f, "Msvm_EthernetSwitchPortSecuritySettingData");
+    assert_true(qj_get(qj_at(sec, 0), "AllowMacSpoofing")->u.b);
+    assert_false(qj_get(qj_at(sec, 0), "EnableDhcpGuard")->u.b);
+    qj *a = instances(f, "Msvm_EthernetPortAllocationSettingData");
+    assert_int_equal(qj_get(qj_at(a, 0), "EnabledState")->u.i, 3);
+    assert_installed(f, d);
+    /* The port leaves the plan: its switch port goes. */
+    qvs_map_clear(d);
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    qj_free(a);
+    a = instances(f, "Msvm_EthernetPortAllocationSettingData");
+    assert_int_equal(qj_len(a), 0);
+    qj_free(a);
+    qj_free(x);
+    qj_free(sec);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+static void test_foreign_and_orphans(void **state)
+{
+    fx *f = fx_new("6.3.9600");
+    /* An operator's record under an id qhv wants: foreign, never touched. */
+    qj *rec = J("{\"__CLASS\": \"MSFT_NetVirtualizationLookupRecordSettingData\", "
+                "\"VirtualSubnetID\": 5001, \"CustomerAddress\": \"10.1.0.9\", \"MACAddress\": "
+                "\"FA163E000009\", \"ProviderAddress\": \"192.168.9.9\", \"Rule\": 1}");
+    char err[256];
+    assert_int_equal(f->t.cls->put_instance(f->t.w, QWMI_NS_CIMV2, rec, NULL, err, sizeof err), 0);
+    qj_free(rec);
+    qvs_map *d = nvgre_desired();
+    qvs_observed obs;
+    assert_int_equal(qvs_hyperv_class.dump(f->vs, &obs, err, sizeof err), 0);
+    assert_non_null(qvs_map_get(obs.foreign, "lookup_record/5001/10.1.0.9/fa:16:3e:00:00:09"));
+    qag_diff diff;
+    qag_diff_compute(d, &obs, &diff);
+    assert_int_equal(diff.nconflicts, 1);
+    qag_diff_free(&diff);
+    qvs_observed_free(&obs);
+    converge(f, d, NULL, NULL);
+    qj *lr = instances(f, "MSFT_NetVirtualizationLookupRecordSettingData");
+    assert_non_null(find_entry(lr, "{\"CustomerAddress\": \"10.1.0.9\", \"ProviderAddress\": "
+                                   "\"192.168.9.9\"}"));
+    qj_free(lr);
+    /* The agent's state file is lost: qhv's marked objects are orphans the
+     * diff deletes when they are no longer wanted. */
+    qvs_hyperv_class.close(f->vs);
+    unlink(f->state);
+    f->vs = fx_backend(f);
+    qvs_map *none = qvs_map_new();
+    size_t failed;
+    converge(f, none, &failed, NULL);
+    assert_int_equal(failed, 0);
+    lr = instances(f, "MSFT_NetVirtualizationLookupRecordSettingData");
+    assert_int_equal(qj_len(lr), 1);    /* the operator's */
+    qj_free(lr);
+    qj *a = instances(f, "Msvm_EthernetPortAllocationSettingData");
+    assert_int_equal(qj_len(a), 0);
+    qj_free(a);
+    qj *cr = instances(f, "MSFT_NetVirtualizationCustomerRouteSettingData");
+    assert_int_equal(qj_len(cr), 0);
+    qj_free(cr);
+    /* A VLAN setting someone else made: the port is foreign (-EPERM). */
+    qvs_map *one = qvs_map_new();
+    put_port(one, P1, port_value("vlan", 5, "fa:16:3e:00:00:01", true), NULL, NULL);
+    converge(f, one, NULL, NULL);
+    qj *vl = instances(f, "Msvm_EthernetSwitchPortVlanSettingData");
+    qj *mod = qj_object();
+    qj_set(mod, "__CLASS", qj_str("Msvm_EthernetSwitchPortVlanSettingData"));
+    qj_set(mod, "__PATH", qj_clone(qj_get(qj_at(vl, 0), "__PATH")));
+    qj_set(mod, "ElementName", qj_str("Ethernet Switch Port VLAN Settings"));
+    qj *list = qj_array();
+    qj_append(list, mod);
+    qj *in = qj_object();
+    qj_set(in, "FeatureSettings", list);
+    qj *out = NULL;
+    assert_int_equal(f->t.cls->call(f->t.w, QWMI_NS_VIRT,
+                                    "Msvm_VirtualSystemManagementService.Name=\"vmms\"",
+                                    "ModifyFeatureSettings", in, &out, err, sizeof err), 0);
+    qj_free(out);
+    qj_free(in);
+    qj_free(vl);
+    assert_int_equal(qvs_hyperv_class.dump(f->vs, &obs, err, sizeof err), 0);
+    assert_non_null(qvs_map_get(obs.foreign, "port/" P1));
+    qvs_observed_free(&obs);
+    qvs_map_free(one);
+    qvs_map_free(none);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+/* The state file is lost and the agent applies one op at a time (its first
+ * batches hold one op): the port/ op alone leaves the ACL entries in place. */
+static void test_port_op_alone_keeps_acls(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_map *d = qvs_map_new();
+    put_port(d, P1, port_value("vlan", 5, "fa:16:3e:00:00:01", true), SG_EGRESS, "[]");
+    converge(f, d, NULL, NULL);
+    qj *before = instances(f, XACL);
+    qvs_hyperv_class.close(f->vs);
+    unlink(f->state);
+    f->vs = fx_backend(f);
+    qvs_op op = {.type = QVS_UPDATE, .id = "port/" P1,
+                 .value = qvs_map_get(d, "port/" P1)};
+    assert_int_equal(qvs_hyperv_class.operate(f->vs, &op, 1), 0);
+    qj *after = instances(f, XACL);
+    assert_int_equal(qj_len(after), qj_len(before));
+    qj_free(after);
+    /* The acl/ ops that follow find the entries as wanted: no write. */
+    qwmi_model_counters_reset(f->t.w);
+    size_t failed;
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    assert_int_equal(counters(f).writes, 0);
+    assert_installed(f, d);
+    qj_free(before);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+static void test_versions(void **state)
+{
+    /* 2012: port ACLs, addresses only; port_filter false with the reason. */
+    fx *f = fx_new("6.2.9200");
+    qj *caps = qvs_hyperv_class.capabilities(f->vs);
+    assert_false(qj_get(caps, "port_filter")->u.b);
+    assert_non_null(qj_get_str(caps, "port_filter_reason"));
+    assert_int_equal(qj_len(qj_get(caps, "network_types")), 5);
+    qj_free(caps);
+    qvs_map *d = qvs_map_new();
+    put_port(d, P1, port_value("vlan", 5, "fa:16:3e:00:00:01", true),
+             "[{\"ethertype\": \"IPv4\", \"protocol\": null, \"port_range_min\": null, "
+             "\"port_range_max\": null, \"remote_ip_prefixes\": [\"10.0.0.0/8\"], "
+             "\"remote_address_sets\": []},"
+             " {\"ethertype\": \"IPv4\", \"protocol\": 6, \"port_range_min\": 22, "
+             "\"port_range_max\": 22, \"remote_ip_prefixes\": null, \"remote_address_sets\": []}]",
+             "[{\"ethertype\": \"IPv6\", \"protocol\": null, \"port_range_min\": null, "
+             "\"port_range_max\": null, \"remote_ip_prefixes\": null, "
+             "\"remote_address_sets\": []}]");
+    size_t failed;
+    qvs_op bad = {0};
+    converge(f, d, &failed, &bad);
+    assert_int_equal(bad.error, -EOPNOTSUPP);
+    qj *acl = instances(f, "Msvm_EthernetSwitchPortAclSettingData");
+    /* Ingress: deny v4, deny v6, allow 10.0.0.0/8; egress: deny v4 only
+     * (IPv6 is open: no wildcard Allow/Deny tie). */
+    assert_int_equal(qj_len(acl), 4);
+    assert_non_null(find_entry(acl, "{\"Direction\": 1, \"Action\": 1, \"AclType\": 2, "
+                                    "\"RemoteAddress\": \"10.0.0.0\", "
+                                    "\"RemoteAddressPrefixLength\": 8}"));
+    assert_null(find_entry(acl, "{\"Direction\": 2, \"AclType\": 3}"));
+    assert_installed(f, d);
+    qj_free(acl);
+    qvs_map_free(d);
+    fx_free(f);
+    /* 2019: no HNV v1. */
+    f = fx_new("10.0.17763");
+    caps = qvs_hyperv_class.capabilities(f->vs);
+    assert_true(qj_get(caps, "port_filter")->u.b);
+    assert_int_equal(qj_len(qj_get(caps, "network_types")), 3);
+    assert_non_null(strstr(qj_as_str(qj_at(qj_get(caps, "not_enforced"), 0)), "anti-spoofing"));
+    qj_free(caps);
+    d = nvgre_desired();
+    converge(f, d, &failed, &bad);
+    assert_true(failed >= 3);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vlan_port),
+        cmocka_unit_test(test_nvgre_port),
+        cmocka_unit_test(test_ip_rewrite_port),
+        cmocka_unit_test(test_security_group),
+        cmocka_unit_test(test_rule_change_is_a_diff),
+        cmocka_unit_test(test_restart_writes_nothing),
+        cmocka_unit_test(test_nic_recreated),
+        cmocka_unit_test(test_failing_job_retried),
+        cmocka_unit_test(test_membership_change),
+        cmocka_unit_test(test_port_security_off_and_admin_down),
+        cmocka_unit_test(test_foreign_and_orphans),
+        cmocka_unit_test(test_port_op_alone_keeps_acls),
+        cmocka_unit_test(test_versions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
