@@ -1,4 +1,5 @@
 #include "lib/cachain_win.h"
+#include "lib/file.h"
 #include "lib/addr.h"
 #include "lib/buf.h"
 #include <errno.h>
@@ -55,24 +56,17 @@ static int qcachain_add_pem(HCERTSTORE store, const char *pem)
 
 qcachain *qcachain_load(const char *path, char *why, size_t whylen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    char *pem = qfile_read(path, NULL);
+    if (!pem) {
         snprintf(why, whylen, "ca_file %s: %s", path, strerror(errno));
         return NULL;
     }
-    qbuf b;
-    qbuf_init(&b, (size_t)16 << 20);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        qbuf_append(&b, chunk, n);
-    fclose(f);
     qcachain *c = calloc(1, sizeof *c);
     if (!c)
         abort();
     c->roots = CertOpenStore(CERT_STORE_PROV_MEMORY, 0, 0, 0, NULL);
-    int added = c->roots ? qcachain_add_pem(c->roots, b.data) : 0;
-    qbuf_free(&b);
+    int added = c->roots ? qcachain_add_pem(c->roots, pem) : 0;
+    free(pem);
     if (!added) {
         snprintf(why, whylen, "ca_file %s: no PEM certificate in it", path);
         qcachain_free(c);

@@ -1,4 +1,5 @@
 #include "vswitch/dummy.h"
+#include "lib/file.h"
 #include "lib/buf.h"
 #include "lib/util.h"
 #include "lib/plat.h"
@@ -69,8 +70,9 @@ static int qvs_dummy_read(const char *path, qj **ret, qplat_fileid *id, char *er
 {
     *ret = NULL;
     memset(id, 0, sizeof *id);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    size_t len;
+    char *text = qfile_read(path, &len);
+    if (!text) {
         if (errno != ENOENT) {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
             return -1;
@@ -79,23 +81,10 @@ static int qvs_dummy_read(const char *path, qj **ret, qplat_fileid *id, char *er
         qvs_dummy_normalise(*ret);
         return 0;
     }
-    qbuf b;
-    qbuf_init(&b, 0);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        qbuf_append(&b, chunk, n);
-    if (ferror(f)) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        qbuf_free(&b);
-        fclose(f);
-        return -1;
-    }
-    fclose(f);
     qplat_file_id(path, id);
     qj_error je;
-    qj *state = b.len ? qj_parse(b.data, b.len, NULL, &je) : qj_object();
-    qbuf_free(&b);
+    qj *state = len ? qj_parse(text, len, NULL, &je) : qj_object();
+    free(text);
     if (!state || !qj_is(state, QJ_OBJECT)) {
         if (state)
             snprintf(err, errlen, "%s: the state must be a JSON object", path);
@@ -118,22 +107,11 @@ static int qvs_dummy_write(const char *path, const qj *state, qplat_fileid *id, 
     qbuf_init(&b, 0);
     qj_emit(state, &b, false);     /* compact: qhvctl dummy FILE dump pretty-prints */
     qbuf_putc(&b, '\n');
-    char *tmp = xasprintf("%s.tmp.%ld", path, qplat_pid());
-    FILE *f = fopen(tmp, "wb");
-    int rc = -1;
-    if (f) {
-        bool ok = fwrite(b.data, 1, b.len, f) == b.len;
-        ok = fclose(f) == 0 && ok;
-        if (ok)
-            rc = qplat_replace_file(tmp, path);
-    }
-    if (rc < 0) {
+    int rc = qfile_write_atomic(path, b.data, false);
+    if (rc < 0)
         snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
-        remove(tmp);
-    } else {
+    else
         qplat_file_id(path, id);
-    }
-    free(tmp);
     qbuf_free(&b);
     return rc;
 }

@@ -8,6 +8,8 @@
 #include "vswitch/ovs.h"
 #include "vswitch/ovs_exec.h"
 #include "vswitch/ovs_flows.h"
+#include "lib/file.h"
+#include "lib/plat.h"
 #include "lib/util.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -46,8 +48,7 @@ struct qvs {
     qovs_view view;
     bool view_ok, view_dirty;   /* view: the last look, valid unless dirty */
     qvs_map *state_cache;       /* the state file's objects as last read or written */
-    struct stat state_stat;     /* ... and the file then */
-    bool state_exists;
+    qplat_fileid state_id;      /* ... and the file then */
     uint64_t state_gen;         /* changes whenever state_cache does */
     /* The last computed flow table and the input it came from: a dump that
      * follows an operate, and the periodic dumps of an idle agent, ask for
@@ -138,19 +139,17 @@ static int qovs_state_write(qvs *vs, const qvs_map *m, char *err, size_t errlen)
 
 static qvs_map *qovs_state_read(qvs *vs, char *err, size_t errlen)
 {
-    FILE *f = fopen(vs->state, "rb");
-    if (!f)
-        return errno == ENOENT ? qvs_map_new() : NULL;
-    qbuf b;
-    qbuf_init(&b, 0);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        qbuf_append(&b, chunk, n);
-    fclose(f);
+    size_t len;
+    char *text = qfile_read(vs->state, &len);
+    if (!text) {
+        if (errno == ENOENT)
+            return qvs_map_new();
+        snprintf(err, errlen, "%s: %s", vs->state, strerror(errno));
+        return NULL;
+    }
     qj_error je;
-    qj *o = qj_parse(b.data, b.len, NULL, &je);
-    qbuf_free(&b);
+    qj *o = qj_parse(text, len, NULL, &je);
+    free(text);
     if (!qj_is(o, QJ_OBJECT)) {
         snprintf(err, errlen, "%s: not a JSON object (%s); remove it to start afresh", vs->state,
                  je.msg);
@@ -162,29 +161,20 @@ static qvs_map *qovs_state_read(qvs *vs, char *err, size_t errlen)
     return m;
 }
 
-static bool qovs_same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
 /* qhv's objects, borrowed from vs: read again only when the file is not the
  * one this process last read or wrote (someone edited or removed it). */
 static const qvs_map *qovs_state(qvs *vs, char *err, size_t errlen)
 {
-    struct stat st;
-    bool exists = stat(vs->state, &st) == 0;
-    if (vs->state_cache && exists == vs->state_exists &&
-        (!exists || qovs_same_file(&st, &vs->state_stat)))
+    qplat_fileid id;
+    qplat_file_id(vs->state, &id);
+    if (vs->state_cache && qplat_fileid_same(&id, &vs->state_id))
         return vs->state_cache;
     qvs_map *m = qovs_state_read(vs, err, errlen);
     if (!m)
         return NULL;
     qvs_map_free(vs->state_cache);
     vs->state_cache = m;
-    vs->state_exists = exists;
-    if (exists)
-        vs->state_stat = st;
+    vs->state_id = id;
     vs->state_gen++;
     return m;
 }
@@ -210,13 +200,9 @@ static void qovs_state_drop(qvs *vs)
  * file). On failure the cache is dropped: the file is read again. */
 static int qovs_state_commit(qvs *vs, char *err, size_t errlen)
 {
-    struct stat st;
     int rc = qovs_state_write(vs, vs->state_cache, err, errlen);
-    if (rc == 0 && stat(vs->state, &st) == 0) {
-        vs->state_stat = st;
-        vs->state_exists = true;
+    if (rc == 0 && qplat_file_id(vs->state, &vs->state_id) == 0 && vs->state_id.exists)
         return 0;
-    }
     qovs_state_drop(vs);
     return -1;
 }
@@ -226,19 +212,9 @@ static int qovs_state_write(qvs *vs, const qvs_map *m, char *err, size_t errlen)
     qj *o = qvs_map_to_object(m);
     char *text = qj_to_string(o);
     qj_free(o);
-    char *tmp = xasprintf("%s.tmp", vs->state);
-    FILE *f = fopen(tmp, "wb");
-    int rc = -1;
-    if (f) {
-        bool ok = fputs(text, f) >= 0;
-        ok = (fflush(f) == 0) && ok;
-        ok = (fsync(fileno(f)) == 0) && ok;
-        ok = (fclose(f) == 0) && ok;
-        rc = ok && rename(tmp, vs->state) == 0 ? 0 : -1;
-    }
+    int rc = qfile_write_atomic(vs->state, text, true);
     if (rc < 0)
         snprintf(err, errlen, "cannot write %s: %s", vs->state, strerror(errno));
-    free(tmp);
     free(text);
     return rc;
 }

@@ -1,5 +1,5 @@
 #include "vswitch/hyperv/hv_job.h"
-#include "vswitch/hyperv/hv_file.h"
+#include "lib/plat.h"
 #include "lib/util.h"
 #include <errno.h>
 #include <stdio.h>
@@ -115,7 +115,7 @@ void qhyv_calls_wait(const qwmi_transport *t, qhyv_call *calls, size_t n, int wa
         if (!running || qhv_now_us() >= deadline)
             return;
         /* 1, 2, 4 ... ms, at most 50 ms between looks. */
-        qhyv_sleep_ms(round < 6 ? 1L << round : 50);
+        qplat_sleep_ms(round < 6 ? 1L << round : 50);
     }
 }
 

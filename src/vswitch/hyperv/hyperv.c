@@ -1,7 +1,7 @@
 /* hyperv: the qvs_class (hyperv.h): intents, dump, operate, open. */
 #include "vswitch/hyperv/hv_backend.h"
 #include "vswitch/hyperv/hv_acl.h"
-#include "vswitch/hyperv/hv_file.h"
+#include "lib/file.h"
 #include "vswitch/hyperv/hv_job.h"
 #include "vswitch/hyperv/wmi_model.h"
 #include <errno.h>
@@ -13,7 +13,7 @@ static void hv_intent_load(qvs *vs)
 {
     vs->intent = qvs_map_new();
     size_t len;
-    char *text = vs->state_file ? qhyv_read_file(vs->state_file, &len) : NULL;
+    char *text = vs->state_file ? qfile_read(vs->state_file, &len) : NULL;
     qj *o = text ? qj_parse(text, len, NULL, NULL) : NULL;
     free(text);
     if (qj_is(o, QJ_OBJECT)) {
@@ -30,7 +30,7 @@ static void hv_intent_save(qvs *vs)
     qj *o = qvs_map_to_object(vs->intent);
     char *text = qj_to_string(o);
     qj_free(o);
-    qhyv_write_file(vs->state_file, text);
+    qfile_write_atomic(vs->state_file, text, true);
     free(text);
 }
 

@@ -2,6 +2,7 @@
  * set-up; the rules it enforces are in wmi_model_rules.c. */
 #include "vswitch/hyperv/wmi_model_int.h"
 #include "vswitch/objmap.h"
+#include "lib/file.h"
 #include "lib/util.h"
 #include <ctype.h>
 #include <errno.h>
@@ -73,15 +74,15 @@ static void qwm_save(qwmi *w)
     qj *st = qwm_state(w);
     char *text = qj_to_string(st);
     qj_free(st);
-    if (qhyv_write_file(w->file, text) == 0)
-        qhyv_file_id(w->file, &w->seen);
+    if (qfile_write_atomic(w->file, text, false) == 0)
+        qplat_file_id(w->file, &w->seen);
     free(text);
 }
 
 static int qwm_load(qwmi *w, char *err, size_t errlen)
 {
     size_t len;
-    char *text = qhyv_read_file(w->file, &len);
+    char *text = qfile_read(w->file, &len);
     if (!text) {
         if (errno == ENOENT)
             return 0;
@@ -102,7 +103,7 @@ static int qwm_load(qwmi *w, char *err, size_t errlen)
     w->inst = qvs_map_from_object(qj_get(st, "instances"));
     qwm_reindex(w);
     qj_free(st);
-    qhyv_file_id(w->file, &w->seen);
+    qplat_file_id(w->file, &w->seen);
     return 0;
 }
 
@@ -111,9 +112,9 @@ static void qwm_sync(qwmi *w)
 {
     if (!w->file)
         return;
-    qhyv_fileid now;
-    qhyv_file_id(w->file, &now);
-    if (!now.exists || qhyv_fileid_same(&now, &w->seen))
+    qplat_fileid now;
+    qplat_file_id(w->file, &now);
+    if (!now.exists || qplat_fileid_same(&now, &w->seen))
         return;
     char err[256];
     qwm_load(w, err, sizeof err);

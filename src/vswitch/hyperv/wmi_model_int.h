@@ -7,7 +7,7 @@
 #ifndef QHV_VSWITCH_HYPERV_WMI_MODEL_INT_H
 #define QHV_VSWITCH_HYPERV_WMI_MODEL_INT_H
 #include "vswitch/hyperv/wmi_model.h"
-#include "vswitch/hyperv/hv_file.h"
+#include "lib/plat.h"
 #include "vswitch/objmap.h"
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,7 +34,7 @@
 
 struct qwmi {
     char *file;
-    qhyv_fileid seen;           /* the file as last read or written */
+    qplat_fileid seen;           /* the file as last read or written */
     char *version;
     int major, minor;
     long build;
