@@ -184,7 +184,8 @@ static int qctl_plan(int argc, char **argv)
 }
 
 /* Completes conf from HOST's heartbeat: what the agent reported. */
-static void qctl_conf_from_agent(const char *host, qag_conf *conf, const char **version)
+/* *version (caller frees) gets the agent's Windows version when it reported one. */
+static void qctl_conf_from_agent(const char *host, qag_conf *conf, char **version)
 {
     char *path = xasprintf("/v2.0/agents?host=%s", host);
     char err[1024];
@@ -207,8 +208,8 @@ static void qctl_conf_from_agent(const char *host, qag_conf *conf, const char **
         conf->provider_address = xstrdup(qj_get_str(c, "provider_address"));
     }
     const char *v = qj_get_str(qj_get(c, "backend_capabilities"), "windows_version");
-    if (v && !*version)
-        *version = xstrdup(v);   /* (a few bytes, until exit) */
+    if (v)
+        *version = xstrdup(v);
     if (!c)
         fprintf(stderr, "qhvctl: no heartbeat of %s: vSwitch names and the provider address "
                         "are the defaults\n", host);
@@ -250,8 +251,11 @@ static int qctl_explain(int argc, char **argv)
     free(files);
     free(conf.host);
     conf.host = xstrdup(host);
+    char *reported = NULL;
     if (!nfiles)
-        qctl_conf_from_agent(host, &conf, &version);
+        qctl_conf_from_agent(host, &conf, &reported);
+    if (!version)
+        version = reported;
     char *path = xasprintf("/channel/v1/hosts/%s/plan", host);
     qj *body;
     int status = qctl_get(path, token, &body, err, sizeof err);
@@ -275,6 +279,7 @@ static int qctl_explain(int argc, char **argv)
     qag_plan_free(&plan);
     qj_free(body);
     qag_conf_free(&conf);
+    free(reported);
     return rc;
 }
 
