@@ -5,7 +5,7 @@ BUILD_FUZZ ?= build-fuzz
 BUILD_WIN ?= build-win
 JOBS ?= 2
 FUZZ_SECONDS ?= 600
-CTEST_FLAGS ?= --output-on-failure
+CTEST_FLAGS ?= --output-on-failure -j2
 
 .PHONY: all deps-run deps-test build build-asan build-fuzz build-win run check unit fuzz bench bench-keystone bench-agents bench-ovs demo clean
 
