@@ -13,7 +13,8 @@
 static const char qagent_sql_by_host[] =
     "SELECT body FROM resources WHERE kind='agent' AND host=?1 LIMIT 1";
 static const char qagent_sql_host_ports[] =
-    "SELECT body FROM resources WHERE kind='port' AND host=?1 ORDER BY id";
+    "SELECT body FROM resources INDEXED BY resources_host WHERE kind='port' AND host=?1 "
+    "ORDER BY id";
 
 /* Neutron's agent timestamps: "2026-11-23 21:27:30" (UTC). */
 static void qagent_format_time(int64_t t, char out[20])

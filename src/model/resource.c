@@ -232,7 +232,8 @@ static const char qres_sql_update[] =
     "UPDATE resources SET body=?3, project_id=?4, parent_id=?5, host=?6 WHERE kind=?1 AND id=?2";
 static const char qres_sql_delete[] = "DELETE FROM resources WHERE kind=?1 AND id=?2";
 static const char qres_sql_children[] =
-    "SELECT body FROM resources WHERE kind=?1 AND parent_id=?2 ORDER BY id";
+    "SELECT body FROM resources INDEXED BY resources_parent WHERE kind=?1 AND parent_id=?2 "
+    "ORDER BY id";
 
 static qj *qres_parse_body(const unsigned char *text, int len)
 {

@@ -397,18 +397,21 @@ static void qfeed_on_commit(void *ctx, const qtouch *t, int64_t revision)
 /* ---------- which hosts a change concerns ---------- */
 
 static const char qfeed_sql_net_hosts[] =
-    "SELECT DISTINCT host FROM resources WHERE kind='port' AND parent_id=?1 AND host!=''";
+    "SELECT DISTINCT host FROM resources INDEXED BY resources_parent WHERE kind='port' AND "
+    "parent_id=?1 AND host!=''";
 static const char qfeed_sql_net_type[] =
     "SELECT json_extract(body, '$.\"provider:network_type\"') FROM resources "
     "WHERE kind='network' AND id=?1";
 static const char qfeed_sql_group_hosts[] =
-    "SELECT DISTINCT r.host FROM port_sgs s JOIN resources r ON r.kind='port' AND r.id=s.port_id "
+    "SELECT DISTINCT r.host FROM port_sgs s CROSS JOIN resources r ON r.kind='port' AND "
+    "r.id=s.port_id "
     "WHERE s.sg_id=?1 AND r.host!=''";
 static const char qfeed_sql_referrers[] =
     "SELECT DISTINCT parent_id FROM resources WHERE kind='security_group_rule' AND "
     "json_extract(body, '$.remote_group_id')=?1";
 static const char qfeed_sql_host_networks[] =
-    "SELECT DISTINCT parent_id FROM resources WHERE kind='port' AND host=?1";
+    "SELECT DISTINCT parent_id FROM resources INDEXED BY resources_host WHERE kind='port' AND "
+    "host=?1";
 
 /* Adds the first column of every row of sql(arg) to out. */
 static void qfeed_collect(qfeed *f, const char *sql, const char *arg, qtouch_set *out)
