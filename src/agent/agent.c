@@ -15,6 +15,10 @@
 #endif
 
 #define QAG_TICK_US 200000u             /* backend change poll */
+#define QAG_TRIM_IDLE_US 1000000u       /* heap trim after this long without a reconcile */
+/* A full reconcile at least this often even when the backend reports no
+ * change (a safety net: changed() is what normally triggers one). */
+#define QAG_RESYNC_MIN_S 60
 #define QAG_BUDGET_US 1000000u          /* switch work per loop turn */
 #define QAG_BATCH_TARGET_US 500000u     /* aim of one operate() call */
 #define QAG_CHAN_BASE_US 1000000u       /* channel errors: 1 s doubling ... */
@@ -47,6 +51,7 @@ struct qag {
     bool need_reconcile;
     bool all_ok;                /* the last reconcile confirmed everything */
     uint64_t poll_next_us, resync_next_us, dump_retry_us;
+    uint64_t trim_due_us;       /* 0: nothing to give back */
     unsigned dump_failures;
     size_t batch;               /* ops in the next operate() call */
     size_t prev_batch;          /* the last call's size and duration */
@@ -390,14 +395,24 @@ static void qag_reconcile(qag *a)
     qag_desired_free(&des);
     qvs_observed_free(&conf_obs);
     qvs_observed_free(&obs);
+    a->trim_due_us = qhv_now_us() + QAG_TRIM_IDLE_US;
+}
+
+/* A large reconcile leaves much freed memory: once the agent has been idle
+ * a while, give it back, so that its footprint is what it holds (the plan),
+ * not its peak. (Not after every reconcile: walking the heap costs as much
+ * as a small reconcile, and changes come in bursts.) */
+static void qag_trim(qag *a)
+{
+    a->trim_due_us = 0;
 #ifdef __GLIBC__
-    /* A large reconcile leaves much freed memory: give it back, so that the
-     * agent's footprint is what it holds (the plan), not its peak. */
     struct mallinfo2 mi = mallinfo2();
     if (mi.fordblks > ((size_t)1 << 20) && mi.fordblks > mi.uordblks / 4)
         malloc_trim(0);
     QLOG_D("agent", "heap in use %zu KiB, free %zu KiB (%zu ports in the plan)",
            mi.uordblks / 1024, mi.fordblks / 1024, qvs_map_size(a->plan.sec[QAG_SEC_PORTS]));
+#else
+    (void)a;
 #endif
 }
 
@@ -683,14 +698,21 @@ void qag_run(qag *a, volatile sig_atomic_t *stop)
                 go = !a->cls->changed || a->cls->changed(a->vs);
             }
             if (go) {
-                if (now >= a->resync_next_us)
-                    a->resync_next_us = now + (uint64_t)a->report_interval * 1000000u;
+                if (now >= a->resync_next_us) {
+                    int64_t every = a->report_interval > QAG_RESYNC_MIN_S ? a->report_interval
+                                                                           : QAG_RESYNC_MIN_S;
+                    a->resync_next_us = now + (uint64_t)every * 1000000u;
+                }
                 qag_reconcile(a);
                 now = qhv_now_us();
             }
         }
+        if (a->trim_due_us && now >= a->trim_due_us)
+            qag_trim(a);
         /* Sleep until the next thing to do (HTTP answers wake us earlier). */
         uint64_t next = qag_min(now + QAG_TICK_US, auth_next);
+        if (a->trim_due_us)
+            next = qag_min(next, a->trim_due_us);
         if (a->plan.revision >= 0) {
             next = qag_min(next, a->poll_next_us);
             next = qag_min(next, a->resync_next_us);
