@@ -355,6 +355,11 @@ class OpenStackCliTest(qhvtest.ServerTestCase):
         self.assertEqual(p3['security_group_ids'], [])
         self.assertEqual(len(p3['fixed_ips']), 1, p3)
         ip3 = p3['fixed_ips'][0]['ip_address']
+        # Addresses set by hand below, clear of what p2 and p3 got (allocation is
+        # random, as Neutron's).
+        free = [a for a in ('10.20.0.21', '10.20.0.22', '10.20.0.23', '10.20.0.24')
+                if a not in (ip2, ip3)]
+        ip_b, ip_c = free[0], free[1]
         self.assertNotEqual(ip3, ip2)
 
         # An address in use: the server's 409 reaches the user.
@@ -417,27 +422,27 @@ class OpenStackCliTest(qhvtest.ServerTestCase):
         self.assertEqual(self.cli(
             'port', 'set', 'cli-p1', '--name', 'cli-p1b',
             '--description', 'port one',
-            '--fixed-ip', 'subnet=cli-port-sub,ip-address=10.20.0.21'), '')
+            '--fixed-ip', 'subnet=cli-port-sub,ip-address=%s' % ip_b), '')
         shown = self.js('port', 'show', p1['id'])
         self.assertEqual((shown['name'], shown['description']),
                          ('cli-p1b', 'port one'))
         self.assertEqual(sorted(ip['ip_address'] for ip in shown['fixed_ips']),
-                         ['10.20.0.20', '10.20.0.21'])
+                         sorted(['10.20.0.20', ip_b]))
         self.assertEqual({ip['subnet_id'] for ip in shown['fixed_ips']}, {sub['id']})
         self.assertGreater(shown['revision_number'], p1['revision_number'])
 
         self.cli('port', 'set', 'cli-p1b', '--no-fixed-ip',
-                 '--fixed-ip', 'subnet=%s,ip-address=10.20.0.22' % sub['id'])
+                 '--fixed-ip', 'subnet=%s,ip-address=%s' % (sub['id'], ip_c))
         shown = self.js('port', 'show', p1['id'])
         self.assertEqual(shown['fixed_ips'],
-                         [{'subnet_id': sub['id'], 'ip_address': '10.20.0.22'}])
+                         [{'subnet_id': sub['id'], 'ip_address': ip_c}])
         self.assertEqual(self.js('port', 'list', '--fixed-ip',
                                  'ip-address=10.20.0.20'), [])
 
         # unset: the CLI removes exact entries it read from the port.
         self.assertEqual(self.cli(
             'port', 'unset', 'cli-p1b',
-            '--fixed-ip', 'subnet=cli-port-sub,ip-address=10.20.0.22',
+            '--fixed-ip', 'subnet=cli-port-sub,ip-address=%s' % ip_c,
             '--allowed-address', 'ip-address=10.20.0.200,mac-address=%s' % mac1),
             '')
         shown = self.js('port', 'show', p1['id'])
