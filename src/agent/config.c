@@ -86,7 +86,8 @@ static const qopt qag_opts[] = {
       "How the hyperv backend reaches WMI: com (Windows) or model (an in-memory model of "
       "Hyper-V kept in model_file: tests, labs, dry runs on Linux)"),
     O("hyperv", "model_file", QOPT_STR, hyperv_model_file, "", 0, 0,
-      "transport = model: the model's JSON state (empty: memory only)"),
+      "transport = model: the model's JSON state (empty: memory only; `qhvctl wmimodel FILE "
+      "...` sets it up)"),
     O("hyperv", "state_file", QOPT_STR, hyperv_state_file, "", 0, 0,
       "Where the agent keeps what it asked Hyper-V for, so that a restart writes nothing when "
       "nothing changed (empty: memory only; every restart then rewrites qhv's settings once)"),
@@ -94,11 +95,12 @@ static const qopt qag_opts[] = {
       "Act as on this Windows version (6.2, 6.3, 10.0.14393, 10.0.17763, ...; empty: "
       "Win32_OperatingSystem's): decides extended ACLs (6.3+) and HNV v1 (before 10.0.17763)"),
     O("hyperv", "provider_interface_index", QOPT_INT, hyperv_provider_interface_index, "0", 0,
-      4294967295LL, "InterfaceIndex of the NIC that holds [agent] provider_address (NVGRE)"),
+      4294967295LL, "InterfaceIndex of the NIC that holds the provider addresses (NVGRE, IP "
+      "rewrite); its PAs are qhv's"),
     O("hyperv", "provider_prefix_length", QOPT_INT, hyperv_provider_prefix_length, "24", 0, 128,
-      "PrefixLength of the provider address"),
+      "PrefixLength of the provider addresses"),
     O("hyperv", "provider_vlan_id", QOPT_INT, hyperv_provider_vlan_id, "0", 0, 4094,
-      "VlanID of the provider address (0: untagged)"),
+      "VlanID of the provider addresses (0: untagged)"),
     O("hyperv", "provider_next_hop", QOPT_STR, hyperv_provider_next_hop, "", 0, 0,
       "Provider route 0.0.0.0/0 (or ::/0) via this gateway (empty: no provider route)"),
     O("hyperv", "job_wait_ms", QOPT_INT, hyperv_job_wait_ms, "2000", 0, 60000,
