@@ -6,8 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-static bool qag_bool(const qj *v, bool def) { return qj_is(v, QJ_BOOL) ? v->u.b : def; }
-
 static bool qag_is_v6(const char *addr) { return addr && strchr(addr, ':'); }
 
 static void qag_dport_add_dep(qag_dport *p, const char *id)
@@ -44,7 +42,7 @@ static qj *qag_port_value(const qj *port, const qj *net, const char *vswitch)
 {
     const char *type = qj_get_str(net, "network_type");
     const char *mac = qj_get_str(port, "mac_address");
-    bool ps = qag_bool(qj_get(port, "port_security_enabled"), true);
+    bool ps = qj_get_bool(port, "port_security_enabled", true);
     qj *v = qj_object();
     qj_set(v, "vswitch", qj_str(vswitch));
     qj_set(v, "network_id", qj_clone(qj_get(net, "id")));
@@ -56,8 +54,8 @@ static qj *qag_port_value(const qj *port, const qj *net, const char *vswitch)
         qj_set(v, "vsid", qj_clone(seg));
     qj_set(v, "mac_address", qj_clone(qj_get(port, "mac_address")));
     qj_set(v, "mtu", qj_clone(qj_get(net, "mtu")));
-    qj_set(v, "admin_state_up", qj_bool(qag_bool(qj_get(port, "admin_state_up"), true) &&
-                                        qag_bool(qj_get(net, "admin_state_up"), true)));
+    qj_set(v, "admin_state_up", qj_bool(qj_get_bool(port, "admin_state_up", true) &&
+                                        qj_get_bool(net, "admin_state_up", true)));
     qj_set(v, "port_security", qj_bool(ps));
     bool spoof = !ps;
     qj *allowed = qj_array();
@@ -331,8 +329,8 @@ void qag_desired_compute(const qag_plan *plan, const qag_conf *conf, const qvs_m
         p->id = xstrdup(key);
         p->nic = qvs_map_get(nics, key) != NULL;
         const qj *net = qvs_map_get(plan->sec[QAG_SEC_NETWORKS], qj_get_str(val, "network_id"));
-        p->admin_up = qag_bool(qj_get(val, "admin_state_up"), true) &&
-                      qag_bool(qj_get(net, "admin_state_up"), true);
+        p->admin_up = qj_get_bool(val, "admin_state_up", true) &&
+                      qj_get_bool(net, "admin_state_up", true);
         if (!p->nic)
             continue;
         const char *type = qj_get_str(net, "network_type");
@@ -348,7 +346,7 @@ void qag_desired_compute(const qag_plan *plan, const qag_conf *conf, const qvs_m
         snprintf(id, sizeof id, "port/%s", key);
         qvs_map_put(ret->objects, id, qag_port_value(val, net, vswitch));
         qag_dport_add_dep(p, id);
-        if (qag_bool(qj_get(val, "port_security_enabled"), true)) {
+        if (qj_get_bool(val, "port_security_enabled", true)) {
             static const char *const dirs[] = {"ingress", "egress"};
             qvs_map *sets = qvs_map_new();
             for (int d = 0; d < 2; d++) {

@@ -101,14 +101,12 @@ static int qctl_cmp_host(const void *a, const void *b)
 
 static int64_t qctl_applied(const qj *agent)
 {
-    const qj *v = qj_get(qj_get(agent, "configurations"), "applied_revision");
-    return qj_is(v, QJ_INT) ? v->u.i : -1;
+    return qj_get_int(qj_get(agent, "configurations"), "applied_revision", -1);
 }
 
 static bool qctl_alive(const qj *agent)
 {
-    const qj *v = qj_get(agent, "alive");
-    return qj_is(v, QJ_BOOL) && v->u.b;
+    return qj_get_bool(agent, "alive", false);
 }
 
 static int qctl_agents(int argc, char **argv)

@@ -428,6 +428,18 @@ const char *qj_as_str(const qj *v)
 
 bool qj_is(const qj *v, qj_type t) { return v && v->type == t; }
 
+int64_t qj_get_int(const qj *obj, const char *key, int64_t def)
+{
+    const qj *v = qj_get(obj, key);
+    return qj_is(v, QJ_INT) ? v->u.i : def;
+}
+
+bool qj_get_bool(const qj *obj, const char *key, bool def)
+{
+    const qj *v = qj_get(obj, key);
+    return qj_is(v, QJ_BOOL) ? v->u.b : def;
+}
+
 const char *qj_get_str(const qj *obj, const char *key)
 {
     return qj_as_str(qj_get(obj, key));

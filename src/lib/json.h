@@ -90,6 +90,9 @@ const char *qj_as_str(const qj *v);                  /* NULL unless QJ_STRING */
 bool qj_is(const qj *v, qj_type t);
 /* Convenience: obj[key] as string, or NULL. */
 const char *qj_get_str(const qj *obj, const char *key);
+/* obj[key] as an integer or a boolean, or def when absent or of another type. */
+int64_t qj_get_int(const qj *obj, const char *key, int64_t def);
+bool qj_get_bool(const qj *obj, const char *key, bool def);
 
 /* Emit compact JSON (no spaces) or pretty (2-space indent). Doubles are
  * written with the shortest form that round-trips; NaN/Inf are written as

@@ -130,8 +130,6 @@ static uint64_t qovs_net_meta(const qj *port)
     return (1ULL << 40) | (qovs_fnv(nid ? nid : "") & 0xffffffffULL);
 }
 
-static bool qovs_bool(const qj *v, bool def) { return qj_is(v, QJ_BOOL) ? v->u.b : def; }
-
 static int qovs_cmp_port(const void *a, const void *b)
 {
     return strcmp(((const qovs_port *)a)->id, ((const qovs_port *)b)->id);
@@ -675,8 +673,8 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
         p->cookie = qovs_cookie(key);
         p->ofport = (int)of->u.i;
         p->meta = qovs_net_meta(val);
-        p->up = qovs_bool(qj_get(val, "admin_state_up"), true);
-        p->ps = qovs_bool(qj_get(val, "port_security"), true);
+        p->up = qj_get_bool(val, "admin_state_up", true);
+        p->ps = qj_get_bool(val, "port_security", true);
     }
     qsort(ports, np, sizeof *ports, qovs_cmp_port);
     /* Networks of those ports. */

@@ -13,12 +13,6 @@ static void qhyv_problem(char *problem, size_t plen, const char *what)
     snprintf(problem + l, plen - l, "%s%s", l ? "; " : "", what);
 }
 
-static int64_t qhyv_int(const qj *o, const char *k, int64_t def)
-{
-    const qj *v = qj_get(o, k);
-    return qj_is(v, QJ_INT) ? v->u.i : def;
-}
-
 /* A remote as Hyper-V takes it: /128 written as the bare address. */
 static char *qhyv_remote(const char *prefix)
 {
@@ -84,7 +78,8 @@ static qj *qhyv_rule_remotes(const qj *rule, bool v6, const qvs_map *sets)
 
 static void qhyv_range(const qj *rule, char *out, size_t n)
 {
-    int64_t lo = qhyv_int(rule, "port_range_min", -1), hi = qhyv_int(rule, "port_range_max", -1);
+    int64_t lo = qj_get_int(rule, "port_range_min", -1);
+    int64_t hi = qj_get_int(rule, "port_range_max", -1);
     if (lo < 0 && hi < 0)
         snprintf(out, n, "ANY");
     else if (hi < 0 || hi == lo)
@@ -112,7 +107,7 @@ static void qhyv_extended(const qj *acl, const qvs_map *sets, int dir, qj *out, 
         const qj *r = qj_at(rules, i);
         const char *eth = qj_get_str(r, "ethertype");
         bool v6 = eth && !strcmp(eth, "IPv6");
-        int64_t proto = qhyv_int(r, "protocol", -1);
+        int64_t proto = qj_get_int(r, "protocol", -1);
         bool ranged = qj_is(qj_get(r, "port_range_min"), QJ_INT) ||
                       qj_is(qj_get(r, "port_range_max"), QJ_INT);
         if ((proto == 1 || proto == 58) && ranged) {
@@ -179,7 +174,7 @@ static void qhyv_portacl(const qj *acl, const qvs_map *sets, int dir, qj *out, q
         const qj *r = qj_at(rules, i);
         const char *eth = qj_get_str(r, "ethertype");
         bool v6 = eth && !strcmp(eth, "IPv6");
-        if (qhyv_int(r, "protocol", -1) >= 0 || qj_is(qj_get(r, "port_range_min"), QJ_INT)) {
+        if (qj_get_int(r, "protocol", -1) >= 0 || qj_is(qj_get(r, "port_range_min"), QJ_INT)) {
             qhyv_problem(problem, plen, "Windows Server 2012 port ACLs match addresses only: "
                                         "rules with a protocol or ports are left out");
             continue;
@@ -203,7 +198,7 @@ static void qhyv_portacl(const qj *acl, const qvs_map *sets, int dir, qj *out, q
             qhyv_add_unique(out, seen, qhyv_pentry(dir, 2, f == 1, NULL));
     for (size_t i = 0; i < qj_len(allows); i++) {
         const qj *e = qj_at(allows, i);
-        if (!open[qhyv_int(e, "AclType", 2) == 3])
+        if (!open[qj_get_int(e, "AclType", 2) == 3])
             qhyv_add_unique(out, seen, qj_clone(e));
     }
     qj_free(allows);
@@ -245,7 +240,7 @@ char *qhyv_acl_identity(const qj *e)
 
 int qhyv_acl_band(const qj *e)
 {
-    if (qhyv_int(e, "Action", 0) != 1)
+    if (qj_get_int(e, "Action", 0) != 1)
         return -1;
     const qj *st = qj_get(e, "Stateful");
     return qj_is(st, QJ_BOOL) && st->u.b ? 1 : 0;

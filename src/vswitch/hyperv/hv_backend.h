@@ -61,18 +61,6 @@ static inline void hv_result(qvs_op *op, int error, const char *why)
     qhv_strlcpy(op->why, why, sizeof op->why);
 }
 
-static inline int64_t hv_int(const qj *o, const char *k, int64_t def)
-{
-    const qj *v = qj_get(o, k);
-    return qj_is(v, QJ_INT) ? v->u.i : def;
-}
-
-static inline bool hv_bool(const qj *o, const char *k)
-{
-    const qj *v = qj_get(o, k);
-    return qj_is(v, QJ_BOOL) && v->u.b;
-}
-
 static inline bool hv_streq(const char *a, const char *b) { return a && b && !strcmp(a, b); }
 
 /* Every member of want (but __CLASS and __PATH) equal in have. */

@@ -28,7 +28,7 @@ static const qj *hv_wnv_have(const hv_view *v, const char *id, const qj *want)
     if (!strncmp(id, "lookup_record/", 14))
         return hv_lr_of(v, want);
     if (!strncmp(id, "customer_route/", 15)) {
-        snprintf(key, sizeof key, "%lld/%s", (long long)hv_int(want, "VirtualSubnetID", 0),
+        snprintf(key, sizeof key, "%lld/%s", (long long)qj_get_int(want, "VirtualSubnetID", 0),
                  qj_get_str(want, "DestinationPrefix"));
         return hv_row(v->rows[V_CR], v->cr, key);
     }
@@ -43,7 +43,7 @@ bool hv_wnv_ours(const qvs *vs, const char *id, const qj *have)
         return hv_streq(qj_get_str(have, "CustomerID"), QHYV_CUSTOMER_ID);
     /* The provider interface is delegated to qhv ([hyperv]
      * provider_interface_index): its PAs are qhv's, others are foreign. */
-    return hv_int(have, "InterfaceIndex", -1) == vs->pa.ifindex;
+    return qj_get_int(have, "InterfaceIndex", -1) == vs->pa.ifindex;
 }
 
 static const qj *hv_provider_route(const qvs *vs, const hv_view *v)

@@ -26,10 +26,10 @@ static qj *hv_want_sec(const qj *port)
     qj *f = qj_object();
     qj_set(f, "__CLASS", qj_str(HV_C_SEC));
     qj_set(f, "ElementName", qj_str(HV_MARK));
-    qj_set(f, "AllowMacSpoofing", qj_bool(hv_bool(port, "mac_spoofing")));
-    qj_set(f, "EnableDhcpGuard", qj_bool(hv_bool(port, "dhcp_guard")));
-    qj_set(f, "EnableRouterGuard", qj_bool(hv_bool(port, "router_guard")));
-    qj_set(f, "VirtualSubnetId", qj_int(hv_int(port, "vsid", 0)));
+    qj_set(f, "AllowMacSpoofing", qj_bool(qj_get_bool(port, "mac_spoofing", false)));
+    qj_set(f, "EnableDhcpGuard", qj_bool(qj_get_bool(port, "dhcp_guard", false)));
+    qj_set(f, "EnableRouterGuard", qj_bool(qj_get_bool(port, "router_guard", false)));
+    qj_set(f, "VirtualSubnetId", qj_int(qj_get_int(port, "vsid", 0)));
     return f;
 }
 
@@ -37,14 +37,14 @@ static bool hv_is_nvgre(const qj *port) { return hv_streq(qj_get_str(port, "netw
 
 static qj *hv_want_l2only(const qvs *vs, const char *id, const qj *port)
 {
-    return qhyv_wnv_l2only(hv_int(port, "vsid", 0), qj_get_str(port, "mac_address"), vs->pa_addr,
-                           id, vs->has_type);
+    return qhyv_wnv_l2only(qj_get_int(port, "vsid", 0), qj_get_str(port, "mac_address"),
+                           vs->pa_addr, id, vs->has_type);
 }
 
 const qj *hv_lr_of(const hv_view *v, const qj *want)
 {
     char key[512];
-    snprintf(key, sizeof key, "%lld/%s/%s", (long long)hv_int(want, "VirtualSubnetID", 0),
+    snprintf(key, sizeof key, "%lld/%s/%s", (long long)qj_get_int(want, "VirtualSubnetID", 0),
              qj_get_str(want, "CustomerAddress"), qj_get_str(want, "MACAddress"));
     return hv_row(v->rows[V_LR], v->lr, key);
 }
@@ -58,8 +58,8 @@ bool hv_port_ok(const qvs *vs, const hv_view *v, const hv_pf *pf, const char *id
     if (!sw || !hv_streq(qj_as_str(qj_at(qj_get(pf->alloc, "HostResource"), 0)),
                          qj_get_str(sw, "__PATH")))
         return false;
-    bool up = !qj_is(qj_get(port, "admin_state_up"), QJ_BOOL) || hv_bool(port, "admin_state_up");
-    if (hv_int(pf->alloc, "EnabledState", 2) != (up ? 2 : 3))
+    bool up = qj_get_bool(port, "admin_state_up", true);
+    if (qj_get_int(pf->alloc, "EnabledState", 2) != (up ? 2 : 3))
         return false;
     qj *wv = hv_want_vlan(port), *ws = hv_want_sec(port);
     bool ok = (wv ? hv_props_match(wv, pf->vlan) : !pf->vlan) && hv_props_match(ws, pf->sec);
@@ -169,11 +169,10 @@ static qj *hv_in_connect(hv_pw *w, bool mod)
 {
     if (!w->port || !w->pf.nic || mod != (w->pf.alloc != NULL))
         return NULL;
-    bool up = !qj_is(qj_get(w->port, "admin_state_up"), QJ_BOOL) ||
-              hv_bool(w->port, "admin_state_up");
+    bool up = qj_get_bool(w->port, "admin_state_up", true);
     const qj *sw = qj_get(w->port, "__switch");
     if (mod && qj_equal(qj_at(qj_get(w->pf.alloc, "HostResource"), 0), qj_at(sw, 0)) &&
-        hv_int(w->pf.alloc, "EnabledState", 2) == (up ? 2 : 3))
+        qj_get_int(w->pf.alloc, "EnabledState", 2) == (up ? 2 : 3))
         return NULL;
     qj *a = qj_object();
     qj_set(a, "__CLASS", qj_str(HV_C_ALLOC));

@@ -114,14 +114,14 @@ int hv_view_load(qvs *vs, hv_view *v, char *err, size_t errlen)
     char key[512];
     for (size_t i = 0; i < qj_len(v->rows[V_LR]); i++) {
         const qj *r = qj_at(v->rows[V_LR], i);
-        snprintf(key, sizeof key, "%lld/%s/%s", (long long)hv_int(r, "VirtualSubnetID", 0),
+        snprintf(key, sizeof key, "%lld/%s/%s", (long long)qj_get_int(r, "VirtualSubnetID", 0),
                  qj_get_str(r, "CustomerAddress") ? qj_get_str(r, "CustomerAddress") : "",
                  qj_get_str(r, "MACAddress") ? qj_get_str(r, "MACAddress") : "");
         qvs_map_put(v->lr, key, hv_idx(i));
     }
     for (size_t i = 0; i < qj_len(v->rows[V_CR]); i++) {
         const qj *r = qj_at(v->rows[V_CR], i);
-        snprintf(key, sizeof key, "%lld/%s", (long long)hv_int(r, "VirtualSubnetID", 0),
+        snprintf(key, sizeof key, "%lld/%s", (long long)qj_get_int(r, "VirtualSubnetID", 0),
                  qj_get_str(r, "DestinationPrefix") ? qj_get_str(r, "DestinationPrefix") : "");
         qvs_map_put(v->cr, key, hv_idx(i));
     }
@@ -132,7 +132,7 @@ int hv_view_load(qvs *vs, hv_view *v, char *err, size_t errlen)
     }
     for (size_t i = 0; i < qj_len(v->rows[V_PR]); i++) {
         const qj *r = qj_at(v->rows[V_PR], i);
-        snprintf(key, sizeof key, "%lld/%s", (long long)hv_int(r, "InterfaceIndex", 0),
+        snprintf(key, sizeof key, "%lld/%s", (long long)qj_get_int(r, "InterfaceIndex", 0),
                  qj_get_str(r, "DestinationPrefix") ? qj_get_str(r, "DestinationPrefix") : "");
         qvs_map_put(v->pr, key, hv_idx(i));
     }
@@ -186,11 +186,11 @@ void hv_pf_get(const hv_view *v, const char *port, hv_pf *pf)
         pf->foreign = "its security setting (VSID, guards) is someone else's";
     for (size_t i = 0; i < qj_len(ai); i++) {
         qj *e = qj_at(v->rows[V_ACL], (size_t)qj_at(ai, i)->u.i);
-        int64_t d = hv_int(e, "Direction", 0);
+        int64_t d = qj_get_int(e, "Direction", 0);
         if (d != 1 && d != 2)
             continue;
         char w[16];
-        snprintf(w, sizeof w, "%lld", (long long)hv_int(e, "Weight", -1));
+        snprintf(w, sizeof w, "%lld", (long long)qj_get_int(e, "Weight", -1));
         qvs_map_put(pf->taken[d], w, qj_null());
         if (hv_streq(qj_get_str(e, "ElementName"), HV_MARK))
             qj_append(pf->acl[d], e);   /* borrowed: see hv_pf_free */

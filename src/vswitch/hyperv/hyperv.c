@@ -151,7 +151,7 @@ static int hv_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
         }
         char *mac = qhyv_mac_colon(qj_get_str(r, "MACAddress"));
         snprintf(id, sizeof id, "lookup_record/%lld/%s/%s",
-                 (long long)hv_int(r, "VirtualSubnetID", 0), ca ? ca : "", mac);
+                 (long long)qj_get_int(r, "VirtualSubnetID", 0), ca ? ca : "", mac);
         free(mac);
         if (ours)
             hv_put_orphan(vs, ret, id);
@@ -161,7 +161,7 @@ static int hv_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
     for (size_t i = 0; i < qj_len(v.rows[V_CR]); i++) {
         const qj *r = qj_at(v.rows[V_CR], i);
         snprintf(id, sizeof id, "customer_route/%lld/%s",
-                 (long long)hv_int(r, "VirtualSubnetID", 0),
+                 (long long)qj_get_int(r, "VirtualSubnetID", 0),
                  qj_get_str(r, "DestinationPrefix") ? qj_get_str(r, "DestinationPrefix") : "");
         if (hv_streq(qj_get_str(r, "CustomerID"), QHYV_CUSTOMER_ID))
             hv_put_orphan(vs, ret, id);

@@ -31,18 +31,6 @@ static void qps_cmd(qps *p, const char *text)
     p->n++;
 }
 
-static int64_t qps_int(const qj *o, const char *k, int64_t def)
-{
-    const qj *v = qj_get(o, k);
-    return qj_is(v, QJ_INT) ? v->u.i : def;
-}
-
-static bool qps_bool(const qj *o, const char *k)
-{
-    const qj *v = qj_get(o, k);
-    return qj_is(v, QJ_BOOL) && v->u.b;
-}
-
 static void qps_pa(qps *p, const qj *v)
 {
     const char *a = qj_get_str(v, "address");
@@ -78,7 +66,7 @@ static void qps_route(qps *p, const qj *v)
     qbuf_puts(&b, "New-NetVirtualizationCustomerRoute -RoutingDomainID ");
     qps_quote(&b, qj_get_str(i, "RoutingDomainID"));
     qbuf_printf(&b, " -VirtualSubnetID %lld -DestinationPrefix %s -NextHop %s -Metric 255",
-                (long long)qps_int(i, "VirtualSubnetID", 0), qj_get_str(i, "DestinationPrefix"),
+                (long long)qj_get_int(i, "VirtualSubnetID", 0), qj_get_str(i, "DestinationPrefix"),
                 qj_get_str(i, "NextHop"));
     qps_cmd(p, b.data);
     qbuf_free(&b);
@@ -91,13 +79,13 @@ static void qps_record(qps *p, const qj *i)
     qbuf_init(&b, 0);
     qbuf_printf(&b, "New-NetVirtualizationLookupRecord -CustomerAddress %s -VirtualSubnetID %lld "
                     "-MACAddress %s -ProviderAddress %s -Rule %s",
-                qj_get_str(i, "CustomerAddress"), (long long)qps_int(i, "VirtualSubnetID", 0),
+                qj_get_str(i, "CustomerAddress"), (long long)qj_get_int(i, "VirtualSubnetID", 0),
                 qj_get_str(i, "MACAddress"), qj_get_str(i, "ProviderAddress"),
-                qps_int(i, "Rule", 1) == QHYV_RULE_NAT ? "TranslationMethodNat"
+                qj_get_int(i, "Rule", 1) == QHYV_RULE_NAT ? "TranslationMethodNat"
                                                        : "TranslationMethodEncap");
     if (p->has_type)
         qbuf_printf(&b, " -Type %s",
-                    qps_int(i, "Type", 0) == QHYV_TYPE_L2ONLY ? "L2Only" : "Static");
+                    qj_get_int(i, "Type", 0) == QHYV_TYPE_L2ONLY ? "L2Only" : "Static");
     qbuf_puts(&b, " -Context qhv");
     if (qj_get_str(i, "VMName")) {
         qbuf_puts(&b, " -VMName ");
@@ -131,24 +119,25 @@ static void qps_port(qps *p, const char *port, const qj *v)
     qbuf_reset(&b);
     if (qj_is(qj_get(v, "vlan"), QJ_INT))
         qbuf_printf(&b, "Set-VMNetworkAdapterVlan -VMNetworkAdapter $nic -Access -VlanId %lld",
-                    (long long)qps_int(v, "vlan", 0));
+                    (long long)qj_get_int(v, "vlan", 0));
     else
         qbuf_puts(&b, "Set-VMNetworkAdapterVlan -VMNetworkAdapter $nic -Untagged");
     qps_cmd(p, b.data);
     qbuf_reset(&b);
     qbuf_puts(&b, "Set-VMNetworkAdapter -VMNetworkAdapter $nic");
     if (qj_is(qj_get(v, "vsid"), QJ_INT))
-        qbuf_printf(&b, " -VirtualSubnetId %lld", (long long)qps_int(v, "vsid", 0));
+        qbuf_printf(&b, " -VirtualSubnetId %lld", (long long)qj_get_int(v, "vsid", 0));
     qbuf_printf(&b, " -MacAddressSpoofing %s -DhcpGuard %s -RouterGuard %s",
-                qps_bool(v, "mac_spoofing") ? "On" : "Off", qps_bool(v, "dhcp_guard") ? "On" : "Off",
-                qps_bool(v, "router_guard") ? "On" : "Off");
+                qj_get_bool(v, "mac_spoofing", false) ? "On" : "Off",
+                qj_get_bool(v, "dhcp_guard", false) ? "On" : "Off",
+                qj_get_bool(v, "router_guard", false) ? "On" : "Off");
     qps_cmd(p, b.data);
     const char *type = qj_get_str(v, "network_type");
     if (type && !strcmp(type, "nvgre") && !p->wnv) {
         qbuf_puts(p->out, "# not expressible: NVGRE (HNV v1 is absent from Windows Server 2019 "
                           "on)\n");
     } else if (type && !strcmp(type, "nvgre")) {
-        qj *l2 = qhyv_wnv_l2only(qps_int(v, "vsid", 0), qj_get_str(v, "mac_address"),
+        qj *l2 = qhyv_wnv_l2only(qj_get_int(v, "vsid", 0), qj_get_str(v, "mac_address"),
                                  p->pa->address, port, p->has_type);
         if (l2)
             qps_record(p, l2);
@@ -157,7 +146,7 @@ static void qps_port(qps *p, const char *port, const qj *v)
                               "provider_address\n");
         qj_free(l2);
     }
-    if (qj_is(qj_get(v, "admin_state_up"), QJ_BOOL) && !qps_bool(v, "admin_state_up")) {
+    if (!qj_get_bool(v, "admin_state_up", true)) {
         qbuf_puts(p->out, "# admin_state_up is false: qhv disables the switch port "
                           "(EnabledState 3) and keeps its settings; by hand:\n");
         qps_cmd(p, "Disconnect-VMNetworkAdapter -VMNetworkAdapter $nic");
@@ -183,12 +172,12 @@ static void qps_acl(qps *p, const char *id, const qj *v, const qvs_map *sets)
     for (size_t i = 0; i < qj_len(entries); i++) {
         const qj *e = qj_at(entries, i);
         qbuf_reset(&b);
-        const char *dir = qps_int(e, "Direction", 1) == 1 ? "Inbound" : "Outbound";
-        const char *act = qps_int(e, "Action", 1) == 1 ? "Allow" : "Deny";
+        const char *dir = qj_get_int(e, "Direction", 1) == 1 ? "Inbound" : "Outbound";
+        const char *act = qj_get_int(e, "Action", 1) == 1 ? "Allow" : "Deny";
         if (!p->extended) {
             const char *addr = qj_get_str(e, "RemoteAddress");
-            int64_t len = qps_int(e, "RemoteAddressPrefixLength", 0);
-            bool v6 = qps_int(e, "AclType", 2) == 3;
+            int64_t len = qj_get_int(e, "RemoteAddressPrefixLength", 0);
+            bool v6 = qj_get_int(e, "AclType", 2) == 3;
             if (len)
                 qbuf_printf(&b, "Add-VMNetworkAdapterAcl -VMNetworkAdapter $nic -RemoteIPAddress "
                                 "%s/%lld -Direction %s -Action %s", addr, (long long)len, dir, act);
@@ -209,8 +198,8 @@ static void qps_acl(qps *p, const char *id, const qj *v, const qvs_map *sets)
             qbuf_printf(&b, " -LocalPort %s", lp);
         if (rp && strcmp(rp, "ANY"))
             qbuf_printf(&b, " -RemotePort %s", rp);
-        qbuf_printf(&b, " -Weight %lld", (long long)qps_int(e, "Weight", 0));
-        if (qps_bool(e, "Stateful"))
+        qbuf_printf(&b, " -Weight %lld", (long long)qj_get_int(e, "Weight", 0));
+        if (qj_get_bool(e, "Stateful", false))
             qbuf_puts(&b, " -Stateful $true -IdleSessionTimeout 0");
         qps_cmd(p, b.data);
     }

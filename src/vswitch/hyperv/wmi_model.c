@@ -98,7 +98,7 @@ static int qwm_load(qwmi *w, char *err, size_t errlen)
     }
     if (qj_get_str(st, "version"))
         qwm_set_version(w, qj_get_str(st, "version"));
-    w->seq = qwm_int(st, "seq", w->seq);
+    w->seq = qj_get_int(st, "seq", w->seq);
     qvs_map_free(w->inst);
     w->inst = qvs_map_from_object(qj_get(st, "instances"));
     qwm_reindex(w);
@@ -284,12 +284,12 @@ static void qwm_settle(qwmi *w, qj *out, qj *adds, qj *dels, qj *mods)
 /* A get() of a running job advances it. */
 static void qwm_job_poll(qwmi *w, qj *job)
 {
-    if (qwm_int(job, "JobState", 0) != 4)
+    if (qj_get_int(job, "JobState", 0) != 4)
         return;
     qj *p = qj_get(job, "__polls");
     if (--p->u.i > 0)
         return;
-    bool fail = qwm_bool(job, "__fail");
+    bool fail = qj_get_bool(job, "__fail", false);
     qwm_finish(w, job, qj_get(job, "__adds"), qj_get(job, "__dels"), qj_get(job, "__mods"), !fail);
     qj_set(job, "JobState", qj_int(fail ? 10 : 7));
     if (fail) {
@@ -467,7 +467,8 @@ static qj *qwm_add_features(qwmi *w, const qj *in, char *err, size_t errlen)
         qj *a = qj_clone(f);
         qj_remove(a, "__PATH");
         qj_set(a, "InstanceID", qj_str(iid));
-        if (qwm_is(a, C_XACL) && !qwm_bool(a, "Stateful") && !qj_get(a, "IdleSessionTimeout"))
+        if (qwm_is(a, C_XACL) && !qj_get_bool(a, "Stateful", false) &&
+            !qj_get(a, "IdleSessionTimeout"))
             qj_set(a, "IdleSessionTimeout", qj_int(0));
         qj_set(a, "__pending", qj_bool(true));
         qwm_add(w, a, path);
@@ -849,7 +850,7 @@ int qwmi_model_remove_acl_by_weight(qwmi *w, const char *name, int weight, int d
     size_t nd = 0;
     for (size_t i = 0; i < n; i++) {
         const qj *o = qvs_map_get(w->inst, fs[i]);
-        if (qwm_int(o, "Weight", -1) == weight && qwm_int(o, "Direction", 0) == direction)
+        if (qj_get_int(o, "Weight", -1) == weight && qj_get_int(o, "Direction", 0) == direction)
             del[nd++] = xstrdup(fs[i]);
     }
     for (size_t i = 0; i < nd; i++) {

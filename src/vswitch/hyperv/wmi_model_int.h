@@ -60,18 +60,6 @@ static inline bool qwm_is(const qj *i, const char *cls)
     return c && !strcmp(c, cls);
 }
 
-static inline int64_t qwm_int(const qj *o, const char *k, int64_t def)
-{
-    const qj *v = qj_get(o, k);
-    return qj_is(v, QJ_INT) ? v->u.i : def;
-}
-
-static inline bool qwm_bool(const qj *o, const char *k)
-{
-    const qj *v = qj_get(o, k);
-    return qj_is(v, QJ_BOOL) && v->u.b;
-}
-
 
 
 static inline bool qwm_wnv_class(const char *cls) { return cls && !strncmp(cls, "MSFT_NetVirtualization", 22); }

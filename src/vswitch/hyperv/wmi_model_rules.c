@@ -35,9 +35,9 @@ int qwm_check_feature(const qwmi *w, const qj *f, const char *const *existing,
         return -1;
     }
     if (!strcmp(cls, C_VLAN)) {
-        int64_t mode = qwm_int(f, "OperationMode", 0);
+        int64_t mode = qj_get_int(f, "OperationMode", 0);
         if (mode == 1) {
-            int64_t id = qwm_int(f, "AccessVlanId", 0);
+            int64_t id = qj_get_int(f, "AccessVlanId", 0);
             if (id < 1 || id > 4094) {
                 qwm_err(err, errlen, "AccessVlanId must be 1-4094%s", "");
                 return -1;
@@ -49,7 +49,7 @@ int qwm_check_feature(const qwmi *w, const qj *f, const char *const *existing,
                 return -1;
             }
         } else if (mode == 3) {
-            if (qwm_int(f, "PvlanMode", 0) < 1 || qwm_int(f, "PvlanMode", 0) > 3) {
+            if (qj_get_int(f, "PvlanMode", 0) < 1 || qj_get_int(f, "PvlanMode", 0) > 3) {
                 qwm_err(err, errlen, "private mode needs PvlanMode 1-3%s", "");
                 return -1;
             }
@@ -59,13 +59,13 @@ int qwm_check_feature(const qwmi *w, const qj *f, const char *const *existing,
             return -1;
         }
     } else if (!strcmp(cls, C_SEC)) {
-        int64_t v = qwm_int(f, "VirtualSubnetId", 0);
+        int64_t v = qj_get_int(f, "VirtualSubnetId", 0);
         if (v != 0 && (v < 4096 || v > 16777215)) {
             qwm_err(err, errlen, "VirtualSubnetId must be 0 or 4096-16777215%s", "");
             return -1;
         }
     } else if (!strcmp(cls, C_XACL)) {
-        int64_t d = qwm_int(f, "Direction", 0), a = qwm_int(f, "Action", 0);
+        int64_t d = qj_get_int(f, "Direction", 0), a = qj_get_int(f, "Action", 0);
         const qj *wt = qj_get(f, "Weight");
         const char *proto = qj_get_str(f, "Protocol");
         if (d != 1 && d != 2) {
@@ -80,11 +80,11 @@ int qwm_check_feature(const qwmi *w, const qj *f, const char *const *existing,
             qwm_err(err, errlen, "Weight must be a uint16 (0-65535)%s", "");
             return -1;
         }
-        if (qwm_bool(f, "Stateful") && a != 1) {
+        if (qj_get_bool(f, "Stateful", false) && a != 1) {
             qwm_err(err, errlen, "a stateful rule can only allow%s", "");
             return -1;
         }
-        if (qwm_bool(f, "Stateful") && (!proto || !strcasecmp(proto, "ANY"))) {
+        if (qj_get_bool(f, "Stateful", false) && (!proto || !strcasecmp(proto, "ANY"))) {
             qwm_err(err, errlen, "a stateful rule needs a protocol (not ANY)%s", "");
             return -1;
         }
@@ -99,8 +99,8 @@ int qwm_check_feature(const qwmi *w, const qj *f, const char *const *existing,
         qvs_map_put(taken, key, qj_null());
         return 0;
     } else if (!strcmp(cls, C_ACL)) {
-        int64_t type = qwm_int(f, "AclType", 0), a = qwm_int(f, "Action", 0);
-        int64_t d = qwm_int(f, "Direction", 0), app = qwm_int(f, "Applicability", 0);
+        int64_t type = qj_get_int(f, "AclType", 0), a = qj_get_int(f, "Action", 0);
+        int64_t d = qj_get_int(f, "Direction", 0), app = qj_get_int(f, "Applicability", 0);
         if (d != 1 && d != 2) {
             qwm_err(err, errlen, "Direction must be 1 or 2%s", "");
             return -1;
@@ -141,8 +141,8 @@ qvs_map *qwm_taken(const qwmi *w, const char *const *paths, size_t n, const char
         if (!qwm_is(o, C_XACL) || (self && !strcmp(self, paths[i])))
             continue;
         char key[48];
-        snprintf(key, sizeof key, "%lld/%lld", (long long)qwm_int(o, "Weight", -1),
-                 (long long)qwm_int(o, "Direction", 0));
+        snprintf(key, sizeof key, "%lld/%lld", (long long)qj_get_int(o, "Weight", -1),
+                 (long long)qj_get_int(o, "Direction", 0));
         qvs_map_put(m, key, qj_null());
     }
     return m;
@@ -176,8 +176,8 @@ int qwm_check_wnv(const qwmi *w, const qj *i, char *err, size_t errlen)
 {
     const char *cls = qwm_cls(i);
     if (!strcmp(cls, C_LR)) {
-        int64_t rule = qwm_int(i, "Rule", -1);
-        if (!qwm_vsid_ok(qwm_int(i, "VirtualSubnetID", 0))) {
+        int64_t rule = qj_get_int(i, "Rule", -1);
+        if (!qwm_vsid_ok(qj_get_int(i, "VirtualSubnetID", 0))) {
             qwm_err(err, errlen, "VirtualSubnetID must be 4096-16777214%s", "");
             return -1;
         }
@@ -192,7 +192,7 @@ int qwm_check_wnv(const qwmi *w, const qj *i, char *err, size_t errlen)
                                  "(2)%s", "");
             return -1;
         }
-        if (qwm_bool(i, "UseVmMACAddress") && rule != 0) {
+        if (qj_get_bool(i, "UseVmMACAddress", false) && rule != 0) {
             qwm_err(err, errlen, "UseVmMACAddress is valid only with TranslationMethodNat%s", "");
             return -1;
         }
@@ -202,14 +202,14 @@ int qwm_check_wnv(const qwmi *w, const qj *i, char *err, size_t errlen)
                 qwm_err(err, errlen, "Type does not exist on Windows Server 2012%s", "");
                 return -1;
             }
-            if (qwm_int(i, "Type", 0) == 3 && !qwm_is_wild(qj_get_str(i, "CustomerAddress"))) {
+            if (qj_get_int(i, "Type", 0) == 3 && !qwm_is_wild(qj_get_str(i, "CustomerAddress"))) {
                 qwm_err(err, errlen, "an L2Only record has CustomerAddress 0.0.0.0 or ::%s", "");
                 return -1;
             }
         }
     } else if (!strcmp(cls, C_CR)) {
         const char *rd = qj_get_str(i, "RoutingDomainID");
-        if (!qwm_vsid_ok(qwm_int(i, "VirtualSubnetID", 0))) {
+        if (!qwm_vsid_ok(qj_get_int(i, "VirtualSubnetID", 0))) {
             qwm_err(err, errlen, "VirtualSubnetID must be 4096-16777214%s", "");
             return -1;
         }
