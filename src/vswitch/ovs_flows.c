@@ -118,6 +118,9 @@ typedef struct qovs_net {
     uint64_t cookie;        /* of its first local port */
     qovs_port **ports;
     size_t nports;
+    const char **rec_ids;   /* nvgre, ip_rewrite: the lookup records of its VSID */
+    const qj **recs;
+    size_t nrecs;
 } qovs_net;
 
 static uint64_t qovs_net_meta(const qj *port)
@@ -445,16 +448,13 @@ static bool qovs_is_v4(const char *ip) { return ip && !strchr(ip, ':'); }
 static void qovs_rewrite_flows(qovs_acc *f, const qovs_net *n, const qvs_map *objects)
 {
     char m[512], a[1024], pmac[24];
-    const char *key;
-    qj *rec;
-    for (size_t i = 0; i < qvs_map_end(objects); i++) {
-        if (!qvs_map_at(objects, i, &key, &rec) || strncmp(key, "lookup_record/", 14))
-            continue;
-        const qj *vsid = qj_get(rec, "vsid");
-        const char *pa = qj_get_str(rec, "provider_address"), *ca = qj_get_str(rec, "customer_address"),
-                   *mac = qj_get_str(rec, "mac_address"), *rule = qj_get_str(rec, "rule");
-        if (!qj_is(vsid, QJ_INT) || vsid->u.i != n->seg || !rule || strcmp(rule, "rewrite") ||
-            !qovs_is_v4(pa) || !qovs_is_v4(ca) || !mac)
+    for (size_t i = 0; i < n->nrecs; i++) {
+        const char *key = n->rec_ids[i];
+        const qj *rec = n->recs[i];
+        const char *pa = qj_get_str(rec, "provider_address");
+        const char *ca = qj_get_str(rec, "customer_address");
+        const char *mac = qj_get_str(rec, "mac_address"), *rule = qj_get_str(rec, "rule");
+        if (!rule || strcmp(rule, "rewrite") || !qovs_is_v4(pa) || !qovs_is_v4(ca) || !mac)
             continue;
         uint64_t ck = qovs_cookie(key);
         qovs_pa_mac(pa, pmac, sizeof pmac);
@@ -577,16 +577,12 @@ static void qovs_net_flows(qovs_acc *f, const qovs_topo *t, const qovs_net *n,
     qbuf_puts(&flood, local.data);
     if (nvgre && t->gre_ofport) {
         qvs_map *pas = qvs_map_new();
-        const char *key;
-        qj *rec;
-        for (size_t i = 0; i < qvs_map_end(objects); i++) {
-            if (!qvs_map_at(objects, i, &key, &rec) || strncmp(key, "lookup_record/", 14))
-                continue;
-            const qj *vsid = qj_get(rec, "vsid");
+        for (size_t i = 0; i < n->nrecs; i++) {
+            const char *key = n->rec_ids[i];
+            const qj *rec = n->recs[i];
             const char *pa = qj_get_str(rec, "provider_address");
             const char *mac = qj_get_str(rec, "mac_address");
-            if (!qj_is(vsid, QJ_INT) || vsid->u.i != n->seg || !pa || !mac ||
-                !strcmp(pa, t->local_ip))
+            if (!pa || !mac || !strcmp(pa, t->local_ip))
                 continue;
             snprintf(m, sizeof m, "metadata=0x%" PRIx64 ",dl_dst=%s", n->meta, mac);
             snprintf(a, sizeof a, "set_field:0x%" PRIx64 "->tun_id,"
@@ -680,14 +676,17 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
     /* Networks of those ports. */
     qovs_net *nets = xcalloc(np + 1, sizeof *nets);
     size_t nn = 0;
+    qvs_map *net_of = qvs_map_new(), *port_of = qvs_map_new();   /* → index */
     for (size_t i = 0; i < np; i++) {
         qovs_port *p = &ports[i];
+        qvs_map_put(port_of, p->id, qj_int((int64_t)i));
         qovs_port_flows(&f, p);
-        qovs_net *n = NULL;
-        for (size_t k = 0; k < nn && !n; k++)
-            if (nets[k].meta == p->meta)
-                n = &nets[k];
+        char mk[24];
+        snprintf(mk, sizeof mk, "%" PRIx64, p->meta);
+        const qj *ni = qvs_map_get(net_of, mk);
+        qovs_net *n = ni ? &nets[ni->u.i] : NULL;
         if (!n) {
+            qvs_map_put(net_of, mk, qj_int((int64_t)nn));
             n = &nets[nn++];
             n->meta = p->meta;
             n->type = qj_get_str(p->v, "network_type");
@@ -705,12 +704,40 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
             n->ports[n->nports++] = p;
         }
     }
+    /* Each virtual network's lookup records, in one pass (VSIDs are unique
+     * among the host's virtual networks; the metadata of nvgre is the VSID). */
+    qvs_map *by_vsid = qvs_map_new();
+    for (size_t k = 0; k < nn; k++) {
+        if (strcmp(nets[k].type, "nvgre") && strcmp(nets[k].type, "ip_rewrite"))
+            continue;
+        char vk[24];
+        snprintf(vk, sizeof vk, "%" PRId64, nets[k].seg);
+        qvs_map_put(by_vsid, vk, qj_int((int64_t)k));
+    }
+    for (size_t i = 0; qvs_map_size(by_vsid) && i < qvs_map_end(objects); i++) {
+        if (!qvs_map_at(objects, i, &key, &val) || strncmp(key, "lookup_record/", 14))
+            continue;
+        char vk[24];
+        snprintf(vk, sizeof vk, "%" PRId64, qj_get_int(val, "vsid", -1));
+        const qj *ni = qvs_map_get(by_vsid, vk);
+        if (!ni)
+            continue;
+        qovs_net *n = &nets[ni->u.i];
+        n->rec_ids = xrealloc(n->rec_ids, (n->nrecs + 1) * sizeof *n->rec_ids);
+        n->recs = xrealloc(n->recs, (n->nrecs + 1) * sizeof *n->recs);
+        n->rec_ids[n->nrecs] = key;
+        n->recs[n->nrecs++] = val;
+    }
+    qvs_map_free(by_vsid);
     qovs_owned_pa_flows(&f, t, objects);
     for (size_t k = 0; k < nn; k++) {
         qovs_net_flows(&f, t, &nets[k], objects);
         free(nets[k].ports);
+        free(nets[k].rec_ids);
+        free(nets[k].recs);
     }
     free(nets);
+    qvs_map_free(net_of);
     /* Security groups of the ports with port security. */
     qovs_conj conj = {qvs_map_new(), qvs_map_new(), qvs_map_new()};
     for (size_t i = 0; i < qvs_map_end(objects); i++) {
@@ -721,16 +748,15 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
         if (!slash || (size_t)(slash - pstart) >= sizeof pid - 5)
             continue;
         snprintf(pid, sizeof pid, "port/%.*s", (int)(slash - pstart), pstart);
-        qovs_port *p = NULL;
-        for (size_t k = 0; k < np && !p; k++)
-            if (!strcmp(ports[k].id, pid))
-                p = &ports[k];
+        const qj *pi = qvs_map_get(port_of, pid);
+        qovs_port *p = pi ? &ports[pi->u.i] : NULL;
         if (p && p->up && p->ps)
             qovs_acl(&f, &conj, objects, key, val, p);
     }
     qvs_map_free(conj.ids);
     qvs_map_free(conj.taken);
     qvs_map_free(conj.emitted);
+    qvs_map_free(port_of);
     free(ports);
     /* Out, sorted, with the count of flows per cookie. */
     qovs_flow **sorted = xcalloc(f.n + 1, sizeof *sorted);
