@@ -58,8 +58,8 @@ struct qvs {
     int memo_gre;
     qvs_map *memo_patches, *memo_ofports;
     uint64_t installed;     /* memo_id of the table last known to be installed, 0 */
-    qvs_map *installed_flows;   /* the flows this process last installed: identity →
-                                   line (what an incremental install diffs against) */
+    char *installed_flows;  /* the table this process last installed (what an
+                               incremental install diffs against) */
     int64_t verified_ns;    /* when the flows were last read back in full */
     qbuf memo_flows;
     qvs_map *memo_counts, *memo_problems;
@@ -119,7 +119,7 @@ static void qovs_close(qvs *vs)
     free(vs->local_ip);
     qvs_map_free(vs->memo_patches);
     qvs_map_free(vs->memo_ofports);
-    qvs_map_free(vs->installed_flows);
+    free(vs->installed_flows);
     qbuf_free(&vs->memo_flows);
     qvs_map_free(vs->memo_counts);
     qvs_map_free(vs->memo_problems);
@@ -459,7 +459,7 @@ static int qovs_verify(qvs *vs, const qvs_map *want, qvs_map *have, char *err, s
      * (installed_flows, what an incremental install diffs against). */
     vs->installed = all ? vs->memo_id : 0;
     if (!all) {
-        qvs_map_free(vs->installed_flows);
+        free(vs->installed_flows);
         vs->installed_flows = NULL;
     }
     vs->verified_ns = now;
@@ -679,24 +679,6 @@ static int qovs_ensure(qvs *vs, const qvs_map *state, qvs_map *bad_bridges, char
     return rc == 0 ? 0 : -1;
 }
 
-/* Lines of a flow table text ("table=..,priority=..,match,cookie=..,actions=..")
- * by their key (what precedes ",cookie="): the flow's identity in OpenFlow. */
-static qvs_map *qovs_flow_lines(const char *text)
-{
-    qvs_map *m = qvs_map_new();
-    for (const char *l = text; l && *l;) {
-        const char *end = strchr(l, '\n'), *c = strstr(l, ",cookie=");
-        size_t len = end ? (size_t)(end - l) : strlen(l);
-        if (c && (size_t)(c - l) < len) {
-            char *key = xstrndup(l, (size_t)(c - l));
-            qvs_map_put(m, key, qj_str_take(xstrndup(l, len)));
-            free(key);
-        }
-        l = end ? end + 1 : NULL;
-    }
-    return m;
-}
-
 /* Makes the bridge's table flows. When the bridge holds the table this
  * process last installed (as many flows), only the difference goes, as one
  * OpenFlow bundle (add replaces a flow with the same identity; delete_strict
@@ -709,22 +691,9 @@ static int qovs_install(qvs *vs, const char *flows, char *err, size_t errlen)
     qbuf_init(&diff, 0);
     qbuf_init(&e, 0);
     bool incremental = false;
-    qvs_map *cur = qovs_flow_lines(flows);
-    const qvs_map *old = vs->installed_flows;
-    if (old && qovs_flow_count(vs) == (int64_t)qvs_map_size(old)) {
-        incremental = true;
-        const char *key;
-        qj *val;
-        for (size_t i = 0; i < qvs_map_end(old); i++)
-            if (qvs_map_at(old, i, &key, &val) && !qvs_map_get(cur, key))
-                qbuf_printf(&diff, "flow delete_strict %s\n", key);
-        for (size_t i = 0; i < qvs_map_end(cur); i++) {
-            if (!qvs_map_at(cur, i, &key, &val))
-                continue;
-            const qj *was = qvs_map_get(old, key);
-            if (!was || strcmp(qj_as_str(was), qj_as_str(val)))
-                qbuf_printf(&diff, "flow add %s\n", qj_as_str(val));
-        }
+    if (vs->installed_flows) {
+        size_t had = qovs_flows_diff(vs->installed_flows, flows, &diff);
+        incremental = qovs_flow_count(vs) == (int64_t)had;
     }
     int rc = 0;
     if (!incremental) {
@@ -735,15 +704,14 @@ static int qovs_install(qvs *vs, const char *flows, char *err, size_t errlen)
         const char *argv[] = {"ovs-ofctl", "-O", "OpenFlow13", "bundle", vs->bridge, "-", NULL};
         rc = qovs_exec(vs->rundir, argv, diff.data, NULL, &e);
     }
-    qvs_map_free(vs->installed_flows);
+    free(vs->installed_flows);
     vs->installed_flows = NULL;
     vs->installed = 0;
     if (rc != 0) {
         snprintf(err, errlen, "ovs-ofctl %s: %s", incremental ? "bundle" : "replace-flows",
                  e.data ? e.data : "");
-        qvs_map_free(cur);
     } else {
-        vs->installed_flows = cur;
+        vs->installed_flows = xstrdup(flows);
         vs->installed = vs->memo_id;
     }
     qbuf_free(&diff);

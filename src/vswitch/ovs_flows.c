@@ -784,3 +784,54 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
     free(sorted);
     qovs_acc_free(&f);
 }
+
+/* ---------- the difference between two tables ---------- */
+
+typedef struct qovs_line {
+    const char *p;      /* the line; NULL at the end */
+    size_t len, klen;   /* its length and that of its identity (before ",cookie=") */
+} qovs_line;
+
+static const char *qovs_line_next(const char *s, qovs_line *l)
+{
+    while (s && *s == '\n')
+        s++;
+    if (!s || !*s) {
+        l->p = NULL;
+        return s;
+    }
+    const char *end = strchr(s, '\n'), *c = strstr(s, ",cookie=");
+    l->p = s;
+    l->len = end ? (size_t)(end - s) : strlen(s);
+    l->klen = c && (size_t)(c - s) < l->len ? (size_t)(c - s) : l->len;
+    return end ? end + 1 : s + l->len;
+}
+
+/* The order qovs_flows sorts identities in (strcmp's). */
+static int qovs_line_cmp(const qovs_line *a, const qovs_line *b)
+{
+    int c = memcmp(a->p, b->p, a->klen < b->klen ? a->klen : b->klen);
+    return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+size_t qovs_flows_diff(const char *old, const char *cur, qbuf *out)
+{
+    qovs_line a, b;
+    const char *pa = qovs_line_next(old, &a), *pb = qovs_line_next(cur, &b);
+    size_t nold = 0;
+    while (a.p || b.p) {
+        int c = !a.p ? 1 : !b.p ? -1 : qovs_line_cmp(&a, &b);
+        if (c < 0) {
+            qbuf_printf(out, "flow delete_strict %.*s\n", (int)a.klen, a.p);
+        } else if (c > 0 || a.len != b.len || memcmp(a.p, b.p, a.len)) {
+            qbuf_printf(out, "flow add %.*s\n", (int)b.len, b.p);
+        }
+        if (c <= 0) {
+            nold++;
+            pa = qovs_line_next(pa, &a);
+        }
+        if (c >= 0)
+            pb = qovs_line_next(pb, &b);
+    }
+    return nold;
+}

@@ -48,6 +48,12 @@ uint64_t qovs_cookie(const char *id);
 void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *counts,
                 qvs_map *problems);
 
+/* Appends to out the OpenFlow bundle ("flow add LINE" for a new or changed
+ * flow, "flow delete_strict IDENTITY" for a gone one) that turns table old
+ * into table cur, both as qovs_flows writes them (sorted by identity: one
+ * merge pass). Returns the number of flows in old. */
+size_t qovs_flows_diff(const char *old, const char *cur, qbuf *out);
+
 /* Appends to out the masked matches "value/mask" covering [lo, hi] (port
  * ranges), separated by '\n'. For tests. */
 void qovs_port_masks(int lo, int hi, qbuf *out);
