@@ -36,9 +36,9 @@ static const qopt qag_opts[] = {
       "network name, else the first mapping's vswitch)"),
     O("agent", "provider_address", QOPT_STR, provider_address, "", 0, 0,
       "This host's provider address (PA) for NVGRE"),
-    O("agent", "network_types", QOPT_STR, network_types, "", 0, 0,
-      "Network types this agent serves (reported to the server, which binds with them; "
-      "empty: all five: local,flat,vlan,nvgre,ip_rewrite)"),
+    O("agent", "network_types", QOPT_STR, network_types, "local,flat,vlan,nvgre,ip_rewrite", 0, 0,
+      "Network types this agent serves (reported to the server, which binds with them, "
+      "less those its backend cannot carry on this host)"),
     O("agent", "vif_type", QOPT_STR, vif_type, "", 0, 0,
       "binding:vif_type of the ports this agent serves (hyperv or ovs; empty: ovs for the "
       "ovs backend, else hyperv)"),
@@ -250,10 +250,6 @@ static int qag_conf_derive(qag_conf *c, char *err, size_t errlen)
     if (!*c->vif_type) {
         free(c->vif_type);
         c->vif_type = xstrdup(!strcmp(c->backend, "ovs") ? "ovs" : "hyperv");
-    }
-    if (!*c->network_types) {
-        free(c->network_types);
-        c->network_types = xstrdup("local,flat,vlan,nvgre,ip_rewrite");
     }
     c->types = qag_conf_split(c->network_types, &c->n_types);
     for (size_t i = 0; i < c->n_types; i++) {
