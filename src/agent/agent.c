@@ -57,9 +57,11 @@ struct qag {
     size_t prev_batch;          /* the last call's size and duration */
     uint64_t prev_took;
     qag_retry retry;
-    qvs_map *current;           /* port id → status (int) now */
-    qvs_map *reported;          /* port id → status (int) the server has */
-    qvs_map *problems;          /* port id → problem logged */
+    /* Port id → status name now, the one the server has, the problem logged.
+     * Textmaps: updated in place, they allocate nothing in a steady state
+     * (small blocks allocated at every reconcile land among its freed
+     * garbage and keep those pages resident). */
+    qtm *current, *reported, *problems;
     int64_t applied;            /* highest revision fully applied; -1 */
     bool applied_urgent;        /* a content change of the plan awaits its report */
 
@@ -118,6 +120,14 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
         qhttpc_free(http);
         return NULL;
     }
+#ifdef __GLIBC__
+    /* Blocks of 64 KiB and more (the plan's text arenas, a switch dump's
+     * text) come from mmap: a freed one goes back at once, and what a growing
+     * arena has not written yet is not resident. A fixed threshold also stops
+     * glibc raising it to the largest block freed so far, which would put
+     * those blocks among the small ones again. */
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+#endif
     qag *a = xcalloc(1, sizeof *a);
     a->conf = conf;
     a->cls = cls;
@@ -126,9 +136,9 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
     a->auth = auth;
     qag_plan_init(&a->plan);
     qag_retry_init(&a->retry);
-    a->current = qvs_map_new();
-    a->reported = qvs_map_new();
-    a->problems = qvs_map_new();
+    a->current = qtm_new();
+    a->reported = qtm_new();
+    a->problems = qtm_new();
     a->applied = a->applied_reported = -1;
     a->batch = 1;       /* sized from measured calls: qag_batch_learn */
     a->report_now = true;
@@ -149,18 +159,23 @@ void qag_free(qag *a)
     a->cls->close(a->vs);
     qag_plan_free(&a->plan);
     qag_retry_free(&a->retry);
-    qvs_map_free(a->current);
-    qvs_map_free(a->reported);
-    qvs_map_free(a->problems);
+    qtm_free(a->current);
+    qtm_free(a->reported);
+    qtm_free(a->problems);
     free(a);
 }
 
 /* ---------- reconcile ---------- */
 
-static int qag_status_of(const qvs_map *m, const char *id)
+static qag_status qag_status_of(const qtm *m, const char *id)
 {
-    const qj *v = qvs_map_get(m, id);
-    return qj_is(v, QJ_INT) ? (int)v->u.i : QAG_ST_NONE;
+    const char *v = qtm_get(m, id, NULL);
+    return !v ? QAG_ST_NONE : !strcmp(v, "ACTIVE") ? QAG_ST_ACTIVE : QAG_ST_DOWN;
+}
+
+static void qag_status_put(qtm *m, const char *id, qag_status st)
+{
+    qtm_put(m, id, qag_status_names[st], strlen(qag_status_names[st]));
 }
 
 static const char *qag_op_name(qvs_op_type t)
@@ -250,20 +265,19 @@ static size_t qag_operate(qag *a, qag_diff *d, uint64_t start_us, bool *left)
 
 static void qag_set_status(qag *a, const char *id, qag_status st)
 {
-    qvs_map_put(a->current, id, qj_int(st));
-    if (qag_status_of(a->reported, id) != (int)st)
+    qag_status_put(a->current, id, st);
+    if (qag_status_of(a->reported, id) != st)
         a->report_now = true;
 }
 
 static void qag_note_problem(qag *a, const qag_dport *p)
 {
-    const qj *was = qvs_map_get(a->problems, p->id);
-    const char *prev = qj_as_str(was);
+    const char *prev = qtm_get(a->problems, p->id, NULL);
     if (p->problem && (!prev || strcmp(prev, p->problem))) {
         QLOG_W("agent", "port %s cannot be wired: %s", p->id, p->problem);
-        qvs_map_put(a->problems, p->id, qj_str(p->problem));
-    } else if (!p->problem && was) {
-        qvs_map_del(a->problems, p->id);
+        qtm_put(a->problems, p->id, p->problem, strlen(p->problem));
+    } else if (!p->problem && prev) {
+        qtm_del(a->problems, p->id);
     }
 }
 
@@ -340,9 +354,6 @@ static void qag_reconcile(qag *a)
     if (unconfirmed || nconflicts)
         all_ok = false;
     size_t active = 0, down = 0, pending = 0;
-    qvs_map *current = qvs_map_new();
-    qvs_map *old = a->current;
-    a->current = current;
     for (size_t i = 0; i < des.nports; i++) {
         const qag_dport *p = &des.ports[i];
         qag_note_problem(a, p);
@@ -361,7 +372,7 @@ static void qag_reconcile(qag *a)
             } else {
                 /* Pending: keep what the server has; DOWN if it has nothing. */
                 pending++;
-                st = (qag_status)qag_status_of(old, p->id);
+                st = qag_status_of(a->current, p->id);
                 if (st == QAG_ST_NONE)
                     st = QAG_ST_DOWN;
             }
@@ -372,14 +383,12 @@ static void qag_reconcile(qag *a)
             down++;
         qag_set_status(a, p->id, st);
     }
-    qvs_map_free(old);
-    /* Forget ports that left the plan. */
-    for (size_t i = 0; i < qvs_map_end(a->reported); i++)
-        if (qvs_map_at(a->reported, i, &id, NULL) && !qvs_map_get(a->current, id))
-            qvs_map_del(a->reported, id);
-    for (size_t i = 0; i < qvs_map_end(a->problems); i++)
-        if (qvs_map_at(a->problems, i, &id, NULL) && !qvs_map_get(a->current, id))
-            qvs_map_del(a->problems, id);
+    /* Forget ports that left the plan (every port of the plan has a status). */
+    qtm *const mine[] = {a->current, a->reported, a->problems};
+    for (size_t m = 0; m < QHV_ARRAY_SIZE(mine); m++)
+        for (size_t i = 0; i < qtm_end(mine[m]); i++)
+            if (qtm_at(mine[m], i, &id, NULL, NULL) && !qtm_get(a->plan.sec[QAG_SEC_PORTS], id, NULL))
+                qtm_del(mine[m], id);
     a->all_ok = all_ok && !left && qag_retry_count(&a->retry) == 0;
     if (a->all_ok && a->plan.revision > a->applied) {
         a->applied = a->plan.revision;
@@ -409,8 +418,9 @@ static void qag_trim(qag *a)
     struct mallinfo2 mi = mallinfo2();
     if (mi.fordblks > ((size_t)1 << 20) && mi.fordblks > mi.uordblks / 4)
         malloc_trim(0);
-    QLOG_D("agent", "heap in use %zu KiB, free %zu KiB (%zu ports in the plan)",
-           mi.uordblks / 1024, mi.fordblks / 1024, qvs_map_size(a->plan.sec[QAG_SEC_PORTS]));
+    QLOG_D("agent", "heap in use %zu KiB, free %zu KiB; the plan holds %zu KiB (%zu ports)",
+           mi.uordblks / 1024, mi.fordblks / 1024, qag_plan_bytes(&a->plan) / 1024,
+           qtm_size(a->plan.sec[QAG_SEC_PORTS]));
 #else
     (void)a;
 #endif
@@ -498,9 +508,9 @@ static void qag_watch_done(qag *a)
             if (before < 0 || full)
                 QLOG_I("agent", "plan of revision %lld: %zu ports, %zu networks, %zu lookup "
                                 "records",
-                       (long long)a->plan.revision, qvs_map_size(a->plan.sec[QAG_SEC_PORTS]),
-                       qvs_map_size(a->plan.sec[QAG_SEC_NETWORKS]),
-                       qvs_map_size(a->plan.sec[QAG_SEC_LOOKUP]));
+                       (long long)a->plan.revision, qtm_size(a->plan.sec[QAG_SEC_PORTS]),
+                       qtm_size(a->plan.sec[QAG_SEC_NETWORKS]),
+                       qtm_size(a->plan.sec[QAG_SEC_LOOKUP]));
             else if (changed)
                 QLOG_I("agent", "plan changed: revision %lld (since %lld)",
                        (long long)a->plan.revision, (long long)before);
@@ -565,16 +575,16 @@ static void qag_report_start(qag *a)
         qj_set(agent, "start_flag", qj_bool(true));
     qj_set(agent, "configurations", conf);
     qj *ports = qj_array();
-    const char *id;
-    qj *st;
+    const char *id, *st;
     /* At most report_chunk statuses: a body the server refuses (413) would
      * also lose the heartbeat. The rest follow at once. */
-    for (size_t i = 0; i < qvs_map_end(a->current) && qj_len(ports) < a->report_chunk; i++) {
-        if (!qvs_map_at(a->current, i, &id, &st) || qag_status_of(a->reported, id) == st->u.i)
+    for (size_t i = 0; i < qtm_end(a->current) && qj_len(ports) < a->report_chunk; i++) {
+        if (!qtm_at(a->current, i, &id, &st, NULL) ||
+            qag_status_of(a->reported, id) == qag_status_of(a->current, id))
             continue;
         qj *p = qj_object();
         qj_set(p, "id", qj_str(id));
-        qj_set(p, "status", qj_str(qag_status_names[st->u.i]));
+        qj_set(p, "status", qj_str(st));
         qj_append(ports, p);
     }
     qj *body = qj_object();
@@ -640,8 +650,8 @@ static void qag_report_done(qag *a)
     for (size_t i = 0; i < n; i++) {
         const qj *p = qj_at(a->inflight_ports, i);
         const char *st = qj_get_str(p, "status");
-        qvs_map_put(a->reported, qj_get_str(p, "id"),
-                    qj_int(!strcmp(st, "ACTIVE") ? QAG_ST_ACTIVE : QAG_ST_DOWN));
+        qag_status_put(a->reported, qj_get_str(p, "id"),
+                       !strcmp(st, "ACTIVE") ? QAG_ST_ACTIVE : QAG_ST_DOWN);
     }
     if (!a->started)
         QLOG_I("agent", "registered with %s as host %s (backend %s)", a->conf->server_url,
@@ -658,9 +668,9 @@ static void qag_report_done(qag *a)
     a->report_next_us = now + (uint64_t)a->report_interval * 1000000u;
     /* Anything that changed while this one was in flight? */
     const char *id;
-    qj *st;
-    for (size_t i = 0; i < qvs_map_end(a->current); i++)
-        if (qvs_map_at(a->current, i, &id, &st) && qag_status_of(a->reported, id) != st->u.i)
+    for (size_t i = 0; i < qtm_end(a->current); i++)
+        if (qtm_at(a->current, i, &id, NULL, NULL) &&
+            qag_status_of(a->reported, id) != qag_status_of(a->current, id))
             a->report_now = true;
     if (a->applied_urgent && a->applied != a->applied_reported)
         a->report_now = true;

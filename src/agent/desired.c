@@ -154,7 +154,7 @@ typedef struct qag_acc {
     qvs_map *sets;          /* address set key "<group>/<ethertype>" → null */
 } qag_acc;
 
-qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *direction,
+qj *qag_desired_acl_rules(const qvs_map *groups, const qj *port, const char *direction,
                           qvs_map *sets_used)
 {
     qvs_map *idx = qvs_map_new();   /* match text → index in acc */
@@ -162,7 +162,7 @@ qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *dire
     size_t nacc = 0;
     const qj *sgs = qj_get(port, "security_groups");
     for (size_t g = 0; g < qj_len(sgs); g++) {
-        const qj *sg = qvs_map_get(plan->sec[QAG_SEC_GROUPS], qj_as_str(qj_at(sgs, g)));
+        const qj *sg = qvs_map_get(groups, qj_as_str(qj_at(sgs, g)));
         const qj *rules = qj_get(sg, "rules");
         for (size_t i = 0; i < qj_len(rules); i++) {
             const qj *r = qj_at(rules, i);
@@ -222,13 +222,13 @@ qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *dire
 
 /* The address_set value of key "<group>/<ethertype>": the group's member
  * addresses of that family, as prefixes, sorted and unique. */
-static qj *qag_address_set_value(const qag_plan *plan, const char *key)
+static qj *qag_address_set_value(const qvs_map *sets, const char *key)
 {
     const char *slash = strrchr(key, '/');
     char *gid = xstrndup(key, (size_t)(slash - key));
     bool v6 = !strcmp(slash + 1, "IPv6");
     qvs_map *members = qvs_map_new();
-    const qj *set = qvs_map_get(plan->sec[QAG_SEC_SETS], gid);
+    const qj *set = qvs_map_get(sets, gid);
     for (size_t k = 0; k < qj_len(set); k++) {
         const char *a = qj_as_str(qj_at(set, k));
         if (!a || qag_is_v6(a) != v6)
@@ -249,7 +249,7 @@ static qj *qag_address_set_value(const qag_plan *plan, const char *key)
     return v;
 }
 
-static qj *qag_acl_value(const qag_plan *plan, const qj *port, const char *direction,
+static qj *qag_acl_value(const qvs_map *groups, const qj *port, const char *direction,
                          qvs_map *sets_used)
 {
     qj *v = qj_object();
@@ -257,7 +257,7 @@ static qj *qag_acl_value(const qag_plan *plan, const qj *port, const char *direc
     qj_set(v, "direction", qj_str(direction));
     qj_set(v, "default", qj_str("deny"));
     qj_set(v, "stateful", qj_bool(true));
-    qj_set(v, "rules", qag_desired_acl_rules(plan, port, direction, sets_used));
+    qj_set(v, "rules", qag_desired_acl_rules(groups, port, direction, sets_used));
     return v;
 }
 
@@ -272,31 +272,91 @@ static void qag_index_add(qvs_map *m, const char *key, const char *s)
     qj_append(a, qj_str(s));
 }
 
+/* Port key of the plan (its value port; NULL if unreadable): its entry in
+ * ret->ports, and its objects if its VM NIC is present. */
+static void qag_desired_port(qag_desired *ret, const qag_conf *conf, const qvs_map *nics,
+                             const char *key, const qj *port, const qvs_map *nets,
+                             const qvs_map *groups, const qvs_map *sets,
+                             const qvs_map *by_port, const qvs_map *by_vsid)
+{
+    char id[512];
+    qag_dport *p = &ret->ports[ret->nports++];
+    p->id = xstrdup(key);
+    p->nic = qvs_map_get(nics, key) != NULL;
+    const qj *net = qvs_map_get(nets, qj_get_str(port, "network_id"));
+    p->admin_up = qj_get_bool(port, "admin_state_up", true) &&
+                  qj_get_bool(net, "admin_state_up", true);
+    if (!p->nic)
+        return;
+    const char *type = qj_get_str(net, "network_type");
+    const char *vswitch = NULL;
+    if (!net || !type)
+        p->problem = "its network is not in the plan";
+    else if (!qag_conf_has_type(conf, type))
+        p->problem = "its network type is not in [agent] network_types";
+    else
+        vswitch = qag_vswitch(conf, type, qj_get_str(net, "physical_network"), &p->problem);
+    if (!vswitch)
+        return;
+    snprintf(id, sizeof id, "port/%s", key);
+    qvs_map_put(ret->objects, id, qag_port_value(port, net, vswitch));
+    qag_dport_add_dep(p, id);
+    if (qj_get_bool(port, "port_security_enabled", true)) {
+        static const char *const dirs[] = {"ingress", "egress"};
+        qvs_map *used = qvs_map_new();
+        for (int d = 0; d < 2; d++) {
+            snprintf(id, sizeof id, "acl/%s/%s", key, dirs[d]);
+            qvs_map_put(ret->objects, id, qag_acl_value(groups, port, dirs[d], used));
+            qag_dport_add_dep(p, id);
+        }
+        const char *sk;
+        for (size_t k = 0; k < qvs_map_end(used); k++) {
+            if (!qvs_map_at(used, k, &sk, NULL))
+                continue;
+            snprintf(id, sizeof id, "address_set/%s", sk);
+            if (!qvs_map_get(ret->objects, id))
+                qvs_map_put(ret->objects, id, qag_address_set_value(sets, sk));
+            qag_dport_add_dep(p, id);
+        }
+        qvs_map_free(used);
+    }
+    const qj *own = qvs_map_get(by_port, key);
+    for (size_t k = 0; k < qj_len(own); k++)
+        qag_dport_add_dep(p, qj_as_str(qj_at(own, k)));
+    const qj *seg = qj_get(net, "segmentation_id");
+    if (strcmp(type, "nvgre") && strcmp(type, "ip_rewrite"))
+        return;
+    char vk[32];
+    snprintf(vk, sizeof vk, "%lld", qj_is(seg, QJ_INT) ? (long long)seg->u.i : -1LL);
+    const qj *rs = qvs_map_get(by_vsid, vk);
+    for (size_t k = 0; k < qj_len(rs); k++)
+        qag_dport_add_dep(p, qj_as_str(qj_at(rs, k)));
+}
+
 void qag_desired_compute(const qag_plan *plan, const qag_conf *conf, const qvs_map *nics,
                          qag_desired *ret)
 {
     memset(ret, 0, sizeof *ret);
     ret->objects = qvs_map_new();
-    const char *key;
+    const char *key, *text;
+    size_t len;
     qj *val;
     char id[512];
     /* Network-level objects, and indexes of what each port depends on. */
     qvs_map *by_port = qvs_map_new(), *by_vsid = qvs_map_new();
-    const qvs_map *lookup = plan->sec[QAG_SEC_LOOKUP], *routes = plan->sec[QAG_SEC_ROUTES],
-                  *pas = plan->sec[QAG_SEC_PAS];
-    for (size_t i = 0; i < qvs_map_end(pas); i++) {
-        if (!qvs_map_at(pas, i, &key, &val))
+    const qtm *lookup = plan->sec[QAG_SEC_LOOKUP], *routes = plan->sec[QAG_SEC_ROUTES],
+              *pas = plan->sec[QAG_SEC_PAS], *ports = plan->sec[QAG_SEC_PORTS];
+    for (size_t i = 0; i < qtm_end(pas); i++) {
+        if (!qtm_at(pas, i, &key, &text, &len) || !(val = qag_plan_parse(text, len)))
             continue;
         snprintf(id, sizeof id, "provider_address/%s", key);
-        qvs_map_put(ret->objects, id, qj_clone(val));
+        qvs_map_put(ret->objects, id, val);
     }
-    for (size_t i = 0; i < qvs_map_end(lookup); i++) {
-        qj *rec;
-        if (!qvs_map_at(lookup, i, &key, &val) || !(rec = qag_plan_unpack(val)))
+    for (size_t i = 0; i < qtm_end(lookup); i++) {
+        if (!qtm_at(lookup, i, &key, &text, &len) || !(val = qag_plan_parse(text, len)))
             continue;
         snprintf(id, sizeof id, "lookup_record/%s", key);
-        qvs_map_put(ret->objects, id, rec);
-        val = rec;  /* borrowed from the objects from here */
+        qvs_map_put(ret->objects, id, val);     /* borrowed from the objects from here */
         const char *pid = qj_get_str(val, "port_id"), *host = qj_get_str(val, "host");
         if (pid && host && !strcmp(host, conf->host)) {
             qag_index_add(by_port, pid, id);
@@ -307,11 +367,11 @@ void qag_desired_compute(const qag_plan *plan, const qag_conf *conf, const qvs_m
                 qag_index_add(by_port, pid, paid);
         }
     }
-    for (size_t i = 0; i < qvs_map_end(routes); i++) {
-        if (!qvs_map_at(routes, i, &key, &val))
+    for (size_t i = 0; i < qtm_end(routes); i++) {
+        if (!qtm_at(routes, i, &key, &text, &len) || !(val = qag_plan_parse(text, len)))
             continue;
         snprintf(id, sizeof id, "customer_route/%s", key);
-        qvs_map_put(ret->objects, id, qj_clone(val));
+        qvs_map_put(ret->objects, id, val);
         const qj *vsid = qj_get(val, "vsid");
         if (qj_is(vsid, QJ_INT)) {
             char vk[32];
@@ -319,64 +379,21 @@ void qag_desired_compute(const qag_plan *plan, const qag_conf *conf, const qvs_m
             qag_index_add(by_vsid, vk, id);
         }
     }
-    /* Ports. */
-    const qvs_map *ports = plan->sec[QAG_SEC_PORTS];
-    ret->ports = xcalloc(qvs_map_size(ports) + 1, sizeof *ret->ports);
-    for (size_t i = 0; i < qvs_map_end(ports); i++) {
-        if (!qvs_map_at(ports, i, &key, &val))
+    /* Ports. The small sections every port reads, parsed once. */
+    qvs_map *nets = qag_plan_section(plan, QAG_SEC_NETWORKS);
+    qvs_map *groups = qag_plan_section(plan, QAG_SEC_GROUPS);
+    qvs_map *sets = qag_plan_section(plan, QAG_SEC_SETS);
+    ret->ports = xcalloc(qtm_size(ports) + 1, sizeof *ret->ports);
+    for (size_t i = 0; i < qtm_end(ports); i++) {
+        if (!qtm_at(ports, i, &key, &text, &len))
             continue;
-        qag_dport *p = &ret->ports[ret->nports++];
-        p->id = xstrdup(key);
-        p->nic = qvs_map_get(nics, key) != NULL;
-        const qj *net = qvs_map_get(plan->sec[QAG_SEC_NETWORKS], qj_get_str(val, "network_id"));
-        p->admin_up = qj_get_bool(val, "admin_state_up", true) &&
-                      qj_get_bool(net, "admin_state_up", true);
-        if (!p->nic)
-            continue;
-        const char *type = qj_get_str(net, "network_type");
-        const char *vswitch = NULL;
-        if (!net || !type)
-            p->problem = "its network is not in the plan";
-        else if (!qag_conf_has_type(conf, type))
-            p->problem = "its network type is not in [agent] network_types";
-        else
-            vswitch = qag_vswitch(conf, type, qj_get_str(net, "physical_network"), &p->problem);
-        if (!vswitch)
-            continue;
-        snprintf(id, sizeof id, "port/%s", key);
-        qvs_map_put(ret->objects, id, qag_port_value(val, net, vswitch));
-        qag_dport_add_dep(p, id);
-        if (qj_get_bool(val, "port_security_enabled", true)) {
-            static const char *const dirs[] = {"ingress", "egress"};
-            qvs_map *sets = qvs_map_new();
-            for (int d = 0; d < 2; d++) {
-                snprintf(id, sizeof id, "acl/%s/%s", key, dirs[d]);
-                qvs_map_put(ret->objects, id, qag_acl_value(plan, val, dirs[d], sets));
-                qag_dport_add_dep(p, id);
-            }
-            const char *sk;
-            for (size_t k = 0; k < qvs_map_end(sets); k++) {
-                if (!qvs_map_at(sets, k, &sk, NULL))
-                    continue;
-                snprintf(id, sizeof id, "address_set/%s", sk);
-                if (!qvs_map_get(ret->objects, id))
-                    qvs_map_put(ret->objects, id, qag_address_set_value(plan, sk));
-                qag_dport_add_dep(p, id);
-            }
-            qvs_map_free(sets);
-        }
-        const qj *own = qvs_map_get(by_port, key);
-        for (size_t k = 0; k < qj_len(own); k++)
-            qag_dport_add_dep(p, qj_as_str(qj_at(own, k)));
-        const qj *seg = qj_get(net, "segmentation_id");
-        if (strcmp(type, "nvgre") && strcmp(type, "ip_rewrite"))
-            continue;
-        char vk[32];
-        snprintf(vk, sizeof vk, "%lld", qj_is(seg, QJ_INT) ? (long long)seg->u.i : -1LL);
-        const qj *rs = qvs_map_get(by_vsid, vk);
-        for (size_t k = 0; k < qj_len(rs); k++)
-            qag_dport_add_dep(p, qj_as_str(qj_at(rs, k)));
+        qj *port = qag_plan_parse(text, len);
+        qag_desired_port(ret, conf, nics, key, port, nets, groups, sets, by_port, by_vsid);
+        qj_free(port);
     }
+    qvs_map_free(nets);
+    qvs_map_free(groups);
+    qvs_map_free(sets);
     qvs_map_free(by_port);
     qvs_map_free(by_vsid);
 }

@@ -86,9 +86,10 @@ void qag_desired_compute(const qag_plan *plan, const qag_conf *conf, const qvs_m
 void qag_desired_free(qag_desired *d);
 
 /* The ACL rule list of a port for one direction ("ingress"/"egress"), as
- * described above (exposed for tests). Adds the keys of the address sets it
+ * described above (exposed for tests), from groups: the plan's security
+ * groups as trees (qag_plan_section). Adds the keys of the address sets it
  * names to sets_used (may be NULL). Caller frees. */
-qj *qag_desired_acl_rules(const qag_plan *plan, const qj *port, const char *direction,
+qj *qag_desired_acl_rules(const qvs_map *groups, const qj *port, const char *direction,
                           qvs_map *sets_used);
 
 #endif

@@ -13,8 +13,8 @@ size_t qag_explain(const qag_plan *plan, const qag_conf *conf, const char *windo
 {
     qvs_map *nics = qvs_map_new();
     const char *key;
-    for (size_t i = 0; i < qvs_map_end(plan->sec[QAG_SEC_PORTS]); i++)
-        if (qvs_map_at(plan->sec[QAG_SEC_PORTS], i, &key, NULL))
+    for (size_t i = 0; i < qtm_end(plan->sec[QAG_SEC_PORTS]); i++)
+        if (qtm_at(plan->sec[QAG_SEC_PORTS], i, &key, NULL, NULL))
             qvs_map_put(nics, key, qj_object());
     qag_desired d;
     qag_desired_compute(plan, conf, nics, &d);

@@ -10,7 +10,7 @@ void qag_plan_init(qag_plan *p)
 {
     p->revision = -1;
     for (int i = 0; i < QAG_NSEC; i++)
-        p->sec[i] = qvs_map_new();
+        p->sec[i] = qtm_new();
 }
 
 void qag_plan_free(qag_plan *p)
@@ -18,29 +18,52 @@ void qag_plan_free(qag_plan *p)
     if (!p)
         return;
     for (int i = 0; i < QAG_NSEC; i++) {
-        qvs_map_free(p->sec[i]);
+        qtm_free(p->sec[i]);
         p->sec[i] = NULL;
     }
     p->revision = -1;
 }
 
-/* The stored form of a value of section sec (takes v). */
-static qj *qag_plan_pack(int sec, qj *v)
+size_t qag_plan_bytes(const qag_plan *p)
 {
-    if (sec != QAG_SEC_LOOKUP || !v)
-        return v;
-    qj *packed = qj_str_take(qj_to_string(v));
-    qj_free(v);
-    return packed;
+    size_t n = 0;
+    for (int i = 0; i < QAG_NSEC; i++)
+        n += qtm_bytes(p->sec[i]);
+    return n;
 }
 
-qj *qag_plan_unpack(const qj *stored)
+qj *qag_plan_parse(const char *text, size_t len)
 {
-    const char *text = qj_as_str(stored);
-    return text ? qj_parse(text, strlen(text), NULL, NULL) : NULL;
+    return text ? qj_parse(text, len, NULL, NULL) : NULL;
 }
 
-static int qag_plan_full(qag_plan *p, int64_t rev, qj *plan, char *err, size_t errlen)
+qj *qag_plan_get(const qag_plan *p, qag_section s, const char *key)
+{
+    size_t len;
+    const char *text = qtm_get(p->sec[s], key, &len);
+    return qag_plan_parse(text, len);
+}
+
+qvs_map *qag_plan_section(const qag_plan *p, qag_section s)
+{
+    qvs_map *m = qvs_map_new();
+    const char *key, *text;
+    size_t len;
+    for (size_t i = 0; i < qtm_end(p->sec[s]); i++)
+        if (qtm_at(p->sec[s], i, &key, &text, &len))
+            qvs_map_put(m, key, qag_plan_parse(text, len));
+    return m;
+}
+
+/* Stores v (compact text; b is scratch) under key; true if that changed m. */
+static bool qag_plan_put(qtm *m, const char *key, const qj *v, qbuf *b)
+{
+    qbuf_reset(b);
+    qj_emit(v, b, false);
+    return qtm_put(m, key, b->data, b->len);
+}
+
+static int qag_plan_full(qag_plan *p, int64_t rev, const qj *plan, char *err, size_t errlen)
 {
     if (!qj_is(plan, QJ_OBJECT)) {
         snprintf(err, errlen, "\"plan\" is not an object");
@@ -54,21 +77,24 @@ static int qag_plan_full(qag_plan *p, int64_t rev, qj *plan, char *err, size_t e
         }
     }
     int changed = 0;
+    qbuf b;
+    qbuf_init(&b, 0);
     for (int i = 0; i < QAG_NSEC; i++) {
-        qj *s = qj_get(plan, qag_plan_sections[i]);
-        for (size_t k = 0; i == QAG_SEC_LOOKUP && s && k < s->u.obj.n; k++)
-            s->u.obj.m[k].val = qag_plan_pack(i, s->u.obj.m[k].val);
-        qvs_map *m = qvs_map_from_object(s);
-        if (!qvs_map_equal(m, p->sec[i]))
+        const qj *s = qj_get(plan, qag_plan_sections[i]);
+        qtm *m = qtm_new();
+        for (size_t k = 0; s && k < s->u.obj.n; k++)
+            qag_plan_put(m, s->u.obj.m[k].key, s->u.obj.m[k].val, &b);
+        if (!qtm_equal(m, p->sec[i]))
             changed = 1;
-        qvs_map_free(p->sec[i]);
+        qtm_free(p->sec[i]);
         p->sec[i] = m;
     }
+    qbuf_free(&b);
     p->revision = rev;
     return changed;
 }
 
-static int qag_plan_delta(qag_plan *p, int64_t rev, const qj *since, qj *delta, char *err,
+static int qag_plan_delta(qag_plan *p, int64_t rev, const qj *since, const qj *delta, char *err,
                           size_t errlen)
 {
     if (!qj_is(since, QJ_INT) || since->u.i != p->revision || !qj_is(delta, QJ_OBJECT)) {
@@ -90,37 +116,32 @@ static int qag_plan_delta(qag_plan *p, int64_t rev, const qj *since, qj *delta, 
         }
     }
     int changed = 0;
+    qbuf b;
+    qbuf_init(&b, 0);
     for (int i = 0; i < QAG_NSEC; i++) {
-        qj *d = qj_get(delta, qag_plan_sections[i]);
+        const qj *d = qj_get(delta, qag_plan_sections[i]);
         if (!d)
             continue;
-        qvs_map *m = p->sec[i];
-        const qj *rem = qj_get(d, "removed");
+        qtm *m = p->sec[i];
+        const qj *rem = qj_get(d, "removed"), *set = qj_get(d, "set");
         for (size_t r = 0; r < qj_len(rem); r++)
-            changed |= qvs_map_del(m, qj_as_str(qj_at(rem, r)));
-        qj *set = qj_get(d, "set");
-        for (size_t s = 0; set && s < set->u.obj.n; s++) {
-            qj_member *mb = &set->u.obj.m[s];
-            mb->val = qag_plan_pack(i, mb->val);
-            if (qj_equal(qvs_map_get(m, mb->key), mb->val))
-                continue;
-            qvs_map_put(m, mb->key, mb->val);
-            mb->val = NULL;     /* moved */
-            changed = 1;
-        }
+            changed |= qtm_del(m, qj_as_str(qj_at(rem, r)));
+        for (size_t s = 0; set && s < set->u.obj.n; s++)
+            changed |= qag_plan_put(m, set->u.obj.m[s].key, set->u.obj.m[s].val, &b);
     }
+    qbuf_free(&b);
     p->revision = rev;
     return changed;
 }
 
-int qag_plan_apply(qag_plan *p, qj *resp, char *err, size_t errlen)
+int qag_plan_apply(qag_plan *p, const qj *resp, char *err, size_t errlen)
 {
     const qj *rev = qj_get(resp, "revision");
     if (!qj_is(rev, QJ_INT) || rev->u.i < 0) {
         snprintf(err, errlen, "the answer has no revision");
         return -1;
     }
-    qj *plan = qj_get(resp, "plan"), *delta = qj_get(resp, "delta");
+    const qj *plan = qj_get(resp, "plan"), *delta = qj_get(resp, "delta");
     if (plan)
         return qag_plan_full(p, rev->u.i, plan, err, errlen);
     if (delta)

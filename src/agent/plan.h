@@ -1,14 +1,21 @@
 /* plan: the agent's copy of its host plan (docs/host-channel.md), section by
- * section in hash maps, and the application of the channel's answers: a full
- * plan replaces it, a delta patches it ("set" objects whole, "removed" keys).
+ * section, and the application of the channel's answers: a full plan
+ * replaces it, a delta patches it ("set" objects whole, "removed" keys).
+ *
+ * Each section is a textmap of key -> the value's compact JSON text: a host
+ * holds ten and more lookup records per local port, and a tree of a dozen
+ * small allocations per value scatters over a heap that cannot be given back
+ * (issue 4's agent memory figure). Readers parse what they use.
  *
  * Ownership: the struct is the caller's; qag_plan_init/qag_plan_free manage
- * the maps it holds (free accepts NULL). Values in the sections belong to
- * the plan; lookups return borrowed pointers. */
+ * the maps it holds (free accepts NULL). Texts from the sections are
+ * borrowed (valid until the plan changes); qag_plan_get and
+ * qag_plan_section return trees the caller frees. */
 #ifndef QHV_AGENT_PLAN_H
 #define QHV_AGENT_PLAN_H
 #include <stdint.h>
 #include "lib/json.h"
+#include "lib/textmap.h"
 #include "vswitch/objmap.h"
 
 typedef enum {
@@ -22,14 +29,18 @@ extern const char *const qag_plan_sections[QAG_NSEC];
 
 typedef struct qag_plan {
     int64_t revision;           /* the plan is the server's as of this revision; -1: none yet */
-    qvs_map *sec[QAG_NSEC];     /* key → value; lookup_records values are packed (below) */
+    qtm *sec[QAG_NSEC];         /* key → compact JSON text of the value */
 } qag_plan;
 
-/* A host holds every lookup record of its virtual subnets (ten and more per
- * local port): the plan keeps each as its JSON text, one allocation instead
- * of a tree of fourteen (issue 4's agent memory figure). This returns a
- * record's value as a tree (caller frees), or NULL if stored is not one. */
-qj *qag_plan_unpack(const qj *stored);
+/* Section s's value of key as a tree (caller frees), or NULL if absent. */
+qj *qag_plan_get(const qag_plan *p, qag_section s, const char *key);
+/* A value's text as a tree (caller frees); NULL for NULL. */
+qj *qag_plan_parse(const char *text, size_t len);
+/* Section s as a map of trees (caller frees): for the small sections a
+ * computation reads over and over (networks, groups, address sets). */
+qvs_map *qag_plan_section(const qag_plan *p, qag_section s);
+/* Bytes the plan holds. */
+size_t qag_plan_bytes(const qag_plan *p);
 
 void qag_plan_init(qag_plan *p);
 void qag_plan_free(qag_plan *p);
@@ -37,10 +48,10 @@ void qag_plan_free(qag_plan *p);
 /* Applies a channel answer:
  *   {"revision": R, "plan": {...}}                 replaces the plan
  *   {"revision": R, "since": S, "delta": {...}}    patches it (S must be p->revision)
- * Values are moved out of resp (the caller still frees it). Returns 1 if the
+ * resp stays the caller's. Returns 1 if the
  * plan's content changed, 0 if only its revision moved, -1 with err if the
  * answer is malformed or does not apply (then p is unchanged). Unknown
  * sections are ignored. */
-int qag_plan_apply(qag_plan *p, qj *resp, char *err, size_t errlen);
+int qag_plan_apply(qag_plan *p, const qj *resp, char *err, size_t errlen);
 
 #endif

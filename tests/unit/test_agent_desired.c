@@ -324,12 +324,13 @@ static void test_acl_rules(void **state)
 {
     qag_plan p;
     load_plan(&p);
-    const qj *pv = qvs_map_get(p.sec[QAG_SEC_PORTS], "pv");
+    qj *pv = qag_plan_get(&p, QAG_SEC_PORTS, "pv");
+    qvs_map *groups = qag_plan_section(&p, QAG_SEC_GROUPS);
     /* Ingress: one rule per match with the union of its remotes; a remote
      * group is named as an address set of the rule's ethertype; protocols
      * become numbers. */
     qvs_map *sets = qvs_map_new();
-    qj *in = qag_desired_acl_rules(&p, pv, "ingress", sets);
+    qj *in = qag_desired_acl_rules(groups, pv, "ingress", sets);
     char *text = qj_to_string(in);
     assert_string_equal(text,
         "[{\"ethertype\":\"IPv4\",\"protocol\":6,\"port_range_min\":22,"
@@ -349,7 +350,7 @@ static void test_acl_rules(void **state)
     qvs_map_free(sets);
     /* Egress: the two identical allow-all rules are one; a prefix and
      * "anywhere" for the same match is anywhere (null, no sets). */
-    qj *out = qag_desired_acl_rules(&p, pv, "egress", NULL);
+    qj *out = qag_desired_acl_rules(groups, pv, "egress", NULL);
     text = qj_to_string(out);
     assert_string_equal(text,
         "[{\"ethertype\":\"IPv4\",\"protocol\":null,\"port_range_min\":null,"
@@ -358,6 +359,8 @@ static void test_acl_rules(void **state)
         "\"port_range_max\":53,\"remote_ip_prefixes\":null,\"remote_address_sets\":[]}]");
     free(text);
     qj_free(out);
+    qj_free(pv);
+    qvs_map_free(groups);
     qag_plan_free(&p);
 }
 
@@ -389,9 +392,11 @@ static void test_address_sets(void **state)
     assert_true(dep);
     qag_desired_free(&d);
     /* Members leave: the sets are emptied, the ACL is the same text. */
-    qj *set = qvs_map_get(p.sec[QAG_SEC_SETS], "sg1");
-    while (qj_len(set))
-        qj_free(set->u.arr.v[--set->u.arr.n]);
+    char err[256];
+    qj *leave = J("{\"revision\": 8, \"since\": 7, \"delta\": {"
+             "\"address_sets\": {\"set\": {\"sg1\": []}}}}");
+    assert_int_equal(qag_plan_apply(&p, leave, err, sizeof err), 1);
+    qj_free(leave);
     qag_desired_compute(&p, &c, nics, &d);
     char *acl2 = qj_to_string(qvs_map_get(d.objects, "acl/pv/ingress"));
     assert_string_equal(acl, acl2);
