@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 #include "agent/auth.h"
 #include "agent/desired.h"
+#include "agent/heap.h"
 #include "agent/plan.h"
 #include "agent/reconcile.h"
 #include "lib/httpc.h"
@@ -10,9 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #define QAG_TICK_US 200000u             /* backend change poll */
 #define QAG_TRIM_IDLE_US 1000000u       /* heap trim after this long without a reconcile */
@@ -120,14 +118,6 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
         qhttpc_free(http);
         return NULL;
     }
-#ifdef __GLIBC__
-    /* Blocks of 64 KiB and more (the plan's text arenas, a switch dump's
-     * text) come from mmap: a freed one goes back at once, and what a growing
-     * arena has not written yet is not resident. A fixed threshold also stops
-     * glibc raising it to the largest block freed so far, which would put
-     * those blocks among the small ones again. */
-    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
-#endif
     qag *a = xcalloc(1, sizeof *a);
     a->conf = conf;
     a->cls = cls;
@@ -414,16 +404,11 @@ static void qag_reconcile(qag *a)
 static void qag_trim(qag *a)
 {
     a->trim_due_us = 0;
-#ifdef __GLIBC__
-    struct mallinfo2 mi = mallinfo2();
-    if (mi.fordblks > ((size_t)1 << 20) && mi.fordblks > mi.uordblks / 4)
-        malloc_trim(0);
+    size_t in_use, free_bytes;
+    qag_heap_trim(&in_use, &free_bytes);
     QLOG_D("agent", "heap in use %zu KiB, free %zu KiB; the plan holds %zu KiB (%zu ports)",
-           mi.uordblks / 1024, mi.fordblks / 1024, qag_plan_bytes(&a->plan) / 1024,
+           in_use / 1024, free_bytes / 1024, qag_plan_bytes(&a->plan) / 1024,
            qtm_size(a->plan.sec[QAG_SEC_PORTS]));
-#else
-    (void)a;
-#endif
 }
 
 /* ---------- the channel ---------- */

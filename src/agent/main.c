@@ -1,6 +1,7 @@
 /* qhv-agent: the per-hypervisor agent (src/agent/agent.h). A console
  * program; on Windows also a service (src/agent/service.h). */
 #include "agent/config.h"
+#include "agent/heap.h"
 #include "agent/launch.h"
 #ifdef _WIN32
 #include "agent/service.h"
@@ -38,6 +39,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    qag_heap_setup(argv);
     const char **files = xcalloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
     enum { RUN, DRY_RUN, SERVICE, INSTALL, REMOVE } mode = RUN;

@@ -1,0 +1,54 @@
+#include "agent/heap.h"
+#include <stdlib.h>     /* first: defines __GLIBC__ where it applies */
+#ifdef __GLIBC__
+#include <malloc.h>
+#include <string.h>
+#include <unistd.h>
+#include "lib/util.h"
+
+#define QAG_TCACHE_TUNABLE "glibc.malloc.tcache_count="
+
+void qag_heap_setup(char **argv)
+{
+    const char *was = getenv("GLIBC_TUNABLES");
+    if (!was || !strstr(was, QAG_TCACHE_TUNABLE)) {
+        char *old = was ? xstrdup(was) : NULL;
+        char *t = old && *old ? xasprintf("%s:" QAG_TCACHE_TUNABLE "0", old)
+                              : xstrdup(QAG_TCACHE_TUNABLE "0");
+        setenv("GLIBC_TUNABLES", t, 1);
+        execv("/proc/self/exe", argv);
+        /* No /proc, say: run with the cache. */
+        if (old)
+            setenv("GLIBC_TUNABLES", old, 1);
+        else
+            unsetenv("GLIBC_TUNABLES");
+        free(t);
+        free(old);
+    }
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+}
+
+void qag_heap_trim(size_t *in_use, size_t *free_bytes)
+{
+    struct mallinfo2 mi = mallinfo2();
+    if (mi.fordblks > ((size_t)1 << 20) && mi.fordblks > mi.uordblks / 4)
+        malloc_trim(0);
+    if (in_use)
+        *in_use = mi.uordblks + mi.hblkhd;
+    if (free_bytes)
+        *free_bytes = mi.fordblks;
+}
+
+#else
+
+void qag_heap_setup(char **argv) { (void)argv; }
+
+void qag_heap_trim(size_t *in_use, size_t *free_bytes)
+{
+    if (in_use)
+        *in_use = 0;
+    if (free_bytes)
+        *free_bytes = 0;
+}
+
+#endif
