@@ -673,8 +673,8 @@ static uint64_t qag_report_due(const qag *a)
 
 void qag_run(qag *a, volatile sig_atomic_t *stop)
 {
-    QLOG_I("agent", "qhv-agent for host %s: server %s, backend %s", a->conf->host,
-           a->conf->server_url, a->cls->name);
+    QLOG_I("agent", "qhv-agent for host %s: server %s, backend %s; allocator: %s", a->conf->host,
+           a->conf->server_url, a->cls->name, qag_heap_describe());
     uint64_t now = qhv_now_us();
     a->resync_next_us = now;
     while (!*stop) {

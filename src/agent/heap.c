@@ -2,6 +2,7 @@
 #include <stdlib.h>     /* first: defines __GLIBC__ where it applies */
 #ifdef __GLIBC__
 #include <malloc.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include "lib/util.h"
@@ -28,6 +29,14 @@ void qag_heap_setup(char **argv)
     mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 }
 
+const char *qag_heap_describe(void)
+{
+    static char text[512];
+    const char *t = getenv("GLIBC_TUNABLES");
+    snprintf(text, sizeof text, "glibc, GLIBC_TUNABLES=%s", t ? t : "(unset)");
+    return text;
+}
+
 void qag_heap_trim(size_t *in_use, size_t *free_bytes)
 {
     struct mallinfo2 mi = mallinfo2();
@@ -42,6 +51,8 @@ void qag_heap_trim(size_t *in_use, size_t *free_bytes)
 #else
 
 void qag_heap_setup(char **argv) { (void)argv; }
+
+const char *qag_heap_describe(void) { return "not glibc"; }
 
 void qag_heap_trim(size_t *in_use, size_t *free_bytes)
 {

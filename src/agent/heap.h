@@ -22,6 +22,10 @@
  * raise the threshold to the largest block freed so far). */
 void qag_heap_setup(char **argv);
 
+/* What the allocator runs with, for the start-up log (static text):
+ * "glibc, GLIBC_TUNABLES=..." or "not glibc". */
+const char *qag_heap_describe(void);
+
 /* Gives free memory back to the system if there is much of it; fills
  * in_use and free_bytes (may be NULL) with the heap's figures before. */
 void qag_heap_trim(size_t *in_use, size_t *free_bytes);

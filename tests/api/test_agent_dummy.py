@@ -5,6 +5,7 @@ retried, foreign objects are never touched, and changes reach only the hosts
 they concern. Every scenario ends by checking the feed against a full
 recompute."""
 import json
+import re
 import os
 import shutil
 import signal
@@ -69,9 +70,9 @@ class Host:
             f.seek(self.log_start)
             return f.read().decode(errors='replace')
 
-    def start(self):
+    def start(self, env=None):
         self.proc = subprocess.Popen([AGENT, '--config-file', self.conf], stdout=self.log,
-                                     stderr=self.log)
+                                     stderr=self.log, env=env)
         return self
 
     def stop(self):
@@ -214,6 +215,36 @@ class DummyHostsTest(qhvtest.ServerTestCase):
             self.wait_for('%s empty' % h.name,
                           lambda h=h: not h.objects('lookup_record') and not h.objects('port'))
             self.assertFeedIsFresh(h.name)
+
+    def test_agent_runs_without_glibc_thread_cache(self):
+        # agent/heap.h: the agent re-executes itself (same pid, same
+        # arguments) with glibc's per-thread cache off, keeping an operator's
+        # tunables; one that sets the cache itself is left alone. (What
+        # execve passed is what the agent logs: glibc may rewrite the copy
+        # /proc/PID/environ shows.)
+        def tunables(h):
+            m = self.wait_for('the start-up line of ' + h.name, lambda: re.findall(
+                r'allocator: glibc, GLIBC_TUNABLES=(\S+)', h.read_log()))
+            self.assertEqual(len(m), 1, h.read_log())
+            with open('/proc/%d/cmdline' % h.proc.pid, 'rb') as f:
+                self.assertEqual(f.read().split(b'\0')[:3],
+                                 [AGENT.encode(), b'--config-file', h.conf.encode()])
+            return m[0]
+        env = dict(os.environ)
+        env['GLIBC_TUNABLES'] = 'glibc.malloc.perturb=0'
+        h = Host(self, 'th1', '192.168.64.1')
+        h.ctl('counters')
+        self.hosts['th1'] = h.start(env)
+        self.assertEqual(tunables(h), 'glibc.malloc.perturb=0:glibc.malloc.tcache_count=0')
+        for given, want in (('glibc.malloc.tcache_count=3', 'glibc.malloc.tcache_count=3'),
+                            (None, 'glibc.malloc.tcache_count=0')):
+            h.stop()
+            h.log_start = os.path.getsize(h.logfile)
+            env.pop('GLIBC_TUNABLES')
+            if given:
+                env['GLIBC_TUNABLES'] = given
+            h.start(env)
+            self.assertEqual(tunables(h), want)
 
     def test_restarts_issue_no_writes_and_stale_state_goes(self):
         h = self.host('rh1', '192.168.61.1')
