@@ -404,6 +404,8 @@ static void qag_reconcile(qag *a)
 static void qag_trim(qag *a)
 {
     a->trim_due_us = 0;
+    if (a->cls->release)
+        a->cls->release(a->vs);
     size_t in_use, free_bytes;
     qag_heap_trim(&in_use, &free_bytes);
     QLOG_D("agent", "heap in use %zu KiB, free %zu KiB; the plan holds %zu KiB (%zu ports)",

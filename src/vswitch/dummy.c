@@ -14,6 +14,11 @@ struct qvs {
      * it means someone else wrote it (writes replace the file). */
     bool seen_valid;
     qplat_fileid seen;
+    /* The state as read or written when the file had identity cache_id: a
+     * reconcile (dump, operate, confirming dump) and a burst of them parse
+     * the file once. Dropped by release() when the agent is idle. */
+    qj *cache;
+    qplat_fileid cache_id;
 };
 
 /* ---------- the state file ---------- */
@@ -138,6 +143,44 @@ static int qvs_dummy_rmw(const char *path, qvs_dummy_edit_fn fn, void *arg, qpla
     return rc;
 }
 
+/* The backend's read-modify-write: qvs_dummy_rmw through the cache. fn may
+ * change the state only if it returns 1 (then it is written). */
+static int qvs_dummy_rmw_cached(qvs *vs, qvs_dummy_edit_fn fn, void *arg, qplat_fileid *st,
+                                qplat_fileid *st_read, char *err, size_t errlen)
+{
+    qplat_lock *lock = qvs_dummy_lock(vs->path, err, errlen);
+    if (!lock)
+        return -1;
+    qplat_fileid now;
+    qj *state = NULL;
+    int rc = 0;
+    if (vs->cache && qplat_file_id(vs->path, &now) == 0 &&
+        qplat_fileid_same(&now, &vs->cache_id)) {
+        state = vs->cache;
+        *st = now;
+    } else {
+        qj_free(vs->cache);
+        vs->cache = NULL;
+        rc = qvs_dummy_read(vs->path, &state, st, err, errlen);
+    }
+    vs->cache = NULL;
+    if (st_read)
+        *st_read = *st;
+    if (rc == 0) {
+        rc = fn(state, arg, err, errlen);
+        if (rc > 0 && qvs_dummy_write(vs->path, state, st, err, errlen) < 0)
+            rc = -1;
+    }
+    if (rc >= 0) {
+        vs->cache = state;
+        vs->cache_id = *st;
+    } else {
+        qj_free(state);     /* half changed, or not written: read it again */
+    }
+    qplat_unlock_file(lock);
+    return rc;
+}
+
 int qvs_dummy_edit(const char *path, qvs_dummy_edit_fn fn, void *arg, char *err, size_t errlen)
 {
     qplat_fileid st;
@@ -181,6 +224,7 @@ static void qvs_dummy_close(qvs *vs)
 {
     if (!vs)
         return;
+    qj_free(vs->cache);
     free(vs->path);
     free(vs);
 }
@@ -220,9 +264,8 @@ static int qvs_dummy_dump_fn(qj *state, void *arg, char *err, size_t errlen)
         const qj_member *m = &objects->u.obj.m[i];
         const char *owner = qj_get_str(m->val, "owner");
         bool foreign = owner && !strcmp(owner, "foreign");
-        /* Move the values out unless the state is to be written back. */
-        qj *v = write ? qj_clone(qj_get(m->val, "value")) : qj_take(m->val, "value");
-        qvs_map_put(foreign ? o->foreign : o->objects, m->key, v ? v : qj_null());
+        const qj *v = qj_get(m->val, "value");     /* the state stays cached */
+        qvs_map_put(foreign ? o->foreign : o->objects, m->key, v ? qj_clone(v) : qj_null());
     }
     return write;
 }
@@ -231,7 +274,7 @@ static int qvs_dummy_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
 {
     qvs_observed_init(ret);
     qplat_fileid st;
-    if (qvs_dummy_rmw(vs->path, qvs_dummy_dump_fn, ret, &st, NULL, err, errlen) < 0)
+    if (qvs_dummy_rmw_cached(vs, qvs_dummy_dump_fn, ret, &st, NULL, err, errlen) < 0)
         return -1;
     qvs_dummy_seen(vs, &st);
     return 0;
@@ -338,7 +381,7 @@ static size_t qvs_dummy_operate(qvs *vs, qvs_op *ops, size_t n)
     qvs_dummy_batch b = {ops, n, 0};
     char err[256];
     qplat_fileid st, st_read;
-    if (qvs_dummy_rmw(vs->path, qvs_dummy_operate_fn, &b, &st, &st_read, err, sizeof err) < 0) {
+    if (qvs_dummy_rmw_cached(vs, qvs_dummy_operate_fn, &b, &st, &st_read, err, sizeof err) < 0) {
         for (size_t i = 0; i < n; i++)
             qvs_dummy_result(&ops[i], -EIO, err);
         return n;
@@ -352,6 +395,12 @@ static size_t qvs_dummy_operate(qvs *vs, qvs_op *ops, size_t n)
     return b.failed;
 }
 
+static void qvs_dummy_release(qvs *vs)
+{
+    qj_free(vs->cache);
+    vs->cache = NULL;
+}
+
 const qvs_class qvs_dummy_class = {
     .name = "dummy",
     .port_filter = true,
@@ -360,4 +409,5 @@ const qvs_class qvs_dummy_class = {
     .dump = qvs_dummy_dump,
     .changed = qvs_dummy_changed,
     .operate = qvs_dummy_operate,
+    .release = qvs_dummy_release,
 };

@@ -125,6 +125,9 @@ typedef struct qvs_class {
      * {"network_types": [...], "port_filter": bool, ...}. The agent reports
      * it in its heartbeat instead of its configuration alone. */
     qj *(*capabilities)(qvs *vs);
+    /* Optional: drop what is cached between calls; the agent calls it once
+     * it has been idle a while, before giving memory back. */
+    void (*release)(qvs *vs);
 } qvs_class;
 
 /* The backend called name, or NULL with a reason in err (an unknown name, or
