@@ -1,5 +1,6 @@
 /* The dummy backend: its state file, NIC requirement, foreign objects,
- * faults (fail_nth with a kind filter, slow_ms, vanish), counters, changed(). */
+ * faults (fail_nth with a kind filter, slow_ms, vanish), counters, changed(),
+ * the state cache and release(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include "lib/file.h"
 #include "lib/util.h"
 #include "vswitch/dummy.h"
 
@@ -228,6 +232,43 @@ static void test_changed(void **state)
     assert_non_null(strstr(err, f->path));
 }
 
+/* The state is cached by the file's identity (device, inode, size, mtime):
+ * a file rewritten in place with its identity restored is not read again
+ * until release() drops the cache. */
+static void test_cache(void **state)
+{
+    fixture *f = *state;
+    qvs_observed o;
+    char err[256];
+    edit(f, "{\"nics\": [\"p1\"]}");
+    assert_int_equal(qvs_dummy_class.dump(f->vs, &o, err, sizeof err), 0);
+    assert_non_null(qvs_map_get(o.nics, "p1"));
+    qvs_observed_free(&o);
+    struct stat st;
+    assert_int_equal(stat(f->path, &st), 0);
+    size_t len;
+    char *text = qfile_read(f->path, &len);
+    char *p1 = strstr(text, "\"p1\"");
+    assert_non_null(p1);
+    p1[2] = '2';
+    FILE *fp = fopen(f->path, "r+");
+    assert_int_equal(fwrite(text, 1, len, fp), len);
+    fclose(fp);
+    free(text);
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    assert_int_equal(utimensat(AT_FDCWD, f->path, times, 0), 0);
+    assert_int_equal(qvs_dummy_class.dump(f->vs, &o, err, sizeof err), 0);
+    assert_non_null(qvs_map_get(o.nics, "p1"));     /* the cached state */
+    qvs_observed_free(&o);
+    qvs_dummy_class.release(f->vs);
+    assert_int_equal(qvs_dummy_class.dump(f->vs, &o, err, sizeof err), 0);
+    assert_null(qvs_map_get(o.nics, "p1"));
+    assert_non_null(qvs_map_get(o.nics, "p2"));
+    qvs_observed_free(&o);
+    qvs_dummy_class.release(f->vs);
+    qvs_dummy_class.release(f->vs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +276,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
