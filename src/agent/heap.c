@@ -40,7 +40,9 @@ const char *qag_heap_describe(void)
 void qag_heap_trim(size_t *in_use, size_t *free_bytes)
 {
     struct mallinfo2 mi = mallinfo2();
-    if (mi.fordblks > ((size_t)1 << 20) && mi.fordblks > mi.uordblks / 4)
+    /* Cheap (a walk of the free lists, once idle): even 256 KiB is a few
+     * KiB per port on a host of a hundred. */
+    if (mi.fordblks > ((size_t)256 << 10))
         malloc_trim(0);
     if (in_use)
         *in_use = mi.uordblks + mi.hblkhd;
