@@ -2,6 +2,7 @@
 #include <stdlib.h>     /* first: defines __GLIBC__ where it applies */
 #ifdef __GLIBC__
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,8 +12,10 @@
 
 void qag_heap_setup(char **argv)
 {
-    const char *was = getenv("GLIBC_TUNABLES");
-    if (!was || !strstr(was, QAG_TCACHE_TUNABLE)) {
+    const char *was = getenv("GLIBC_TUNABLES"), *preload = getenv("LD_PRELOAD");
+    /* Not under valgrind: the program it would execute is the agent alone. */
+    bool valgrind = preload && strstr(preload, "vgpreload");
+    if (!valgrind && (!was || !strstr(was, QAG_TCACHE_TUNABLE))) {
         char *old = was ? xstrdup(was) : NULL;
         char *t = old && *old ? xasprintf("%s:" QAG_TCACHE_TUNABLE "0", old)
                               : xstrdup(QAG_TCACHE_TUNABLE "0");

@@ -15,7 +15,9 @@
 /* Call first thing in main. If GLIBC_TUNABLES does not set
  * glibc.malloc.tcache_count, re-executes the program (/proc/self/exe, same
  * pid and arguments) with glibc.malloc.tcache_count=0 added; if that is
- * impossible, returns and the agent runs with the cache. Then fixes the mmap
+ * impossible, returns and the agent runs with the cache. (An operator keeps
+ * the cache by setting the tunable, e.g. glibc.malloc.tcache_count=7; under
+ * valgrind nothing is re-executed.) Then fixes the mmap
  * threshold at 64 KiB: larger blocks (the plan's text arenas, a switch
  * dump's text) come from mmap, so a freed one goes back at once and what a
  * growing arena has not written yet is not resident (glibc would otherwise
