@@ -656,19 +656,22 @@ class BulkTest(qhvtest.ServerTestCase):
             self.assertEqual(p['fixed_ips'][0]['subnet_id'], sub['id'])
             self.assertEqual(p['revision_number'], 1)
             self.assertEqual(p['status'], 'DOWN')
-        # The same address twice: a conflict, and neither port exists.
+        # The same address twice: a conflict, and neither port exists. (An
+        # address the two ports above did not get: allocation is random, as
+        # Neutron's.)
+        free_ip = next(a for a in ('10.91.0.77', '10.91.0.78', '10.91.0.79') if a not in ips)
         self.assertError(c.post('/v2.0/ports', {'ports': [
             {'network_id': net['id'], 'name': 'dup0',
-             'fixed_ips': [{'subnet_id': sub['id'], 'ip_address': '10.91.0.77'}]},
+             'fixed_ips': [{'subnet_id': sub['id'], 'ip_address': free_ip}]},
             {'network_id': net['id'], 'name': 'dup1',
-             'fixed_ips': [{'subnet_id': sub['id'], 'ip_address': '10.91.0.77'}]}]}),
+             'fixed_ips': [{'subnet_id': sub['id'], 'ip_address': free_ip}]}]}),
             409, 'IpAddressAlreadyAllocated')
         st, listed = c.get('/v2.0/ports?name=dup0&name=dup1')
         self.assertEqual(listed['ports'], [])
         # The address is free again.
         p = self.make_port(net['id'], client=c,
-                           fixed_ips=[{'subnet_id': sub['id'], 'ip_address': '10.91.0.77'}])
-        self.assertEqual(p['fixed_ips'][0]['ip_address'], '10.91.0.77')
+                           fixed_ips=[{'subnet_id': sub['id'], 'ip_address': free_ip}])
+        self.assertEqual(p['fixed_ips'][0]['ip_address'], free_ip)
         self.assertError(c.post('/v2.0/ports', {'ports': [
             {'network_id': net['id'], 'name': 'm0'}, {'network_id': MISSING, 'name': 'm1'}]}),
             404, 'NetworkNotFound')

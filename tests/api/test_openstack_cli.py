@@ -495,9 +495,14 @@ class OpenStackCliTest(qhvtest.ServerTestCase):
         cidr = '2001:db8:2::/64'
         plain = self.js('port', 'create', 'cli-slaac-plain', '--network', net['id'],
                         '--mac-address', 'fa:16:3e:30:00:02')
+        # An address early and plain did not get (allocation is random, as
+        # Neutron's).
+        taken = {f['ip_address'] for p in (early, plain) for f in p['fixed_ips']}
+        ip_fixed = next(a for a in ('10.30.0.33', '10.30.0.34', '10.30.0.35')
+                        if a not in taken)
         fixed = self.js('port', 'create', 'cli-slaac-fixed', '--network', net['id'],
                         '--mac-address', 'fa:16:3e:30:00:03',
-                        '--fixed-ip', 'subnet=cli-slaac-v4,ip-address=10.30.0.33')
+                        '--fixed-ip', 'subnet=cli-slaac-v4,ip-address=%s' % ip_fixed)
         early_now = self.js('port', 'show', early['id'])
         try:
             with self.subTest('port created without fixed_ips'):
@@ -508,7 +513,7 @@ class OpenStackCliTest(qhvtest.ServerTestCase):
                                % eui64(cidr, 'fa:16:3e:30:00:02'))
                 self.assertEqual(self.ids(rows), [plain['id']])
             with self.subTest('port created with a fixed IP on the v4 subnet'):
-                self.assertIp(fixed['fixed_ips'], v4['id'], '10.30.0.33')
+                self.assertIp(fixed['fixed_ips'], v4['id'], ip_fixed)
                 self.assertIp(fixed['fixed_ips'], v6['id'],
                               eui64(cidr, 'fa:16:3e:30:00:03'))
                 self.assertEqual(len(fixed['fixed_ips']), 2, fixed['fixed_ips'])
