@@ -156,11 +156,13 @@ class KeystoneCliTest(KeystoneTestCase):
         shown = self.cli('admin', 'network', 'show', net['id'], '-f', 'json')
         self.assertEqual(shown['project_id'], demo)
         self.assertIn(shown['provider:network_type'], ('vlan', 'nvgre'))
+        # A VLAN outside the tenant range (physnet1:100:2999), where k-net's
+        # was drawn at random.
         vlan = self.cli('admin', 'network', 'create', '--provider-network-type', 'vlan',
-                        '--provider-physical-network', 'physnet1', '--provider-segment', '1234',
+                        '--provider-physical-network', 'physnet1', '--provider-segment', '3234',
                         'k-admin-vlan', '-f', 'json')
         self.assertEqual((vlan['provider:segmentation_id'], vlan['project_id']),
-                         (1234, self.project('admin')))
+                         (3234, self.project('admin')))
         err = self.cli_error('demo', 'network', 'show', vlan['id'])
         self.assertRegex(err, r'(?i)no network found|not found|404')
         # Provider attributes are admin-only.

@@ -123,14 +123,15 @@ class OpenStackCliTest(qhvtest.ServerTestCase):
         self.assertTrue(100 <= plain['provider:segmentation_id'] <= 2999, plain)
         self.assertEqual(plain['mtu'], 1500)
 
+        # A VLAN outside the tenant range: plain's was drawn at random from it.
         vlan = self.js('network', 'create', 'cli-net-vlan',
                        '--provider-network-type', 'vlan',
                        '--provider-physical-network', 'physnet1',
-                       '--provider-segment', '321')
+                       '--provider-segment', '3210')
         self.assertEqual((vlan['provider:network_type'],
                           vlan['provider:physical_network'],
                           vlan['provider:segmentation_id'], vlan['mtu']),
-                         ('vlan', 'physnet1', 321, 1500))
+                         ('vlan', 'physnet1', 3210, 1500))
 
         nvgre = self.js('network', 'create', 'cli-net-nvgre',
                         '--provider-network-type', 'nvgre',
@@ -160,7 +161,7 @@ class OpenStackCliTest(qhvtest.ServerTestCase):
 
         rows = self.js('network', 'list', '--provider-network-type', 'vlan',
                        '--provider-physical-network', 'physnet1',
-                       '--provider-segment', '321')
+                       '--provider-segment', '3210')
         self.assertEqual(self.ids(rows), [vlan['id']])
         rows = self.js('network', 'list', '--name', 'cli-net-nvgre')
         self.assertEqual(self.ids(rows), [nvgre['id']])
@@ -169,15 +170,15 @@ class OpenStackCliTest(qhvtest.ServerTestCase):
         by_id = self.js('network', 'show', vlan['id'])
         self.assertEqual(by_name['id'], vlan['id'])
         self.assertEqual(by_id['name'], 'cli-net-vlan')
-        self.assertEqual(by_id['provider:segmentation_id'], 321)
+        self.assertEqual(by_id['provider:segmentation_id'], 3210)
         self.assertEqual(by_name, by_id)
 
         # The VLAN is taken; an MTU above the type's maximum is refused.
         err = self.cli_error('network', 'create', 'cli-net-vlan-dup',
                              '--provider-network-type', 'vlan',
                              '--provider-physical-network', 'physnet1',
-                             '--provider-segment', '321')
-        self.assertIn('The VLAN 321 on physical network physnet1 is in use', err)
+                             '--provider-segment', '3210')
+        self.assertIn('The VLAN 3210 on physical network physnet1 is in use', err)
         err = self.cli_error('network', 'set', 'cli-net-nvgre', '--mtu', '1500')
         self.assertIn('Requested MTU is too big, maximum is 1458', err)
 
@@ -188,7 +189,7 @@ class OpenStackCliTest(qhvtest.ServerTestCase):
         shown = self.js('network', 'show', vlan['id'])
         self.assertEqual((shown['name'], shown['description'], shown['mtu']),
                          ('cli-net-vlan2', 'set by the CLI', 1400))
-        self.assertEqual(shown['provider:segmentation_id'], 321)
+        self.assertEqual(shown['provider:segmentation_id'], 3210)
         self.assertGreater(shown['revision_number'], vlan['revision_number'])
 
         self.assertEqual(self.cli('network', 'delete', 'cli-net-plain',
@@ -201,8 +202,8 @@ class OpenStackCliTest(qhvtest.ServerTestCase):
         again = self.js('network', 'create', 'cli-net-vlan-again',
                         '--provider-network-type', 'vlan',
                         '--provider-physical-network', 'physnet1',
-                        '--provider-segment', '321')
-        self.assertEqual(again['provider:segmentation_id'], 321)
+                        '--provider-segment', '3210')
+        self.assertEqual(again['provider:segmentation_id'], 3210)
         self.cli('network', 'delete', again['id'])
 
     def test_subnet_lifecycle(self):
