@@ -332,11 +332,14 @@ class Bench:
         for h in ports_of:
             per.append((rss_kib(self.agents[h].pid) - base) / float(nports))
             cpu.append(cpu_s(self.agents[h].pid))
+        worst = sorted(zip(per, ports_of), reverse=True)[:3]
         print('server: RSS %.1f MiB, CPU %.1f s in all' % (
             rss_kib(self.server.pid) / 1024.0, cpu_s(self.server.pid)))
-        print('agent: idle RSS %d KiB; RSS per local port: mean %.1f KiB, max %.1f KiB '
-              '(target <= 8 KiB); CPU per agent: mean %.2f s, max %.2f s' % (
-                  base, sum(per) / len(per), max(per), sum(cpu) / len(cpu), max(cpu)))
+        print('agent: idle RSS %d KiB; RSS per local port: mean %.1f KiB, p90 %.1f KiB, max %.1f '
+              'KiB (target <= 8 KiB); CPU per agent: mean %.2f s, max %.2f s' % (
+                  base, sum(per) / len(per), pct(per, 90), max(per), sum(cpu) / len(cpu),
+                  max(cpu)))
+        print('  largest: ' + ', '.join('%s %.1f KiB' % (h, v) for v, h in worst))
 
 
 def main():

@@ -399,8 +399,9 @@ static void qag_reconcile(qag *a)
 
 /* A large reconcile leaves much freed memory: once the agent has been idle
  * a while, give it back, so that its footprint is what it holds (the plan),
- * not its peak. (Not after every reconcile: walking the heap costs as much
- * as a small reconcile, and changes come in bursts.) */
+ * not its peak; the same a while after channel answers (qag_run). (Not
+ * after every reconcile: walking the heap costs as much as a small
+ * reconcile, and changes come in bursts.) */
 static void qag_trim(qag *a)
 {
     a->trim_due_us = 0;
@@ -725,10 +726,20 @@ void qag_run(qag *a, volatile sig_atomic_t *stop)
             next = qag_min(next, a->watch_next_us);
         int ms = next > now ? (int)((next - now + 999) / 1000) : 0;
         qhttpc_wait(a->http, ms);
-        if (a->watch && qhttpc_done(a->watch))
+        bool answered = false;
+        if (a->watch && qhttpc_done(a->watch)) {
             qag_watch_done(a);
-        if (a->report && qhttpc_done(a->report))
+            answered = true;
+        }
+        if (a->report && qhttpc_done(a->report)) {
             qag_report_done(a);
+            answered = true;
+        }
+        /* A heartbeat or an empty long-poll answer touches pages a trim
+         * gave back; left alone, an idle agent's footprint creeps up to
+         * what its channel touched since its last reconcile. */
+        if (answered && !a->trim_due_us)
+            a->trim_due_us = qhv_now_us() + QAG_TRIM_IDLE_US;
     }
     QLOG_I("agent", "stopping");
 }

@@ -29,7 +29,6 @@ void qag_heap_setup(char **argv)
         free(t);
         free(old);
     }
-    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 }
 
 const char *qag_heap_describe(void)
