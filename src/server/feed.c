@@ -4,6 +4,7 @@
 #include "model/plan.h"
 #include "model/resources.h"
 #include "lib/log.h"
+#include "lib/textmap.h"
 #include "lib/util.h"
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,24 +12,37 @@
 #include <string.h>
 #include <time.h>
 
-#define QFEED_RING 64            /* deltas kept per host */
+#define QFEED_RING 64            /* deltas kept per host ... */
+#define QFEED_RING_BYTES (1u << 20)  /* ... within this much text (the newest always) */
 #define QFEED_DEBOUNCE_US 10000  /* batch the commits of 10 ms */
 #define QFEED_TICK_MS 100        /* deadline resolution of waiting agents */
 
+/* Plans and deltas are kept as compact JSON text: a hundred hosts' plans
+ * as trees took about 2 MiB each (issue 4's server RSS); answers are built
+ * from the text when asked for. */
 typedef struct qfeed_delta {
     int64_t rev;
-    qj *delta;
+    char *text;            /* {"<section>": {"set": {...}, "removed": [...]}} */
+    size_t len;
 } qfeed_delta;
+
+typedef struct qfeed_sec {
+    char *name;
+    qtm *m;                /* key → the value's compact JSON text */
+} qfeed_sec;
 
 typedef struct qfeed_host {
     char *host;
-    qj *plan;              /* sections only */
+    bool has_plan;
+    qfeed_sec *secs;       /* the plan's sections, in its order */
+    size_t nsecs;
     int64_t plan_rev;      /* revision of the last change */
     int64_t checked_rev;   /* the plan is this up to this revision */
     int64_t base_rev;      /* deltas after this revision are all in the ring */
     bool stale;            /* a refresh the feed owed it failed: recompute on next use */
     qfeed_delta ring[QFEED_RING];
     size_t nring;          /* oldest at index 0 */
+    size_t ring_bytes;
     struct qfeed_host *next;
 } qfeed_host;
 
@@ -67,56 +81,109 @@ static int qfeed_cmp_member(const void *a, const void *b)
     return strcmp((*(const qj_member *const *)a)->key, (*(const qj_member *const *)b)->key);
 }
 
-/* The members of object o (NULL: none), sorted by key. Caller frees. */
-static const qj_member **qfeed_sorted(const qj *o, size_t *n)
+static int qfeed_cmp_str(const void *a, const void *b)
 {
-    *n = o ? o->u.obj.n : 0;
-    const qj_member **v = xcalloc(*n + 1, sizeof *v);
-    for (size_t i = 0; i < *n; i++)
-        v[i] = &o->u.obj.m[i];
-    qsort(v, *n, sizeof *v, qfeed_cmp_member);
-    return v;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Section-by-section difference: {"<section>": {"set": {...}, "removed": [...]}}.
- * A merge of the sorted keys: sections hold thousands of lookup records. */
-static qj *qfeed_diff(const qj *old, const qj *new)
+static qtm *qfeed_section(const qfeed_host *h, const char *name)
 {
-    qj *d = qj_object();
-    for (size_t i = 0; i < new->u.obj.n; i++) {
-        const char *sec = new->u.obj.m[i].key;
-        size_t no, nn;
-        const qj_member **om = qfeed_sorted(qj_get(old, sec), &no);
-        const qj_member **nm = qfeed_sorted(new->u.obj.m[i].val, &nn);
-        qj *set = qj_object(), *removed = qj_array();
-        size_t x = 0, y = 0;
-        while (x < no || y < nn) {
-            int c = x == no ? 1 : y == nn ? -1 : strcmp(om[x]->key, nm[y]->key);
-            if (c < 0) {
-                qj_append(removed, qj_str(om[x++]->key));
-            } else if (c > 0) {
-                qj_set_new(set, nm[y]->key, qj_clone(nm[y]->val));
-                y++;
-            } else {
-                if (!qj_equal(om[x]->val, nm[y]->val))
-                    qj_set_new(set, nm[y]->key, qj_clone(nm[y]->val));
-                x++;
-                y++;
-            }
+    for (size_t i = 0; i < h->nsecs; i++)
+        if (!strcmp(h->secs[i].name, name))
+            return h->secs[i].m;
+    return NULL;
+}
+
+static void qfeed_plan_free(qfeed_host *h)
+{
+    for (size_t i = 0; i < h->nsecs; i++) {
+        free(h->secs[i].name);
+        qtm_free(h->secs[i].m);
+    }
+    free(h->secs);
+    h->secs = NULL;
+    h->nsecs = 0;
+    h->has_plan = false;
+}
+
+/* Replaces h's plan with plan (sections only), and returns the difference
+ * from the one it had, section by section:
+ *   {"<section>": {"set": {...}, "removed": [...]}}
+ * with keys sorted (NULL if h had no plan). Sections plan does not have are
+ * left as they were (a plan always has all of them). */
+static qj *qfeed_replace(qfeed_host *h, const qj *plan)
+{
+    bool had = h->has_plan;
+    qj *d = had ? qj_object() : NULL;
+    qbuf b;
+    qbuf_init(&b, 0);
+    for (size_t i = 0; i < plan->u.obj.n; i++) {
+        const char *sec = plan->u.obj.m[i].key;
+        const qj *nv = plan->u.obj.m[i].val;
+        qtm *old = qfeed_section(h, sec), *cur = qtm_new();
+        size_t nn = qj_is(nv, QJ_OBJECT) ? nv->u.obj.n : 0, nset = 0, nrem = 0;
+        const qj_member **set = xcalloc(nn + 1, sizeof *set);
+        for (size_t k = 0; k < nn; k++) {
+            const qj_member *mb = &nv->u.obj.m[k];
+            qbuf_reset(&b);
+            qj_emit(mb->val, &b, false);
+            size_t olen;
+            const char *ov = qtm_get(old, mb->key, &olen);
+            if (had && (!ov || olen != b.len || memcmp(ov, b.data, olen)))
+                set[nset++] = mb;
+            qtm_put(cur, mb->key, b.data, b.len);
         }
-        free(om);
-        free(nm);
-        if (qj_len(set) || qj_len(removed)) {
-            qj *s = qj_object();
-            qj_set(s, "set", set);
-            qj_set(s, "removed", removed);
-            qj_set(d, sec, s);
+        const char **rem = xcalloc(qtm_size(old) + 1, sizeof *rem);
+        const char *key;
+        for (size_t k = 0; had && k < qtm_end(old); k++)
+            if (qtm_at(old, k, &key, NULL, NULL) && !qtm_get(cur, key, NULL))
+                rem[nrem++] = key;
+        if (nset || nrem) {
+            qsort(set, nset, sizeof *set, qfeed_cmp_member);
+            qsort(rem, nrem, sizeof *rem, qfeed_cmp_str);
+            qj *so = qj_object(), *ra = qj_array();
+            for (size_t k = 0; k < nset; k++)
+                qj_set_new(so, set[k]->key, qj_clone(set[k]->val));
+            for (size_t k = 0; k < nrem; k++)
+                qj_append(ra, qj_str(rem[k]));
+            qj *o = qj_object();
+            qj_set(o, "set", so);
+            qj_set(o, "removed", ra);
+            qj_set(d, sec, o);
+        }
+        free(set);
+        free(rem);
+        if (old) {
+            for (size_t k = 0; k < h->nsecs; k++)
+                if (h->secs[k].m == old)
+                    h->secs[k].m = cur;
+            qtm_free(old);
         } else {
-            qj_free(set);
-            qj_free(removed);
+            h->secs = xrealloc(h->secs, (h->nsecs + 1) * sizeof *h->secs);
+            h->secs[h->nsecs++] = (qfeed_sec){xstrdup(sec), cur};
         }
     }
+    qbuf_free(&b);
+    h->has_plan = true;
     return d;
+}
+
+/* h's plan as a tree (caller frees). */
+static qj *qfeed_plan_tree(const qfeed_host *h)
+{
+    qj *plan = qj_object();
+    for (size_t i = 0; i < h->nsecs; i++) {
+        qj *o = qj_object();
+        const char *key, *text;
+        size_t len;
+        for (size_t k = 0; k < qtm_end(h->secs[i].m); k++)
+            if (qtm_at(h->secs[i].m, k, &key, &text, &len)) {
+                qj *v = qj_parse(text, len, NULL, NULL);    /* our own text */
+                qj_set_new(o, key, v ? v : qj_null());
+            }
+        qj_set_new(plan, h->secs[i].name, o);
+    }
+    return plan;
 }
 
 /* Folds delta b into accumulated delta a (whole objects: last write wins). */
@@ -162,6 +229,15 @@ static qfeed_host *qfeed_find(qfeed *f, const char *host)
     return NULL;
 }
 
+static void qfeed_ring_drop_oldest(qfeed_host *h)
+{
+    h->base_rev = h->ring[0].rev;
+    h->ring_bytes -= h->ring[0].len;
+    free(h->ring[0].text);
+    memmove(h->ring, h->ring + 1, (h->nring - 1) * sizeof h->ring[0]);
+    h->nring--;
+}
+
 /* Recomputes h's plan; records a delta if it changed. Feed lock held. */
 static int qfeed_refresh(qfeed *f, qfeed_host *h, qerr *e)
 {
@@ -169,29 +245,28 @@ static int qfeed_refresh(qfeed *f, qfeed_host *h, qerr *e)
     if (qplan_compute(f->m, h->host, f->cache, &out, e) < 0)
         return -1;
     int64_t rev = qj_get(out, "revision")->u.i;
-    qj *plan = qj_take(out, "plan");
+    bool had = h->has_plan;
+    qj *d = qfeed_replace(h, qj_get(out, "plan"));
     qj_free(out);
-    if (!h->plan) {
-        h->plan = plan;
+    if (!had) {
         h->plan_rev = h->checked_rev = h->base_rev = rev;
         return 0;
     }
     h->checked_rev = rev;
-    qj *d = qfeed_diff(h->plan, plan);
     if (!qj_len(d)) {
         qj_free(d);
-        qj_free(plan);
         return 0;
     }
-    if (h->nring == QFEED_RING) {
-        h->base_rev = h->ring[0].rev;
-        qj_free(h->ring[0].delta);
-        memmove(h->ring, h->ring + 1, (QFEED_RING - 1) * sizeof h->ring[0]);
-        h->nring--;
-    }
-    h->ring[h->nring++] = (qfeed_delta){rev, d};
-    qj_free(h->plan);
-    h->plan = plan;
+    /* An agent further behind than the ring reaches gets the whole plan. */
+    char *text = qj_to_string(d);
+    qj_free(d);
+    size_t len = strlen(text);
+    if (h->nring == QFEED_RING)
+        qfeed_ring_drop_oldest(h);
+    while (h->nring && h->ring_bytes + len > QFEED_RING_BYTES)
+        qfeed_ring_drop_oldest(h);
+    h->ring[h->nring++] = (qfeed_delta){rev, text, len};
+    h->ring_bytes += len;
     h->plan_rev = rev;
     return 0;
 }
@@ -205,7 +280,7 @@ static qfeed_host *qfeed_get(qfeed *f, const char *host, qerr *e)
         h->next = f->hosts;
         f->hosts = h;
     }
-    if (h->plan && !h->stale) {
+    if (h->has_plan && !h->stale) {
         int64_t rev = qstore_revision(f->m->store);
         /* Read after the revision: a plan-touching commit sets planned_rev
          * before it becomes visible. */
@@ -231,7 +306,7 @@ static qj *qfeed_full_response(const qfeed_host *h)
     qj *o = qj_object();
     qj_set(o, "host", qj_str(h->host));
     qj_set(o, "revision", qj_int(h->checked_rev));
-    qj_set(o, "plan", qj_clone(h->plan));
+    qj_set(o, "plan", qfeed_plan_tree(h));
     return o;
 }
 
@@ -241,9 +316,14 @@ static qj *qfeed_delta_response(const qfeed_host *h, int64_t since)
     if (since < h->base_rev || since > h->checked_rev)
         return NULL;
     qj *acc = qj_object();
-    for (size_t i = 0; i < h->nring; i++)
-        if (h->ring[i].rev > since)
-            qfeed_compose(acc, h->ring[i].delta);
+    for (size_t i = 0; i < h->nring; i++) {
+        if (h->ring[i].rev <= since)
+            continue;
+        qj *d = qj_parse(h->ring[i].text, h->ring[i].len, NULL, NULL);
+        if (d)      /* our own text */
+            qfeed_compose(acc, d);
+        qj_free(d);
+    }
     qj *o = qj_object();
     qj_set(o, "host", qj_str(h->host));
     qj_set(o, "revision", qj_int(h->checked_rev));
@@ -507,8 +587,8 @@ void qfeed_free(qfeed *f)
     while (h) {
         qfeed_host *n = h->next;
         for (size_t i = 0; i < h->nring; i++)
-            qj_free(h->ring[i].delta);
-        qj_free(h->plan);
+            free(h->ring[i].text);
+        qfeed_plan_free(h);
         free(h->host);
         free(h);
         h = n;

@@ -361,6 +361,36 @@ class WatchTest(ChannelCase):
         for h in ('g1', 'g2'):
             self.assertFeedIsFresh(h)
 
+    def test_deltas_compose_and_too_far_behind_is_the_full_plan(self):
+        # The feed keeps 64 deltas per host (src/server/feed.c): within them
+        # a watch composes every delta since its revision; further behind it
+        # gets the whole plan. Each change is followed by a read so that the
+        # feed records it as a delta of its own.
+        self.report('r1')
+        net = self.net(name='r-vl', **{'provider:network_type': 'vlan',
+                                      'provider:physical_network': 'physnet1',
+                                      'provider:segmentation_id': 3203})
+        self.make_subnet(net['id'], '10.85.0.0/24')
+        port = self.make_port(net['id'], **{'binding:host_id': 'r1'})
+        plans = [self.plan('r1')]
+        for i in range(70):
+            st, body = self.put('/v2.0/ports/' + port['id'],
+                                {'port': {'admin_state_up': i % 2 == 1}})
+            self.assertEqual(st, 200, body)
+            plans.append(self.plan('r1'))
+        revs = [p['revision'] for p in plans]
+        self.assertEqual(len(set(revs)), len(revs))
+        fresh = self.plan('r1', '?fresh=1')['plan']
+        self.assertEqual(plans[-1]['plan'], fresh)
+        out = self.plan('r1', '?since=%d&wait=0' % revs[0])
+        self.assertNotIn('delta', out)
+        self.assertEqual(out['plan'], fresh)
+        for k in (10, 40, 69):
+            out = self.plan('r1', '?since=%d&wait=0' % revs[k])
+            self.assertEqual(out['since'], revs[k])
+            self.assertEqual(list(out['delta']), ['ports'])
+            self.assertEqual(apply_delta(plans[k]['plan'], out['delta']), fresh, k)
+
     def test_unknown_revision_gets_the_full_plan(self):
         self.report('u1')
         out = self.plan('u1', '?since=999999&wait=0')
