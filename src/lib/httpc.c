@@ -1,6 +1,7 @@
 /* httpc with libcurl: one multi handle per client (its connection cache keeps
  * connections alive between calls), one easy handle per call. */
 #include "lib/httpc.h"
+#include "lib/httpc_impl.h"
 #include "lib/util.h"
 #include <curl/curl.h>
 #include <pthread.h>
@@ -271,16 +272,6 @@ bool qhttpc_done(const qhttpc_call *call) { return call && call->done; }
 
 int qhttpc_result(qhttpc_call *call, qhttpc_resp *ret)
 {
-    memset(ret, 0, sizeof *ret);
-    qbuf_init(&ret->body, 0);
-    if (!call || !call->done) {
-        snprintf(ret->error, sizeof ret->error, "call not finished");
-        return -1;
-    }
-    qbuf_free(&ret->body);
-    *ret = call->resp;
-    memset(&call->resp, 0, sizeof call->resp);
-    qbuf_init(&call->resp.body, 1);
-    return ret->status > 0 ? ret->status : -1;
+    return qhttpc_resp_hand_over(call && call->done, call ? &call->resp : NULL, ret);
 }
 

@@ -2,7 +2,25 @@
  * functions, shared by both implementations (httpc.c with libcurl,
  * httpc_winhttp.c with WinHTTP). */
 #include "lib/httpc.h"
+#include "lib/httpc_impl.h"
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+int qhttpc_resp_hand_over(bool done, qhttpc_resp *held, qhttpc_resp *ret)
+{
+    memset(ret, 0, sizeof *ret);
+    qbuf_init(&ret->body, 0);
+    if (!done) {
+        snprintf(ret->error, sizeof ret->error, "call not finished");
+        return -1;
+    }
+    qbuf_free(&ret->body);
+    *ret = *held;
+    memset(held, 0, sizeof *held);
+    qbuf_init(&held->body, 1);
+    return ret->status > 0 ? ret->status : -1;
+}
 
 int qhttpc_request(qhttpc *c, const qhttpc_req *req, qhttpc_resp *ret)
 {
