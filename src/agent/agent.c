@@ -375,9 +375,10 @@ static void qag_reconcile(qag *a)
     }
     /* Forget ports that left the plan (every port of the plan has a status). */
     qtm *const mine[] = {a->current, a->reported, a->problems};
+    const qtm *planned = a->plan.sec[QAG_SEC_PORTS];
     for (size_t m = 0; m < QHV_ARRAY_SIZE(mine); m++)
         for (size_t i = 0; i < qtm_end(mine[m]); i++)
-            if (qtm_at(mine[m], i, &id, NULL, NULL) && !qtm_get(a->plan.sec[QAG_SEC_PORTS], id, NULL))
+            if (qtm_at(mine[m], i, &id, NULL, NULL) && !qtm_get(planned, id, NULL))
                 qtm_del(mine[m], id);
     a->all_ok = all_ok && !left && qag_retry_count(&a->retry) == 0;
     if (a->all_ok && a->plan.revision > a->applied) {
