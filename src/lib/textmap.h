@@ -10,7 +10,7 @@
  * arena is compacted (when it is a quarter of the text).
  *
  * Ownership: qtm_new() returns a map freed with qtm_free() (accepts NULL).
- * qtm_put copies key and value. Pointers returned by qtm_get and qtm_at are
+ * qtm_put copies key and value (which must not point into the same map). Pointers returned by qtm_get and qtm_at are
  * borrowed and valid only until the next qtm_put, qtm_del or qtm_clear on
  * the map (the arena may move). */
 #ifndef QHV_TEXTMAP_H
