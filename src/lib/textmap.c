@@ -190,16 +190,23 @@ static uint32_t qtm_append(qtm *m, const char *key, size_t klen, const char *val
     return off;
 }
 
-const char *qtm_get(const qtm *m, const char *key, size_t *len)
+/* key's entry and its index slot, or NULL. */
+static qtm_entry *qtm_find(const qtm *m, const char *key, size_t *slot)
 {
     if (!m || !key)
         return NULL;
     size_t klen = strlen(key);
     bool found;
-    size_t s = qtm_slot(m, key, klen, qtm_hash(key, klen), &found);
-    if (!found)
+    *slot = qtm_slot(m, key, klen, qtm_hash(key, klen), &found);
+    return found ? &m->e[m->index[*slot] - 1] : NULL;
+}
+
+const char *qtm_get(const qtm *m, const char *key, size_t *len)
+{
+    size_t s;
+    const qtm_entry *e = qtm_find(m, key, &s);
+    if (!e)
         return NULL;
-    const qtm_entry *e = &m->e[m->index[s] - 1];
     if (len)
         *len = e->vlen;
     return qtm_val(m, e);
@@ -256,14 +263,10 @@ bool qtm_put(qtm *m, const char *key, const char *val, size_t len)
 
 bool qtm_del(qtm *m, const char *key)
 {
-    if (!m || !key)
+    size_t s;
+    qtm_entry *e = qtm_find(m, key, &s);
+    if (!e)
         return false;
-    size_t klen = strlen(key);
-    bool found;
-    size_t s = qtm_slot(m, key, klen, qtm_hash(key, klen), &found);
-    if (!found)
-        return false;
-    qtm_entry *e = &m->e[m->index[s] - 1];
     m->garbage += (size_t)e->klen + e->vlen + 2;
     e->off = QTM_GONE;
     m->index[s] = QTM_GONE;
