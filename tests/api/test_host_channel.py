@@ -412,6 +412,50 @@ class WatchTest(ChannelCase):
         self.assertEqual(hosts['s1']['applied_revision'], rev)
 
 
+class RingBudgetTest(ChannelCase):
+    extra_conf = CHANNEL_CONF + '[quotas]\nquota_security_group_rule = -1\n'
+
+    def test_the_ring_keeps_at_most_a_mebibyte_of_deltas(self):
+        # Besides 64 deltas, a host's ring holds at most 1 MiB of delta text
+        # (src/server/feed.c): a group of 600 rules is about 120 KB in a
+        # plan, and every rule added sends it whole, so ten changes are more
+        # than the ring keeps although far fewer than 64.
+        self.report('b1')
+        net = self.net(name='b-vl', **{'provider:network_type': 'vlan',
+                                      'provider:physical_network': 'physnet1',
+                                      'provider:segmentation_id': 3204})
+        self.make_subnet(net['id'], '10.86.0.0/24')
+        st, body = self.post('/v2.0/security-groups', {'security_group': {'name': 'b-big'}})
+        self.assertEqual(st, 201, body)
+        sg = body['security_group']['id']
+
+        def rule(i):
+            return {'security_group_id': sg, 'direction': 'ingress', 'protocol': 'tcp',
+                    'port_range_min': 1000 + i, 'port_range_max': 1000 + i,
+                    'remote_ip_prefix': '10.%d.%d.0/24' % (100 + i // 250, i % 250)}
+        for k in range(0, 600, 200):    # a request body is at most 112 KiB
+            st, body = self.post('/v2.0/security-group-rules',
+                                 {'security_group_rules': [rule(i) for i in range(k, k + 200)]})
+            self.assertEqual(st, 201, str(body)[:300])
+        self.make_port(net['id'], security_groups=[sg], **{'binding:host_id': 'b1'})
+        plans = [self.plan('b1')]
+        self.assertGreater(len(json.dumps(plans[0]['plan']['security_groups'])), 100000)
+        for i in range(600, 610):
+            st, body = self.post('/v2.0/security-group-rules', {'security_group_rule': rule(i)})
+            self.assertEqual(st, 201, body)
+            plans.append(self.plan('b1'))
+        fresh = self.plan('b1', '?fresh=1')['plan']
+        # Ten deltas of ~120 KB: the oldest no longer fit.
+        out = self.plan('b1', '?since=%d&wait=0' % plans[0]['revision'])
+        self.assertFalse('delta' in out, 'a delta since %d: %d bytes' % (
+            plans[0]['revision'], len(json.dumps(out))))
+        self.assertEqual(out['plan'], fresh)
+        # The last five do.
+        out = self.plan('b1', '?since=%d&wait=0' % plans[5]['revision'])
+        self.assertEqual(list(out['delta']), ['security_groups'])
+        self.assertEqual(apply_delta(plans[5]['plan'], out['delta']), fresh)
+
+
 class DeadAgentTest(ChannelCase):
     extra_conf = CHANNEL_CONF.replace('agent_down_time = 75', 'agent_down_time = 2')
 
