@@ -400,19 +400,41 @@ static int qovs_look_ovsdb(qvs *vs, qovs_view *v, char *err, size_t errlen)
 /* The flow table for state on the bridge as v sees it (ovs_flows.c), from
  * the memo when the input is unchanged. The results are borrowed from vs,
  * valid until the next call. */
+/* The ofports the table depends on: those of VM interfaces whose port
+ * object is in state (ovs_flows.c steers only those). A new VM interface
+ * appears before the agent creates its port object (Nova's order): that
+ * look then needs no new table. Caller frees. */
+static qvs_map *qovs_used_ofports(const qvs_map *ofports, const qvs_map *state)
+{
+    qvs_map *m = qvs_map_new();
+    const char *pid;
+    qj *of;
+    char key[320];
+    for (size_t i = 0; i < qvs_map_end(ofports); i++) {
+        if (!qvs_map_at(ofports, i, &pid, &of))
+            continue;
+        snprintf(key, sizeof key, "port/%s", pid);
+        if (qvs_map_get(state, key))
+            qvs_map_put(m, pid, qj_clone(of));
+    }
+    return m;
+}
+
 static void qovs_table(qvs *vs, const qovs_view *v, const qvs_map *state, const char **flows,
                        const qvs_map **counts, const qvs_map **problems)
 {
     bool cached = state == vs->state_cache;
+    qvs_map *used = qovs_used_ofports(v->ofports, state);
     if (!vs->memo_id || !cached || vs->memo_gen != vs->state_gen || vs->memo_gre != v->gre ||
         !qvs_map_equal(vs->memo_patches, v->patches) ||
-        !qvs_map_equal(vs->memo_ofports, v->ofports)) {
+        !qvs_map_equal(vs->memo_ofports, used)) {
         vs->memo_gen = cached ? vs->state_gen : 0;
         vs->memo_gre = v->gre;
         qvs_map_free(vs->memo_patches);
         qvs_map_free(vs->memo_ofports);
         vs->memo_patches = qovs_map_copy(v->patches);
-        vs->memo_ofports = qovs_map_copy(v->ofports);
+        vs->memo_ofports = used;
+        used = NULL;
         qbuf out;
         qbuf_init(&out, 0);
         qvs_map *cnt = qvs_map_new(), *probs = qvs_map_new();
@@ -434,6 +456,7 @@ static void qovs_table(qvs *vs, const qovs_view *v, const qvs_map *state, const 
         vs->memo_counts = cnt;
         vs->memo_problems = probs;
     }
+    qvs_map_free(used);
     *flows = vs->memo_flows.data ? vs->memo_flows.data : "";
     *counts = vs->memo_counts;
     *problems = vs->memo_problems;
