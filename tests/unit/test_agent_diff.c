@@ -5,20 +5,12 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "unit_json.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "agent/reconcile.h"
 #include "lib/util.h"
-
-static qj *J(const char *text)
-{
-    qj_error e;
-    qj *v = qj_parse(text, strlen(text), NULL, &e);
-    if (!v)
-        fail_msg("bad test JSON: %s: %s", text, e.msg);
-    return v;
-}
 
 static qvs_map *M(const char *text)
 {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "unit_json.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,15 +45,6 @@ static int teardown(void **state)
     unlink(lock);
     free(f);
     return 0;
-}
-
-static qj *J(const char *text)
-{
-    qj_error e;
-    qj *v = qj_parse(text, strlen(text), NULL, &e);
-    if (!v)
-        fail_msg("bad test JSON: %s: %s", text, e.msg);
-    return v;
 }
 
 /* Edits: merges the JSON text's members into the state's top level / faults. */

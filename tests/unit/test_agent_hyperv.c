@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "unit_json.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,15 +22,6 @@
 #define NET "22222222-0000-4000-8000-000000000001"
 #define SG "33333333-0000-4000-8000-000000000001"
 #define XACL "Msvm_EthernetSwitchPortExtendedAclSettingData"
-
-static qj *J(const char *text)
-{
-    qj_error e;
-    qj *v = qj_parse(text, strlen(text), NULL, &e);
-    if (!v)
-        fail_msg("bad test JSON: %s: %s", text, e.msg);
-    return v;
-}
 
 typedef struct fx {
     qwmi_transport t;

@@ -5,20 +5,12 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "unit_json.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "agent/plan.h"
 #include "lib/util.h"
-
-static qj *J(const char *text)
-{
-    qj_error e;
-    qj *v = qj_parse(text, strlen(text), NULL, &e);
-    if (!v)
-        fail_msg("bad test JSON: %s: %s", text, e.msg);
-    return v;
-}
 
 /* Applies an answer given as text; returns qag_plan_apply's result. */
 static int apply(qag_plan *p, const char *text)

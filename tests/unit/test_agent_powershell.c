@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "unit_json.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +14,6 @@
 
 #define P1 "11111111-0000-4000-8000-000000000001"
 #define NET "22222222-0000-4000-8000-000000000001"
-
-static qj *J(const char *text)
-{
-    qj_error e;
-    qj *v = qj_parse(text, strlen(text), NULL, &e);
-    if (!v)
-        fail_msg("bad test JSON: %s: %s", text, e.msg);
-    return v;
-}
 
 static void assert_line(const char *text, const char *line)
 {

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "unit_json.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,15 +16,6 @@
 
 #define VSMS "Msvm_VirtualSystemManagementService.Name=\"vmms\""
 #define PORT "11111111-2222-3333-4444-555555555555"
-
-static qj *J(const char *text)
-{
-    qj_error e;
-    qj *v = qj_parse(text, strlen(text), NULL, &e);
-    if (!v)
-        fail_msg("bad test JSON: %s: %s", text, e.msg);
-    return v;
-}
 
 static qwmi_transport open_model(const char *version)
 {
