@@ -21,8 +21,6 @@ Not a test: prints figures (targets in docs/benchmarks.md). Root."""
 import argparse
 import os
 import re
-import signal
-import statistics
 import sys
 import time
 

@@ -56,6 +56,11 @@ class Server:
         self.log = open(os.path.join(self.dir, 'server.log'), 'ab')
         self.proc = None
 
+    def agent_token(self, host):
+        """Host's channel token (qhv-server --agent-token)."""
+        return subprocess.run([SERVER, '--config-file', self.conf, '--agent-token', host],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
     def start(self):
         self.proc = subprocess.Popen([SERVER, '--config-file', self.conf],
                                      stdout=self.log, stderr=self.log)
@@ -138,6 +143,18 @@ class Client:
 class ServerTestCase(unittest.TestCase):
     """One server per test class (fast); tests use distinct names/ranges."""
     extra_conf = ''
+    wait_timeout = 15.0     # wait_for's default
+
+    def wait_for(self, what, fn, detail=None, timeout=None):
+        """fn()'s first true value, polled every 50 ms; after timeout seconds
+        the test fails, with detail() (a log, say) if given."""
+        deadline = time.time() + (timeout or self.wait_timeout)
+        while time.time() < deadline:
+            v = fn()
+            if v:
+                return v
+            time.sleep(0.05)
+        self.fail('timed out waiting for %s%s' % (what, '; log:\n' + detail() if detail else ''))
 
     @classmethod
     def setUpClass(cls):

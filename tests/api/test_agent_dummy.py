@@ -7,7 +7,6 @@ recompute."""
 import json
 import re
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -51,9 +50,7 @@ class Host:
         self.conf = os.path.join(case.server.dir, name + '.conf')
         auth = ''
         if not keystone:
-            token = subprocess.run([qhvtest.SERVER, '--config-file', case.server.conf,
-                                    '--agent-token', name], capture_output=True, text=True,
-                                   check=True).stdout.strip()
+            token = case.server.agent_token(name)
             auth = 'auth_token = %s\n' % token
         url = url or 'http://127.0.0.1:%d' % case.server.port
         with open(self.conf, 'w') as f:
@@ -106,6 +103,7 @@ class Host:
 
 class DummyHostsTest(qhvtest.ServerTestCase):
     extra_conf = SERVER_CONF
+    wait_timeout = 10.0
 
     @classmethod
     def setUpClass(cls):
@@ -133,15 +131,6 @@ class DummyHostsTest(qhvtest.ServerTestCase):
         self.hosts[name] = h.start()
         return h
 
-    def wait_for(self, what, fn, timeout=10.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            v = fn()
-            if v:
-                return v
-            time.sleep(0.05)
-        self.fail('timed out waiting for ' + what)
-
     def status(self, port_id):
         st, body = self.get('/v2.0/ports/' + port_id)
         return body['port']['status'] if st == 200 else None
@@ -156,9 +145,7 @@ class DummyHostsTest(qhvtest.ServerTestCase):
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
 
     def assertFeedIsFresh(self, host):
-        token = subprocess.run([qhvtest.SERVER, '--config-file', self.server.conf,
-                                '--agent-token', host], capture_output=True, text=True,
-                               check=True).stdout.strip()
+        token = self.server.agent_token(host)
         c = qhvtest.Client(self.server.port, {'X-Qhv-Agent-Token': token})
         fed = c.get('/channel/v1/hosts/%s/plan' % host)[1]['plan']
         fresh = c.get('/channel/v1/hosts/%s/plan?fresh=1' % host)[1]['plan']

@@ -32,8 +32,7 @@ class Agent:
         self.server, self.host, self.dir = server, host, directory
         self.state = os.path.join(directory, host + '.json')
         self.conf = os.path.join(directory, host + '-agent.conf')
-        token = subprocess.run([qhvtest.SERVER, '--config-file', server.conf, '--agent-token',
-                                host], capture_output=True, text=True, check=True).stdout.strip()
+        token = server.agent_token(host)
         with open(self.conf, 'w') as f:
             f.write('[DEFAULT]\nhost = %s\ndebug = %s\n[agent]\nserver_url = http://127.0.0.1:%d\n'
                     'auth_token = %s\nbackend = dummy\n'
@@ -235,9 +234,8 @@ class AgentE2E(qhvtest.ServerTestCase):
         self.assertIn('hv1', p.stderr)
 
         # The plan as qhvctl shows it.
-        tok = subprocess.run([qhvtest.SERVER, '--config-file', self.server.conf,
-                              '--agent-token', 'hv1'], capture_output=True, text=True).stdout
-        plan = json.loads(ctl('--url', self.url, 'plan', 'hv1', '--token', tok.strip()).stdout)
+        tok = self.server.agent_token('hv1')
+        plan = json.loads(ctl('--url', self.url, 'plan', 'hv1', '--token', tok).stdout)
         self.assertIn(pid, plan['plan']['ports'])
 
     def test_2_server_restart(self):

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import qhvtest
 from test_agent_dummy import AGENT, QHVCTL, SERVER_CONF
@@ -59,9 +58,7 @@ class HypervModelTest(qhvtest.ServerTestCase):
     def agent(self, name, version, pa='192.168.70.1'):
         d = self.server.dir
         self.model = os.path.join(d, name + '-model.json')
-        token = subprocess.run([qhvtest.SERVER, '--config-file', self.server.conf,
-                                '--agent-token', name], capture_output=True, text=True,
-                               check=True).stdout.strip()
+        token = self.server.agent_token(name)
         conf = os.path.join(d, name + '.conf')
         with open(conf, 'w') as f:
             f.write(AGENT_CONF.format(host=name, url='http://127.0.0.1:%d' % self.server.port,
@@ -82,15 +79,6 @@ class HypervModelTest(qhvtest.ServerTestCase):
 
     def instances(self, cls):
         return json.loads(self.wmimodel('dump', cls))
-
-    def wait_for(self, what, fn, timeout=15.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            v = fn()
-            if v:
-                return v
-            time.sleep(0.05)
-        self.fail('timed out waiting for ' + what)
 
     def heartbeat(self, name):
         agents = self.get('/v2.0/agents?host=' + name)[1]['agents']

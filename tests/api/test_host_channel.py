@@ -4,7 +4,6 @@ and re-binding, port status, host plans, the watch with deltas (waking only
 the hosts a change concerns), and that the feed's incremental answers always
 equal a full recompute."""
 import json
-import subprocess
 import threading
 import time
 import unittest
@@ -28,9 +27,7 @@ class ChannelCase(qhvtest.ServerTestCase):
     extra_conf = CHANNEL_CONF
 
     def token(self, host):
-        out = subprocess.run([qhvtest.SERVER, '--config-file', self.server.conf,
-                              '--agent-token', host], capture_output=True, text=True, check=True)
-        return out.stdout.strip()
+        return self.server.agent_token(host)
 
     def agent(self, host):
         return qhvtest.Client(self.server.port, {'X-Qhv-Agent-Token': self.token(host)})

@@ -15,7 +15,6 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import time
 import unittest
 import warnings
 
@@ -327,15 +326,6 @@ class TlsAgentTestCase(TlsServerTestCase):
         h.ctl('counters')   # creates the state file
         self.hosts.append(h.start())
         return h
-
-    def wait_for(self, what, fn, timeout=15.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            v = fn()
-            if v:
-                return v
-            time.sleep(0.1)
-        self.fail('timed out waiting for ' + what)
 
     def agent_hosts(self):
         return {a['host'] for a in self.get('/v2.0/agents')[1]['agents']}

@@ -99,9 +99,7 @@ class WinAgent:
 
     def __init__(self, case, name, backend='dummy', url=None, extra=''):
         self.case = case
-        token = subprocess.run([qhvtest.SERVER, '--config-file', case.server.conf,
-                                '--agent-token', name], capture_output=True, text=True,
-                               check=True).stdout.strip()
+        token = case.server.agent_token(name)
         self.state = os.path.join(case.server.dir, name + '.json')
         self.conf = os.path.join(case.server.dir, name + '.conf')
         self.logfile = os.path.join(case.server.dir, name + '.log')
@@ -146,6 +144,7 @@ class WinAgent:
 
 
 class WineTestCase(qhvtest.ServerTestCase):
+    wait_timeout = 60.0
 
     @classmethod
     def setUpClass(cls):
@@ -163,15 +162,6 @@ class WineTestCase(qhvtest.ServerTestCase):
         a = WinAgent(self, name, **kw)
         self.agents.append(a)
         return a
-
-    def wait_for(self, what, fn, log, timeout=60.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            v = fn()
-            if v:
-                return v
-            time.sleep(0.1)
-        self.fail('timed out waiting for %s; agent log:\n%s' % (what, log()))
 
     def alive(self, host):
         agents = self.get('/v2.0/agents')[1]['agents']

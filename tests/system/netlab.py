@@ -11,7 +11,6 @@ a host's br-int the way os-vif plugs them (external_ids:iface-id = port id).
 The agents run in the root namespace and reach their host's OVS through
 its unix sockets (OVS_RUNDIR), as they would on a real host. Traffic stays
 inside the namespaces the lab creates. Everything is torn down by close()."""
-import json
 import os
 import random
 import shutil

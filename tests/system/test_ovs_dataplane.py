@@ -3,7 +3,6 @@
 qhv-agent each), VMs as namespaces, everything driven through the API of a
 real qhv-server. See netlab.py for the topology."""
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -41,8 +40,7 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
             cls.h1, cls.h2 = cls.lab.add_hosts(2)
             url = 'http://127.0.0.1:%d' % cls.server.port
             for h in (cls.h1, cls.h2):
-                token = netlab.run(qhvtest.SERVER, '--config-file', cls.server.conf,
-                                   '--agent-token', h.name).strip()
+                token = cls.server.agent_token(h.name)
                 h.conf = h.agent_conf(url, token)
                 h.start_agent(AGENT, h.conf)
             deadline = time.time() + 30
