@@ -105,26 +105,9 @@ static void add_port(qvs_map *d, int i, const char *ingress)
     }
 }
 
-/* dump, diff, operate (in one batch, as the agent does when it can). */
-static size_t converge(bench *b, const qvs_map *d, size_t *failed)
-{
-    qvs_observed obs;
-    char err[256];
-    if (qvs_hyperv_class.dump(b->vs, &obs, err, sizeof err) < 0) {
-        fprintf(stderr, "dump: %s\n", err);
-        exit(1);
-    }
-    qag_diff diff;
-    qag_diff_compute(d, &obs, &diff);
-    *failed = diff.nops ? qvs_hyperv_class.operate(b->vs, diff.ops, diff.nops) : 0;
-    size_t n = diff.nops;
-    qag_diff_free(&diff);
-    qvs_observed_free(&obs);
-    return n;
-}
-
-/* The same, one op per operate() (the agent's first batches are of one op). */
-static size_t converge_one_by_one(bench *b, const qvs_map *d, size_t *failed)
+/* dump, diff, operate in batches of batch ops (0: all in one, as the agent
+ * does when it can; its first batches are of one op). */
+static size_t converge(bench *b, const qvs_map *d, size_t *failed, size_t batch)
 {
     qvs_observed obs;
     char err[256];
@@ -135,8 +118,10 @@ static size_t converge_one_by_one(bench *b, const qvs_map *d, size_t *failed)
     qag_diff diff;
     qag_diff_compute(d, &obs, &diff);
     *failed = 0;
-    for (size_t i = 0; i < diff.nops; i++)
-        *failed += qvs_hyperv_class.operate(b->vs, &diff.ops[i], 1);
+    size_t step = batch ? batch : diff.nops;
+    for (size_t i = 0; i < diff.nops; i += step)
+        *failed += qvs_hyperv_class.operate(b->vs, &diff.ops[i],
+                                            diff.nops - i < step ? diff.nops - i : step);
     size_t n = diff.nops;
     qag_diff_free(&diff);
     qvs_observed_free(&obs);
@@ -168,8 +153,9 @@ static char *rules_20(void)
     return s;
 }
 
-/* Scenario 1: one new port with a VLAN and 20 rules, applied by apply. */
-static void new_port(const char *what, size_t (*apply)(bench *, const qvs_map *, size_t *))
+/* Scenario 1: one new port with a VLAN and 20 rules, operated batch ops at
+ * a time (0: all). */
+static void new_port(const char *what, size_t batch)
 {
     bench b;
     size_t failed;
@@ -180,7 +166,7 @@ static void new_port(const char *what, size_t (*apply)(bench *, const qvs_map *,
     free(rules);
     qwmi_model_counters_reset(b.t.w);
     uint64_t t0 = qhv_now_us();
-    size_t ops = apply(&b, d, &failed);
+    size_t ops = converge(&b, d, &failed, batch);
     print(what, &b, ops, failed, qhv_now_us() - t0);
     qvs_map_free(d);
     bench_free(&b);
@@ -191,8 +177,8 @@ int main(void)
     size_t failed, ops;
     uint64_t t0;
     /* 1. A new port: VLAN + 20 rules, in one batch and one op per call. */
-    new_port("new port, VLAN + 20 rules (30 ACL entries)", converge);
-    new_port("the same, one op per operate() call", converge_one_by_one);
+    new_port("new port, VLAN + 20 rules (30 ACL entries)", 0);
+    new_port("the same, one op per operate() call", 1);
     /* 2. 1,000 unchanged ports after a restart. */
     {
         bench b;
@@ -205,13 +191,13 @@ int main(void)
             add_port(d, i, rules);
         qwmi_model_counters_reset(b.t.w);
         t0 = qhv_now_us();
-        ops = converge(&b, d, &failed);
+        ops = converge(&b, d, &failed, 0);
         print("1,000 new ports (setup)", &b, ops, failed, qhv_now_us() - t0);
         qvs_hyperv_class.close(b.vs);
         b.vs = bench_open(&b);
         qwmi_model_counters_reset(b.t.w);
         t0 = qhv_now_us();
-        ops = converge(&b, d, &failed);
+        ops = converge(&b, d, &failed, 0);
         print("1,000 unchanged ports after a restart", &b, ops, failed, qhv_now_us() - t0);
         qvs_map_free(d);
         bench_free(&b);
@@ -233,14 +219,14 @@ int main(void)
             qbuf_printf(&m, "%s\"10.0.%d.%d/32\"", i ? "," : "", i / 250, i % 250 + 1);
         qbuf_puts(&m, "]}");
         qvs_map_put(d, "address_set/" SG "/IPv4", J(m.data));
-        converge(&b, d, &failed);
+        converge(&b, d, &failed, 0);
         /* One more member. */
         m.len -= 2;
         qbuf_puts(&m, ",\"10.9.9.9/32\"]}");
         qvs_map_put(d, "address_set/" SG "/IPv4", J(m.data));
         qwmi_model_counters_reset(b.t.w);
         t0 = qhv_now_us();
-        ops = converge(&b, d, &failed);
+        ops = converge(&b, d, &failed, 0);
         print("remote group +1 member, 100 of 150 ports affected", &b, ops, failed,
               qhv_now_us() - t0);
         /* And one member fewer. */
@@ -249,7 +235,7 @@ int main(void)
         qvs_map_put(d, "address_set/" SG "/IPv4", J(m.data));
         qwmi_model_counters_reset(b.t.w);
         t0 = qhv_now_us();
-        ops = converge(&b, d, &failed);
+        ops = converge(&b, d, &failed, 0);
         print("remote group -1 member, 100 of 150 ports affected", &b, ops, failed,
               qhv_now_us() - t0);
         qbuf_free(&m);
