@@ -156,8 +156,13 @@ class ServerTestCase(unittest.TestCase):
             time.sleep(0.05)
         self.fail('timed out waiting for %s%s' % (what, '; log:\n' + detail() if detail else ''))
 
+    tools = ()              # executables the class needs besides qhv-server
+
     @classmethod
     def setUpClass(cls):
+        for tool in cls.tools:
+            if not os.access(tool, os.X_OK):
+                raise AssertionError('%s is not built (make builds it)' % tool)
         cls.server = Server(cls.extra_conf).start()
         cls.admin = Client(cls.server.port)
 

@@ -35,12 +35,7 @@ provider_next_hop = 192.168.70.254
 class HypervModelTest(qhvtest.ServerTestCase):
     extra_conf = SERVER_CONF
 
-    @classmethod
-    def setUpClass(cls):
-        for tool in (AGENT, QHVCTL):
-            if not os.access(tool, os.X_OK):
-                raise AssertionError('%s is not built (make builds it)' % tool)
-        super().setUpClass()
+    tools = (AGENT, QHVCTL)
 
     def setUp(self):
         self.procs = []

@@ -300,11 +300,10 @@ class TlsAgentTestCase(TlsServerTestCase):
     """qhv-agent (dummy backend) and qhvctl against the HTTPS listener."""
     more_conf = '[agent]\nauth_token = tls-secret\nreport_interval = 5\n'
 
+    tools = (test_agent_dummy.AGENT, QHVCTL)
+
     @classmethod
     def setUpClass(cls):
-        for tool in (test_agent_dummy.AGENT, QHVCTL):
-            if not os.access(tool, os.X_OK):
-                raise AssertionError('%s is not built (make builds it)' % tool)
         super().setUpClass()
         cls.url = 'https://127.0.0.1:%d' % cls.server.port
 
