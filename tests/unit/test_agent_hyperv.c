@@ -364,7 +364,7 @@ static void test_ip_rewrite_port(void **state)
     qj *op_pa = J("{\"__CLASS\": \"MSFT_NetVirtualizationProviderAddressSettingData\", "
                   "\"ProviderAddress\": \"172.16.0.9\", \"InterfaceIndex\": 7, "
                   "\"PrefixLength\": 16}");
-    assert_int_equal(f->t.cls->put_instance(f->t.w, QWMI_NS_CIMV2, op_pa, NULL, err, sizeof err),
+    assert_int_equal(f->t.cls->put_instance(f->t.w, QWMI_NS_STDCIMV2, op_pa, NULL, err, sizeof err),
                      0);
     qj_free(op_pa);
     size_t failed;
@@ -682,7 +682,7 @@ static void test_foreign_and_orphans(void **state)
                 "\"VirtualSubnetID\": 5001, \"CustomerAddress\": \"10.1.0.9\", \"MACAddress\": "
                 "\"FA163E000009\", \"ProviderAddress\": \"192.168.9.9\", \"Rule\": 1}");
     char err[256];
-    assert_int_equal(f->t.cls->put_instance(f->t.w, QWMI_NS_CIMV2, rec, NULL, err, sizeof err), 0);
+    assert_int_equal(f->t.cls->put_instance(f->t.w, QWMI_NS_STDCIMV2, rec, NULL, err, sizeof err), 0);
     qj_free(rec);
     qvs_map *d = nvgre_desired();
     qvs_observed obs;

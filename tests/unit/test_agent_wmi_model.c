@@ -29,7 +29,7 @@ static int put(qwmi_transport *t, const char *json)
 {
     qj *i = J(json);
     char err[256] = "";
-    int rc = t->cls->put_instance(t->w, QWMI_NS_CIMV2, i, NULL, err, sizeof err);
+    int rc = t->cls->put_instance(t->w, QWMI_NS_STDCIMV2, i, NULL, err, sizeof err);
     qj_free(i);
     return rc;
 }
@@ -148,7 +148,7 @@ static void test_route_rules(void **state)
     t = open_model("10.0.17763");
     assert_int_equal(put(&t, CR("0.0.0.0")), -ENOENT);
     char err[256];
-    assert_int_equal(t.cls->query(t.w, QWMI_NS_CIMV2, "SELECT * FROM "
+    assert_int_equal(t.cls->query(t.w, QWMI_NS_STDCIMV2, "SELECT * FROM "
                                   "MSFT_NetVirtualizationLookupRecordSettingData", &rows, err,
                                   sizeof err), -ENOENT);
     assert_non_null(strstr(err, "INVALID_CLASS"));

@@ -63,7 +63,7 @@ static void test_queries(qwmi_transport *t)
     /* GetObject by the path the query gave, in the other namespace role. */
     qj *obj = NULL;
     if (path) {
-        rc = t->cls->get(t->w, QWMI_NS_CIMV2, path, &obj, err, sizeof err);
+        rc = t->cls->get(t->w, QWMI_NS_STDCIMV2, path, &obj, err, sizeof err);
         CHECK(rc == 0 && qj_get_str(obj, "Caption") &&
               !strcmp(qj_get_str(obj, "Caption"), qj_get_str(os, "Caption")));
     }

@@ -117,13 +117,13 @@ void hv_wnv_apply(qvs *vs, const hv_view *v, const qvs_map *next, qvs_op *op)
     const qj *have = want ? hv_wnv_have(v, op->id, want) : NULL;
     if (op->type == QVS_DELETE) {
         if (have && hv_wnv_ours(vs, op->id, have)) {
-            int rc = vs->t.cls->delete_instance(vs->t.w, QWMI_NS_CIMV2, qj_get_str(have, "__PATH"),
+            int rc = vs->t.cls->delete_instance(vs->t.w, QWMI_NS_STDCIMV2, qj_get_str(have, "__PATH"),
                                                 err, sizeof err);
             if (rc < 0 && rc != -ENOENT)
                 hv_result(op, rc, err);
         }
         if (pa && !op->error && !hv_has_pa(next) && hv_provider_route(vs, v)) {
-            int rc = vs->t.cls->delete_instance(vs->t.w, QWMI_NS_CIMV2,
+            int rc = vs->t.cls->delete_instance(vs->t.w, QWMI_NS_STDCIMV2,
                                                 qj_get_str(hv_provider_route(vs, v), "__PATH"),
                                                 err, sizeof err);
             if (rc < 0 && rc != -ENOENT)
@@ -147,20 +147,20 @@ void hv_wnv_apply(qvs *vs, const hv_view *v, const qvs_map *next, qvs_op *op)
         static const char *const ro[] = {"Type", "NextHop", "InterfaceIndex", NULL};
         for (size_t i = 0; ro[i]; i++)
             if (qj_get(want, ro[i]) && !qj_equal(qj_get(want, ro[i]), qj_get(have, ro[i]))) {
-                vs->t.cls->delete_instance(vs->t.w, QWMI_NS_CIMV2, qj_get_str(have, "__PATH"),
+                vs->t.cls->delete_instance(vs->t.w, QWMI_NS_STDCIMV2, qj_get_str(have, "__PATH"),
                                            err, sizeof err);
                 break;
             }
     }
     if (!hv_props_match(want, have)) {
-        int rc = vs->t.cls->put_instance(vs->t.w, QWMI_NS_CIMV2, want, NULL, err, sizeof err);
+        int rc = vs->t.cls->put_instance(vs->t.w, QWMI_NS_STDCIMV2, want, NULL, err, sizeof err);
         if (rc < 0)
             hv_result(op, rc, err);
     }
     if (pa && !op->error) {
         qj *pr = qhyv_wnv_provider_route(&vs->pa);
         if (pr && !hv_props_match(pr, hv_provider_route(vs, v))) {
-            int rc = vs->t.cls->put_instance(vs->t.w, QWMI_NS_CIMV2, pr, NULL, err, sizeof err);
+            int rc = vs->t.cls->put_instance(vs->t.w, QWMI_NS_STDCIMV2, pr, NULL, err, sizeof err);
             if (rc < 0)
                 hv_result(op, rc, err);
         }

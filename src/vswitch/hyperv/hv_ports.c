@@ -358,11 +358,11 @@ static void hv_l2only(qvs *vs, const hv_view *v, hv_pw *w)
             !hv_streq(qj_get_str(r, "Context"), QHYV_CONTEXT) ||
             !(hv_streq(ca, "0.0.0.0") || hv_streq(ca, "::")) || hv_props_match(want, r))
             continue;
-        vs->t.cls->delete_instance(vs->t.w, QWMI_NS_CIMV2, qj_get_str(r, "__PATH"), err,
+        vs->t.cls->delete_instance(vs->t.w, QWMI_NS_STDCIMV2, qj_get_str(r, "__PATH"), err,
                                    sizeof err);
     }
     if (want && !hv_props_match(want, hv_lr_of(v, want))) {
-        int rc = vs->wnv ? vs->t.cls->put_instance(vs->t.w, QWMI_NS_CIMV2, want, NULL, err,
+        int rc = vs->wnv ? vs->t.cls->put_instance(vs->t.w, QWMI_NS_STDCIMV2, want, NULL, err,
                                                    sizeof err)
                          : -EOPNOTSUPP;
         if (rc < 0)

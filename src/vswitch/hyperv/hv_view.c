@@ -68,7 +68,7 @@ int hv_view_load(qvs *vs, hv_view *v, char *err, size_t errlen)
         }
         char *wql = xasprintf("SELECT * FROM %s", hv_class(vs, k));
         char e[256] = "";
-        int rc = vs->t.cls->query(vs->t.w, wnv ? QWMI_NS_CIMV2 : QWMI_NS_VIRT, wql, &v->rows[k], e,
+        int rc = vs->t.cls->query(vs->t.w, wnv ? QWMI_NS_STDCIMV2 : QWMI_NS_VIRT, wql, &v->rows[k], e,
                                   sizeof e);
         free(wql);
         if (rc < 0) {

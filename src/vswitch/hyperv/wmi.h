@@ -33,7 +33,8 @@
 #include "lib/json.h"
 
 #define QWMI_NS_VIRT "root\\virtualization\\v2"  /* Msvm_* */
-#define QWMI_NS_CIMV2 "root\\StandardCimv2"      /* MSFT_NetVirtualization* */
+#define QWMI_NS_STDCIMV2 "root\\StandardCimv2"   /* MSFT_NetVirtualization*, MSFT_NetAdapter* */
+#define QWMI_NS_CIMV2 "root\\cimv2"               /* Win32_OperatingSystem */
 
 /* Msvm method return values that the logic interprets (hyperv-semantics.md §4.5) */
 #define QWMI_RET_OK 0
@@ -62,6 +63,13 @@ typedef struct qwmi_class {
                         size_t errlen);
     /* DeleteInstance; a missing instance is -ENOENT. */
     int (*delete_instance)(qwmi *w, const char *ns, const char *path, char *err, size_t errlen);
+    /* The ValueMap and Values qualifiers of property prop of class cls, as
+     * the class definition on this host has them: *map = a JSON object
+     * {"<Values entry>": "<ValueMap entry>", ...} (e.g.
+     * {"TranslationMethodNat": "0", ...}). -ENOENT: no such class or
+     * property, or no such qualifiers. */
+    int (*value_map)(qwmi *w, const char *ns, const char *cls, const char *prop, qj **map,
+                     char *err, size_t errlen);
 } qwmi_class;
 
 /* A transport: its class and its handle. */

@@ -38,10 +38,10 @@ static IWbemServices *qwmi_com_ns(qwmi *w, const char *ns, char *err, size_t err
 {
     if (ns && !strcasecmp(ns, QWMI_NS_VIRT))
         return w->virt;
-    if (ns && !strcasecmp(ns, QWMI_NS_CIMV2))
+    if (ns && !strcasecmp(ns, QWMI_NS_STDCIMV2))
         return w->cimv2;
     snprintf(err, errlen, "namespace %s is not opened by the COM transport (%s, %s are)",
-             ns ? ns : "(null)", QWMI_NS_VIRT, QWMI_NS_CIMV2);
+             ns ? ns : "(null)", QWMI_NS_VIRT, QWMI_NS_STDCIMV2);
     return NULL;
 }
 
@@ -274,7 +274,7 @@ static int qwmi_com_connect(IWbemLocator *loc, const char *ns, IWbemServices **r
 
 int qwmi_com_open(qwmi_transport *ret, char *err, size_t errlen)
 {
-    return qwmi_com_open_at(ret, QWMI_NS_VIRT, QWMI_NS_CIMV2, err, errlen);
+    return qwmi_com_open_at(ret, QWMI_NS_VIRT, QWMI_NS_STDCIMV2, err, errlen);
 }
 
 int qwmi_com_open_at(qwmi_transport *ret, const char *virt_ns, const char *cimv2_ns, char *err,

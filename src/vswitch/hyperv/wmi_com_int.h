@@ -37,7 +37,7 @@ int qwmi_spawn(IWbemServices *svc, const qj *inst, IWbemClassObject **ret, char 
                size_t errlen);
 
 /* qwmi_com_open with other namespaces in the two roles (calls naming
- * QWMI_NS_VIRT go to virt_ns, QWMI_NS_CIMV2 to cimv2_ns): for tests where
+ * QWMI_NS_VIRT go to virt_ns, QWMI_NS_STDCIMV2 to cimv2_ns): for tests where
  * Hyper-V is absent (tests/win/test_wmi_com.c runs over Wine's root\cimv2). */
 struct qwmi_transport;
 int qwmi_com_open_at(struct qwmi_transport *ret, const char *virt_ns, const char *cimv2_ns,

@@ -23,7 +23,7 @@ void qwm_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static char *qwm_guid(qwmi *w)
+char *qwm_guid(qwmi *w)
 {
     w->seq++;
     return xasprintf("%08llx-0000-4000-8000-%012llx", (unsigned long long)w->seq,
@@ -31,7 +31,7 @@ static char *qwm_guid(qwmi *w)
 }
 
 /* A copy for the caller: without the model's own members; NULL if pending. */
-static qj *qwm_public(const qj *i)
+qj *qwm_public(const qj *i)
 {
     if (qj_get(i, "__pending"))
         return NULL;
@@ -122,7 +122,7 @@ static void qwm_sync(qwmi *w)
 
 /* ---------- lookups ---------- */
 
-static qj *qwm_find(const qwmi *w, const char *cls, const char *prop, const char *val)
+qj *qwm_find(const qwmi *w, const char *cls, const char *prop, const char *val)
 {
     const char *k;
     qj *i;
@@ -162,7 +162,7 @@ static void qwm_index(qwmi *w, const char *path, const qj *inst, bool add)
     free(owner);
 }
 
-static qj *qwm_add(qwmi *w, qj *inst, const char *path)
+qj *qwm_add(qwmi *w, qj *inst, const char *path)
 {
     qj_set(inst, "__PATH", qj_str(path));
     qwm_index(w, path, inst, true);
@@ -170,7 +170,7 @@ static qj *qwm_add(qwmi *w, qj *inst, const char *path)
     return inst;
 }
 
-static bool qwm_del(qwmi *w, const char *path)
+bool qwm_del(qwmi *w, const char *path)
 {
     const qj *i = path ? qvs_map_get(w->inst, path) : NULL;
     if (!i)
@@ -195,7 +195,7 @@ static void qwm_reindex(qwmi *w)
 
 /* The features of the allocation with that InstanceID (prefix match, as
  * os-win finds them), class cls (NULL: all). */
-static size_t qwm_features(const qwmi *w, const char *alloc_iid, const char *cls, const char **out,
+size_t qwm_features(const qwmi *w, const char *alloc_iid, const char *cls, const char **out,
                            size_t max)
 {
     const qj *set = qvs_map_get(w->feat, alloc_iid);
@@ -214,7 +214,7 @@ static size_t qwm_features(const qwmi *w, const char *alloc_iid, const char *cls
 
 /* ---------- jobs ---------- */
 
-static qj *qwm_out(int64_t rv)
+qj *qwm_out(int64_t rv)
 {
     qj *o = qj_object();
     qj_set(o, "ReturnValue", qj_int(rv));
@@ -250,7 +250,7 @@ static void qwm_finish(qwmi *w, qj *job_or_null, const qj *adds, const qj *dels,
     (void)job_or_null;
 }
 
-static void qwm_settle(qwmi *w, qj *out, qj *adds, qj *dels, qj *mods)
+void qwm_settle(qwmi *w, qj *out, qj *adds, qj *dels, qj *mods)
 {
     if (w->job_polls <= 0 && w->fail_jobs <= 0) {
         qwm_finish(w, NULL, adds, dels, mods, true);
@@ -301,7 +301,7 @@ static void qwm_job_poll(qwmi *w, qj *job)
 
 /* ---------- methods ---------- */
 
-static qj *qwm_rv_err(int64_t rv, const char *why, char *err, size_t errlen)
+qj *qwm_rv_err(int64_t rv, const char *why, char *err, size_t errlen)
 {
     snprintf(err, errlen, "%s", why);
     qj *o = qwm_out(rv);
@@ -561,11 +561,18 @@ static int qwm_call(qwmi *w, const char *ns, const char *path, const char *metho
     *out = NULL;
     qwm_sync(w);
     w->c.calls++;
+    bool handled = false;
+    qj *o = qwm_systems_call(w, path, method, in, &handled, err, errlen);
+    if (handled) {
+        w->c.writes++;
+        qwm_save(w);
+        *out = o;
+        return o ? 0 : -EINVAL;
+    }
     if (strcmp(path, VSMS_PATH)) {
         qwm_err(err, errlen, "%s: no such object with methods in the model", path);
         return -ENOENT;
     }
-    qj *o = NULL;
     if (!strcmp(method, "AddResourceSettings"))
         o = qwm_add_resource(w, in, err, errlen);
     else if (!strcmp(method, "ModifyResourceSettings"))
@@ -616,8 +623,8 @@ static int qwm_put(qwmi *w, const char *ns, const qj *inst, char **path, char *e
         qwm_err(err, errlen, "invalid class %s (WBEM_E_INVALID_CLASS 0x80041010)", cls);
         return -ENOENT;
     }
-    if (strcmp(ns, QWMI_NS_CIMV2) || qwm_check_wnv(w, inst, err, errlen) < 0) {
-        if (strcmp(ns, QWMI_NS_CIMV2))
+    if (strcmp(ns, QWMI_NS_STDCIMV2) || qwm_check_wnv(w, inst, err, errlen) < 0) {
+        if (strcmp(ns, QWMI_NS_STDCIMV2))
             qwm_err(err, errlen, "%s lives in root\\StandardCimv2", cls);
         return -EINVAL;
     }
@@ -660,6 +667,15 @@ static int qwm_delete(qwmi *w, const char *ns, const char *path, char *err, size
     return 0;
 }
 
+static int qwm_value_map(qwmi *w, const char *ns, const char *cls, const char *prop, qj **map,
+                         char *err, size_t errlen)
+{
+    (void)w, (void)ns, (void)cls, (void)prop;
+    *map = NULL;
+    qwm_err(err, errlen, "value maps are not modelled yet");
+    return -ENOENT;
+}
+
 const qwmi_class qwmi_model_class = {
     .name = "model",
     .close = qwm_close,
@@ -668,6 +684,7 @@ const qwmi_class qwmi_model_class = {
     .call = qwm_call,
     .put_instance = qwm_put,
     .delete_instance = qwm_delete,
+    .value_map = qwm_value_map,
 };
 
 int qwmi_model_open(const char *state_file, const char *version, qwmi_transport *ret, char *err,

@@ -77,6 +77,25 @@ static inline bool qwm_class_exists(const qwmi *w, const char *cls)
 
 
 
+/* wmi_model.c: what the other files of the model build on. */
+char *qwm_guid(qwmi *w);                       /* a new GUID text (caller frees) */
+qj *qwm_public(const qj *i);                   /* a copy without model-private members */
+qj *qwm_find(const qwmi *w, const char *cls, const char *prop, const char *val);
+qj *qwm_add(qwmi *w, qj *inst, const char *path);  /* takes inst */
+bool qwm_del(qwmi *w, const char *path);
+size_t qwm_features(const qwmi *w, const char *alloc_iid, const char *cls, const char **out,
+                    size_t max);
+qj *qwm_out(int64_t rv);                       /* {"ReturnValue": rv} */
+qj *qwm_rv_err(int64_t rv, const char *why, char *err, size_t errlen);
+/* Completes a method's effects now or through a job (takes adds, dels, mods). */
+void qwm_settle(qwmi *w, qj *out, qj *adds, qj *dels, qj *mods);
+
+/* wmi_model_systems.c: the methods that make and destroy virtual switches,
+ * VMs and their NICs (what qhv-agent --selftest uses on a real host):
+ * *handled = false for a method it does not serve. */
+qj *qwm_systems_call(qwmi *w, const char *path, const char *method, const qj *in, bool *handled,
+                     char *err, size_t errlen);
+
 /* wmi_model_rules.c */
 /* A feature setting to add (self NULL) or the result of a modification of
  * self, on the port whose features are existing[0..n); batch: the call's
