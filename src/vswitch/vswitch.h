@@ -80,6 +80,7 @@ typedef struct qvs_options {
     const char *hyperv_model_file;      /* the model's state file */
     const char *hyperv_state_file;      /* qhv's intents beside Hyper-V */
     const char *hyperv_windows_version; /* "" = ask Win32_OperatingSystem */
+    const char *hyperv_pa_interface;    /* the provider NIC: alias or MAC ("" = by index) */
     long hyperv_pa_ifindex, hyperv_pa_prefix_len, hyperv_pa_vlan;
     const char *hyperv_pa_next_hop;
     int hyperv_job_wait_ms;             /* longest wait for jobs in one operate() */

@@ -32,6 +32,8 @@
 /* Where the provider address lives ([hyperv] options). */
 typedef struct qhyv_pa_conf {
     const char *address;        /* [agent] provider_address */
+    const char *interface;      /* [hyperv] provider_interface: alias or MAC ("" or
+                                 * NULL: ifindex alone names it) */
     int64_t ifindex, prefix_len, vlan;
     const char *next_hop;       /* provider route 0.0.0.0/0 via ("": none) */
 } qhyv_pa_conf;
