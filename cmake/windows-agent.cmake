@@ -19,6 +19,10 @@ add_library(qhvlib STATIC ${QHV_WIN_LIB_SRC})
 target_link_libraries(qhvlib PUBLIC winhttp crypt32 bcrypt)
 add_library(qhvagent STATIC ${QHV_WIN_AGENT_SRC})
 target_link_libraries(qhvagent PUBLIC qhvlib wbemuuid ole32 oleaut32 advapi32)
+# The hyperv backend's WMI class schema (wmi_schema.c), compiled in.
+include(${CMAKE_SOURCE_DIR}/cmake/embed-json.cmake)
+qhv_embed_json(qhvagent ${CMAKE_SOURCE_DIR}/src/vswitch/hyperv/hyperv-schema.json
+               qhv_hyperv_schema_json)
 add_executable(qhv-agent ${CMAKE_SOURCE_DIR}/src/agent/main.c)
 # One self-contained .exe: no libgcc or libwinpthread DLL to ship beside it.
 target_link_options(qhv-agent PRIVATE -static)

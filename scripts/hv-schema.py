@@ -1,0 +1,507 @@
+#!/usr/bin/python3
+"""hv-schema.py: extract the documented schema of the WMI classes the hyperv
+backend touches from Microsoft's class documentation (MicrosoftDocs/win32,
+desktop-src/HyperV_v2/ and desktop-src/NetWNVProv/) into
+src/vswitch/hyperv/hyperv-schema.json, which the build compiles into the
+binary (src/vswitch/hyperv/wmi_schema.c, cmake/embed-json.cmake).
+
+Re-running it (stdlib only):
+
+    # a checkout (or a partial copy keeping the paths) of MicrosoftDocs/win32,
+    # OUTSIDE this repository: Microsoft's text is not committed here, only
+    # the facts extracted from it.
+    git clone --filter=blob:none --sparse https://github.com/MicrosoftDocs/win32 /tmp/win32
+    git -C /tmp/win32 sparse-checkout set desktop-src/HyperV_v2 desktop-src/NetWNVProv
+    /usr/bin/python3 scripts/hv-schema.py --docs /tmp/win32 \\
+        --commit "$(git -C /tmp/win32 rev-parse HEAD)" \\
+        --out src/vswitch/hyperv/hyperv-schema.json
+
+If the docs directory holds a file COMMITS (lines "<path>\\t<commit>": a copy
+assembled from files stored at different commits), each path's commit is
+recorded beside it in "source.paths".
+
+What it reads from each page: the MOF block of the "Syntax" section (class,
+parent, DisplayName, every property with its type, array-ness, [Key]/[Write]
+qualifiers and default) and the "Properties" section (data type, access type
+Read-only or Read/write, qualifiers Key / Write / WmiDataId(n) / MaxLen(n),
+value lists "**Name** (n)", and the text "always set to "..."" = fixed).
+Values not given by Microsoft's pages (classes without a page, value maps
+the page does not give usably) come from the OVERRIDES below, each with its
+reason and source, and are marked so in the output.
+
+The output is deterministic: classes, properties and paths sorted, JSON
+written with sorted keys and a fixed layout.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+STDCIMV2 = "root\\StandardCimv2"
+VIRT_V2 = "root\\virtualization\\v2"
+CIMV2 = "root\\cimv2"
+
+# The classes wanted and the page documenting each (None: no page found in
+# MicrosoftDocs/win32; then an override below supplies the class).
+CLASSES = {
+    "Msvm_VirtualEthernetSwitch": "desktop-src/HyperV_v2/msvm-virtualethernetswitch.md",
+    "Msvm_VirtualEthernetSwitchSettingData": "desktop-src/HyperV_v2/msvm-virtualethernetswitchsettingdata.md",
+    "Msvm_VirtualEthernetSwitchManagementService": "desktop-src/HyperV_v2/msvm-virtualethernetswitchmanagementservice.md",
+    "Msvm_VirtualSystemManagementService": "desktop-src/HyperV_v2/msvm-virtualsystemmanagementservice.md",
+    "Msvm_VirtualSystemSettingData": "desktop-src/HyperV_v2/msvm-virtualsystemsettingdata.md",
+    "Msvm_ComputerSystem": "desktop-src/HyperV_v2/msvm-computersystem.md",
+    "Msvm_SyntheticEthernetPortSettingData": "desktop-src/HyperV_v2/msvm-syntheticethernetportsettingdata.md",
+    "Msvm_EmulatedEthernetPortSettingData": "desktop-src/HyperV_v2/msvm-emulatedethernetportsettingdata.md",
+    "Msvm_EthernetPortAllocationSettingData": "desktop-src/HyperV_v2/msvm-ethernetportallocationsettingdata.md",
+    "Msvm_EthernetSwitchPortVlanSettingData": "desktop-src/HyperV_v2/msvm-ethernetswitchportvlansettingdata.md",
+    "Msvm_EthernetSwitchPortSecuritySettingData": "desktop-src/HyperV_v2/msvm-ethernetswitchportsecuritysettingdata.md",
+    "Msvm_EthernetSwitchPortAclSettingData": "desktop-src/HyperV_v2/msvm-ethernetswitchportaclsettingdata.md",
+    "Msvm_EthernetSwitchPortExtendedAclSettingData": "desktop-src/HyperV_v2/msvm-ethernetswitchportextendedaclsettingdata.md",
+    "Msvm_ConcreteJob": "desktop-src/HyperV_v2/msvm-concretejob.md",
+    "Msvm_ResourcePool": "desktop-src/HyperV_v2/msvm-resourcepool.md",
+    "Msvm_InternalEthernetPort": "desktop-src/HyperV_v2/msvm-internalethernetport.md",
+    "MSFT_NetVirtualizationLookupRecordSettingData": "desktop-src/NetWNVProv/msft-netvirtualizationlookuprecordsettingdata.md",
+    "MSFT_NetVirtualizationCustomerRouteSettingData": "desktop-src/NetWNVProv/msft-netvirtualizationcustomerroutesettingdata.md",
+    "MSFT_NetVirtualizationProviderAddressSettingData": "desktop-src/NetWNVProv/msft-netvirtualizationprovideraddresssettingdata.md",
+    "MSFT_NetVirtualizationProviderRouteSettingData": "desktop-src/NetWNVProv/msft-netvirtualizationproviderroutesettingdata.md",
+    "MSFT_NetAdapter": None,
+    "MSFT_NetAdapterBindingSettingData": None,
+    "Win32_OperatingSystem": None,
+}
+
+# ---------------------------------------------------------------------------
+# OVERRIDES: everything here is NOT read from Microsoft's class pages. Each
+# entry says why and where it comes from; the output marks it ("source" of a
+# class, "valuemap_source" and "note" of a property).
+# ---------------------------------------------------------------------------
+
+# Classes without a page in MicrosoftDocs/win32 (searched with the file
+# index: find_files under desktop-src, find_string on the class names): a
+# minimal entry with only the properties the hyperv backend uses. No
+# qualifier is claimed beyond what is stated; keys are the ones WMI shows.
+HAND_WRITTEN = {
+    "MSFT_NetAdapter": {
+        "source": "hand-written: no MSFT_NetAdapter class page in MicrosoftDocs/win32 "
+                  "(the NetAdapter CIM provider is documented elsewhere); only the "
+                  "properties the hyperv backend reads",
+        "namespace": STDCIMV2,
+        "parent": "CIM_NetworkPort",
+        "properties": {
+            "DeviceID": {"type": "string", "key": True},
+            "InterfaceIndex": {"type": "uint32"},
+            "Name": {"type": "string"},
+            "InterfaceAlias": {"type": "string"},
+            "InterfaceDescription": {"type": "string"},
+            "PermanentAddress": {"type": "string"},
+            "MacAddress": {"type": "string"},
+        },
+    },
+    "MSFT_NetAdapterBindingSettingData": {
+        "source": "hand-written: no MSFT_NetAdapterBindingSettingData class page in "
+                  "MicrosoftDocs/win32; only the properties the hyperv backend uses",
+        "namespace": STDCIMV2,
+        "parent": "MSFT_NetAdapterSettingData",
+        "properties": {
+            "InstanceID": {"type": "string", "key": True},
+            "Name": {"type": "string"},
+            "InterfaceAlias": {"type": "string"},
+            "ComponentID": {"type": "string"},
+            "DisplayName": {"type": "string"},
+            "Enabled": {"type": "boolean", "writable": True},
+        },
+    },
+    "Win32_OperatingSystem": {
+        "source": "hand-written: Win32_OperatingSystem is documented in "
+                  "MicrosoftDocs/win32 under desktop-src/CIMWin32Prov, outside the "
+                  "HyperV_v2/NetWNVProv pages this script reads; only the properties "
+                  "the hyperv backend reads",
+        "namespace": CIMV2,
+        "parent": "CIM_OperatingSystem",
+        "properties": {
+            "Name": {"type": "string", "key": True},
+            "Version": {"type": "string"},
+            "BuildNumber": {"type": "string"},
+            "Caption": {"type": "string"},
+        },
+    },
+}
+
+# Value maps the class page does not give usably. The page's own list is kept
+# as "doc_valuemap"/"doc_values"; "valuemap"/"values" come from the named
+# source. Filled by OVERRIDE_VALUEMAPS, keyed (class, property).
+_NETWNV_NOTE = (
+    "The class page lists {names} with the numbers {nums}: these are not the "
+    "NetWNV.mof ValueMap (they look like string-resource IDs; {prop} is a uint8 "
+    "whose documented cmdlet values are 0-based). The valuemap here is not "
+    "Microsoft's class page: it is {src}. The backend does not rely on it: it "
+    "asks the host for the class's ValueMap (wmi.h value_map) and maps by name."
+)
+OVERRIDE_VALUEMAPS = {
+    ("MSFT_NetVirtualizationLookupRecordSettingData", "Rule"): {
+        "valuemap": ["0", "1", "2"],
+        "values": ["TranslationMethodNat", "TranslationMethodEncap", "TranslationMethodNone"],
+        "valuemap_source": "PLACEHOLDER",
+    },
+    ("MSFT_NetVirtualizationLookupRecordSettingData", "Type"): {
+        "valuemap": ["0", "1", "2", "3"],
+        "values": ["Static", "Dynamic", "GatewayWildcard", "L2Only"],
+        "valuemap_source": "PLACEHOLDER",
+    },
+}
+
+# Class-level notes (facts about the documentation itself).
+CLASS_NOTES = {
+}
+
+# ---------------------------------------------------------------------------
+
+INTRINSIC = {"string", "boolean", "datetime", "char16", "real32", "real64",
+             "uint8", "uint16", "uint32", "uint64", "sint8", "sint16",
+             "sint32", "sint64", "object"}
+
+
+def unmd(s):
+    """Markdown escapes out: CIM\\_X -> CIM_X."""
+    return re.sub(r"\\([_*\\\[\]()#<>`])", r"\1", s).strip()
+
+
+def norm_type(t):
+    t = unmd(t).strip()
+    if t.lower() in INTRINSIC:
+        return t.lower()
+    m = re.match(r"^(\w+)\s+ref$", t, re.I)
+    if m:
+        return m.group(1) + " ref"
+    return t
+
+
+def parse_default(text):
+    """A MOF default (the text after '=') as a JSON value."""
+    s = text.strip()
+    if s.startswith("{") and s.endswith("}"):
+        inner = s[1:-1].strip()
+        if not inner:
+            return []
+        return [parse_default(x) for x in split_top(inner)]
+    if s.startswith('"') and s.endswith('"') and len(s) >= 2:
+        return s[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if s.upper() == "TRUE":
+        return True
+    if s.upper() == "FALSE":
+        return False
+    if s.upper() == "NULL":
+        return None
+    if re.match(r"^-?\d+$", s):
+        return int(s)
+    if re.match(r"^0x[0-9a-fA-F]+$", s):
+        return int(s, 16)
+    if re.match(r"^-?\d+\.\d*([eE][-+]?\d+)?$", s):
+        return float(s)
+    return s
+
+
+def split_top(s):
+    """Splits a comma list, leaving quoted strings whole."""
+    out, cur, q = [], "", False
+    for ch in s:
+        if ch == '"':
+            q = not q
+        if ch == "," and not q:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def parse_mof(text):
+    """The page's MOF block: (class, parent, class qualifiers, {prop: info})."""
+    m = re.search(r"```\s*syntax\s*\n(.*?)```", text, re.S)
+    if not m:
+        return None
+    mof = m.group(1)
+    cm = re.search(r"class\s+(\w+)\s*(?::\s*(\w+))?\s*\{(.*)\}\s*;?", mof, re.S)
+    if not cm:
+        return None
+    head = mof[:cm.start()]
+    cname, parent, body = cm.group(1), cm.group(2), cm.group(3)
+    quals = {}
+    dm = re.search(r'DisplayName\("([^"]*)"\)', head)
+    if dm:
+        quals["DisplayName"] = dm.group(1)
+    props = {}
+    # statements end with ';' outside quotes and braces
+    stmts, cur, q, depth = [], "", False, 0
+    for ch in body:
+        if ch == '"':
+            q = not q
+        if not q:
+            if ch in "{[(":
+                depth += 1
+            elif ch in "}])":
+                depth -= 1
+        if ch == ";" and not q and depth == 0:
+            stmts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    for st in stmts:
+        st = re.sub(r"\s+", " ", st)
+        pq = []
+        qm = re.match(r"^\[(.*?)\]\s*(.*)$", st)
+        if qm:
+            pq = [x.strip().lower() for x in split_top(qm.group(1))]
+            st = qm.group(2)
+        lhs, dflt = st, None
+        eq = st.find("=")
+        if eq >= 0:
+            lhs, dflt = st[:eq].strip(), st[eq + 1:].strip()
+        if "(" in lhs:          # a method
+            continue
+        pm = re.match(r"^(\w+(?:\s+REF)?)\s+(\w+)\s*(\[\s*\])?$", lhs, re.I)
+        if not pm:
+            continue
+        info = {"type": norm_type(pm.group(1)), "array": bool(pm.group(3))}
+        if dflt is not None:
+            info["default"] = parse_default(dflt)
+        info["key"] = "key" in pq
+        info["write"] = "write" in pq
+        props[pm.group(2)] = info
+    return cname, parent, quals, props
+
+
+VALUE_RE = re.compile(
+    r"\*\*([^*\n]+?)\*\*\s*\(\s*([0-9]+(?:\s*\.\.\s*[0-9]*)?|0x[0-9A-Fa-f]+|\.\.)\s*\)")
+
+
+def parse_props_section(text):
+    """The "Properties" section: {prop: info}."""
+    m = re.search(r"\n#+\s*Properties\s*\n(.*?)(\n## |\Z)", text, re.S)
+    if not m:
+        return {}
+    sec = m.group(1)
+    heads = list(re.finditer(r"\n\*\*([A-Za-z0-9_\\]+)\*\*\s*\n</dt>\s*<dd>", sec))
+    out = {}
+    for i, h in enumerate(heads):
+        name = unmd(h.group(1))
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(sec)
+        ent = sec[h.end():end]
+        info = {}
+        dt = re.search(r"Data type:\s*(.*?)\n", ent)
+        if dt:
+            raw = dt.group(1)
+            tm = re.search(r"\*\*(.+?)\*\*", raw)
+            t = unmd(tm.group(1)) if tm else unmd(raw)
+            t = re.sub(r"\[|\]\(.*?\)", "", t).strip()
+            rest = raw[tm.end():] if tm else ""
+            info["array"] = bool(re.search(r"\barray\b|\[\]", raw, re.I))
+            if re.search(r"\breference\b|\bref\b", rest + " " + t, re.I) \
+                    and not t.lower().endswith(" ref"):
+                t = re.sub(r"\s*reference$", "", t, flags=re.I) + " ref"
+            info["type"] = norm_type(t.replace("[]", "").strip())
+        ac = re.search(r"Access type:\s*(.*?)\n", ent)
+        if ac:
+            info["access"] = ac.group(1).strip()
+        # the leading <dl> (data type, access type, qualifiers) ends at the
+        # first "</dt> </dl>"; what follows is the description and values
+        cut = ent.find("</dl>")
+        head, desc = (ent[:cut], ent[cut:]) if cut >= 0 else (ent, "")
+        qm = re.search(r"Qualifiers:\s*(.*?)\n</dt>", head, re.S)
+        quals = qm.group(1) if qm else ""
+        info["key"] = bool(re.search(r"\*\*Key\*\*", quals))
+        info["write"] = bool(re.search(r"\*\*Write\*\*", quals))
+        w = re.search(r"\*\*WmiDataId\*\*\]?(?:\([^)]*\))?\s*\(\s*(\d+)\s*\)", quals)
+        info["wmidataid"] = int(w.group(1)) if w else 0
+        ml = re.search(r"\*\*MaxLen\*\*\]?(?:\([^)]*\))?\s*\(\s*(\d+)\s*\)", quals)
+        info["maxlen"] = int(ml.group(1)) if ml else -1
+        vals = []
+        for vm in VALUE_RE.finditer(desc):
+            vname = unmd(vm.group(1))
+            num = re.sub(r"\s+", "", vm.group(2))
+            if re.match(r"^0x", num):
+                num = str(int(num, 16))
+            vals.append((num, vname))
+        if vals:
+            info["valuemap"] = [v[0] for v in vals]
+            info["values"] = [v[1] for v in vals]
+        fx = re.search(r"always set to\s*[\"“]([^\"”]*)[\"”]", desc)
+        if fx:
+            info["fixed"] = fx.group(1)
+        out[name] = info
+    return out
+
+
+def read_commits(docs):
+    path = os.path.join(docs, "COMMITS")
+    res = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                parts = line.strip().split("\t")
+                if len(parts) == 2:
+                    res[parts[0]] = parts[1]
+    return res
+
+
+def namespace_of(cname):
+    if cname.startswith("Msvm_"):
+        return VIRT_V2
+    if cname.startswith("MSFT_"):
+        return STDCIMV2
+    return CIMV2
+
+
+def build_class(cname, relpath, text):
+    mof = parse_mof(text)
+    sec = parse_props_section(text)
+    if mof is None:
+        raise SystemExit("%s: no MOF block" % relpath)
+    mname, parent, cquals, mprops = mof
+    if mname.lower() != cname.lower():
+        raise SystemExit("%s: MOF names class %s" % (relpath, mname))
+    props = {}
+    notes = []
+    # case-insensitive join of the two lists (the MOF's names win)
+    sec_ci = {k.lower(): (k, v) for k, v in sec.items()}
+    names = list(mprops.keys())
+    for k in sec:
+        if k.lower() not in {n.lower() for n in names}:
+            names.append(k)
+            notes.append("%s: in the Properties section, not in the MOF" % k)
+    for n in names:
+        mp = mprops.get(n)
+        sk = sec_ci.get(n.lower())
+        sp = sk[1] if sk else {}
+        if mp is None and sk is None:
+            continue
+        if sk is None:
+            notes.append("%s: in the MOF, not in the Properties section" % n)
+        typ = (mp or sp).get("type", "string")
+        array = (mp or {}).get("array", False) or sp.get("array", False)
+        p = {
+            "type": typ + ("[]" if array else ""),
+            "array": array,
+            "key": bool((mp or {}).get("key") or sp.get("key")),
+            "writable": bool((mp or {}).get("write") or sp.get("write")
+                             or sp.get("access", "").lower() == "read/write"),
+            "wmidataid": sp.get("wmidataid", 0),
+            "maxlen": sp.get("maxlen", -1),
+            "valuemap": sp.get("valuemap", []),
+            "values": sp.get("values", []),
+        }
+        if sp.get("wmidataid", 0) and not p["writable"]:
+            # Hyper-V's feature classes: WmiDataId marks the stored (and
+            # caller-set) fields; the page says so with Read/write anyway
+            pass
+        if mp is not None and "default" in mp:
+            p["default"] = mp["default"]
+        if "fixed" in sp:
+            p["fixed"] = sp["fixed"]
+        if sp.get("access"):
+            p["access"] = sp["access"]
+        props[n] = p
+    cls = {
+        "namespace": namespace_of(cname),
+        "parent": parent,
+        "doc": relpath,
+        "properties": props,
+    }
+    if cquals.get("DisplayName"):
+        cls["display_name"] = cquals["DisplayName"]
+    if notes:
+        cls["notes"] = sorted(notes)
+    return cls
+
+
+def apply_overrides(classes):
+    for (cname, pname), ov in sorted(OVERRIDE_VALUEMAPS.items()):
+        c = classes.get(cname)
+        if c is None or pname not in c["properties"]:
+            raise SystemExit("override for missing %s.%s" % (cname, pname))
+        p = c["properties"][pname]
+        p["doc_valuemap"] = p["valuemap"]
+        p["doc_values"] = p["values"]
+        p["valuemap"] = list(ov["valuemap"])
+        p["values"] = list(ov["values"])
+        p["valuemap_source"] = ov["valuemap_source"]
+        p["note"] = _NETWNV_NOTE.format(
+            names=", ".join(p["doc_values"]), nums=", ".join(p["doc_valuemap"]),
+            prop=pname, src=ov["valuemap_source"])
+    for cname, note in CLASS_NOTES.items():
+        if cname in classes:
+            classes[cname]["note"] = note
+
+
+def hand_written(cname, spec):
+    props = {}
+    for pname, ps in spec["properties"].items():
+        array = ps.get("array", False)
+        props[pname] = {
+            "type": ps["type"] + ("[]" if array else ""),
+            "array": array,
+            "key": ps.get("key", False),
+            "writable": ps.get("writable", False),
+            "wmidataid": 0,
+            "maxlen": -1,
+            "valuemap": [],
+            "values": [],
+        }
+    return {
+        "namespace": spec["namespace"],
+        "parent": spec["parent"],
+        "doc": None,
+        "source": spec["source"],
+        "properties": props,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--docs", required=True,
+                    help="a MicrosoftDocs/win32 checkout (or a copy keeping its paths)")
+    ap.add_argument("--commit", required=True, help="the commit the docs are at")
+    ap.add_argument("--out", default="src/vswitch/hyperv/hyperv-schema.json")
+    args = ap.parse_args()
+    commits = read_commits(args.docs)
+    classes, paths, missing = {}, [], []
+    for cname, rel in sorted(CLASSES.items()):
+        full = os.path.join(args.docs, rel) if rel else None
+        if full and os.path.exists(full):
+            with open(full, encoding="utf-8") as f:
+                text = f.read()
+            classes[cname] = build_class(cname, rel, text)
+            ent = {"path": rel}
+            if rel in commits:
+                ent["commit"] = commits[rel]
+            paths.append(ent)
+        elif cname in HAND_WRITTEN:
+            classes[cname] = hand_written(cname, HAND_WRITTEN[cname])
+        else:
+            missing.append({"class": cname, "path": rel})
+    apply_overrides(classes)
+    out = {
+        "source": {
+            "repository": "MicrosoftDocs/win32",
+            "commit": args.commit,
+            "paths": sorted(paths, key=lambda e: e["path"]),
+            "generator": "scripts/hv-schema.py",
+        },
+        "classes": classes,
+    }
+    if missing:
+        out["source"]["no_page"] = missing
+    text = json.dumps(out, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(text)
+    nprops = sum(len(c["properties"]) for c in classes.values())
+    print("%s: %d classes, %d properties%s" % (
+        args.out, len(classes), nprops,
+        "; no page: " + ", ".join(m["class"] for m in missing) if missing else ""),
+        file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+/* The documented WMI class schema compiled into the agent (wmi_schema.h,
+ * src/vswitch/hyperv/hyperv-schema.json, scripts/hv-schema.py). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+#include "vswitch/hyperv/wmi_schema.h"
+
+#define VLAN "Msvm_EthernetSwitchPortVlanSettingData"
+#define XACL "Msvm_EthernetSwitchPortExtendedAclSettingData"
+#define LOOKUP "MSFT_NetVirtualizationLookupRecordSettingData"
+
+static const qwmi_prop_schema *prop(const char *cls, const char *name)
+{
+    const qwmi_class_schema *c = qwmi_schema_class(cls);
+    assert_non_null(c);
+    const qwmi_prop_schema *p = qwmi_schema_prop(c, name);
+    assert_non_null(p);
+    return p;
+}
+
+static void test_source(void **state)
+{
+    const char *commit = qwmi_schema_source_commit();
+    assert_non_null(commit);
+    assert_int_equal(strlen(commit), 40);
+    size_t n = 0;
+    const qwmi_class_schema *all = qwmi_schema_classes(&n);
+    assert_non_null(all);
+    assert_true(n >= 6);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(all[i].name);
+        assert_non_null(all[i].ns);
+        assert_ptr_equal(qwmi_schema_class(all[i].name), &all[i]);
+        for (size_t j = 0; j < all[i].nprops; j++) {
+            const qwmi_prop_schema *p = &all[i].props[j];
+            assert_non_null(p->type);
+            assert_ptr_equal(qwmi_schema_prop(&all[i], p->name), p);
+            /* arrays, and only arrays, end in [] */
+            size_t tl = strlen(p->type);
+            assert_int_equal(p->array, tl > 2 && strcmp(p->type + tl - 2, "[]") == 0);
+        }
+    }
+}
+
+static void test_namespaces(void **state)
+{
+    assert_string_equal(qwmi_schema_class(VLAN)->ns, "root\\virtualization\\v2");
+    assert_string_equal(qwmi_schema_class(LOOKUP)->ns, "root\\StandardCimv2");
+    const qwmi_class_schema *os = qwmi_schema_class("Win32_OperatingSystem");
+    if (os)
+        assert_string_equal(os->ns, "root\\cimv2");
+}
+
+static void test_case_insensitive(void **state)
+{
+    const qwmi_class_schema *a = qwmi_schema_class(VLAN);
+    assert_ptr_equal(qwmi_schema_class("msvm_ethernetswitchportvlansettingdata"), a);
+    assert_ptr_equal(qwmi_schema_class("MSVM_ETHERNETSWITCHPORTVLANSETTINGDATA"), a);
+    assert_ptr_equal(qwmi_schema_prop(a, "accessvlanid"), qwmi_schema_prop(a, "AccessVlanId"));
+    assert_null(qwmi_schema_class("Msvm_NoSuchClass"));
+    assert_null(qwmi_schema_class(NULL));
+    assert_null(qwmi_schema_prop(a, "NoSuchProperty"));
+    assert_null(qwmi_schema_prop(NULL, "AccessVlanId"));
+}
+
+static void test_vlan(void **state)
+{
+    const qwmi_prop_schema *en = prop(VLAN, "ElementName");
+    assert_non_null(en->fixed);
+    assert_string_equal(en->fixed, "Ethernet Switch Port VLAN Settings");
+    assert_false(en->writable);
+    assert_int_equal(en->wmidataid, 0);
+
+    const qwmi_prop_schema *id = prop(VLAN, "InstanceID");
+    assert_true(id->key);
+    assert_false(id->writable);
+
+    const qwmi_prop_schema *a = prop(VLAN, "AccessVlanId");
+    assert_string_equal(a->type, "uint16");
+    assert_false(a->array);
+    assert_true(a->writable);
+    assert_int_equal(a->wmidataid, 2);
+    assert_int_equal(a->maxlen, -1);
+    assert_string_equal(a->default_json, "0");
+
+    const qwmi_prop_schema *t = prop(VLAN, "TrunkVlanIdArray");
+    assert_true(t->array);
+    assert_string_equal(t->type, "uint16[]");
+    assert_string_equal(t->default_json, "[]");
+
+    const qwmi_prop_schema *m = prop(VLAN, "OperationMode");
+    int64_t v = -1;
+    assert_true(qwmi_schema_value(m, "Access", &v));
+    assert_int_equal(v, 1);
+    assert_true(qwmi_schema_value(m, "trunk", &v));
+    assert_int_equal(v, 2);
+    assert_string_equal(qwmi_schema_value_name(m, 3), "Private");
+    assert_null(qwmi_schema_value_name(m, 9));
+    assert_false(qwmi_schema_value(m, "Nothing", &v));
+}
+
+static void test_extended_acl(void **state)
+{
+    const qwmi_prop_schema *n = prop(XACL, "Name");
+    assert_true(n->writable);
+    assert_int_equal(n->maxlen, 64);
+    assert_int_equal(n->wmidataid, 1);
+    assert_string_equal(n->default_json, "\"\"");
+    assert_int_equal(prop(XACL, "Protocol")->maxlen, 15);
+    assert_string_equal(prop(XACL, "Protocol")->default_json, "\"ANY\"");
+    assert_int_equal(prop(XACL, "LocalIPAddress")->maxlen, 40);
+    assert_int_equal(prop(XACL, "RemotePort")->maxlen, 21);
+    assert_string_equal(prop(XACL, "Stateful")->type, "boolean");
+    assert_string_equal(prop(XACL, "Stateful")->default_json, "false");
+    assert_string_equal(prop(XACL, "Weight")->type, "uint16");
+    int64_t v;
+    assert_true(qwmi_schema_value(prop(XACL, "Action"), "Deny", &v));
+    assert_int_equal(v, 2);
+    assert_true(qwmi_schema_value(prop(XACL, "Direction"), "Outgoing", &v));
+    assert_int_equal(v, 2);
+}
+
+static void test_lookup_record(void **state)
+{
+    const qwmi_prop_schema *r = prop(LOOKUP, "Rule");
+    assert_string_equal(r->type, "uint8");
+    assert_true(r->writable);
+    int64_t encap = -1, nat = -1;
+    assert_true(qwmi_schema_value(r, "TranslationMethodEncap", &encap));
+    assert_true(qwmi_schema_value(r, "TranslationMethodNat", &nat));
+    assert_true(encap != nat);
+    assert_true(encap >= 0 && encap <= 255);
+    assert_string_equal(qwmi_schema_value_name(r, encap), "TranslationMethodEncap");
+    const qwmi_prop_schema *t = prop(LOOKUP, "Type");
+    int64_t st = -1, l2 = -1;
+    assert_true(qwmi_schema_value(t, "Static", &st));
+    assert_true(qwmi_schema_value(t, "L2Only", &l2));
+    assert_true(st != l2);
+    assert_true(l2 >= 0 && l2 <= 255);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_source),
+        cmocka_unit_test(test_namespaces),
+        cmocka_unit_test(test_case_insensitive),
+        cmocka_unit_test(test_vlan),
+        cmocka_unit_test(test_extended_acl),
+        cmocka_unit_test(test_lookup_record),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
