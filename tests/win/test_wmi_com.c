@@ -9,6 +9,12 @@
  *     per the method's signature (StdRegProv.GetStringValue) and its out
  *     parameters, and failures in WMI's words (invalid query, not found,
  *     unknown method) mapped to errno values;
+ *   - value_map (the Values/ValueMap qualifiers of a property): Wine's
+ *     classes carry none, so its clear -ENOENT (no qualifier, no property,
+ *     no class) is what is checked here; the map itself only on Windows;
+ *   - the namespaces: root\cimv2 answers Win32_OperatingSystem.Version (what
+ *     the hyperv backend reads at open), a namespace that cannot be opened
+ *     fails its calls with its name and WMI's code, the others unaffected;
  *   - VARIANT → JSON for what the queries above do not produce (arrays,
  *     uint32 above INT32_MAX, 64-bit integers, null).
  * PutInstance and DeleteInstance are not exercised: Wine implements neither
@@ -81,6 +87,91 @@ static void test_queries(qwmi_transport *t)
     CHECK(rc == -ENOENT && obj == NULL && has(err, "0x80041002 WBEM_E_NOT_FOUND"));
     rc = t->cls->query(t->w, "root\\nowhere", "SELECT * FROM x", &rows, err, sizeof err);
     CHECK(rc == -EINVAL && has(err, "not opened"));
+}
+
+/* The three namespaces of wmi.h: root\virtualization\v2 at open,
+ * root\StandardCimv2 and root\cimv2 by their first call (Wine has
+ * root\cimv2, not root\StandardCimv2): the failure names the namespace and
+ * leaves the others working. */
+static void test_namespaces(void)
+{
+    qwmi_transport t;
+    char err[1024] = "";
+    int rc = qwmi_com_open_at(&t, "root\\cimv2", "root\\qhv-no-such-namespace", "root\\cimv2",
+                              err, sizeof err);
+    CHECK(rc == 0);
+    if (rc < 0)
+        return;
+    qj *rows = NULL;
+    rc = t.cls->query(t.w, QWMI_NS_CIMV2, "SELECT Version FROM Win32_OperatingSystem", &rows, err,
+                      sizeof err);
+    printf("root\\cimv2 Win32_OperatingSystem.Version: %d %s\n", rc,
+           rc ? err : qj_get_str(qj_at(rows, 0), "Version"));
+    CHECK(rc == 0 && qj_len(rows) == 1 && qj_get_str(qj_at(rows, 0), "Version"));
+    qj_free(rows);
+    rows = NULL;
+    rc = t.cls->query(t.w, QWMI_NS_STDCIMV2, "SELECT * FROM MSFT_NetAdapter", &rows, err,
+                      sizeof err);
+    printf("missing namespace: %d %s\n", rc, err);
+    CHECK(rc == -ENODEV && rows == NULL &&
+          starts(err, "ConnectServer root\\qhv-no-such-namespace: 0x8004100e "
+                      "WBEM_E_INVALID_NAMESPACE"));
+    /* Tried again at the next call, with the same words. */
+    qj *obj = NULL;
+    rc = t.cls->get(t.w, QWMI_NS_STDCIMV2, "MSFT_NetAdapter.DeviceID=\"x\"", &obj, err,
+                    sizeof err);
+    CHECK(rc == -ENODEV && obj == NULL && has(err, "root\\qhv-no-such-namespace"));
+    rc = t.cls->query(t.w, QWMI_NS_VIRT, "SELECT Version FROM Win32_OperatingSystem", &rows, err,
+                      sizeof err);
+    CHECK(rc == 0 && qj_len(rows) == 1);
+    qj_free(rows);
+    t.cls->close(t.w);
+}
+
+/* value_map: IWbemServices::GetObject(class) → the property's qualifier set
+ * → Values/ValueMap (again with amended qualifiers when Values is absent).
+ * What Wine's classes carry is printed; the contract is checked either way:
+ * a map of strings to strings, or -ENOENT saying which qualifier is absent. */
+static void test_value_map(qwmi_transport *t)
+{
+    char err[1024] = "";
+    CHECK(t->cls->value_map != NULL);
+    if (!t->cls->value_map)
+        return;
+    static const char *const props[][2] = {
+        {"Win32_OperatingSystem", "OSProductSuite"}, {"Win32_OperatingSystem", "ProductType"},
+        {"Win32_Process", "ExecutionState"},        {"Win32_NetworkAdapter", "Availability"},
+        {"Win32_Service", "State"},
+    };
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++) {
+        qj *map = NULL;
+        int rc = t->cls->value_map(t->w, QWMI_NS_CIMV2, props[i][0], props[i][1], &map, err,
+                                   sizeof err);
+        char *text = map ? qj_to_string(map) : NULL;
+        printf("value_map %s.%s: %d %s\n", props[i][0], props[i][1], rc, rc ? err : text);
+        free(text);
+        if (rc == 0) {
+            CHECK(qj_is(map, QJ_OBJECT) && qj_len(map) > 0);
+            for (size_t k = 0; map && k < map->u.obj.n; k++)
+                CHECK(qj_is(map->u.obj.m[k].val, QJ_STRING));
+        } else {
+            CHECK(rc == -ENOENT && map == NULL &&
+                  (has(err, "has no Values qualifier") || has(err, "0x80041002")));
+            CHECK(has(err, props[i][0]) && has(err, props[i][1]));
+        }
+        qj_free(map);
+    }
+    qj *map = NULL;
+    int rc = t->cls->value_map(t->w, QWMI_NS_CIMV2, "Win32_OperatingSystem", "NoSuchProperty",
+                               &map, err, sizeof err);
+    printf("value_map of a missing property: %d %s\n", rc, err);
+    CHECK(rc == -ENOENT && map == NULL &&
+          has(err, "property Win32_OperatingSystem.NoSuchProperty: 0x80041002 WBEM_E_NOT_FOUND"));
+    rc = t->cls->value_map(t->w, QWMI_NS_CIMV2, "Qhv_NoSuchClass", "Rule", &map, err, sizeof err);
+    printf("value_map of a missing class: %d %s\n", rc, err);
+    CHECK(rc == -ENOENT && map == NULL && has(err, "class Qhv_NoSuchClass"));
+    rc = t->cls->value_map(t->w, "root\\nowhere", "X", "Y", &map, err, sizeof err);
+    CHECK(rc == -EINVAL && map == NULL && has(err, "not opened"));
 }
 
 static void test_method(qwmi_transport *t)
@@ -184,14 +275,16 @@ int main(void)
     test_hyperv_absent();
     qwmi_transport t;
     char err[1024] = "";
-    int rc = qwmi_com_open_at(&t, "root\\cimv2", "root\\cimv2", err, sizeof err);
+    int rc = qwmi_com_open_at(&t, "root\\cimv2", "root\\cimv2", "root\\cimv2", err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "qwmi_com_open_at root\\cimv2: %s\n", err);
         return 1;
     }
     test_queries(&t);
     test_method(&t);
+    test_value_map(&t);
     t.cls->close(t.w);
+    test_namespaces();
     t.cls->close(NULL);
     if (failures)
         fprintf(stderr, "%d checks failed\n", failures);

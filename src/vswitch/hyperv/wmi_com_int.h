@@ -36,12 +36,14 @@ int qwmi_object_put(IWbemServices *svc, IWbemClassObject *o, const qj *props, ch
 int qwmi_spawn(IWbemServices *svc, const qj *inst, IWbemClassObject **ret, char *err,
                size_t errlen);
 
-/* qwmi_com_open with other namespaces in the two roles (calls naming
- * QWMI_NS_VIRT go to virt_ns, QWMI_NS_STDCIMV2 to cimv2_ns): for tests where
- * Hyper-V is absent (tests/win/test_wmi_com.c runs over Wine's root\cimv2). */
+/* qwmi_com_open with other namespaces in the three roles (calls naming
+ * QWMI_NS_VIRT go to virt_ns, which is connected at once; QWMI_NS_STDCIMV2
+ * to stdcimv2_ns and QWMI_NS_CIMV2 to cimv2_ns, connected by their first
+ * call): for tests where Hyper-V is absent (tests/win/test_wmi_com.c runs
+ * over Wine's root\cimv2). */
 struct qwmi_transport;
-int qwmi_com_open_at(struct qwmi_transport *ret, const char *virt_ns, const char *cimv2_ns,
-                     char *err, size_t errlen);
+int qwmi_com_open_at(struct qwmi_transport *ret, const char *virt_ns, const char *stdcimv2_ns,
+                     const char *cimv2_ns, char *err, size_t errlen);
 
 /* err = "<what>: 0x<hr> <WBEM name>: <WMI's text> (<provider's description>)";
  * returns the negative errno hr maps to. */
