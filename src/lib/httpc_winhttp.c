@@ -13,7 +13,12 @@
  * for one, finishes a receive in progress first). Workers hold a reference
  * on the client's session, so that qhttpc_free does not wait either.
  *
- * TLS: the Windows certificate store by default; [ssl] insecure turns
+ * TLS: 1.2 and 1.3 enabled on the session explicitly (WINHTTP_OPTION_SECURE_PROTOCOLS;
+ * WinHTTP's default on Windows 8/Server 2012 is SSL3 and TLS 1.0 only, and
+ * qhv-server speaks TLS 1.2+), or TLS 1.2 alone where WinHTTP refuses the
+ * TLS 1.3 flag (before Windows 11/Server 2022); if WinHTTP refuses even
+ * that, https:// calls fail saying so. Certificates: the Windows
+ * certificate store by default; [ssl] insecure turns
  * WinHTTP's checks off; [ssl] ca_file verifies the server against that file
  * only (lib/cachain_win.h), before the request goes out: in the
  * SENDING_REQUEST notification, which comes after the handshake and before
@@ -33,6 +38,14 @@
 #include <string.h>
 #include <strings.h>
 
+/* Older SDK headers lack them (values of Microsoft's winhttp.h). */
+#ifndef WINHTTP_FLAG_SECURE_PROTOCOL_TLS1_2
+#define WINHTTP_FLAG_SECURE_PROTOCOL_TLS1_2 0x00000800
+#endif
+#ifndef WINHTTP_FLAG_SECURE_PROTOCOL_TLS1_3
+#define WINHTTP_FLAG_SECURE_PROTOCOL_TLS1_3 0x00002000
+#endif
+
 #define QHTTPC_DEFAULT_TIMEOUT_MS 30000L
 #define QHTTPC_DEFAULT_CONNECT_MS 5000L
 #define QHTTPC_DEFAULT_MAX_BODY ((size_t)64 << 20)
@@ -42,6 +55,7 @@ struct qhttpc {
     HANDLE wake;                /* auto-reset: some call finished */
     qhttpc_call *calls;         /* every call not yet freed */
     volatile LONG refs;         /* the owner's, and one per running worker */
+    char tls_error[200];        /* why TLS 1.2 could not be enabled ("" = it is) */
 };
 
 struct qhttpc_call {
@@ -93,6 +107,26 @@ static char *qhttpc_narrow(const wchar_t *w)
     return s;
 }
 
+static void qhttpc_error_text(DWORD e, char *out, size_t len);
+
+/* TLS 1.2 and 1.3, else TLS 1.2 alone (WinHTTP before Windows 11/Server
+ * 2022 refuses the TLS 1.3 flag with ERROR_INVALID_PARAMETER); if even that
+ * is refused, c->tls_error says why and https:// calls fail with it rather
+ * than fall back to WinHTTP's defaults (SSL3/TLS 1.0 on Windows 8/2012). */
+static void qhttpc_secure_protocols(qhttpc *c)
+{
+    DWORD p = WINHTTP_FLAG_SECURE_PROTOCOL_TLS1_2 | WINHTTP_FLAG_SECURE_PROTOCOL_TLS1_3;
+    if (WinHttpSetOption(c->session, WINHTTP_OPTION_SECURE_PROTOCOLS, &p, sizeof p))
+        return;
+    p = WINHTTP_FLAG_SECURE_PROTOCOL_TLS1_2;
+    if (WinHttpSetOption(c->session, WINHTTP_OPTION_SECURE_PROTOCOLS, &p, sizeof p))
+        return;
+    char why[160];
+    qhttpc_error_text(GetLastError(), why, sizeof why);
+    snprintf(c->tls_error, sizeof c->tls_error,
+             "WinHTTP refused to enable TLS 1.2 (WINHTTP_OPTION_SECURE_PROTOCOLS): %s", why);
+}
+
 qhttpc *qhttpc_new(void)
 {
     qhttpc *c = xcalloc(1, sizeof *c);
@@ -102,6 +136,7 @@ qhttpc *qhttpc_new(void)
     if (!c->session || !c->wake)
         abort();    /* out of resources, as xmalloc */
     c->refs = 1;
+    qhttpc_secure_protocols(c);
     return c;
 }
 
@@ -482,6 +517,11 @@ qhttpc_call *qhttpc_start(qhttpc *c, const qhttpc_req *req)
         return call;
     }
     call->https = !strncasecmp(req->url, "https://", 8);
+    if (call->https && c->tls_error[0]) {
+        call->resp.tls_failed = true;
+        qhttpc_fail(call, c->tls_error);
+        return call;
+    }
     call->url = qhttpc_wide(req->url);
     call->method = qhttpc_wide(req->method ? req->method : "GET");
     qbuf h;
