@@ -24,23 +24,39 @@
 #define HV_C_VLAN "Msvm_EthernetSwitchPortVlanSettingData"
 #define HV_C_SEC "Msvm_EthernetSwitchPortSecuritySettingData"
 #define HV_C_VSMS "Msvm_VirtualSystemManagementService"
-#define HV_MARK "qhv"                      /* ElementName of qhv's feature settings */
+#define HV_C_VSSD "Msvm_VirtualSystemSettingData"
+#define HV_C_LEGACY "Msvm_EmulatedEthernetPortSettingData"
+#define HV_REALIZED "Microsoft:Hyper-V:System:Realized"
+#define HV_CONN_SUBTYPE "Microsoft:Hyper-V:Ethernet Connection"
+#define HV_CONN_DEFAULT_NAME "Dynamic Ethernet Switch Port" /* what New-VM, Add- and
+                                                            * Connect-VMNetworkAdapter name it */
+#define HV_MARK "qhv"                      /* Name of qhv's ACL entries */
+#define HV_OWN_HISTORY 16                  /* feature InstanceIDs remembered per port */
 #define HV_RESCAN_US 2000000u              /* look at Hyper-V every 2 s (as WITHIN 2) */
 
-enum { V_SW, V_NIC, V_ALLOC, V_VLAN, V_SEC, V_ACL, V_LR, V_CR, V_PA, V_PR, V_N };
+enum { V_SW, V_VSSD, V_NIC, V_LEGACY, V_ALLOC, V_VLAN, V_SEC, V_ACL, V_LR, V_CR, V_PA, V_PR,
+       V_N };
 
 struct qvs {
     qwmi_transport t;
     bool own_transport;
     char *state_file;           /* NULL: intents in memory only */
     qvs_map *intent;            /* id → the value qhv asked for */
+    qvs_map *own;               /* port id → {"alloc": InstanceID, "feat": [InstanceID...]}:
+                                 * the connection and the VLAN/security settings qhv
+                                 * made or adopted, as Hyper-V named them (state file) */
+    qj *conn_default;           /* Hyper-V's default connection settings (the
+                                 * ...\Default allocation), read at open */
+    int64_t rule_nat, rule_encap, type_static, type_l2only; /* NetWNV numbers, from the
+                                 * classes' ValueMap qualifiers on this host */
+    char wnv_problem[256];      /* why NetWNV objects cannot be made here, or "" */
     char version[32];
     int major, minor;
     long build;
     bool extended;              /* extended ACLs (6.3+) */
     bool wnv;                   /* HNV v1 present (build < 17763) */
     bool has_type;              /* lookup record Type (6.3+) */
-    char *pa_addr, *pa_next_hop;
+    char *pa_addr, *pa_next_hop, *pa_if;
     qhyv_pa_conf pa;
     int job_wait_ms;
     char *vsms;                 /* the management service's path */
@@ -92,7 +108,9 @@ struct hv_view {
     qj *rows[V_N];
     qvs_map *sw;        /* switch name → index */
     qvs_map *nic;       /* port id → index */
-    qvs_map *alloc;     /* NIC path → index */
+    qvs_map *alloc;     /* NIC path (qwmi_path_key) → index */
+    qvs_map *vssd;      /* realized VSSD InstanceID (lower case) → index */
+    qvs_map *legacy;    /* port id → index of a legacy NIC named by it */
     qvs_map *feat;      /* allocation InstanceID → {"vlan": i, "sec": i, "acl": [i...]} */
     qvs_map *lr;        /* "<vsid>/<ca>/<MAC12>" → index */
     qvs_map *cr;        /* "<vsid>/<prefix>" → index */
@@ -104,8 +122,11 @@ struct hv_view {
 
 /* A port's state in the view. */
 typedef struct hv_pf {
-    const qj *nic, *alloc, *vlan, *sec;
-    const char *foreign;        /* why the port is someone else's, or NULL */
+    const qj *nic, *vssd, *alloc, *vlan, *sec;
+    const char *foreign;        /* why the port is someone else's, or NULL (→ why) */
+    char why[200];
+    bool adopt;                 /* a connection qhv has no record of, to adopt with
+                                 * its VLAN and security settings */
     qj *acl[3];                 /* qhv's entries by Direction (1, 2): borrowed rows */
     qvs_map *taken[3];          /* weights of everyone's entries by Direction */
 } hv_pf;
@@ -120,21 +141,33 @@ typedef struct hv_pw {
     char why[256];
     char problem[3][256];
     char *alloc_path;
-    qj *removes, *mods, *adds;
-    long vlan_at, sec_at;       /* index in adds, or -1 */
-    bool sec_mod, drop;
+    qj *alloc_row;              /* the connection as last read (owned) */
+    qj *removes, *mods, *adds;  /* VLAN removal, security change, VLAN+security adds */
+    qj *acl_adds, *acl_removes;
+    bool vlan_add, sec_add, sec_mod, drop;
+    bool wrote_features;        /* verify before enabling */
+    bool enable;                /* enable the connection once verified */
     bool acl_gone[3];           /* this batch deletes acl/<id>/<direction> */
 } hv_pw;
 
 
 /* hyperv.c */
 qvs_map *hv_sets(const qvs_map *intent);
+void hv_intent_save(qvs *vs);
 
 /* hv_view.c */
 int hv_view_load(qvs *vs, hv_view *v, char *err, size_t errlen);
 void hv_view_free(hv_view *v);
 void hv_view_drop_cache(qvs *vs);
-void hv_pf_get(const hv_view *v, const char *port, hv_pf *pf);
+void hv_pf_get(const qvs *vs, const hv_view *v, const char *port, hv_pf *pf);
+/* The realized VSSD InstanceID prefix of an InstanceID ("Microsoft:<GUID>"),
+ * lower-cased, in buf. */
+const char *hv_vssd_of(const char *iid, char *buf, size_t n);
+/* Whether iid is in the port's ownership record (case-insensitive). */
+bool hv_own_has(const qvs *vs, const char *port, const char *iid);
+/* Records the connection (a new one resets the history) and features. */
+void hv_own_alloc(qvs *vs, const char *port, const char *alloc_iid);
+void hv_own_feat(qvs *vs, const char *port, const char *iid);
 void hv_pf_free(hv_pf *pf);
 
 /* hv_ports.c */
@@ -151,6 +184,10 @@ void hv_pw_free(hv_pw *w);
 /* hv_netwnv.c */
 bool hv_wnv_ours(const qvs *vs, const char *id, const qj *have);
 bool hv_wnv_ok(const qvs *vs, const hv_view *v, const char *id, const qj *value);
+/* A NetWNV instance with qhv's Rule/Type codes in the host's numbers
+ * (caller frees); hv_wnv_from_host turns a row's back, in place. */
+qj *hv_wnv_to_host(const qvs *vs, const qj *inst);
+void hv_wnv_from_host(const qvs *vs, qj *row);
 void hv_wnv_apply(qvs *vs, const hv_view *v, const qvs_map *next, qvs_op *op);
 
 #endif

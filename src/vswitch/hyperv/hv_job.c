@@ -17,6 +17,9 @@ static const struct {
     {32774, -EBUSY, "system in use"}, {32775, -EAGAIN, "invalid state for this operation"},
     {32776, -EINVAL, "incorrect data type"}, {32777, -EAGAIN, "system not available"},
     {32778, -ENOMEM, "out of memory"}, {32779, -ENOENT, "file not found"},
+    /* The generic codes the method pages list before the Msvm ones. */
+    {1, -EOPNOTSUPP, "not supported"}, {2, -EIO, "failed"}, {3, -ETIMEDOUT, "timeout"},
+    {4, -EINVAL, "invalid parameter"},
 };
 
 int qhyv_rv_errno(int64_t rv)
@@ -68,20 +71,27 @@ int qhyv_job_poll(const qwmi_transport *t, const char *job, char *why, size_t wh
     qj *j = NULL;
     char err[256] = "";
     int rc = t->cls->get(t->w, QWMI_NS_VIRT, job, &j, err, sizeof err);
+    if (rc == -ENOENT) {
+        /* Finished and removed (TimeBeforeRemoval): its outcome is read from
+         * Hyper-V's objects by the caller's verification. */
+        return QHYV_JOB_GONE;
+    }
     if (rc < 0) {
         snprintf(why, whylen, "job %s: %s", job, err);
         return rc;
     }
     const qj *st = qj_get(j, "JobState");
     int64_t s = qj_is(st, QJ_INT) ? st->u.i : 0;
+    const qj *ec = qj_get(j, "ErrorCode");
+    int64_t code = qj_is(ec, QJ_INT) ? ec->u.i : 0;
+    const char *d = qj_get_str(j, "ErrorDescription");
     int out = 1;
-    if (s == 7 || s == 32768) {
+    if ((s == 7 || s == 32768) && !code) {
         out = 0;
-    } else if (s >= 8 && s <= 10) {
-        const qj *ec = qj_get(j, "ErrorCode");
-        int64_t code = qj_is(ec, QJ_INT) ? ec->u.i : 0;
-        const char *d = qj_get_str(j, "ErrorDescription");
-        snprintf(why, whylen, "job failed: %s (ErrorCode %lld)", d && *d ? d : "no description",
+    } else if (s == 7 || s == 32768 || (s >= 8 && s <= 10)) {
+        /* A completed job with an ErrorCode failed too (os-win's jobutils). */
+        snprintf(why, whylen, "job %s: %s (ErrorCode %lld)",
+                 s >= 8 ? "failed" : "completed with an error", d && *d ? d : "no description",
                  (long long)code);
         out = code ? qhyv_rv_errno(code) : -EIO;
     }
@@ -104,6 +114,8 @@ void qhyv_calls_wait(const qwmi_transport *t, qhyv_call *calls, size_t n, int wa
                 running++;
                 continue;
             }
+            if (rc == QHYV_JOB_GONE)
+                rc = 0;     /* the caller verifies what Hyper-V holds */
             c->error = rc;
             if (rc < 0)
                 snprintf(c->why, sizeof c->why, "%s: %.200s", c->method, why);

@@ -26,7 +26,11 @@ void qhyv_call_start(const qwmi_transport *t, const char *path, const char *meth
                      size_t owner, qhyv_call *c);
 /* Polls the running jobs of calls[0..n) until all ended or wait_ms passed. */
 void qhyv_calls_wait(const qwmi_transport *t, qhyv_call *calls, size_t n, int wait_ms);
-/* Looks at a job once: 1 running, 0 completed, < 0 failed (why filled). */
+/* Looks at a job once: 1 running, 0 completed, QHYV_JOB_GONE (2) when it
+ * is no longer there to ask (finished and removed: the caller reads the
+ * outcome from Hyper-V's objects), < 0 failed (why filled; a completed job
+ * with an ErrorCode is a failure). */
+#define QHYV_JOB_GONE 2
 int qhyv_job_poll(const qwmi_transport *t, const char *job, char *why, size_t whylen);
 void qhyv_call_clear(qhyv_call *c);
 

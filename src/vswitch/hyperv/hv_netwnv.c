@@ -71,6 +71,34 @@ bool hv_wnv_ok(const qvs *vs, const hv_view *v, const char *id, const qj *value)
     return ok;
 }
 
+/* ---------- Rule and Type: qhv's codes and the host's numbers ---------- */
+
+qj *hv_wnv_to_host(const qvs *vs, const qj *inst)
+{
+    qj *h = qj_clone(inst);
+    const qj *r = qj_get(inst, "Rule"), *t = qj_get(inst, "Type");
+    if (qj_is(r, QJ_INT))
+        qj_set(h, "Rule", qj_int(r->u.i == QHYV_RULE_NAT ? vs->rule_nat : vs->rule_encap));
+    if (qj_is(t, QJ_INT))
+        qj_set(h, "Type", qj_int(t->u.i == QHYV_TYPE_L2ONLY ? vs->type_l2only : vs->type_static));
+    return h;
+}
+
+void hv_wnv_from_host(const qvs *vs, qj *row)
+{
+    const qj *r = qj_get(row, "Rule"), *t = qj_get(row, "Type");
+    /* A number the host gives no known name is kept out of reach of qhv's
+     * codes (-1), so that it never compares equal. */
+    if (qj_is(r, QJ_INT))
+        qj_set(row, "Rule", qj_int(r->u.i == vs->rule_nat     ? QHYV_RULE_NAT
+                                   : r->u.i == vs->rule_encap ? QHYV_RULE_ENCAP
+                                                              : -1));
+    if (qj_is(t, QJ_INT) && vs->has_type)
+        qj_set(row, "Type", qj_int(t->u.i == vs->type_l2only  ? QHYV_TYPE_L2ONLY
+                                   : t->u.i == vs->type_static ? QHYV_TYPE_STATIC
+                                                               : -1));
+}
+
 /* ---------- operate: NetWNV ---------- */
 
 /* The key properties of a NetWNV object from its id (deletes of orphans,
@@ -141,24 +169,33 @@ void hv_wnv_apply(qvs *vs, const hv_view *v, const qvs_map *next, qvs_op *op)
         qj_free(want);
         return;
     }
-    /* RO properties (the key, Type, a route's NextHop) cannot change in
-     * place: remove and create. */
-    if (have && !hv_props_match(want, have)) {
-        static const char *const ro[] = {"Type", "NextHop", "InterfaceIndex", NULL};
-        for (size_t i = 0; ro[i]; i++)
-            if (qj_get(want, ro[i]) && !qj_equal(qj_get(want, ro[i]), qj_get(have, ro[i]))) {
-                vs->t.cls->delete_instance(vs->t.w, QWMI_NS_STDCIMV2, qj_get_str(have, "__PATH"),
-                                           err, sizeof err);
-                break;
-            }
+    if (vs->wnv_problem[0] && !hv_props_match(want, have)) {
+        hv_result(op, -EOPNOTSUPP, vs->wnv_problem);
+        qj_free(want);
+        return;
     }
-    if (!hv_props_match(want, have)) {
-        int rc = vs->t.cls->put_instance(vs->t.w, QWMI_NS_STDCIMV2, want, NULL, err, sizeof err);
+    /* A change is a removal and a new object, as os-win does: which
+     * properties form the key, and what PutInstance does to an existing
+     * one, are not documented. */
+    if (have && !hv_props_match(want, have)) {
+        int rc = vs->t.cls->delete_instance(vs->t.w, QWMI_NS_STDCIMV2, qj_get_str(have, "__PATH"),
+                                            err, sizeof err);
+        if (rc < 0 && rc != -ENOENT)
+            hv_result(op, rc, err);
+    }
+    if (!op->error && !hv_props_match(want, have)) {
+        qj *host = hv_wnv_to_host(vs, want);
+        int rc = vs->t.cls->put_instance(vs->t.w, QWMI_NS_STDCIMV2, host, NULL, err, sizeof err);
+        qj_free(host);
         if (rc < 0)
             hv_result(op, rc, err);
     }
     if (pa && !op->error) {
         qj *pr = qhyv_wnv_provider_route(&vs->pa);
+        if (pr && hv_provider_route(vs, v) && !hv_props_match(pr, hv_provider_route(vs, v)))
+            vs->t.cls->delete_instance(vs->t.w, QWMI_NS_STDCIMV2,
+                                       qj_get_str(hv_provider_route(vs, v), "__PATH"), err,
+                                       sizeof err);
         if (pr && !hv_props_match(pr, hv_provider_route(vs, v))) {
             int rc = vs->t.cls->put_instance(vs->t.w, QWMI_NS_STDCIMV2, pr, NULL, err, sizeof err);
             if (rc < 0)

@@ -75,6 +75,10 @@ qj *qhyv_wnv_lookup(const qj *v, bool has_type)
 qj *qhyv_wnv_l2only(int64_t vsid, const char *mac, const char *pa, const char *port_id,
                     bool has_type)
 {
+    /* Windows Server 2012 has no Type: a CustomerAddress 0.0.0.0 record is
+     * its gateway wildcard there, never an L2Only record. */
+    if (!has_type)
+        return NULL;
     char *m = qhyv_mac12(mac);
     if (!m || !pa || !*pa) {
         free(m);

@@ -8,8 +8,9 @@
  *     provider_interface_index are qhv's (the operator delegates that
  *     interface's HNV provider addresses by naming it: this host's PA and
  *     the IP-rewrite PAs the server allocates); those elsewhere are foreign.
- * Rule and Type use os-win's numbers (Nat 0, Encap 1; Static 0, L2Only 3),
- * the production-tested ones (hyperv-semantics.md §1.2, open question 1).
+ * Rule and Type are written in the host's numbers, read by name from the
+ * classes' ValueMap qualifiers at start (hv_netwnv.c): the public numbers
+ * disagree (os-win 0/1, microsoft/wmi 1-based; docs/hyperv.md).
  *
  * Ownership: returned values and strings belong to the caller. */
 #ifndef QHV_VSWITCH_HYPERV_HV_WNV_H
@@ -24,6 +25,7 @@
 #define QHYV_PR_CLASS "MSFT_NetVirtualizationProviderRouteSettingData"
 #define QHYV_CONTEXT "qhv"
 #define QHYV_CUSTOMER_ID "{71687600-0000-4000-8000-716876000001}"
+/* qhv's codes for Rule and Type (os-win's numbers, kept as codes only). */
 #define QHYV_RULE_NAT 0
 #define QHYV_RULE_ENCAP 1
 #define QHYV_TYPE_STATIC 0
@@ -46,7 +48,11 @@ char *qhyv_mac_colon(const char *mac12);
  * derived from it (stable). */
 char *qhyv_routing_domain(const char *network);
 
-/* Instances. has_type: 2012 R2+ (-Type exists). NULL if value lacks a field. */
+/* Instances. has_type: 2012 R2+ (-Type exists). NULL if value lacks a field;
+ * qhyv_wnv_l2only is NULL without has_type (on 2012 a CustomerAddress
+ * 0.0.0.0 record is a gateway wildcard). Rule and Type carry qhv's own
+ * codes (QHYV_RULE_*, QHYV_TYPE_*): the backend turns them into the host's
+ * numbers, found by name in the class's ValueMap (hv_netwnv.c). */
 qj *qhyv_wnv_lookup(const qj *value, bool has_type);
 qj *qhyv_wnv_l2only(int64_t vsid, const char *mac, const char *pa, const char *port_id,
                     bool has_type);

@@ -9,25 +9,35 @@
 
 /* ---------- intents ---------- */
 
+/* The state file: {"intent": {id: value}, "own": {port: record}} (a file
+ * of an earlier version holds the intents alone). */
 static void hv_intent_load(qvs *vs)
 {
     vs->intent = qvs_map_new();
+    vs->own = qvs_map_new();
     size_t len;
     char *text = vs->state_file ? qfile_read(vs->state_file, &len) : NULL;
     qj *o = text ? qj_parse(text, len, NULL, NULL) : NULL;
     free(text);
     if (qj_is(o, QJ_OBJECT)) {
+        qj *in = qj_get(o, "intent"), *own = qj_get(o, "own");
         qvs_map_free(vs->intent);
-        vs->intent = qvs_map_from_object(o);
+        vs->intent = qvs_map_from_object(qj_is(in, QJ_OBJECT) ? in : o);
+        if (qj_is(own, QJ_OBJECT)) {
+            qvs_map_free(vs->own);
+            vs->own = qvs_map_from_object(own);
+        }
     }
     qj_free(o);
 }
 
-static void hv_intent_save(qvs *vs)
+void hv_intent_save(qvs *vs)
 {
     if (!vs->state_file)
         return;
-    qj *o = qvs_map_to_object(vs->intent);
+    qj *o = qj_object();
+    qj_set(o, "intent", qvs_map_to_object(vs->intent));
+    qj_set(o, "own", qvs_map_to_object(vs->own));
     char *text = qj_to_string(o);
     qj_free(o);
     qfile_write_atomic(vs->state_file, text, true);
@@ -88,7 +98,7 @@ static int hv_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
         if (iid && !strncmp(iid, "Microsoft:", 10) && bs)
             qj_set(d, "vm_id", qj_strn(iid + 10, (size_t)(bs - iid - 10)));
         qvs_map_put(ret->nics, key, d);
-        hv_pf_get(&v, key, &pf[npf]);
+        hv_pf_get(vs, &v, key, &pf[npf]);
         if (pf[npf].foreign) {
             qj *f = qj_object();
             qj_set(f, "why", qj_str(pf[npf].foreign));
@@ -96,6 +106,15 @@ static int hv_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
             qvs_map_put(ret->foreign, id, f);
         }
         qvs_map_put(pfs, key, hv_idx(npf++));
+    }
+    for (size_t i = 0; i < qvs_map_end(v.legacy); i++) {
+        /* Seen, so that the port's op says why it cannot be wired. */
+        if (!qvs_map_at(v.legacy, i, &key, &val))
+            continue;
+        qj *d = qj_object();
+        qj_set(d, "mac", qj_clone(qj_get(qj_at(v.rows[V_LEGACY], (size_t)val->u.i), "Address")));
+        qj_set(d, "legacy", qj_bool(true));
+        qvs_map_put(ret->nics, key, d);
     }
     for (size_t i = 0; i < qvs_map_end(vs->intent); i++) {
         if (!qvs_map_at(vs->intent, i, &key, &val))
@@ -124,8 +143,11 @@ static int hv_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
         const hv_pf *p = &pf[val->u.i];
         if (p->foreign || !p->alloc)
             continue;
+        /* A connection qhv made or recorded is an orphan without an intent;
+         * one only adopted (not yet written) is left alone. */
         snprintf(id, sizeof id, "port/%s", key);
-        hv_put_orphan(vs, ret, id);
+        if (!p->adopt || hv_streq(qj_get_str(p->alloc, "ElementName"), key))
+            hv_put_orphan(vs, ret, id);
         for (int d = 1; d < 3; d++) {
             snprintf(id, sizeof id, "acl/%s/%s", key, d == 1 ? "ingress" : "egress");
             if (qj_len(p->acl[d]))
@@ -242,7 +264,11 @@ static size_t hv_operate(qvs *vs, qvs_op *ops, size_t n)
                                            "(Windows Server 2019 and later)");
         } else if (hv_port_kind(op->id) && op->type != QVS_DELETE &&
                    !qvs_map_get(v.nic, hv_port_of(op->id, port, sizeof port))) {
-            hv_result(op, -ENOENT, "no such VM NIC");
+            if (qvs_map_get(v.legacy, port))
+                hv_result(op, -EOPNOTSUPP, "a legacy network adapter cannot be wired by qhv: "
+                                           "give the VM a synthetic network adapter");
+            else
+                hv_result(op, -ENOENT, "no such VM NIC");
         }
         if (op->error)
             continue;
@@ -355,10 +381,13 @@ static void hv_close(qvs *vs)
         vs->t.cls->close(vs->t.w);
     hv_view_drop_cache(vs);
     qvs_map_free(vs->intent);
+    qvs_map_free(vs->own);
+    qj_free(vs->conn_default);
     qvs_map_free(vs->pending);
     free(vs->state_file);
     free(vs->pa_addr);
     free(vs->pa_next_hop);
+    free(vs->pa_if);
     free(vs->vsms);
     free(vs);
 }
@@ -373,6 +402,129 @@ static void hv_set_version(qvs *vs, const char *ver)
     vs->extended = r2;
     vs->has_type = r2;
     vs->wnv = !(vs->major >= 10 && vs->build >= 17763);
+}
+
+/* Hyper-V's default connection settings: what a new connection starts
+ * from (as os-win, libvirt and the Hyper-V module do). */
+static void hv_open_defaults(qvs *vs)
+{
+    qj *rows = NULL;
+    char e[256] = "";
+    if (vs->t.cls->query(vs->t.w, QWMI_NS_VIRT,
+                         "SELECT * FROM " HV_C_ALLOC " WHERE InstanceID LIKE '%Default' AND "
+                         "ResourceSubType = '" HV_CONN_SUBTYPE "'",
+                         &rows, e, sizeof e) == 0 && qj_len(rows))
+        vs->conn_default = qj_clone(qj_at(rows, 0));
+    qj_free(rows);
+}
+
+/* The number of the Values entry name of cls.prop on this host; false if
+ * the host does not say. */
+static bool hv_enum(qvs *vs, const qj *map, const char *name, int64_t *ret)
+{
+    const char *v = qj_get_str(map, name);
+    char *end;
+    long long n = v ? strtoll(v, &end, 10) : 0;
+    if (!v || end == v || *end)
+        return false;
+    *ret = n;
+    (void)vs;
+    return true;
+}
+
+static bool hv_mac_eq(const char *a, const char *b)
+{
+    char *x = qhyv_mac12(a), *y = qhyv_mac12(b);
+    bool eq = x && y && !strcmp(x, y);
+    free(x);
+    free(y);
+    return eq;
+}
+
+/* HNV v1's prerequisites, checked once: Rule and Type numbers from the
+ * classes' own value maps, the provider interface named by alias or MAC,
+ * and on 2012 the ms_netwnv binding on it. What fails is said by every
+ * NetWNV op and in the capabilities. */
+static void hv_open_wnv(qvs *vs)
+{
+    char e[256] = "";
+    qj *rule = NULL, *type = NULL;
+    int rc = vs->t.cls->value_map
+                 ? vs->t.cls->value_map(vs->t.w, QWMI_NS_STDCIMV2, QHYV_LR_CLASS, "Rule", &rule, e,
+                                        sizeof e)
+                 : -EOPNOTSUPP;
+    if (rc == 0 && vs->has_type)
+        rc = vs->t.cls->value_map(vs->t.w, QWMI_NS_STDCIMV2, QHYV_LR_CLASS, "Type", &type, e,
+                                  sizeof e);
+    if (rc < 0 || !hv_enum(vs, rule, "TranslationMethodNat", &vs->rule_nat) ||
+        !hv_enum(vs, rule, "TranslationMethodEncap", &vs->rule_encap) ||
+        (vs->has_type && (!hv_enum(vs, type, "Static", &vs->type_static) ||
+                          !hv_enum(vs, type, "L2Only", &vs->type_l2only))))
+        snprintf(vs->wnv_problem, sizeof vs->wnv_problem,
+                 "cannot read the numbers of %s Rule/Type from the host's class (%.120s)",
+                 QHYV_LR_CLASS, rc < 0 ? (e[0] ? e : "no value maps") : "a name is missing");
+    qj_free(rule);
+    qj_free(type);
+    if (vs->wnv_problem[0] || !*vs->pa_addr)
+        return;
+    const qj *ad = NULL;
+    qj *rows = NULL;
+    if (*vs->pa_if) {
+        if (vs->t.cls->query(vs->t.w, QWMI_NS_STDCIMV2, "SELECT * FROM MSFT_NetAdapter", &rows, e,
+                             sizeof e) < 0) {
+            snprintf(vs->wnv_problem, sizeof vs->wnv_problem,
+                     "cannot list the network adapters: %.180s", e);
+            qj_free(rows);
+            return;
+        }
+        for (size_t i = 0; i < qj_len(rows) && !ad; i++) {
+            const qj *r = qj_at(rows, i);
+            const char *n = qj_get_str(r, "Name"), *al = qj_get_str(r, "InterfaceAlias");
+            if ((n && !strcasecmp(n, vs->pa_if)) || (al && !strcasecmp(al, vs->pa_if)) ||
+                hv_mac_eq(qj_get_str(r, "MacAddress"), vs->pa_if) ||
+                hv_mac_eq(qj_get_str(r, "PermanentAddress"), vs->pa_if))
+                ad = r;
+        }
+        if (!ad) {
+            snprintf(vs->wnv_problem, sizeof vs->wnv_problem,
+                     "[hyperv] provider_interface '%.60s': no network adapter has that name or "
+                     "MAC address", vs->pa_if);
+            qj_free(rows);
+            return;
+        }
+        vs->pa.ifindex = qj_get_int(ad, "InterfaceIndex", 0);
+    }
+    if (vs->pa.ifindex <= 0) {
+        snprintf(vs->wnv_problem, sizeof vs->wnv_problem,
+                 "no provider interface: set [hyperv] provider_interface to the alias or MAC "
+                 "address of the adapter that carries provider traffic");
+        qj_free(rows);
+        return;
+    }
+    if (vs->major == 6 && vs->minor == 2) {
+        /* 2012: Windows Network Virtualization is a filter to bind. */
+        char *an = xstrdup(ad ? (qj_get_str(ad, "Name") ? qj_get_str(ad, "Name") : "") : "");
+        qj *b = NULL;
+        bool on = false;
+        if (vs->t.cls->query(vs->t.w, QWMI_NS_STDCIMV2,
+                             "SELECT * FROM MSFT_NetAdapterBindingSettingData WHERE ComponentID "
+                             "= 'ms_netwnv'", &b, e, sizeof e) == 0)
+            for (size_t i = 0; i < qj_len(b); i++) {
+                const qj *r = qj_at(b, i);
+                const char *n = qj_get_str(r, "Name"), *al = qj_get_str(r, "InterfaceAlias");
+                if (((n && !strcasecmp(n, an)) || (al && !strcasecmp(al, an))) &&
+                    qj_get_bool(r, "Enabled", false))
+                    on = true;
+            }
+        if (!on)
+            snprintf(vs->wnv_problem, sizeof vs->wnv_problem,
+                     "Windows Network Virtualization is not bound to the provider interface "
+                     "'%.60s': Enable-NetAdapterBinding -Name '%.60s' -ComponentID ms_netwnv",
+                     an, an);
+        qj_free(b);
+        free(an);
+    }
+    qj_free(rows);
 }
 
 #ifdef _WIN32
@@ -416,7 +568,7 @@ static int hv_open(const qvs_options *opt, qvs **ret, char *err, size_t errlen)
     } else {
         qj *rows = NULL;
         char e[256] = "";
-        if (vs->t.cls->query(vs->t.w, "root\\cimv2", "SELECT * FROM Win32_OperatingSystem", &rows,
+        if (vs->t.cls->query(vs->t.w, QWMI_NS_CIMV2, "SELECT * FROM Win32_OperatingSystem", &rows,
                              e, sizeof e) < 0 ||
             !qj_get_str(qj_at(rows, 0), "Version")) {
             snprintf(err, errlen, "cannot read the Windows version (Win32_OperatingSystem): %s; "
@@ -439,6 +591,7 @@ static int hv_open(const qvs_options *opt, qvs **ret, char *err, size_t errlen)
     }
     vs->vsms = xstrdup(qj_get_str(qj_at(rows, 0), "__PATH"));
     qj_free(rows);
+    hv_open_defaults(vs);
     if (opt->hyperv_state_file && *opt->hyperv_state_file)
         vs->state_file = xstrdup(opt->hyperv_state_file);
     hv_intent_load(vs);
@@ -449,6 +602,10 @@ static int hv_open(const qvs_options *opt, qvs **ret, char *err, size_t errlen)
     vs->pa.prefix_len = opt->hyperv_pa_prefix_len;
     vs->pa.vlan = opt->hyperv_pa_vlan;
     vs->pa.next_hop = vs->pa_next_hop;
+    vs->pa_if = xstrdup(opt->hyperv_pa_interface ? opt->hyperv_pa_interface : "");
+    vs->pa.interface = vs->pa_if;
+    if (vs->wnv)
+        hv_open_wnv(vs);
     *ret = vs;
     return 0;
 }
@@ -475,6 +632,13 @@ static qj *hv_capabilities(qvs *vs)
                qj_str("Windows Server 2012 port ACLs match remote addresses only (no protocol, "
                       "port or state)"));
     qj_set(c, "hnv_v1", qj_bool(vs->wnv));
+    if (vs->wnv && vs->wnv_problem[0])
+        qj_set(c, "hnv_v1_problem", qj_str(vs->wnv_problem));
+    if (vs->wnv)
+        qj_set(c, "provider_interface_index", qj_int(vs->pa.ifindex));
+    if (!vs->conn_default)
+        qj_set(c, "problem", qj_str("Hyper-V's default connection settings were not found: "
+                                    "no new port can be connected"));
     /* Said once here rather than failing every port: what no port gets. */
     qj *gaps = qj_array();
     qj_append(gaps, qj_str("IP source anti-spoofing (allowed_addresses): not enforced; MAC "
