@@ -123,6 +123,55 @@ static void test_extended_acl(void **state)
     assert_int_equal(v, 2);
 }
 
+static void test_feature_settings(void **state)
+{
+    /* ElementName of VLAN, security and port ACL: read-only, fixed */
+    static const struct { const char *cls, *name; } fixed[] = {
+        { VLAN, "Ethernet Switch Port VLAN Settings" },
+        { "Msvm_EthernetSwitchPortSecuritySettingData", "Ethernet Switch Port Security Settings" },
+        { "Msvm_EthernetSwitchPortAclSettingData", "Ethernet Switch Port ACL Settings" },
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        const qwmi_prop_schema *en = prop(fixed[i].cls, "ElementName");
+        assert_false(en->writable);
+        assert_non_null(en->fixed);
+        assert_string_equal(en->fixed, fixed[i].name);
+        assert_true(prop(fixed[i].cls, "InstanceID")->key);
+    }
+    const qwmi_prop_schema *n = prop("Msvm_EthernetSwitchPortAclSettingData", "Name");
+    assert_true(n->writable);
+    assert_int_equal(n->maxlen, 64);
+    assert_int_equal(n->wmidataid, 1);
+    const qwmi_prop_schema *sp = prop("Msvm_EthernetSwitchPortSecuritySettingData",
+                                      "AllowMacSpoofing");
+    assert_string_equal(sp->type, "boolean");
+    assert_int_equal(sp->wmidataid, 1);
+    assert_string_equal(sp->default_json, "false");
+    /* a default the page's MOF garbles is absent, not invented */
+    assert_null(prop("Msvm_EthernetSwitchPortSecuritySettingData", "TeamName")->default_json);
+    assert_int_equal(prop("Msvm_EthernetSwitchPortSecuritySettingData", "TeamName")->maxlen, 127);
+}
+
+static void test_allocation(void **state)
+{
+    const char *epasd = "Msvm_EthernetPortAllocationSettingData";
+    const qwmi_prop_schema *rt = prop(epasd, "ResourceType");
+    assert_string_equal(rt->type, "uint16");
+    assert_string_equal(rt->default_json, "33");
+    assert_string_equal(rt->fixed, "33");
+    const qwmi_prop_schema *hr = prop(epasd, "HostResource");
+    assert_true(hr->array);
+    assert_string_equal(hr->type, "string[]");
+    int64_t v;
+    assert_true(qwmi_schema_value(prop(epasd, "EnabledState"), "Disabled", &v));
+    assert_int_equal(v, 3);
+    /* the key's documented form is no default */
+    assert_null(prop(epasd, "InstanceID")->default_json);
+    assert_true(prop(epasd, "InstanceID")->key);
+    assert_string_equal(prop("Msvm_SyntheticEthernetPortSettingData", "ResourceSubType")->default_json,
+                        "\"Microsoft:Hyper-V:Synthetic Ethernet Port\"");
+}
+
 static void test_lookup_record(void **state)
 {
     const qwmi_prop_schema *r = prop(LOOKUP, "Rule");
@@ -134,12 +183,21 @@ static void test_lookup_record(void **state)
     assert_true(encap != nat);
     assert_true(encap >= 0 && encap <= 255);
     assert_string_equal(qwmi_schema_value_name(r, encap), "TranslationMethodEncap");
+    /* not the page's string-resource IDs (35, 36): microsoft/wmi's ValueMap */
+    assert_int_equal(nat, 1);
+    assert_int_equal(encap, 2);
     const qwmi_prop_schema *t = prop(LOOKUP, "Type");
     int64_t st = -1, l2 = -1;
     assert_true(qwmi_schema_value(t, "Static", &st));
     assert_true(qwmi_schema_value(t, "L2Only", &l2));
     assert_true(st != l2);
     assert_true(l2 >= 0 && l2 <= 255);
+    assert_int_equal(st, 1);
+    assert_int_equal(l2, 4);
+    /* the provider address's lists are resource IDs only: no value map */
+    const qwmi_prop_schema *as = prop("MSFT_NetVirtualizationProviderAddressSettingData",
+                                      "AddressState");
+    assert_int_equal(as->nvalues, 0);
 }
 
 int main(void)
@@ -150,6 +208,8 @@ int main(void)
         cmocka_unit_test(test_case_insensitive),
         cmocka_unit_test(test_vlan),
         cmocka_unit_test(test_extended_acl),
+        cmocka_unit_test(test_feature_settings),
+        cmocka_unit_test(test_allocation),
         cmocka_unit_test(test_lookup_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

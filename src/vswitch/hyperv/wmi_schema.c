@@ -25,6 +25,7 @@ extern const char qhv_hyperv_schema_json[];
 static qwmi_class_schema *g_classes;
 static size_t g_nclasses;
 static const char *g_commit = "";
+static qj *g_root;              /* the parsed data; every string points into it */
 /* 0 not loaded, 1 loading, 2 loaded (also when the data was unusable: then
  * there are no classes, and that was said on stderr once). */
 static atomic_int g_state;
@@ -127,7 +128,7 @@ static bool load(void)
                 err.line, err.msg);
         return false;
     }
-    /* root is kept for good: the strings above point into it */
+    g_root = root;              /* kept for good: the strings point into it */
     const char *commit = qj_get_str(qj_get(root, "source"), "commit");
     const qj *classes = qj_get(root, "classes");
     if (!commit || !qj_is(classes, QJ_OBJECT))
