@@ -249,8 +249,8 @@ static qj *qag_address_set_value(const qvs_map *sets, const char *key)
     return v;
 }
 
-static qj *qag_acl_value(const qvs_map *groups, const qj *port, const char *direction,
-                         qvs_map *sets_used)
+static qj *qag_acl_value(const qvs_map *groups, const qj *port, const qj *net,
+                         const char *direction, qvs_map *sets_used)
 {
     qj *v = qj_object();
     qj_set(v, "port_id", qj_clone(qj_get(port, "id")));
@@ -258,6 +258,14 @@ static qj *qag_acl_value(const qvs_map *groups, const qj *port, const char *dire
     qj_set(v, "default", qj_str("deny"));
     qj_set(v, "stateful", qj_bool(true));
     qj_set(v, "rules", qag_desired_acl_rules(groups, port, direction, sets_used));
+    /* The network's own prefixes: where its DHCP servers and routers are
+     * (a backend that matches addresses only keeps DHCP open by them). */
+    qj *on_link = qj_array();
+    const qj *subs = qj_get(net, "subnets");
+    for (size_t i = 0; i < qj_len(subs); i++)
+        if (qj_get_str(qj_at(subs, i), "cidr"))
+            qj_append(on_link, qj_str(qj_get_str(qj_at(subs, i), "cidr")));
+    qj_set(v, "on_link", on_link);
     return v;
 }
 
@@ -306,7 +314,7 @@ static void qag_desired_port(qag_desired *ret, const qag_conf *conf, const qvs_m
         qvs_map *used = qvs_map_new();
         for (int d = 0; d < 2; d++) {
             snprintf(id, sizeof id, "acl/%s/%s", key, dirs[d]);
-            qvs_map_put(ret->objects, id, qag_acl_value(groups, port, dirs[d], used));
+            qvs_map_put(ret->objects, id, qag_acl_value(groups, port, net, dirs[d], used));
             qag_dport_add_dep(p, id);
         }
         const char *sk;

@@ -28,7 +28,7 @@
  *      "rules": [{"ethertype", "protocol": null | IANA number,
  *                 "port_range_min", "port_range_max",   (ICMP: type and code)
  *                 "remote_ip_prefixes": null | ["prefix", ...],
- *                 "remote_address_sets": ["<group id>/<ethertype>", ...]}]}
+ *                 "remote_address_sets": ["<group id>/<ethertype>", ...]}],
  *                                        the allow rules of the port's security
  *                                        groups, one per distinct match (ethertype,
  *                                        protocol, port range) with the union of its
@@ -40,6 +40,10 @@
  *                                        them into its own entries, and adds the
  *                                        usual implicit allowances (ARP, DHCP client,
  *                                        IPv6 ND) as Neutron's firewalls do.
+ *      "on_link": ["prefix", ...]       the network's subnets: where its DHCP
+ *                                        servers and routers are (a backend that
+ *                                        matches addresses only keeps DHCP open
+ *                                        by them: Windows Server 2012's port ACLs)}
  *   address_set/<group id>/<IPv4|IPv6>   (for every set an acl above names)
  *     {"group_id", "ethertype", "addresses": ["10.0.0.5/32", "fd00::5/128", ...]}
  *                                        the group's member addresses of that family

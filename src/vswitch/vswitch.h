@@ -83,6 +83,7 @@ typedef struct qvs_options {
     const char *hyperv_pa_interface;    /* the provider NIC: alias or MAC ("" = by index) */
     long hyperv_pa_ifindex, hyperv_pa_prefix_len, hyperv_pa_vlan;
     const char *hyperv_pa_next_hop;
+    const char *hyperv_port_acls_2012;  /* "on-link" (default) or "none" */
     int hyperv_job_wait_ms;             /* longest wait for jobs in one operate() */
 } qvs_options;
 

@@ -191,8 +191,22 @@ static void qhyv_portacl(const qj *acl, const qvs_map *sets, int dir, qj *out, q
         }
         qj_free(remotes);
     }
-    qhyv_problem(problem, plen, "Windows Server 2012 port ACLs cannot allow DHCP or IPv6 "
-                                "neighbour discovery by themselves");
+    /* Port ACLs match addresses only, so DHCP and neighbour discovery are
+     * kept open by address: the network's own subnets (its DHCP servers
+     * and routers: on-link traffic is not filtered), IPv6 link-local
+     * (ND, RA, DHCPv6 replies), and, outgoing, the DHCP broadcast and IPv6
+     * multicast (solicitations). [hyperv] port_acls_2012 (docs/hyperv.md). */
+    const qj *on_link = qj_get(acl, "on_link");
+    for (size_t i = 0; i < qj_len(on_link); i++) {
+        const char *c = qj_as_str(qj_at(on_link, i));
+        if (c)
+            qj_append(allows, qhyv_pentry(dir, 1, strchr(c, ':') != NULL, c));
+    }
+    qj_append(allows, qhyv_pentry(dir, 1, true, "fe80::/10"));
+    if (dir == 2) {
+        qj_append(allows, qhyv_pentry(dir, 1, true, "ff00::/8"));
+        qj_append(allows, qhyv_pentry(dir, 1, false, "255.255.255.255/32"));
+    }
     for (int f = 0; f < 2; f++)
         if (!open[f])
             qhyv_add_unique(out, seen, qhyv_pentry(dir, 2, f == 1, NULL));
@@ -204,17 +218,20 @@ static void qhyv_portacl(const qj *acl, const qvs_map *sets, int dir, qj *out, q
     qj_free(allows);
 }
 
-qj *qhyv_acl_entries(const qj *acl, const qvs_map *sets, bool extended, char *problem, size_t plen)
+qj *qhyv_acl_entries(const qj *acl, const qvs_map *sets, int dialect, char *problem, size_t plen)
 {
     problem[0] = '\0';
     const char *d = qj_get_str(acl, "direction");
     int dir = d && !strcmp(d, "egress") ? 2 : 1;
     qj *out = qj_array();
     qvs_map *seen = qvs_map_new();
-    if (extended)
+    if (dialect == QHYV_ACL_EXTENDED)
         qhyv_extended(acl, sets, dir, out, seen, problem, plen);
-    else
+    else if (dialect == QHYV_ACL_PORT)
         qhyv_portacl(acl, sets, dir, out, seen, problem, plen);
+    else if (qj_len(qj_get(acl, "rules")) || qj_get_str(acl, "default"))
+        qhyv_problem(problem, plen, "security groups are not enforced on Windows Server 2012 "
+                                    "([hyperv] port_acls_2012 = none)");
     qvs_map_free(seen);
     return out;
 }
@@ -253,9 +270,23 @@ bool qhyv_acl_weigh(qj *entries, qvs_map *used)
     for (size_t i = 0; i < qj_len(entries); i++) {
         qj *e = qj_at(entries, i);
         int band = qhyv_acl_band(e);
-        if (qj_get(e, "Weight") || band < 0)
-            continue;
         char key[16];
+        if (band < 0) {
+            /* A deny keeps its weight unless another entry (an operator's,
+             * or networking-hyperv's 1-16) holds it: then the lowest free
+             * one below the allows. */
+            int64_t wt = qj_get_int(e, "Weight", 1);
+            snprintf(key, sizeof key, "%lld", (long long)wt);
+            for (wt = 1; qvs_map_get(used, key) && wt < QHYV_W_STATELESS_LO; wt++)
+                snprintf(key, sizeof key, "%lld", (long long)wt);
+            if (qvs_map_get(used, key))
+                return false;
+            qvs_map_put(used, key, qj_null());
+            qj_set(e, "Weight", qj_int(strtoll(key, NULL, 10)));
+            continue;
+        }
+        if (qj_get(e, "Weight"))
+            continue;
         for (;;) {
             if (next[band] < lo[band])
                 return false;

@@ -27,7 +27,12 @@
  * only, longest prefix match: a Deny wildcard per family and direction and
  * an Allow per prefix of the rules without protocol or ports; an "anywhere"
  * allow drops that family's deny (an equal-prefix Allow/Deny tie is
- * undocumented and never generated). Everything else is a problem.
+ * undocumented and never generated). Everything else is a problem. DHCP and
+ * neighbour discovery are never cut: the acl/ value's "on_link" prefixes
+ * (the network's subnets), fe80::/10, and outgoing ff00::/8 and
+ * 255.255.255.255 are allowed. With the dialect QHYV_ACL_NONE (the
+ * operator's choice, [hyperv] port_acls_2012 = none) no entry is made and
+ * the problem says security groups are not enforced.
  *
  * Entries are JSON objects of the class's properties (with "__CLASS"); deny
  * entries carry their "Weight", allow entries none (the caller assigns). The
@@ -47,10 +52,14 @@
 #define QHYV_W_STATEFUL_LO 32768
 #define QHYV_W_STATEFUL_HI 65500
 
+/* The dialects: 2012's port ACLs (0, as a false "extended" says), 6.3+'s
+ * extended ACLs (1), or none at all (2012 with port_acls_2012 = none). */
+enum { QHYV_ACL_PORT = 0, QHYV_ACL_EXTENDED = 1, QHYV_ACL_NONE = 2 };
+
 /* The entries of acl (an acl/ value) with sets (address_set id "<group>/<eth>"
- * → address_set value; a missing set counts as empty). extended: 6.3+.
+ * → address_set value; a missing set counts as empty) in dialect.
  * problem: "" or what was left out. */
-qj *qhyv_acl_entries(const qj *acl, const qvs_map *sets, bool extended, char *problem,
+qj *qhyv_acl_entries(const qj *acl, const qvs_map *sets, int dialect, char *problem,
                      size_t plen);
 
 /* The identity of an entry (either class): its matching and action

@@ -54,6 +54,8 @@ struct qvs {
     int major, minor;
     long build;
     bool extended;              /* extended ACLs (6.3+) */
+    int acl_dialect;            /* QHYV_ACL_* (hv_acl.h) */
+    bool acl_none_2012;         /* [hyperv] port_acls_2012 = none */
     bool wnv;                   /* HNV v1 present (build < 17763) */
     bool has_type;              /* lookup record Type (6.3+) */
     char *pa_addr, *pa_next_hop, *pa_if;

@@ -93,7 +93,7 @@ bool hv_acl_ok(const qvs *vs, const hv_pf *pf, int dir, const qj *acl, const qvs
     if (!pf->alloc || pf->foreign)
         return false;
     char problem[256];
-    qj *want = qhyv_acl_entries(acl, sets, vs->extended, problem, sizeof problem);
+    qj *want = qhyv_acl_entries(acl, sets, vs->acl_dialect, problem, sizeof problem);
     bool ok = qj_len(want) == qj_len(pf->acl[dir]);
     qvs_map *have = qvs_map_new();
     for (size_t i = 0; ok && i < qj_len(pf->acl[dir]); i++) {
@@ -394,7 +394,7 @@ static void hv_plan_features(qvs *vs, hv_pw *w, const qvs_map *sets)
          * object is being deleted: a port/ op alone never opens a port. */
         if (!w->acl[d] && !w->acl_gone[d])
             continue;
-        qj *want = w->acl[d] ? qhyv_acl_entries(w->acl[d], sets, vs->extended, w->problem[d],
+        qj *want = w->acl[d] ? qhyv_acl_entries(w->acl[d], sets, vs->acl_dialect, w->problem[d],
                                                 sizeof w->problem[d])
                              : qj_array();
         qvs_map *keep = qvs_map_new();      /* identity → present */
@@ -510,7 +510,7 @@ static void hv_verify(qvs *vs, hv_pw *pw, size_t n, const qvs_map *sets)
             if (!w->acl[d] && !w->acl_gone[d])
                 continue;
             char problem[256];
-            qj *want = w->acl[d] ? qhyv_acl_entries(w->acl[d], sets, vs->extended, problem,
+            qj *want = w->acl[d] ? qhyv_acl_entries(w->acl[d], sets, vs->acl_dialect, problem,
                                                     sizeof problem)
                                  : qj_array();
             qvs_map *have = qvs_map_new();

@@ -400,6 +400,7 @@ static void hv_set_version(qvs *vs, const char *ver)
     sscanf(ver, "%d.%d.%ld", &vs->major, &vs->minor, &vs->build);
     bool r2 = vs->major > 6 || (vs->major == 6 && vs->minor >= 3);
     vs->extended = r2;
+    vs->acl_dialect = r2 ? QHYV_ACL_EXTENDED : vs->acl_none_2012 ? QHYV_ACL_NONE : QHYV_ACL_PORT;
     vs->has_type = r2;
     vs->wnv = !(vs->major >= 10 && vs->build >= 17763);
 }
@@ -562,6 +563,13 @@ static int hv_open(const qvs_options *opt, qvs **ret, char *err, size_t errlen)
         return -1;
     }
     vs->pending = qvs_map_new();
+    const char *pacl = opt->hyperv_port_acls_2012 ? opt->hyperv_port_acls_2012 : "";
+    if (*pacl && strcmp(pacl, "on-link") && strcmp(pacl, "none")) {
+        snprintf(err, errlen, "[hyperv] port_acls_2012 '%s': on-link or none", pacl);
+        hv_close(vs);
+        return -1;
+    }
+    vs->acl_none_2012 = !strcmp(pacl, "none");
     vs->job_wait_ms = opt->hyperv_job_wait_ms > 0 ? opt->hyperv_job_wait_ms : 0;
     if (*over) {
         hv_set_version(vs, over);
