@@ -468,43 +468,47 @@ static void hv_open_wnv(qvs *vs)
     qj_free(type);
     if (vs->wnv_problem[0] || !*vs->pa_addr)
         return;
-    const qj *ad = NULL;
-    qj *rows = NULL;
-    if (*vs->pa_if) {
-        if (vs->t.cls->query(vs->t.w, QWMI_NS_STDCIMV2, "SELECT * FROM MSFT_NetAdapter", &rows, e,
-                             sizeof e) < 0) {
-            snprintf(vs->wnv_problem, sizeof vs->wnv_problem,
-                     "cannot list the network adapters: %.180s", e);
-            qj_free(rows);
-            return;
-        }
-        for (size_t i = 0; i < qj_len(rows) && !ad; i++) {
-            const qj *r = qj_at(rows, i);
-            const char *n = qj_get_str(r, "Name"), *al = qj_get_str(r, "InterfaceAlias");
-            if ((n && !strcasecmp(n, vs->pa_if)) || (al && !strcasecmp(al, vs->pa_if)) ||
-                hv_mac_eq(qj_get_str(r, "MacAddress"), vs->pa_if) ||
-                hv_mac_eq(qj_get_str(r, "PermanentAddress"), vs->pa_if))
-                ad = r;
-        }
-        if (!ad) {
-            snprintf(vs->wnv_problem, sizeof vs->wnv_problem,
-                     "[hyperv] provider_interface '%.60s': no network adapter has that name or "
-                     "MAC address", vs->pa_if);
-            qj_free(rows);
-            return;
-        }
-        vs->pa.ifindex = qj_get_int(ad, "InterfaceIndex", 0);
-    }
-    if (vs->pa.ifindex <= 0) {
+    if (!*vs->pa_if && vs->pa.ifindex <= 0) {
         snprintf(vs->wnv_problem, sizeof vs->wnv_problem,
                  "no provider interface: set [hyperv] provider_interface to the alias or MAC "
                  "address of the adapter that carries provider traffic");
+        return;
+    }
+    /* The adapter, by alias or MAC, else by index: it must exist. */
+    const qj *ad = NULL;
+    qj *rows = NULL;
+    if (vs->t.cls->query(vs->t.w, QWMI_NS_STDCIMV2, "SELECT * FROM MSFT_NetAdapter", &rows, e,
+                         sizeof e) < 0) {
+        snprintf(vs->wnv_problem, sizeof vs->wnv_problem,
+                 "cannot list the network adapters: %.180s", e);
         qj_free(rows);
         return;
     }
+    for (size_t i = 0; i < qj_len(rows) && !ad; i++) {
+        const qj *r = qj_at(rows, i);
+        const char *n = qj_get_str(r, "Name"), *al = qj_get_str(r, "InterfaceAlias");
+        if (*vs->pa_if ? (n && !strcasecmp(n, vs->pa_if)) || (al && !strcasecmp(al, vs->pa_if)) ||
+                             hv_mac_eq(qj_get_str(r, "MacAddress"), vs->pa_if) ||
+                             hv_mac_eq(qj_get_str(r, "PermanentAddress"), vs->pa_if)
+                       : qj_get_int(r, "InterfaceIndex", -1) == vs->pa.ifindex)
+            ad = r;
+    }
+    if (!ad) {
+        if (*vs->pa_if)
+            snprintf(vs->wnv_problem, sizeof vs->wnv_problem,
+                     "[hyperv] provider_interface '%.60s': no network adapter has that name or "
+                     "MAC address", vs->pa_if);
+        else
+            snprintf(vs->wnv_problem, sizeof vs->wnv_problem,
+                     "[hyperv] provider_interface_index %lld: no network adapter has that "
+                     "index", (long long)vs->pa.ifindex);
+        qj_free(rows);
+        return;
+    }
+    vs->pa.ifindex = qj_get_int(ad, "InterfaceIndex", 0);
     if (vs->major == 6 && vs->minor == 2) {
         /* 2012: Windows Network Virtualization is a filter to bind. */
-        char *an = xstrdup(ad ? (qj_get_str(ad, "Name") ? qj_get_str(ad, "Name") : "") : "");
+        char *an = xstrdup(qj_get_str(ad, "Name") ? qj_get_str(ad, "Name") : "");
         qj *b = NULL;
         bool on = false;
         if (vs->t.cls->query(vs->t.w, QWMI_NS_STDCIMV2,
