@@ -188,6 +188,11 @@ _NETWNV_NONE_NOTE = " No usable value map is documented; none is recorded."
 
 # Class-level notes (facts about the documentation itself).
 CLASS_NOTES = {
+    "Msvm_VirtualEthernetSwitch":
+        "The page marks only InstanceID as Key. Instances' __PATH name the "
+        "switch by CIM_System's keys, CreationClassName and Name "
+        "(Msvm_VirtualEthernetSwitch.CreationClassName=\"Msvm_VirtualEthernetSwitch\","
+        "Name=\"<GUID>\"); the page's Key marks are recorded as given.",
     "Msvm_EthernetSwitchPortExtendedAclSettingData":
         "The page's MOF and Properties list only the class's own properties: "
         "the inherited InstanceID (the key of every feature setting), Caption, "
@@ -318,8 +323,19 @@ def parse_mof(text):
     return cname, parent, quals, props
 
 
+_NUM = r"(?:0x[0-9A-Fa-f]+|\d+)"
+# "**Name** (n)", "**Name** (0x8000.. )", "**DMTF Reserved** (..)"
 VALUE_RE = re.compile(
-    r"\*\*([^*\n]+?)\*\*\s*\(\s*([0-9]+(?:\s*\.\.\s*[0-9]*)?|0x[0-9A-Fa-f]+|\.\.)\s*\)")
+    r"\*\*([^*\n]+?)\*\*\s*\(\s*(" + _NUM + r"?\s*(?:\.\.\s*" + _NUM + r"?)?)\s*\)")
+# a value table row: "<dt>**OK**</dt> <dt>5</dt>"
+VALUE_TABLE_RE = re.compile(
+    r"<dt>\*\*([^*\n]+?)\*\*</dt>\s*<dt>\s*(" + _NUM + r"(?:\s*\.\.\s*" + _NUM + r"?)?)\s*</dt>")
+
+
+def norm_valuemap(num):
+    """A ValueMap entry as WMI writes it: decimal, ranges "a..b"."""
+    num = re.sub(r"\s+", "", num)
+    return re.sub(r"0x[0-9A-Fa-f]+", lambda m: str(int(m.group(0), 16)), num)
 
 
 def parse_props_section(text):
@@ -363,12 +379,11 @@ def parse_props_section(text):
         ml = re.search(r"\*\*MaxLen\*\*\]?(?:\([^)]*\))?\s*\(\s*(\d+)\s*\)", quals)
         info["maxlen"] = int(ml.group(1)) if ml else -1
         vals = []
-        for vm in VALUE_RE.finditer(desc):
-            vname = unmd(vm.group(1))
-            num = re.sub(r"\s+", "", vm.group(2))
-            if re.match(r"^0x", num):
-                num = str(int(num, 16))
-            vals.append((num, vname))
+        for vm in sorted(list(VALUE_RE.finditer(desc)) + list(VALUE_TABLE_RE.finditer(desc)),
+                         key=lambda m: m.start()):
+            if not vm.group(2).strip():
+                continue
+            vals.append((norm_valuemap(vm.group(2)), unmd(vm.group(1))))
         if vals:
             info["valuemap"] = [v[0] for v in vals]
             info["values"] = [v[1] for v in vals]
@@ -379,7 +394,9 @@ def parse_props_section(text):
             # a form ("Microsoft:*GUID*\\*DeviceSpecificData*"), not a value
             info["fixed_note"] = "documented form: %s" % unmd(fx.group(1)).replace("*", "")
         elif fx:
-            info["fixed"] = fx.group(1)
+            info["fixed"] = unmd(fx.group(1))
+        elif fn and info.get("array"):
+            info["fixed_note"] = "documented as always {%s} (%s)" % (fn.group(1), fn.group(2))
         elif fn:
             info["fixed"] = fn.group(1)         # a number: as its decimal text
             info["fixed_note"] = "always %s (%s)" % (fn.group(1), fn.group(2))
@@ -452,10 +469,11 @@ def build_class(cname, relpath, text):
             # caller-set) fields; the page says so with Read/write anyway
             pass
         if mp is not None and "default" in mp:
-            if p["key"] and isinstance(mp["default"], str) and "GUID" in mp["default"]:
+            if isinstance(mp["default"], str) and "GUID" in mp["default"] and (
+                    p["key"] or sp.get("fixed_note", "").startswith("documented form")):
                 # a key's "default" in these pages is the form of the key
                 # ("Microsoft:GUID\\DeviceSpecificData"), not a value
-                mp = dict(mp, default_note="MOF shows the key's form '%s', not a default"
+                mp = dict(mp, default_note="MOF shows the form '%s', not a default"
                           % mp["default"])
             else:
                 p["default"] = mp["default"]

@@ -172,6 +172,23 @@ static void test_allocation(void **state)
                         "\"Microsoft:Hyper-V:Synthetic Ethernet Port\"");
 }
 
+static void test_switch(void **state)
+{
+    const char *vs = "Msvm_VirtualEthernetSwitch";
+    assert_string_equal(prop(vs, "CreationClassName")->fixed, vs);
+    /* "always set to "*GUID*"" is a form: neither fixed nor a default */
+    assert_null(prop(vs, "Name")->fixed);
+    assert_null(prop(vs, "Name")->default_json);
+    const qwmi_prop_schema *hs = prop(vs, "HealthState");
+    int64_t v;
+    assert_true(qwmi_schema_value(hs, "Critical failure", &v));   /* a value table */
+    assert_int_equal(v, 25);
+    /* ranges are kept as written and never resolve to a number */
+    const qwmi_prop_schema *cs = prop(vs, "CommunicationStatus");
+    assert_false(qwmi_schema_value(cs, "Vendor Reserved", &v));
+    assert_string_equal(qwmi_schema_value_name(cs, 2), "Communication OK");
+}
+
 static void test_lookup_record(void **state)
 {
     const qwmi_prop_schema *r = prop(LOOKUP, "Rule");
@@ -210,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_extended_acl),
         cmocka_unit_test(test_feature_settings),
         cmocka_unit_test(test_allocation),
+        cmocka_unit_test(test_switch),
         cmocka_unit_test(test_lookup_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
