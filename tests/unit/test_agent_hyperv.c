@@ -14,11 +14,13 @@
 #include "agent/reconcile.h"
 #include "vswitch/hyperv/hyperv.h"
 #include "vswitch/hyperv/wmi_model.h"
+#include "vswitch/hyperv/wmi_path.h"
 #include "lib/util.h"
 
 #define P1 "11111111-0000-4000-8000-000000000001"
 #define P2 "11111111-0000-4000-8000-000000000002"
 #define P3 "11111111-0000-4000-8000-000000000003"
+#define P4 "11111111-0000-4000-8000-000000000004"
 #define NET "22222222-0000-4000-8000-000000000001"
 #define SG "33333333-0000-4000-8000-000000000001"
 #define XACL "Msvm_EthernetSwitchPortExtendedAclSettingData"
@@ -29,12 +31,14 @@ typedef struct fx {
     char state[64];
     const char *version;
     int job_wait_ms;
+    const char *pa_if;      /* [hyperv] provider_interface, or NULL (index 13) */
 } fx;
 
 static qvs *fx_backend(fx *f)
 {
     qvs_options o = {.hyperv_transport = &f->t, .hyperv_state_file = f->state,
-                     .provider_address = "192.168.1.1", .hyperv_pa_ifindex = 13,
+                     .provider_address = "192.168.1.1", .hyperv_pa_ifindex = f->pa_if ? 0 : 13,
+                     .hyperv_pa_interface = f->pa_if,
                      .hyperv_pa_prefix_len = 24, .hyperv_pa_next_hop = "192.168.1.254",
                      .hyperv_job_wait_ms = f->job_wait_ms};
     qvs *vs = NULL;
@@ -55,6 +59,8 @@ static fx *fx_new(const char *version)
     unlink(f->state);
     f->job_wait_ms = 50;
     qwmi_model_add_switch(f->t.w, "sw1");
+    /* The provider NIC, with Windows Network Virtualization bound. */
+    qwmi_model_add_netadapter(f->t.w, 13, "Ethernet 2", "00-15-5D-01-02-03", true);
     qwmi_model_add_nic(f->t.w, "vm1", P1, "FA163E000001");
     qwmi_model_add_nic(f->t.w, "vm2", P2, "FA163E000002");
     qwmi_model_add_nic(f->t.w, "vm3", P3, "FA163E000003");
@@ -178,6 +184,68 @@ static const qj *find_entry(const qj *rows, const char *want_json)
     return hit;
 }
 
+/* The host's number for a Values name of a NetWNV lookup record property. */
+static int64_t lr_enum(fx *f, const char *prop, const char *name)
+{
+    qj *map = NULL;
+    char err[256] = "";
+    if (f->t.cls->value_map(f->t.w, QWMI_NS_STDCIMV2,
+                            "MSFT_NetVirtualizationLookupRecordSettingData", prop, &map, err,
+                            sizeof err) < 0)
+        fail_msg("value_map %s: %s", prop, err);
+    const char *v = qj_get_str(map, name);
+    if (!v)
+        fail_msg("no %s in the value map of %s", name, prop);
+    int64_t n = strtoll(v, NULL, 10);
+    qj_free(map);
+    return n;
+}
+
+/* The one allocation of the NIC called port (realized copies only). */
+static qj *alloc_of(fx *f, const char *port)
+{
+    qj *nics = instances(f, "Msvm_SyntheticEthernetPortSettingData");
+    qj *as = instances(f, "Msvm_EthernetPortAllocationSettingData");
+    qj *hit = NULL;
+    for (size_t i = 0; i < qj_len(nics) && !hit; i++) {
+        const qj *n = qj_at(nics, i);
+        if (strcmp(qj_get_str(n, "ElementName") ? qj_get_str(n, "ElementName") : "", port))
+            continue;
+        for (size_t k = 0; k < qj_len(as) && !hit; k++)
+            if (qwmi_path_same(qj_get_str(qj_at(as, k), "Parent"), qj_get_str(n, "__PATH")))
+                hit = qj_clone(qj_at(as, k));
+    }
+    qj_free(nics);
+    qj_free(as);
+    return hit;
+}
+
+static qj *obj1(const char *k, qj *v)
+{
+    qj *o = qj_object();
+    qj_set(o, k, v);
+    return o;
+}
+
+/* Calls a Msvm_VirtualSystemManagementService method as an operator's tool
+ * would; returns its ReturnValue. */
+static int64_t vsms_call(fx *f, const char *method, qj *in)
+{
+    qj *rows = NULL, *out = NULL;
+    char err[256] = "";
+    if (f->t.cls->query(f->t.w, QWMI_NS_VIRT, "SELECT * FROM Msvm_VirtualSystemManagementService",
+                        &rows, err, sizeof err) < 0)
+        fail_msg("vsms: %s", err);
+    if (f->t.cls->call(f->t.w, QWMI_NS_VIRT, qj_get_str(qj_at(rows, 0), "__PATH"), method, in,
+                       &out, err, sizeof err) < 0)
+        fail_msg("%s: %s", method, err);
+    int64_t rv = qj_get_int(out, "ReturnValue", -1);
+    qj_free(out);
+    qj_free(rows);
+    qj_free(in);
+    return rv;
+}
+
 static qwmi_model_counters counters(fx *f)
 {
     qwmi_model_counters c;
@@ -196,16 +264,19 @@ static void test_vlan_port(void **state)
     size_t failed;
     assert_int_equal(converge(f, d, &failed, NULL), 3);
     assert_int_equal(failed, 0);
-    /* One connection, one call for every feature of the port. */
+    /* Fail closed in four writes: the connection made disabled, VLAN and
+     * security in one call, the ACL entries in another, then enabled. */
     qwmi_model_counters c = counters(f);
-    assert_int_equal(c.writes, 2);
-    qj *a = instances(f, "Msvm_EthernetPortAllocationSettingData");
-    assert_int_equal(qj_len(a), 1);
-    assert_string_equal(qj_get_str(qj_at(a, 0), "ElementName"), P1);
-    assert_int_equal(qj_get(qj_at(a, 0), "EnabledState")->u.i, 2);
+    assert_int_equal(c.writes, 4);
+    qj *a = alloc_of(f, P1);
+    assert_non_null(a);
+    assert_string_equal(qj_get_str(a, "ElementName"), P1);
+    assert_int_equal(qj_get(a, "EnabledState")->u.i, 2);
+    assert_int_equal(qj_get(a, "ResourceType")->u.i, 33);
+    assert_string_equal(qj_get_str(a, "ResourceSubType"), "Microsoft:Hyper-V:Ethernet Connection");
     qj *sw = instances(f, "Msvm_VirtualEthernetSwitch");
-    assert_true(qj_equal(qj_at(qj_get(qj_at(a, 0), "HostResource"), 0),
-                         qj_get(qj_at(sw, 0), "__PATH")));
+    assert_true(qwmi_path_same(qj_as_str(qj_at(qj_get(a, "HostResource"), 0)),
+                               qj_get_str(qj_at(sw, 0), "__PATH")));
     qj *vl = instances(f, "Msvm_EthernetSwitchPortVlanSettingData");
     assert_int_equal(qj_len(vl), 1);
     assert_int_equal(qj_get(qj_at(vl, 0), "OperationMode")->u.i, 1);
@@ -221,6 +292,8 @@ static void test_vlan_port(void **state)
      * implicit DHCP and ICMPv6 allowances. */
     qj *x = instances(f, XACL);
     assert_int_equal(qj_len(x), 10);
+    for (size_t i = 0; i < qj_len(x); i++)
+        assert_string_equal(qj_get_str(qj_at(x, i), "Name"), "qhv");
     assert_non_null(find_entry(x, "{\"Direction\": 1, \"Action\": 2, \"Weight\": 1, "
                                   "\"RemoteIPAddress\": \"0.0.0.0/0\", \"Protocol\": \"ANY\"}"));
     assert_non_null(find_entry(x, "{\"Direction\": 2, \"Action\": 2, \"Weight\": 2, "
@@ -280,15 +353,17 @@ static void test_nvgre_port(void **state)
     qj *lr = instances(f, "MSFT_NetVirtualizationLookupRecordSettingData");
     /* The three records of the plan (one per host) and the port's L2Only. */
     assert_int_equal(qj_len(lr), 4);
-    assert_int_equal(count_where(lr, "Rule", 1), 4);
-    assert_int_equal(count_where(lr, "Type", 3), 1);
+    assert_int_equal(count_where(lr, "Rule", lr_enum(f, "Rule", "TranslationMethodEncap")), 4);
+    assert_int_equal(count_where(lr, "Type", lr_enum(f, "Type", "L2Only")), 1);
     const qj *l2 = find_entry(lr, "{\"CustomerAddress\": \"0.0.0.0\", \"MACAddress\": "
                                   "\"FA163E000001\", \"ProviderAddress\": \"192.168.1.1\", "
                                   "\"VirtualSubnetID\": 5001, \"VMName\": \"" P1 "\"}");
     assert_non_null(l2);
-    assert_non_null(find_entry(lr, "{\"CustomerAddress\": \"10.1.0.9\", \"MACAddress\": "
-                                   "\"FA163E000009\", \"ProviderAddress\": \"192.168.1.2\", "
-                                   "\"Type\": 0, \"Context\": \"qhv\"}"));
+    const qj *r9 = find_entry(lr, "{\"CustomerAddress\": \"10.1.0.9\", \"MACAddress\": "
+                                  "\"FA163E000009\", \"ProviderAddress\": \"192.168.1.2\", "
+                                  "\"Context\": \"qhv\"}");
+    assert_non_null(r9);
+    assert_int_equal(qj_get_int(r9, "Type", -1), lr_enum(f, "Type", "Static"));
     assert_non_null(find_entry(lr, "{\"CustomerAddress\": \"10.1.0.7\", \"ProviderAddress\": "
                                    "\"192.168.1.3\"}"));
     qj *cr = instances(f, "MSFT_NetVirtualizationCustomerRouteSettingData");
@@ -392,7 +467,7 @@ static void test_ip_rewrite_port(void **state)
     qj *lr = instances(f, "MSFT_NetVirtualizationLookupRecordSettingData");
     /* TranslationMethodNat, and no L2Only record (that one is NVGRE's). */
     assert_int_equal(qj_len(lr), 1);
-    assert_int_equal(qj_get(qj_at(lr, 0), "Rule")->u.i, 0);
+    assert_int_equal(qj_get(qj_at(lr, 0), "Rule")->u.i, lr_enum(f, "Rule", "TranslationMethodNat"));
     assert_string_equal(qj_get_str(qj_at(lr, 0), "ProviderAddress"), "192.168.2.5");
     qj *sec = instances(f, "Msvm_EthernetSwitchPortSecuritySettingData");
     assert_int_equal(qj_get(qj_at(sec, 0), "VirtualSubnetId")->u.i, 6001);
@@ -537,9 +612,9 @@ static void test_restart_writes_nothing(void **state)
     qwmi_model_counters c = counters(f);
     assert_int_equal(c.writes, 0);
     assert_int_equal(c.calls, 0);
-    /* One enumeration per class: switch, NIC, allocation, VLAN, security,
-     * ACL and the four NetWNV classes. */
-    assert_int_equal(c.enumerations, 10);
+    /* One enumeration per class: switch, realized VM settings, NIC, legacy
+     * NIC, allocation, VLAN, security, ACL and the four NetWNV classes. */
+    assert_int_equal(c.enumerations, 12);
     qvs_map_free(d);
     fx_free(f);
 }
@@ -557,7 +632,7 @@ static void test_nic_recreated(void **state)
     size_t failed;
     assert_int_equal(converge(f, d, &failed, NULL), 3);
     assert_int_equal(failed, 0);
-    assert_int_equal(counters(f).writes, 2);
+    assert_int_equal(counters(f).writes, 4);
     qj *vl = instances(f, "Msvm_EthernetSwitchPortVlanSettingData");
     assert_int_equal(qj_len(vl), 1);
     assert_int_equal(qj_get(qj_at(vl, 0), "AccessVlanId")->u.i, 300);
@@ -657,17 +732,15 @@ static void test_port_security_off_and_admin_down(void **state)
     qj *sec = instances(f, "Msvm_EthernetSwitchPortSecuritySettingData");
     assert_true(qj_get(qj_at(sec, 0), "AllowMacSpoofing")->u.b);
     assert_false(qj_get(qj_at(sec, 0), "EnableDhcpGuard")->u.b);
-    qj *a = instances(f, "Msvm_EthernetPortAllocationSettingData");
-    assert_int_equal(qj_get(qj_at(a, 0), "EnabledState")->u.i, 3);
+    qj *a = alloc_of(f, P1);
+    assert_int_equal(qj_get(a, "EnabledState")->u.i, 3);
     assert_installed(f, d);
     /* The port leaves the plan: its switch port goes. */
     qvs_map_clear(d);
     converge(f, d, &failed, NULL);
     assert_int_equal(failed, 0);
     qj_free(a);
-    a = instances(f, "Msvm_EthernetPortAllocationSettingData");
-    assert_int_equal(qj_len(a), 0);
-    qj_free(a);
+    assert_null(alloc_of(f, P1));
     qj_free(x);
     qj_free(sec);
     qvs_map_free(d);
@@ -710,35 +783,46 @@ static void test_foreign_and_orphans(void **state)
     lr = instances(f, "MSFT_NetVirtualizationLookupRecordSettingData");
     assert_int_equal(qj_len(lr), 1);    /* the operator's */
     qj_free(lr);
-    qj *a = instances(f, "Msvm_EthernetPortAllocationSettingData");
-    assert_int_equal(qj_len(a), 0);
-    qj_free(a);
+    assert_null(alloc_of(f, P1));
     qj *cr = instances(f, "MSFT_NetVirtualizationCustomerRouteSettingData");
     assert_int_equal(qj_len(cr), 0);
     qj_free(cr);
-    /* A VLAN setting someone else made: the port is foreign (-EPERM). */
+    /* A VLAN setting someone else made on qhv's connection (an operator's
+     * Set-VMNetworkAdapterVlan: qhv's removed, another added): the port is
+     * foreign, its op fails -EPERM with the reason, nothing is changed. */
     qvs_map *one = qvs_map_new();
     put_port(one, P1, port_value("vlan", 5, "fa:16:3e:00:00:01", true), NULL, NULL);
     converge(f, one, NULL, NULL);
     qj *vl = instances(f, "Msvm_EthernetSwitchPortVlanSettingData");
-    qj *mod = qj_object();
-    qj_set(mod, "__CLASS", qj_str("Msvm_EthernetSwitchPortVlanSettingData"));
-    qj_set(mod, "__PATH", qj_clone(qj_get(qj_at(vl, 0), "__PATH")));
-    qj_set(mod, "ElementName", qj_str("Ethernet Switch Port VLAN Settings"));
-    qj *list = qj_array();
-    qj_append(list, mod);
+    assert_int_equal(qj_len(vl), 1);
+    qj *rm = qj_array();
+    qj_append(rm, qj_clone(qj_get(qj_at(vl, 0), "__PATH")));
+    assert_int_equal(vsms_call(f, "RemoveFeatureSettings", obj1("FeatureSettings", rm)), 0);
+    qj *a1 = alloc_of(f, P1);
+    qj *nv = qj_clone(qj_at(vl, 0));
+    qj_remove(nv, "__PATH");
+    qj_remove(nv, "InstanceID");
+    qj_set(nv, "AccessVlanId", qj_int(77));
+    qj *adds = qj_array();
+    qj_append(adds, nv);
     qj *in = qj_object();
-    qj_set(in, "FeatureSettings", list);
-    qj *out = NULL;
-    assert_int_equal(f->t.cls->call(f->t.w, QWMI_NS_VIRT,
-                                    "Msvm_VirtualSystemManagementService.Name=\"vmms\"",
-                                    "ModifyFeatureSettings", in, &out, err, sizeof err), 0);
-    qj_free(out);
-    qj_free(in);
+    qj_set(in, "AffectedConfiguration", qj_clone(qj_get(a1, "__PATH")));
+    qj_set(in, "FeatureSettings", adds);
+    assert_int_equal(vsms_call(f, "AddFeatureSettings", in), 0);
+    qj_free(a1);
     qj_free(vl);
     assert_int_equal(qvs_hyperv_class.dump(f->vs, &obs, err, sizeof err), 0);
     assert_non_null(qvs_map_get(obs.foreign, "port/" P1));
+    assert_non_null(strstr(qj_get_str(qvs_map_get(obs.foreign, "port/" P1), "why"), "VLAN"));
     qvs_observed_free(&obs);
+    size_t failed1;
+    qvs_op bad = {0};
+    qwmi_model_counters_reset(f->t.w);
+    converge(f, one, &failed1, &bad);
+    assert_int_equal(counters(f).writes, 0);
+    vl = instances(f, "Msvm_EthernetSwitchPortVlanSettingData");
+    assert_int_equal(qj_get(qj_at(vl, 0), "AccessVlanId")->u.i, 77);
+    qj_free(vl);
     qvs_map_free(one);
     qvs_map_free(none);
     qvs_map_free(d);
@@ -799,13 +883,22 @@ static void test_versions(void **state)
     converge(f, d, &failed, &bad);
     assert_int_equal(bad.error, -EOPNOTSUPP);
     qj *acl = instances(f, "Msvm_EthernetSwitchPortAclSettingData");
-    /* Ingress: deny v4, deny v6, allow 10.0.0.0/8; egress: deny v4 only
-     * (IPv6 is open: no wildcard Allow/Deny tie). */
-    assert_int_equal(qj_len(acl), 4);
+    /* Ingress: deny v4, deny v6, allow 10.0.0.0/8, allow fe80::/10 (ND);
+     * egress: deny v4 and allow the DHCP broadcast (IPv6 is open: no
+     * wildcard Allow/Deny tie). DHCP and ND are never cut. */
+    assert_int_equal(qj_len(acl), 6);
     assert_non_null(find_entry(acl, "{\"Direction\": 1, \"Action\": 1, \"AclType\": 2, "
                                     "\"RemoteAddress\": \"10.0.0.0\", "
                                     "\"RemoteAddressPrefixLength\": 8}"));
+    assert_non_null(find_entry(acl, "{\"Direction\": 1, \"Action\": 1, \"AclType\": 3, "
+                                    "\"RemoteAddress\": \"fe80::\", "
+                                    "\"RemoteAddressPrefixLength\": 10}"));
+    assert_non_null(find_entry(acl, "{\"Direction\": 2, \"Action\": 1, \"AclType\": 2, "
+                                    "\"RemoteAddress\": \"255.255.255.255\", "
+                                    "\"RemoteAddressPrefixLength\": 32}"));
     assert_null(find_entry(acl, "{\"Direction\": 2, \"AclType\": 3}"));
+    for (size_t i = 0; i < qj_len(acl); i++)
+        assert_string_equal(qj_get_str(qj_at(acl, i), "Name"), "qhv");
     assert_installed(f, d);
     qj_free(acl);
     qvs_map_free(d);
@@ -820,6 +913,254 @@ static void test_versions(void **state)
     d = nvgre_desired();
     converge(f, d, &failed, &bad);
     assert_true(failed >= 3);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+
+/* Fail closed: the ACL entries "succeed" without being applied; the read
+ * back catches it before the connection is enabled, and the port stays
+ * disabled until the next attempt has everything in place. */
+static void test_fail_closed(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_map *d = qvs_map_new();
+    put_port(d, P1, port_value("vlan", 101, "fa:16:3e:00:00:01", true), SG_EGRESS, "[]");
+    qwmi_model_fault_drop(f->t.w, XACL);
+    size_t failed;
+    qvs_op bad = {0};
+    converge(f, d, &failed, &bad);
+    assert_true(failed >= 1);
+    assert_int_equal(bad.error, -EIO);
+    assert_non_null(strstr(bad.why, "ACL"));
+    qj *a = alloc_of(f, P1);
+    assert_int_equal(qj_get(a, "EnabledState")->u.i, 3);
+    qj_free(a);
+    qvs_observed obs;
+    char err[256];
+    assert_int_equal(qvs_hyperv_class.dump(f->vs, &obs, err, sizeof err), 0);
+    assert_null(qvs_map_get(obs.objects, "port/" P1));
+    qvs_observed_free(&obs);
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    a = alloc_of(f, P1);
+    assert_int_equal(qj_get(a, "EnabledState")->u.i, 2);
+    qj_free(a);
+    assert_installed(f, d);
+    /* A port/ op whose acl/ ops are not there yet is never enabled. */
+    qvs_op op = {.type = QVS_CREATE, .id = "port/" P2,
+                 .value = port_value("vlan", 101, "fa:16:3e:00:00:02", true)};
+    assert_int_equal(qvs_hyperv_class.operate(f->vs, &op, 1), 1);
+    assert_int_equal(op.error, -EAGAIN);
+    a = alloc_of(f, P2);
+    assert_int_equal(qj_get(a, "EnabledState")->u.i, 3);
+    qj_free(a);
+    qj_free((qj *)op.value);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+/* Admin state, a switch change and port security off and on again: the
+ * connection and the security setting are modified by InstanceID with the
+ * instance as read; turning port security back on restores the guards. */
+static void test_modify_as_read(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qwmi_model_add_switch(f->t.w, "sw2");
+    qvs_map *d = qvs_map_new();
+    put_port(d, P1, port_value("vlan", 5, "fa:16:3e:00:00:01", true), "[]", "[]");
+    converge(f, d, NULL, NULL);
+    qj *a0 = alloc_of(f, P1);
+    size_t failed;
+    /* Down: one ModifyResourceSettings; the same connection. */
+    qj_set(qvs_map_get(d, "port/" P1), "admin_state_up", qj_bool(false));
+    qwmi_model_counters_reset(f->t.w);
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    assert_int_equal(counters(f).writes, 1);
+    qj *a = alloc_of(f, P1);
+    assert_int_equal(qj_get(a, "EnabledState")->u.i, 3);
+    assert_string_equal(qj_get_str(a, "InstanceID"), qj_get_str(a0, "InstanceID"));
+    qj_free(a);
+    /* Up again. */
+    qj_set(qvs_map_get(d, "port/" P1), "admin_state_up", qj_bool(true));
+    qwmi_model_counters_reset(f->t.w);
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    assert_int_equal(counters(f).writes, 1);
+    a = alloc_of(f, P1);
+    assert_int_equal(qj_get(a, "EnabledState")->u.i, 2);
+    qj_free(a);
+    /* Another switch: disabled while moved, enabled once there. */
+    qj_set(qvs_map_get(d, "port/" P1), "vswitch", qj_str("sw2"));
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    assert_installed(f, d);
+    /* Port security off, then on: spoofing off and guards on again. */
+    qvs_map *off = qvs_map_new();
+    put_port(off, P1, port_value("vlan", 5, "fa:16:3e:00:00:01", false), NULL, NULL);
+    qj_set(qvs_map_get(off, "port/" P1), "vswitch", qj_str("sw2"));
+    converge(f, off, &failed, NULL);
+    assert_int_equal(failed, 0);
+    qj *sec = instances(f, "Msvm_EthernetSwitchPortSecuritySettingData");
+    assert_true(qj_get(qj_at(sec, 0), "AllowMacSpoofing")->u.b);
+    qj_free(sec);
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    sec = instances(f, "Msvm_EthernetSwitchPortSecuritySettingData");
+    assert_int_equal(qj_len(sec), 1);
+    assert_false(qj_get(qj_at(sec, 0), "AllowMacSpoofing")->u.b);
+    assert_true(qj_get(qj_at(sec, 0), "EnableDhcpGuard")->u.b);
+    assert_true(qj_get(qj_at(sec, 0), "EnableRouterGuard")->u.b);
+    qj_free(sec);
+    assert_installed(f, d);
+    qj_free(a0);
+    qvs_map_free(off);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+/* New-VM -SwitchName, Add-VMNetworkAdapter, SCVMM: the NIC comes with a
+ * connection named "Dynamic Ethernet Switch Port"; qhv adopts it (one
+ * connection, never a second) and configures it disabled. A connection
+ * another manager named is foreign. */
+static void test_adopt_connection(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qwmi_model_add_nic_connected(f->t.w, "vm5", P4, "FA163E000004", "sw1");
+    qvs_map *d = qvs_map_new();
+    put_port(d, P4, port_value("vlan", 9, "fa:16:3e:00:00:04", true), "[]", "[]");
+    size_t failed;
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    assert_installed(f, d);
+    qj *a = alloc_of(f, P4);
+    assert_string_equal(qj_get_str(a, "ElementName"), P4);
+    assert_int_equal(qj_get(a, "EnabledState")->u.i, 2);
+    qj_free(a);
+    /* A restart writes nothing for it. */
+    qvs_hyperv_class.close(f->vs);
+    f->vs = fx_backend(f);
+    qwmi_model_counters_reset(f->t.w);
+    assert_int_equal(converge(f, d, NULL, NULL), 0);
+    assert_int_equal(counters(f).writes, 0);
+    /* Another manager's connection (renamed by it): foreign. */
+    qwmi_model_add_nic_connected(f->t.w, "vm6", P3, "FA163E000003", "sw1");
+    a = alloc_of(f, P3);
+    qj_remove(a, "__PATH");
+    qj_set(a, "ElementName", qj_str("Managed by someone"));
+    qj *list = qj_array();
+    qj_append(list, a);
+    assert_int_equal(vsms_call(f, "ModifyResourceSettings", obj1("ResourceSettings", list)), 0);
+    put_port(d, P3, port_value("vlan", 9, "fa:16:3e:00:00:03", true), "[]", "[]");
+    qvs_op bad = {0};
+    converge(f, d, &failed, &bad);
+    assert_int_equal(bad.error, -EPERM);
+    assert_non_null(strstr(bad.why, "someone else"));
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+/* Checkpoints and planned VMs carry copies of the NIC under the same name:
+ * only the VM's own is wired; a restored checkpoint is qhv's again. */
+static void test_checkpoint_copies(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_map *d = qvs_map_new();
+    put_port(d, P1, port_value("vlan", 5, "fa:16:3e:00:00:01", true), SG_EGRESS, "[]");
+    converge(f, d, NULL, NULL);
+    qwmi_model_checkpoint(f->t.w, "vm1");
+    qwmi_model_plan(f->t.w, "vm1");
+    size_t failed;
+    qwmi_model_counters_reset(f->t.w);
+    assert_int_equal(converge(f, d, &failed, NULL), 0);
+    assert_int_equal(counters(f).writes, 0);
+    assert_installed(f, d);
+    /* A VLAN change after the checkpoint, then the checkpoint restored: the
+     * old VLAN comes back and is written over. */
+    qj_set(qvs_map_get(d, "port/" P1), "vlan", qj_int(6));
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    qwmi_model_restore(f->t.w, "vm1");
+    qwmi_model_counters_reset(f->t.w);
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    assert_installed(f, d);
+    qj *vl = instances(f, "Msvm_EthernetSwitchPortVlanSettingData");
+    size_t six = count_where(vl, "AccessVlanId", 6);
+    assert_true(six >= 1);
+    qj_free(vl);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+/* HNV v1's prerequisites: the provider interface by alias, and on 2012
+ * the ms_netwnv binding; 2012 has no L2Only record (CA 0.0.0.0 is its
+ * gateway wildcard). */
+static void test_hnv_prerequisites(void **state)
+{
+    fx *f = fx_new("6.3.9600");
+    qvs_hyperv_class.close(f->vs);
+    f->pa_if = "Ethernet 2";
+    f->vs = fx_backend(f);
+    qvs_map *d = nvgre_desired();
+    size_t failed;
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    qj *pa = instances(f, "MSFT_NetVirtualizationProviderAddressSettingData");
+    assert_int_equal(qj_get(qj_at(pa, 0), "InterfaceIndex")->u.i, 13);
+    qj_free(pa);
+    qvs_map_free(d);
+    /* An alias no adapter has: said in the capabilities and by the op. */
+    qvs_hyperv_class.close(f->vs);
+    f->pa_if = "Ethernet 9";
+    f->vs = fx_backend(f);
+    qj *caps = qvs_hyperv_class.capabilities(f->vs);
+    assert_non_null(strstr(qj_get_str(caps, "hnv_v1_problem"), "Ethernet 9"));
+    qj_free(caps);
+    fx_free(f);
+    /* 2012 without the binding. */
+    f = fx_new("6.2.9200");
+    qwmi_model_add_netadapter(f->t.w, 14, "Ethernet 3", "00-15-5D-01-02-04", false);
+    qvs_hyperv_class.close(f->vs);
+    f->pa_if = "Ethernet 3";
+    f->vs = fx_backend(f);
+    caps = qvs_hyperv_class.capabilities(f->vs);
+    assert_non_null(strstr(qj_get_str(caps, "hnv_v1_problem"), "ms_netwnv"));
+    qj_free(caps);
+    d = nvgre_desired();
+    qvs_op bad = {0};
+    converge(f, d, &failed, &bad);
+    assert_true(failed >= 1);
+    qvs_map_free(d);
+    fx_free(f);
+    /* 2012 with it: no CA 0.0.0.0 record, the rest as on 2012 R2. */
+    f = fx_new("6.2.9200");
+    d = nvgre_desired();
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    qj *lr = instances(f, "MSFT_NetVirtualizationLookupRecordSettingData");
+    assert_int_equal(qj_len(lr), 3);
+    assert_null(find_entry(lr, "{\"CustomerAddress\": \"0.0.0.0\"}"));
+    qj_free(lr);
+    assert_installed(f, d);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
+/* A legacy network adapter named by a port: said, never wired. */
+static void test_legacy_nic(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qwmi_model_add_legacy_nic(f->t.w, "vm7", P4, "FA163E000007");
+    qvs_map *d = qvs_map_new();
+    put_port(d, P4, port_value("vlan", 5, "fa:16:3e:00:00:07", true), "[]", "[]");
+    size_t failed;
+    qvs_op bad = {0};
+    converge(f, d, &failed, &bad);
+    assert_true(failed >= 1);
+    assert_int_equal(bad.error, -EOPNOTSUPP);
+    assert_non_null(strstr(bad.why, "legacy"));
     qvs_map_free(d);
     fx_free(f);
 }
@@ -840,6 +1181,12 @@ int main(void)
         cmocka_unit_test(test_foreign_and_orphans),
         cmocka_unit_test(test_port_op_alone_keeps_acls),
         cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_fail_closed),
+        cmocka_unit_test(test_modify_as_read),
+        cmocka_unit_test(test_adopt_connection),
+        cmocka_unit_test(test_checkpoint_copies),
+        cmocka_unit_test(test_hnv_prerequisites),
+        cmocka_unit_test(test_legacy_nic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -687,7 +687,8 @@ void hv_ports(qvs *vs, const hv_view *v, qvs_map *next, hv_pw *pw, size_t n)
     for (size_t i = 0; i < n; i++) {
         hv_pw *w = &pw[i];
         w->enable = !w->error && hv_may_enable(w);
-        if (!w->error && w->port && hv_port_up(w) && !w->enable)
+        bool off = w->alloc_row && qj_get_int(w->alloc_row, "EnabledState", 2) != 2;
+        if (!w->error && w->port && hv_port_up(w) && !w->enable && off)
             hv_pw_fail(w, -EAGAIN, "kept disabled until its security rules are in place");
     }
     hv_phase(vs, pw, n, "ModifyResourceSettings", hv_in_connect_enable, NULL);
