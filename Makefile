@@ -7,7 +7,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 600
 CTEST_FLAGS ?= --output-on-failure -j2
 
-.PHONY: all deps-run deps-test build build-asan build-fuzz build-win run check unit fuzz bench bench-keystone bench-agents bench-ovs demo clean
+.PHONY: all deps-run deps-test build build-asan build-fuzz build-win run check unit fuzz bench bench-keystone bench-hyperv bench-agents bench-ovs demo clean
 
 all: build
 
@@ -76,6 +76,10 @@ bench: build
 # dependencies: scripts/deps.sh test).
 bench-keystone: build
 	/usr/bin/python3 bench/keystone-bench.py --build $(BUILD)
+
+# WMI calls per operation of the hyperv backend, on the strict WMI model.
+bench-hyperv: build
+	$(BUILD)/bench/qhv-bench-hyperv
 
 bench-agents: build
 	/usr/bin/python3 bench/agents_bench.py --build $(BUILD)

@@ -6,7 +6,10 @@
  *      4 write calls);
  *   2. 1,000 unchanged ports after an agent restart (target: 0 writes, one
  *      enumeration per class);
- *   3. a remote-group membership change on a host with 100 affected ports. */
+ *   3. a remote-group membership change on a host with 100 affected ports;
+ *   4. one port's changes: port security off then on, admin state down then
+ *      up, a VLAN change, the VM's checkpoint restored, the NIC deleted and
+ *      made again (a VM rebuild). */
 #include "agent/reconcile.h"
 #include "lib/util.h"
 #include "vswitch/hyperv/hyperv.h"
@@ -55,6 +58,7 @@ static void bench_init(bench *b, int nics)
     close(fd);
     unlink(b->state);
     qwmi_model_add_switch(b->t.w, "sw1");
+    qwmi_model_add_netadapter(b->t.w, 13, "Ethernet 2", "00-15-5D-01-02-03", true);
     for (int i = 0; i < nics; i++) {
         char id[37], vm[32], mac[24];
         port_id(i, id);
@@ -82,27 +86,39 @@ static qj *J(const char *text)
     return v;
 }
 
-/* A port with a VLAN and the given ingress rules (JSON array text). */
-static void add_port(qvs_map *d, int i, const char *ingress)
+/* A port with a VLAN and the given ingress rules (JSON array text); with
+ * ps false, port security off (no acl/ objects). */
+static void add_port_ps(qvs_map *d, int i, const char *ingress, int vlan, bool up, bool ps)
 {
     char id[37], key[128];
     port_id(i, id);
     char *t = xasprintf("{\"vswitch\": \"sw1\", \"network_id\": \"n\", \"network_type\": \"vlan\", "
                         "\"vlan\": %d, \"mac_address\": \"fa:16:3e:%02x:%02x:%02x\", \"mtu\": 1500, "
-                        "\"admin_state_up\": true, \"port_security\": true, \"mac_spoofing\": "
-                        "false, \"dhcp_guard\": true, \"router_guard\": true}",
-                        100 + i % 50, (i >> 16) & 255, (i >> 8) & 255, i & 255);
+                        "\"admin_state_up\": %s, \"port_security\": %s, \"mac_spoofing\": "
+                        "%s, \"dhcp_guard\": %s, \"router_guard\": %s}",
+                        vlan ? vlan : 100 + i % 50, (i >> 16) & 255, (i >> 8) & 255, i & 255,
+                        up ? "true" : "false", ps ? "true" : "false", ps ? "false" : "true",
+                        ps ? "true" : "false", ps ? "true" : "false");
     snprintf(key, sizeof key, "port/%s", id);
     qvs_map_put(d, key, J(t));
     free(t);
     static const char *const dirs[] = {"ingress", "egress"};
     for (int k = 0; k < 2; k++) {
+        snprintf(key, sizeof key, "acl/%s/%s", id, dirs[k]);
+        if (!ps) {
+            qvs_map_del(d, key);
+            continue;
+        }
         t = xasprintf("{\"port_id\": \"%s\", \"direction\": \"%s\", \"default\": \"deny\", "
                       "\"stateful\": true, \"rules\": %s}", id, dirs[k], k ? "[]" : ingress);
-        snprintf(key, sizeof key, "acl/%s/%s", id, dirs[k]);
         qvs_map_put(d, key, J(t));
         free(t);
     }
+}
+
+static void add_port(qvs_map *d, int i, const char *ingress)
+{
+    add_port_ps(d, i, ingress, 0, true, true);
 }
 
 /* dump, diff, operate in batches of batch ops (0: all in one, as the agent
@@ -168,6 +184,57 @@ static void new_port(const char *what, size_t batch)
     uint64_t t0 = qhv_now_us();
     size_t ops = converge(&b, d, &failed, batch);
     print(what, &b, ops, failed, qhv_now_us() - t0);
+    qvs_map_free(d);
+    bench_free(&b);
+}
+
+/* Scenario 4: one port with 20 rules, one change at a time. */
+static void changes(void)
+{
+    bench b;
+    size_t failed, ops;
+    uint64_t t0;
+    bench_init(&b, 1);
+    qvs_map *d = qvs_map_new();
+    char *rules = rules_20();
+    add_port(d, 0, rules);
+    converge(&b, d, &failed, 0);
+    static const struct {
+        const char *what;
+        int vlan;
+        bool up, ps;
+        int event;      /* 1: checkpoint restored, 2: NIC deleted and made again */
+    } steps[] = {
+        {"port security off", 100, true, false, 0},
+        {"port security on again", 100, true, true, 0},
+        {"admin state down", 100, false, true, 0},
+        {"admin state up", 100, true, true, 0},
+        {"VLAN change (disabled while it changes)", 200, true, true, 0},
+        {"checkpoint restored (VLAN as before it)", 200, true, true, 1},
+        {"NIC deleted and made again (VM rebuild)", 200, true, true, 2},
+    };
+    char id[37];
+    port_id(0, id);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (steps[i].event == 1) {
+            /* A checkpoint at VLAN 200, the port moved to 300, then the
+             * checkpoint applied: Hyper-V brings VLAN 200's settings back
+             * (qhv's own, under their old InstanceIDs). */
+            qwmi_model_checkpoint(b.t.w, "vm0");
+            add_port_ps(d, 0, rules, 300, true, true);
+            converge(&b, d, &failed, 0);
+            qwmi_model_restore(b.t.w, "vm0");
+        } else if (steps[i].event == 2) {
+            qwmi_model_del_nic(b.t.w, id);
+            qwmi_model_add_nic(b.t.w, "vm0", id, "FA163E000000");
+        }
+        add_port_ps(d, 0, rules, steps[i].vlan, steps[i].up, steps[i].ps);
+        qwmi_model_counters_reset(b.t.w);
+        t0 = qhv_now_us();
+        ops = converge(&b, d, &failed, 0);
+        print(steps[i].what, &b, ops, failed, qhv_now_us() - t0);
+    }
+    free(rules);
     qvs_map_free(d);
     bench_free(&b);
 }
@@ -242,5 +309,7 @@ int main(void)
         qvs_map_free(d);
         bench_free(&b);
     }
+    /* 4. One port's changes. */
+    changes();
     return 0;
 }
