@@ -16,9 +16,10 @@ Re-running it (stdlib only):
         --commit "$(git -C /tmp/win32 rev-parse HEAD)" \\
         --out src/vswitch/hyperv/hyperv-schema.json
 
-If the docs directory holds a file COMMITS (lines "<path>\\t<commit>": a copy
-assembled from files stored at different commits), each path's commit is
-recorded beside it in "source.paths".
+If the docs directory holds a file COMMITS (lines "<path>\\t<commit>[\\t<kind>]":
+a copy assembled from files stored at different commits), each path's commit
+is recorded beside it in "source.paths" (and the kind of copy, e.g.
+"normalized" when HTML anchors and table padding were dropped).
 
 What it reads from each page: the MOF block of the "Syntax" section (class,
 parent, DisplayName, every property with its type, array-ness, [Key]/[Write]
@@ -312,7 +313,9 @@ def parse_mof(text):
         if not pm:
             continue
         info = {"type": norm_type(pm.group(1)), "array": bool(pm.group(3))}
-        if dflt is not None:
+        if dflt is not None and re.match(r"^\d{14}\.\d{6}[:+-]\d{3}$", dflt):
+            info["default"] = dflt              # a datetime (interval) literal
+        elif dflt is not None:
             try:
                 info["default"] = parse_default(dflt)
             except ValueError as e:
@@ -329,11 +332,12 @@ VALUE_RE = re.compile(
     r"\*\*([^*\n]+?)\*\*\s*\(\s*(" + _NUM + r"?\s*(?:\.\.\s*" + _NUM + r"?)?)\s*\)")
 # a value table row: "<dt>**OK**</dt> <dt>5</dt>"
 VALUE_TABLE_RE = re.compile(
-    r"<dt>\*\*([^*\n]+?)\*\*</dt>\s*<dt>\s*(" + _NUM + r"(?:\s*\.\.\s*" + _NUM + r"?)?)\s*</dt>")
+    r"<dt>\*\*([^*\n]+?)\*\*</dt>\s*<dt>\s*(" + _NUM + r"(?:\s*(?:\.\.|\s)\s*" + _NUM + r"?)?)\s*</dt>")
 
 
 def norm_valuemap(num):
     """A ValueMap entry as WMI writes it: decimal, ranges "a..b"."""
+    num = re.sub(r"^(\S+)\s+(\S+)$", r"\1..\2", num.strip())   # a table's "12 32767"
     num = re.sub(r"\s+", "", num)
     return re.sub(r"0x[0-9A-Fa-f]+", lambda m: str(int(m.group(0), 16)), num)
 
@@ -388,18 +392,22 @@ def parse_props_section(text):
             info["valuemap"] = [v[0] for v in vals]
             info["values"] = [v[1] for v in vals]
         fx = re.search(r"always set to\s*[\"“]([^\"”]*)[\"”]", desc)
-        fn = re.search(r"always set to\s*(\d+)\s*\(([^)]*)\)", desc)
+        fn = re.search(r"always set to\s*(\d+)(?:\s*\(([^)]*)\))?(?=[\s,;]|\.(?!\d)|$)", desc)
         fnull = re.search(r"always set to\s*\*\*Null\*\*", desc)
         if fx and "*" in fx.group(1):
             # a form ("Microsoft:*GUID*\\*DeviceSpecificData*"), not a value
             info["fixed_note"] = "documented form: %s" % unmd(fx.group(1)).replace("*", "")
+        elif fx and info.get("array"):
+            info["fixed_note"] = 'each element documented as always "%s"' % unmd(fx.group(1))
         elif fx:
             info["fixed"] = unmd(fx.group(1))
         elif fn and info.get("array"):
-            info["fixed_note"] = "documented as always {%s} (%s)" % (fn.group(1), fn.group(2))
+            info["fixed_note"] = "documented as always {%s}%s" % (
+                fn.group(1), " (%s)" % fn.group(2) if fn.group(2) else "")
         elif fn:
             info["fixed"] = fn.group(1)         # a number: as its decimal text
-            info["fixed_note"] = "always %s (%s)" % (fn.group(1), fn.group(2))
+            if fn.group(2):
+                info["fixed_note"] = "always %s (%s)" % (fn.group(1), fn.group(2))
         elif fnull:
             info["fixed_note"] = "documented as always Null"
         out[name] = info
@@ -413,8 +421,8 @@ def read_commits(docs):
         with open(path, encoding="utf-8") as f:
             for line in f:
                 parts = line.strip().split("\t")
-                if len(parts) == 2:
-                    res[parts[0]] = parts[1]
+                if len(parts) >= 2:
+                    res[parts[0]] = parts[1:]
     return res
 
 
@@ -569,7 +577,11 @@ def main():
             classes[cname] = build_class(cname, rel, text)
             ent = {"path": rel}
             if rel in commits:
-                ent["commit"] = commits[rel]
+                ent["commit"] = commits[rel][0]
+                if len(commits[rel]) > 1:
+                    # a copy with markup noise dropped (anchors, padding),
+                    # every fact kept
+                    ent["copy"] = commits[rel][1]
             paths.append(ent)
         elif cname in HAND_WRITTEN:
             classes[cname] = hand_written(cname, HAND_WRITTEN[cname])

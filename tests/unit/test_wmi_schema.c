@@ -189,6 +189,22 @@ static void test_switch(void **state)
     assert_string_equal(qwmi_schema_value_name(cs, 2), "Communication OK");
 }
 
+static void test_job(void **state)
+{
+    const char *job = "Msvm_ConcreteJob";
+    int64_t v;
+    assert_true(qwmi_schema_value(prop(job, "JobState"), "Completed", &v));
+    assert_int_equal(v, 7);
+    assert_true(qwmi_schema_value(prop(job, "JobState"), "Exception", &v));
+    assert_int_equal(v, 10);
+    assert_string_equal(prop(job, "ErrorCode")->type, "uint16");
+    assert_string_equal(prop(job, "TimeBeforeRemoval")->type, "datetime");
+    assert_string_equal(prop(job, "TimeBeforeRemoval")->default_json,
+                        "\"00000000000500.000000:000\"");
+    assert_true(prop(job, "InstanceID")->key);
+    assert_int_equal(prop(job, "Name")->maxlen, 256);
+}
+
 static void test_lookup_record(void **state)
 {
     const qwmi_prop_schema *r = prop(LOOKUP, "Rule");
@@ -228,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_feature_settings),
         cmocka_unit_test(test_allocation),
         cmocka_unit_test(test_switch),
+        cmocka_unit_test(test_job),
         cmocka_unit_test(test_lookup_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
