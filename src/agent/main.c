@@ -8,11 +8,30 @@
 #endif
 #include "lib/plat.h"
 #include "lib/util.h"
+#include "vswitch/hyperv/hv_selftest.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static volatile sig_atomic_t qag_stop;
+
+/* --selftest: [hyperv] transport, model_file and windows_version apply. */
+static int selftest(const char *const *files, size_t nfiles, const char *report, bool json)
+{
+    qag_conf c;
+    char err[512];
+    if (qag_conf_load(&c, files, nfiles, err, sizeof err) < 0) {
+        fprintf(stderr, "qhv-agent: %s\n", err);
+        qag_conf_free(&c);
+        return 2;
+    }
+    qhyv_selftest_cli o = {.transport = c.hyperv_transport, .model_file = c.hyperv_model_file,
+                           .windows_version = c.hyperv_windows_version, .report_file = report,
+                           .json = json};
+    int rc = qhyv_selftest_main(&o, stdout, stderr);
+    qag_conf_free(&c);
+    return rc;
+}
 
 static void usage(FILE *f)
 {
@@ -21,11 +40,18 @@ static void usage(FILE *f)
                "       qhv-agent --install-service [--config-file FILE]...\n"
                "       qhv-agent --remove-service\n"
 #endif
+               "       qhv-agent --selftest [--selftest-report FILE] [--json] [--config-file FILE]...\n"
                "\n"
                "  --config-file FILE  read options from FILE (repeatable; later files win)\n"
                "  --dry-run           fetch this host's plan once and print the PowerShell an\n"
                "                      operator would type for the same Hyper-V state; change\n"
                "                      nothing\n"
+               "  --selftest          make a scratch internal switch and VM, drive every Hyper-V\n"
+               "                      operation the agent uses through them, remove them, print\n"
+               "                      a pass/fail table (docs/hyperv-selftest.md); exit 0 only\n"
+               "                      when every step passed\n"
+               "  --selftest-report FILE  also write the JSON report (attach it to a bug)\n"
+               "  --json              print the JSON report instead of the table\n"
 #ifdef _WIN32
                "  --install-service   register the Windows service '" QAG_SERVICE_NAME "'\n"
                "                      (automatic start, LocalSystem) running this program\n"
@@ -42,7 +68,9 @@ int main(int argc, char **argv)
     qag_heap_setup(argv);
     const char **files = xcalloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
-    enum { RUN, DRY_RUN, SERVICE, INSTALL, REMOVE } mode = RUN;
+    enum { RUN, DRY_RUN, SERVICE, INSTALL, REMOVE, SELFTEST } mode = RUN;
+    const char *report = NULL;
+    bool json = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -54,6 +82,14 @@ int main(int argc, char **argv)
             files[nfiles++] = argv[i] + 14;
         } else if (!strcmp(argv[i], "--dry-run")) {
             mode = DRY_RUN;
+        } else if (!strcmp(argv[i], "--selftest")) {
+            mode = SELFTEST;
+        } else if (!strcmp(argv[i], "--selftest-report") && i + 1 < argc) {
+            mode = SELFTEST;
+            report = argv[++i];
+        } else if (!strcmp(argv[i], "--json")) {
+            mode = SELFTEST;
+            json = true;
 #ifdef _WIN32
         } else if (!strcmp(argv[i], "--service")) {
             mode = SERVICE;
@@ -81,6 +117,9 @@ int main(int argc, char **argv)
         rc = qag_service_remove();
         break;
 #endif
+    case SELFTEST:
+        rc = selftest(files, nfiles, report, json);
+        break;
     case DRY_RUN:
         rc = qag_launch_dry_run(files, nfiles, stdout);
         break;
