@@ -189,6 +189,12 @@ _NETWNV_NONE_NOTE = " No usable value map is documented; none is recorded."
 
 # Class-level notes (facts about the documentation itself).
 CLASS_NOTES = {
+    "Msvm_ResourcePool":
+        "The page describes the class through the memory pool: its MOF gives "
+        "ResourceType = 4 (Memory) and AllocationUnits = \"Megabyte\" as defaults. "
+        "Ethernet connection pools have ResourceType 33 "
+        "(Msvm_EthernetPortAllocationSettingData's fixed ResourceType); the MOF "
+        "defaults are recorded as given.",
     "Msvm_VirtualEthernetSwitch":
         "The page marks only InstanceID as Key. Instances' __PATH name the "
         "switch by CIM_System's keys, CreationClassName and Name "
@@ -598,14 +604,16 @@ def main():
         "classes": classes,
     }
     if missing:
-        out["source"]["no_page"] = missing
+        # their page is listed above but was not in the --docs tree given
+        out["source"]["not_in_docs_tree"] = missing
     text = json.dumps(out, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(text)
     nprops = sum(len(c["properties"]) for c in classes.values())
     print("%s: %d classes, %d properties%s" % (
         args.out, len(classes), nprops,
-        "; no page: " + ", ".join(m["class"] for m in missing) if missing else ""),
+        "; not in the docs tree: " + ", ".join(m["class"] for m in missing)
+        if missing else ""),
         file=sys.stderr)
 
 
