@@ -1,10 +1,12 @@
 /* qhv-agent as a Windows service (agent/service.h). */
 #include "agent/service.h"
+#include "agent/config.h"
 #include "agent/launch.h"
 #include "lib/buf.h"
 #include "lib/util.h"
 #include <windows.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +16,32 @@
     "Keeps this host's Hyper-V virtual switch matching the plan of qhv-server (VLAN, NVGRE, " \
     "security groups), and reports port status and heartbeats."
 
+/* How long the service waits for its backend to open before it stops with
+ * QAG_EXIT_BACKEND_WAIT (the restart actions then start it again). */
+#define QAG_SVC_BACKEND_WAIT_S 600
+/* The wait hint while starting: pending() advances the checkpoint about
+ * every second, well within it. */
+#define QAG_SVC_START_HINT_MS 10000
+
 /* What ServiceMain needs from main(): the dispatcher passes nothing else. */
 static const char *const *qag_svc_files;
 static size_t qag_svc_nfiles;
 static SERVICE_STATUS_HANDLE qag_svc_handle;
 static SERVICE_STATUS qag_svc_status;
+static CRITICAL_SECTION qag_svc_lock;   /* the loop's thread and the control handler's */
 static volatile sig_atomic_t qag_svc_stop;
 
 static void qag_svc_report(DWORD state, DWORD exit_code, DWORD wait_hint)
 {
+    EnterCriticalSection(&qag_svc_lock);
     qag_svc_status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
     qag_svc_status.dwCurrentState = state;
+    /* Starting (waiting for the backend) it can be stopped too, where the
+     * service manager passes the control on. */
     qag_svc_status.dwControlsAccepted =
-        state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
+        state == SERVICE_RUNNING || state == SERVICE_START_PENDING
+            ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN
+            : 0;
     qag_svc_status.dwWin32ExitCode = exit_code ? ERROR_SERVICE_SPECIFIC_ERROR : NO_ERROR;
     qag_svc_status.dwServiceSpecificExitCode = exit_code;
     qag_svc_status.dwWaitHint = wait_hint;
@@ -35,6 +50,7 @@ static void qag_svc_report(DWORD state, DWORD exit_code, DWORD wait_hint)
     else
         qag_svc_status.dwCheckPoint++;
     SetServiceStatus(qag_svc_handle, &qag_svc_status);
+    LeaveCriticalSection(&qag_svc_lock);
 }
 
 /* Runs on the dispatcher's thread: ask the loop to stop (it notices within
@@ -52,6 +68,19 @@ static DWORD WINAPI qag_svc_control(DWORD control, DWORD type, LPVOID data, LPVO
     default:
         return ERROR_CALL_NOT_IMPLEMENTED;
     }
+}
+
+/* While the backend does not open: still starting (a new checkpoint). */
+static void qag_svc_pending(void *ctx)
+{
+    if (!qag_svc_stop)
+        qag_svc_report(SERVICE_START_PENDING, 0, QAG_SVC_START_HINT_MS);
+}
+
+static void qag_svc_started(void *ctx)
+{
+    if (!qag_svc_stop)
+        qag_svc_report(SERVICE_RUNNING, 0, 0);
 }
 
 /* <directory of this .exe>\name, newly allocated. */
@@ -72,12 +101,17 @@ static void WINAPI qag_svc_main(DWORD argc, LPSTR *argv)
     qag_svc_handle = RegisterServiceCtrlHandlerExA(QAG_SERVICE_NAME, qag_svc_control, NULL);
     if (!qag_svc_handle)
         return;
-    qag_svc_report(SERVICE_START_PENDING, 0, 3000);
-    qag_svc_report(SERVICE_RUNNING, 0, 0);
+    /* RUNNING once the agent is set up, its backend open. */
+    qag_svc_report(SERVICE_START_PENDING, 0, QAG_SVC_START_HINT_MS);
     /* A service has no console: without [DEFAULT] log_file, log beside the .exe. */
     char *log = qag_svc_beside_exe("qhv-agent.log");
-    int rc = qag_launch(qag_svc_files, qag_svc_nfiles, log, &qag_svc_stop);
+    qag_launch_wait wait = {.max_s = QAG_SVC_BACKEND_WAIT_S,
+                            .pending = qag_svc_pending,
+                            .started = qag_svc_started};
+    int rc = qag_launch_waiting(qag_svc_files, qag_svc_nfiles, log, &qag_svc_stop, &wait);
     free(log);
+    /* A non-zero code is a failure for the service manager: with the
+     * failure-actions flag set at install, it restarts the service. */
     qag_svc_report(SERVICE_STOPPED, (DWORD)rc, 0);
 }
 
@@ -85,6 +119,7 @@ int qag_service_dispatch(const char *const *files, size_t nfiles)
 {
     qag_svc_files = files;
     qag_svc_nfiles = nfiles;
+    InitializeCriticalSection(&qag_svc_lock);
     SERVICE_TABLE_ENTRYA table[] = {{(LPSTR)QAG_SERVICE_NAME, qag_svc_main}, {NULL, NULL}};
     if (!StartServiceCtrlDispatcherA(table)) {
         DWORD e = GetLastError();
@@ -112,6 +147,16 @@ static void qag_svc_error(const char *what)
             e == ERROR_ACCESS_DENIED ? "; run from an elevated (administrator) prompt" : "");
 }
 
+/* s (ANSI code page) as UTF-16. */
+static wchar_t *qag_svc_wide(const char *s)
+{
+    int n = MultiByteToWideChar(CP_ACP, 0, s, -1, NULL, 0);
+    wchar_t *w = xcalloc(n > 0 ? (size_t)n : 1, sizeof *w);
+    if (n > 0)
+        MultiByteToWideChar(CP_ACP, 0, s, -1, w, n);
+    return w;
+}
+
 int qag_service_install(const char *const *files, size_t nfiles)
 {
     char exe[MAX_PATH];
@@ -134,16 +179,33 @@ int qag_service_install(const char *const *files, size_t nfiles)
         }
         qbuf_printf(&cmd, " --config-file \"%s\"", full);
     }
+    /* The backend decides the dependencies: WMI (Winmgmt) always; for
+     * hyperv also Hyper-V's management service (vmms), its WMI provider. */
+    qag_conf conf;
+    char err[1024];
+    if (qag_conf_load(&conf, files, nfiles, err, sizeof err) < 0) {
+        fprintf(stderr, "qhv-agent: %s\n", err);
+        qag_conf_free(&conf);
+        qbuf_free(&cmd);
+        return 2;
+    }
+    bool hyperv = !strcmp(conf.backend, "hyperv");
+    qag_conf_free(&conf);
+    const wchar_t *deps = hyperv ? L"Winmgmt\0vmms\0" : L"Winmgmt\0";  /* + the literal's \0 */
     SC_HANDLE scm = OpenSCManagerA(NULL, NULL, SC_MANAGER_CREATE_SERVICE);
     if (!scm) {
         qag_svc_error("OpenSCManager");
         qbuf_free(&cmd);
         return 1;
     }
-    SC_HANDLE svc = CreateServiceA(scm, QAG_SERVICE_NAME, QAG_SERVICE_DISPLAY, SERVICE_ALL_ACCESS,
-                                   SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
-                                   SERVICE_ERROR_NORMAL, cmd.data, NULL, NULL,
-                                   "Winmgmt\0\0" /* WMI */, NULL /* LocalSystem */, NULL);
+    /* CreateServiceW: Wine's CreateServiceA stores a dependency list of
+     * more than one name with garbage after the first. */
+    wchar_t *wcmd = qag_svc_wide(cmd.data);
+    SC_HANDLE svc = CreateServiceW(scm, L"" QAG_SERVICE_NAME, L"" QAG_SERVICE_DISPLAY,
+                                   SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS,
+                                   SERVICE_AUTO_START, SERVICE_ERROR_NORMAL, wcmd, NULL, NULL,
+                                   deps, NULL /* LocalSystem */, NULL);
+    free(wcmd);
     if (!svc) {
         qag_svc_error("CreateService " QAG_SERVICE_NAME);
         CloseServiceHandle(scm);
@@ -151,14 +213,21 @@ int qag_service_install(const char *const *files, size_t nfiles)
         return 1;
     }
     SERVICE_DESCRIPTIONA desc = {(LPSTR)QAG_SERVICE_DESCRIPTION};
-    ChangeServiceConfig2A(svc, SERVICE_CONFIG_DESCRIPTION, &desc);
-    /* Restart after a crash: 5 s, 30 s, then every 60 s (count reset daily). */
+    if (!ChangeServiceConfig2A(svc, SERVICE_CONFIG_DESCRIPTION, &desc))
+        qag_svc_error("warning: ChangeServiceConfig2 (description)");
+    /* Restart after a failure: 5 s, 30 s, then every 60 s (count reset daily). */
     SC_ACTION actions[] = {{SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 30000},
                            {SC_ACTION_RESTART, 60000}};
     SERVICE_FAILURE_ACTIONSA fa = {86400, NULL, NULL, 3, actions};
-    ChangeServiceConfig2A(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa);
-    printf("installed service %s: %s\nstart it with: sc start %s\n", QAG_SERVICE_NAME, cmd.data,
-           QAG_SERVICE_NAME);
+    if (!ChangeServiceConfig2A(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa))
+        qag_svc_error("warning: ChangeServiceConfig2 (restart actions)");
+    /* A failure is a crash, and also a stop with a non-zero exit code (the
+     * agent could not start, or its backend did not open in time). */
+    SERVICE_FAILURE_ACTIONS_FLAG flag = {TRUE};
+    if (!ChangeServiceConfig2A(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag))
+        qag_svc_error("warning: ChangeServiceConfig2 (restart after a non-crash failure)");
+    printf("installed service %s: %s\ndepends on: %s\nstart it with: sc start %s\n",
+           QAG_SERVICE_NAME, cmd.data, hyperv ? "Winmgmt, vmms" : "Winmgmt", QAG_SERVICE_NAME);
     CloseServiceHandle(svc);
     CloseServiceHandle(scm);
     qbuf_free(&cmd);

@@ -245,10 +245,36 @@ class WindowsAgentTest(WineTestCase):
         code = re.search(r'SERVICE_EXIT_CODE\s*:\s*(\d+)', text)
         return (state.group(1) if state else text, int(code.group(1)) if code else None)
 
-    def service(self, name, backend):
+    def service_config(self, value):
+        """A value of the qhv-agent service's registry key (where Wine's and
+        Windows' service managers keep its configuration; Wine's sc has no
+        qc or qfailureflag), as reg query prints it, or None."""
+        out = subprocess.run([WINE, 'reg', 'query',
+                              r'HKLM\System\CurrentControlSet\Services\qhv-agent', '/v', value],
+                             env=wine_env(), capture_output=True, text=True, timeout=60)
+        m = re.search(r'^\s*%s\s+REG_\w+\s+(.*?)\s*$' % re.escape(value), out.stdout, re.M)
+        return m.group(1) if m else None
+
+    def check_service_config(self, install_output, depends):
+        """Dependencies as asked; restart actions also after a stop with a
+        non-zero exit code (SERVICE_CONFIG_FAILURE_ACTIONS_FLAG), unless the
+        service manager refuses that setting, as Wine 8's does (error 87):
+        then the install says so and goes on."""
+        self.assertEqual(self.service_config('DependOnService'), depends)
+        self.assertIn('depends on: ' + depends.replace('\\0', ', '), install_output)
+        flag = self.service_config('FailureActionsOnNonCrashFailures')
+        if flag is None:
+            self.assertIn('warning: ChangeServiceConfig2 (restart after a non-crash failure): ',
+                          install_output)
+            self.assertIn('(error 87)', install_output)
+        else:
+            self.assertEqual(flag, '0x1')
+
+    def service(self, name, backend, extra=''):
         """Installs qhv-agent.exe as the service for host name (removed at
-        cleanup), logging to a file (a service has no console)."""
-        a = WinAgent(self, name, backend=backend)
+        cleanup), logging to a file (a service has no console). Returns the
+        agent and what the install printed."""
+        a = WinAgent(self, name, backend=backend, extra=extra)
         with open(a.conf, 'a') as f:
             f.write('[DEFAULT]\nlog_file = %s\n' % winpath(a.logfile))
         # One left by an interrupted run would make the install fail.
@@ -260,7 +286,7 @@ class WindowsAgentTest(WineTestCase):
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertIn('installed service qhv-agent', out.stdout)
         self.addCleanup(self.remove_service)
-        return a
+        return a, out.stdout + out.stderr
 
     def remove_service(self):
         out = subprocess.run([WINE, AGENT_EXE, '--remove-service'], env=wine_env(),
@@ -270,7 +296,8 @@ class WindowsAgentTest(WineTestCase):
     def test_service(self):
         # Wine's service manager runs it as Windows' would: --service,
         # StartServiceCtrlDispatcher, SERVICE_CONTROL_STOP.
-        a = self.service('winsvc', 'dummy')
+        a, installed = self.service('winsvc', 'dummy')
+        self.check_service_config(installed, 'Winmgmt')
         self.sc('start', 'qhv-agent')
         self.wait_for('the service\'s heartbeat', lambda: self.alive('winsvc'), a.read_log)
         self.assertEqual(self.service_state(), ('RUNNING', 0))
@@ -281,13 +308,50 @@ class WindowsAgentTest(WineTestCase):
         self.assertIn('INFO agent: stopping', a.read_log())
 
     def test_service_that_cannot_start(self):
-        # It stops with service-specific exit code 2 and says why in its log.
-        a = self.service('winsvc2', 'hyperv')
+        # It stops with service-specific exit code 2 and says why in its log:
+        # no root\virtualization\v2 (no Hyper-V role) is not waited for. On
+        # the hyperv backend it depends on vmms too (Wine starts it anyway).
+        a, installed = self.service('winsvc2', 'hyperv')
+        self.check_service_config(installed, 'Winmgmt\\0vmms')
         self.sc('start', 'qhv-agent')
         self.wait_for('the service stopped', lambda: self.service_state()[0] == 'STOPPED',
                       a.read_log, timeout=30)
         self.assertEqual(self.service_state(), ('STOPPED', 2))
         self.assertIn('ERROR agent: cannot start: Hyper-V is absent: ', a.read_log())
+
+    def test_service_waits_for_its_backend(self):
+        # A backend that does not open yet (here the hyperv backend over the
+        # in-memory model, whose file is not JSON yet; on a host, VMMS not yet
+        # up): START_PENDING, the checkpoint advancing, tried again after
+        # 1 s, 2 s, 4 s...; RUNNING once it opens, and only then.
+        model = os.path.join(self.server.dir, 'winsvc3-model.json')
+        with open(model, 'w') as f:
+            f.write('not yet')
+        a, _ = self.service('winsvc3', 'hyperv', extra='[hyperv]\ntransport = model\n'
+                            'model_file = %s\nwindows_version = 10.0.14393\n' % winpath(model))
+        # Wine's wineserver, with its services, ends ~2 s after its last
+        # ordinary process (a service does not count): a cmd waiting on its
+        # input keeps it up while the service waits.
+        keeper = subprocess.Popen([WINE, 'cmd'], env=wine_env(), stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(keeper.wait, 30)
+        self.addCleanup(keeper.stdin.close)
+        self.sc('start', 'qhv-agent')
+        a.wait_log('WARNING agent: cannot start yet (attempt 2): %s: not a JSON object; '
+                   'retrying in 2 s (for up to 600 s)' % winpath(model))
+        text = self.sc('query', 'qhv-agent')
+        self.assertRegex(text, r'STATE\s*:\s*2\s+START_PENDING')
+        self.assertRegex(text, r'CHECKPOINT\s*:\s*0x([2-9a-f]|[1-9a-f][0-9a-f]+)\b')
+        self.assertRegex(text, r'WAIT_HINT\s*:\s*0x2710\b')
+        self.assertFalse(self.alive('winsvc3'))
+        with open(model, 'w') as f:
+            f.write('{}')
+        self.wait_for('the service\'s heartbeat', lambda: self.alive('winsvc3'), a.read_log)
+        self.assertEqual(self.service_state(), ('RUNNING', 0))
+        self.sc('stop', 'qhv-agent')
+        self.wait_for('the service stopped', lambda: self.service_state()[0] == 'STOPPED',
+                      a.read_log, timeout=20)
+        self.assertEqual(self.service_state(), ('STOPPED', 0))
 
     def test_hyperv_backend_says_hyperv_is_absent(self):
         rc, out = self.agent('winhost2', backend='hyperv').run()
