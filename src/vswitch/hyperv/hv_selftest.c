@@ -206,7 +206,7 @@ static qhyv_selftest_step *st_begin(st *s, const char *name)
 }
 
 static void st_end(st *s, qhyv_selftest_result res, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    QHV_PRINTF(3, 4);
 
 static void st_end(st *s, qhyv_selftest_result res, const char *fmt, ...)
 {
@@ -226,7 +226,7 @@ static void st_end(st *s, qhyv_selftest_result res, const char *fmt, ...)
 }
 
 static void st_skip(st *s, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    QHV_PRINTF(3, 4);
 
 static void st_skip(st *s, const char *name, const char *fmt, ...)
 {
@@ -635,7 +635,7 @@ static bool st_apply(st *s, const char *name, st_op *ops, size_t n)
     return ok;
 }
 
-static qj *st_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static qj *st_json(const char *fmt, ...) QHV_PRINTF(1, 2);
 
 static qj *st_json(const char *fmt, ...)
 {
@@ -782,7 +782,7 @@ static void st_backend_steps(st *s, bool ready)
 
 /* ---------- clean-up ---------- */
 
-static void st_left(st *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void st_left(st *s, const char *fmt, ...) QHV_PRINTF(2, 3);
 
 static void st_left(st *s, const char *fmt, ...)
 {
