@@ -360,6 +360,15 @@ class WindowsAgentTest(WineTestCase):
                               r'root\\virtualization\\v2: 0x8004[0-9a-f]{4} WBEM_E_\w+')
         self.assertFalse(self.alive('winhost2'))
 
+    def test_selftest_says_hyperv_is_absent(self):
+        # qhv-agent --selftest (docs/hyperv-selftest.md) under Wine: no
+        # root\virtualization\v2, so nothing is tested and it exits non-zero.
+        out = subprocess.run([WINE, AGENT_EXE, '--selftest'], env=wine_env(),
+                             capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertRegex(out.stdout + out.stderr, r'qhv-agent --selftest: Hyper-V is absent: ')
+        self.assertIn('nothing was tested', out.stdout + out.stderr)
+
 
 @unittest.skipIf(WINE is None, 'wine is not installed (scripts/deps.sh test installs it)')
 @unittest.skipIf(MINGW is None, 'mingw-w64 is not installed (scripts/deps.sh test installs '
