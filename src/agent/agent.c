@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "vswitch/vswitch.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 #define QAG_REPORT_TIMEOUT_MS 15000L
 #define QAG_MAX_ANSWER ((size_t)256 << 20)
 #define QAG_REPORT_CHUNK 500            /* port statuses per report (~32 KB) */
+#define QAG_PROBLEM_DETAILS 20          /* port problems listed in a heartbeat */
+#define QAG_PROBLEM_LEN 255             /* longest problem text reported */
 
 typedef enum { QAG_ST_NONE, QAG_ST_ACTIVE, QAG_ST_DOWN } qag_status;
 static const char *const qag_status_names[] = {"NONE", "ACTIVE", "DOWN"};
@@ -60,6 +63,12 @@ struct qag {
      * (small blocks allocated at every reconcile land among its freed
      * garbage and keep those pages resident). */
     qtm *current, *reported, *problems;
+    /* Object id → why: desired objects a foreign object holds (the last
+     * dump's conflicts), and those whose op was refused with -EPERM (until
+     * an op on them succeeds or none is needed). A port that needs one is
+     * DOWN with that reason as its problem. */
+    qtm *held, *denied;
+    bool problems_changed;      /* the heartbeat's port problems are stale */
     int64_t applied;            /* highest revision fully applied; -1 */
     bool applied_urgent;        /* a content change of the plan awaits its report */
 
@@ -107,6 +116,7 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
                       .hyperv_model_file = conf->hyperv_model_file,
                       .hyperv_state_file = conf->hyperv_state_file,
                       .hyperv_windows_version = conf->hyperv_windows_version,
+                      .hyperv_pa_interface = conf->hyperv_provider_interface,
                       .hyperv_pa_ifindex = (long)conf->hyperv_provider_interface_index,
                       .hyperv_pa_prefix_len = (long)conf->hyperv_provider_prefix_length,
                       .hyperv_pa_vlan = (long)conf->hyperv_provider_vlan_id,
@@ -129,6 +139,8 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
     a->current = qtm_new();
     a->reported = qtm_new();
     a->problems = qtm_new();
+    a->held = qtm_new();
+    a->denied = qtm_new();
     a->applied = a->applied_reported = -1;
     a->batch = 1;       /* sized from measured calls: qag_batch_learn */
     a->report_now = true;
@@ -152,6 +164,8 @@ void qag_free(qag *a)
     qtm_free(a->current);
     qtm_free(a->reported);
     qtm_free(a->problems);
+    qtm_free(a->held);
+    qtm_free(a->denied);
     free(a);
 }
 
@@ -230,6 +244,11 @@ static size_t qag_operate(qag *a, qag_diff *d, uint64_t start_us, bool *left)
         now = qhv_now_us();
         for (size_t i = done; i < done + b; i++) {
             qvs_op *op = &ready[i];
+            if (op->error == -EPERM)
+                qtm_put(a->denied, op->id, op->why[0] ? op->why : "refused: someone else's object",
+                        strlen(op->why[0] ? op->why : "refused: someone else's object"));
+            else
+                qtm_del(a->denied, op->id);
             if (!op->error) {
                 qag_retry_clear(&a->retry, op->id);
                 QLOG_D("agent", "%s %s", qag_op_name(op->type), op->id);
@@ -260,15 +279,74 @@ static void qag_set_status(qag *a, const char *id, qag_status st)
         a->report_now = true;
 }
 
-static void qag_note_problem(qag *a, const qag_dport *p)
+/* Logs a port's problem once per change; a change makes the next
+ * heartbeat carry the problems at once. */
+static void qag_note_problem(qag *a, const char *id, const char *problem)
 {
-    const char *prev = qtm_get(a->problems, p->id, NULL);
-    if (p->problem && (!prev || strcmp(prev, p->problem))) {
-        QLOG_W("agent", "port %s cannot be wired: %s", p->id, p->problem);
-        qtm_put(a->problems, p->id, p->problem, strlen(p->problem));
-    } else if (!p->problem && prev) {
-        qtm_del(a->problems, p->id);
+    const char *prev = qtm_get(a->problems, id, NULL);
+    if (problem && (!prev || strcmp(prev, problem))) {
+        QLOG_W("agent", "port %s cannot be wired: %s", id, problem);
+        qtm_put(a->problems, id, problem, strlen(problem));
+        a->problems_changed = a->report_now = true;
+    } else if (!problem && prev) {
+        QLOG_I("agent", "port %s: its problem is gone", id);
+        qtm_del(a->problems, id);
+        a->problems_changed = a->report_now = true;
     }
+}
+
+/* The first object p needs that is held by someone else (or was refused
+ * with -EPERM), described in buf; NULL if none. */
+static const char *qag_port_held(const qag *a, const qag_dport *p, char *buf, size_t n)
+{
+    for (size_t k = 0; k < p->ndeps; k++) {
+        const char *why = qtm_get(a->held, p->deps[k], NULL);
+        if (why) {
+            snprintf(buf, n, "%s is held by a foreign object: %s", p->deps[k], why);
+            return buf;
+        }
+        if ((why = qtm_get(a->denied, p->deps[k], NULL))) {
+            snprintf(buf, n, "%s was refused (someone else's object): %s", p->deps[k], why);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+/* held := the conflicts of this dump (logged once when they appear). */
+static void qag_note_held(qag *a, const qag_diff *d, const qvs_observed *obs)
+{
+    qvs_map *now = qvs_map_new();
+    for (size_t i = 0; i < d->nconflicts; i++) {
+        const char *why = qj_get_str(qvs_map_get(obs->foreign, d->conflicts[i]), "why");
+        qvs_map_put(now, d->conflicts[i], qj_str(why && *why ? why : "an object qhv did not "
+                                                                    "make has its id"));
+    }
+    const char *id;
+    for (size_t i = 0; i < qtm_end(a->held); i++)
+        if (qtm_at(a->held, i, &id, NULL, NULL) && !qvs_map_get(now, id)) {
+            QLOG_I("agent", "%s is no longer held by a foreign object", id);
+            qtm_del(a->held, id);
+        }
+    qj *v;
+    for (size_t i = 0; i < qvs_map_end(now); i++) {
+        if (!qvs_map_at(now, i, &id, &v))
+            continue;
+        const char *prev = qtm_get(a->held, id, NULL), *why = qj_as_str(v);
+        if (!prev || strcmp(prev, why)) {
+            QLOG_W("agent", "%s is held by a foreign object (%s): not touching it", id, why);
+            qtm_put(a->held, id, why, strlen(why));
+        }
+    }
+    qvs_map_free(now);
+    /* A refusal stands while an op on the object is still needed. */
+    qvs_map *need = qvs_map_new();
+    for (size_t i = 0; i < d->nops; i++)
+        qvs_map_put(need, d->ops[i].id, qj_null());
+    for (size_t i = 0; i < qtm_end(a->denied); i++)
+        if (qtm_at(a->denied, i, &id, NULL, NULL) && !qvs_map_get(need, id))
+            qtm_del(a->denied, id);
+    qvs_map_free(need);
 }
 
 static bool qag_same_keys(const qvs_map *x, const qvs_map *y)
@@ -307,8 +385,7 @@ static void qag_reconcile(qag *a)
     qag_diff_compute(des.objects, &obs, &diff);
     qag_retry_prune(&a->retry, &diff);
     size_t nops = diff.nops, nconflicts = diff.nconflicts;
-    for (size_t i = 0; i < diff.nconflicts; i++)
-        QLOG_W("agent", "%s is held by a foreign object: not touching it", diff.conflicts[i]);
+    qag_note_held(a, &diff, &obs);
     bool left = false;
     size_t attempted = qag_operate(a, &diff, start, &left);
     if (left)
@@ -346,7 +423,8 @@ static void qag_reconcile(qag *a)
     size_t active = 0, down = 0, pending = 0;
     for (size_t i = 0; i < des.nports; i++) {
         const qag_dport *p = &des.ports[i];
-        qag_note_problem(a, p);
+        const char *problem = p->problem;
+        char held[QAG_PROBLEM_LEN + 1];
         qag_status st;
         if (!p->nic) {
             st = QAG_ST_DOWN;
@@ -359,6 +437,9 @@ static void qag_reconcile(qag *a)
                 all_ok = false;
             if (ok) {
                 st = p->admin_up ? QAG_ST_ACTIVE : QAG_ST_DOWN;
+            } else if (!problem && (problem = qag_port_held(a, p, held, sizeof held))) {
+                /* Someone else's object: not pending, it will not come. */
+                st = QAG_ST_DOWN;
             } else {
                 /* Pending: keep what the server has; DOWN if it has nothing. */
                 pending++;
@@ -367,6 +448,7 @@ static void qag_reconcile(qag *a)
                     st = QAG_ST_DOWN;
             }
         }
+        qag_note_problem(a, p->id, problem);
         if (st == QAG_ST_ACTIVE)
             active++;
         else
@@ -378,8 +460,11 @@ static void qag_reconcile(qag *a)
     const qtm *planned = a->plan.sec[QAG_SEC_PORTS];
     for (size_t m = 0; m < QHV_ARRAY_SIZE(mine); m++)
         for (size_t i = 0; i < qtm_end(mine[m]); i++)
-            if (qtm_at(mine[m], i, &id, NULL, NULL) && !qtm_get(planned, id, NULL))
+            if (qtm_at(mine[m], i, &id, NULL, NULL) && !qtm_get(planned, id, NULL)) {
                 qtm_del(mine[m], id);
+                if (mine[m] == a->problems)
+                    a->problems_changed = a->report_now = true;
+            }
     a->all_ok = all_ok && !left && qag_retry_count(&a->retry) == 0;
     if (a->all_ok && a->plan.revision > a->applied) {
         a->applied = a->plan.revision;
@@ -525,6 +610,45 @@ static void qag_watch_done(qag *a)
     }
 }
 
+static int qag_cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* configurations.port_problems (how many ports have one) and
+ * port_problem_details (the first QAG_PROBLEM_DETAILS by port id:
+ * {"port_id", "status", "problem"}); docs/host-channel.md. */
+static void qag_report_problems(qag *a, qj *conf)
+{
+    size_t n = qtm_size(a->problems), k = 0;
+    const char **ids = xcalloc(n ? n : 1, sizeof *ids);
+    const char *id;
+    for (size_t i = 0; i < qtm_end(a->problems) && k < n; i++)
+        if (qtm_at(a->problems, i, &id, NULL, NULL))
+            ids[k++] = id;
+    qsort(ids, k, sizeof *ids, qag_cmp_str);
+    qj *list = qj_array();
+    for (size_t i = 0; i < k && i < QAG_PROBLEM_DETAILS; i++) {
+        const char *why = qtm_get(a->problems, ids[i], NULL);
+        size_t len = strlen(why);
+        if (len > QAG_PROBLEM_LEN) {
+            len = QAG_PROBLEM_LEN;
+            while (len && ((unsigned char)why[len] & 0xC0) == 0x80)
+                len--;      /* not inside a UTF-8 sequence */
+        }
+        qj *p = qj_object();
+        qj_set(p, "port_id", qj_str(ids[i]));
+        qag_status st = qag_status_of(a->current, ids[i]);
+        qj_set(p, "status", qj_str(qag_status_names[st == QAG_ST_NONE ? QAG_ST_DOWN : st]));
+        qj_set(p, "problem", qj_strn(why, len));
+        qj_append(list, p);
+    }
+    free(ids);
+    qj_set(conf, "port_problems", qj_int((int64_t)k));
+    qj_set(conf, "port_problem_details", list);
+    a->problems_changed = false;
+}
+
 static void qag_report_start(qag *a)
 {
     const qag_conf *c = a->conf;
@@ -549,6 +673,22 @@ static void qag_report_start(qag *a)
     qj_set(conf, "vswitch_mappings", maps);
     if (*c->provider_address)
         qj_set(conf, "provider_address", qj_str(c->provider_address));
+    /* What qhvctl explain needs to print what --dry-run prints (the
+     * configuration qag_explain reads; the server validates each). */
+    qj_set(conf, "local_network_vswitch", qj_str(c->local_network_vswitch));
+    qj_set(conf, "tunnel_vswitch", qj_str(c->tunnel_vswitch));
+    if (!strcmp(c->vif_type, "hyperv")) {
+        if (*c->hyperv_provider_interface)
+            qj_set(conf, "provider_interface", qj_str(c->hyperv_provider_interface));
+        qj_set(conf, "provider_interface_index", qj_int(c->hyperv_provider_interface_index));
+        qj_set(conf, "provider_prefix_length", qj_int(c->hyperv_provider_prefix_length));
+        qj_set(conf, "provider_vlan_id", qj_int(c->hyperv_provider_vlan_id));
+        if (*c->hyperv_provider_next_hop)
+            qj_set(conf, "provider_next_hop", qj_str(c->hyperv_provider_next_hop));
+        if (*c->hyperv_windows_version)
+            qj_set(conf, "windows_version", qj_str(c->hyperv_windows_version));
+    }
+    qag_report_problems(a, conf);
     const qj *pf = qj_get(caps, "port_filter");
     qj_set(conf, "port_filter", qj_bool(qj_is(pf, QJ_BOOL) ? pf->u.b : a->cls->port_filter));
     if (caps)

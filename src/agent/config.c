@@ -94,9 +94,14 @@ static const qopt qag_opts[] = {
     O("hyperv", "windows_version", QOPT_STR, hyperv_windows_version, "", 0, 0,
       "Act as on this Windows version (6.2, 6.3, 10.0.14393, 10.0.17763, ...; empty: "
       "Win32_OperatingSystem's): decides extended ACLs (6.3+) and HNV v1 (before 10.0.17763)"),
+    O("hyperv", "provider_interface", QOPT_STR, hyperv_provider_interface, "", 0, 0,
+      "The physical NIC bound to the external vSwitch that carries provider traffic (NVGRE, IP "
+      "rewrite): its interface alias (Ethernet 2) or MAC (00-15-5D-01-02-03); preferred over "
+      "provider_interface_index. Its provider addresses are qhv's; the PA must not also be "
+      "configured on the host's own IP stack"),
     O("hyperv", "provider_interface_index", QOPT_INT, hyperv_provider_interface_index, "0", 0,
-      4294967295LL, "InterfaceIndex of the NIC that holds the provider addresses (NVGRE, IP "
-      "rewrite); its PAs are qhv's"),
+      4294967295LL, "InterfaceIndex of that NIC when provider_interface is empty (0: none "
+      "named; indexes can change across reboots, an alias or MAC does not)"),
     O("hyperv", "provider_prefix_length", QOPT_INT, hyperv_provider_prefix_length, "24", 0, 128,
       "PrefixLength of the provider addresses"),
     O("hyperv", "provider_vlan_id", QOPT_INT, hyperv_provider_vlan_id, "0", 0, 4094,
@@ -251,6 +256,13 @@ static int qag_conf_derive(qag_conf *c, char *err, size_t errlen)
         free(c->vif_type);
         c->vif_type = xstrdup(!strcmp(c->backend, "ovs") ? "ovs" : "hyperv");
     }
+    if (*c->hyperv_provider_interface && !qag_conf_mac_dashes(c->hyperv_provider_interface, NULL) &&
+        !qag_conf_alias_ok(c->hyperv_provider_interface)) {
+        snprintf(err, errlen, "[hyperv] provider_interface: '%s' is neither an interface alias "
+                              "(letters, digits, spaces, ._-()#,+) nor a MAC address "
+                              "(00-15-5D-01-02-03)", c->hyperv_provider_interface);
+        return -1;
+    }
     c->types = qag_conf_split(c->network_types, &c->n_types);
     for (size_t i = 0; i < c->n_types; i++) {
         bool known = false;
@@ -287,4 +299,51 @@ bool qag_conf_has_type(const qag_conf *c, const char *type)
         if (!strcmp(c->types[i], type))
             return true;
     return false;
+}
+
+static int qag_hex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+bool qag_conf_mac_dashes(const char *s, char out[18])
+{
+    if (!s || strlen(s) != 17)
+        return false;
+    char sep = s[2];
+    if (sep != ':' && sep != '-')
+        return false;
+    for (int i = 0; i < 17; i++) {
+        if (i % 3 == 2 ? s[i] != sep : qag_hex(s[i]) < 0)
+            return false;
+    }
+    if (out) {
+        static const char hex[] = "0123456789ABCDEF";
+        for (int i = 0; i < 17; i++)
+            out[i] = i % 3 == 2 ? '-' : hex[qag_hex(s[i])];
+        out[17] = '\0';
+    }
+    return true;
+}
+
+bool qag_conf_alias_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (!n || n > 255 || s[0] == ' ' || s[n - 1] == ' ')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            /* PowerShell also reads U+2018..U+201F (E2 80 98..9F) as quotes. */
+            if (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+                (unsigned char)s[i + 2] >= 0x98 && (unsigned char)s[i + 2] <= 0x9F)
+                return false;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr(" ._-()#,+", c)))
+            return false;
+    }
+    return true;
 }

@@ -4,6 +4,7 @@
 #include "lib/httpc.h"
 #include "lib/util.h"
 #include "vswitch/hyperv/powershell.h"
+#include "vswitch/vswitch.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ size_t qag_explain(const qag_plan *plan, const qag_conf *conf, const char *windo
     qhyv_ps_opts o = {
         .windows_version = windows_version ? windows_version : conf->hyperv_windows_version,
         .pa = {.address = conf->provider_address,
+               .interface = conf->hyperv_provider_interface,
                .ifindex = conf->hyperv_provider_interface_index,
                .prefix_len = conf->hyperv_provider_prefix_length,
                .vlan = conf->hyperv_provider_vlan_id,
@@ -33,6 +35,38 @@ size_t qag_explain(const qag_plan *plan, const qag_conf *conf, const char *windo
     qag_desired_free(&d);
     qvs_map_free(nics);
     return n;
+}
+
+/* The Windows version a dry run assumes: [hyperv] windows_version, else
+ * the one the hyperv backend finds (what the agent reports in its
+ * heartbeat, so that qhvctl explain prints the same), else NULL (the
+ * default). Opening the backend writes nothing. */
+static char *qag_dry_run_version(const qag_conf *conf)
+{
+    if (*conf->hyperv_windows_version || strcmp(conf->backend, "hyperv"))
+        return NULL;
+    char err[256];
+    const qvs_class *cls = qvs_class_find(conf->backend, err, sizeof err);
+    qvs_options vo = {.provider_address = conf->provider_address,
+                      .hyperv_transport_name = conf->hyperv_transport,
+                      .hyperv_model_file = conf->hyperv_model_file,
+                      .hyperv_windows_version = conf->hyperv_windows_version,
+                      .hyperv_pa_interface = conf->hyperv_provider_interface,
+                      .hyperv_pa_ifindex = (long)conf->hyperv_provider_interface_index,
+                      .hyperv_pa_prefix_len = (long)conf->hyperv_provider_prefix_length,
+                      .hyperv_pa_vlan = (long)conf->hyperv_provider_vlan_id,
+                      .hyperv_pa_next_hop = conf->hyperv_provider_next_hop,
+                      .hyperv_job_wait_ms = (int)conf->hyperv_job_wait_ms};
+    qvs *vs = NULL;
+    char *version = NULL;
+    if (cls && cls->capabilities && cls->open(&vo, &vs, err, sizeof err) == 0) {
+        qj *caps = cls->capabilities(vs);
+        const char *v = qj_get_str(caps, "windows_version");
+        version = v ? xstrdup(v) : NULL;
+        qj_free(caps);
+        cls->close(vs);
+    }
+    return version;
 }
 
 int qag_dry_run(const qag_conf *conf, FILE *out, char *err, size_t errlen)
@@ -71,7 +105,9 @@ int qag_dry_run(const qag_conf *conf, FILE *out, char *err, size_t errlen)
         if (answer && qag_plan_apply(&plan, answer, err, errlen) >= 0) {
             qbuf b;
             qbuf_init(&b, 0);
-            qag_explain(&plan, conf, NULL, &b);
+            char *version = qag_dry_run_version(conf);
+            qag_explain(&plan, conf, version, &b);
+            free(version);
             fputs(b.data ? b.data : "", out);
             qbuf_free(&b);
             rc = 0;

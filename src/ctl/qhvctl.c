@@ -9,6 +9,7 @@
 #include "lib/util.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -34,14 +35,18 @@ static void usage(FILE *f)
             "                    password as the openstack CLI does\n\n"
             "Commands:\n"
             "  agents                           agents: host, alive, applied revision\n"
+            "  ports HOST                       ports bound to HOST: status, and the problem\n"
+            "                                   HOST's agent reports (e.g. held by a foreign\n"
+            "                                   object)\n"
             "  plan HOST [--token T] [--fresh]  HOST's plan, pretty-printed (T: the host's\n"
             "                                   channel token, default $QHV_AGENT_TOKEN;\n"
             "                                   --fresh: recomputed, bypassing the feed)\n"
             "  explain HOST [--token T] [--config-file F]... [--windows-version V]\n"
             "                                   the PowerShell that gives HOST's Hyper-V the\n"
-            "                                   state of its plan (vSwitch mappings, provider\n"
-            "                                   address and Windows version from the agent's\n"
-            "                                   heartbeat, or from its configuration files F)\n"
+            "                                   state of its plan (vSwitch names, provider\n"
+            "                                   address and interface, Windows version from the\n"
+            "                                   agent's heartbeat, or from its configuration\n"
+            "                                   files F): what HOST's qhv-agent --dry-run prints\n"
             "  wait [--revision R] [--timeout S]\n"
             "                                   exit 0 once every live agent has applied R\n"
             "                                   (default: the server's current revision), 1 after\n"
@@ -143,6 +148,69 @@ static int qctl_agents(int argc, char **argv)
     return 0;
 }
 
+static int qctl_cmp_port(const void *a, const void *b)
+{
+    const char *x = qj_get_str(*(qj *const *)a, "id"), *y = qj_get_str(*(qj *const *)b, "id");
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+/* qhvctl ports HOST: the ports bound to HOST, their status and the problem
+ * HOST's agent reported for them (configurations.port_problem_details). */
+static int qctl_ports(int argc, char **argv)
+{
+    if (argc != 1 || argv[0][0] == '-') {
+        fprintf(stderr, "usage: qhvctl ports HOST\n");
+        return 2;
+    }
+    const char *host = argv[0];
+    char err[1024];
+    qj *agents = NULL, *ports = NULL;
+    char *path = xasprintf("/v2.0/agents?host=%s", host);
+    int st = qctl_get(path, NULL, &agents, err, sizeof err);
+    free(path);
+    if (st != 200) {
+        fprintf(stderr, "qhvctl: %s\n", err);
+        qj_free(agents);
+        return 1;
+    }
+    const qj *conf = qj_get(qj_at(qj_get(agents, "agents"), 0), "configurations");
+    const qj *details = qj_get(conf, "port_problem_details");
+    path = xasprintf("/v2.0/ports?binding:host_id=%s", host);
+    st = qctl_get(path, NULL, &ports, err, sizeof err);
+    free(path);
+    if (st != 200) {
+        fprintf(stderr, "qhvctl: %s\n", err);
+        qj_free(agents);
+        qj_free(ports);
+        return 1;
+    }
+    qj *list = (qj *)qj_get(ports, "ports");
+    if (qj_is(list, QJ_ARRAY) && list->u.arr.n)
+        qsort(list->u.arr.v, list->u.arr.n, sizeof *list->u.arr.v, qctl_cmp_port);
+    printf("%-36s %-6s %s\n", "PORT", "STATUS", "PROBLEM");
+    size_t shown = 0;
+    for (size_t i = 0; i < qj_len(list); i++) {
+        const qj *p = qj_at(list, i);
+        const char *id = qj_get_str(p, "id"), *problem = NULL;
+        for (size_t k = 0; id && k < qj_len(details); k++)
+            if (qj_get_str(qj_at(details, k), "port_id") &&
+                !strcmp(qj_get_str(qj_at(details, k), "port_id"), id))
+                problem = qj_get_str(qj_at(details, k), "problem");
+        shown += problem != NULL;
+        const char *status = qj_get_str(p, "status");
+        printf("%-36s %-6s %s\n", id ? id : "-", status ? status : "-", problem ? problem : "-");
+    }
+    int64_t total = qj_get_int(conf, "port_problems", 0);
+    if (!conf)
+        printf("(no heartbeat of %s: no problems known)\n", host);
+    else if (total > (int64_t)shown)
+        printf("(%s reports %lld ports with a problem; %zu shown: the heartbeat lists the first "
+               "ones by port id)\n", host, (long long)total, shown);
+    qj_free(agents);
+    qj_free(ports);
+    return 0;
+}
+
 static int qctl_plan(int argc, char **argv)
 {
     const char *host = NULL, *token = getenv("QHV_AGENT_TOKEN");
@@ -201,11 +269,37 @@ static void qctl_conf_from_agent(const char *host, qag_conf *conf, char **versio
     if (b.len)
         qag_conf_set_mappings(conf, b.data, err, sizeof err);
     qbuf_free(&b);
-    if (qj_get_str(c, "provider_address")) {
-        free(conf->provider_address);
-        conf->provider_address = xstrdup(qj_get_str(c, "provider_address"));
+    /* The rest of what qag_explain reads (the server kept only values of
+     * the right form: src/model/agent.c). */
+    static const struct { const char *key; size_t off; } strs[] = {
+        {"provider_address", offsetof(qag_conf, provider_address)},
+        {"local_network_vswitch", offsetof(qag_conf, local_network_vswitch)},
+        {"tunnel_vswitch", offsetof(qag_conf, tunnel_vswitch)},
+        {"provider_interface", offsetof(qag_conf, hyperv_provider_interface)},
+        {"provider_next_hop", offsetof(qag_conf, hyperv_provider_next_hop)},
+        {"windows_version", offsetof(qag_conf, hyperv_windows_version)},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        const char *v = qj_get_str(c, strs[i].key);
+        if (v) {
+            char **field = (char **)((char *)conf + strs[i].off);
+            free(*field);
+            *field = xstrdup(v);
+        }
     }
+    static const struct { const char *key; size_t off; } ints[] = {
+        {"provider_interface_index", offsetof(qag_conf, hyperv_provider_interface_index)},
+        {"provider_prefix_length", offsetof(qag_conf, hyperv_provider_prefix_length)},
+        {"provider_vlan_id", offsetof(qag_conf, hyperv_provider_vlan_id)},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        if (qj_is(qj_get(c, ints[i].key), QJ_INT))
+            *(int64_t *)((char *)conf + ints[i].off) = qj_get_int(c, ints[i].key, 0);
+    /* The version the backend found (or was told) first, as the agent's
+     * own dry run (qag_dry_run) does. */
     const char *v = qj_get_str(qj_get(c, "backend_capabilities"), "windows_version");
+    if (!v)
+        v = qj_get_str(c, "windows_version");
     if (v)
         *version = xstrdup(v);
     if (!c)
@@ -497,6 +591,8 @@ int main(int argc, char **argv)
         rc = qctl_agents(argc - i, argv + i);
     else if (!strcmp(cmd, "plan"))
         rc = qctl_plan(argc - i, argv + i);
+    else if (!strcmp(cmd, "ports"))
+        rc = qctl_ports(argc - i, argv + i);
     else if (!strcmp(cmd, "explain"))
         rc = qctl_explain(argc - i, argv + i);
     else if (!strcmp(cmd, "wait"))

@@ -4,6 +4,7 @@
 #include "model/agent.h"
 #include "model/resources.h"
 #include "model/rewrite.h"
+#include "lib/addr.h"
 #include "lib/util.h"
 #include <fnmatch.h>
 #include <stdio.h>
@@ -219,21 +220,202 @@ static int qagent_apply_statuses(qop *op, const char *host, const qj *list, qerr
     return rc;
 }
 
+/* ---------- what an agent reports about itself ----------
+ *
+ * The server trusts an agent with its own host only: what reaches another
+ * host's plan (the provider address) or a script qhvctl explain prints
+ * (names, addresses, the provider interface) is kept only in the form it
+ * must have; anything else is dropped, never passed on. */
+
+static bool qagent_ip_ok(const qj *v)
+{
+    const char *s = qj_as_str(v);
+    qaddr a;
+    return s && strlen(s) < 64 && qaddr_parse(s, &a) == 0;
+}
+
+static bool qagent_int_ok(const qj *v, int64_t lo, int64_t hi)
+{
+    return qj_is(v, QJ_INT) && v->u.i >= lo && v->u.i <= hi;
+}
+
+/* Printable text: no control characters (C0, DEL), valid UTF-8, at most
+ * max bytes, not empty. */
+static bool qagent_text_ok(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (!n || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        if (c < 0x80)
+            continue;
+        size_t more = c >= 0xF0 && c < 0xF5 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : 9;
+        if (more == 9 || i + more >= n)
+            return false;
+        for (size_t k = 1; k <= more; k++)
+            if (((unsigned char)s[i + k] & 0xC0) != 0x80)
+                return false;
+        i += more;
+    }
+    return true;
+}
+
+/* An interface alias (the agent's qag_conf_alias_ok, src/agent/config.c:
+ * same rules): letters, digits, space and ._-()#,+ or non-ASCII UTF-8 that
+ * is not one of PowerShell's quote characters U+2018..U+201F. */
+static bool qagent_alias_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (!qagent_text_ok(s, 255) || s[0] == ' ' || s[n - 1] == ' ')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            if (c == 0xE2 && (unsigned char)s[i + 1] == 0x80 &&
+                (unsigned char)s[i + 2] >= 0x98 && (unsigned char)s[i + 2] <= 0x9F)
+                return false;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr(" ._-()#,+", c)))
+            return false;
+    }
+    return true;
+}
+
+static bool qagent_mac_ok(const char *s)
+{
+    if (!s || strlen(s) != 17 || (s[2] != ':' && s[2] != '-'))
+        return false;
+    for (int i = 0; i < 17; i++)
+        if (i % 3 == 2 ? s[i] != s[2] : !strchr("0123456789abcdefABCDEF", s[i]))
+            return false;
+    return true;
+}
+
+/* A name qhvctl quotes (vSwitch names, mappings): printable text without
+ * PowerShell's quote characters beyond ASCII. */
+static bool qagent_name_ok(const char *s)
+{
+    if (!qagent_text_ok(s, 255))
+        return false;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)p[0] == 0xE2 && (unsigned char)p[1] == 0x80 &&
+            (unsigned char)p[2] >= 0x98 && (unsigned char)p[2] <= 0x9F)
+            return false;
+    return true;
+}
+
+static bool qagent_version_ok(const qj *v)
+{
+    const char *s = qj_as_str(v);
+    size_t n = s ? strlen(s) : 0;
+    if (!n || n > 32 || s[0] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+            return false;
+    return true;
+}
+
+static bool qagent_port_id_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (!n || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || strchr("-._", s[i])))
+            return false;
+    return true;
+}
+
+#define QAGENT_PROBLEMS_MAX 50      /* port_problem_details kept */
+
+/* Drops from conf (a heartbeat's configurations) every member that lacks
+ * its form (docs/host-channel.md). */
+static void qagent_sanitize(qj *conf)
+{
+    static const char *const ips[] = {"provider_address", "provider_next_hop"};
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(ips); i++)
+        if (qj_get(conf, ips[i]) && !qagent_ip_ok(qj_get(conf, ips[i])))
+            qj_remove(conf, ips[i]);
+    const qj *v;
+    if ((v = qj_get(conf, "provider_interface")) &&
+        !(qj_as_str(v) && (qagent_mac_ok(qj_as_str(v)) || qagent_alias_ok(qj_as_str(v)))))
+        qj_remove(conf, "provider_interface");
+    static const struct { const char *key; int64_t lo, hi; } ints[] = {
+        {"provider_interface_index", 0, 4294967295LL}, {"provider_prefix_length", 0, 128},
+        {"provider_vlan_id", 0, 4094}, {"port_problems", 0, 100000000}};
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(ints); i++)
+        if ((v = qj_get(conf, ints[i].key)) && !qagent_int_ok(v, ints[i].lo, ints[i].hi))
+            qj_remove(conf, ints[i].key);
+    static const char *const names[] = {"local_network_vswitch", "tunnel_vswitch"};
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(names); i++)
+        if ((v = qj_get(conf, names[i])) &&
+            !(qj_as_str(v) && (!*qj_as_str(v) || qagent_name_ok(qj_as_str(v)))))
+            qj_remove(conf, names[i]);
+    if ((v = qj_get(conf, "windows_version")) && !qagent_version_ok(v))
+        qj_remove(conf, "windows_version");
+    qj *caps = (qj *)qj_get(conf, "backend_capabilities");
+    if (caps && qj_get(caps, "windows_version") && !qagent_version_ok(qj_get(caps, "windows_version")))
+        qj_remove(caps, "windows_version");
+    /* Lists: keep the members of the right form. */
+    qj *maps = (qj *)qj_get(conf, "vswitch_mappings");
+    if (maps && !qj_is(maps, QJ_ARRAY)) {
+        qj_remove(conf, "vswitch_mappings");
+    } else if (maps) {
+        qj *keep = qj_array();
+        for (size_t i = 0; i < qj_len(maps); i++)
+            if (qagent_name_ok(qj_as_str(qj_at(maps, i))))
+                qj_append(keep, qj_clone(qj_at(maps, i)));
+        qj_set(conf, "vswitch_mappings", keep);
+    }
+    qj *probs = (qj *)qj_get(conf, "port_problem_details");
+    if (probs && !qj_is(probs, QJ_ARRAY)) {
+        qj_remove(conf, "port_problem_details");
+    } else if (probs) {
+        qj *keep = qj_array();
+        for (size_t i = 0; i < qj_len(probs) && qj_len(keep) < QAGENT_PROBLEMS_MAX; i++) {
+            const qj *it = qj_at(probs, i);
+            const char *id = qj_get_str(it, "port_id"), *st = qj_get_str(it, "status");
+            const char *why = qj_get_str(it, "problem");
+            if (!qagent_port_id_ok(id) || !st || (strcmp(st, "ACTIVE") && strcmp(st, "DOWN")) ||
+                !qagent_text_ok(why, 255))
+                continue;
+            qj *p = qj_object();
+            qj_set(p, "port_id", qj_str(id));
+            qj_set(p, "status", qj_str(st));
+            qj_set(p, "problem", qj_str(why));
+            qj_append(keep, p);
+        }
+        qj_set(conf, "port_problem_details", keep);
+    }
+}
+
 int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret, qerr *e)
 {
     *ret = NULL;
     const qj *a = qj_get(body, "agent");
     if (!qj_is(body, QJ_OBJECT) || !qj_is(a, QJ_OBJECT))
         return qerr_set(e, QE_BAD_REQUEST, "Unable to find 'agent' in request body");
-    const qj *conf = qj_get(a, "configurations");
+    const qj *given = qj_get(a, "configurations");
     const qj *ports = qj_get(body, "ports");
-    if ((conf && !qj_is(conf, QJ_OBJECT)) || (ports && !qj_is(ports, QJ_ARRAY)))
+    if ((given && !qj_is(given, QJ_OBJECT)) || (ports && !qj_is(ports, QJ_ARRAY)))
         return qerr_set(e, QE_BAD_REQUEST, "agent.configurations must be an object and ports a "
                                            "list");
+    qj *conf = given ? qj_clone(given) : NULL;
+    if (conf)
+        qagent_sanitize(conf);
     qctx ctx = {.is_admin = true};
     qop op = {.m = m, .ctx = &ctx, .now = qhv_wall_seconds()};
-    if (qstore_begin_write(m->store, e) < 0)
+    if (qstore_begin_write(m->store, e) < 0) {
+        qj_free(conf);
         return -1;
+    }
     qj *agent = NULL;
     int rc = qagent_load_by_host(&op, host, &agent, e);
     char ts[20];
@@ -242,8 +424,13 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
     /* What binding depends on changed? (not the applied revision) */
     qj *oldc = agent ? qj_clone(qj_get(agent, "configurations")) : NULL;
     qj *newc = conf ? qj_clone(conf) : NULL;
-    qj_remove(oldc, "applied_revision");
-    qj_remove(newc, "applied_revision");
+    /* Nor the port problems: they change no binding and no plan. */
+    static const char *const volatile_keys[] = {"applied_revision", "port_problems",
+                                                "port_problem_details"};
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(volatile_keys); i++) {
+        qj_remove(oldc, volatile_keys[i]);
+        qj_remove(newc, volatile_keys[i]);
+    }
     bool conf_changed = !agent || !qj_equal(oldc, newc);
     qj_free(oldc);
     qj_free(newc);
@@ -284,6 +471,7 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
     if (rc == 0 && ports)
         rc = qagent_apply_statuses(&op, host, ports, e);
     qj_free(agent);
+    qj_free(conf);
     if (qmodel_finish(&op, rc, e) < 0)
         return -1;
     int64_t rev = qstore_revision(m->store);

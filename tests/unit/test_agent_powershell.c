@@ -61,72 +61,156 @@ static const qhyv_ps_opts opts_r2 = {
     .pa = {.address = "192.168.1.1", .ifindex = 13, .prefix_len = 24, .vlan = 103,
            .next_hop = "192.168.1.254"}};
 
+static char *emit(const qvs_map *m, const qhyv_ps_opts *o, size_t *n)
+{
+    qbuf b;
+    qbuf_init(&b, 0);
+    size_t c = qhyv_ps_emit(m, o, &b);
+    if (n)
+        *n = c;
+    if (getenv("QHV_TEST_PRINT"))
+        fputs(b.data, stderr);
+    char *t = xstrdup(b.data);
+    qbuf_free(&b);
+    return t;
+}
+
+static size_t count(const char *t, const char *s)
+{
+    size_t n = 0;
+    for (const char *p = strstr(t, s); p; p = strstr(p + 1, s))
+        n++;
+    return n;
+}
+
 static void test_canonical_forms(void **state)
 {
     qvs_map *m = objects();
-    qbuf b;
-    qbuf_init(&b, 0);
-    size_t n = qhyv_ps_emit(m, &opts_r2, &b);
-    const char *t = b.data;
-    assert_line(t, "New-NetVirtualizationProviderAddress -InterfaceIndex 13 -ProviderAddress "
-                   "192.168.1.1 -PrefixLength 24 -VlanID 103");
-    assert_line(t, "New-NetVirtualizationProviderRoute -InterfaceIndex 13 -DestinationPrefix "
-                   "0.0.0.0/0 -NextHop 192.168.1.254 -Metric 255");
-    assert_line(t, "New-NetVirtualizationCustomerRoute -RoutingDomainID '{" NET "}' "
-                   "-VirtualSubnetID 5001 -DestinationPrefix 10.1.0.0/24 -NextHop 0.0.0.0 "
+    size_t n;
+    char *t = emit(m, &opts_r2, &n);
+    /* The provider interface by index, checked at run time; one route. */
+    assert_line(t, "$paIf = (Get-NetAdapter -InterfaceIndex 13 -ErrorAction "
+                   "SilentlyContinue).ifIndex");
+    assert_null(strstr(t, "-InterfaceIndex 0"));
+    assert_line(t, "Set-QhvProviderAddress -ProviderAddress 192.168.1.1 -PrefixLength 24 "
+                   "-VlanID 103");
+    assert_line(t, "Set-QhvProviderRoute -DestinationPrefix 0.0.0.0/0 -NextHop 192.168.1.254 "
                    "-Metric 255");
-    assert_line(t, "New-NetVirtualizationLookupRecord -CustomerAddress 10.1.0.9 -VirtualSubnetID "
-                   "5001 -MACAddress FA163E000009 -ProviderAddress 192.168.1.2 -Rule "
-                   "TranslationMethodEncap -Type Static -Context qhv -VMName 'p9'");
-    assert_line(t, "$nic = Get-VMNetworkAdapter -All | Where-Object Name -eq '" P1 "'");
-    assert_line(t, "Connect-VMNetworkAdapter -VMNetworkAdapter $nic -SwitchName 'ext sw'");
-    assert_line(t, "Set-VMNetworkAdapterVlan -VMNetworkAdapter $nic -Untagged");
-    assert_line(t, "Set-VMNetworkAdapter -VMNetworkAdapter $nic -VirtualSubnetId 5001 "
+    assert_int_equal(count(t, "\nSet-QhvProviderRoute "), 1);
+    assert_line(t, "Set-QhvCustomerRoute -RoutingDomainID '{" NET "}' -VirtualSubnetID 5001 "
+                   "-DestinationPrefix 10.1.0.0/24 -NextHop 0.0.0.0 -Metric 255");
+    assert_line(t, "Set-QhvLookupRecord -CustomerAddress 10.1.0.9 -VirtualSubnetID 5001 "
+                   "-MACAddress FA163E000009 -ProviderAddress 192.168.1.2 -Rule "
+                   "TranslationMethodEncap -Type Static -VMName 'p9'");
+    assert_line(t, "Set-QhvLookupRecord -CustomerAddress 0.0.0.0 -VirtualSubnetID 5001 "
+                   "-MACAddress FA163E000001 -ProviderAddress 192.168.1.1 -Rule "
+                   "TranslationMethodEncap -Type L2Only -VMName '" P1 "'");
+    /* The NIC once per port, skipped with a warning when absent. */
+    assert_line(t, "$nic = Get-QhvNic '" P1 "'");
+    assert_int_equal(count(t, "$nic = Get-QhvNic"), 1);
+    assert_non_null(strstr(t, "Write-Warning \"qhv: no VM network adapter named '$Port': port "
+                              "skipped\""));
+    assert_line(t, "    if ($nic.SwitchName -ne 'ext sw' -or -not $nic.Connected) { "
+                   "Connect-VMNetworkAdapter -VMNetworkAdapter $nic -SwitchName 'ext sw' }");
+    assert_line(t, "    if (\"$($vlan.OperationMode)\" -ne 'Untagged') { Set-VMNetworkAdapterVlan "
+                   "-VMNetworkAdapter $nic -Untagged }");
+    assert_line(t, "        Set-VMNetworkAdapter -VMNetworkAdapter $nic -VirtualSubnetId 5001 "
                    "-MacAddressSpoofing Off -DhcpGuard On -RouterGuard On");
-    assert_line(t, "New-NetVirtualizationLookupRecord -CustomerAddress 0.0.0.0 -VirtualSubnetID "
-                   "5001 -MACAddress FA163E000001 -ProviderAddress 192.168.1.1 -Rule "
-                   "TranslationMethodEncap -Type L2Only -Context qhv -VMName '" P1 "'");
-    assert_line(t, "Add-VMNetworkAdapterExtendedAcl -VMNetworkAdapter $nic -Action Deny "
-                   "-Direction Inbound -RemoteIPAddress 0.0.0.0/0 -Weight 1");
-    assert_line(t, "Add-VMNetworkAdapterExtendedAcl -VMNetworkAdapter $nic -Action Allow "
-                   "-Direction Inbound -RemoteIPAddress 10.0.0.0/8 -Protocol TCP -LocalPort 22 "
-                   "-Weight 65500 -Stateful $true -IdleSessionTimeout 0");
-    assert_line(t, "Add-VMNetworkAdapterExtendedAcl -VMNetworkAdapter $nic -Action Allow "
-                   "-Direction Outbound -RemoteIPAddress fd00::5 -Protocol UDP -RemotePort 53 "
-                   "-Weight 65500 -Stateful $true -IdleSessionTimeout 0");
+    /* ACL entries through WMI, named 'qhv', compared with what is there. */
+    assert_line(t, "    $acl += @{Direction = 1; Action = 2; Protocol = 'ANY'; LocalPort = 'ANY'; "
+                   "RemotePort = 'ANY'; LocalIPAddress = 'ANY'; RemoteIPAddress = '0.0.0.0/0'; "
+                   "Stateful = $false; IdleSessionTimeout = 0; Weight = 1}");
+    assert_line(t, "    $acl += @{Direction = 1; Action = 1; Protocol = 'TCP'; LocalPort = '22'; "
+                   "RemotePort = 'ANY'; LocalIPAddress = 'ANY'; RemoteIPAddress = '10.0.0.0/8'; "
+                   "Stateful = $true; IdleSessionTimeout = 0; Weight = 65500}");
+    assert_line(t, "    Sync-QhvAcl $nic 'Msvm_EthernetSwitchPortExtendedAclSettingData' $acl");
+    assert_non_null(strstr(t, "$e.Name = 'qhv'"));
+    assert_non_null(strstr(t, "$vsms.AddFeatureSettings($Connection.__PATH, @($e.GetText(1)))"));
+    assert_null(strstr(t, "Add-VMNetworkAdapterExtendedAcl -"));
+    /* Stale objects of qhv's go; routes carry the CustomerID marker. */
+    assert_non_null(strstr(t, "$qhvCustomerID = '" QHYV_CUSTOMER_ID "'"));
+    assert_non_null(strstr(t, "\nRemove-QhvStale 'lookup record' @(Get-NetVirtualizationLookupRecord "
+                              "| Where-Object Context -eq 'qhv') @('5001/10.1.0.9/FA163E000009', "
+                              "'5001/0.0.0.0/FA163E000001')"));
+    assert_non_null(strstr(t, "@('5001/10.1.0.0/24')"));
+    assert_non_null(strstr(t, "@('0.0.0.0/0/192.168.1.254')"));
+    assert_non_null(strstr(t, "Where-Object InterfaceIndex -eq $paIf) @('192.168.1.1')"));
     /* ICMP type is said, not silently dropped. */
     assert_non_null(strstr(t, "# not expressible (left out, the port is stricter): ICMP "
                               "type/code"));
-    /* Doc errata never generated: no -Timeout, no bare -Stateful. */
     assert_null(strstr(t, "-Timeout"));
-    assert_null(strstr(t, "-Stateful\n"));
-    assert_null(strstr(t, "-Stateful -"));
-    /* 4 NetWNV + 5 port (incl. $nic and L2Only) + 2 x ($nic + entries). */
-    assert_int_equal(n, 4 + 5 + 1 + 6 + 1 + 6);
-    qbuf_free(&b);
+    assert_true(n > 20);
+    free(t);
+    qvs_map_free(m);
+}
+
+static void test_interface_alias_and_mac(void **state)
+{
+    qvs_map *m = objects();
+    qhyv_ps_opts o = opts_r2;
+    o.pa.interface = "Ethernet 2";
+    char *t = emit(m, &o, NULL);
+    assert_line(t, "$paIf = (Get-NetAdapter -Name 'Ethernet 2' -ErrorAction "
+                   "SilentlyContinue).ifIndex");
+    assert_non_null(strstr(t, "throw \"qhv: no network adapter named 'Ethernet 2'"));
+    free(t);
+    o.pa.interface = "00:15:5d:01:02:0a";
+    t = emit(m, &o, NULL);
+    assert_non_null(strstr(t, "$_.MacAddress -eq '00-15-5D-01-02-0A'"));
+    free(t);
+    o.pa.interface = NULL;
+    o.pa.ifindex = 0;
+    t = emit(m, &o, NULL);
+    assert_null(strstr(t, "-InterfaceIndex 0"));
+    assert_non_null(strstr(t, "\nthrow \"qhv: set [hyperv] provider_interface"));
+    free(t);
+    qvs_map_free(m);
+}
+
+static void test_flat_port_and_gateway(void **state)
+{
+    qvs_map *m = objects();
+    qvs_map_put(m, "port/p2",
+                J("{\"vswitch\": \"ext\", \"network_id\": \"n2\", \"network_type\": \"vlan\", "
+                  "\"vlan\": 101, \"mac_address\": \"fa:16:3e:00:00:02\", \"admin_state_up\": "
+                  "false, \"port_security\": false, \"mac_spoofing\": true, \"dhcp_guard\": "
+                  "false, \"router_guard\": false}"));
+    qvs_map_put(m, "customer_route/5001/0.0.0.0/0",
+                J("{\"vsid\": 5001, \"routing_domain\": \"" NET "\", \"destination\": "
+                  "\"0.0.0.0/0\", \"next_hop\": \"10.1.0.1\"}"));
+    char *t = emit(m, &opts_r2, NULL);
+    /* E3: VirtualSubnetId 0 where the port is not virtualized. */
+    assert_line(t, "        Set-VMNetworkAdapter -VMNetworkAdapter $nic -VirtualSubnetId 0 "
+                   "-MacAddressSpoofing On -DhcpGuard Off -RouterGuard Off");
+    assert_line(t, "    if ($nic.Connected) { Disconnect-VMNetworkAdapter -VMNetworkAdapter $nic }");
+    assert_non_null(strstr(t, "-Access -VlanId 101 }"));
+    /* E7: the .1 gateway of a virtual subnet is warned about. */
+    assert_non_null(strstr(t, "\n# warning: next hop 10.1.0.1 is the first address of virtual "
+                              "subnet 5001 (10.1.0.0/24). HNV v1 reserves"));
+    /* A port without ACL objects still has qhv's entries synced (to none). */
+    assert_int_equal(count(t, "Sync-QhvAcl $nic "), 2);
+    free(t);
     qvs_map_free(m);
 }
 
 static void test_versions(void **state)
 {
     qvs_map *m = objects();
-    qbuf b;
-    qbuf_init(&b, 0);
     qhyv_ps_opts o = opts_r2;
     o.windows_version = "6.2.9200";
-    qhyv_ps_emit(m, &o, &b);
-    /* 2012: no -Type, address-only port ACLs. */
-    assert_null(strstr(b.data, "-Type"));
-    assert_null(strstr(b.data, "ExtendedAcl"));
-    assert_line(b.data, "Add-VMNetworkAdapterAcl -VMNetworkAdapter $nic -RemoteIPAddress "
-                        "0.0.0.0/0 -Direction Inbound -Action Deny");
-    qbuf_reset(&b);
+    char *t = emit(m, &o, NULL);
+    /* 2012: no -Type, no L2Only record (a gateway wildcard there), port ACLs. */
+    assert_null(strstr(t, "-Type"));
+    assert_null(strstr(t, "-CustomerAddress 0.0.0.0"));
+    assert_line(t, "    Sync-QhvAcl $nic 'Msvm_EthernetSwitchPortAclSettingData' $acl");
+    free(t);
     o.windows_version = "10.0.17763";
-    qhyv_ps_emit(m, &o, &b);
+    t = emit(m, &o, NULL);
     /* 2019: no NetWNV cmdlets, said so. */
-    assert_null(strstr(b.data, "New-NetVirtualization"));
-    assert_non_null(strstr(b.data, "# not expressible: lookup_record/5001/10.1.0.9/"));
-    qbuf_free(&b);
+    assert_null(strstr(t, "\nSet-QhvLookupRecord"));
+    assert_null(strstr(t, "\nRemove-QhvStale"));
+    assert_non_null(strstr(t, "# not expressible: lookup_record/5001/10.1.0.9/"));
+    free(t);
     qvs_map_free(m);
 }
 
@@ -134,6 +218,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_canonical_forms),
+        cmocka_unit_test(test_interface_alias_and_mac),
+        cmocka_unit_test(test_flat_port_and_gateway),
         cmocka_unit_test(test_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
