@@ -1,6 +1,11 @@
-/* wmi_model: the class (wmi_model.h): instances, persistence, jobs, methods,
- * set-up; the rules it enforces are in wmi_model_rules.c. */
+/* wmi_model: the class (wmi_model.h): the store of instances, paths,
+ * namespaces, persistence, and the transport calls; the setting methods
+ * and jobs are in wmi_model_methods.c, the schema in wmi_model_schema.c,
+ * WQL in wmi_model_query.c, set-up in wmi_model_vm.c, the documented rules
+ * in wmi_model_rules.c. */
 #include "vswitch/hyperv/wmi_model_int.h"
+#include "vswitch/hyperv/wmi_path.h"
+#include "vswitch/hyperv/wmi_schema.h"
 #include "vswitch/objmap.h"
 #include "lib/file.h"
 #include "lib/util.h"
@@ -23,10 +28,11 @@ void qwm_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Upper-case, as Hyper-V writes GUIDs in InstanceIDs and Names. */
 char *qwm_guid(qwmi *w)
 {
     w->seq++;
-    return xasprintf("%08llx-0000-4000-8000-%012llx", (unsigned long long)w->seq,
+    return xasprintf("%08llX-0000-4000-8000-%012llX", (unsigned long long)w->seq,
                      (unsigned long long)w->seq);
 }
 
@@ -54,20 +60,344 @@ static void qwm_set_version(qwmi *w, const char *v)
     sscanf(v, "%d.%d.%ld", &w->major, &w->minor, &w->build);
 }
 
-static void qwm_reindex(qwmi *w);
+/* ---------- paths ---------- */
+
+/* The relative part of a path: after "\\SERVER\" and "namespace:". *ns (if
+ * not NULL) = the namespace named, or NULL (caller frees). */
+static const char *qwm_rel(const char *path, char **ns)
+{
+    if (ns)
+        *ns = NULL;
+    const char *t = path;
+    if (!strncmp(t, "\\\\", 2)) {
+        const char *e = strchr(t + 2, '\\');
+        t = e ? e + 1 : t;
+    }
+    /* A ':' before the class's '.' or '=' ends a namespace. */
+    const char *colon = strchr(t, ':'), *dot = strpbrk(t, ".=\"");
+    if (colon && (!dot || colon < dot)) {
+        if (ns)
+            *ns = xstrndup(t, (size_t)(colon - t));
+        t = colon + 1;
+    }
+    return t;
+}
+
+char *qwm_key(const char *path)
+{
+    return path ? qwmi_path_key(qwm_rel(path, NULL)) : NULL;
+}
+
+const char *qwm_class_ns(const char *cls)
+{
+    const qwmi_class_schema *c = cls ? qwmi_schema_class(cls) : NULL;
+    if (c && c->ns)
+        return !strcasecmp(c->ns, QWMI_NS_VIRT)       ? QWMI_NS_VIRT
+               : !strcasecmp(c->ns, QWMI_NS_STDCIMV2) ? QWMI_NS_STDCIMV2
+               : !strcasecmp(c->ns, QWMI_NS_CIMV2)    ? QWMI_NS_CIMV2
+                                                      : NULL;
+    /* Classes the schema does not document: by their prefix (the
+     * contract's table). */
+    if (!cls)
+        return NULL;
+    if (!strncasecmp(cls, "Msvm_", 5))
+        return QWMI_NS_VIRT;
+    if (!strncasecmp(cls, "MSFT_", 5))
+        return QWMI_NS_STDCIMV2;
+    if (!strncasecmp(cls, "Win32_", 6))
+        return QWMI_NS_CIMV2;
+    return NULL;
+}
+
+/* Keys of the classes the schema has no page for (their CIM keys). */
+static size_t qwm_fallback_keys(const char *cls, const char **out, size_t max)
+{
+    static const char *const sys[] = {"CreationClassName", "Name", NULL};
+    static const char *const svc[] = {"CreationClassName", "Name", "SystemCreationClassName",
+                                      "SystemName", NULL};
+    static const char *const dev[] = {"CreationClassName", "DeviceID", "SystemCreationClassName",
+                                      "SystemName", NULL};
+    static const char *const iid[] = {"InstanceID", NULL};
+    const char *const *k = iid;
+    if (!strcasecmp(cls, C_CS) || !strcasecmp(cls, "Msvm_PlannedComputerSystem") ||
+        !strcasecmp(cls, C_SWITCH))
+        k = sys;
+    else if (!strcasecmp(cls, C_VSMS) ||
+             !strcasecmp(cls, "Msvm_VirtualEthernetSwitchManagementService"))
+        k = svc;
+    else if (!strcasecmp(cls, C_NA))
+        k = dev;
+    else if (!strcasecmp(cls, C_OS))
+        return 0;   /* the model's singleton Win32_OperatingSystem=@ */
+    size_t n = 0;
+    for (; k[n] && n < max; n++)
+        out[n] = k[n];
+    return n;
+}
+
+size_t qwm_class_keys(const char *cls, const char **out, size_t max)
+{
+    /* The contract's switch path has CIM_System's two keys; the schema's
+     * page for it marks InstanceID. */
+    if (!strcasecmp(cls, C_SWITCH))
+        return qwm_fallback_keys(cls, out, max);
+    if (qwm_wnv_class(cls)) {
+        /* Undocumented: the model's choice (wmi_model.h). */
+        const char *const *keys, *const *ro;
+        qwm_wnv_schema(cls, &keys, &ro);
+        size_t n = 0;
+        for (; keys && keys[n] && n < max; n++)
+            out[n] = keys[n];
+        return n;
+    }
+    if (!strcasecmp(cls, C_OS))
+        return 0;
+    const qwmi_class_schema *c = qwmi_schema_class(cls);
+    size_t n = 0;
+    for (size_t i = 0; c && i < c->nprops; i++)
+        if (c->props[i].key && n < max)
+            out[n++] = c->props[i].name;
+    return n ? n : qwm_fallback_keys(cls, out, max);
+}
+
+/* The text of a key value (numbers as decimal). */
+static char *qwm_key_text(const qj *v)
+{
+    if (qj_is(v, QJ_STRING))
+        return xstrdup(v->u.str.s);
+    if (!v || qj_is(v, QJ_NULL))
+        return NULL;
+    return qj_to_string(v);
+}
+
+/* A path to inst: host, its namespace, keys in the order given. */
+static char *qwm_format(const qj *inst, const char *host)
+{
+    const char *cls = qwm_cls(inst), *keys[QWM_MAXKEYS];
+    size_t n = qwm_class_keys(cls, keys, QWM_MAXKEYS);
+    const char *ns = qwm_class_ns(cls);
+    qbuf b;
+    qbuf_init(&b, 0);
+    qbuf_printf(&b, "\\\\%s\\%s:%s", host, ns ? ns : QWMI_NS_VIRT, cls);
+    if (!n)
+        qbuf_puts(&b, "=@");
+    for (size_t i = 0; i < n; i++) {
+        char *v = qwm_key_text(qj_get(inst, keys[i]));
+        qbuf_printf(&b, "%c%s=\"", i ? ',' : '.', keys[i]);
+        for (const char *c = v ? v : ""; *c; c++) {
+            if (*c == '\\' || *c == '"')
+                qbuf_putc(&b, '\\');
+            qbuf_putc(&b, *c);
+        }
+        qbuf_putc(&b, '"');
+        free(v);
+    }
+    char *s = qbuf_steal(&b, NULL);
+    qbuf_free(&b);
+    return s;
+}
+
+char *qwm_ref(const qj *inst) { return qwm_format(inst, QWM_HOST_REF); }
+
+/* Key values inst lacks: from path, else the obvious ones. */
+static void qwm_fill_keys(qj *inst, const char *path)
+{
+    const char *cls = qwm_cls(inst), *keys[QWM_MAXKEYS];
+    size_t n = qwm_class_keys(cls, keys, QWM_MAXKEYS);
+    for (size_t i = 0; i < n; i++) {
+        if (qj_get(inst, keys[i]) && !qj_is(qj_get(inst, keys[i]), QJ_NULL))
+            continue;
+        char *v = path ? qwmi_path_value(qwm_rel(path, NULL), keys[i]) : NULL;
+        if (!v && !strcasecmp(keys[i], "CreationClassName"))
+            v = xstrdup(cls);
+        else if (!v && !strcasecmp(keys[i], "SystemCreationClassName"))
+            v = xstrdup(strncasecmp(cls, "Msvm_", 5) ? "CIM_ComputerSystem" : C_CS);
+        else if (!v && !strcasecmp(keys[i], "SystemName"))
+            v = xstrdup(QWM_HOST_REF);
+        if (v)
+            qj_set(inst, keys[i], qj_str_take(v));
+    }
+}
+
+/* ---------- the store ---------- */
+
+qj *qwm_get(const qwmi *w, const char *path)
+{
+    char *k = qwm_key(path);
+    qj *i = k ? qvs_map_get(w->inst, k) : NULL;
+    free(k);
+    return i;
+}
+
+qj *qwm_get_iid(const qwmi *w, const char *cls, const char *iid)
+{
+    const char *keys[QWM_MAXKEYS];
+    if (!iid || qwm_class_keys(cls, keys, QWM_MAXKEYS) != 1 ||
+        strcasecmp(keys[0], "InstanceID"))
+        return iid ? qwm_find(w, cls, "InstanceID", iid) : NULL;
+    qbuf b;
+    qbuf_init(&b, 0);
+    qbuf_printf(&b, "%s.InstanceID=\"", cls);
+    for (const char *c = iid; *c; c++) {
+        if (*c == '\\' || *c == '"')
+            qbuf_putc(&b, '\\');
+        qbuf_putc(&b, *c);
+    }
+    qbuf_putc(&b, '"');
+    qj *i = qwm_get(w, b.data);
+    qbuf_free(&b);
+    return qwm_is(i, cls) ? i : NULL;
+}
+
+qj *qwm_find(const qwmi *w, const char *cls, const char *prop, const char *val)
+{
+    const char *k;
+    qj *i;
+    for (size_t n = 0; n < qvs_map_end(w->inst); n++)
+        if (qvs_map_at(w->inst, n, &k, &i) && qwm_is(i, cls) && !qj_get(i, "__pending")) {
+            const char *v = qj_get_str(i, prop);
+            if (v && !strcasecmp(v, val))
+                return i;
+        }
+    return NULL;
+}
+
+qj *qwm_vsms(const qwmi *w)
+{
+    return qwm_find(w, C_VSMS, "Name", "vmms");
+}
+
+/* The allocation of a feature the model made: its InstanceID without the
+ * last "\\F<n>". */
+static char *qwm_feat_owner(const qj *inst)
+{
+    const char *iid = qj_get_str(inst, "InstanceID");
+    const char *f = iid ? strrchr(iid, '\\') : NULL;
+    return f && f[1] == 'F' ? xstrndup(iid, (size_t)(f - iid)) : NULL;
+}
+
+/* idx[owner] ∋ key (add) or not. */
+static void qwm_index_set(qvs_map *idx, const char *owner, const char *key, bool add)
+{
+    qj *set = qvs_map_get(idx, owner);
+    if (add) {
+        if (!set) {
+            set = qj_object();
+            qvs_map_put(idx, owner, set);
+        }
+        if (!qj_get(set, key))
+            qj_set_new(set, key, qj_null());
+    } else if (set) {
+        qj_remove(set, key);
+        if (!qj_len(set))
+            qvs_map_del(idx, owner);
+    }
+}
+
+/* The indexes: features by allocation, allocations by NIC. */
+static void qwm_index(qwmi *w, const char *key, const qj *inst, bool add)
+{
+    char *owner = qwm_feat_owner(inst);
+    if (owner)
+        qwm_index_set(w->feat, owner, key, add);
+    free(owner);
+    const char *parent = qwm_is(inst, C_ALLOC) ? qj_get_str(inst, "Parent") : NULL;
+    char *nic = qwm_key(parent);
+    if (nic)
+        qwm_index_set(w->conn, nic, key, add);
+    free(nic);
+}
+
+qj *qwm_add(qwmi *w, qj *inst, const char *path)
+{
+    qwm_fill_keys(inst, path);
+    char *full = qwm_format(inst, QWM_HOST);
+    char *key = qwm_key(full);
+    qj_set(inst, "__PATH", qj_str(full));
+    const qj *old = qvs_map_get(w->inst, key);
+    if (old)
+        qwm_index(w, key, old, false);
+    qwm_index(w, key, inst, true);
+    qvs_map_put(w->inst, key, inst);
+    free(key);
+    free(full);
+    return inst;
+}
+
+void qwm_replace(qwmi *w, qj *inst)
+{
+    qwm_add(w, inst, NULL);
+}
+
+bool qwm_del(qwmi *w, const char *path)
+{
+    char *key = qwm_key(path);
+    const qj *i = key ? qvs_map_get(w->inst, key) : NULL;
+    if (i) {
+        qwm_index(w, key, i, false);
+        qvs_map_del(w->inst, key);
+    }
+    free(key);
+    return i != NULL;
+}
+
+static void qwm_reindex(qwmi *w)
+{
+    qvs_map_free(w->feat);
+    qvs_map_free(w->conn);
+    w->feat = qvs_map_new();
+    w->conn = qvs_map_new();
+    const char *k;
+    qj *i;
+    for (size_t x = 0; x < qvs_map_end(w->inst); x++)
+        if (qvs_map_at(w->inst, x, &k, &i))
+            qwm_index(w, k, i, true);
+}
+
+size_t qwm_features(const qwmi *w, const char *alloc_iid, const char *cls, const char **out,
+                    size_t max)
+{
+    const qj *set = alloc_iid ? qvs_map_get(w->feat, alloc_iid) : NULL;
+    size_t n = 0;
+    for (size_t x = 0; set && x < set->u.obj.n; x++) {
+        const char *k = set->u.obj.m[x].key;
+        const qj *i = qvs_map_get(w->inst, k);
+        if (!i || (cls && !qwm_is(i, cls)))
+            continue;
+        if (n < max)
+            out[n] = k;
+        n++;
+    }
+    return n;
+}
+
+qj *qwm_alloc_of(const qwmi *w, const qj *nic)
+{
+    char *k = nic ? qwm_key(qj_get_str(nic, "__PATH")) : NULL;
+    const qj *set = k ? qvs_map_get(w->conn, k) : NULL;
+    free(k);
+    for (size_t x = 0; set && x < set->u.obj.n; x++) {
+        qj *a = qvs_map_get(w->inst, set->u.obj.m[x].key);
+        if (a)
+            return a;
+    }
+    return NULL;
+}
 
 /* ---------- persistence ---------- */
 
 static qj *qwm_state(const qwmi *w)
 {
     qj *s = qj_object();
+    qj_set(s, "format", qj_int(2));
     qj_set(s, "version", qj_str(w->version));
     qj_set(s, "seq", qj_int(w->seq));
+    qj_set(s, "vmms_down", qj_bool(w->vmms_down));
     qj_set(s, "instances", qvs_map_to_object(w->inst));
     return s;
 }
 
-static void qwm_save(qwmi *w)
+void qwm_save(qwmi *w)
 {
     if (!w->file)
         return;
@@ -77,6 +407,27 @@ static void qwm_save(qwmi *w)
     if (qfile_write_atomic(w->file, text, false) == 0)
         qplat_file_id(w->file, &w->seen);
     free(text);
+}
+
+/* Instances of a file: kept by their canonical key (a file of the first
+ * format, keyed by relative paths, is re-keyed). */
+static void qwm_load_instances(qwmi *w, qj *obj)
+{
+    qvs_map_free(w->inst);
+    w->inst = qvs_map_new();
+    for (size_t i = 0; qj_is(obj, QJ_OBJECT) && i < obj->u.obj.n; i++) {
+        qj *inst = obj->u.obj.m[i].val;
+        if (!qj_is(inst, QJ_OBJECT) || !qwm_cls(inst))
+            continue;
+        obj->u.obj.m[i].val = qj_null();
+        char *full = qwm_format(inst, QWM_HOST);
+        char *key = qwm_key(full);
+        qj_set(inst, "__PATH", qj_str(full));
+        qvs_map_put(w->inst, key, inst);
+        free(key);
+        free(full);
+    }
+    qwm_reindex(w);
 }
 
 static int qwm_load(qwmi *w, char *err, size_t errlen)
@@ -99,16 +450,15 @@ static int qwm_load(qwmi *w, char *err, size_t errlen)
     if (qj_get_str(st, "version"))
         qwm_set_version(w, qj_get_str(st, "version"));
     w->seq = qj_get_int(st, "seq", w->seq);
-    qvs_map_free(w->inst);
-    w->inst = qvs_map_from_object(qj_get(st, "instances"));
-    qwm_reindex(w);
+    w->vmms_down = qj_get_bool(st, "vmms_down", false);
+    qwm_load_instances(w, qj_get(st, "instances"));
     qj_free(st);
     qplat_file_id(w->file, &w->seen);
     return 0;
 }
 
 /* Another process (qhvctl, a test) changed the file: read it again. */
-static void qwm_sync(qwmi *w)
+void qwm_sync(qwmi *w)
 {
     if (!w->file)
         return;
@@ -120,368 +470,67 @@ static void qwm_sync(qwmi *w)
     qwm_load(w, err, sizeof err);
 }
 
-/* ---------- lookups ---------- */
+/* ---------- namespaces and availability ---------- */
 
-qj *qwm_find(const qwmi *w, const char *cls, const char *prop, const char *val)
+static const char *qwm_ns_known(const char *ns)
 {
-    const char *k;
-    qj *i;
-    for (size_t n = 0; n < qvs_map_end(w->inst); n++)
-        if (qvs_map_at(w->inst, n, &k, &i) && qwm_is(i, cls) && !qj_get(i, "__pending")) {
-            const char *v = qj_get_str(i, prop);
-            if (v && !strcmp(v, val))
-                return i;
-        }
+    static const char *const all[] = {QWMI_NS_VIRT, QWMI_NS_STDCIMV2, QWMI_NS_CIMV2};
+    for (size_t i = 0; ns && i < 3; i++)
+        if (!strcasecmp(ns, all[i]))
+            return all[i];
     return NULL;
 }
 
-/* The allocation of a feature the model made: its InstanceID without the
- * last "\\F<n>". */
-static char *qwm_feat_owner(const qj *inst)
+/* May a call in namespace ns touch class cls (NULL: no class yet)? 0, or
+ * -ENOENT / -EAGAIN with WMI's words. */
+static int qwm_ns_check(const qwmi *w, const char *ns, const char *cls, char *err,
+                        size_t errlen)
 {
-    const char *iid = qj_get_str(inst, "InstanceID");
-    const char *f = iid ? strrchr(iid, '\\') : NULL;
-    return f && f[1] == 'F' ? xstrndup(iid, (size_t)(f - iid)) : NULL;
-}
-
-static void qwm_index(qwmi *w, const char *path, const qj *inst, bool add)
-{
-    char *owner = qwm_feat_owner(inst);
-    if (!owner)
-        return;
-    qj *set = qvs_map_get(w->feat, owner);
-    if (add) {
-        if (!set) {
-            set = qj_object();
-            qvs_map_put(w->feat, owner, set);
-        }
-        qj_set_new(set, path, qj_null());
-    } else if (set) {
-        qj_remove(set, path);
+    const char *n = qwm_ns_known(ns);
+    if (!n) {
+        qwm_err(err, errlen, "%s: invalid namespace (WBEM_E_INVALID_NAMESPACE 0x8004100E)",
+                ns ? ns : "(none)");
+        return -ENOENT;
     }
-    free(owner);
-}
-
-qj *qwm_add(qwmi *w, qj *inst, const char *path)
-{
-    qj_set(inst, "__PATH", qj_str(path));
-    qwm_index(w, path, inst, true);
-    qvs_map_put(w->inst, path, inst);
-    return inst;
-}
-
-bool qwm_del(qwmi *w, const char *path)
-{
-    const qj *i = path ? qvs_map_get(w->inst, path) : NULL;
-    if (!i)
-        return false;
-    char *p = xstrdup(path);
-    qwm_index(w, p, i, false);
-    qvs_map_del(w->inst, p);
-    free(p);
-    return true;
-}
-
-static void qwm_reindex(qwmi *w)
-{
-    qvs_map_free(w->feat);
-    w->feat = qvs_map_new();
-    const char *k;
-    qj *i;
-    for (size_t x = 0; x < qvs_map_end(w->inst); x++)
-        if (qvs_map_at(w->inst, x, &k, &i))
-            qwm_index(w, k, i, true);
-}
-
-/* The features of the allocation with that InstanceID (prefix match, as
- * os-win finds them), class cls (NULL: all). */
-size_t qwm_features(const qwmi *w, const char *alloc_iid, const char *cls, const char **out,
-                           size_t max)
-{
-    const qj *set = qvs_map_get(w->feat, alloc_iid);
-    size_t n = 0;
-    for (size_t x = 0; set && x < set->u.obj.n; x++) {
-        const char *k = set->u.obj.m[x].key;
-        const qj *i = qvs_map_get(w->inst, k);
-        if (!i || (cls && !qwm_is(i, cls)))
-            continue;
-        if (n < max)
-            out[n] = k;
-        n++;
+    if (!strcmp(n, QWMI_NS_VIRT) && w->vmms_down) {
+        qwm_err(err, errlen, "The RPC server is unavailable (RPC_S_SERVER_UNAVAILABLE "
+                             "0x800706BA): the Hyper-V Virtual Machine Management service "
+                             "(vmms) is not running");
+        return -EAGAIN;
     }
-    return n;
-}
-
-/* ---------- jobs ---------- */
-
-qj *qwm_out(int64_t rv)
-{
-    qj *o = qj_object();
-    qj_set(o, "ReturnValue", qj_int(rv));
-    return o;
-}
-
-/* Starts a job whose effects (pending adds, removes, modifications) settle
- * when it ends; or, without job faults, settles them now. */
-static void qwm_finish(qwmi *w, qj *job_or_null, const qj *adds, const qj *dels, const qj *mods,
-                       bool ok)
-{
-    for (size_t i = 0; i < qj_len(adds); i++) {
-        const char *p = qj_as_str(qj_at(adds, i));
-        qj *inst = qvs_map_get(w->inst, p);
-        if (!inst)
-            continue;
-        if (ok)
-            qj_remove(inst, "__pending");
-        else
-            qwm_del(w, p);
+    const char *cns = cls ? qwm_class_ns(cls) : NULL;
+    if (cls && (!qwm_class_known(w, cls) || !cns || strcmp(cns, n))) {
+        qwm_err(err, errlen, "%s: invalid class in %s (WBEM_E_INVALID_CLASS 0x80041010)", cls,
+                n);
+        return -ENOENT;
     }
-    for (size_t i = 0; ok && i < qj_len(dels); i++)
-        qwm_del(w, qj_as_str(qj_at(dels, i)));
-    for (size_t i = 0; ok && i < qj_len(mods); i++) {
-        const qj *m = qj_at(mods, i);
-        qj *inst = qvs_map_get(w->inst, qj_get_str(m, "__PATH"));
-        for (size_t k = 0; inst && k < m->u.obj.n; k++) {
-            const char *key = m->u.obj.m[k].key;
-            if (strncmp(key, "__", 2) && strcmp(key, "InstanceID"))
-                qj_set(inst, key, qj_clone(m->u.obj.m[k].val));
-        }
-    }
-    (void)job_or_null;
+    return 0;
 }
 
-void qwm_settle(qwmi *w, qj *out, qj *adds, qj *dels, qj *mods)
+/* The namespace check of a path: its class, and its own namespace if it
+ * names one. */
+static int qwm_path_check(const qwmi *w, const char *ns, const char *path, char *err,
+                          size_t errlen)
 {
-    if (w->job_polls <= 0 && w->fail_jobs <= 0) {
-        qwm_finish(w, NULL, adds, dels, mods, true);
-        qj_free(adds);
-        qj_free(dels);
-        qj_free(mods);
-        return;
+    char *pns = NULL;
+    const char *rel = path ? qwm_rel(path, &pns) : NULL;
+    char *cls = rel ? qwmi_path_class(rel) : NULL;
+    int rc = 0;
+    if (!cls) {
+        qwm_err(err, errlen, "%s: invalid object path (WBEM_E_INVALID_OBJECT_PATH 0x8004103A)",
+                path ? path : "(null)");
+        rc = -EINVAL;
+    } else if (pns && (!qwm_ns_known(pns) || !qwm_ns_known(ns) ||
+                       strcmp(qwm_ns_known(pns), qwm_ns_known(ns)))) {
+        qwm_err(err, errlen, "%s: the path names namespace %s, the call %s "
+                             "(WBEM_E_INVALID_NAMESPACE 0x8004100E)", path, pns, ns);
+        rc = -ENOENT;
+    } else {
+        rc = qwm_ns_check(w, ns, cls, err, errlen);
     }
-    char *g = qwm_guid(w);
-    char *path = xasprintf(C_JOB ".InstanceID=\"%s\"", g);
-    qj *job = qj_object();
-    qj_set(job, "__CLASS", qj_str(C_JOB));
-    qj_set(job, "InstanceID", qj_str(g));
-    qj_set(job, "JobState", qj_int(4));
-    qj_set(job, "ErrorCode", qj_int(0));
-    qj_set(job, "ErrorDescription", qj_str(""));
-    qj_set(job, "__polls", qj_int(w->job_polls > 0 ? w->job_polls : 1));
-    qj_set(job, "__fail", qj_bool(w->fail_jobs > 0));
-    if (w->fail_jobs > 0)
-        w->fail_jobs--;
-    qj_set(job, "__adds", adds);
-    qj_set(job, "__dels", dels);
-    qj_set(job, "__mods", mods);
-    qwm_add(w, job, path);
-    qj_set(out, "ReturnValue", qj_int(QWMI_RET_JOB_STARTED));
-    qj_set(out, "Job", qj_str(path));
-    free(g);
-    free(path);
-}
-
-/* A get() of a running job advances it. */
-static void qwm_job_poll(qwmi *w, qj *job)
-{
-    if (qj_get_int(job, "JobState", 0) != 4)
-        return;
-    qj *p = qj_get(job, "__polls");
-    if (--p->u.i > 0)
-        return;
-    bool fail = qj_get_bool(job, "__fail", false);
-    qwm_finish(w, job, qj_get(job, "__adds"), qj_get(job, "__dels"), qj_get(job, "__mods"), !fail);
-    qj_set(job, "JobState", qj_int(fail ? 10 : 7));
-    if (fail) {
-        qj_set(job, "ErrorCode", qj_int(w->fail_code ? w->fail_code : 32768));
-        qj_set(job, "ErrorDescription",
-               qj_str(w->fail_text ? w->fail_text : "The operation failed."));
-    }
-}
-
-/* ---------- methods ---------- */
-
-qj *qwm_rv_err(int64_t rv, const char *why, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "%s", why);
-    qj *o = qwm_out(rv);
-    qj_set(o, "__why", qj_str(why));    /* the model's reason, for tests */
-    return o;
-}
-
-static qj *qwm_add_resource(qwmi *w, const qj *in, char *err, size_t errlen)
-{
-    const qj *list = qj_get(in, "ResourceSettings");
-    qj *adds = qj_array(), *paths = qj_array();
-    for (size_t i = 0; i < qj_len(list); i++) {
-        const qj *r = qj_at(list, i);
-        const char *parent = qj_get_str(r, "Parent");
-        const qj *nic = parent ? qvs_map_get(w->inst, parent) : NULL;
-        const char *sw = qj_as_str(qj_at(qj_get(r, "HostResource"), 0));
-        if (!qwm_is(r, C_ALLOC) || !qwm_is(nic, C_NIC) || !sw ||
-            !qwm_is(qvs_map_get(w->inst, sw), C_SWITCH)) {
-            qj_free(adds);
-            qj_free(paths);
-            return qwm_rv_err(RV_INVALID, "an allocation needs Parent (a NIC) and HostResource "
-                                          "(a switch)", err, errlen);
-        }
-        if (qwm_find(w, C_ALLOC, "Parent", parent)) {
-            qj_free(adds);
-            qj_free(paths);
-            return qwm_rv_err(RV_STATE, "the NIC is connected already", err, errlen);
-        }
-        qj *a = qj_clone(r);
-        qj_remove(a, "__PATH");
-        char *iid = xasprintf("%s\\C%lld", qj_get_str(nic, "InstanceID"), (long long)++w->seq);
-        char *path = xasprintf(C_ALLOC ".InstanceID=\"%s\"", iid);
-        qj_set(a, "InstanceID", qj_str(iid));
-        if (!qj_get(a, "EnabledState"))
-            qj_set(a, "EnabledState", qj_int(2));
-        qj_set(a, "__pending", qj_bool(true));
-        qwm_add(w, a, path);
-        qj_append(adds, qj_str(path));
-        qj_append(paths, qj_str(path));
-        free(iid);
-        free(path);
-    }
-    qj *out = qwm_out(0);
-    qj_set(out, "ResultingResourceSettings", paths);
-    qwm_settle(w, out, adds, qj_array(), qj_array());
-    return out;
-}
-
-static qj *qwm_modify(qwmi *w, const qj *in, const char *param, bool feature, char *err,
-                      size_t errlen)
-{
-    const qj *list = qj_get(in, param);
-    qj *mods = qj_array();
-    for (size_t i = 0; i < qj_len(list); i++) {
-        const qj *m = qj_at(list, i);
-        const char *p = qj_get_str(m, "__PATH");
-        const qj *cur = p ? qvs_map_get(w->inst, p) : NULL;
-        if (!cur || !qwm_cls(m) || strcmp(qwm_cls(m), qwm_cls(cur))) {
-            qj_free(mods);
-            return qwm_rv_err(RV_INVALID, "no such setting to modify", err, errlen);
-        }
-        if (feature) {
-            /* Validate the result: the current instance with m's members. */
-            qj *res = qj_clone(cur);
-            for (size_t k = 0; k < m->u.obj.n; k++)
-                if (strncmp(m->u.obj.m[k].key, "__", 2))
-                    qj_set(res, m->u.obj.m[k].key, qj_clone(m->u.obj.m[k].val));
-            const char *iid = qj_get_str(cur, "InstanceID");
-            const char *slash = iid ? strrchr(iid, '\\') : NULL;
-            char *alloc = slash ? xstrndup(iid, (size_t)(slash - iid)) : xstrdup("");
-            size_t n = qwm_features(w, alloc, NULL, NULL, 0);
-            const char **fs = xcalloc(n + 1, sizeof *fs);
-            qwm_features(w, alloc, NULL, fs, n);
-            qvs_map *taken = qwm_taken(w, fs, n, p);
-            int rc = qwm_check_feature(w, res, fs, n, p, NULL, taken, err, errlen);
-            qvs_map_free(taken);
-            free(fs);
-            free(alloc);
-            qj_free(res);
-            if (rc < 0) {
-                qj_free(mods);
-                qj *o = qwm_out(RV_INVALID);
-                qj_set(o, "__why", qj_str(err));
-                return o;
-            }
-        } else if (qwm_is(m, C_ALLOC)) {
-            const char *sw = qj_as_str(qj_at(qj_get(m, "HostResource"), 0));
-            if (sw && !qwm_is(qvs_map_get(w->inst, sw), C_SWITCH)) {
-                qj_free(mods);
-                return qwm_rv_err(RV_INVALID, "HostResource is not a switch", err, errlen);
-            }
-        }
-        qj_append(mods, qj_clone(m));
-    }
-    qj *out = qwm_out(0);
-    qwm_settle(w, out, qj_array(), qj_array(), mods);
-    return out;
-}
-
-static qj *qwm_remove(qwmi *w, const qj *in, const char *param, bool resource, char *err,
-                      size_t errlen)
-{
-    const qj *list = qj_get(in, param);
-    qj *dels = qj_array();
-    for (size_t i = 0; i < qj_len(list); i++) {
-        const char *p = qj_as_str(qj_at(list, i));
-        const qj *cur = p ? qvs_map_get(w->inst, p) : NULL;
-        if (!cur || qj_get(cur, "__pending")) {
-            qj_free(dels);
-            return qwm_rv_err(RV_INVALID, "no such setting to remove", err, errlen);
-        }
-        qj_append(dels, qj_str(p));
-        if (resource && qwm_is(cur, C_ALLOC)) {
-            /* The port's features go with it. */
-            const char *iid = qj_get_str(cur, "InstanceID");
-            size_t n = qwm_features(w, iid, NULL, NULL, 0);
-            const char **fs = xcalloc(n + 1, sizeof *fs);
-            qwm_features(w, iid, NULL, fs, n);
-            for (size_t k = 0; k < n; k++)
-                qj_append(dels, qj_str(fs[k]));
-            free(fs);
-        }
-    }
-    qj *out = qwm_out(0);
-    qwm_settle(w, out, qj_array(), dels, qj_array());
-    return out;
-}
-
-static qj *qwm_add_features(qwmi *w, const qj *in, char *err, size_t errlen)
-{
-    const char *ap = qj_get_str(in, "AffectedConfiguration");
-    const qj *alloc = ap ? qvs_map_get(w->inst, ap) : NULL;
-    if (!qwm_is(alloc, C_ALLOC) || qj_get(alloc, "__pending"))
-        return qwm_rv_err(RV_INVALID, "connection not found (AffectedConfiguration is not a "
-                                      "port allocation)", err, errlen);
-    const char *aiid = qj_get_str(alloc, "InstanceID");
-    const qj *list = qj_get(in, "FeatureSettings");
-    size_t n = qwm_features(w, aiid, NULL, NULL, 0);
-    const char **fs = xcalloc(n + 1, sizeof *fs);
-    qwm_features(w, aiid, NULL, fs, n);
-    qvs_map *taken = qwm_taken(w, fs, n, NULL);
-    for (size_t i = 0; i < qj_len(list); i++)
-        if (qwm_check_feature(w, qj_at(list, i), fs, n, NULL, list, taken, err, errlen) < 0) {
-            free(fs);
-            qvs_map_free(taken);
-            qj *o = qwm_out(RV_INVALID);
-            qj_set(o, "__why", qj_str(err));
-            return o;
-        }
-    qvs_map_free(taken);
-    free(fs);
-    qj *adds = qj_array(), *paths = qj_array();
-    for (size_t i = 0; i < qj_len(list); i++) {
-        const qj *f = qj_at(list, i);
-        char *iid = xasprintf("%s\\F%lld", aiid, (long long)++w->seq);
-        char *path = xasprintf("%s.InstanceID=\"%s\"", qwm_cls(f), iid);
-        qj_append(paths, qj_str(path));
-        if (w->drop_cls && !strcmp(w->drop_cls, qwm_cls(f))) {
-            free(iid);
-            free(path);
-            continue;   /* success reported, nothing added */
-        }
-        qj *a = qj_clone(f);
-        qj_remove(a, "__PATH");
-        qj_set(a, "InstanceID", qj_str(iid));
-        if (qwm_is(a, C_XACL) && !qj_get_bool(a, "Stateful", false) &&
-            !qj_get(a, "IdleSessionTimeout"))
-            qj_set(a, "IdleSessionTimeout", qj_int(0));
-        qj_set(a, "__pending", qj_bool(true));
-        qwm_add(w, a, path);
-        qj_append(adds, qj_str(path));
-        free(iid);
-        free(path);
-    }
-    free(w->drop_cls);
-    w->drop_cls = NULL;
-    qj *out = qwm_out(0);
-    qj_set(out, "ResultingFeatureSettings", paths);
-    qwm_settle(w, out, adds, qj_array(), qj_array());
-    return out;
+    free(pns);
+    free(cls);
+    return rc;
 }
 
 /* ---------- the class ---------- */
@@ -492,6 +541,7 @@ static void qwm_close(qwmi *w)
         return;
     qvs_map_free(w->inst);
     qvs_map_free(w->feat);
+    qvs_map_free(w->conn);
     free(w->file);
     free(w->version);
     free(w->fail_text);
@@ -499,51 +549,41 @@ static void qwm_close(qwmi *w)
     free(w);
 }
 
-/* SELECT * FROM Class [WHERE Prop = 'value'] */
 static int qwm_query(qwmi *w, const char *ns, const char *wql, qj **rows, char *err,
                      size_t errlen)
 {
     *rows = NULL;
     qwm_sync(w);
     w->c.enumerations++;
-    char cls[128] = "", prop[128] = "", val[512] = "";
-    int n = sscanf(wql, "SELECT * FROM %127s WHERE %127s = '%511[^']'", cls, prop, val);
-    if (n != 1 && n != 3) {
-        qwm_err(err, errlen, "the model understands SELECT * FROM C [WHERE P = 'v'], not: %s",
-                wql);
-        return -EINVAL;
+    int rc = qwm_ns_check(w, ns, NULL, err, errlen);
+    if (rc < 0)
+        return rc;
+    char *cls = NULL;
+    qj *out = NULL;
+    rc = qwm_wql(w, wql, &cls, &out, err, errlen);
+    if (rc == 0 && (rc = qwm_ns_check(w, ns, cls, err, errlen)) < 0) {
+        qj_free(out);
+        out = NULL;
     }
-    if (!qwm_class_exists(w, cls)) {
-        qwm_err(err, errlen, "invalid class %s (WBEM_E_INVALID_CLASS 0x80041010)", cls);
-        return -ENOENT;
-    }
-    qj *out = qj_array();
-    const char *k;
-    qj *i;
-    for (size_t x = 0; x < qvs_map_end(w->inst); x++) {
-        if (!qvs_map_at(w->inst, x, &k, &i) || !qwm_is(i, cls))
-            continue;
-        if (n == 3) {
-            const char *v = qj_get_str(i, prop);
-            if (!v || strcasecmp(v, val))
-                continue;
-        }
-        qj *p = qwm_public(i);
-        if (p)
-            qj_append(out, p);
-    }
+    free(cls);
     *rows = out;
-    return 0;
+    return rc;
 }
 
-static int qwm_get(qwmi *w, const char *ns, const char *path, qj **obj, char *err, size_t errlen)
+static int qwm_get_call(qwmi *w, const char *ns, const char *path, qj **obj, char *err,
+                        size_t errlen)
 {
     *obj = NULL;
     qwm_sync(w);
     w->c.gets++;
-    qj *i = qvs_map_get(w->inst, path);
-    if (qwm_is(i, C_JOB))
-        qwm_job_poll(w, i);
+    int rc = qwm_path_check(w, ns, path, err, errlen);
+    if (rc < 0)
+        return rc;
+    qj *i = qwm_get(w, path);
+    if (qwm_is(i, C_JOB) && !qwm_job_poll(w, i)) {
+        i = NULL;
+        qwm_save(w);
+    }
     qj *p = i ? qwm_public(i) : NULL;
     if (!p) {
         qwm_err(err, errlen, "%s: not found (WBEM_E_NOT_FOUND 0x80041002)", path);
@@ -561,6 +601,9 @@ static int qwm_call(qwmi *w, const char *ns, const char *path, const char *metho
     *out = NULL;
     qwm_sync(w);
     w->c.calls++;
+    int rc = qwm_path_check(w, ns, path, err, errlen);
+    if (rc < 0)
+        return rc;
     bool handled = false;
     qj *o = qwm_systems_call(w, path, method, in, &handled, err, errlen);
     if (handled) {
@@ -569,47 +612,66 @@ static int qwm_call(qwmi *w, const char *ns, const char *path, const char *metho
         *out = o;
         return o ? 0 : -EINVAL;
     }
-    if (strcmp(path, VSMS_PATH)) {
-        qwm_err(err, errlen, "%s: no such object with methods in the model", path);
+    const qj *target = qwm_get(w, path);
+    if (!qwm_is(target, C_VSMS)) {
+        qwm_err(err, errlen, "%s: no such object with methods in the model "
+                             "(WBEM_E_NOT_FOUND 0x80041002)", path);
         return -ENOENT;
     }
-    if (!strcmp(method, "AddResourceSettings"))
-        o = qwm_add_resource(w, in, err, errlen);
-    else if (!strcmp(method, "ModifyResourceSettings"))
-        o = qwm_modify(w, in, "ResourceSettings", false, err, errlen);
-    else if (!strcmp(method, "RemoveResourceSettings"))
-        o = qwm_remove(w, in, "ResourceSettings", true, err, errlen);
-    else if (!strcmp(method, "AddFeatureSettings"))
-        o = qwm_add_features(w, in, err, errlen);
-    else if (!strcmp(method, "ModifyFeatureSettings"))
-        o = qwm_modify(w, in, "FeatureSettings", true, err, errlen);
-    else if (!strcmp(method, "RemoveFeatureSettings"))
-        o = qwm_remove(w, in, "FeatureSettings", false, err, errlen);
-    else {
-        qwm_err(err, errlen, "method %s is not modelled (WBEM_E_METHOD_NOT_IMPLEMENTED)", method);
+    o = qwm_vsms_call(w, method, in, err, errlen);
+    if (!o)
         return -EOPNOTSUPP;
-    }
     w->c.writes++;
     qwm_save(w);
     *out = o;
     return 0;
 }
 
-/* "<Class>.K1=\"v\",K2=\"v\"" for the key of a NetWNV instance. */
-static char *qwm_wnv_path(const qj *i, const char *const *keys)
+/* Is name a read-only, non-key property of the NetWNV class cls: the
+ * schema's (not Write), else the model's table for undocumented classes? */
+static bool qwm_wnv_ro(const char *cls, const char *name)
 {
-    qbuf b;
-    qbuf_init(&b, 0);
-    qbuf_printf(&b, "%s.", qwm_cls(i));
-    for (size_t k = 0; keys[k]; k++) {
-        const qj *v = qj_get(i, keys[k]);
-        char *t = qj_is(v, QJ_STRING) ? xstrdup(v->u.str.s) : qj_to_string(v);
-        qbuf_printf(&b, "%s%s=\"%s\"", k ? "," : "", keys[k], t);
-        free(t);
+    const char *const *keys, *const *ro;
+    qwm_wnv_schema(cls, &keys, &ro);
+    for (size_t k = 0; keys && keys[k]; k++)
+        if (!strcasecmp(keys[k], name))
+            return false;
+    const qwmi_class_schema *c = qwmi_schema_class(cls);
+    if (c) {
+        const qwmi_prop_schema *p = qwmi_schema_prop(c, name);
+        return p && !p->writable;
     }
-    char *s = qbuf_steal(&b, NULL);
-    qbuf_free(&b);
-    return s;
+    for (size_t k = 0; ro && ro[k]; k++)
+        if (!strcasecmp(ro[k], name))
+            return true;
+    return false;
+}
+
+/* A NetWNV put over an existing object: its read-only properties may not
+ * change (Set-* changes RW ones only), and are kept when not sent. */
+static int qwm_put_over(const qj *cur, qj *n, char *err, size_t errlen)
+{
+    const char *cls = qwm_cls(n);
+    for (size_t k = 0; k < cur->u.obj.n; k++) {
+        const char *name = cur->u.obj.m[k].key;
+        if (!strncmp(name, "__", 2) || !qwm_wnv_ro(cls, name))
+            continue;
+        const qj *was = cur->u.obj.m[k].val, *now = qj_get(n, name);
+        if (now && !qj_equal(was, now)) {
+            qwm_err(err, errlen, "%s is read-only (remove and create the object instead)", name);
+            return -1;
+        }
+        if (!now)
+            qj_set(n, name, qj_clone(was));
+    }
+    for (size_t k = 0; k < n->u.obj.n; k++) {
+        const char *name = n->u.obj.m[k].key;
+        if (strncmp(name, "__", 2) && qwm_wnv_ro(cls, name) && !qj_get(cur, name)) {
+            qwm_err(err, errlen, "%s is read-only (remove and create the object instead)", name);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int qwm_put(qwmi *w, const char *ns, const qj *inst, char **path, char *err, size_t errlen)
@@ -619,38 +681,26 @@ static int qwm_put(qwmi *w, const char *ns, const qj *inst, char **path, char *e
     qwm_sync(w);
     w->c.writes++;
     const char *cls = qwm_cls(inst);
-    if (!cls || !qwm_class_exists(w, cls)) {
-        qwm_err(err, errlen, "invalid class %s (WBEM_E_INVALID_CLASS 0x80041010)", cls);
-        return -ENOENT;
-    }
-    if (strcmp(ns, QWMI_NS_STDCIMV2) || qwm_check_wnv(w, inst, err, errlen) < 0) {
-        if (strcmp(ns, QWMI_NS_STDCIMV2))
-            qwm_err(err, errlen, "%s lives in root\\StandardCimv2", cls);
+    int rc = qwm_ns_check(w, ns, cls ? cls : "(no __CLASS)", err, errlen);
+    if (rc < 0)
+        return rc;
+    if (qwm_schema_check(inst, err, errlen) < 0 || qwm_check_wnv(w, inst, err, errlen) < 0)
         return -EINVAL;
-    }
-    const char *const *keys, *const *ro;
-    qwm_wnv_schema(cls, &keys, &ro);
-    char *p = qwm_wnv_path(inst, keys);
-    qj *cur = qvs_map_get(w->inst, p);
-    if (cur) {
-        for (size_t k = 0; ro[k]; k++)
-            if (!qj_equal(qj_get(cur, ro[k]), qj_get(inst, ro[k])) && qj_get(inst, ro[k])) {
-                qwm_err(err, errlen, "%s is read-only (remove and create the object instead)",
-                        ro[k]);
-                free(p);
-                return -EINVAL;
-            }
-    }
     qj *n = qj_clone(inst);
     qj_remove(n, "__PATH");
-    if (cur)
-        for (size_t k = 0; ro[k]; k++)
-            if (!qj_get(n, ro[k]) && qj_get(cur, ro[k]))
-                qj_set(n, ro[k], qj_clone(qj_get(cur, ro[k])));
-    qwm_add(w, n, p);
+    qwm_fill_keys(n, NULL);
+    char *full = qwm_format(n, QWM_HOST);
+    const qj *cur = qwm_get(w, full);
+    if (cur && qwm_put_over(cur, n, err, errlen) < 0) {
+        qj_free(n);
+        free(full);
+        return -EINVAL;
+    }
+    qwm_add(w, n, NULL);
     if (path)
-        *path = xstrdup(p);
-    free(p);
+        *path = full;
+    else
+        free(full);
     qwm_save(w);
     return 0;
 }
@@ -659,7 +709,11 @@ static int qwm_delete(qwmi *w, const char *ns, const char *path, char *err, size
 {
     qwm_sync(w);
     w->c.writes++;
-    if (!qwm_del(w, path)) {
+    int rc = qwm_path_check(w, ns, path, err, errlen);
+    if (rc < 0)
+        return rc;
+    const qj *i = qwm_get(w, path);
+    if (!i || qj_get(i, "__pending") || !qwm_del(w, path)) {
         qwm_err(err, errlen, "%s: not found (WBEM_E_NOT_FOUND 0x80041002)", path);
         return -ENOENT;
     }
@@ -670,22 +724,49 @@ static int qwm_delete(qwmi *w, const char *ns, const char *path, char *err, size
 static int qwm_value_map(qwmi *w, const char *ns, const char *cls, const char *prop, qj **map,
                          char *err, size_t errlen)
 {
-    (void)w, (void)ns, (void)cls, (void)prop;
     *map = NULL;
-    qwm_err(err, errlen, "value maps are not modelled yet");
-    return -ENOENT;
+    qwm_sync(w);
+    int rc = qwm_ns_check(w, ns, cls, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (qwm_schema_value_map(cls, prop, map) < 0) {
+        qwm_err(err, errlen, "%s.%s: no such property or no ValueMap/Values qualifiers "
+                             "(WBEM_E_NOT_FOUND 0x80041002)", cls, prop);
+        return -ENOENT;
+    }
+    return 0;
 }
 
 const qwmi_class qwmi_model_class = {
     .name = "model",
     .close = qwm_close,
     .query = qwm_query,
-    .get = qwm_get,
+    .get = qwm_get_call,
     .call = qwm_call,
     .put_instance = qwm_put,
     .delete_instance = qwm_delete,
     .value_map = qwm_value_map,
 };
+
+/* The objects every host has: the management service, the version,
+ * the default allocation. */
+static void qwm_host_objects(qwmi *w)
+{
+    if (!qwm_vsms(w)) {
+        qj *s = qj_object();
+        qj_set(s, "__CLASS", qj_str(C_VSMS));
+        qj_set(s, "Name", qj_str("vmms"));
+        qj_set(s, "ElementName", qj_str("Virtual System Management Service"));
+        qwm_add(w, s, NULL);
+    }
+    qj *os = qj_object();
+    qj_set(os, "__CLASS", qj_str(C_OS));
+    qj_set(os, "Version", qj_str(w->version));
+    const char *b = strrchr(w->version, '.');
+    qj_set(os, "BuildNumber", qj_str(b ? b + 1 : ""));
+    qwm_add(w, os, NULL);
+    qwm_default_alloc(w);
+}
 
 int qwmi_model_open(const char *state_file, const char *version, qwmi_transport *ret, char *err,
                     size_t errlen)
@@ -695,6 +776,7 @@ int qwmi_model_open(const char *state_file, const char *version, qwmi_transport 
     qwmi *w = xcalloc(1, sizeof *w);
     w->inst = qvs_map_new();
     w->feat = qvs_map_new();
+    w->conn = qvs_map_new();
     qwm_set_version(w, "10.0.14393");
     if (state_file && *state_file) {
         w->file = xstrdup(state_file);
@@ -705,122 +787,17 @@ int qwmi_model_open(const char *state_file, const char *version, qwmi_transport 
     }
     if (version && *version)
         qwm_set_version(w, version);
-    if (!qvs_map_get(w->inst, VSMS_PATH)) {
-        qj *s = qj_object();
-        qj_set(s, "__CLASS", qj_str("Msvm_VirtualSystemManagementService"));
-        qj_set(s, "Name", qj_str("vmms"));
-        qwm_add(w, s, VSMS_PATH);
-    }
-    qj *os = qj_object();
-    qj_set(os, "__CLASS", qj_str("Win32_OperatingSystem"));
-    qj_set(os, "Version", qj_str(w->version));
-    qwm_add(w, os, OS_PATH);
+    qwm_host_objects(w);
     qwm_save(w);
     ret->w = w;
     return 0;
 }
 
-/* ---------- set-up, counters, faults ---------- */
+/* ---------- counters, faults ---------- */
 
 void qwmi_model_counters_get(qwmi *w, qwmi_model_counters *ret) { *ret = w->c; }
 
 void qwmi_model_counters_reset(qwmi *w) { memset(&w->c, 0, sizeof w->c); }
-
-int qwmi_model_add_switch(qwmi *w, const char *name)
-{
-    qwm_sync(w);
-    if (qwm_find(w, C_SWITCH, "ElementName", name))
-        return 0;
-    char *g = qwm_guid(w);
-    char *path = xasprintf(C_SWITCH ".Name=\"%s\"", g);
-    qj *s = qj_object();
-    qj_set(s, "__CLASS", qj_str(C_SWITCH));
-    qj_set(s, "Name", qj_str(g));
-    qj_set(s, "ElementName", qj_str(name));
-    qwm_add(w, s, path);
-    free(g);
-    free(path);
-    qwm_save(w);
-    return 0;
-}
-
-int qwmi_model_add_nic(qwmi *w, const char *vm, const char *name, const char *mac)
-{
-    qwm_sync(w);
-    char *vmid = NULL;
-    const qj *v = qwm_find(w, "Msvm_ComputerSystem", "ElementName", vm);
-    if (v) {
-        vmid = xstrdup(qj_get_str(v, "Name"));
-    } else {
-        vmid = qwm_guid(w);
-        char *path = xasprintf("Msvm_ComputerSystem.Name=\"%s\"", vmid);
-        qj *s = qj_object();
-        qj_set(s, "__CLASS", qj_str("Msvm_ComputerSystem"));
-        qj_set(s, "Name", qj_str(vmid));
-        qj_set(s, "ElementName", qj_str(vm));
-        qwm_add(w, s, path);
-        free(path);
-    }
-    char *g = qwm_guid(w);
-    char *iid = xasprintf("Microsoft:%s\\%s", vmid, g);
-    char *path = xasprintf(C_NIC ".InstanceID=\"%s\"", iid);
-    qj *n = qj_object();
-    qj_set(n, "__CLASS", qj_str(C_NIC));
-    qj_set(n, "InstanceID", qj_str(iid));
-    qj_set(n, "ElementName", name ? qj_str(name) : qj_null());
-    qj_set(n, "Address", qj_str(mac ? mac : "00155D000000"));
-    qj_set(n, "StaticMacAddress", qj_bool(true));
-    qwm_add(w, n, path);
-    free(g);
-    free(iid);
-    free(path);
-    free(vmid);
-    qwm_save(w);
-    return 0;
-}
-
-int qwmi_model_del_nic(qwmi *w, const char *name)
-{
-    qwm_sync(w);
-    int n = 0;
-    qj *nic;
-    while ((nic = qwm_find(w, C_NIC, "ElementName", name))) {
-        char *np = xstrdup(qj_get_str(nic, "__PATH"));
-        const qj *a = qwm_find(w, C_ALLOC, "Parent", np);
-        if (a) {
-            const char *aiid = qj_get_str(a, "InstanceID");
-            size_t k = qwm_features(w, aiid, NULL, NULL, 0);
-            const char **fs = xcalloc(k + 1, sizeof *fs);
-            qwm_features(w, aiid, NULL, fs, k);
-            char **copy = xcalloc(k + 1, sizeof *copy);
-            for (size_t i = 0; i < k; i++)
-                copy[i] = xstrdup(fs[i]);
-            for (size_t i = 0; i < k; i++) {
-                qwm_del(w, copy[i]);
-                free(copy[i]);
-            }
-            free(copy);
-            free(fs);
-            qwm_del(w, qj_get_str(a, "__PATH"));
-        }
-        qwm_del(w, np);
-        free(np);
-        n++;
-    }
-    qwm_save(w);
-    return n;
-}
-
-void qwmi_model_reboot(qwmi *w)
-{
-    qwm_sync(w);
-    const char *k;
-    qj *i;
-    for (size_t x = 0; x < qvs_map_end(w->inst); x++)
-        if (qvs_map_at(w->inst, x, &k, &i) && qwm_wnv_class(qwm_cls(i)))
-            qwm_del(w, k);
-    qwm_save(w);
-}
 
 void qwmi_model_fault_jobs(qwmi *w, int polls, int fail_jobs, int error_code, const char *text)
 {
@@ -829,6 +806,15 @@ void qwmi_model_fault_jobs(qwmi *w, int polls, int fail_jobs, int error_code, co
     w->fail_code = error_code;
     free(w->fail_text);
     w->fail_text = text ? xstrdup(text) : NULL;
+}
+
+void qwmi_model_fault_job_error(qwmi *w, int n) { w->err_jobs = n; }
+
+void qwmi_model_fault_vmms(qwmi *w, bool down)
+{
+    qwm_sync(w);
+    w->vmms_down = down;
+    qwm_save(w);
 }
 
 void qwmi_model_fault_drop(qwmi *w, const char *cls)
@@ -851,32 +837,3 @@ qj *qwmi_model_instances(qwmi *w, const char *cls)
         }
     return out;
 }
-
-int qwmi_model_remove_acl_by_weight(qwmi *w, const char *name, int weight, int direction)
-{
-    qwm_sync(w);
-    const qj *nic = qwm_find(w, C_NIC, "ElementName", name);
-    const qj *a = nic ? qwm_find(w, C_ALLOC, "Parent", qj_get_str(nic, "__PATH")) : NULL;
-    if (!a)
-        return 0;
-    const char *aiid = qj_get_str(a, "InstanceID");
-    size_t n = qwm_features(w, aiid, C_XACL, NULL, 0);
-    const char **fs = xcalloc(n + 1, sizeof *fs);
-    qwm_features(w, aiid, C_XACL, fs, n);
-    char **del = xcalloc(n + 1, sizeof *del);
-    size_t nd = 0;
-    for (size_t i = 0; i < n; i++) {
-        const qj *o = qvs_map_get(w->inst, fs[i]);
-        if (qj_get_int(o, "Weight", -1) == weight && qj_get_int(o, "Direction", 0) == direction)
-            del[nd++] = xstrdup(fs[i]);
-    }
-    for (size_t i = 0; i < nd; i++) {
-        qwm_del(w, del[i]);
-        free(del[i]);
-    }
-    free(del);
-    free(fs);
-    qwm_save(w);
-    return (int)nd;
-}
-

@@ -1,5 +1,7 @@
-/* wmi_model_rules: the documented Hyper-V rules the WMI model enforces
- * (hyperv-semantics.md §7; wmi_model.h lists them). */
+/* wmi_model_rules: the documented Hyper-V rules the WMI model enforces that
+ * the schema (wmi_model_schema.c) cannot express (hyperv-semantics.md §7;
+ * wmi_model.h lists them). Enumeration numbers come from the schema's
+ * ValueMap, never from a table here (M10). */
 #include "vswitch/hyperv/wmi_model_int.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -34,7 +36,7 @@ int qwm_check_feature(const qwmi *w, const qj *f, const char *const *existing,
         qwm_err(err, errlen, "invalid class %s (WBEM_E_INVALID_CLASS 0x80041010)", cls);
         return -1;
     }
-    if (!strcmp(cls, C_VLAN)) {
+    if (!strcasecmp(cls, C_VLAN)) {
         int64_t mode = qj_get_int(f, "OperationMode", 0);
         if (mode == 1) {
             int64_t id = qj_get_int(f, "AccessVlanId", 0);
@@ -43,8 +45,10 @@ int qwm_check_feature(const qwmi *w, const qj *f, const char *const *existing,
                 return -1;
             }
         } else if (mode == 2) {
-            if (!qj_get(f, "NativeVlanId") || !qj_len(qj_get(f, "TrunkVlanIdArray"))) {
-                qwm_err(err, errlen, "trunk mode: missing parameter NativeVlanId or "
+            /* f is as stored: an absent NativeVlanId is its default, 0. */
+            int64_t native = qj_get_int(f, "NativeVlanId", 0);
+            if (native < 1 || native > 4094 || !qj_len(qj_get(f, "TrunkVlanIdArray"))) {
+                qwm_err(err, errlen, "trunk mode: missing parameter NativeVlanId (1-4094) or "
                                      "TrunkVlanIdArray%s", "");
                 return -1;
             }
@@ -58,13 +62,13 @@ int qwm_check_feature(const qwmi *w, const qj *f, const char *const *existing,
                     "");
             return -1;
         }
-    } else if (!strcmp(cls, C_SEC)) {
+    } else if (!strcasecmp(cls, C_SEC)) {
         int64_t v = qj_get_int(f, "VirtualSubnetId", 0);
         if (v != 0 && (v < 4096 || v > 16777215)) {
             qwm_err(err, errlen, "VirtualSubnetId must be 0 or 4096-16777215%s", "");
             return -1;
         }
-    } else if (!strcmp(cls, C_XACL)) {
+    } else if (!strcasecmp(cls, C_XACL)) {
         int64_t d = qj_get_int(f, "Direction", 0), a = qj_get_int(f, "Action", 0);
         const qj *wt = qj_get(f, "Weight");
         const char *proto = qj_get_str(f, "Protocol");
@@ -98,7 +102,7 @@ int qwm_check_feature(const qwmi *w, const qj *f, const char *const *existing,
         }
         qvs_map_put(taken, key, qj_null());
         return 0;
-    } else if (!strcmp(cls, C_ACL)) {
+    } else if (!strcasecmp(cls, C_ACL)) {
         int64_t type = qj_get_int(f, "AclType", 0), a = qj_get_int(f, "Action", 0);
         int64_t d = qj_get_int(f, "Direction", 0), app = qj_get_int(f, "Applicability", 0);
         if (d != 1 && d != 2) {
@@ -162,20 +166,39 @@ static const char *const qwm_ro_pr[] = {"NextHop", NULL};
 void qwm_wnv_schema(const char *cls, const char *const **keys, const char *const **ro)
 {
     *keys = *ro = NULL;
-    if (!strcmp(cls, C_LR))
+    if (!strcasecmp(cls, C_LR))
         *keys = qwm_keys_lr, *ro = qwm_ro_lr;
-    else if (!strcmp(cls, C_CR))
+    else if (!strcasecmp(cls, C_CR))
         *keys = qwm_keys_cr, *ro = qwm_ro_cr;
-    else if (!strcmp(cls, C_PA))
+    else if (!strcasecmp(cls, C_PA))
         *keys = qwm_keys_pa, *ro = qwm_ro_pa;
-    else if (!strcmp(cls, C_PR))
+    else if (!strcasecmp(cls, C_PR))
         *keys = qwm_keys_pr, *ro = qwm_ro_pr;
+}
+
+/* A provider address lives on an interface that exists; on 2012 (6.2) the
+ * WNV filter must be bound to it (Enable-NetAdapterBinding ms_netwnv). */
+static int qwm_check_pa_interface(const qwmi *w, const qj *i, char *err, size_t errlen)
+{
+    int64_t ifindex = qj_get_int(i, "InterfaceIndex", -1);
+    const qj *na = qwm_netadapter(w, ifindex);
+    if (!na) {
+        qwm_err(err, errlen, "no network adapter with InterfaceIndex %lld", (long long)ifindex);
+        return -1;
+    }
+    if (w->major == 6 && w->minor == 2 && !qwm_wnv_bound(w, na)) {
+        qwm_err(err, errlen, "the ms_netwnv binding of %s is not enabled "
+                             "(Enable-NetAdapterBinding -ComponentID ms_netwnv)",
+                qj_get_str(na, "Name"));
+        return -1;
+    }
+    return 0;
 }
 
 int qwm_check_wnv(const qwmi *w, const qj *i, char *err, size_t errlen)
 {
     const char *cls = qwm_cls(i);
-    if (!strcmp(cls, C_LR)) {
+    if (!strcasecmp(cls, C_LR)) {
         int64_t rule = qj_get_int(i, "Rule", -1);
         if (!qwm_vsid_ok(qj_get_int(i, "VirtualSubnetID", 0))) {
             qwm_err(err, errlen, "VirtualSubnetID must be 4096-16777214%s", "");
@@ -187,12 +210,13 @@ int qwm_check_wnv(const qwmi *w, const qj *i, char *err, size_t errlen)
                                  "digits) are required%s", "");
             return -1;
         }
-        if (rule < 0 || rule > 2) {
-            qwm_err(err, errlen, "Rule must be TranslationMethodNat (0), Encap (1) or None "
-                                 "(2)%s", "");
+        /* Its values are the schema's ValueMap (qwm_schema_check). */
+        if (rule < 0) {
+            qwm_err(err, errlen, "Rule is required%s", "");
             return -1;
         }
-        if (qj_get_bool(i, "UseVmMACAddress", false) && rule != 0) {
+        if (qj_get_bool(i, "UseVmMACAddress", false) &&
+            rule != qwm_schema_enum(C_LR, "Rule", "TranslationMethodNat", -1)) {
             qwm_err(err, errlen, "UseVmMACAddress is valid only with TranslationMethodNat%s", "");
             return -1;
         }
@@ -202,12 +226,13 @@ int qwm_check_wnv(const qwmi *w, const qj *i, char *err, size_t errlen)
                 qwm_err(err, errlen, "Type does not exist on Windows Server 2012%s", "");
                 return -1;
             }
-            if (qj_get_int(i, "Type", 0) == 3 && !qwm_is_wild(qj_get_str(i, "CustomerAddress"))) {
+            if (qj_get_int(i, "Type", -1) == qwm_schema_enum(C_LR, "Type", "L2Only", -1) &&
+                !qwm_is_wild(qj_get_str(i, "CustomerAddress"))) {
                 qwm_err(err, errlen, "an L2Only record has CustomerAddress 0.0.0.0 or ::%s", "");
                 return -1;
             }
         }
-    } else if (!strcmp(cls, C_CR)) {
+    } else if (!strcasecmp(cls, C_CR)) {
         const char *rd = qj_get_str(i, "RoutingDomainID");
         if (!qwm_vsid_ok(qj_get_int(i, "VirtualSubnetID", 0))) {
             qwm_err(err, errlen, "VirtualSubnetID must be 4096-16777214%s", "");
@@ -219,14 +244,15 @@ int qwm_check_wnv(const qwmi *w, const qj *i, char *err, size_t errlen)
                                  "required%s", "");
             return -1;
         }
-    } else if (!strcmp(cls, C_PA)) {
+    } else if (!strcasecmp(cls, C_PA)) {
         if (!qj_get_str(i, "ProviderAddress") || !qj_get(i, "InterfaceIndex") ||
             !qj_get(i, "PrefixLength")) {
             qwm_err(err, errlen, "ProviderAddress, InterfaceIndex and PrefixLength are "
                                  "required%s", "");
             return -1;
         }
-    } else if (!strcmp(cls, C_PR)) {
+        return qwm_check_pa_interface(w, i, err, errlen);
+    } else if (!strcasecmp(cls, C_PR)) {
         if (!qj_get(i, "InterfaceIndex") || !qj_get_str(i, "DestinationPrefix") ||
             !qj_get_str(i, "NextHop")) {
             qwm_err(err, errlen, "InterfaceIndex, DestinationPrefix and NextHop are required%s",
