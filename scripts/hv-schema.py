@@ -493,7 +493,17 @@ def build_class(cname, relpath, text):
                 p["default"] = mp["default"]
         if "fixed" in sp:
             p["fixed"] = sp["fixed"]
-        pnotes = [x for x in ((mp or {}).get("default_note"), sp.get("fixed_note")) if x]
+        extra = None
+        if isinstance(p.get("default"), list) and not array:
+            extra = "MOF default %s is an array for a scalar: not recorded" % \
+                json.dumps(p.pop("default"))
+        elif "fixed" in p and "default" in p and \
+                str(p["default"]).lower() != p["fixed"].lower():
+            extra = ("the page's MOF default %s and its text (always %s) disagree: "
+                     "no fixed value recorded" % (json.dumps(p["default"]),
+                                                  json.dumps(p.pop("fixed"))))
+        pnotes = [x for x in ((mp or {}).get("default_note"), sp.get("fixed_note"), extra)
+                  if x]
         if pnotes:
             p["note"] = "; ".join(pnotes)
         if sp.get("access"):
