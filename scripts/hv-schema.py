@@ -189,6 +189,9 @@ _NETWNV_NONE_NOTE = " No usable value map is documented; none is recorded."
 
 # Class-level notes (facts about the documentation itself).
 CLASS_NOTES = {
+    "Msvm_EmulatedEthernetPortSettingData":
+        "The page gives InstanceID no Key qualifier (the other setting-data "
+        "pages mark it Key); recorded as given.",
     "Msvm_ResourcePool":
         "The page describes the class through the memory pool: its MOF gives "
         "ResourceType = 4 (Memory) and AllocationUnits = \"Megabyte\" as defaults. "
@@ -483,8 +486,9 @@ def build_class(cname, relpath, text):
             # caller-set) fields; the page says so with Read/write anyway
             pass
         if mp is not None and "default" in mp:
-            if isinstance(mp["default"], str) and "GUID" in mp["default"] and (
-                    p["key"] or sp.get("fixed_note", "").startswith("documented form")):
+            if isinstance(mp["default"], str) and (
+                    (p["key"] and "GUID" in mp["default"])
+                    or sp.get("fixed_note", "").startswith("documented form")):
                 # a key's "default" in these pages is the form of the key
                 # ("Microsoft:GUID\\DeviceSpecificData"), not a value
                 mp = dict(mp, default_note="MOF shows the form '%s', not a default"
