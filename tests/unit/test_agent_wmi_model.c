@@ -447,6 +447,28 @@ static void test_m2_modify_by_instance_id(void **state)
     t.cls->close(t.w);
 }
 
+/* What was read, sent back (a copy made by an operator, a modify as
+ * read): the MOF defaults it carries (PvlanMode 0 outside private mode) are
+ * not "outside the ValueMap". */
+static void test_read_instance_sent_back(void **state)
+{
+    (void)state;
+    qwmi_transport t = open_model(NULL);
+    char *alloc = connect_port(&t);
+    assert_int_equal(add_feature(&t, alloc, VLAN("\"OperationMode\": 1, \"AccessVlanId\": 7")), 0);
+    qj *list = as_read(&t, C_VLAN);
+    qj_set(qj_at(list, 0), "AccessVlanId", qj_int(8));
+    qj *in = qj_object();
+    qj_set(in, "FeatureSettings", list);
+    assert_int_equal(rv_of(call(&t, "ModifyFeatureSettings", in)), 0);
+    qj *v = only(&t, C_VLAN);
+    assert_int_equal(qj_get_int(v, "AccessVlanId", 0), 8);
+    assert_int_equal(qj_get_int(v, "PvlanMode", -1), 0);
+    qj_free(v);
+    free(alloc);
+    t.cls->close(t.w);
+}
+
 /* M8: a property left out of the sent instance goes back to its default. */
 static void test_m8_modify_resets_unsent(void **state)
 {
@@ -537,6 +559,8 @@ static void test_m3_add_resource(void **state)
     const char *vi = qj_get_str(vssd, "InstanceID");
     assert_int_equal(strncmp(qj_get_str(a, "InstanceID"), vi, strlen(vi)), 0);
     assert_string_equal(qj_get_str(a, "ResourceSubType"), "Microsoft:Hyper-V:Ethernet Connection");
+    assert_true(qj_is(qj_get(a, "ResourceType"), QJ_INT));   /* a number, as documented */
+    assert_int_equal(qj_get_int(a, "ResourceType", 0), 33);
     assert_string_equal(qj_get_str(a, "ElementName"), PORT);
     qj_free(vssd);
     qj_free(a);
@@ -1031,6 +1055,7 @@ int main(void)
         cmocka_unit_test(test_m6_nics_and_copies),
         cmocka_unit_test(test_m7_jobs),
         cmocka_unit_test(test_m8_modify_resets_unsent),
+        cmocka_unit_test(test_read_instance_sent_back),
         cmocka_unit_test(test_m9_provider_address),
         cmocka_unit_test(test_m10_value_map),
         cmocka_unit_test(test_m11_limits),

@@ -149,8 +149,8 @@ void qwmi_model_fault_job_error(qwmi *w, int n);
  * root\virtualization\v2 query, get, call, put and delete fails with
  * -EAGAIN (RPC_S_SERVER_UNAVAILABLE 0x800706BA). Kept in the state file. */
 void qwmi_model_fault_vmms(qwmi *w, bool down);
-/* The next AddFeatureSettings reports success without adding its cls
- * instances (Hyper-V bug 1536742). */
+/* The next AddFeatureSettings that carries cls instances reports success
+ * without adding them (Hyper-V bug 1536742). */
 void qwmi_model_fault_drop(qwmi *w, const char *cls);
 
 /* Copies of the instances of cls (all classes: NULL), as a JSON array. */

@@ -21,6 +21,8 @@ qj *qwm_rv_err(int64_t rv, const char *why, char *err, size_t errlen)
     snprintf(err, errlen, "%s", why);
     qj *o = qwm_out(rv);
     qj_set(o, "__why", qj_str(why));    /* the model's reason, for tests */
+    if (getenv("QHV_MODEL_DEBUG"))
+        fprintf(stderr, "model: ReturnValue %lld: %s\n", (long long)rv, why);
     return o;
 }
 
@@ -440,11 +442,13 @@ static qj *qwm_add_features(qwmi *w, const qj *in, char *err, size_t errlen)
         return qwm_rv_err(RV_INVALID, copy, err, errlen);
     }
     qj *adds = qj_array(), *paths = qj_array();
+    bool dropping = false;
     for (size_t i = 0; i < qj_len(batch); i++) {
         qj *a = qj_clone(qj_at(batch, i));
         qj_set(a, "InstanceID", qj_str_take(xasprintf("%s\\F%lld", aiid, (long long)++w->seq)));
         qj_set(a, "__pending", qj_bool(true));
         bool dropped = w->drop_cls && qwm_is(a, w->drop_cls);
+        dropping |= dropped;
         qwm_add(w, a, NULL);
         qj_append(paths, qj_str(qj_get_str(a, "__PATH")));
         if (dropped)
@@ -453,8 +457,11 @@ static qj *qwm_add_features(qwmi *w, const qj *in, char *err, size_t errlen)
             qj_append(adds, qj_str(qj_get_str(a, "__PATH")));
     }
     qj_free(batch);
-    free(w->drop_cls);
-    w->drop_cls = NULL;
+    if (dropping) {
+        /* The fault hits the next call that carries its class, once. */
+        free(w->drop_cls);
+        w->drop_cls = NULL;
+    }
     qj *out = qwm_out(0);
     qj_set(out, "ResultingFeatureSettings", paths);
     qwm_settle(w, out, adds, qj_array(), qj_array());

@@ -45,10 +45,14 @@ static bool qwm_feature_keeps(const qwmi_prop_schema *p)
 /* The MOF default as a value (null without one). */
 static qj *qwm_default(const qwmi_prop_schema *p)
 {
-    if (p->fixed)
+    /* A fixed value is text as the page writes it ("33", "Ethernet Switch
+     * Port VLAN Settings"): a number or boolean for such a property. */
+    if (p->fixed && !strncasecmp(p->type, "string", 6))
         return qj_str(p->fixed);
-    qj *v = p->default_json ? qj_parse(p->default_json, strlen(p->default_json), NULL, NULL)
-                            : NULL;
+    const char *t = p->fixed ? p->fixed : p->default_json;
+    qj *v = t ? qj_parse(t, strlen(t), NULL, NULL) : NULL;
+    if (!v && p->fixed)
+        v = qj_str(p->fixed);
     return v ? v : qj_null();
 }
 
@@ -98,7 +102,13 @@ static int qwm_check_scalar(const char *cls, const qwmi_prop_schema *p, const qj
         qwm_err(err, errlen, "%s.%s: longer than its MaxLen (%ld)", cls, p->name, p->maxlen);
         return -1;
     }
-    if (qj_is(v, QJ_INT) && p->nvalues && qwm_map_numeric(p)) {
+    /* The MOF default is what Hyper-V itself stores (PvlanMode 0 outside
+     * private mode): an instance sent back as read carries it. */
+    qj *def = qj_is(v, QJ_INT) && p->default_json
+                  ? qj_parse(p->default_json, strlen(p->default_json), NULL, NULL) : NULL;
+    bool is_default = def && qj_equal(def, v);
+    qj_free(def);
+    if (qj_is(v, QJ_INT) && p->nvalues && qwm_map_numeric(p) && !is_default) {
         for (size_t i = 0; i < p->nvalues; i++)
             if (qwm_map_entry(p->valuemap[i], v->u.i))
                 return 0;
