@@ -119,6 +119,56 @@ class HypervModelTest(qhvtest.ServerTestCase):
         self.wait_for('DOWN', lambda: self.get('/v2.0/ports/' + port['id'])[1]['port']
                       ['status'] == 'DOWN')
 
+    def test_explain_and_dry_run_print_the_same(self):
+        # One code path (qag_explain) fed the same inputs: the agent's own
+        # configuration, or what its heartbeat says (validated by the server).
+        conf, token = self.agent('hvx', '6.3.9600', pa='192.168.70.9')
+        with open(conf, 'a') as f:
+            f.write('provider_interface = Ethernet 2\nprovider_vlan_id = 5\n'
+                    'provider_prefix_length = 23\n')
+        # Restart it with the options above (the heartbeat carries them).
+        name, p, log = self.procs.pop()
+        p.send_signal(signal.SIGTERM)
+        p.wait(10)
+        log.close()
+        log = open(os.path.join(self.server.dir, 'hvx.log'), 'ab')
+        self.procs.append((name, subprocess.Popen([AGENT, '--config-file', conf], stdout=log,
+                                                  stderr=log), log))
+        self.wait_for('heartbeat with the interface', lambda: (self.heartbeat('hvx') or {}).get(
+            'provider_interface') == 'Ethernet 2')
+        c = self.heartbeat('hvx')
+        self.assertEqual((c['provider_vlan_id'], c['provider_prefix_length'],
+                          c['provider_next_hop'], c['windows_version']),
+                         (5, 23, '192.168.70.254', '6.3.9600'))
+        nv = self.make_network(name='hvx-nv', **{'provider:network_type': 'nvgre'})
+        self.make_subnet(nv['id'], '10.74.0.0/24')
+        vl = self.make_network(name='hvx-vl', **{'provider:network_type': 'vlan',
+                                                 'provider:physical_network': 'physnet1'})
+        self.make_subnet(vl['id'], '10.75.0.0/24')
+        self.make_port(nv['id'], **{'binding:host_id': 'hvx'})
+        self.make_port(vl['id'], **{'binding:host_id': 'hvx'})
+        for _ in range(5):
+            dry = subprocess.run([AGENT, '--config-file', conf, '--dry-run'],
+                                 capture_output=True, text=True)
+            self.assertEqual(dry.returncode, 0, dry.stderr)
+            ex = subprocess.run([QHVCTL, '--url', 'http://127.0.0.1:%d' % self.server.port,
+                                 'explain', 'hvx', '--token', token], capture_output=True,
+                                text=True)
+            self.assertEqual(ex.returncode, 0, ex.stderr)
+            if dry.stdout == ex.stdout:
+                break   # else a heartbeat moved the revision in between: again
+        self.assertEqual(dry.stdout, ex.stdout)
+        out = dry.stdout
+        self.assertIn("$paIf = (Get-NetAdapter -Name 'Ethernet 2' -ErrorAction "
+                      "SilentlyContinue).ifIndex", out)
+        self.assertIn('Set-QhvProviderAddress -ProviderAddress 192.168.70.9 -PrefixLength 23 '
+                      '-VlanID 5', out)
+        self.assertEqual(out.count('\nSet-QhvProviderRoute '), 1)
+        self.assertNotIn('-InterfaceIndex 0', out)
+        self.assertIn('-VirtualSubnetId 0 ', out)
+        # The default route of the NVGRE subnet goes via its .1: warned about.
+        self.assertIn('# warning: next hop 10.74.0.1 is the first address of virtual subnet', out)
+
     def test_2019_reports_no_nvgre(self):
         self.agent('hv19', '10.0.17763', pa='192.168.70.2')
         caps = self.wait_for('heartbeat', lambda: self.heartbeat('hv19'))

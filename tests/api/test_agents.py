@@ -4,9 +4,12 @@ use: agent, quotas, security-group and the query conventions.
 """
 import json
 import os
+import subprocess
+import time
 import unittest
 
 import qhvtest
+from test_agent_dummy import AGENT, QHVCTL, SERVER_CONF, Host
 
 REFERENCE = os.environ.get('QHV_NEUTRON_WIRE', '/work/shared/reference/neutron-21-wire')
 UNKNOWN = '3c9a3e71-5b0e-4d5e-8a39-0f3e2a9d6c11'
@@ -85,6 +88,79 @@ class AgentsTest(qhvtest.ServerTestCase):
         self.assertEqual(st, 405, body)
         st, body = self.delete('/v2.0/agents')
         self.assertEqual(st, 405, body)
+
+
+class PortProblemsTest(qhvtest.ServerTestCase):
+    """A port whose switch state a foreign object holds is DOWN (never
+    ACTIVE), its reason reaches the server (GET /v2.0/agents, qhvctl ports)
+    and it comes back ACTIVE once the foreign object is gone."""
+    extra_conf = SERVER_CONF
+    tools = (AGENT, QHVCTL)
+    wait_timeout = 15.0
+
+    def test_foreign_object_holds_a_port(self):
+        h = Host(self, 'ph1', '192.168.66.1')
+        h.ctl('counters')
+        h.start()
+        try:
+            self._scenario(h)
+        finally:
+            h.stop()
+            h.log.close()
+            for a in self.get('/v2.0/agents?host=ph1')[1]['agents']:
+                self.delete('/v2.0/agents/' + a['id'])
+
+    def _scenario(self, h):
+        net = self.make_network(name='pp-vl', **{'provider:network_type': 'vlan',
+                                                'provider:physical_network': 'physnet1',
+                                                'provider:segmentation_id': 3310})
+        self.make_subnet(net['id'], '10.96.0.0/24')
+        port = self.make_port(net['id'], **{'binding:host_id': 'ph1'})
+        pid = port['id']
+
+        def status():
+            return self.get('/v2.0/ports/' + pid)[1]['port']['status']
+
+        def conf():
+            agents = self.get('/v2.0/agents?host=ph1')[1]['agents']
+            return agents[0]['configurations'] if agents else {}
+
+        def ports_out():
+            out = subprocess.run([QHVCTL, '--url', 'http://127.0.0.1:%d' % self.server.port,
+                                  'ports', 'ph1'], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            return out.stdout
+
+        h.ctl('nic', 'add', pid)
+        self.wait_for('ACTIVE', lambda: status() == 'ACTIVE')
+        self.assertEqual(conf()['port_problems'], 0)
+        # Someone else's setting takes the port's object: DOWN, with why.
+        h.ctl('foreign', 'add', 'port/' + pid,
+              '{"why": "its VLAN setting is someone else\'s"}')
+        self.wait_for('DOWN', lambda: status() == 'DOWN')
+        self.wait_for('the problem reported', lambda: conf().get('port_problems') == 1)
+        (d,) = conf()['port_problem_details']
+        self.assertEqual((d['port_id'], d['status']), (pid, 'DOWN'))
+        self.assertEqual(d['problem'], "port/%s is held by a foreign object: its VLAN setting "
+                                       "is someone else's" % pid)
+        out = ports_out()
+        self.assertIn('PORT', out.splitlines()[0])
+        line = [l for l in out.splitlines() if l.startswith(pid)]
+        self.assertEqual(len(line), 1, out)
+        self.assertIn(' DOWN ', line[0])
+        self.assertIn('held by a foreign object', line[0])
+        # It stays DOWN (not "pending": a foreign object does not go away by itself).
+        time.sleep(1.0)
+        self.assertEqual(status(), 'DOWN')
+        # Logged once, not at every reconcile.
+        self.assertEqual(h.read_log().count('port %s cannot be wired' % pid), 1, h.read_log())
+        # The foreign object goes: the agent puts its own back, ACTIVE.
+        h.ctl('vanish', 'port/' + pid)
+        self.wait_for('ACTIVE again', lambda: status() == 'ACTIVE')
+        self.wait_for('no problem', lambda: conf().get('port_problems') == 0)
+        self.assertEqual(h.objects()['port/' + pid]['owner'], 'qhv')
+        line = [l for l in ports_out().splitlines() if l.startswith(pid)]
+        self.assertTrue(line[0].rstrip().endswith('ACTIVE -'), line)
 
 
 class ExtensionsTest(qhvtest.ServerTestCase):

@@ -132,6 +132,65 @@ class AgentsAndBindingTest(ChannelCase):
         st, body = self.put('/v2.0/agents/' + a['id'], {'agent': {'host': 'x'}})
         self.assertEqual(st, 400)
 
+    def test_heartbeat_values_of_the_wrong_form_are_dropped(self):
+        # What reaches another host's plan or a generated script keeps only
+        # its form (docs/host-channel.md): the rest is dropped, not refused.
+        conf = dict(HV_CONF)
+        good = {'provider_interface': 'Ethernet 2', 'provider_interface_index': 13,
+                'provider_prefix_length': 24, 'provider_vlan_id': 7,
+                'provider_next_hop': '192.168.9.254', 'windows_version': '6.3.9600',
+                'local_network_vswitch': 'private', 'tunnel_vswitch': 'ext sw'}
+        conf.update(good)
+        self.report('hv-ok', conf=conf, pa='192.168.9.5')
+        c = self.get('/v2.0/agents?host=hv-ok')[1]['agents'][0]['configurations']
+        for k, v in good.items():
+            self.assertEqual(c[k], v, k)
+        self.assertEqual(c['provider_address'], '192.168.9.5')
+        conf.update({'provider_interface': "x'; Remove-Item C:\\ -Recurse; '",
+                     'provider_interface_index': -1, 'provider_prefix_length': 129,
+                     'provider_vlan_id': 4095, 'provider_next_hop': '1.2.3.4; rm',
+                     'windows_version': '10.0 $(evil)', 'tunnel_vswitch': 'a\nb',
+                     'vswitch_mappings': ['physnet*:external', 'p:x\u2019y', 'p:\u0007'],
+                     'backend_capabilities': {'windows_version': "6.3'"},
+                     'port_problems': 'many',
+                     'port_problem_details': [
+                         {'port_id': 'p1', 'status': 'DOWN', 'problem': 'held'},
+                         {'port_id': 'p 2', 'status': 'DOWN', 'problem': 'bad id'},
+                         {'port_id': 'p3', 'status': 'UP', 'problem': 'bad status'},
+                         {'port_id': 'p4', 'status': 'DOWN', 'problem': 'x' * 256},
+                         {'port_id': 'p5', 'status': 'DOWN', 'problem': 'ctl\u0001'}]})
+        self.report('hv-bad', conf=conf, pa='not-an-address')
+        c = self.get('/v2.0/agents?host=hv-bad')[1]['agents'][0]['configurations']
+        for k in ('provider_interface', 'provider_interface_index', 'provider_prefix_length',
+                  'provider_vlan_id', 'provider_next_hop', 'windows_version', 'tunnel_vswitch',
+                  'provider_address', 'port_problems'):
+            self.assertNotIn(k, c)
+        self.assertNotIn('windows_version', c['backend_capabilities'])
+        self.assertEqual(c['vswitch_mappings'], ['physnet*:external'])
+        self.assertEqual(c['local_network_vswitch'], 'private')
+        self.assertEqual(c['port_problem_details'],
+                         [{'port_id': 'p1', 'status': 'DOWN', 'problem': 'held'}])
+        # A MAC is a provider interface too.
+        for mac in ('00-15-5D-01-02-03', '00:15:5d:01:02:03'):
+            conf = dict(HV_CONF, provider_interface=mac)
+            self.report('hv-mac', conf=conf)
+            c = self.get('/v2.0/agents?host=hv-mac')[1]['agents'][0]['configurations']
+            self.assertEqual(c['provider_interface'], mac)
+
+    def test_port_problems_are_kept_per_agent(self):
+        self.report('hv-pp')
+        before = self.plan('hv-pp')['plan']
+        conf = dict(HV_CONF, port_problems=1, port_problem_details=[
+            {'port_id': 'p1', 'status': 'DOWN', 'problem': 'held by a foreign object'}])
+        self.report('hv-pp', conf=conf)
+        self.assertEqual(self.plan('hv-pp')['plan'], before)
+        c = self.get('/v2.0/agents?host=hv-pp')[1]['agents'][0]['configurations']
+        self.assertEqual(c['port_problems'], 1)
+        self.assertEqual(c['port_problem_details'][0]['problem'], 'held by a foreign object')
+        self.report('hv-pp', conf=dict(HV_CONF, port_problems=0, port_problem_details=[]))
+        c = self.get('/v2.0/agents?host=hv-pp')[1]['agents'][0]['configurations']
+        self.assertEqual((c['port_problems'], c['port_problem_details']), (0, []))
+
     def test_binding_follows_the_live_agent(self):
         net = self.net(name='b-vlan', **{'provider:network_type': 'vlan',
                                         'provider:physical_network': 'physnet1',
