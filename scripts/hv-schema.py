@@ -338,7 +338,7 @@ def parse_mof(text):
 _NUM = r"(?:0x[0-9A-Fa-f]+|\d+)"
 # "**Name** (n)", "**Name** (0x8000.. )", "**DMTF Reserved** (..)"
 VALUE_RE = re.compile(
-    r"\*\*([^*\n]+?)\*\*\s*\(\s*(" + _NUM + r"?\s*(?:\.\.\s*" + _NUM + r"?)?)\s*\)")
+    r"\*\*([^*\n]+?)\*\*\s*\(\s*(" + _NUM + r"?\s*(?:\.\.\s*" + _NUM + r"?|\s" + _NUM + r")?)\s*\)")
 # a value table row: "<dt>**OK**</dt> <dt>5</dt>"
 VALUE_TABLE_RE = re.compile(
     r"<dt>\*\*([^*\n]+?)\*\*</dt>\s*<dt>\s*(" + _NUM + r"(?:\s*(?:\.\.|\s)\s*" + _NUM + r"?)?)\s*</dt>")
@@ -498,7 +498,10 @@ def build_class(cname, relpath, text):
         if "fixed" in sp:
             p["fixed"] = sp["fixed"]
         extra = None
-        if isinstance(p.get("default"), list) and not array:
+        if "default" in p and array and not isinstance(p["default"], list):
+            extra = "MOF default %s is a scalar for an array: not recorded" % \
+                json.dumps(p.pop("default"))
+        elif isinstance(p.get("default"), list) and not array:
             extra = "MOF default %s is an array for a scalar: not recorded" % \
                 json.dumps(p.pop("default"))
         elif "fixed" in p and "default" in p and \
