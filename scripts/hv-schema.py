@@ -344,6 +344,15 @@ VALUE_TABLE_RE = re.compile(
     r"<dt>\*\*([^*\n]+?)\*\*</dt>\s*<dt>\s*(" + _NUM + r"(?:\s*(?:\.\.|\s)\s*" + _NUM + r"?)?)\s*</dt>")
 
 
+# a value table row with the number alone and the name in the second column:
+# "| <dl> <dt>2</dt> </dl> | Enabled<br/> |"
+VALUE_NUM_ROW_RE = re.compile(
+    r"\|\s*<dl>\s*<dt>\s*(" + _NUM + r"(?:\s*\.\.\s*" + _NUM + r"?)?)\s*</dt>\s*</dl>\s*\|"
+    r"\s*([^|]*?)\s*\|")
+# a string property's documented values: "| <dl> <dt>"Microsoft:..."</dt> </dl> | ... |"
+STRING_ROW_RE = re.compile(r"\|\s*<dl>\s*<dt>\s*\"([^\"]*)\"\s*</dt>\s*</dl>\s*\|")
+
+
 def norm_valuemap(num):
     """A ValueMap entry as WMI writes it: decimal, ranges "a..b"."""
     num = re.sub(r"^(\S+)\s+(\S+)$", r"\1..\2", num.strip())   # a table's "12 32767"
@@ -397,9 +406,19 @@ def parse_props_section(text):
             if not vm.group(2).strip():
                 continue
             vals.append((norm_valuemap(vm.group(2)), unmd(vm.group(1))))
+        if not vals:
+            for vm in VALUE_NUM_ROW_RE.finditer(desc):
+                vname = re.sub(r"<br\s*/?>", "", vm.group(2)).strip().rstrip(".").strip()
+                if not vname or len(vname.split()) > 6:
+                    vals = []           # a sentence, not a value name: no value map
+                    break
+                vals.append((norm_valuemap(vm.group(1)), unmd(vname)))
         if vals:
             info["valuemap"] = [v[0] for v in vals]
             info["values"] = [v[1] for v in vals]
+        strs = STRING_ROW_RE.findall(desc)
+        if strs:
+            info["documented_values"] = strs
         fx = re.search(r"always set to\s*[\"“]([^\"”]*)[\"”]", desc)
         fn = re.search(r"always set to\s*(\d+)(?:\s*\(([^)]*)\))?(?=[\s,;]|\.(?!\d)|$)", desc)
         fnull = re.search(r"always set to\s*\*\*Null\*\*", desc)
@@ -497,6 +516,8 @@ def build_class(cname, relpath, text):
                 p["default"] = mp["default"]
         if "fixed" in sp:
             p["fixed"] = sp["fixed"]
+        if "documented_values" in sp:
+            p["documented_values"] = sp["documented_values"]
         extra = None
         if "default" in p and array and not isinstance(p["default"], list):
             extra = "MOF default %s is a scalar for an array: not recorded" % \

@@ -205,6 +205,17 @@ static void test_job(void **state)
     assert_int_equal(prop(job, "Name")->maxlen, 256);
 }
 
+static void test_vssd(void **state)
+{
+    const char *vssd = "Msvm_VirtualSystemSettingData";
+    assert_true(prop(vssd, "InstanceID")->key);
+    assert_false(prop(vssd, "VirtualSystemType")->writable);
+    int64_t v;
+    /* a value table giving the number alone, the name in the next column */
+    assert_true(qwmi_schema_value(prop(vssd, "AutomaticStartupAction"), "Always start", &v));
+    assert_int_equal(v, 4);
+}
+
 static void test_lookup_record(void **state)
 {
     const qwmi_prop_schema *r = prop(LOOKUP, "Rule");
@@ -245,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_allocation),
         cmocka_unit_test(test_switch),
         cmocka_unit_test(test_job),
+        cmocka_unit_test(test_vssd),
         cmocka_unit_test(test_lookup_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
