@@ -106,22 +106,8 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
         return NULL;
     }
     const qvs_class *cls = qvs_class_find(conf->backend, err, errlen);
-    qvs_options vo = {.dummy_state_file = conf->dummy_state_file,
-                      .provider_address = conf->provider_address,
-                      .ovs_integration_bridge = conf->ovs_integration_bridge,
-                      .ovs_datapath_type = conf->ovs_datapath_type,
-                      .ovs_rundir = conf->ovs_rundir,
-                      .ovs_state_file = conf->ovs_state_file,
-                      .hyperv_transport_name = conf->hyperv_transport,
-                      .hyperv_model_file = conf->hyperv_model_file,
-                      .hyperv_state_file = conf->hyperv_state_file,
-                      .hyperv_windows_version = conf->hyperv_windows_version,
-                      .hyperv_pa_interface = conf->hyperv_provider_interface,
-                      .hyperv_pa_ifindex = (long)conf->hyperv_provider_interface_index,
-                      .hyperv_pa_prefix_len = (long)conf->hyperv_provider_prefix_length,
-                      .hyperv_pa_vlan = (long)conf->hyperv_provider_vlan_id,
-                      .hyperv_pa_next_hop = conf->hyperv_provider_next_hop,
-                      .hyperv_job_wait_ms = (int)conf->hyperv_job_wait_ms};
+    qvs_options vo;
+    qag_conf_backend_options(conf, &vo);
     qvs *vs;
     if (!cls || cls->open(&vo, &vs, err, errlen) < 0) {
         qag_auth_free(auth);

@@ -110,9 +110,35 @@ static const qopt qag_opts[] = {
       "Provider route 0.0.0.0/0 (or ::/0) via this gateway (empty: no provider route)"),
     O("hyperv", "job_wait_ms", QOPT_INT, hyperv_job_wait_ms, "2000", 0, 60000,
       "Longest wait for Hyper-V jobs in one batch; a job still running then is picked up later"),
+    O("hyperv", "port_acls_2012", QOPT_STR, hyperv_port_acls_2012, "on-link", 0, 0,
+      "Windows Server 2012 only (port ACLs match addresses only): on-link = deny what the "
+      "security groups do not allow by address, except the network's own subnets, IPv6 "
+      "link-local and the DHCP broadcast (DHCP and neighbour discovery keep working); none = "
+      "no port ACLs (security groups not enforced, reported)"),
 };
 
 static void qag_conf_warn(const char *msg) { QLOG_W("config", "%s", msg); }
+
+void qag_conf_backend_options(const qag_conf *c, qvs_options *o)
+{
+    *o = (qvs_options){.dummy_state_file = c->dummy_state_file,
+                       .provider_address = c->provider_address,
+                       .ovs_integration_bridge = c->ovs_integration_bridge,
+                       .ovs_datapath_type = c->ovs_datapath_type,
+                       .ovs_rundir = c->ovs_rundir,
+                       .ovs_state_file = c->ovs_state_file,
+                       .hyperv_transport_name = c->hyperv_transport,
+                       .hyperv_model_file = c->hyperv_model_file,
+                       .hyperv_state_file = c->hyperv_state_file,
+                       .hyperv_windows_version = c->hyperv_windows_version,
+                       .hyperv_pa_interface = c->hyperv_provider_interface,
+                       .hyperv_pa_ifindex = (long)c->hyperv_provider_interface_index,
+                       .hyperv_pa_prefix_len = (long)c->hyperv_provider_prefix_length,
+                       .hyperv_pa_vlan = (long)c->hyperv_provider_vlan_id,
+                       .hyperv_pa_next_hop = c->hyperv_provider_next_hop,
+                       .hyperv_port_acls_2012 = c->hyperv_port_acls_2012,
+                       .hyperv_job_wait_ms = (int)c->hyperv_job_wait_ms};
+}
 
 void qag_conf_print_help(FILE *f) { qopt_print_help(f, qag_opts, QHV_ARRAY_SIZE(qag_opts)); }
 
@@ -255,6 +281,11 @@ static int qag_conf_derive(qag_conf *c, char *err, size_t errlen)
     if (!*c->vif_type) {
         free(c->vif_type);
         c->vif_type = xstrdup(!strcmp(c->backend, "ovs") ? "ovs" : "hyperv");
+    }
+    if (strcmp(c->hyperv_port_acls_2012, "on-link") && strcmp(c->hyperv_port_acls_2012, "none")) {
+        snprintf(err, errlen, "[hyperv] port_acls_2012: '%s' is neither on-link nor none",
+                 c->hyperv_port_acls_2012);
+        return -1;
     }
     if (*c->hyperv_provider_interface && !qag_conf_mac_dashes(c->hyperv_provider_interface, NULL) &&
         !qag_conf_alias_ok(c->hyperv_provider_interface)) {

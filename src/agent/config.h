@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "vswitch/vswitch.h"
 
 typedef struct qag_mapping {
     char *pattern;      /* shell wildcard over physical network names */
@@ -68,6 +69,7 @@ typedef struct qag_conf {
     int64_t hyperv_provider_vlan_id;
     char *hyperv_provider_next_hop;
     int64_t hyperv_job_wait_ms;
+    char *hyperv_port_acls_2012;            /* "on-link" or "none" */
 
     /* Derived. */
     qag_mapping *mappings;
@@ -81,6 +83,8 @@ typedef struct qag_conf {
 int qag_conf_load(qag_conf *c, const char *const *files, size_t nfiles, char *err,
                   size_t errlen);
 void qag_conf_free(qag_conf *c);
+/* The backend's options from c (borrowing c's strings). */
+void qag_conf_backend_options(const qag_conf *c, qvs_options *o);
 void qag_conf_print_help(FILE *f);
 
 /* Parses "pattern:vswitch,..." into c->mappings (replacing them). */

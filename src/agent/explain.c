@@ -47,16 +47,9 @@ static char *qag_dry_run_version(const qag_conf *conf)
         return NULL;
     char err[256];
     const qvs_class *cls = qvs_class_find(conf->backend, err, sizeof err);
-    qvs_options vo = {.provider_address = conf->provider_address,
-                      .hyperv_transport_name = conf->hyperv_transport,
-                      .hyperv_model_file = conf->hyperv_model_file,
-                      .hyperv_windows_version = conf->hyperv_windows_version,
-                      .hyperv_pa_interface = conf->hyperv_provider_interface,
-                      .hyperv_pa_ifindex = (long)conf->hyperv_provider_interface_index,
-                      .hyperv_pa_prefix_len = (long)conf->hyperv_provider_prefix_length,
-                      .hyperv_pa_vlan = (long)conf->hyperv_provider_vlan_id,
-                      .hyperv_pa_next_hop = conf->hyperv_provider_next_hop,
-                      .hyperv_job_wait_ms = (int)conf->hyperv_job_wait_ms};
+    qvs_options vo;
+    qag_conf_backend_options(conf, &vo);
+    vo.hyperv_state_file = NULL;    /* a look at the host, not the agent's state */
     qvs *vs = NULL;
     char *version = NULL;
     if (cls && cls->capabilities && cls->open(&vo, &vs, err, sizeof err) == 0) {

@@ -436,6 +436,7 @@ static void test_ip_rewrite_port(void **state)
     qvs_map_put(d, "provider_address/192.168.2.5",
                 J("{\"address\": \"192.168.2.5\", \"host\": \"h\"}"));
     char err[256];
+    qwmi_model_add_netadapter(f->t.w, 7, "Ethernet 7", "00-15-5D-01-02-07", true);
     qj *op_pa = J("{\"__CLASS\": \"MSFT_NetVirtualizationProviderAddressSettingData\", "
                   "\"ProviderAddress\": \"172.16.0.9\", \"InterfaceIndex\": 7, "
                   "\"PrefixLength\": 16}");
@@ -1148,6 +1149,31 @@ static void test_hnv_prerequisites(void **state)
     fx_free(f);
 }
 
+/* Jobs that outlast the wait and answer without paths: qhv's own VLAN and
+ * security settings are still known as its own once the jobs end. */
+static void test_slow_jobs(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_hyperv_class.close(f->vs);
+    f->job_wait_ms = 0;
+    f->vs = fx_backend(f);
+    qwmi_model_fault_jobs(f->t.w, 3, 0, 0, NULL);
+    qvs_map *d = qvs_map_new();
+    put_port(d, P1, port_value("vlan", 101, "fa:16:3e:00:00:01", true), "[]", "[]");
+    size_t failed = 1;
+    for (int i = 0; i < 20 && failed; i++)
+        converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    qvs_observed obs;
+    char err[256];
+    assert_int_equal(qvs_hyperv_class.dump(f->vs, &obs, err, sizeof err), 0);
+    assert_null(qvs_map_get(obs.foreign, "port/" P1));
+    qvs_observed_free(&obs);
+    assert_installed(f, d);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
 /* A legacy network adapter named by a port: said, never wired. */
 static void test_legacy_nic(void **state)
 {
@@ -1187,6 +1213,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_copies),
         cmocka_unit_test(test_hnv_prerequisites),
         cmocka_unit_test(test_legacy_nic),
+        cmocka_unit_test(test_slow_jobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -309,6 +309,11 @@ static qj *hv_in_add(qvs *vs, hv_pw *w)
     if (!qj_len(w->adds) || !w->alloc_path)
         return NULL;
     w->wrote_features = true;
+    /* Until their InstanceIDs are recorded, the port's VLAN and security
+     * settings are claimed as qhv's (hv_pf_get). */
+    qj *rec = qvs_map_get(vs->own, w->id);
+    if (rec)
+        qj_set(rec, "claim", qj_bool(true));
     return hv_in("AffectedConfiguration", qj_str(w->alloc_path), "FeatureSettings",
                  qj_clone(w->adds));
 }
@@ -496,6 +501,8 @@ static void hv_verify(qvs *vs, hv_pw *pw, size_t n, const qvs_map *sets)
             hv_own_feat(vs, w->id, qj_get_str(vlan, "InstanceID"));
         if (sec && w->sec_add)
             hv_own_feat(vs, w->id, qj_get_str(sec, "InstanceID"));
+        if ((vlan || !w->vlan_add) && (sec || !w->sec_add))
+            qj_remove(qvs_map_get(vs->own, w->id), "claim");
         const char *what = NULL;
         if (w->port) {
             qj *wv = hv_want_vlan(w->port), *ws = hv_want_sec(w->port);
@@ -626,12 +633,13 @@ void hv_ports(qvs *vs, const hv_view *v, qvs_map *next, hv_pw *pw, size_t n)
             w->alloc_path = xstrdup(qj_get_str(w->pf.alloc, "__PATH"));
             w->alloc_row = qj_clone(w->pf.alloc);
             if (w->pf.adopt) {
-                /* Adopted with what it carries. */
+                /* Adopted with what it carries (or claimed: see hv_in_add). */
                 hv_own_alloc(vs, w->id, qj_get_str(w->pf.alloc, "InstanceID"));
                 if (w->pf.vlan)
                     hv_own_feat(vs, w->id, qj_get_str(w->pf.vlan, "InstanceID"));
                 if (w->pf.sec)
                     hv_own_feat(vs, w->id, qj_get_str(w->pf.sec, "InstanceID"));
+                qj_remove(qvs_map_get(vs->own, w->id), "claim");
             }
         }
         if (!w->port) {

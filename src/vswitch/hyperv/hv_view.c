@@ -293,13 +293,17 @@ void hv_pf_get(const qvs *vs, const hv_view *v, const char *port, hv_pf *pf)
         pf->sec = qj_at(v->rows[V_SEC], (size_t)si->u.i);
     /* Known connection: its VLAN and security settings are qhv's only if
      * qhv recorded them (ElementName is Hyper-V's fixed display name and
-     * says nothing). Adopted connection: adopted with it. */
-    if (!pf->foreign && known && pf->vlan &&
+     * says nothing), or if qhv added them by a call whose answer named
+     * none ("claim": a job that outlasted the wait or gave no paths).
+     * Adopted connection: adopted with it. */
+    if (known && qj_get_bool(qvs_map_get(vs->own, port), "claim", false))
+        pf->adopt = true;
+    if (!pf->foreign && known && !pf->adopt && pf->vlan &&
         !hv_own_has(vs, port, qj_get_str(pf->vlan, "InstanceID"))) {
         snprintf(pf->why, sizeof pf->why, "its VLAN setting was made by someone else");
         pf->foreign = pf->why;
     }
-    if (!pf->foreign && known && pf->sec &&
+    if (!pf->foreign && known && !pf->adopt && pf->sec &&
         !hv_own_has(vs, port, qj_get_str(pf->sec, "InstanceID"))) {
         snprintf(pf->why, sizeof pf->why,
                  "its security setting (VSID, guards) was made by someone else");
