@@ -600,6 +600,12 @@ static void test_m4_namespaces(void **state)
     assert_int_equal(t.cls->query(t.w, QWMI_NS_VIRT, "SELECT * FROM " C_LR, &rows, err,
                                   sizeof err), -ENOENT);
     assert_int_equal(put(&t, "{\"__CLASS\": \"" C_VLAN "\"}"), -ENOENT);
+    /* Msvm_ settings are not deleted by DeleteInstance. */
+    qwmi_model_add_nic(t.w, "vm1", PORT, NULL);
+    char *nic = path_of(&t, "SELECT * FROM " C_NIC);
+    assert_int_equal(t.cls->delete_instance(t.w, QWMI_NS_VIRT, nic, err, sizeof err),
+                     -EOPNOTSUPP);
+    free(nic);
     /* An unknown namespace. */
     assert_int_equal(t.cls->query(t.w, "root\\virtualization", "SELECT * FROM " C_NIC, &rows,
                                   err, sizeof err), -ENOENT);

@@ -713,6 +713,13 @@ static int qwm_delete(qwmi *w, const char *ns, const char *path, char *err, size
     if (rc < 0)
         return rc;
     const qj *i = qwm_get(w, path);
+    if (i && !qwm_wnv_class(qwm_cls(i))) {
+        /* Hyper-V's settings go through the management service's Remove*
+         * methods; its providers do not delete instances. */
+        qwm_err(err, errlen, "%s: DeleteInstance is not supported by its provider "
+                             "(WBEM_E_PROVIDER_NOT_CAPABLE 0x80041024)", path);
+        return -EOPNOTSUPP;
+    }
     if (!i || qj_get(i, "__pending") || !qwm_del(w, path)) {
         qwm_err(err, errlen, "%s: not found (WBEM_E_NOT_FOUND 0x80041002)", path);
         return -ENOENT;

@@ -45,6 +45,9 @@
  *    one switch (else 32773); a second connection of a NIC: 32775. Its
  *    InstanceID starts with the NIC's (so with the VSSD's).
  *  - Settings of a checkpoint cannot be changed (32775).
+ *  - put_instance and delete_instance serve the NetWNV classes only (the
+ *    Msvm_ ones change through the management service's methods):
+ *    elsewhere -EINVAL / -EOPNOTSUPP (WBEM_E_PROVIDER_NOT_CAPABLE).
  *  - Jobs (M7): with job faults on, methods answer 4096 without their
  *    Resulting*Settings; a finished job vanishes after 2 more gets
  *    (WBEM_E_NOT_FOUND); an "error" job ends JobState 7 with ErrorCode !=
