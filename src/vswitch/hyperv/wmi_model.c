@@ -109,38 +109,33 @@ const char *qwm_class_ns(const char *cls)
     return NULL;
 }
 
-/* Keys of the classes the schema has no page for (their CIM keys). */
-static size_t qwm_fallback_keys(const char *cls, const char **out, size_t max)
+/* The keys WMI uses in the __PATH of systems, services and jobs. Microsoft's
+ * class pages carry no Key qualifiers for them, and what the schema infers
+ * differs from the paths a host gives (the contract's switch path has
+ * CIM_System's two keys): these classes' keys are the model's, from CIM. */
+static size_t qwm_cim_keys(const char *cls, const char **out, size_t max)
 {
     static const char *const sys[] = {"CreationClassName", "Name", NULL};
     static const char *const svc[] = {"CreationClassName", "Name", "SystemCreationClassName",
                                       "SystemName", NULL};
-    static const char *const dev[] = {"CreationClassName", "DeviceID", "SystemCreationClassName",
-                                      "SystemName", NULL};
-    static const char *const iid[] = {"InstanceID", NULL};
-    const char *const *k = iid;
+    static const char *const job[] = {"InstanceID", NULL};
+    const char *const *k = NULL;
     if (!strcasecmp(cls, C_CS) || !strcasecmp(cls, "Msvm_PlannedComputerSystem") ||
         !strcasecmp(cls, C_SWITCH))
         k = sys;
     else if (!strcasecmp(cls, C_VSMS) ||
              !strcasecmp(cls, "Msvm_VirtualEthernetSwitchManagementService"))
         k = svc;
-    else if (!strcasecmp(cls, C_NA))
-        k = dev;
-    else if (!strcasecmp(cls, C_OS))
-        return 0;   /* the model's singleton Win32_OperatingSystem=@ */
+    else if (!strcasecmp(cls, C_JOB))
+        k = job;
     size_t n = 0;
-    for (; k[n] && n < max; n++)
+    for (; k && k[n] && n < max; n++)
         out[n] = k[n];
     return n;
 }
 
 size_t qwm_class_keys(const char *cls, const char **out, size_t max)
 {
-    /* The contract's switch path has CIM_System's two keys; the schema's
-     * page for it marks InstanceID. */
-    if (!strcasecmp(cls, C_SWITCH))
-        return qwm_fallback_keys(cls, out, max);
     if (qwm_wnv_class(cls)) {
         /* Undocumented: the model's choice (wmi_model.h). */
         const char *const *keys, *const *ro;
@@ -151,13 +146,19 @@ size_t qwm_class_keys(const char *cls, const char **out, size_t max)
         return n;
     }
     if (!strcasecmp(cls, C_OS))
-        return 0;
+        return 0;   /* the model's singleton Win32_OperatingSystem=@ */
+    size_t n = qwm_cim_keys(cls, out, max);
+    if (n)
+        return n;
     const qwmi_class_schema *c = qwmi_schema_class(cls);
-    size_t n = 0;
     for (size_t i = 0; c && i < c->nprops; i++)
         if (c->props[i].key && n < max)
             out[n++] = c->props[i].name;
-    return n ? n : qwm_fallback_keys(cls, out, max);
+    if (!n && max) {
+        out[0] = "InstanceID";   /* a setting the schema lacks */
+        n = 1;
+    }
+    return n;
 }
 
 /* The text of a key value (numbers as decimal). */
