@@ -395,7 +395,7 @@ static qj *qwm_features_new(const qj *list, char *err, size_t errlen)
         const qj *f = qj_at(list, i);
         if (!qwm_cls(f) || qwm_schema_check(f, err, errlen) < 0) {
             if (!qwm_cls(f))
-                qwm_err(err, errlen, "FeatureSettings[%zu] has no __CLASS", i);
+                qwm_err(err, errlen, "FeatureSettings[%lu] has no __CLASS", (unsigned long)i);
             qj_free(batch);
             return NULL;
         }
