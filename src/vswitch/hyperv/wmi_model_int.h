@@ -27,9 +27,9 @@
 
 #define VSMS_PATH "Msvm_VirtualSystemManagementService.Name=\"vmms\""  /* key Name only: use qwm_vsms */
 #define OS_PATH "Win32_OperatingSystem=@"
+#define QWM_MAXKEYS 8        /* key properties of a class, at most */
 /* The host name in __PATH, and as Hyper-V writes it in the references it
  * stores (another case: a byte comparison of the two fails). */
-#define QWM_MAXKEYS 8        /* key properties of a class, at most */
 #define QWM_HOST "hv-host01"
 #define QWM_HOST_REF "HV-HOST01"
 #define RV_INVALID 32773    /* invalid parameter */
@@ -67,8 +67,9 @@ struct qwmi {
     int major, minor;
     long build;
     int64_t seq;
-    qvs_map *inst;              /* canonical path → instance ("__"-members
-                                 * other than __CLASS/__PATH are the model's own) */
+    qvs_map *inst;              /* canonical path (qwm_key) → instance ("__"-
+                                 * members other than __CLASS/__PATH are the
+                                 * model's own); look a path up with qwm_get */
     qvs_map *feat;              /* allocation InstanceID → {feature key: null}
                                  * (an index: ports' features without a scan) */
     qvs_map *conn;              /* NIC key → {allocation key: null} (by Parent) */
