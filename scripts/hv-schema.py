@@ -66,9 +66,9 @@ CLASSES = {
     "MSFT_NetVirtualizationCustomerRouteSettingData": "desktop-src/NetWNVProv/msft-netvirtualizationcustomerroutesettingdata.md",
     "MSFT_NetVirtualizationProviderAddressSettingData": "desktop-src/NetWNVProv/msft-netvirtualizationprovideraddresssettingdata.md",
     "MSFT_NetVirtualizationProviderRouteSettingData": "desktop-src/NetWNVProv/msft-netvirtualizationproviderroutesettingdata.md",
-    "MSFT_NetAdapter": None,
-    "MSFT_NetAdapterBindingSettingData": None,
-    "Win32_OperatingSystem": None,
+    "MSFT_NetAdapter": "desktop-src/NetAdapterCimProv/msft-netadapter.md",
+    "MSFT_NetAdapterBindingSettingData": "desktop-src/NetAdapterCimProv/msft-netadapterbindingsettingdata.md",
+    "Win32_OperatingSystem": "desktop-src/CIMWin32Prov/win32-operatingsystem.md",
 }
 
 # ---------------------------------------------------------------------------
@@ -77,50 +77,48 @@ CLASSES = {
 # class, "valuemap_source" and "note" of a property).
 # ---------------------------------------------------------------------------
 
-# Classes without a page in MicrosoftDocs/win32 (searched with the file
-# index: find_files under desktop-src, find_string on the class names): a
-# minimal entry with only the properties the hyperv backend uses. No
-# qualifier is claimed beyond what is stated; keys are the ones WMI shows.
+# Fallbacks for classes outside HyperV_v2/NetWNVProv, used only when their
+# page (CLASSES above) is not in the docs tree given: a minimal entry with
+# the properties the hyperv backend uses, marked "hand-written". With the
+# pages present (the committed data), the pages are used instead.
 HAND_WRITTEN = {
     "MSFT_NetAdapter": {
-        "source": "hand-written: no MSFT_NetAdapter class page in MicrosoftDocs/win32 "
-                  "(the NetAdapter CIM provider is documented elsewhere); only the "
-                  "properties the hyperv backend reads",
+        "source": "hand-written fallback (the page desktop-src/NetAdapterCimProv/"
+                  "msft-netadapter.md was not in the docs tree): only the properties "
+                  "the hyperv backend reads; the page has no InterfaceAlias or "
+                  "MacAddress property (PowerShell's Get-NetAdapter shows them as "
+                  "aliases of Name and PermanentAddress)",
         "namespace": STDCIMV2,
         "parent": "CIM_NetworkPort",
         "properties": {
-            "DeviceID": {"type": "string", "key": True},
+            "DeviceID": {"type": "string"},
             "InterfaceIndex": {"type": "uint32"},
             "Name": {"type": "string"},
-            "InterfaceAlias": {"type": "string"},
             "InterfaceDescription": {"type": "string"},
             "PermanentAddress": {"type": "string"},
-            "MacAddress": {"type": "string"},
         },
     },
     "MSFT_NetAdapterBindingSettingData": {
-        "source": "hand-written: no MSFT_NetAdapterBindingSettingData class page in "
-                  "MicrosoftDocs/win32; only the properties the hyperv backend uses",
+        "source": "hand-written fallback (the page desktop-src/NetAdapterCimProv/"
+                  "msft-netadapterbindingsettingdata.md was not in the docs tree): "
+                  "only the properties the hyperv backend uses",
         "namespace": STDCIMV2,
         "parent": "MSFT_NetAdapterSettingData",
         "properties": {
             "InstanceID": {"type": "string", "key": True},
             "Name": {"type": "string"},
-            "InterfaceAlias": {"type": "string"},
             "ComponentID": {"type": "string"},
             "DisplayName": {"type": "string"},
             "Enabled": {"type": "boolean", "writable": True},
         },
     },
     "Win32_OperatingSystem": {
-        "source": "hand-written: Win32_OperatingSystem is documented in "
-                  "MicrosoftDocs/win32 under desktop-src/CIMWin32Prov, outside the "
-                  "HyperV_v2/NetWNVProv pages this script reads; only the properties "
-                  "the hyperv backend reads",
+        "source": "hand-written fallback (the page desktop-src/CIMWin32Prov/"
+                  "win32-operatingsystem.md was not in the docs tree): only the "
+                  "properties the hyperv backend reads",
         "namespace": CIMV2,
         "parent": "CIM_OperatingSystem",
         "properties": {
-            "Name": {"type": "string", "key": True},
             "Version": {"type": "string"},
             "BuildNumber": {"type": "string"},
             "Caption": {"type": "string"},
@@ -189,6 +187,25 @@ _NETWNV_NONE_NOTE = " No usable value map is documented; none is recorded."
 
 # Class-level notes (facts about the documentation itself).
 CLASS_NOTES = {
+    "MSFT_NetAdapter":
+        "The page marks no property Key (CIM_NetworkPort's keys are "
+        "CreationClassName, DeviceID, SystemCreationClassName, SystemName) and "
+        "lists no InterfaceAlias or MacAddress property: Get-NetAdapter's "
+        "InterfaceAlias and MacAddress are PowerShell aliases of Name and "
+        "PermanentAddress. It gives OtherPortType, PortType, RequestedSpeed and "
+        "UsageRestriction the access type Write-only (recorded as writable).",
+    "Win32_OperatingSystem":
+        "Partial: every property's type is from the page's MOF block; the "
+        "property entries (access, qualifiers) were copied only for BuildNumber, "
+        "Caption, CreationClassName, CSCreationClassName, CSName and Version. "
+        "Keys per the page's CIM_Key qualifiers: CreationClassName, "
+        "CSCreationClassName, CSName (Name's entry not copied). The class is a "
+        "singleton (the page's MOF: [Singleton]).",
+    "Msvm_ComputerSystem":
+        "The page marks only InstanceID as Key; instances' __PATH name them by "
+        "CIM_System's keys CreationClassName and Name. Its EnabledState table "
+        "stops at 10 (Starting), though its HealthState text names 32768 (Paused) "
+        "and its OperationalStatus text 32769 (Suspended).",
     "Msvm_EmulatedEthernetPortSettingData":
         "The page gives InstanceID no Key qualifier (the other setting-data "
         "pages mark it Key); recorded as given.",
@@ -336,18 +353,20 @@ def parse_mof(text):
 
 
 _NUM = r"(?:0x[0-9A-Fa-f]+|\d+)"
+# a number with its hex spelled out after it: "1 (0x1)"
+_NUMX = _NUM + r"(?:\s*\(0x[0-9A-Fa-f]+\))?"
 # "**Name** (n)", "**Name** (0x8000.. )", "**DMTF Reserved** (..)"
 VALUE_RE = re.compile(
-    r"\*\*([^*\n]+?)\*\*\s*\(\s*(" + _NUM + r"?\s*(?:\.\.\s*" + _NUM + r"?|\s" + _NUM + r")?)\s*\)")
+    r"\*\*([^*\n]+?)\*\*\s*\(\s*((?:" + _NUMX + r")?\s*(?:\.\.\s*" + _NUM + r"?|\s" + _NUM + r")?)\s*\)")
 # a value table row: "<dt>**OK**</dt> <dt>5</dt>"
 VALUE_TABLE_RE = re.compile(
-    r"<dt>\*\*([^*\n]+?)\*\*</dt>\s*<dt>\s*(" + _NUM + r"(?:\s*(?:\.\.|\s)\s*" + _NUM + r"?)?)\s*</dt>")
+    r"<dt>\*\*([^*\n]+?)\*\*</dt>\s*<dt>\s*(" + _NUMX + r"(?:\s*(?:\.\.|\s)\s*" + _NUM + r"?)?)\s*</dt>")
 
 
 # a value table row with the number alone and the name in the second column:
 # "| <dl> <dt>2</dt> </dl> | Enabled<br/> |"
 VALUE_NUM_ROW_RE = re.compile(
-    r"\|\s*<dl>\s*<dt>\s*(" + _NUM + r"(?:\s*\.\.\s*" + _NUM + r"?)?)\s*</dt>\s*</dl>\s*\|"
+    r"\|\s*<dl>\s*<dt>\s*(" + _NUMX + r"(?:\s*\.\.\s*" + _NUM + r"?)?)\s*</dt>\s*</dl>\s*\|"
     r"\s*([^|]*?)\s*\|")
 # a string property's documented values: "| <dl> <dt>"Microsoft:..."</dt> </dl> | ... |"
 STRING_ROW_RE = re.compile(r"\|\s*<dl>\s*<dt>\s*\"([^\"]*)\"\s*</dt>\s*</dl>\s*\|")
@@ -355,6 +374,7 @@ STRING_ROW_RE = re.compile(r"\|\s*<dl>\s*<dt>\s*\"([^\"]*)\"\s*</dt>\s*</dl>\s*\
 
 def norm_valuemap(num):
     """A ValueMap entry as WMI writes it: decimal, ranges "a..b"."""
+    num = re.sub(r"\s*\(0x[0-9A-Fa-f]+\)", "", num)             # "1 (0x1)"
     num = re.sub(r"^(\S+)\s+(\S+)$", r"\1..\2", num.strip())   # a table's "12 32767"
     num = re.sub(r"\s+", "", num)
     return re.sub(r"0x[0-9A-Fa-f]+", lambda m: str(int(m.group(0), 16)), num)
@@ -394,7 +414,7 @@ def parse_props_section(text):
         head, desc = (ent[:cut], ent[cut:]) if cut >= 0 else (ent, "")
         qm = re.search(r"Qualifiers:\s*(.*?)\n</dt>", head, re.S)
         quals = qm.group(1) if qm else ""
-        info["key"] = bool(re.search(r"\*\*Key\*\*", quals))
+        info["key"] = bool(re.search(r"\*\*(?:CIM\\?_)?Key\*\*", quals))
         info["write"] = bool(re.search(r"\*\*Write\*\*", quals))
         w = re.search(r"\*\*WmiDataId\*\*\]?(?:\([^)]*\))?\s*\(\s*(\d+)\s*\)", quals)
         info["wmidataid"] = int(w.group(1)) if w else 0
@@ -462,7 +482,7 @@ def namespace_of(cname):
     return CIMV2
 
 
-def build_class(cname, relpath, text):
+def build_class(cname, relpath, text, copy_kind=None):
     mof = parse_mof(text)
     sec = parse_props_section(text)
     if mof is None:
@@ -474,7 +494,15 @@ def build_class(cname, relpath, text):
     notes = []
     # case-insensitive join of the two lists (the MOF's names win)
     sec_ci = {k.lower(): (k, v) for k, v in sec.items()}
-    names = list(mprops.keys())
+    names = []
+    for k in mprops:
+        same = [n for n in names if n.lower() == k.lower()]
+        if same:
+            # WMI property names are case-insensitive: one property
+            notes.append("%s and %s: listed twice, one property (WMI names are "
+                         "case-insensitive); the first spelling kept" % (same[0], k))
+            continue
+        names.append(k)
     for k in sec:
         if k.lower() not in {n.lower() for n in names}:
             names.append(k)
@@ -485,7 +513,10 @@ def build_class(cname, relpath, text):
         sp = sk[1] if sk else {}
         if mp is None and sk is None:
             continue
-        if sk is None:
+        if sk is None and copy_kind == "partial":
+            sp = {"note": "entry not copied from the page (partial copy): type from "
+                          "its MOF block only"}
+        elif sk is None:
             notes.append("%s: in the MOF, not in the Properties section" % n)
         typ = (mp or sp).get("type", "string")
         array = (mp or {}).get("array", False) or sp.get("array", False)
@@ -494,7 +525,7 @@ def build_class(cname, relpath, text):
             "array": array,
             "key": bool((mp or {}).get("key") or sp.get("key")),
             "writable": bool((mp or {}).get("write") or sp.get("write")
-                             or sp.get("access", "").lower() == "read/write"),
+                             or sp.get("access", "").lower() in ("read/write", "write-only")),
             "wmidataid": sp.get("wmidataid", 0),
             "maxlen": sp.get("maxlen", -1),
             "valuemap": sp.get("valuemap", []),
@@ -530,8 +561,8 @@ def build_class(cname, relpath, text):
             extra = ("the page's MOF default %s and its text (always %s) disagree: "
                      "no fixed value recorded" % (json.dumps(p["default"]),
                                                   json.dumps(p.pop("fixed"))))
-        pnotes = [x for x in ((mp or {}).get("default_note"), sp.get("fixed_note"), extra)
-                  if x]
+        pnotes = [x for x in ((mp or {}).get("default_note"), sp.get("fixed_note"), extra,
+                              sp.get("note")) if x]
         if pnotes:
             p["note"] = "; ".join(pnotes)
         if sp.get("access"):
@@ -618,7 +649,8 @@ def main():
         if full and os.path.exists(full):
             with open(full, encoding="utf-8") as f:
                 text = f.read()
-            classes[cname] = build_class(cname, rel, text)
+            kind = commits.get(rel, [None, None])[1:2]
+            classes[cname] = build_class(cname, rel, text, kind[0] if kind else None)
             ent = {"path": rel}
             if rel in commits:
                 ent["commit"] = commits[rel][0]

@@ -49,9 +49,45 @@ static void test_namespaces(void **state)
 {
     assert_string_equal(qwmi_schema_class(VLAN)->ns, "root\\virtualization\\v2");
     assert_string_equal(qwmi_schema_class(LOOKUP)->ns, "root\\StandardCimv2");
-    const qwmi_class_schema *os = qwmi_schema_class("Win32_OperatingSystem");
-    if (os)
-        assert_string_equal(os->ns, "root\\cimv2");
+    assert_string_equal(qwmi_schema_class("MSFT_NetAdapter")->ns, "root\\StandardCimv2");
+    assert_string_equal(qwmi_schema_class("MSFT_NetAdapterBindingSettingData")->ns,
+                        "root\\StandardCimv2");
+    assert_string_equal(qwmi_schema_class("Win32_OperatingSystem")->ns, "root\\cimv2");
+    /* every class the backend touches is there */
+    static const char *const all[] = {
+        "Msvm_VirtualEthernetSwitch", "Msvm_VirtualEthernetSwitchSettingData",
+        "Msvm_VirtualEthernetSwitchManagementService", "Msvm_VirtualSystemManagementService",
+        "Msvm_VirtualSystemSettingData", "Msvm_ComputerSystem",
+        "Msvm_SyntheticEthernetPortSettingData", "Msvm_EmulatedEthernetPortSettingData",
+        "Msvm_EthernetPortAllocationSettingData", VLAN,
+        "Msvm_EthernetSwitchPortSecuritySettingData", "Msvm_EthernetSwitchPortAclSettingData",
+        XACL, "Msvm_ConcreteJob", "Msvm_ResourcePool", "Msvm_InternalEthernetPort", LOOKUP,
+        "MSFT_NetVirtualizationCustomerRouteSettingData",
+        "MSFT_NetVirtualizationProviderAddressSettingData",
+        "MSFT_NetVirtualizationProviderRouteSettingData",
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        const qwmi_class_schema *c = qwmi_schema_class(all[i]);
+        assert_non_null(c);
+        assert_true(c->nprops > 0);
+    }
+}
+
+static void test_netadapter(void **state)
+{
+    const qwmi_prop_schema *ii = prop("MSFT_NetAdapter", "InterfaceIndex");
+    assert_string_equal(ii->type, "uint32");
+    assert_string_equal(prop("MSFT_NetAdapter", "PermanentAddress")->type, "string");
+    /* not properties of the class (PowerShell aliases) */
+    const qwmi_class_schema *na = qwmi_schema_class("MSFT_NetAdapter");
+    assert_null(qwmi_schema_prop(na, "InterfaceAlias"));
+    assert_null(qwmi_schema_prop(na, "MacAddress"));
+    const qwmi_prop_schema *en = prop("MSFT_NetAdapterBindingSettingData", "Enabled");
+    assert_string_equal(en->type, "boolean");
+    assert_true(en->writable);
+    assert_true(prop("MSFT_NetAdapterBindingSettingData", "InstanceID")->key);
+    assert_string_equal(prop("Win32_OperatingSystem", "BuildNumber")->type, "string");
+    assert_true(prop("Win32_OperatingSystem", "CSName")->key);    /* CIM_Key */
 }
 
 static void test_case_insensitive(void **state)
@@ -257,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_switch),
         cmocka_unit_test(test_job),
         cmocka_unit_test(test_vssd),
+        cmocka_unit_test(test_netadapter),
         cmocka_unit_test(test_lookup_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
