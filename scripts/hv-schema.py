@@ -91,7 +91,10 @@ HAND_WRITTEN = {
         "namespace": STDCIMV2,
         "parent": "CIM_NetworkPort",
         "properties": {
-            "DeviceID": {"type": "string"},
+            "CreationClassName": {"type": "string", "key": True},
+            "DeviceID": {"type": "string", "key": True},
+            "SystemCreationClassName": {"type": "string", "key": True},
+            "SystemName": {"type": "string", "key": True},
             "InterfaceIndex": {"type": "uint32"},
             "Name": {"type": "string"},
             "InterfaceDescription": {"type": "string"},
@@ -185,11 +188,25 @@ _NETWNV_OVERRIDE_NOTE = (
     "class's ValueMap (wmi.h value_map) and maps by name.")
 _NETWNV_NONE_NOTE = " No usable value map is documented; none is recorded."
 
+# Keys a page does not mark. The class's WMI paths need them; they are the
+# keys its DMTF CIM parent declares (not Microsoft's class page): recorded
+# with "key_source".
+KEY_OVERRIDES = {
+    "MSFT_NetAdapter": {
+        "keys": ["CreationClassName", "DeviceID", "SystemCreationClassName", "SystemName"],
+        "source": "not on the class page: the Key properties of its DMTF parent "
+                  "CIM_LogicalDevice (CIM schema: SystemCreationClassName, SystemName, "
+                  "CreationClassName, DeviceID), which MSFT_NetAdapter inherits through "
+                  "CIM_NetworkPort",
+    },
+}
+
 # Class-level notes (facts about the documentation itself).
 CLASS_NOTES = {
     "MSFT_NetAdapter":
-        "The page marks no property Key (CIM_NetworkPort's keys are "
-        "CreationClassName, DeviceID, SystemCreationClassName, SystemName) and "
+        "The page marks no property Key; the keys recorded (key_source) are "
+        "CIM_LogicalDevice's: CreationClassName, DeviceID, SystemCreationClassName, "
+        "SystemName. It "
         "lists no InterfaceAlias or MacAddress property: Get-NetAdapter's "
         "InterfaceAlias and MacAddress are PowerShell aliases of Name and "
         "PermanentAddress. It gives OtherPortType, PortType, RequestedSpeed and "
@@ -607,6 +624,16 @@ def apply_overrides(classes):
         if cname not in classes or "valuemap_source" not in \
                 classes[cname]["properties"].get(pname, {}):
             raise SystemExit("override for %s.%s not applied" % (cname, pname))
+    for cname, ov in sorted(KEY_OVERRIDES.items()):
+        c = classes.get(cname)
+        if c is None or c.get("source", "").startswith("hand-written"):
+            continue
+        for k in ov["keys"]:
+            if k not in c["properties"]:
+                raise SystemExit("key override for missing %s.%s" % (cname, k))
+            if not c["properties"][k]["key"]:
+                c["properties"][k]["key"] = True
+                c["properties"][k]["key_source"] = ov["source"]
     for cname, note in CLASS_NOTES.items():
         if cname in classes:
             classes[cname]["note"] = note
