@@ -211,8 +211,9 @@ class AgentE2E(qhvtest.ServerTestCase):
                                  'address_set/%s/IPv4' % dsg, 'address_set/%s/IPv6' % dsg,
                                  'provider_address/10.9.9.9']))
 
-        # A foreign object holding a desired id: untouched, reported, and the
-        # revision is not applied (wait times out).
+        # A foreign object holding a desired id: untouched, reported, the
+        # revision is not applied (wait times out), and the port it holds is
+        # never ACTIVE: DOWN, with the reason in the agent's report.
         a.dummy('foreign', 'add', 'acl/%s/egress' % pid, '{"mine": true}')
         time.sleep(0.5)
         self.assertEqual(a.objects()['acl/%s/egress' % pid],
@@ -223,10 +224,11 @@ class AgentE2E(qhvtest.ServerTestCase):
             'port_range_min': 53, 'port_range_max': 53, 'remote_ip_prefix': '10.0.0.0/8'}})
         self.assertEqual(st, 201)
         self.assertEqual(self.qwait('--timeout', '1').returncode, 1)
-        self.assertEqual(self.status(pid), 'ACTIVE')    # pending, not flapping
+        self.wait_status(pid, 'DOWN')
         a.dummy('nic', 'del', pid)      # the NIC (and what lives on it) goes
         a.dummy('nic', 'add', pid)
         self.assertEqual(self.qwait('--timeout', '10').returncode, 0)
+        self.wait_status(pid, 'ACTIVE')
 
         # A revision no agent has applied: wait times out with 1.
         p = self.qwait('--revision', '1000000', '--timeout', '1')

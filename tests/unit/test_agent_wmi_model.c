@@ -660,6 +660,8 @@ static void test_m5_paths(void **state)
     assert_true(qwmi_path_same("\\\\HOST\\root\\virtualization\\v2:C.B=\"x\",A=\"a\\\\b\"",
                                "c.a=\"A\\\\B\",b=\"X\""));
     assert_false(qwmi_path_same("C.A=\"a\\\\b\"", "C.A=\"a\\\\c\""));
+    /* A namespace without a server. */
+    assert_true(qwmi_path_same("root\\cimv2:Win32_OperatingSystem=@", "win32_operatingsystem=@"));
     free(partial);
     free(rel);
     free(name);

@@ -32,11 +32,10 @@ static char *qwp_lower(char *s)
     return s;
 }
 
-/* Skips "\\SERVER\namespace:": the first ':' before any quoted value. */
+/* Skips "[\\SERVER\]namespace:": up to the first ':' before any quoted
+ * value (a class name holds none). */
 static const char *qwp_rel(const char *s)
 {
-    if (strncmp(s, "\\\\", 2) && strncmp(s, "//", 2))
-        return s;
     const char *q = strchr(s, '"'), *c = strchr(s, ':');
     return c && (!q || c < q) ? c + 1 : s;
 }
