@@ -1,4 +1,5 @@
 #include "agent/config.h"
+#include "lib/addr.h"
 #include "lib/ini.h"
 #include "lib/log.h"
 #include "lib/opt.h"
@@ -287,8 +288,9 @@ static int qag_conf_derive(qag_conf *c, char *err, size_t errlen)
                  c->hyperv_port_acls_2012);
         return -1;
     }
-    if (*c->hyperv_provider_interface && !qag_conf_mac_dashes(c->hyperv_provider_interface, NULL) &&
-        !qag_conf_alias_ok(c->hyperv_provider_interface)) {
+    qmac mac;
+    if (*c->hyperv_provider_interface && qmac_parse(c->hyperv_provider_interface, &mac) < 0 &&
+        !qhv_ifalias_ok(c->hyperv_provider_interface)) {
         snprintf(err, errlen, "[hyperv] provider_interface: '%s' is neither an interface alias "
                               "(letters, digits, spaces, ._-()#,+) nor a MAC address "
                               "(00-15-5D-01-02-03)", c->hyperv_provider_interface);
@@ -332,49 +334,3 @@ bool qag_conf_has_type(const qag_conf *c, const char *type)
     return false;
 }
 
-static int qag_hex(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-bool qag_conf_mac_dashes(const char *s, char out[18])
-{
-    if (!s || strlen(s) != 17)
-        return false;
-    char sep = s[2];
-    if (sep != ':' && sep != '-')
-        return false;
-    for (int i = 0; i < 17; i++) {
-        if (i % 3 == 2 ? s[i] != sep : qag_hex(s[i]) < 0)
-            return false;
-    }
-    if (out) {
-        static const char hex[] = "0123456789ABCDEF";
-        for (int i = 0; i < 17; i++)
-            out[i] = i % 3 == 2 ? '-' : hex[qag_hex(s[i])];
-        out[17] = '\0';
-    }
-    return true;
-}
-
-bool qag_conf_alias_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (!n || n > 255 || s[0] == ' ' || s[n - 1] == ' ')
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x80) {
-            /* PowerShell also reads U+2018..U+201F (E2 80 98..9F) as quotes. */
-            if (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
-                (unsigned char)s[i + 2] >= 0x98 && (unsigned char)s[i + 2] <= 0x9F)
-                return false;
-            continue;
-        }
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              strchr(" ._-()#,+", c)))
-            return false;
-    }
-    return true;
-}

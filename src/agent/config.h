@@ -93,14 +93,5 @@ int qag_conf_set_mappings(qag_conf *c, const char *list, char *err, size_t errle
 const char *qag_conf_vswitch_for(const qag_conf *c, const char *physnet);
 bool qag_conf_has_type(const qag_conf *c, const char *type);
 
-/* [hyperv] provider_interface: true if s is a MAC address (six hex pairs
- * separated by ':' or '-'); out (if not NULL) gets Get-NetAdapter's form
- * "00-15-5D-01-02-03". */
-bool qag_conf_mac_dashes(const char *s, char out[18]);
-/* An interface alias qhv accepts (and qhv-server keeps from a heartbeat,
- * src/model/agent.c, same rules): 1 to 255 bytes of letters, digits, space
- * and ._-()#,+ or UTF-8 letters beyond ASCII (not PowerShell's quote
- * characters), neither starting nor ending with a space. */
-bool qag_conf_alias_ok(const char *s);
 
 #endif

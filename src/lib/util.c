@@ -131,3 +131,46 @@ void qhv_strlcpy(char *dst, const char *src, size_t n)
         memcpy(dst, src, len);
     dst[len] = '\0';
 }
+
+bool qhv_text_ok(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (!n || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        if (c < 0x80)
+            continue;
+        size_t more = c >= 0xF0 && c < 0xF5 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : 9;
+        if (more == 9 || i + more >= n)
+            return false;
+        for (size_t k = 1; k <= more; k++)
+            if (((unsigned char)s[i + k] & 0xC0) != 0x80)
+                return false;
+        i += more;
+    }
+    return true;
+}
+
+bool qhv_ifalias_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (!qhv_text_ok(s, 255) || s[0] == ' ' || s[n - 1] == ' ')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            /* PowerShell also reads U+2018..U+201F (E2 80 98..9F) as quotes. */
+            if (c == 0xE2 && (unsigned char)s[i + 1] == 0x80 &&
+                (unsigned char)s[i + 2] >= 0x98 && (unsigned char)s[i + 2] <= 0x9F)
+                return false;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr(" ._-()#,+", c)))
+            return false;
+    }
+    return true;
+}

@@ -41,5 +41,12 @@ void qhv_random_bytes(void *buf, size_t n);
 void qhv_uuid4(char out[static 37]);
 /* true if s is a canonical 8-4-4-4-12 hex UUID (any case). */
 bool qhv_is_uuid(const char *s);
+/* 1..max bytes of valid UTF-8 without control characters. */
+bool qhv_text_ok(const char *s, size_t max);
+/* A Windows interface alias qhv accepts, safe inside a single-quoted
+ * PowerShell string: 1 to 255 bytes of letters, digits, space and ._-()#,+
+ * or UTF-8 beyond ASCII other than PowerShell's quote characters
+ * U+2018..U+201F, neither starting nor ending with a space. */
+bool qhv_ifalias_ok(const char *s);
 
 #endif

@@ -241,66 +241,12 @@ static bool qagent_int_ok(const qj *v, int64_t lo, int64_t hi)
 
 /* Printable text: no control characters (C0, DEL), valid UTF-8, at most
  * max bytes, not empty. */
-static bool qagent_text_ok(const char *s, size_t max)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (!n || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-        if (c < 0x80)
-            continue;
-        size_t more = c >= 0xF0 && c < 0xF5 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : 9;
-        if (more == 9 || i + more >= n)
-            return false;
-        for (size_t k = 1; k <= more; k++)
-            if (((unsigned char)s[i + k] & 0xC0) != 0x80)
-                return false;
-        i += more;
-    }
-    return true;
-}
-
-/* An interface alias (the agent's qag_conf_alias_ok, src/agent/config.c:
- * same rules): letters, digits, space and ._-()#,+ or non-ASCII UTF-8 that
- * is not one of PowerShell's quote characters U+2018..U+201F. */
-static bool qagent_alias_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (!qagent_text_ok(s, 255) || s[0] == ' ' || s[n - 1] == ' ')
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x80) {
-            if (c == 0xE2 && (unsigned char)s[i + 1] == 0x80 &&
-                (unsigned char)s[i + 2] >= 0x98 && (unsigned char)s[i + 2] <= 0x9F)
-                return false;
-            continue;
-        }
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              strchr(" ._-()#,+", c)))
-            return false;
-    }
-    return true;
-}
-
-static bool qagent_mac_ok(const char *s)
-{
-    if (!s || strlen(s) != 17 || (s[2] != ':' && s[2] != '-'))
-        return false;
-    for (int i = 0; i < 17; i++)
-        if (i % 3 == 2 ? s[i] != s[2] : !strchr("0123456789abcdefABCDEF", s[i]))
-            return false;
-    return true;
-}
 
 /* A name qhvctl quotes (vSwitch names, mappings): printable text without
  * PowerShell's quote characters beyond ASCII. */
 static bool qagent_name_ok(const char *s)
 {
-    if (!qagent_text_ok(s, 255))
+    if (!qhv_text_ok(s, 255))
         return false;
     for (const char *p = s; *p; p++)
         if ((unsigned char)p[0] == 0xE2 && (unsigned char)p[1] == 0x80 &&
@@ -344,8 +290,9 @@ static void qagent_sanitize(qj *conf)
         if (qj_get(conf, ips[i]) && !qagent_ip_ok(qj_get(conf, ips[i])))
             qj_remove(conf, ips[i]);
     const qj *v;
+    qmac mac;
     if ((v = qj_get(conf, "provider_interface")) &&
-        !(qj_as_str(v) && (qagent_mac_ok(qj_as_str(v)) || qagent_alias_ok(qj_as_str(v)))))
+        !(qj_as_str(v) && (qmac_parse(qj_as_str(v), &mac) == 0 || qhv_ifalias_ok(qj_as_str(v)))))
         qj_remove(conf, "provider_interface");
     static const struct { const char *key; int64_t lo, hi; } ints[] = {
         {"provider_interface_index", 0, 4294967295LL}, {"provider_prefix_length", 0, 128},
@@ -384,7 +331,7 @@ static void qagent_sanitize(qj *conf)
             const char *id = qj_get_str(it, "port_id"), *st = qj_get_str(it, "status");
             const char *why = qj_get_str(it, "problem");
             if (!qagent_port_id_ok(id) || !st || (strcmp(st, "ACTIVE") && strcmp(st, "DOWN")) ||
-                !qagent_text_ok(why, 255))
+                !qhv_text_ok(why, 255))
                 continue;
             qj *p = qj_object();
             qj_set(p, "port_id", qj_str(id));
