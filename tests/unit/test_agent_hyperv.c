@@ -1174,6 +1174,42 @@ static void test_slow_jobs(void **state)
     fx_free(f);
 }
 
+/* A default route via the virtual subnet's first address (the Neutron
+ * default gateway_ip): HNV v1's distributed router answers it, so the route
+ * is not written, the reason is said once, and it is not retried. Another
+ * gateway is written. */
+static void test_route_via_first_address(void **state)
+{
+    fx *f = fx_new("6.3.9600");
+    qvs_map *d = nvgre_desired();
+    qvs_map_put(d, "customer_route/5001/0.0.0.0/0",
+                J("{\"vsid\": 5001, \"routing_domain\": \"" NET "\", \"destination\": "
+                  "\"0.0.0.0/0\", \"next_hop\": \"10.1.0.1\"}"));
+    size_t failed;
+    qvs_op bad = {0};
+    converge(f, d, &failed, &bad);
+    assert_int_equal(failed, 1);
+    assert_int_equal(bad.error, -EOPNOTSUPP);
+    assert_non_null(strstr(bad.why, "10.1.0.1"));
+    qj *cr = instances(f, "MSFT_NetVirtualizationCustomerRouteSettingData");
+    assert_int_equal(qj_len(cr), 1);
+    qj_free(cr);
+    qwmi_model_counters_reset(f->t.w);
+    assert_int_equal(converge(f, d, &failed, NULL), 0);
+    assert_int_equal(counters(f).writes, 0);
+    qvs_map_put(d, "customer_route/5001/0.0.0.0/0",
+                J("{\"vsid\": 5001, \"routing_domain\": \"" NET "\", \"destination\": "
+                  "\"0.0.0.0/0\", \"next_hop\": \"10.1.0.254\"}"));
+    converge(f, d, &failed, NULL);
+    assert_int_equal(failed, 0);
+    cr = instances(f, "MSFT_NetVirtualizationCustomerRouteSettingData");
+    assert_int_equal(qj_len(cr), 2);
+    qj_free(cr);
+    assert_installed(f, d);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
 /* A legacy network adapter named by a port: said, never wired. */
 static void test_legacy_nic(void **state)
 {
@@ -1214,6 +1250,7 @@ int main(void)
         cmocka_unit_test(test_hnv_prerequisites),
         cmocka_unit_test(test_legacy_nic),
         cmocka_unit_test(test_slow_jobs),
+        cmocka_unit_test(test_route_via_first_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
