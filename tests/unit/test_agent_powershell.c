@@ -184,9 +184,11 @@ static void test_flat_port_and_gateway(void **state)
                    "-MacAddressSpoofing On -DhcpGuard Off -RouterGuard Off");
     assert_line(t, "    if ($nic.Connected) { Disconnect-VMNetworkAdapter -VMNetworkAdapter $nic }");
     assert_non_null(strstr(t, "-Access -VlanId 101 }"));
-    /* E7: the .1 gateway of a virtual subnet is warned about. */
-    assert_non_null(strstr(t, "\n# warning: next hop 10.1.0.1 is the first address of virtual "
-                              "subnet 5001 (10.1.0.0/24). HNV v1 reserves"));
+    /* E7: a route via the .1 of a virtual subnet is not made (as the
+     * backend does not), and the operator is told why. */
+    assert_non_null(strstr(t, "\n# warning: route 0.0.0.0/0 via 10.1.0.1 not made: 10.1.0.1 is "
+                              "the first address of virtual subnet 5001 (10.1.0.0/24)"));
+    assert_null(strstr(t, "-DestinationPrefix 0.0.0.0/0 -NextHop 10.1.0.1"));
     /* A port without ACL objects still has qhv's entries synced (to none). */
     assert_int_equal(count(t, "Sync-QhvAcl $nic "), 2);
     free(t);

@@ -1,7 +1,6 @@
 /* hv_netwnv: lookup_record/, customer_route/ and provider_address/
  * objects as NetWNV instances (hv_wnv.h): projection and put/delete. */
 #include "vswitch/hyperv/hv_backend.h"
-#include "lib/addr.h"
 #include <errno.h>
 #include <stdlib.h>
 
@@ -58,40 +57,12 @@ static const qj *hv_provider_route(const qvs *vs, const hv_view *v)
     return have;
 }
 
-/* Whether a customer route goes via the first address of its virtual
- * subnet (an on-link prefix of the same VSID among intents): HNV v1's
- * distributed router answers that address on every host, so such a route
- * points at the router itself and is not written (networking-hyperv's NVGRE
- * spec: "cannot have a gateway ending in .1"). */
-static bool hv_route_via_router(const qvs_map *intents, const char *id, const qj *value)
-{
-    qaddr hop;
-    if (strncmp(id, "customer_route/", 15) ||
-        qaddr_parse_family(qj_get_str(value, "next_hop"), 4, &hop) < 0 || hop.v == 0)
-        return false;
-    const char *k;
-    qj *r;
-    for (size_t i = 0; i < qvs_map_end(intents); i++) {
-        qcidr c;
-        qaddr first;
-        if (!qvs_map_at(intents, i, &k, &r) || strncmp(k, "customer_route/", 15) ||
-            qj_get_int(r, "vsid", -1) != qj_get_int(value, "vsid", -2) ||
-            !hv_streq(qj_get_str(r, "next_hop"), "0.0.0.0") ||
-            qcidr_parse(qj_get_str(r, "destination"), &c) < 0 || c.addr.family != 4 ||
-            c.prefixlen > 30)
-            continue;
-        qaddr net = qcidr_network(&c);
-        if (qaddr_add(&net, 1, &first) && qaddr_eq(&first, &hop))
-            return true;
-    }
-    return false;
-}
-
 bool hv_wnv_ok(const qvs *vs, const hv_view *v, const char *id, const qj *value)
 {
     qj *want = hv_wnv_want(vs, id, value);
     const qj *have = want ? hv_wnv_have(v, id, want) : NULL;
-    if (want && hv_route_via_router(vs->intent, id, value)) {
+    if (want && !strncmp(id, "customer_route/", 15) &&
+        qhyv_wnv_via_first_address(vs->intent, value, NULL, 0)) {
         /* In force as far as it can be: not there. */
         bool absent = !have || !hv_wnv_ours(vs, id, have);
         qj_free(want);
@@ -200,7 +171,8 @@ void hv_wnv_apply(qvs *vs, const hv_view *v, const qvs_map *next, qvs_op *op)
         hv_result(op, -EINVAL, "the value lacks a field NetWNV needs");
         return;
     }
-    if (hv_route_via_router(next, op->id, cur)) {
+    if (!strncmp(op->id, "customer_route/", 15) &&
+        qhyv_wnv_via_first_address(next, cur, NULL, 0)) {
         if (have && hv_wnv_ours(vs, op->id, have))
             vs->t.cls->delete_instance(vs->t.w, QWMI_NS_STDCIMV2, qj_get_str(have, "__PATH"), err,
                                        sizeof err);

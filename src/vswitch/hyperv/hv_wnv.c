@@ -140,3 +140,29 @@ qj *qhyv_wnv_provider_route(const qhyv_pa_conf *c)
     qj_set(i, "CustomerID", qj_str(QHYV_CUSTOMER_ID));
     return i;
 }
+
+bool qhyv_wnv_via_first_address(const qvs_map *objects, const qj *route, char *prefix, size_t n)
+{
+    qaddr hop;
+    if (qaddr_parse_family(qj_get_str(route, "next_hop"), 4, &hop) < 0 || hop.v == 0)
+        return false;
+    const char *k;
+    qj *r;
+    for (size_t i = 0; i < qvs_map_end(objects); i++) {
+        qcidr c;
+        qaddr first;
+        if (!qvs_map_at(objects, i, &k, &r) || strncmp(k, "customer_route/", 15) ||
+            qj_get_int(r, "vsid", -1) != qj_get_int(route, "vsid", -2) ||
+            !qj_get_str(r, "next_hop") || strcmp(qj_get_str(r, "next_hop"), "0.0.0.0") ||
+            qcidr_parse(qj_get_str(r, "destination"), &c) < 0 || c.addr.family != 4 ||
+            c.prefixlen > 30)
+            continue;
+        qaddr net = qcidr_network(&c);
+        if (qaddr_add(&net, 1, &first) && qaddr_eq(&first, &hop)) {
+            if (prefix)
+                snprintf(prefix, n, "%s", qj_get_str(r, "destination"));
+            return true;
+        }
+    }
+    return false;
+}

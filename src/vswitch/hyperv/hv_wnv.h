@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "lib/json.h"
+#include "vswitch/objmap.h"
 
 #define QHYV_LR_CLASS "MSFT_NetVirtualizationLookupRecordSettingData"
 #define QHYV_CR_CLASS "MSFT_NetVirtualizationCustomerRouteSettingData"
@@ -59,5 +60,14 @@ qj *qhyv_wnv_l2only(int64_t vsid, const char *mac, const char *pa, const char *p
 qj *qhyv_wnv_route(const qj *value);
 qj *qhyv_wnv_pa(const qhyv_pa_conf *c);
 qj *qhyv_wnv_provider_route(const qhyv_pa_conf *c);
+
+/* Whether a customer_route/ value goes via the first address of its
+ * virtual subnet (an on-link IPv4 route of the same vsid among objects, the
+ * customer_route/ ids and values of a plan): HNV v1's distributed router
+ * answers that address on every host, so such a route points at the router
+ * itself and is neither written nor scripted (networking-hyperv's NVGRE
+ * spec: "cannot have a gateway ending in .1"). prefix (may be NULL) gets
+ * that on-link prefix. */
+bool qhyv_wnv_via_first_address(const qvs_map *objects, const qj *route, char *prefix, size_t n);
 
 #endif

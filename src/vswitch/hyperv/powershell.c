@@ -267,36 +267,6 @@ static void qps_pa(qps *p, const qj *v, qbuf *keep)
     qj_free(i);
 }
 
-/* next_hop is the first address of an on-link route of the same virtual
- * subnet (the .1 of 10.30.0.0/24)? prefix gets that route's prefix. */
-static bool qps_first_address(qps *p, const qvs_map *objects, int64_t vsid, const char *next_hop,
-                              char *prefix, size_t n)
-{
-    qaddr nh;
-    if (!next_hop || qaddr_parse(next_hop, &nh) < 0)
-        return false;
-    const char *k;
-    qj *v;
-    for (size_t i = 0; i < qvs_map_end(objects); i++) {
-        if (!qvs_map_at(objects, i, &k, &v) || strncmp(k, "customer_route/", 15) ||
-            qj_get_int(v, "vsid", -1) != vsid)
-            continue;
-        qaddr on;
-        qcidr c;
-        const char *dst = qj_get_str(v, "destination");
-        if (qaddr_parse(qj_get_str(v, "next_hop") ? qj_get_str(v, "next_hop") : "", &on) < 0 ||
-            on.v != 0 || !dst || qcidr_parse(dst, &c) < 0 || c.addr.family != nh.family)
-            continue;
-        qaddr net = qcidr_network(&c), first;
-        if (qaddr_add(&net, 1, &first) && qaddr_eq(&first, &nh)) {
-            snprintf(prefix, n, "%s", dst);
-            return true;
-        }
-    }
-    (void)p;
-    return false;
-}
-
 static void qps_route(qps *p, const qvs_map *objects, const qj *v)
 {
     qj *i = qhyv_wnv_route(v);
@@ -308,13 +278,17 @@ static void qps_route(qps *p, const qvs_map *objects, const qj *v)
     int64_t vsid = qj_get_int(i, "VirtualSubnetID", 0);
     const char *nh = qj_get_str(i, "NextHop");
     char prefix[64];
-    if (qps_first_address(p, objects, vsid, nh, prefix, sizeof prefix))
-        qbuf_printf(p->out, "# warning: next hop %s is the first address of virtual subnet %lld "
-                            "(%s). HNV v1 reserves the .1 address of every virtual subnet for "
-                            "its own gateway (networking-hyperv spec hyper-v-nvgre.rst): "
-                            "packets to it never reach a VM router. Give the subnet another "
-                            "gateway_ip (a router port not on .1) and keep .1 out of its "
-                            "allocation pools.\n", nh, (long long)vsid, prefix);
+    if (qhyv_wnv_via_first_address(objects, v, prefix, sizeof prefix)) {
+        /* As the backend: not written. */
+        qbuf_printf(p->out, "# warning: route %s via %s not made: %s is the first address of "
+                            "virtual subnet %lld (%s), which HNV v1's distributed router answers "
+                            "itself (networking-hyperv spec hyper-v-nvgre.rst). Give the subnet "
+                            "another gateway_ip (a router port not on .1) and keep .1 out of its "
+                            "allocation pools.\n", qj_get_str(i, "DestinationPrefix"), nh, nh,
+                    (long long)vsid, prefix);
+        qj_free(i);
+        return;
+    }
     qbuf b;
     qbuf_init(&b, 0);
     qbuf_puts(&b, "Set-QhvCustomerRoute -RoutingDomainID ");
