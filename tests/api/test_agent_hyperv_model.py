@@ -166,8 +166,9 @@ class HypervModelTest(qhvtest.ServerTestCase):
         self.assertEqual(out.count('\nSet-QhvProviderRoute '), 1)
         self.assertNotIn('-InterfaceIndex 0', out)
         self.assertIn('-VirtualSubnetId 0 ', out)
-        # The default route of the NVGRE subnet goes via its .1: warned about.
-        self.assertIn('# warning: next hop 10.74.0.1 is the first address of virtual subnet', out)
+        # The default route of the NVGRE subnet goes via its .1: not made, said why.
+        self.assertIn('# warning: route 0.0.0.0/0 via 10.74.0.1 not made: 10.74.0.1 is the first address of virtual subnet', out)
+        self.assertNotIn('-NextHop 10.74.0.1 ', out)
 
     def test_2019_reports_no_nvgre(self):
         self.agent('hv19', '10.0.17763', pa='192.168.70.2')

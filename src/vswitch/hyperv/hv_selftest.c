@@ -1158,8 +1158,6 @@ int qhyv_selftest_main(const qhyv_selftest_cli *c, FILE *out, FILE *errf)
                              c->windows_version && *c->windows_version ? c->windows_version
                                                                         : NULL,
                              &t, err, sizeof err);
-        if (rc == 0)
-            qhyv_selftest_model_host(&t);
     } else if (!strcmp(name, "com")) {
 #ifdef _WIN32
         rc = qwmi_com_open(&t, err, sizeof err);

@@ -99,12 +99,5 @@ typedef struct qhyv_selftest_cli {
 } qhyv_selftest_cli;
 int qhyv_selftest_main(const qhyv_selftest_cli *c, FILE *out, FILE *err);
 
-/* The in-memory model as a Hyper-V host has it before anyone touches it:
- * adds the host's own objects the model does not hold yet (the host's
- * Msvm_ComputerSystem, Msvm_VirtualEthernetSwitchManagementService, the
- * default Msvm_SyntheticEthernetPortSettingData and
- * Msvm_EthernetPortAllocationSettingData). Implemented by the model
- * (wmi_model_systems.c); -EINVAL for a transport that is not the model. */
-int qhyv_selftest_model_host(const qwmi_transport *t);
 
 #endif

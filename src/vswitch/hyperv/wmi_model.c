@@ -774,6 +774,7 @@ static void qwm_host_objects(qwmi *w)
     qj_set(os, "BuildNumber", qj_str(b ? b + 1 : ""));
     qwm_add(w, os, NULL);
     qwm_default_alloc(w);
+    qwm_systems_host(w);
 }
 
 int qwmi_model_open(const char *state_file, const char *version, qwmi_transport *ret, char *err,

@@ -202,6 +202,8 @@ bool qwm_wnv_bound(const qwmi *w, const qj *na);
  * *handled = false for a method it does not serve. */
 qj *qwm_systems_call(qwmi *w, const char *path, const char *method, const qj *in, bool *handled,
                      char *err, size_t errlen);
+/* Adds the host objects those methods need, where missing (at open). */
+void qwm_systems_host(qwmi *w);
 
 /* wmi_model_rules.c */
 /* A feature setting to add (self NULL) or the result of a modification of

@@ -233,7 +233,10 @@ static void sys_default(qwmi *w, const char *cls, int64_t type, const char *subt
     free(g);
 }
 
-static void sys_setup_host(qwmi *w)
+/* What a Hyper-V host has from the start and the self-test needs: the host
+ * system, the switch management service, the default NIC settings (the
+ * default connection is qwm_host_objects'). */
+void qwm_systems_host(qwmi *w)
 {
     if (!sys_host(w)) {
         qj *h = qj_object();
@@ -251,18 +254,6 @@ static void sys_setup_host(qwmi *w)
         sys_add(w, QWMI_NS_VIRT, s, "Name");
     }
     sys_default(w, C_NIC, 10, NIC_SUBTYPE, "Network Adapter");
-    sys_default(w, C_ALLOC, 33, CONN_SUBTYPE, "Dynamic Ethernet Switch Port");
-}
-
-int qhyv_selftest_model_host(const qwmi_transport *t)
-{
-    if (!t || t->cls != &qwmi_model_class)
-        return -EINVAL;
-    /* del_nic of a name no NIC has: reads the state file again, then saves. */
-    qwmi_model_del_nic(t->w, SCRATCH_NIC);
-    sys_setup_host(t->w);
-    qwmi_model_del_nic(t->w, SCRATCH_NIC);
-    return 0;
 }
 
 /* ---------- switches ---------- */
