@@ -201,6 +201,74 @@ class HypervModelTest(qhvtest.ServerTestCase):
         self.assertTrue(acls)
         self.assertEqual(self.instances('Msvm_EthernetSwitchPortExtendedAclSettingData'), [])
 
+    def test_adopted_and_foreign_connections(self):
+        """A NIC made with its connection (New-VM -SwitchName) is adopted and
+        ACTIVE; VMMS stopped holds a new port back only while it is stopped; a
+        connection another manager holds keeps its port DOWN, with the reason
+        in the agent's report."""
+        self.agent('hva', '10.0.14393', pa='192.168.70.4')
+        self.wait_for('heartbeat', lambda: self.heartbeat('hva'))
+        net = self.make_network(name='hva-vlan', **{'provider:network_type': 'vlan',
+                                                    'provider:physical_network': 'physnet1'})
+        self.make_subnet(net['id'], '10.76.0.0/24')
+
+        def status(p):
+            return self.get('/v2.0/ports/' + p['id'])[1]['port']['status']
+
+        port = self.make_port(net['id'], **{'binding:host_id': 'hva'})
+        self.wmimodel('nic', 'add-connected', port['id'], 'FA163E000076', 'vma', 'external')
+        self.wait_for('ACTIVE', lambda: status(port) == 'ACTIVE')
+        allocs = [a for a in self.instances('Msvm_EthernetPortAllocationSettingData')
+                  if a['ElementName'] == port['id']]
+        self.assertEqual(len(allocs), 1)    # adopted (and named), never a second one
+        self.assertEqual(allocs[0]['EnabledState'], 2)
+        # VMMS stopped, a port bound meanwhile: it waits, then comes up.
+        self.wmimodel('vmms', 'down')
+        port2 = self.make_port(net['id'], **{'binding:host_id': 'hva'})
+        self.wmimodel('nic', 'add', port2['id'], 'FA163E000077')
+        log = os.path.join(self.server.dir, 'hva.log')
+
+        def vmms_said():
+            with open(log, errors='replace') as f:
+                text = f.read()
+            return 'dump failed' in text and '0x800706BA' in text
+        self.wait_for('the agent saying VMMS is unavailable', vmms_said)
+        self.assertNotEqual(status(port2), 'ACTIVE')
+        self.wmimodel('vmms', 'up')
+        self.wait_for('ACTIVE after VMMS is back', lambda: status(port2) == 'ACTIVE')
+        # A connection another manager named (the port not yet bound here,
+        # so qhv has not adopted it): once bound, DOWN with the reason.
+        port3 = self.make_port(net['id'])
+        self.wmimodel('nic', 'add-connected', port3['id'], 'FA163E000078', 'vmc', 'external')
+        with open(self.model) as f:
+            model = json.load(f)
+        renamed = 0
+        for inst in model['instances'].values():
+            if (inst.get('__CLASS') == 'Msvm_EthernetPortAllocationSettingData' and
+                    inst.get('ElementName') == 'Dynamic Ethernet Switch Port' and
+                    not inst.get('InstanceID', '').endswith('\\Default')):
+                inst['ElementName'] = 'Managed by another tool'
+                renamed += 1
+        self.assertEqual(renamed, 1)
+        tmp = self.model + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(model, f)
+        os.replace(tmp, self.model)
+        self.assertEqual(self.put('/v2.0/ports/' + port3['id'],
+                                  {'port': {'binding:host_id': 'hva'}})[0], 200)
+
+        def problem():
+            for d in (self.heartbeat('hva') or {}).get('port_problem_details', []):
+                if d.get('port_id') == port3['id']:
+                    return d
+            return None
+        d = self.wait_for('the problem in the heartbeat', problem)
+        self.assertIn('someone else', d['problem'])
+        self.assertEqual(status(port3), 'DOWN')
+        allocs = [a for a in self.instances('Msvm_EthernetPortAllocationSettingData')
+                  if a['ElementName'] == 'Managed by another tool']
+        self.assertEqual(len(allocs), 1)    # untouched
+
 
 if __name__ == '__main__':
     import unittest
