@@ -68,6 +68,8 @@ struct qag {
      * an op on them succeeds or none is needed). A port that needs one is
      * DOWN with that reason as its problem. */
     qtm *held, *denied;
+    qtm *failing;               /* object id → why its last op failed (not -EPERM,
+                                 * not a job still running): its port is DOWN */
     bool problems_changed;      /* the heartbeat's port problems are stale */
     int64_t applied;            /* highest revision fully applied; -1 */
     bool applied_urgent;        /* a content change of the plan awaits its report */
@@ -127,6 +129,7 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
     a->problems = qtm_new();
     a->held = qtm_new();
     a->denied = qtm_new();
+    a->failing = qtm_new();
     a->applied = a->applied_reported = -1;
     a->batch = 1;       /* sized from measured calls: qag_batch_learn */
     a->report_now = true;
@@ -152,6 +155,7 @@ void qag_free(qag *a)
     qtm_free(a->problems);
     qtm_free(a->held);
     qtm_free(a->denied);
+    qtm_free(a->failing);
     free(a);
 }
 
@@ -235,6 +239,13 @@ static size_t qag_operate(qag *a, qag_diff *d, uint64_t start_us, bool *left)
                         strlen(op->why[0] ? op->why : "refused: someone else's object"));
             else
                 qtm_del(a->denied, op->id);
+            /* A failed op leaves its port not configured (the hyperv
+             * backend disables it): DOWN with the reason until it passes. */
+            if (op->error && op->error != -EPERM && op->error != -EINPROGRESS)
+                qtm_put(a->failing, op->id, op->why[0] ? op->why : "no reason given",
+                        strlen(op->why[0] ? op->why : "no reason given"));
+            else
+                qtm_del(a->failing, op->id);
             if (!op->error) {
                 qag_retry_clear(&a->retry, op->id);
                 QLOG_D("agent", "%s %s", qag_op_name(op->type), op->id);
@@ -281,8 +292,8 @@ static void qag_note_problem(qag *a, const char *id, const char *problem)
     }
 }
 
-/* The first object p needs that is held by someone else (or was refused
- * with -EPERM), described in buf; NULL if none. */
+/* The first object p needs that is held by someone else, was refused with
+ * -EPERM, or whose op failed, described in buf; NULL if none. */
 static const char *qag_port_held(const qag *a, const qag_dport *p, char *buf, size_t n)
 {
     for (size_t k = 0; k < p->ndeps; k++) {
@@ -293,6 +304,10 @@ static const char *qag_port_held(const qag *a, const qag_dport *p, char *buf, si
         }
         if ((why = qtm_get(a->denied, p->deps[k], NULL))) {
             snprintf(buf, n, "%s was refused (someone else's object): %s", p->deps[k], why);
+            return buf;
+        }
+        if ((why = qtm_get(a->failing, p->deps[k], NULL))) {
+            snprintf(buf, n, "%s could not be applied: %s", p->deps[k], why);
             return buf;
         }
     }
@@ -329,9 +344,11 @@ static void qag_note_held(qag *a, const qag_diff *d, const qvs_observed *obs)
     qvs_map *need = qvs_map_new();
     for (size_t i = 0; i < d->nops; i++)
         qvs_map_put(need, d->ops[i].id, qj_null());
-    for (size_t i = 0; i < qtm_end(a->denied); i++)
-        if (qtm_at(a->denied, i, &id, NULL, NULL) && !qvs_map_get(need, id))
-            qtm_del(a->denied, id);
+    qtm *const until_done[] = {a->denied, a->failing};
+    for (size_t m = 0; m < QHV_ARRAY_SIZE(until_done); m++)
+        for (size_t i = 0; i < qtm_end(until_done[m]); i++)
+            if (qtm_at(until_done[m], i, &id, NULL, NULL) && !qvs_map_get(need, id))
+                qtm_del(until_done[m], id);
     qvs_map_free(need);
 }
 
@@ -424,7 +441,7 @@ static void qag_reconcile(qag *a)
             if (ok) {
                 st = p->admin_up ? QAG_ST_ACTIVE : QAG_ST_DOWN;
             } else if (!problem && (problem = qag_port_held(a, p, held, sizeof held))) {
-                /* Someone else's object: not pending, it will not come. */
+                /* Someone else's object, or a failure: not pending. */
                 st = QAG_ST_DOWN;
             } else {
                 /* Pending: keep what the server has; DOWN if it has nothing. */

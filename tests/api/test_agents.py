@@ -161,6 +161,21 @@ class PortProblemsTest(qhvtest.ServerTestCase):
         self.assertEqual(h.objects()['port/' + pid]['owner'], 'qhv')
         line = [l for l in ports_out().splitlines() if l.startswith(pid)]
         self.assertTrue(line[0].rstrip().endswith('ACTIVE -'), line)
+        # An op of the port fails: the port is not configured (a backend
+        # leaves it disabled), so it is DOWN with why until the retry passes.
+        h.ctl('fault', 'fail', '1', 'acl')
+        st, _ = self.post('/v2.0/security-group-rules', {'security_group_rule': {
+            'security_group_id': port['security_groups'][0], 'direction': 'ingress',
+            'protocol': 'tcp', 'port_range_min': 2222, 'port_range_max': 2222,
+            'remote_ip_prefix': '10.0.0.0/8'}})
+        self.assertEqual(st, 201)
+        said = 'port %s cannot be wired: acl/%s/ingress could not be applied: injected ' \
+               'fault' % (pid, pid)
+        self.wait_for('the failure logged as the port\'s problem', lambda: said in h.read_log())
+        self.wait_for('its problem gone', lambda: 'port %s: its problem is gone' % pid
+                      in h.read_log().split(said, 1)[-1])
+        self.wait_for('ACTIVE after the retry', lambda: status() == 'ACTIVE')
+        self.wait_for('no problem', lambda: conf().get('port_problems') == 0)
 
 
 class ExtensionsTest(qhvtest.ServerTestCase):

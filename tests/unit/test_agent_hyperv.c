@@ -948,6 +948,19 @@ static void test_fail_closed(void **state)
     assert_int_equal(qj_get(a, "EnabledState")->u.i, 2);
     qj_free(a);
     assert_installed(f, d);
+    /* An enabled port whose rule change fails is disabled, not left half
+     * configured, until the change goes in. */
+    qj_set(qvs_map_get(d, "acl/" P1 "/ingress"), "rules", J(SG_INGRESS));
+    qwmi_model_fault_drop(f->t.w, XACL);
+    converge(f, d, &failed, &bad);
+    assert_int_equal(bad.error, -EIO);
+    a = alloc_of(f, P1);
+    assert_int_equal(qj_get(a, "EnabledState")->u.i, 3);
+    qj_free(a);
+    converge(f, d, &failed, NULL);
+    a = alloc_of(f, P1);
+    assert_int_equal(qj_get(a, "EnabledState")->u.i, 2);
+    qj_free(a);
     /* A port/ op whose acl/ ops are not there yet is never enabled. */
     qvs_op op = {.type = QVS_CREATE, .id = "port/" P2,
                  .value = port_value("vlan", 101, "fa:16:3e:00:00:02", true)};

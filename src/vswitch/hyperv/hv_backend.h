@@ -149,6 +149,7 @@ typedef struct hv_pw {
     bool vlan_add, sec_add, sec_mod, drop;
     bool wrote_features;        /* verify before enabling */
     bool enable;                /* enable the connection once verified */
+    bool disable_failed;        /* failed: leave it disabled (fail closed) */
     bool acl_gone[3];           /* this batch deletes acl/<id>/<direction> */
 } hv_pw;
 

@@ -290,6 +290,20 @@ static qj *hv_in_connect_enable(qvs *vs, hv_pw *w)
     return hv_in("ResourceSettings", list, NULL, NULL);
 }
 
+/* Fail closed: a port that failed in this batch (but for a job still
+ * running, or someone else's object, which qhv does not touch) is not left
+ * enabled half-configured. */
+static qj *hv_in_disable_failed(qvs *vs, hv_pw *w)
+{
+    if (!w->disable_failed || !w->alloc_row || qj_get_int(w->alloc_row, "EnabledState", 2) != 2)
+        return NULL;
+    qj *a = hv_as_read(w->alloc_row);
+    qj_set(a, "EnabledState", qj_int(3));
+    qj *list = qj_array();
+    qj_append(list, a);
+    return hv_in("ResourceSettings", list, NULL, NULL);
+}
+
 static qj *hv_in_remove(qvs *vs, hv_pw *w)
 {
     if (!qj_len(w->removes))
@@ -707,6 +721,27 @@ void hv_ports(qvs *vs, const hv_view *v, qvs_map *next, hv_pw *pw, size_t n)
         if (!pw[i].error)
             hv_l2only(vs, v, &pw[i]);
     }
+    /* 5. Whatever failed is left disabled, its first error kept. */
+    int *errs = xcalloc(n + 1, sizeof *errs);
+    char (*whys)[256] = xcalloc(n + 1, sizeof *whys);
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        hv_pw *w = &pw[i];
+        w->disable_failed = w->error && w->error != -EINPROGRESS && w->error != -EPERM &&
+                            w->port && !w->drop && !w->pf.foreign;
+        any = any || w->disable_failed;
+        errs[i] = w->error;
+        qhv_strlcpy(whys[i], w->why, sizeof whys[i]);
+        w->error = 0;
+    }
+    if (any)
+        hv_phase(vs, pw, n, "ModifyResourceSettings", hv_in_disable_failed, NULL);
+    for (size_t i = 0; i < n; i++) {
+        pw[i].error = errs[i];
+        qhv_strlcpy(pw[i].why, whys[i], sizeof pw[i].why);
+    }
+    free(errs);
+    free(whys);
     for (size_t i = 0; i < n; i++)
         if (pw[i].port)
             qj_remove((qj *)pw[i].port, "__switch");
