@@ -278,30 +278,28 @@ static qj *hv_in_connect_pre(qvs *vs, hv_pw *w)
     return hv_in("ResourceSettings", list, NULL, NULL);
 }
 
-/* After: enabled once everything is in place and read back. */
-static qj *hv_in_connect_enable(qvs *vs, hv_pw *w)
+/* ModifyResourceSettings of the connection as read with EnabledState
+ * state, if want and it is not in that state already. */
+static qj *hv_in_set_state(const hv_pw *w, bool want, int64_t state)
 {
-    if (!w->enable || !w->alloc_row || qj_get_int(w->alloc_row, "EnabledState", 2) == 2)
+    if (!want || !w->alloc_row || qj_get_int(w->alloc_row, "EnabledState", 2) == state)
         return NULL;
     qj *a = hv_as_read(w->alloc_row);
-    qj_set(a, "EnabledState", qj_int(2));
+    qj_set(a, "EnabledState", qj_int(state));
     qj *list = qj_array();
     qj_append(list, a);
     return hv_in("ResourceSettings", list, NULL, NULL);
 }
+
+/* After: enabled once everything is in place and read back. */
+static qj *hv_in_connect_enable(qvs *vs, hv_pw *w) { return hv_in_set_state(w, w->enable, 2); }
 
 /* Fail closed: a port that failed in this batch (but for a job still
  * running, or someone else's object, which qhv does not touch) is not left
  * enabled half-configured. */
 static qj *hv_in_disable_failed(qvs *vs, hv_pw *w)
 {
-    if (!w->disable_failed || !w->alloc_row || qj_get_int(w->alloc_row, "EnabledState", 2) != 2)
-        return NULL;
-    qj *a = hv_as_read(w->alloc_row);
-    qj_set(a, "EnabledState", qj_int(3));
-    qj *list = qj_array();
-    qj_append(list, a);
-    return hv_in("ResourceSettings", list, NULL, NULL);
+    return hv_in_set_state(w, w->disable_failed, 3);
 }
 
 static qj *hv_in_remove(qvs *vs, hv_pw *w)
