@@ -21,6 +21,9 @@ static int qctl_wmimodel_usage(void)
                     "       qhvctl wmimodel FILE netadapter add IFINDEX ALIAS MAC [unbound]\n"
                     "         (the provider NIC; unbound: without ms_netwnv)\n"
                     "       qhvctl wmimodel FILE vmms down|up\n"
+                    "       qhvctl wmimodel FILE set CLASS WHERE IS PROP JSON\n"
+                    "         (someone else's change: PROP = JSON on the instances of CLASS\n"
+                    "          whose WHERE is IS)\n"
                     "       qhvctl wmimodel FILE reboot\n"
                     "       qhvctl wmimodel FILE dump [CLASS]\n");
     return 2;
@@ -84,6 +87,17 @@ int qctl_wmimodel(int argc, char **argv)
     } else if (!strcmp(what, "vmms") && argc == 3 &&
                (!strcmp(argv[2], "down") || !strcmp(argv[2], "up"))) {
         qwmi_model_fault_vmms(t.w, !strcmp(argv[2], "down"));
+    } else if (!strcmp(what, "set") && argc == 7) {
+        qj *v = qj_parse(argv[6], strlen(argv[6]), NULL, NULL);
+        int n = v ? qwmi_model_set_property(t.w, argv[2], argv[3], argv[4], argv[5], v) : -1;
+        if (!v)
+            fprintf(stderr, "qhvctl: set: '%s' is not JSON\n", argv[6]);
+        else if (!n)
+            fprintf(stderr, "qhvctl: set: no %s whose %s is '%s'\n", argv[2], argv[3], argv[4]);
+        else
+            printf("%d\n", n);
+        rc = n > 0 ? 0 : 1;
+        qj_free(v);
     } else if (!strcmp(what, "nic") && argc == 4 && !strcmp(argv[2], "del")) {
         rc = qwmi_model_del_nic(t.w, argv[3]) > 0 ? 0 : 1;
         if (rc)

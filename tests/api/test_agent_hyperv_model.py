@@ -240,20 +240,12 @@ class HypervModelTest(qhvtest.ServerTestCase):
         # so qhv has not adopted it): once bound, DOWN with the reason.
         port3 = self.make_port(net['id'])
         self.wmimodel('nic', 'add-connected', port3['id'], 'FA163E000078', 'vmc', 'external')
-        with open(self.model) as f:
-            model = json.load(f)
-        renamed = 0
-        for inst in model['instances'].values():
-            if (inst.get('__CLASS') == 'Msvm_EthernetPortAllocationSettingData' and
-                    inst.get('ElementName') == 'Dynamic Ethernet Switch Port' and
-                    not inst.get('InstanceID', '').endswith('\\Default')):
-                inst['ElementName'] = 'Managed by another tool'
-                renamed += 1
-        self.assertEqual(renamed, 1)
-        tmp = self.model + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(model, f)
-        os.replace(tmp, self.model)
+        (conn,) = [a for a in self.instances('Msvm_EthernetPortAllocationSettingData')
+                   if a['ElementName'] == 'Dynamic Ethernet Switch Port' and
+                   not a['InstanceID'].endswith('\\Default')]
+        self.assertEqual(self.wmimodel('set', 'Msvm_EthernetPortAllocationSettingData',
+                                       'InstanceID', conn['InstanceID'],
+                                       'ElementName', '"Managed by another tool"').strip(), '1')
         self.assertEqual(self.put('/v2.0/ports/' + port3['id'],
                                   {'port': {'binding:host_id': 'hva'}})[0], 200)
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "vswitch/hyperv/wmi_model.h"
 #include "vswitch/hyperv/wmi_path.h"
@@ -1011,6 +1012,56 @@ static void test_wql(void **state)
     t.cls->close(t.w);
 }
 
+/* Processes sharing a state file (an agent and qhvctl): every entry holds
+ * the file's lock from reading it to writing it back, so none loses
+ * another's change. Two processes add 40 NICs each at once: all 80 are
+ * there. */
+static void test_state_file_shared(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/qhv_wmi_shared_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    qwmi_transport t;
+    char err[256];
+    assert_int_equal(qwmi_model_open(path, NULL, &t, err, sizeof err), 0);
+    t.cls->close(t.w);
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            qwmi_transport u;
+            if (qwmi_model_open(path, NULL, &u, err, sizeof err) < 0)
+                _exit(2);
+            for (int i = 0; i < 40; i++) {
+                char name[64], vm[32];
+                snprintf(name, sizeof name, "nic-%d-%d", k, i);
+                snprintf(vm, sizeof vm, "vm-%d", k);
+                qwmi_model_add_nic(u.w, vm, name, NULL);
+            }
+            u.cls->close(u.w);
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        int st = -1;
+        assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    assert_int_equal(qwmi_model_open(path, NULL, &t, err, sizeof err), 0);
+    qj *rows = query(&t, QWMI_NS_VIRT, "SELECT * FROM " C_NIC " WHERE ElementName LIKE 'nic-%'");
+    assert_int_equal(qj_len(rows), 80);
+    qj_free(rows);
+    t.cls->close(t.w);
+    unlink(path);
+    char *lock = xasprintf("%s.lock", path);
+    unlink(lock);
+    free(lock);
+}
+
 static void test_state_file(void **state)
 {
     (void)state;
@@ -1070,6 +1121,7 @@ int main(void)
         cmocka_unit_test(test_m12_vmms_down),
         cmocka_unit_test(test_wql),
         cmocka_unit_test(test_state_file),
+        cmocka_unit_test(test_state_file_shared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

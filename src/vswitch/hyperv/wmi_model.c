@@ -459,6 +459,24 @@ static int qwm_load(qwmi *w, char *err, size_t errlen)
 }
 
 /* Another process (qhvctl, a test) changed the file: read it again. */
+void qwm_enter(qwmi *w)
+{
+    if (!w->file || w->depth++)
+        return;
+    char *path = xasprintf("%s.lock", w->file), err[256];
+    w->lock = qplat_lock_file(path, err, sizeof err);  /* NULL: unlocked, as before */
+    free(path);
+    qwm_sync(w);
+}
+
+void qwm_leave(qwmi *w)
+{
+    if (!w->file || --w->depth)
+        return;
+    qplat_unlock_file(w->lock);
+    w->lock = NULL;
+}
+
 void qwm_sync(qwmi *w)
 {
     if (!w->file)
@@ -550,7 +568,7 @@ static void qwm_close(qwmi *w)
     free(w);
 }
 
-static int qwm_query(qwmi *w, const char *ns, const char *wql, qj **rows, char *err,
+static int qwm_query_u(qwmi *w, const char *ns, const char *wql, qj **rows, char *err,
                      size_t errlen)
 {
     *rows = NULL;
@@ -571,7 +589,7 @@ static int qwm_query(qwmi *w, const char *ns, const char *wql, qj **rows, char *
     return rc;
 }
 
-static int qwm_get_call(qwmi *w, const char *ns, const char *path, qj **obj, char *err,
+static int qwm_get_call_u(qwmi *w, const char *ns, const char *path, qj **obj, char *err,
                         size_t errlen)
 {
     *obj = NULL;
@@ -596,7 +614,7 @@ static int qwm_get_call(qwmi *w, const char *ns, const char *path, qj **obj, cha
     return 0;
 }
 
-static int qwm_call(qwmi *w, const char *ns, const char *path, const char *method, const qj *in,
+static int qwm_call_u(qwmi *w, const char *ns, const char *path, const char *method, const qj *in,
                     qj **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -675,7 +693,7 @@ static int qwm_put_over(const qj *cur, qj *n, char *err, size_t errlen)
     return 0;
 }
 
-static int qwm_put(qwmi *w, const char *ns, const qj *inst, char **path, char *err, size_t errlen)
+static int qwm_put_u(qwmi *w, const char *ns, const qj *inst, char **path, char *err, size_t errlen)
 {
     if (path)
         *path = NULL;
@@ -706,7 +724,7 @@ static int qwm_put(qwmi *w, const char *ns, const qj *inst, char **path, char *e
     return 0;
 }
 
-static int qwm_delete(qwmi *w, const char *ns, const char *path, char *err, size_t errlen)
+static int qwm_delete_u(qwmi *w, const char *ns, const char *path, char *err, size_t errlen)
 {
     qwm_sync(w);
     w->c.writes++;
@@ -729,7 +747,7 @@ static int qwm_delete(qwmi *w, const char *ns, const char *path, char *err, size
     return 0;
 }
 
-static int qwm_value_map(qwmi *w, const char *ns, const char *cls, const char *prop, qj **map,
+static int qwm_value_map_u(qwmi *w, const char *ns, const char *cls, const char *prop, qj **map,
                          char *err, size_t errlen)
 {
     *map = NULL;
@@ -743,6 +761,54 @@ static int qwm_value_map(qwmi *w, const char *ns, const char *cls, const char *p
         return -ENOENT;
     }
     return 0;
+}
+
+static int qwm_query(qwmi *w, const char *ns, const char *wql, qj **rows, char *err, size_t errlen)
+{
+    qwm_enter(w);
+    int rc = qwm_query_u(w, ns, wql, rows, err, errlen);
+    qwm_leave(w);
+    return rc;
+}
+
+static int qwm_get_call(qwmi *w, const char *ns, const char *path, qj **obj, char *err, size_t errlen)
+{
+    qwm_enter(w);
+    int rc = qwm_get_call_u(w, ns, path, obj, err, errlen);
+    qwm_leave(w);
+    return rc;
+}
+
+static int qwm_call(qwmi *w, const char *ns, const char *path, const char *method, const qj *in, qj **out, char *err, size_t errlen)
+{
+    qwm_enter(w);
+    int rc = qwm_call_u(w, ns, path, method, in, out, err, errlen);
+    qwm_leave(w);
+    return rc;
+}
+
+static int qwm_put(qwmi *w, const char *ns, const qj *inst, char **path, char *err, size_t errlen)
+{
+    qwm_enter(w);
+    int rc = qwm_put_u(w, ns, inst, path, err, errlen);
+    qwm_leave(w);
+    return rc;
+}
+
+static int qwm_delete(qwmi *w, const char *ns, const char *path, char *err, size_t errlen)
+{
+    qwm_enter(w);
+    int rc = qwm_delete_u(w, ns, path, err, errlen);
+    qwm_leave(w);
+    return rc;
+}
+
+static int qwm_value_map(qwmi *w, const char *ns, const char *cls, const char *prop, qj **map, char *err, size_t errlen)
+{
+    qwm_enter(w);
+    int rc = qwm_value_map_u(w, ns, cls, prop, map, err, errlen);
+    qwm_leave(w);
+    return rc;
 }
 
 const qwmi_class qwmi_model_class = {
@@ -789,7 +855,12 @@ int qwmi_model_open(const char *state_file, const char *version, qwmi_transport 
     qwm_set_version(w, "10.0.14393");
     if (state_file && *state_file) {
         w->file = xstrdup(state_file);
+        char *lp = xasprintf("%s.lock", w->file), lerr[256];
+        w->lock = qplat_lock_file(lp, lerr, sizeof lerr);
+        w->depth = 1;
+        free(lp);
         if (qwm_load(w, err, errlen) < 0) {
+            qwm_leave(w);
             qwm_close(w);
             return -1;
         }
@@ -798,6 +869,7 @@ int qwmi_model_open(const char *state_file, const char *version, qwmi_transport 
         qwm_set_version(w, version);
     qwm_host_objects(w);
     qwm_save(w);
+    qwm_leave(w);
     ret->w = w;
     return 0;
 }
@@ -821,9 +893,10 @@ void qwmi_model_fault_job_error(qwmi *w, int n) { w->err_jobs = n; }
 
 void qwmi_model_fault_vmms(qwmi *w, bool down)
 {
-    qwm_sync(w);
+    qwm_enter(w);
     w->vmms_down = down;
     qwm_save(w);
+    qwm_leave(w);
 }
 
 void qwmi_model_fault_drop(qwmi *w, const char *cls)
@@ -834,7 +907,7 @@ void qwmi_model_fault_drop(qwmi *w, const char *cls)
 
 qj *qwmi_model_instances(qwmi *w, const char *cls)
 {
-    qwm_sync(w);
+    qwm_enter(w);
     qj *out = qj_array();
     const char *k;
     qj *i;
@@ -844,5 +917,6 @@ qj *qwmi_model_instances(qwmi *w, const char *cls)
             if (p)
                 qj_append(out, p);
         }
+    qwm_leave(w);
     return out;
 }

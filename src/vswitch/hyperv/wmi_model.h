@@ -90,7 +90,10 @@
 extern const qwmi_class qwmi_model_class;
 
 /* A model, empty or loaded from state_file (NULL: memory only; else reloaded
- * when another process changed the file, and saved after every write).
+ * when another process changed the file, and saved after every write;
+ * every call holds the lock file "<state_file>.lock" from reading the file
+ * to writing it back, so processes sharing it (an agent, qhvctl wmimodel, a
+ * test) lose none of each other's changes).
  * version: "6.2.9200", "6.3.9600", "10.0.14393", ... (NULL: the file's, else
  * "10.0.14393"). */
 int qwmi_model_open(const char *state_file, const char *version, qwmi_transport *ret,
@@ -161,5 +164,10 @@ qj *qwmi_model_instances(qwmi *w, const char *cls);
 /* Remove-VMNetworkAdapterExtendedAcl -Weight -Direction on the NIC named
  * name: removes every entry with that pair; returns how many. */
 int qwmi_model_remove_acl_by_weight(qwmi *w, const char *name, int weight, int direction);
+/* Someone else's change, as a lab or test makes it: sets prop to value on
+ * every instance of cls whose where is the string is (case-insensitive);
+ * returns how many (not counted as a call). */
+int qwmi_model_set_property(qwmi *w, const char *cls, const char *where, const char *is,
+                            const char *prop, const qj *value);
 
 #endif

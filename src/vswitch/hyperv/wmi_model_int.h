@@ -78,7 +78,16 @@ struct qwmi {
     char *fail_text, *drop_cls;
     int err_jobs;               /* qwmi_model_fault_job_error */
     bool vmms_down;             /* qwmi_model_fault_vmms */
+    qplat_lock *lock;           /* held by this process while an entry runs */
+    int depth;                  /* entries running (nested) */
 };
+
+/* Every entry of the model (transport calls, set-up) runs between these:
+ * with a state file, another process (an agent, qhvctl, a test) shares
+ * it, so an entry holds the file's lock from reading it to writing it
+ * back, and none loses another's change. */
+void qwm_enter(qwmi *w);
+void qwm_leave(qwmi *w);
 
 
 void qwm_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

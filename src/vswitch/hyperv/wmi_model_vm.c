@@ -135,9 +135,8 @@ static qj *qwm_nic_new(qwmi *w, const char *vm, const char *cls, const char *nam
     return qwm_add(w, n, NULL);
 }
 
-int qwmi_model_add_switch(qwmi *w, const char *name)
+static int qwm_add_switch_u(qwmi *w, const char *name)
 {
-    qwm_sync(w);
     if (qwm_find(w, C_SWITCH, "ElementName", name))
         return 0;
     char *g = qwm_guid(w);
@@ -151,26 +150,23 @@ int qwmi_model_add_switch(qwmi *w, const char *name)
     return 0;
 }
 
-int qwmi_model_add_nic(qwmi *w, const char *vm, const char *name, const char *mac)
+static int qwm_add_nic_u(qwmi *w, const char *vm, const char *name, const char *mac)
 {
-    qwm_sync(w);
     qwm_nic_new(w, vm, C_NIC, name, mac, "Microsoft:Hyper-V:Synthetic Ethernet Port");
     qwm_save(w);
     return 0;
 }
 
-int qwmi_model_add_legacy_nic(qwmi *w, const char *vm, const char *name, const char *mac)
+static int qwm_add_legacy_nic_u(qwmi *w, const char *vm, const char *name, const char *mac)
 {
-    qwm_sync(w);
     qwm_nic_new(w, vm, C_LEGACY, name, mac, "Microsoft:Hyper-V:Emulated Ethernet Port");
     qwm_save(w);
     return 0;
 }
 
-int qwmi_model_add_nic_connected(qwmi *w, const char *vm, const char *name, const char *mac,
+static int qwm_add_nic_connected_u(qwmi *w, const char *vm, const char *name, const char *mac,
                                  const char *switch_name)
 {
-    qwm_sync(w);
     const qj *sw = switch_name ? qwm_find(w, C_SWITCH, "ElementName", switch_name) : NULL;
     if (switch_name && !sw)
         return -ENOENT;
@@ -223,9 +219,8 @@ static qj *qwm_nic_named(const qwmi *w, const char *name)
     return n ? n : qwm_find(w, C_LEGACY, "ElementName", name);
 }
 
-int qwmi_model_del_nic(qwmi *w, const char *name)
+static int qwm_del_nic_u(qwmi *w, const char *name)
 {
-    qwm_sync(w);
     int n = 0;
     qj *nic;
     while ((nic = qwm_nic_named(w, name))) {
@@ -241,9 +236,8 @@ int qwmi_model_del_nic(qwmi *w, const char *name)
     return n;
 }
 
-void qwmi_model_reboot(qwmi *w)
+static void qwm_reboot_u(qwmi *w)
 {
-    qwm_sync(w);
     const char *k;
     qj *i;
     for (size_t x = 0; x < qvs_map_end(w->inst); x++)
@@ -265,9 +259,8 @@ static const qj *qwm_live_nic(const qwmi *w, const char *name)
     return NULL;
 }
 
-int qwmi_model_remove_acl_by_weight(qwmi *w, const char *name, int weight, int direction)
+static int qwm_remove_acl_by_weight_u(qwmi *w, const char *name, int weight, int direction)
 {
-    qwm_sync(w);
     const qj *a = qwm_alloc_of(w, qwm_live_nic(w, name));
     if (!a)
         return 0;
@@ -367,9 +360,21 @@ static int qwm_copy_vm(qwmi *w, const char *vm, const char *type)
     return 0;
 }
 
-int qwmi_model_checkpoint(qwmi *w, const char *vm) { return qwm_copy_vm(w, vm, VST_SNAPSHOT); }
+int qwmi_model_checkpoint(qwmi *w, const char *vm)
+{
+    qwm_enter(w);
+    int rc = qwm_copy_vm(w, vm, VST_SNAPSHOT);
+    qwm_leave(w);
+    return rc;
+}
 
-int qwmi_model_plan(qwmi *w, const char *vm) { return qwm_copy_vm(w, vm, VST_PLANNED); }
+int qwmi_model_plan(qwmi *w, const char *vm)
+{
+    qwm_enter(w);
+    int rc = qwm_copy_vm(w, vm, VST_PLANNED);
+    qwm_leave(w);
+    return rc;
+}
 
 /* The newest checkpoint VSSD of the VM with GUID id; borrowed. */
 static const qj *qwm_newest_checkpoint(const qwmi *w, const char *id)
@@ -389,9 +394,8 @@ static const qj *qwm_newest_checkpoint(const qwmi *w, const char *id)
     return best;
 }
 
-int qwmi_model_restore(qwmi *w, const char *vm)
+static int qwm_restore_u(qwmi *w, const char *vm)
 {
-    qwm_sync(w);
     const qj *v = qwm_find(w, C_CS, "ElementName", vm);
     const qj *cp = v ? qwm_newest_checkpoint(w, qj_get_str(v, "Name")) : NULL;
     if (!cp)
@@ -450,10 +454,9 @@ static char *qwm_mac_dashed(const char m[13])
     return xasprintf("%.2s-%.2s-%.2s-%.2s-%.2s-%.2s", m, m + 2, m + 4, m + 6, m + 8, m + 10);
 }
 
-int qwmi_model_add_netadapter(qwmi *w, int ifindex, const char *alias, const char *mac,
+static int qwm_add_netadapter_u(qwmi *w, int ifindex, const char *alias, const char *mac,
                               bool wnv_bound)
 {
-    qwm_sync(w);
     if (qwm_netadapter(w, ifindex))
         return -EEXIST;
     char *g = qwm_guid(w), m[13];
@@ -482,13 +485,123 @@ int qwmi_model_add_netadapter(qwmi *w, int ifindex, const char *alias, const cha
     return 0;
 }
 
-int qwmi_model_set_wnv_binding(qwmi *w, int ifindex, bool enabled)
+static int qwm_set_wnv_binding_u(qwmi *w, int ifindex, bool enabled)
 {
-    qwm_sync(w);
     qj *b = qwm_wnv_binding(w, qwm_netadapter(w, ifindex));
     if (!b)
         return -ENOENT;
     qj_set(b, "Enabled", qj_bool(enabled));
     qwm_save(w);
     return 0;
+}
+
+static int qwm_set_property_u(qwmi *w, const char *cls, const char *where, const char *is,
+                              const char *prop, const qj *value)
+{
+    int n = 0;
+    const char *k;
+    qj *i;
+    for (size_t x = 0; x < qvs_map_end(w->inst); x++) {
+        const char *v;
+        if (qvs_map_at(w->inst, x, &k, &i) && qwm_is(i, cls) &&
+            (v = qj_get_str(i, where)) && !strcasecmp(v, is)) {
+            qj_set(i, prop, qj_clone(value));
+            n++;
+        }
+    }
+    if (n)
+        qwm_save(w);
+    return n;
+}
+
+/* ---------- the entries, under the state file's lock (qwm_enter) ---------- */
+
+int qwmi_model_set_property(qwmi *w, const char *cls, const char *where, const char *is,
+                            const char *prop, const qj *value)
+{
+    qwm_enter(w);
+    int n = qwm_set_property_u(w, cls, where, is, prop, value);
+    qwm_leave(w);
+    return n;
+}
+
+int qwmi_model_add_switch(qwmi *w, const char *name)
+{
+    qwm_enter(w);
+    int rc = qwm_add_switch_u(w, name);
+    qwm_leave(w);
+    return rc;
+}
+
+int qwmi_model_add_nic(qwmi *w, const char *vm, const char *name, const char *mac)
+{
+    qwm_enter(w);
+    int rc = qwm_add_nic_u(w, vm, name, mac);
+    qwm_leave(w);
+    return rc;
+}
+
+int qwmi_model_add_legacy_nic(qwmi *w, const char *vm, const char *name, const char *mac)
+{
+    qwm_enter(w);
+    int rc = qwm_add_legacy_nic_u(w, vm, name, mac);
+    qwm_leave(w);
+    return rc;
+}
+
+int qwmi_model_add_nic_connected(qwmi *w, const char *vm, const char *name, const char *mac,
+                                 const char *switch_name)
+{
+    qwm_enter(w);
+    int rc = qwm_add_nic_connected_u(w, vm, name, mac, switch_name);
+    qwm_leave(w);
+    return rc;
+}
+
+int qwmi_model_del_nic(qwmi *w, const char *name)
+{
+    qwm_enter(w);
+    int rc = qwm_del_nic_u(w, name);
+    qwm_leave(w);
+    return rc;
+}
+
+void qwmi_model_reboot(qwmi *w)
+{
+    qwm_enter(w);
+    qwm_reboot_u(w);
+    qwm_leave(w);
+}
+
+int qwmi_model_remove_acl_by_weight(qwmi *w, const char *name, int weight, int direction)
+{
+    qwm_enter(w);
+    int rc = qwm_remove_acl_by_weight_u(w, name, weight, direction);
+    qwm_leave(w);
+    return rc;
+}
+
+int qwmi_model_restore(qwmi *w, const char *vm)
+{
+    qwm_enter(w);
+    int rc = qwm_restore_u(w, vm);
+    qwm_leave(w);
+    return rc;
+}
+
+int qwmi_model_add_netadapter(qwmi *w, int ifindex, const char *alias, const char *mac,
+                              bool wnv_bound)
+{
+    qwm_enter(w);
+    int rc = qwm_add_netadapter_u(w, ifindex, alias, mac, wnv_bound);
+    qwm_leave(w);
+    return rc;
+}
+
+int qwmi_model_set_wnv_binding(qwmi *w, int ifindex, bool enabled)
+{
+    qwm_enter(w);
+    int rc = qwm_set_wnv_binding_u(w, ifindex, enabled);
+    qwm_leave(w);
+    return rc;
 }
