@@ -21,6 +21,7 @@
 #define P2 "11111111-0000-4000-8000-000000000002"
 #define P3 "11111111-0000-4000-8000-000000000003"
 #define P4 "11111111-0000-4000-8000-000000000004"
+#define P5 "11111111-0000-4000-8000-000000000005"
 #define NET "22222222-0000-4000-8000-000000000001"
 #define SG "33333333-0000-4000-8000-000000000001"
 #define XACL "Msvm_EthernetSwitchPortExtendedAclSettingData"
@@ -1058,6 +1059,28 @@ static void test_adopt_connection(void **state)
     qwmi_model_counters_reset(f->t.w);
     assert_int_equal(converge(f, d, NULL, NULL), 0);
     assert_int_equal(counters(f).writes, 0);
+    /* A connection qhv was never asked to wire is not taken: a delete of
+     * its port/ (no intent) leaves it and records nothing. */
+    qwmi_model_add_nic_connected(f->t.w, "vm8", P5, "FA163E000008", "sw1");
+    qvs_observed seen;
+    char derr[256];
+    assert_int_equal(qvs_hyperv_class.dump(f->vs, &seen, derr, sizeof derr), 0);
+    assert_non_null(qvs_map_get(seen.nics, P5));
+    assert_null(qvs_map_get(seen.objects, "port/" P5));   /* not an orphan either */
+    qvs_observed_free(&seen);
+    qvs_op del = {.type = QVS_DELETE, .id = "port/" P5};
+    assert_int_equal(qvs_hyperv_class.operate(f->vs, &del, 1), 0);
+    a = alloc_of(f, P5);
+    assert_non_null(a);
+    assert_string_equal(qj_get_str(a, "ElementName"), "Dynamic Ethernet Switch Port");
+    qj_free(a);
+    FILE *sf = fopen(f->state, "r");
+    char buf[8192] = "";
+    size_t got = sf ? fread(buf, 1, sizeof buf - 1, sf) : 0;
+    buf[got] = '\0';
+    if (sf)
+        fclose(sf);
+    assert_null(strstr(buf, "\"" P5 "\":{\"alloc\""));
     /* Another manager's connection (renamed by it): foreign. */
     qwmi_model_add_nic_connected(f->t.w, "vm6", P3, "FA163E000003", "sw1");
     a = alloc_of(f, P3);

@@ -644,8 +644,9 @@ void hv_ports(qvs *vs, const hv_view *v, qvs_map *next, hv_pw *pw, size_t n)
         if (w->pf.alloc) {
             w->alloc_path = xstrdup(qj_get_str(w->pf.alloc, "__PATH"));
             w->alloc_row = qj_clone(w->pf.alloc);
-            if (w->pf.adopt) {
-                /* Adopted with what it carries (or claimed: see hv_in_add). */
+            if (w->pf.adopt && w->port) {
+                /* Adopted with what it carries (or claimed: see hv_in_add),
+                 * once qhv is asked to wire the port. */
                 hv_own_alloc(vs, w->id, qj_get_str(w->pf.alloc, "InstanceID"));
                 if (w->pf.vlan)
                     hv_own_feat(vs, w->id, qj_get_str(w->pf.vlan, "InstanceID"));
