@@ -46,6 +46,7 @@ const char *qerr_reason(int status)
     case 409: return "Conflict";
     case 412: return "Precondition Failed";
     case 413: return "Request Entity Too Large";
+    case 415: return "Unsupported Media Type";
     case 503: return "Service Unavailable";
     default: return status >= 500 ? "Internal Server Error" : "Error";
     }

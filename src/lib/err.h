@@ -63,9 +63,11 @@
     X(OVER_QUOTA,           409, "OverQuota") \
     X(REVISION_MISMATCH,    412, "RevisionNumberConstraintFailed") \
     X(TOO_LARGE,            413, "HTTPRequestEntityTooLarge") \
+    X(MEDIA_TYPE,           415, "HTTPUnsupportedMediaType") \
     X(INTERNAL,             500, "HTTPInternalServerError") \
     X(NO_NETWORK_AVAILABLE, 503, "NoNetworkAvailable") \
-    X(UNAVAILABLE,          503, "HTTPServiceUnavailable")
+    X(UNAVAILABLE,          503, "HTTPServiceUnavailable") \
+    X(STORAGE,              503, "ServiceUnavailable")
 
 typedef enum {
     QE_OK = 0,

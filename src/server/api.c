@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define QAPI_MAX_SEGMENTS 6
 
@@ -158,8 +159,35 @@ static qj *qapi_page_link(const qhttp_req *req, const char *collection, const ch
     return l;
 }
 
+/* A body must be declared JSON: an HTML form or a text/plain POST, which a
+ * web page in an operator's browser may send to a loopback noauth server
+ * without a CORS preflight, is refused before it is read (415). Parameters
+ * (charset) are allowed; a request without a body is not checked. */
+static int qapi_check_media_type(const qhttp_req *req, qerr *e)
+{
+    if (!req->body_len)
+        return 0;
+    const char *ct = qhttp_header(req, "Content-Type");
+    static const char json[] = "application/json";
+    size_t n = 0;
+    if (ct) {
+        while (*ct == ' ' || *ct == '\t')
+            ct++;
+        n = strcspn(ct, ";");
+        while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+            n--;
+    }
+    if (!ct || n != sizeof json - 1 || strncasecmp(ct, json, n))
+        return qerr_set(e, QE_MEDIA_TYPE, "The request body must be application/json, not "
+                                          "'%.100s'", ct ? ct : "(no Content-Type)");
+    return 0;
+}
+
 static int qapi_parse_body(const qhttp_req *req, qj **ret, qerr *e)
 {
+    *ret = NULL;
+    if (qapi_check_media_type(req, e) < 0)
+        return -1;
     qj_error je;
     qj_limits lim = {.max_depth = 32};
     *ret = qj_parse(req->body, req->body_len, &lim, &je);

@@ -116,17 +116,42 @@ static int qidentity_keystone(const qhttp_req *req, qctx *ret, qerr *e)
     return 0;
 }
 
+/* noauth's identity headers, checked before any is believed: a header that is
+ * present must say something. An empty or blank X-Project-Id used to fall
+ * through to "no identity headers" = admin, so a client that claimed to be a
+ * reader of a project became admin; the same for roles or a user claimed
+ * without a project. Such a request is 401, never the default admin. */
+static int qidentity_noauth_headers(const qhttp_req *req, const char **project, qerr *e)
+{
+    static const char *const names[] = {"X-Project-Id", "X-Tenant-Id", "X-Roles", "X-User-Id"};
+    const char *v[4];
+    for (size_t i = 0; i < 4; i++) {
+        v[i] = qhttp_header(req, names[i]);
+        if (v[i] && !v[i][strspn(v[i], " \t")])
+            return qerr_set(e, QE_UNAUTHORIZED, "The %s header is empty: send a value or leave "
+                                                "the header out", names[i]);
+    }
+    if (v[0] && v[1] && strcmp(v[0], v[1]))
+        return qerr_set(e, QE_BAD_REQUEST, "X-Project-Id and X-Tenant-Id name different "
+                                           "projects");
+    *project = v[0] ? v[0] : v[1];
+    if (!*project && (v[2] || v[3]))
+        return qerr_set(e, QE_UNAUTHORIZED, "%s names an identity without a project: send "
+                                            "X-Project-Id too", v[2] ? "X-Roles" : "X-User-Id");
+    return 0;
+}
+
 int qidentity_from_request(const qconf *c, const qhttp_req *req, qctx *ret, qerr *e)
 {
     memset(ret, 0, sizeof *ret);
     if (qidentity_ks)
         return qidentity_keystone(req, ret, e);
-    const char *project = qhttp_header(req, "X-Project-Id");
-    if (!project)
-        project = qhttp_header(req, "X-Tenant-Id");
+    const char *project;
+    if (qidentity_noauth_headers(req, &project, e) < 0)
+        return -1;
     const char *roles = qhttp_header(req, "X-Roles");
     const char *user = qhttp_header(req, "X-User-Id");
-    if (!project || !*project) {
+    if (!project) {
         snprintf(ret->project_id, sizeof ret->project_id, "%s", c->default_project_id);
         ret->is_admin = true;
     } else {
@@ -137,6 +162,8 @@ int qidentity_from_request(const qconf *c, const qhttp_req *req, qctx *ret, qerr
         ret->read_only = !ret->is_admin && roles && qidentity_has_role(roles, "reader") &&
                          !qidentity_has_role(roles, "member");
     }
+    if (user && strlen(user) >= sizeof ret->user_id)
+        return qerr_set(e, QE_BAD_REQUEST, "X-User-Id is too long");
     snprintf(ret->user_id, sizeof ret->user_id, "%s", user ? user : "");
     return 0;
 }

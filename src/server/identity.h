@@ -3,7 +3,9 @@
  *
  * noauth (Neutron's behaviour): no identity headers = admin of
  * [DEFAULT] default_project_id; X-Project-Id (or X-Tenant-Id) = that project,
- * admin only if X-Roles names "admin".
+ * admin only if X-Roles names "admin". A header that is present but empty or
+ * blank, X-Roles or X-User-Id without a project, is 401 (never the default
+ * admin); X-Project-Id and X-Tenant-Id naming different projects is 400.
  *
  * keystone: X-Auth-Token is required and validated with Keystone
  * (server/keystone.c); project, user and roles come from the token and the

@@ -6,6 +6,8 @@ what, and which attributes are admin-only.
   Keystone), sees its own resources and shared networks.
 - X-Roles admin with X-Project-Id: admin.
 """
+import http.client
+import json
 import unittest
 
 import qhvtest
@@ -350,6 +352,84 @@ class IdentityTest(qhvtest.ServerTestCase):
         self.assertEqual(body['ports'], [])
         st, body = self.alice.get('/v2.0/ports?device_owner=')
         self.assertNotIn(port['id'], [p['id'] for p in body['ports']])
+
+    # ---------- identity headers cannot escalate ----------
+
+    def raw(self, method, path, headers, body=None):
+        """A request with exactly these headers (Client always adds its own
+        Content-Type); returns (status, parsed body)."""
+        conn = http.client.HTTPConnection('127.0.0.1', self.server.port, timeout=30)
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, (json.loads(data) if data else None)
+
+    def test_blank_identity_headers_are_refused_not_admin(self):
+        # A reader of another project used to delete Bob's rule with an empty
+        # X-Project-Id: the request fell through to "no headers" = admin.
+        sg = self.bob.post('/v2.0/security-groups', {'security_group': {'name': 'id-blank'}})[1]
+        sg = sg['security_group']
+        st, body = self.bob.post('/v2.0/security-group-rules', {'security_group_rule': {
+            'security_group_id': sg['id'], 'direction': 'ingress', 'ethertype': 'IPv4',
+            'protocol': 'tcp', 'port_range_min': 22, 'port_range_max': 22}})
+        self.assertEqual(st, 201, body)
+        rule = body['security_group_rule']['id']
+        cases = [
+            {'X-Project-Id': '', 'X-Roles': 'reader'},
+            {'X-Project-Id': '   ', 'X-Roles': 'reader'},
+            {'X-Tenant-Id': '', 'X-Roles': 'reader'},
+            {'X-Project-Id': 'id-alice', 'X-Roles': ''},
+            {'X-Project-Id': 'id-alice', 'X-Roles': 'member', 'X-User-Id': ' '},
+            {'X-Roles': 'reader'},
+            {'X-User-Id': 'u1'},
+        ]
+        for h in cases:
+            with self.subTest(headers=h):
+                st, body = self.raw('DELETE', '/v2.0/security-group-rules/' + rule, h)
+                self.assertEqual(st, 401, body)
+                self.assertEqual(body['NeutronError']['type'], 'HTTPUnauthorized', body)
+                st, body = self.raw('GET', '/v2.0/security-groups/' + sg['id'], h)
+                self.assertEqual(st, 401, body)
+        # Two different projects in one request: 400.
+        st, body = self.raw('DELETE', '/v2.0/security-group-rules/' + rule,
+                            {'X-Project-Id': 'id-bob', 'X-Tenant-Id': 'id-alice'})
+        self.assertEqual(st, 400, body)
+        st, body = self.bob.get('/v2.0/security-group-rules/' + rule)
+        self.assertEqual(st, 200, body)
+        # The same headers with values work as before; none at all is still admin.
+        st, body = self.raw('GET', '/v2.0/security-group-rules/' + rule,
+                            {'X-Tenant-Id': 'id-bob', 'X-Roles': 'reader'})
+        self.assertEqual(st, 200, body)
+        st, body = self.raw('GET', '/v2.0/security-group-rules/' + rule, {})
+        self.assertEqual(st, 200, body)
+
+    def test_bodies_must_be_json(self):
+        # A web page can POST a form or text/plain to a loopback noauth server
+        # without a preflight: such bodies are refused, whatever they hold.
+        data = json.dumps({'network': {'name': 'id-csrf'}})
+        for ct in ('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data',
+                   'text/plain; charset=utf-8', 'application/jsonx', None):
+            with self.subTest(content_type=ct):
+                h = {'Content-Type': ct} if ct else {}
+                st, body = self.raw('POST', '/v2.0/networks', h, data)
+                self.assertEqual(st, 415, body)
+                self.assertEqual(body['NeutronError']['type'], 'HTTPUnsupportedMediaType')
+        st, body = self.get('/v2.0/networks?name=id-csrf')
+        self.assertEqual(body['networks'], [])
+        net = self.make_network(name='id-json')
+        st, body = self.raw('PUT', '/v2.0/networks/' + net['id'], {'Content-Type': 'text/plain'},
+                            json.dumps({'network': {'name': 'id-renamed'}}))
+        self.assertEqual(st, 415, body)
+        self.assertEqual(self.get('/v2.0/networks/' + net['id'])[1]['network']['name'], 'id-json')
+        # JSON with parameters or in other case is JSON; no body is not checked.
+        for ct in ('application/json; charset=utf-8', 'Application/JSON', 'application/json;'):
+            with self.subTest(content_type=ct):
+                st, body = self.raw('POST', '/v2.0/networks', {'Content-Type': ct},
+                                    json.dumps({'network': {'name': 'id-json-ok'}}))
+                self.assertEqual(st, 201, body)
+        st, body = self.raw('DELETE', '/v2.0/networks/' + net['id'], {})
+        self.assertEqual(st, 204, body)
 
 
 if __name__ == '__main__':
