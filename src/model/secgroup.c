@@ -1,6 +1,7 @@
 #include "model/secgroup.h"
 #include "model/resources.h"
 #include "lib/ipproto.h"
+#include "lib/log.h"
 #include "lib/util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -434,9 +435,18 @@ int qsg_ensure_default_request(qmodel *m, const qctx *ctx, qerr *e)
         return 0;
     if (ctx->read_only)
         return 0;
-    if (qstore_begin_write(m->store, e) < 0)
-        return -1;
-    return qmodel_finish(&op, qsg_ensure_default(&op, ctx->project_id, id, e), e);
+    int rc = qstore_begin_write(m->store, e);
+    if (rc == 0)
+        rc = qmodel_finish(&op, qsg_ensure_default(&op, ctx->project_id, id, e), e);
+    /* A list must not fail because this write cannot happen now (disk full,
+     * filesystem read-only): it shows what exists, and a later list creates
+     * the group once the database can be written. */
+    if (rc < 0 && e->code == QE_STORAGE) {
+        QLOG_W("secgroup", "project %s: default security group not created for now: %s",
+               ctx->project_id, e->msg);
+        return 0;
+    }
+    return rc;
 }
 
 static int qsg_on_update(qop *op, const qj *old, qj *sg, const qj *changes, qerr *e)
@@ -554,15 +564,22 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
     if (qj_len(groups) && !secure)
         return qerr_set(e, QE_PS_NEEDS_NO_SG, "Port security must be enabled and port must have "
                                               "an IP address in order to use security groups.");
+    /* A port's groups are its own project's, even when an admin asks (as
+     * Neutron refuses a non-owner): another project's group would let that
+     * project rewrite this port's firewall, and its owner could no longer
+     * delete the group (409 on a port it cannot see). */
     for (size_t i = 0; i < qj_len(groups); i++) {
+        const char *gid = qj_as_str(qj_at(groups, i));
         qj *sg;
-        if (qsg_load_usable(op, qj_as_str(qj_at(groups, i)), project, &sg, e) < 0) {
+        if (qsg_load_usable(op, gid, project, &sg, e) < 0) {
             e->code = QE_SG_NOT_FOUND;
-            snprintf(e->msg, sizeof e->msg, "Security group %s does not exist",
-                     qj_as_str(qj_at(groups, i)));
+            snprintf(e->msg, sizeof e->msg, "Security group %s does not exist", gid);
             return -1;
         }
+        bool own = !strcmp(qj_get_str(sg, "project_id"), project);
         qj_free(sg);
+        if (!own)
+            return qerr_set(e, QE_SG_NOT_FOUND, "Security group %s does not exist", gid);
     }
     const char *pid = qj_get_str(port, "id");
     if (old && qj_equal(qj_get(old, "security_groups"), groups))
