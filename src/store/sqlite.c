@@ -93,13 +93,55 @@ static void qstore_thread_exit(void *p)
     (void)p;
 }
 
+/* Why the database cannot be written when SQLite failure rc is the
+ * storage's (disk full, filesystem read-only, I/O error) rather than a bug;
+ * NULL otherwise. sys_errno, the failed system call's errno as SQLite saw
+ * it, tells which when SQLite says only "I/O error"; it is consulted only
+ * for those codes, since SQLite keeps it from earlier, harmless failures.
+ * It is often 0: ext4 turned read-only by an error (errors=remount-ro) gives
+ * SQLITE_READONLY on one write and a bare SQLITE_IOERR on the next. */
+static const char *qstore_storage_reason(int rc, int sys_errno)
+{
+    int primary = rc & 0xff;
+    if (primary != SQLITE_FULL && primary != SQLITE_READONLY && primary != SQLITE_IOERR &&
+        primary != SQLITE_CANTOPEN)
+        return NULL;
+    if (primary == SQLITE_FULL || sys_errno == ENOSPC || sys_errno == EDQUOT)
+        return "the disk is full";
+    if (primary == SQLITE_READONLY || sys_errno == EROFS)
+        return "the filesystem is read-only";
+    return "the filesystem is read-only or failing (I/O error)";
+}
+
+/* Fills e for SQLite failure rc on db (which may be NULL). The storage's
+ * failures are 503 (the service is unavailable until an operator frees space
+ * or remounts; the request changed nothing: its transaction is rolled back),
+ * anything else 500. */
+static int qstore_error(sqlite3 *db, int rc, qerr *e, const char *what)
+{
+    if (db && (sqlite3_extended_errcode(db) & 0xff) == (rc & 0xff))
+        rc = sqlite3_extended_errcode(db);   /* says which I/O failed, for the log */
+    int sys = db ? sqlite3_system_errno(db) : 0;
+    const char *reason = qstore_storage_reason(rc, sys);
+    QLOG_E("store", "%s: %s (SQLite %d%s%s)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
+           rc, reason && sys ? ", " : "", reason && sys ? strerror(sys) : "");
+    if (reason)
+        return qerr_set(e, QE_STORAGE, "The database cannot be written: %s. The request changed "
+                                       "nothing; reads still work. Retry once the server's "
+                                       "storage is writable again.", reason);
+    return qerr_set(e, QE_INTERNAL, "Request Failed: internal server error while processing "
+                                    "your request.");
+}
+
 int qstore_fail(qstore *s, qerr *e, const char *what)
 {
     qconn *c = pthread_getspecific(s->key);
-    const char *msg = c ? sqlite3_errmsg(c->db) : "no connection";
-    QLOG_E("store", "%s: %s", what, msg);
-    return qerr_set(e, QE_INTERNAL, "Request Failed: internal server error while processing "
-                                    "your request.");
+    if (!c) {
+        QLOG_E("store", "%s: no connection", what);
+        return qerr_set(e, QE_INTERNAL, "Request Failed: internal server error while processing "
+                                        "your request.");
+    }
+    return qstore_error(c->db, sqlite3_extended_errcode(c->db), e, what);
 }
 
 static qconn *qstore_conn(qstore *s, qerr *e)
@@ -112,9 +154,8 @@ static qconn *qstore_conn(qstore *s, qerr *e)
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
-        QLOG_E("store", "cannot open %s: %s", s->path, c->db ? sqlite3_errmsg(c->db) : "?");
+        qstore_error(c->db, rc, e, s->path);
         qconn_free(c);
-        qerr_set(e, QE_INTERNAL, "Database unavailable");
         return NULL;
     }
     /* Writers are serialised by our mutex; the timeout only covers checkpoints
@@ -124,14 +165,11 @@ static qconn *qstore_conn(qstore *s, qerr *e)
                           "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000; PRAGMA mmap_size=268435456; "
                           "PRAGMA wal_autocheckpoint=0;",
                           s->synchronous);
-    char *msg = NULL;
-    rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
     free(sql);
     if (rc != SQLITE_OK) {
-        QLOG_E("store", "cannot configure %s: %s", s->path, msg ? msg : "?");
-        sqlite3_free(msg);
+        qstore_error(c->db, rc, e, s->path);
         qconn_free(c);
-        qerr_set(e, QE_INTERNAL, "Database unavailable");
         return NULL;
     }
     pthread_setspecific(s->key, c);
@@ -182,14 +220,17 @@ static int qstore_exec(qstore *s, const char *sql, qerr *e)
     qconn *c = qstore_conn(s, e);
     if (!c)
         return -1;
-    char *msg = NULL;
-    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        QLOG_E("store", "%s: %s", sql, msg ? msg : "?");
-        sqlite3_free(msg);
-        return qerr_set(e, QE_INTERNAL, "Request Failed: internal server error while "
-                                        "processing your request.");
-    }
-    return 0;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : qstore_error(c->db, rc, e, sql);
+}
+
+/* Ends the write transaction, if any: after SQLITE_FULL or an I/O error
+ * SQLite may already have rolled it back itself. */
+static void qstore_abort(qstore *s)
+{
+    qconn *c = pthread_getspecific(s->key);
+    if (c && !sqlite3_get_autocommit(c->db))
+        qstore_exec(s, "ROLLBACK", NULL);
 }
 
 static int qstore_migrate(qstore *s, qerr *e)
@@ -252,6 +293,7 @@ static void *qstore_checkpoint_main(void *arg)
     qstore *s = arg;
     qerr e;
     sqlite3 *db = qstore_db(s, &e);
+    int failing = SQLITE_OK;
     pthread_mutex_lock(&s->stop_lock);
     while (!s->stopping && db) {
         struct timespec ts;
@@ -262,8 +304,15 @@ static void *qstore_checkpoint_main(void *arg)
         pthread_mutex_unlock(&s->stop_lock);
         int log = 0, done = 0;
         int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            QLOG_W("store", "checkpoint: %s", sqlite3_errmsg(db));
+        if (rc == SQLITE_BUSY)
+            rc = SQLITE_OK;
+        /* Said when it starts and stops failing, not four times a second
+         * while the disk stays full. */
+        if (rc != SQLITE_OK && failing != rc)
+            QLOG_W("store", "checkpoint: %s (retried until it works)", sqlite3_errmsg(db));
+        else if (rc == SQLITE_OK && failing != SQLITE_OK)
+            QLOG_I("store", "checkpoint works again");
+        failing = rc;
         pthread_mutex_lock(&s->stop_lock);
     }
     pthread_mutex_unlock(&s->stop_lock);
@@ -340,7 +389,7 @@ int qstore_commit_then(qstore *s, void (*after)(void *arg), void *arg, qerr *e)
 {
     int rc = qstore_exec(s, "COMMIT", e);
     if (rc < 0)
-        qstore_exec(s, "ROLLBACK", NULL);
+        qstore_abort(s);
     else if (after)
         after(arg);
     pthread_mutex_unlock(&s->write_lock);
@@ -351,7 +400,7 @@ int qstore_commit(qstore *s, qerr *e) { return qstore_commit_then(s, NULL, NULL,
 
 void qstore_rollback(qstore *s)
 {
-    qstore_exec(s, "ROLLBACK", NULL);
+    qstore_abort(s);
     pthread_mutex_unlock(&s->write_lock);
 }
 

@@ -48,7 +48,12 @@ int qstore_run(qstore *s, const char *sql, const char *a, const char *b, const c
  * -1 on error. */
 int qstore_query_text(qstore *s, const char *sql, const char *a, char *out, size_t n, qerr *e);
 
-/* Maps the last SQLite error on this thread's connection into e (500). */
+/* Maps the last SQLite error on this thread's connection into e: the
+ * storage's failures (SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR,
+ * SQLITE_CANTOPEN: disk full, filesystem read-only) are QE_STORAGE (503, a
+ * message saying why the database cannot be written), anything else
+ * QE_INTERNAL (500). A write that fails so is rolled back: it changes
+ * nothing, and reads keep working. */
 int qstore_fail(qstore *s, qerr *e, const char *what);
 
 #endif
