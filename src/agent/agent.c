@@ -12,6 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#endif
 
 #define QAG_TICK_US 200000u             /* backend change poll */
 #define QAG_TRIM_IDLE_US 1000000u       /* heap trim after this long without a reconcile */
@@ -818,8 +823,40 @@ static uint64_t qag_report_due(const qag *a)
     return due;
 }
 
+/* A careless underlay: the provider address on a bridge that is also a
+ * physical network's (an OVS bridge's internal port bears its name). A VM on
+ * that network can then put packets on the underlay, addressed to the
+ * hosts' provider addresses; the flows take NVGRE only from the hosts of a
+ * VSID, but a VM whose address is a provider address would still pass for
+ * that host (docs/ovs.md, "Laying out the underlay"). */
+static void qag_warn_careless_underlay(const qag_conf *c)
+{
+#ifndef _WIN32
+    struct in_addr pa;
+    struct ifaddrs *ifs;
+    if (!*c->provider_address || inet_pton(AF_INET, c->provider_address, &pa) != 1 ||
+        getifaddrs(&ifs) != 0)
+        return;
+    for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+            ((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr.s_addr != pa.s_addr)
+            continue;
+        for (size_t k = 0; k < c->n_mappings; k++)
+            if (!strcmp(c->mappings[k].vswitch, i->ifa_name))
+                QLOG_W("agent", "provider address %s is on %s, the bridge of physical network "
+                       "%s: its VMs can reach the underlay; give the provider address a "
+                       "bridge of its own (docs/ovs.md, \"Laying out the underlay\")",
+                       c->provider_address, i->ifa_name, c->mappings[k].pattern);
+    }
+    freeifaddrs(ifs);
+#else
+    (void)c;    /* Hyper-V: the provider address is on the host's NIC, not a vswitch */
+#endif
+}
+
 void qag_run(qag *a, volatile sig_atomic_t *stop)
 {
+    qag_warn_careless_underlay(a->conf);
     QLOG_I("agent", "qhv-agent for host %s: server %s, backend %s; allocator: %s", a->conf->host,
            a->conf->server_url, a->cls->name, qag_heap_describe());
     uint64_t now = qhv_now_us();

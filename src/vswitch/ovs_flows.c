@@ -441,7 +441,8 @@ static bool qovs_is_v4(const char *ip) { return ip && !strchr(ip, ':'); }
  *   a local customer address (its record's provider address is this
  *   host's):  from the wire, dst PA → CA, the VM's MAC, reg7  (0 → 35)
  *             to the wire, src CA → its PA and PA MAC, out     (41)
- *   a remote one: from the wire, src PA → CA and its MAC       (36)
+ *   a remote one: from the wire, src PA (sent from its derived MAC)
+ *             → CA and its MAC                                 (36)
  *             to it, dst CA → PA and PA MAC                    (40 → 41)
  *             the VMs' ARP for it answered here                (40)
  * Unknown provider addresses drop (tables 35/36 default). */
@@ -481,7 +482,12 @@ static void qovs_rewrite_flows(qovs_acc *f, const qovs_net *n, const qvs_map *ob
                      n->patch);
             qovs_add(f, 41, 100, m, ck, a);
         } else {
-            snprintf(m, sizeof m, "metadata=0x%" PRIx64 ",ip,nw_src=%s", n->meta, pa);
+            /* Only from the host of that provider address: ovs hosts send
+             * with its derived MAC (table 41), which a VM with port security
+             * on a physical network sharing the underlay cannot use, even
+             * with a fixed IP equal to the provider address. */
+            snprintf(m, sizeof m, "metadata=0x%" PRIx64 ",ip,dl_src=%s,nw_src=%s", n->meta, pmac,
+                     pa);
             snprintf(a, sizeof a, "set_field:%s->ip_src,set_field:%s->eth_src,goto_table:50", ca,
                      mac);
             qovs_add(f, 36, 100, m, ck, a);
@@ -519,6 +525,26 @@ static void qovs_owned_pa_flows(qovs_acc *f, const qovs_topo *t, const qvs_map *
     }
 }
 
+/* NVGRE into a network: the VSID in the key's upper 24 bits (the flow id is
+ * ignored, as receivers must), and only from the provider address of a host
+ * that holds a port of the VSID (one of its lookup records). The VSID alone
+ * proves nothing: whoever can put a GRE packet on the underlay (a VM on a
+ * physical network sharing it, docs/ovs.md) could otherwise inject frames
+ * into any tenant's network. Our own address never sends to us. */
+static void qovs_gre_ingress(qovs_acc *f, const qovs_topo *t, const qovs_net *n)
+{
+    char m[256], a[128];
+    snprintf(a, sizeof a, "set_field:0x%" PRIx64 "->metadata,goto_table:30", n->meta);
+    for (size_t i = 0; i < n->nrecs; i++) {
+        const char *pa = qj_get_str(n->recs[i], "provider_address");
+        if (!qovs_is_v4(pa) || !strcmp(pa, t->local_ip))
+            continue;
+        snprintf(m, sizeof m, "in_port=%d,tun_src=%s,tun_id=0x%" PRIx64 "/0xffffff00",
+                 t->gre_ofport, pa, (uint64_t)n->seg << 8);
+        qovs_add(f, 0, 100, m, n->cookie, a);   /* one per host: the same match merges */
+    }
+}
+
 /* Tables 0, 30 and 40 of one network. */
 static void qovs_net_flows(qovs_acc *f, const qovs_topo *t, const qovs_net *n,
                            const qvs_map *objects)
@@ -528,10 +554,7 @@ static void qovs_net_flows(qovs_acc *f, const qovs_topo *t, const qovs_net *n,
     bool nvgre = !strcmp(n->type, "nvgre");
     /* From the wire into this network. */
     if (nvgre && t->gre_ofport) {
-        snprintf(m, sizeof m, "in_port=%d,tun_id=0x%" PRIx64 "/0xffffff00", t->gre_ofport,
-                 (uint64_t)n->seg << 8);
-        snprintf(a, sizeof a, "set_field:0x%" PRIx64 "->metadata,goto_table:30", n->meta);
-        qovs_add(f, 0, 100, m, ck, a);
+        qovs_gre_ingress(f, t, n);
     } else if (n->patch && !strcmp(n->type, "vlan")) {
         snprintf(m, sizeof m, "in_port=%d,dl_vlan=%" PRId64, n->patch, n->seg);
         snprintf(a, sizeof a, "pop_vlan,set_field:0x%" PRIx64 "->metadata,goto_table:30", n->meta);

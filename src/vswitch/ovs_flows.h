@@ -6,8 +6,9 @@
  *
  * The pipeline (docs/ovs.md):
  *   0  classify: a VM port → network in metadata, its ofport in reg6 (and
- *      its conntrack zone); the GRE port by tun_id VSID<<8/0xffffff00 and a
- *      physical bridge's patch by VLAN → network, then table 30
+ *      its conntrack zone); the GRE port by tun_id VSID<<8/0xffffff00 from
+ *      the provider address of a host holding a port of the VSID (its lookup
+ *      records) and a physical bridge's patch by VLAN → network, then table 30
  *   10 anti-spoofing (port security): the port's MAC and addresses only
  *   20 egress security group: ct(zone=reg6) → 21 rules, ct(commit)
  *   30 delivery from the wire: local MAC → reg7 → 50; broadcast to each

@@ -345,6 +345,80 @@ def gre_headers(frames):
     return out
 
 
+def _csum(data):
+    """The Internet checksum of data."""
+    if len(data) % 2:
+        data += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def _mac(text):
+    return bytes.fromhex(text.replace(':', ''))
+
+
+def _ip(text):
+    return bytes(int(b) for b in text.split('.'))
+
+
+def ipv4(src, dst, proto, payload, ident=0):
+    """An IPv4 header (DF, TTL 64, checksummed) followed by payload."""
+    hdr = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(payload), ident, 0x4000, 64, proto, 0,
+                      _ip(src), _ip(dst))
+    return hdr[:10] + struct.pack('!H', _csum(hdr)) + hdr[12:] + payload
+
+
+def ether(dst, src, ethertype, payload):
+    return _mac(dst) + _mac(src) + struct.pack('!H', ethertype) + payload
+
+
+def icmp_echo(src_mac, dst_mac, src, dst, ident, seq):
+    """An Ethernet frame holding an ICMP echo request."""
+    body = struct.pack('!BBHHH', 8, 0, 0, ident, seq) + b'qhv-probe' * 4
+    body = body[:2] + struct.pack('!H', _csum(body)) + body[4:]
+    return ether(dst_mac, src_mac, 0x0800, ipv4(src, dst, 1, body))
+
+
+def arp_request(src_mac, src, target):
+    """A broadcast ARP request "who has target" from src_mac/src."""
+    body = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 1, _mac(src_mac), _ip(src), b'\0' * 6,
+                       _ip(target))
+    return ether('ff:ff:ff:ff:ff:ff', src_mac, 0x0806, body)
+
+
+def nvgre(vsid, inner, flow_id=0):
+    """The GRE header and payload of NVGRE (RFC 7637): key bit only,
+    transparent Ethernet bridging, key = VSID << 8 | flow id."""
+    return struct.pack('!HHI', 0x2000, 0x6558, vsid << 8 | flow_id) + inner
+
+
+_SEND_FRAMES = ('import socket,sys\n'
+                's=socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n'
+                's.bind((sys.argv[1], 0))\n'
+                'for h in sys.argv[2:]: s.send(bytes.fromhex(h))\n')
+
+_SEND_GRE = ('import socket,sys\n'
+             's=socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)\n'
+             'for h in sys.argv[2:]: s.sendto(bytes.fromhex(h), (sys.argv[1], 0))\n')
+
+
+def send_frames(ns, ifname, frames):
+    """Puts hand-made Ethernet frames on ifname in namespace ns, as a VM
+    (or anything on that wire) can."""
+    run('ip', 'netns', 'exec', ns, '/usr/bin/python3', '-c', _SEND_FRAMES, ifname,
+        *[f.hex() for f in frames])
+
+
+def send_gre(ns, dst, payloads):
+    """Sends GRE payloads (nvgre()) to dst from namespace ns's own stack (a
+    raw IPPROTO_GRE socket: the kernel writes the outer IPv4 header with
+    its source address; it needs no gre module)."""
+    run('ip', 'netns', 'exec', ns, '/usr/bin/python3', '-c', _SEND_GRE, dst,
+        *[p.hex() for p in payloads])
+
+
 class Lab:
     def __init__(self):
         self.prefix = 'q%04x' % random.randrange(1 << 16)

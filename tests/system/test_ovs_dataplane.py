@@ -3,9 +3,12 @@
 qhv-agent each), VMs as namespaces, everything driven through the API of a
 real qhv-server. See netlab.py for the topology."""
 import os
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+import types
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'api'))
@@ -101,9 +104,12 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         return sg
 
     @classmethod
-    def vm(cls, name, host, net, project, ip=None, groups=None, prefixlen=24):
+    def vm(cls, name, host, net, project, ip=None, groups=None, prefixlen=24, port_security=True):
         attrs = {'network_id': net['id'], 'project_id': project, 'name': name,
                  'binding:host_id': host.name, 'device_owner': 'compute:nova'}
+        if not port_security:
+            attrs['port_security_enabled'] = False
+            attrs['security_groups'] = []
         if ip:
             attrs['fixed_ips'] = [{'ip_address': ip}]
         if groups is not None:
@@ -125,6 +131,8 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         flat = cls.network('tenant-a', 'a-flat', 'flat', None, '10.5.0.0/24')
         local = cls.network('tenant-a', 'a-local', 'local', None, '10.6.0.0/24')
         v6 = cls.network('tenant-a', 'a-v6', 'vlan', 104, 'fd00:6::/64', ip_version=6)
+        # A virtual subnet whose only port is on h2 (h1 holds none of it).
+        solo = cls.network('tenant-b', 'b-solo', 'nvgre', 5103, '10.7.0.0/24')
         # default groups: members reach each other, egress anywhere
         cls.a1 = cls.vm('a1', h1, a_vlan, 'tenant-a', '10.1.0.11')
         cls.a2 = cls.vm('a2', h2, a_vlan, 'tenant-a', '10.1.0.12')
@@ -143,6 +151,10 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         cls.l2 = cls.vm('l2', h2, local, 'tenant-a', '10.6.0.12')
         cls.v1 = cls.vm('v1', h1, v6, 'tenant-a', 'fd00:6::11', prefixlen=64)
         cls.v2 = cls.vm('v2', h2, v6, 'tenant-a', 'fd00:6::12', prefixlen=64)
+        cls.y2 = cls.vm('y2', h2, solo, 'tenant-b', '10.7.0.12')
+        # A VM on the flat network without port security: it may send from
+        # any address, a provider address included.
+        cls.z1 = cls.vm('z1', h1, flat, 'tenant-a', '10.5.0.21', port_security=False)
         # Security groups: the client has egress only; the server accepts
         # tcp/8080 from anywhere and tcp/9090 from members of "trusted".
         cls.trusted = cls.group('tenant-a', 'trusted', [])
@@ -269,6 +281,124 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         self.assertTrue(any(s in pool2 and d in pool1 for s, d in pairs), pairs)
         # The echo replies were rewritten back: the VM got them from r2's
         # customer address (ping counted them above).
+
+    # ---------- isolation under a careless underlay ----------
+    # The lab's underlay is careless on purpose: br-phy holds each host's
+    # provider address and is also physnet1, the flat network's bridge, so a
+    # VM on a-flat can put packets straight onto the underlay.
+
+    BAD, GOOD = 0xbad, 0x600d   # the ICMP id of the probes, and their ARP sender's MAC
+
+    @staticmethod
+    def _probes(mark, src_vm, dst_vm):
+        """5 echo requests from src_vm's address to dst_vm and 5 broadcast ARP
+        requests for dst_vm (from an unused address, so dst_vm's neighbour
+        entry for src_vm stays right), marked with mark."""
+        return ([netlab.icmp_echo(src_vm.mac, dst_vm.mac, src_vm.ip, dst_vm.ip, mark, i)
+                 for i in range(5)] +
+                [netlab.arp_request('02:00:00:00:%02x:%02x' % (mark >> 8, mark & 255),
+                                    dst_vm.ip.rsplit('.', 1)[0] + '.99', dst_vm.ip)
+                 for _ in range(5)])
+
+    @staticmethod
+    def _marked(frames, mark):
+        """(echo requests, ARP requests) among frames with mark."""
+        mac = bytes.fromhex('02000000%04x' % mark)
+        return (sum(f[12:14] == b'\x08\x00' and f[34] == 8 and
+                    int.from_bytes(f[38:40], 'big') == mark for f in frames),
+                sum(f[12:14] == b'\x08\x06' and f[6:12] == mac for f in frames))
+
+    def test_nvgre_only_from_hosts_of_the_vsid(self):
+        h1, h2, x1, x2, y2 = self.h1, self.h2, self.x1, self.x2, self.y2
+        h2_mac = h2.sh('cat', '/sys/class/net/br-phy/address').strip()
+        cap_x2 = netlab.Capture(self.lab, x2.ns, 'eth0', 'icmp or arp')
+        cap_y2 = netlab.Capture(self.lab, y2.ns, 'eth0', 'icmp or arp')
+        before = x2.rx_packets()
+        # 1. A VM on the flat network sends NVGRE with tenant B's VSID to h2's
+        #    provider address, from its own (fixed) address.
+        f1 = self.f1
+        netlab.send_frames(f1.ns, 'eth0', [
+            netlab.ether(h2_mac, f1.mac, 0x0800,
+                         netlab.ipv4(f1.ip, h2.pa, 47, netlab.nvgre(5102, inner)))
+            for inner in self._probes(self.BAD, x1, x2)])
+        # 2. A real host, h1, with the VSID of b-solo, which it holds no port
+        #    of (as if from a VM of h1's at 10.7.0.11).
+        fake = types.SimpleNamespace(ip='10.7.0.11', mac=x1.mac)
+        netlab.send_gre(h1.ns, h2.pa, [netlab.nvgre(5103, inner)
+                                       for inner in self._probes(self.BAD, fake, y2)])
+        # 3. The same host with the VSID of b-nvgre, where it holds x1: taken.
+        netlab.send_gre(h1.ns, h2.pa, [netlab.nvgre(5102, inner)
+                                       for inner in self._probes(self.GOOD, x1, x2)])
+        self.wait_for('the NVGRE of a host of the VSID at x2',
+                      lambda: x2.rx_packets() - before >= 10, h2.read_agent_log)
+        at_x2, at_y2 = cap_x2.stop(), cap_y2.stop()
+        self.assertEqual(self._marked(at_x2, self.GOOD), (5, 5), 'from a host of the VSID')
+        self.assertEqual(self._marked(at_x2, self.BAD), (0, 0),
+                         'NVGRE from a VM on the flat network was delivered')
+        self.assertEqual(self._marked(at_y2, self.BAD), (0, 0),
+                         'NVGRE from a host with no port of the VSID was delivered')
+        # The network itself still works both ways.
+        self.assertTrue(x1.reaches(x2.ip))
+        self.assertTrue(x2.reaches(x1.ip))
+
+    def _rewrite_pas(self):
+        """(r1's provider address, r2's), seen on the underlay."""
+        cap = netlab.Capture(self.lab, self.h1.ns, 'ul1', 'icmp')
+        self.assertTrue(self.r1.reaches(self.r2.ip))
+        pairs = {('.'.join(str(b) for b in f[26:30]), '.'.join(str(b) for b in f[30:34]))
+                 for f in cap.stop() if f[12:14] == b'\x08\x00' and f[34] == 8}
+        self.assertEqual(len(pairs), 1, pairs)
+        return pairs.pop()
+
+    def test_ip_rewrite_only_from_the_host_of_the_address(self):
+        r1_pa, r2_pa = self._rewrite_pas()
+        # z1 (flat, no port security) impersonates r1 towards r2: r1's
+        # provider address as source, sent to r2's provider address.
+        r2_pa_mac = '02:71:' + ':'.join('%02x' % int(b) for b in r2_pa.split('.'))
+        z1, r2 = self.z1, self.r2
+        cap = netlab.Capture(self.lab, r2.ns, 'eth0', 'icmp')
+        bad = [netlab.icmp_echo(z1.mac, r2_pa_mac, r1_pa, r2_pa, self.BAD, i) for i in range(5)]
+        netlab.send_frames(z1.ns, 'eth0', bad)
+        # r1 itself gets through meanwhile (the same path into r2).
+        self.assertEqual(self.r1.ping(self.r2.ip, count=3), 3)
+        frames = cap.stop()
+        spoofed = self._marked(frames, self.BAD)[0]
+        self.assertEqual(spoofed, 0, 'rewritten traffic from a VM impersonating r1 was delivered')
+
+    def _agent_start_log(self, h, mappings):
+        """The log of a qhv-agent started in h's namespace (where h's provider
+        address is; the lab's agents run outside it) with these bridge
+        mappings, up to its start line. It reaches no server and no OVS."""
+        d = tempfile.mkdtemp(dir=self.lab.dir)
+        conf = os.path.join(d, 'agent.conf')
+        with open(conf, 'w') as f:
+            f.write('[DEFAULT]\nhost = %s\n[agent]\nserver_url = http://127.0.0.1:9\n'
+                    'auth_token = x\nbackend = ovs\nprovider_address = %s\n'
+                    '[ovs]\nbridge_mappings = %s\ndatapath_type = netdev\novs_rundir = %s\n'
+                    % (h.name, h.pa, mappings, d))
+        path = os.path.join(d, 'agent.log')
+        with open(path, 'wb') as log:
+            p = subprocess.Popen(['ip', 'netns', 'exec', h.ns, AGENT, '--config-file', conf],
+                                 stdout=log, stderr=log)
+
+        def read():
+            with open(path, 'rb') as f:
+                return f.read().decode(errors='replace')
+        try:
+            self.wait_for('the agent to start', lambda: 'qhv-agent for host' in read(), read)
+        finally:
+            p.terminate()
+            p.wait(15)
+        return read()
+
+    def test_agent_warns_of_a_careless_underlay(self):
+        # The lab's layout: br-phy holds the provider address and is physnet1's.
+        log = self._agent_start_log(self.h1, 'physnet1:br-phy')
+        self.assertIn('provider address %s is on br-phy, the bridge of physical network '
+                      'physnet1' % self.h1.pa, log)
+        # A physical network on another bridge: no warning.
+        log = self._agent_start_log(self.h1, 'physnet1:br-vms')
+        self.assertNotIn('provider address', log)
 
     def test_security_group_ports_and_stateful_replies(self):
         # tcp/8080 is open to all; tcp/7070 is listening but not allowed.

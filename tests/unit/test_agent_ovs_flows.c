@@ -218,8 +218,10 @@ static void test_nvgre_forwarding(void **state)
         "{\"vsid\":5001,\"customer_address\":\"10.0.0.6\",\"mac_address\":\"fa:16:3e:00:00:02\","
         "\"provider_address\":\"192.168.0.2\",\"rule\":\"encap\"}");
     char *t = table(&f, NULL, NULL);
-    /* from the wire: the VSID in the key's upper 24 bits, the flow id ignored */
-    assert_has(t, "table=0,priority=100,in_port=10,tun_id=0x138900/0xffffff00,");
+    /* from the wire: the VSID in the key's upper 24 bits, the flow id ignored,
+     * from the remote host's provider address */
+    assert_has(t, "table=0,priority=100,in_port=10,tun_src=192.168.0.2,"
+                  "tun_id=0x138900/0xffffff00,");
     /* the metadata of an NVGRE network is its VSID */
     assert_has(t, "actions=set_field:0x1389->metadata,goto_table:30\n");
     /* to the remote MAC: key VSID<<8 | flow hash, to the record's provider address */
@@ -265,7 +267,10 @@ static void test_ip_rewrite(void **state)
     assert_has(t, "actions=set_field:10.0.0.5->ip_dst,set_field:fa:16:3e:00:00:01->eth_dst,"
                   "set_field:5->reg7,goto_table:36\n");
     /* ... the remote sender's PA → its CA and MAC, then the ingress SG */
-    assert_has(t, ",ip,nw_src=192.168.0.102,cookie=");
+    assert_has(t, ",ip,dl_src=02:71:c0:a8:00:66,nw_src=192.168.0.102,cookie=");
+    /* ... and from that address's host only: not from any MAC (a VM with a
+     * fixed IP equal to the provider address on a shared underlay) */
+    assert_lacks(t, ",ip,nw_src=192.168.0.102,");
     assert_has(t, "actions=set_field:10.0.0.6->ip_src,set_field:fa:16:3e:00:00:02->eth_src,"
                   "goto_table:50\n");
     /* to the remote CA: its PA and the PA's MAC; then our source rewritten, out the patch */
@@ -284,6 +289,75 @@ static void test_ip_rewrite(void **state)
     assert_lacks(t, "priority=10,metadata=");
     free(t);
     qvs_map_free(problems);
+    fx_free(&f);
+}
+
+/* NVGRE is taken only from the provider addresses of the hosts holding a
+ * port of the VSID: any other source (a VM on a physical network sharing the
+ * underlay, a host without a port of that VSID, ourselves) matches no flow of
+ * table 0 and drops there. */
+static void test_nvgre_only_from_hosts_of_the_vsid(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f);
+    put(&f, "port/" P1,
+        "{\"vswitch\":\"br-phy\",\"network_id\":\"n2\",\"network_type\":\"nvgre\",\"vsid\":5001,"
+        "\"mac_address\":\"fa:16:3e:00:00:01\",\"admin_state_up\":true,\"port_security\":false}");
+    put(&f, "port/" P2,
+        "{\"vswitch\":\"br-phy\",\"network_id\":\"n4\",\"network_type\":\"nvgre\",\"vsid\":5003,"
+        "\"mac_address\":\"fa:16:3e:00:00:09\",\"admin_state_up\":true,\"port_security\":false}");
+    /* VSID 5001: ours, two VMs at .2, one at .3; VSID 5003: ours and one at .4;
+     * VSID 5009 (no port here): at .5 */
+    static const char *const recs[][3] = {
+        {"5001", "10.0.0.5", "192.168.0.1"}, {"5001", "10.0.0.6", "192.168.0.2"},
+        {"5001", "10.0.0.7", "192.168.0.2"}, {"5001", "10.0.0.8", "192.168.0.3"},
+        {"5003", "10.0.0.9", "192.168.0.1"}, {"5003", "10.0.0.6", "192.168.0.4"},
+        {"5009", "10.0.0.6", "192.168.0.5"}};
+    for (size_t i = 0; i < sizeof recs / sizeof *recs; i++) {
+        char id[128], json[512];
+        snprintf(id, sizeof id, "lookup_record/%s/%s/fa:16:3e:00:01:%02zx", recs[i][0],
+                 recs[i][1], i);
+        snprintf(json, sizeof json,
+                 "{\"vsid\":%s,\"customer_address\":\"%s\",\"mac_address\":"
+                 "\"fa:16:3e:00:01:%02zx\",\"provider_address\":\"%s\",\"rule\":\"encap\"}",
+                 recs[i][0], recs[i][1], i, recs[i][2]);
+        put(&f, id, json);
+    }
+    qvs_map *counts;
+    char *t = table(&f, NULL, &counts);
+    /* Exactly one flow per (VSID, remote host), and nothing else takes GRE. */
+    static const char *const want[] = {
+        "table=0,priority=100,in_port=10,tun_src=192.168.0.2,tun_id=0x138900/0xffffff00,",
+        "table=0,priority=100,in_port=10,tun_src=192.168.0.3,tun_id=0x138900/0xffffff00,",
+        "table=0,priority=100,in_port=10,tun_src=192.168.0.4,tun_id=0x138b00/0xffffff00,"};
+    size_t n = 0;
+    for (const char *l = strstr(t, "in_port=10,"); l; l = strstr(l + 1, "in_port=10,"))
+        n++;
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_has(t, want[i]);
+    assert_lacks(t, "tun_src=192.168.0.1,");     /* ourselves */
+    assert_lacks(t, "tun_src=192.168.0.4,tun_id=0x138900");  /* a host of another VSID */
+    assert_lacks(t, "tun_src=192.168.0.5");      /* a VSID with no port here */
+    assert_lacks(t, "in_port=10,tun_id=");       /* no VSID-only match */
+    /* The flows count toward their network's cookie, so a missing one is
+     * noticed and reinstalled. */
+    int64_t total = 0;
+    const char *k;
+    qj *v;
+    for (size_t i = 0; i < qvs_map_end(counts); i++)
+        if (qvs_map_at(counts, i, &k, &v))
+            total += v->u.i;
+    assert_int_equal(total, (int64_t)count_lines(t));
+    free(t);
+    qvs_map_free(counts);
+    /* A host that leaves the VSID (its last record gone) is no longer heard. */
+    qvs_map_del(f.objects, "lookup_record/5001/10.0.0.8/fa:16:3e:00:01:03");
+    t = table(&f, NULL, NULL);
+    assert_lacks(t, "tun_src=192.168.0.3,");
+    assert_has(t, want[0]);
+    free(t);
     fx_free(&f);
 }
 
@@ -473,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_vlan_port_with_port_security),
         cmocka_unit_test(test_admin_down_drops),
         cmocka_unit_test(test_nvgre_forwarding),
+        cmocka_unit_test(test_nvgre_only_from_hosts_of_the_vsid),
         cmocka_unit_test(test_ip_rewrite),
         cmocka_unit_test(test_security_group_rules),
         cmocka_unit_test(test_membership_change_touches_one_flow),
