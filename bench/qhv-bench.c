@@ -2,6 +2,7 @@
  * with the server's memory and CPU per port.
  *
  *   qhv-bench --server PATH [--ports N] [--concurrency C] [--list-ports M] [--gets G] [--keep]
+ *             [--synchronous NORMAL|FULL]
  *   qhv-bench --url http://127.0.0.1:PORT [...]
  *
  * With --server it starts its own qhv-server (temporary directory, SQLite
@@ -53,6 +54,9 @@
 static volatile sig_atomic_t g_stop;
 /* "Name: value" sent with every request (--token-header), or NULL. */
 static const char *g_token_header;
+/* [database] sqlite_synchronous of the server started with --server, or NULL
+ * for the server's default (bench/synchronous.sh compares the two). */
+static const char *g_synchronous;
 
 static void on_signal(int sig) { g_stop = sig; }
 
@@ -542,11 +546,12 @@ static int server_start(server *s, const char *exe, struct sockaddr_in *addr)
     fprintf(f,
             "# written by qhv-bench\n"
             "[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\napi_workers = 8\n\n"
-            "[database]\nconnection = sqlite:///%s/qhv.sqlite\n\n"
+            "[database]\nconnection = sqlite:///%s/qhv.sqlite\n%s%s%s\n"
             "[ml2]\ntenant_network_types = vlan,nvgre\n\n"
             "[ml2_type_vlan]\nnetwork_vlan_ranges = physnet1:100:2999\n\n"
             "[quotas]\nquota_port = -1\n",
-            port, s->dir);
+            port, s->dir, g_synchronous ? "sqlite_synchronous = " : "",
+            g_synchronous ? g_synchronous : "", g_synchronous ? "\n" : "");
     if (fclose(f) != 0) {
         fprintf(stderr, "qhv-bench: writing %s failed\n", conf);
         return -1;
@@ -965,7 +970,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: qhv-bench (--server PATH_TO_qhv-server | --url http://127.0.0.1:PORT)\n"
             "                 [--ports N] [--concurrency C] [--list-ports M] [--gets G] [--keep]\n"
-            "                 [--token-header 'X-Auth-Token: TOKEN']\n\n"
+            "                 [--token-header 'X-Auth-Token: TOKEN'] [--synchronous NORMAL|FULL]\n\n"
             "  --server PATH      start PATH (qhv-server) on a free port with a temporary\n"
             "                     SQLite database, measure it, stop it\n"
             "  --url URL          measure a running server instead (no memory/CPU figures;\n"
@@ -975,6 +980,9 @@ static void usage(FILE *f)
             "  --list-ports M     top up to M ports before timing GET /v2.0/ports (default 10000)\n"
             "  --gets G           GET /v2.0/ports/{id} of G random ports (default 2000)\n"
             "  --keep             keep the temporary directory (database, server.log)\n"
+            "  --synchronous S    with --server: [database] sqlite_synchronous = S (NORMAL or\n"
+            "                     FULL; the database is in $TMPDIR, so put TMPDIR on the disk\n"
+            "                     to measure)\n"
             "  --token-header H   send header H (\"Name: value\") with every request, e.g. a\n"
             "                     Keystone token for a server with auth_strategy = keystone\n"
             "                     (with --url; the token's project needs quota for M ports)\n");
@@ -1054,6 +1062,13 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--keep")) {
             keep = true;
+        } else if (!strcmp(a, "--synchronous") && v) {
+            if (strcasecmp(v, "NORMAL") && strcasecmp(v, "FULL")) {
+                fprintf(stderr, "qhv-bench: --synchronous is NORMAL or FULL, not '%s'\n", v);
+                return 2;
+            }
+            g_synchronous = v;
+            i++;
         } else if (!strcmp(a, "--token-header") && v) {
             const char *colon = strchr(v, ':');
             if (!colon || colon == v || strpbrk(v, "\r\n")) {
@@ -1101,8 +1116,9 @@ int main(int argc, char **argv)
     inet_ntop(AF_INET, &b.addr.sin_addr, addrtxt, sizeof addrtxt);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (b.pid)
-        printf("qhv-bench: %s (pid %d) on http://%s:%u, database %s/qhv.sqlite\n", server_exe,
-               (int)b.pid, addrtxt, ntohs(b.addr.sin_port), srv.dir);
+        printf("qhv-bench: %s (pid %d) on http://%s:%u, database %s/qhv.sqlite, "
+               "synchronous %s\n", server_exe, (int)b.pid, addrtxt, ntohs(b.addr.sin_port),
+               srv.dir, g_synchronous ? g_synchronous : "(the server's default)");
     else
         printf("qhv-bench: server at http://%s:%u (not started by qhv-bench: no memory/CPU "
                "figures)\n", addrtxt, ntohs(b.addr.sin_port));

@@ -41,8 +41,10 @@ static const qopt qconf_opts[] = {
     O("DEFAULT", "debug", QOPT_BOOL, debug, "false", 0, 0, "Log at DEBUG level"),
     O("database", "connection", QOPT_STR, db_connection, "", 0, 0,
       "sqlite:///relative/path or sqlite:////absolute/path (empty: $state_path/qhv.sqlite)"),
-    O("database", "sqlite_synchronous", QOPT_STR, sqlite_synchronous, "NORMAL", 0, 0,
-      "NORMAL (survives process crashes) or FULL (also survives power loss)"),
+    O("database", "sqlite_synchronous", QOPT_STR, sqlite_synchronous, "FULL", 0, 0,
+      "FULL (an acknowledged write survives a process crash, an OS crash or power loss, and "
+      "the filesystem turning read-only) or NORMAL (only a process crash; several times the "
+      "writes per second on a disk with slow fsync): docs/operations.md"),
     O("ml2", "type_drivers", QOPT_STR, type_drivers, "local,flat,vlan,nvgre,ip_rewrite", 0, 0,
       "Network types this server accepts"),
     O("ml2", "tenant_network_types", QOPT_STR, tenant_network_types, "nvgre,vlan", 0, 0,
