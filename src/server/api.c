@@ -282,6 +282,8 @@ static void qapi_tags(qapi *api, const qctx *ctx, const qresource *r, const qapi
         rc = qres_tags_request(api->model, ctx, r, p->seg[2], req->method,
                                p->n == 5 ? p->seg[4] : NULL, body, &out, &status, &e);
     qj_free(body);
+    if (rc < 0 && e.code == QE_METHOD_NOT_ALLOWED)
+        resp->allow = "GET, PUT, DELETE";   /* a 405 must say what is allowed */
     qapi_send(resp, rc, &e, status, out);
 }
 
