@@ -11,7 +11,9 @@ extern const qresource qres_security_group_rule;
 /* The project's default group id (created with Neutron's default rules on
  * first use) into out. Inside a write op. */
 int qsg_ensure_default(qop *op, const char *project, char out[37], qerr *e);
-/* Same, in a transaction of its own (for reads that must show it). */
+/* Same, in a transaction of its own (for reads that must show it). When the
+ * database cannot be written (QE_STORAGE) the group is not created and 0 is
+ * returned: the read answers what exists, a later one creates it. */
 int qsg_ensure_default_request(qmodel *m, const qctx *ctx, qerr *e);
 /* Resolves port.security_groups on create (old = NULL) or update: the
  * default group when none is given and port security is on; checks the
