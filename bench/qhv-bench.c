@@ -970,7 +970,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: qhv-bench (--server PATH_TO_qhv-server | --url http://127.0.0.1:PORT)\n"
             "                 [--ports N] [--concurrency C] [--list-ports M] [--gets G] [--keep]\n"
-            "                 [--token-header 'X-Auth-Token: TOKEN'] [--synchronous NORMAL|FULL]\n\n"
+            "                 [--token-header 'X-Auth-Token: TOKEN']\n"
+            "                 [--synchronous NORMAL|FULL]\n\n"
             "  --server PATH      start PATH (qhv-server) on a free port with a temporary\n"
             "                     SQLite database, measure it, stop it\n"
             "  --url URL          measure a running server instead (no memory/CPU figures;\n"

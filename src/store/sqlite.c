@@ -110,6 +110,8 @@ static const char *qstore_storage_reason(int rc, int sys_errno)
         return "the disk is full";
     if (primary == SQLITE_READONLY || sys_errno == EROFS)
         return "the filesystem is read-only";
+    if (primary == SQLITE_CANTOPEN)
+        return "its file cannot be opened";
     return "the filesystem is read-only or failing (I/O error)";
 }
 
