@@ -200,10 +200,8 @@ static int qagent_apply_statuses(qop *op, const char *host, const qj *list, qerr
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < qj_len(list); i++) {
         const qj *it = qj_at(list, i);
+        /* Of its form (qagent_check_report). */
         const char *id = qj_get_str(it, "id"), *status = qj_get_str(it, "status");
-        if (!id || !status || (strcmp(status, "ACTIVE") && strcmp(status, "DOWN")))
-            return qerr_set(e, QE_BAD_REQUEST, "each port status must be {\"id\": ID, "
-                                               "\"status\": \"ACTIVE\"|\"DOWN\"}");
         qj *port;
         qerr ignore;
         if (qres_load(op, &qres_port, id, &port, &ignore) < 0)
@@ -280,23 +278,136 @@ static bool qagent_port_id_ok(const char *s)
 }
 
 #define QAGENT_PROBLEMS_MAX 50      /* port_problem_details kept */
+#define QAGENT_MAPPINGS_MAX 64      /* vswitch_mappings items kept */
+#define QAGENT_CAPS_MAX 32          /* backend_capabilities members kept */
+#define QAGENT_CAP_TEXT_MAX 1024    /* one capability's text */
+
+/* The sets an agent's words are taken from: the network types it may serve
+ * (src/agent/config.c), the VIF types ports are bound with (what Nova
+ * plugs), the backends qhv-agent has. */
+static const char *const qagent_network_types[] = {"local", "flat", "vlan", "nvgre", "ip_rewrite"};
+static const char *const qagent_vif_types[] = {"hyperv", "ovs"};
+static const char *const qagent_backends[] = {"dummy", "ovs", "hyperv"};
+static const char *const qagent_agent_types[] = {"HyperV agent", "Open vSwitch agent"};
+
+static bool qagent_one_of(const char *s, const char *const *set, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (!strcmp(s, set[i]))
+            return true;
+    return false;
+}
+#define QAGENT_ONE_OF(s, set) qagent_one_of((s), (set), QHV_ARRAY_SIZE(set))
+
+/* The members configurations may have (docs/host-channel.md); any other is
+ * dropped, so that nothing unchecked is kept or shown. */
+static const char *const qagent_conf_keys[] = {
+    "backend", "vif_type", "network_types", "vswitch_mappings", "provider_address",
+    "local_network_vswitch", "tunnel_vswitch", "provider_interface", "provider_interface_index",
+    "provider_prefix_length", "provider_vlan_id", "provider_next_hop", "windows_version",
+    "port_problems", "port_problem_details", "port_filter", "backend_capabilities",
+    "applied_revision"};
+
+/* A capability's name: [a-z0-9_], 1-64. */
+static bool qagent_key_ok(const char *k)
+{
+    size_t n = strlen(k);
+    return n && n <= 64 && !k[strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_")];
+}
+
+/* backend_capabilities: what the backend says it can do, shown to admins
+ * and read by qhvctl (windows_version). Kept: at most QAGENT_CAPS_MAX
+ * members with a name of qagent_key_ok's form whose value is a boolean, an
+ * integer, printable text or a list of at most 16 such texts;
+ * network_types only of the known set; windows_version of its form. */
+static void qagent_sanitize_caps(qj *conf)
+{
+    const qj *caps = qj_get(conf, "backend_capabilities");
+    if (!caps)
+        return;
+    qj *keep = qj_object();
+    for (size_t i = 0; qj_is(caps, QJ_OBJECT) && i < qj_len(caps); i++) {
+        const char *k = caps->u.obj.m[i].key;
+        const qj *v = caps->u.obj.m[i].val;
+        bool ok = qj_len(keep) < QAGENT_CAPS_MAX && qagent_key_ok(k);
+        if (ok && !strcmp(k, "windows_version"))
+            ok = qagent_version_ok(v);
+        else if (ok && qj_is(v, QJ_ARRAY)) {
+            ok = qj_len(v) <= 16;
+            for (size_t j = 0; ok && j < qj_len(v); j++)
+                ok = !strcmp(k, "network_types")
+                         ? QAGENT_ONE_OF(qj_as_str(qj_at(v, j)), qagent_network_types)
+                         : qhv_text_ok(qj_as_str(qj_at(v, j)), QAGENT_CAP_TEXT_MAX);
+        } else if (ok) {
+            ok = qj_is(v, QJ_BOOL) || qj_is(v, QJ_INT) ||
+                 qhv_text_ok(qj_as_str(v), QAGENT_CAP_TEXT_MAX);
+        }
+        if (ok)
+            qj_set(keep, k, qj_clone(v));
+    }
+    qj_set(conf, "backend_capabilities", keep);
+}
+
+/* The items of conf's list key that pass ok (at most max, no repeats); a
+ * member that is not a list is dropped. */
+static void qagent_filter_list(qj *conf, const char *key, bool (*ok)(const char *), size_t max)
+{
+    const qj *list = qj_get(conf, key);
+    if (!list)
+        return;
+    if (!qj_is(list, QJ_ARRAY)) {
+        qj_remove(conf, key);
+        return;
+    }
+    qj *keep = qj_array();
+    for (size_t i = 0; i < qj_len(list) && qj_len(keep) < max; i++) {
+        const char *s = qj_as_str(qj_at(list, i));
+        if (s && ok(s) && !qagent_list_has(keep, s))
+            qj_append(keep, qj_str(s));
+    }
+    qj_set(conf, key, keep);
+}
+
+static bool qagent_network_type_ok(const char *s)
+{
+    return QAGENT_ONE_OF(s, qagent_network_types);
+}
+
+/* "pattern:vswitch", as the agent's physical_network_vswitch_mappings. */
+static bool qagent_mapping_ok(const char *s)
+{
+    return qagent_name_ok(s) && strchr(s, ':');
+}
 
 /* Drops from conf (a heartbeat's configurations) every member that lacks
  * its form (docs/host-channel.md). */
 static void qagent_sanitize(qj *conf)
 {
+    /* Only the members an agent sends; each of its form below. */
+    for (size_t i = qj_len(conf); i-- > 0;)
+        if (!QAGENT_ONE_OF(conf->u.obj.m[i].key, qagent_conf_keys))
+            qj_remove(conf, conf->u.obj.m[i].key);
+    const qj *v;
+    /* vif_type becomes the binding:vif_type of the host's ports (what Nova
+     * plugs), backend is shown by qhvctl agents. */
+    if ((v = qj_get(conf, "vif_type")) && !QAGENT_ONE_OF(qj_as_str(v), qagent_vif_types))
+        qj_remove(conf, "vif_type");
+    if ((v = qj_get(conf, "backend")) && !QAGENT_ONE_OF(qj_as_str(v), qagent_backends))
+        qj_remove(conf, "backend");
+    if ((v = qj_get(conf, "port_filter")) && !qj_is(v, QJ_BOOL))
+        qj_remove(conf, "port_filter");
     static const char *const ips[] = {"provider_address", "provider_next_hop"};
     for (size_t i = 0; i < QHV_ARRAY_SIZE(ips); i++)
         if (qj_get(conf, ips[i]) && !qagent_ip_ok(qj_get(conf, ips[i])))
             qj_remove(conf, ips[i]);
-    const qj *v;
     qmac mac;
     if ((v = qj_get(conf, "provider_interface")) &&
         !(qj_as_str(v) && (qmac_parse(qj_as_str(v), &mac) == 0 || qhv_ifalias_ok(qj_as_str(v)))))
         qj_remove(conf, "provider_interface");
     static const struct { const char *key; int64_t lo, hi; } ints[] = {
         {"provider_interface_index", 0, 4294967295LL}, {"provider_prefix_length", 0, 128},
-        {"provider_vlan_id", 0, 4094}, {"port_problems", 0, 100000000}};
+        {"provider_vlan_id", 0, 4094}, {"port_problems", 0, 100000000},
+        {"applied_revision", 0, INT64_MAX}};
     for (size_t i = 0; i < QHV_ARRAY_SIZE(ints); i++)
         if ((v = qj_get(conf, ints[i].key)) && !qagent_int_ok(v, ints[i].lo, ints[i].hi))
             qj_remove(conf, ints[i].key);
@@ -307,20 +418,11 @@ static void qagent_sanitize(qj *conf)
             qj_remove(conf, names[i]);
     if ((v = qj_get(conf, "windows_version")) && !qagent_version_ok(v))
         qj_remove(conf, "windows_version");
-    qj *caps = (qj *)qj_get(conf, "backend_capabilities");
-    if (caps && qj_get(caps, "windows_version") && !qagent_version_ok(qj_get(caps, "windows_version")))
-        qj_remove(caps, "windows_version");
+    qagent_sanitize_caps(conf);
     /* Lists: keep the members of the right form. */
-    qj *maps = (qj *)qj_get(conf, "vswitch_mappings");
-    if (maps && !qj_is(maps, QJ_ARRAY)) {
-        qj_remove(conf, "vswitch_mappings");
-    } else if (maps) {
-        qj *keep = qj_array();
-        for (size_t i = 0; i < qj_len(maps); i++)
-            if (qagent_name_ok(qj_as_str(qj_at(maps, i))))
-                qj_append(keep, qj_clone(qj_at(maps, i)));
-        qj_set(conf, "vswitch_mappings", keep);
-    }
+    qagent_filter_list(conf, "vswitch_mappings", qagent_mapping_ok, QAGENT_MAPPINGS_MAX);
+    qagent_filter_list(conf, "network_types", qagent_network_type_ok,
+                       QHV_ARRAY_SIZE(qagent_network_types));
     qj *probs = (qj *)qj_get(conf, "port_problem_details");
     if (probs && !qj_is(probs, QJ_ARRAY)) {
         qj_remove(conf, "port_problem_details");
@@ -343,6 +445,34 @@ static void qagent_sanitize(qj *conf)
     }
 }
 
+/* The report's own fields (not configurations): what the agent says it is.
+ * They name the agent in /v2.0/agents, so a wrong one is refused (400)
+ * rather than kept; host, if given, must be the host of the URL (the one
+ * the token is for). */
+static int qagent_check_report(const char *host, const qj *a, const qj *ports, qerr *e)
+{
+    const qj *v;
+    if ((v = qj_get(a, "agent_type")) && !QAGENT_ONE_OF(qj_as_str(v), qagent_agent_types))
+        return qerr_set(e, QE_BAD_REQUEST, "agent.agent_type must be \"HyperV agent\" or "
+                                           "\"Open vSwitch agent\"");
+    if ((v = qj_get(a, "binary")) && !(qj_as_str(v) && !strcmp(qj_as_str(v), "qhv-agent")))
+        return qerr_set(e, QE_BAD_REQUEST, "agent.binary must be \"qhv-agent\"");
+    if ((v = qj_get(a, "host")) && !(qj_as_str(v) && !strcmp(qj_as_str(v), host)))
+        return qerr_set(e, QE_BAD_REQUEST, "agent.host must be the host this report is for "
+                                           "(%s)", host);
+    if ((v = qj_get(a, "start_flag")) && !qj_is(v, QJ_BOOL))
+        return qerr_set(e, QE_BAD_REQUEST, "agent.start_flag must be a boolean");
+    for (size_t i = 0; i < qj_len(ports); i++) {
+        const qj *it = qj_at(ports, i);
+        const char *id = qj_get_str(it, "id"), *status = qj_get_str(it, "status");
+        if (!qj_is(it, QJ_OBJECT) || !qagent_port_id_ok(id) || !status ||
+            (strcmp(status, "ACTIVE") && strcmp(status, "DOWN")))
+            return qerr_set(e, QE_BAD_REQUEST, "each port status must be {\"id\": ID, "
+                                               "\"status\": \"ACTIVE\"|\"DOWN\"}");
+    }
+    return 0;
+}
+
 int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret, qerr *e)
 {
     *ret = NULL;
@@ -354,6 +484,8 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
     if ((given && !qj_is(given, QJ_OBJECT)) || (ports && !qj_is(ports, QJ_ARRAY)))
         return qerr_set(e, QE_BAD_REQUEST, "agent.configurations must be an object and ports a "
                                            "list");
+    if (qagent_check_report(host, a, ports, e) < 0)
+        return -1;
     qj *conf = given ? qj_clone(given) : NULL;
     if (conf)
         qagent_sanitize(conf);

@@ -4,6 +4,7 @@ and re-binding, port status, host plans, the watch with deltas (waking only
 the hosts a change concerns), and that the feed's incremental answers always
 equal a full recompute."""
 import json
+import subprocess
 import threading
 import time
 import unittest
@@ -176,6 +177,85 @@ class AgentsAndBindingTest(ChannelCase):
             self.report('hv-mac', conf=conf)
             c = self.get('/v2.0/agents?host=hv-mac')[1]['agents'][0]['configurations']
             self.assertEqual(c['provider_interface'], mac)
+
+    def test_an_agent_is_trusted_with_its_own_host_only(self):
+        # A hostile agent's words reach neither another host's plan nor the
+        # PowerShell qhvctl explain prints, nor the binding Nova reads.
+        evil_pa = '192.0.2.1; Start-Process calc.exe #'
+        self.report('tr-peer', pa='192.168.78.2')
+        conf = dict(HV_CONF, vif_type='evil', backend='x; calc.exe',
+                    network_types=['nvgre', 'evil', 'vlan', 'nvgre', 7],
+                    vswitch_mappings=['physnet*:external', 'no-colon'],
+                    port_filter='yes', applied_revision=-1, calc='calc.exe',
+                    backend_capabilities={'hnv_v1': True, 'windows_version': '6.3.9600',
+                                          'network_types': ['nvgre', 'calc.exe'],
+                                          'nested': {'x': 'calc.exe'}, 'Bad-Key': 1,
+                                          'problem': 'p' * 1025})
+        self.report('tr-bad', conf=conf, pa=evil_pa)
+        c = self.get('/v2.0/agents?host=tr-bad')[1]['agents'][0]['configurations']
+        for k in ('vif_type', 'backend', 'provider_address', 'port_filter', 'applied_revision',
+                  'calc'):
+            self.assertNotIn(k, c)
+        self.assertEqual(c['network_types'], ['nvgre', 'vlan'])
+        self.assertEqual(c['vswitch_mappings'], ['physnet*:external'])
+        self.assertEqual(c['backend_capabilities'], {'hnv_v1': True, 'windows_version': '6.3.9600'})
+        net = self.net(name='tr-nv', **{'provider:network_type': 'nvgre'})
+        self.make_subnet(net['id'], '10.71.0.0/24')
+        peer = self.make_port(net['id'], **{'binding:host_id': 'tr-peer'})
+        evil = self.make_port(net['id'], **{'binding:host_id': 'tr-bad'})
+        self.assertEqual(peer['binding:vif_type'], 'hyperv')
+        # No vif_type of the known set: the port is not bound (Nova plugs nothing).
+        self.assertEqual(evil['binding:vif_type'], 'binding_failed')
+        # A valid vif_type but a hostile provider address: bound, and its
+        # address is in no plan.
+        self.report('tr-bad', conf=dict(HV_CONF), pa=evil_pa)
+        st, body = self.get('/v2.0/ports/' + evil['id'])
+        self.assertEqual(body['port']['binding:vif_type'], 'hyperv')
+        for host in ('tr-peer', 'tr-bad'):
+            text = json.dumps(self.plan(host))
+            for bad in ('calc', 'evil', '192.0.2.1'):
+                self.assertNotIn(bad, text, host)
+        # qhvctl explain of either host: no trace of it.
+        from test_agent_dummy import QHVCTL
+        for host in ('tr-peer', 'tr-bad'):
+            ex = subprocess.run([QHVCTL, '--url', 'http://127.0.0.1:%d' % self.server.port,
+                                 'explain', host, '--token', self.token(host)],
+                                capture_output=True, text=True)
+            self.assertEqual(ex.returncode, 0, ex.stderr)
+            self.assertIn('Get-QhvNic', ex.stdout)
+            for bad in ('calc', 'evil', '192.0.2.1'):
+                self.assertNotIn(bad, ex.stdout, host)
+
+    def test_report_fields_are_checked(self):
+        # What names the agent in /v2.0/agents is refused when wrong (400)
+        # and changes nothing.
+        a = self.agent('rf1')
+        base = {'agent_type': 'HyperV agent', 'binary': 'qhv-agent', 'host': 'rf1',
+                'configurations': dict(HV_CONF)}
+        st, body = a.post('/channel/v1/hosts/rf1/report', {'agent': base})
+        self.assertEqual(st, 200, body)
+        for bad in ({'agent_type': 'calc.exe'}, {'binary': 'neutron-ovs-agent'},
+                    {'host': 'rf2'}, {'agent_type': 7}, {'start_flag': 'yes'}):
+            with self.subTest(bad=bad):
+                st, body = a.post('/channel/v1/hosts/rf1/report', {'agent': dict(base, **bad)})
+                self.assertEqual(st, 400, body)
+                self.assertEqual(body['NeutronError']['type'], 'HTTPBadRequest')
+        for ports in ([{'id': 'a b', 'status': 'ACTIVE'}], [{'id': 'x' * 65, 'status': 'DOWN'}],
+                      [{'id': 7, 'status': 'DOWN'}], ['x']):
+            with self.subTest(ports=ports):
+                st, body = a.post('/channel/v1/hosts/rf1/report', {'agent': base, 'ports': ports})
+                self.assertEqual(st, 400, body)
+        (ag,) = self.get('/v2.0/agents?host=rf1')[1]['agents']
+        self.assertEqual((ag['agent_type'], ag['binary'], ag['host']),
+                         ('HyperV agent', 'qhv-agent', 'rf1'))
+        self.assertEqual(self.get('/v2.0/agents?host=rf2')[1]['agents'], [])
+        # Open vSwitch agents are agents too.
+        st, body = a.post('/channel/v1/hosts/rf1/report', {'agent': dict(
+            base, agent_type='Open vSwitch agent', configurations=dict(HV_CONF, vif_type='ovs',
+                                                                       backend='ovs'))})
+        self.assertEqual(st, 200, body)
+        c = self.get('/v2.0/agents?host=rf1')[1]['agents'][0]['configurations']
+        self.assertEqual((c['vif_type'], c['backend']), ('ovs', 'ovs'))
 
     def test_port_problems_are_kept_per_agent(self):
         self.report('hv-pp')

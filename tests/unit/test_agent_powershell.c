@@ -152,7 +152,8 @@ static void test_interface_alias_and_mac(void **state)
     char *t = emit(m, &o, NULL);
     assert_line(t, "$paIf = (Get-NetAdapter -Name 'Ethernet 2' -ErrorAction "
                    "SilentlyContinue).ifIndex");
-    assert_non_null(strstr(t, "throw \"qhv: no network adapter named 'Ethernet 2'"));
+    assert_non_null(strstr(t, "throw (\"qhv: no network adapter named '{0}' on this host "
+                              "([hyperv] provider_interface): nothing changed\" -f 'Ethernet 2')"));
     free(t);
     o.pa.interface = "00:15:5d:01:02:0a";
     t = emit(m, &o, NULL);
@@ -216,6 +217,140 @@ static void test_versions(void **state)
     qvs_map_free(m);
 }
 
+/* A hostile value: each of PowerShell's ways out of a word, a single- or
+ * double-quoted string, or a comment. */
+#define EVIL "192.0.2.1; Start-Process calc.exe #x'y\u2019z\"$(calc.exe)`\n calc.exe"
+
+/* Every "calc.exe" in t is inside a single-quoted string or a one-line
+ * comment: nowhere PowerShell would run it (code, or a double-quoted string,
+ * which expands $(...)). A small reader of PowerShell's quoting: '' and the
+ * typographic quotes U+2018..U+201B double inside '...'. */
+static void assert_inert(const char *t)
+{
+    enum { CODE, SQ, DQ, COMMENT } st = CODE;
+    for (const char *p = t; *p; p++) {
+        bool sq = *p == '\'' || ((unsigned char)p[0] == 0xE2 && (unsigned char)p[1] == 0x80 &&
+                                 (unsigned char)p[2] >= 0x98 && (unsigned char)p[2] <= 0x9B);
+        size_t qn = *p == '\'' ? 1 : 3;
+        if ((st == CODE || st == DQ) && !strncmp(p, "calc.exe", 8))
+            fail_msg("calc.exe outside a single-quoted string or comment at:\n%.200s\nin:\n%s",
+                     p, t);
+        switch (st) {
+        case CODE:
+            if (sq)
+                st = SQ, p += qn - 1;
+            else if (*p == '"')
+                st = DQ;
+            else if (*p == '#')
+                st = COMMENT;
+            break;
+        case SQ:
+            if (sq) {
+                const char *n = p + qn;
+                bool n_sq = *n == '\'' || ((unsigned char)n[0] == 0xE2 &&
+                                           (unsigned char)n[1] == 0x80 &&
+                                           (unsigned char)n[2] >= 0x98 &&
+                                           (unsigned char)n[2] <= 0x9B);
+                if (n_sq)
+                    p = n + (*n == '\'' ? 1 : 3) - 1;   /* doubled: a literal quote */
+                else
+                    st = CODE, p += qn - 1;
+            }
+            break;
+        case DQ:
+            if (*p == '`' && p[1])
+                p++;
+            else if (*p == '"')
+                st = CODE;
+            break;
+        case COMMENT:
+            if (*p == '\n')
+                st = CODE;
+            break;
+        }
+    }
+    assert_int_equal(st, CODE);
+}
+
+static void test_hostile_values_are_quoted_or_left_out(void **state)
+{
+    qvs_map *m = objects();
+    /* What another host's agent said (its provider address in a lookup
+     * record), and every other string field a plan carries. */
+    qj *lr = J("{\"vsid\": 5001, \"customer_address\": \"10.1.0.7\", \"mac_address\": "
+               "\"fa:16:3e:00:00:07\", \"rule\": \"encap\", \"host\": \"h3\"}");
+    qj_set(lr, "provider_address", qj_str(EVIL));
+    qj_set(lr, "port_id", qj_str(EVIL));
+    qvs_map_put(m, "lookup_record/5001/10.1.0.7/fa:16:3e:00:00:07", lr);
+    static const char *const lr_fields[] = {"customer_address", "mac_address"};
+    for (size_t i = 0; i < 2; i++) {
+        qj *bad = J("{\"vsid\": 5001, \"customer_address\": \"10.1.0.8\", \"mac_address\": "
+                    "\"fa:16:3e:00:00:08\", \"provider_address\": \"192.168.1.3\", \"rule\": "
+                    "\"encap\", \"host\": \"h3\", \"port_id\": \"p8\"}");
+        qj_set(bad, lr_fields[i], qj_str(EVIL));
+        char *k = xasprintf("lookup_record/5001/bad%zu", i);
+        qvs_map_put(m, k, bad);
+        free(k);
+    }
+    static const char *const cr_fields[] = {"routing_domain", "destination", "next_hop"};
+    for (size_t i = 0; i < 3; i++) {
+        qj *cr = J("{\"vsid\": 5002, \"routing_domain\": \"" NET "\", \"destination\": "
+                   "\"10.2.0.0/24\", \"next_hop\": \"0.0.0.0\"}");
+        qj_set(cr, cr_fields[i], qj_str(EVIL));
+        char *k = xasprintf("customer_route/5002/bad%zu", i);
+        qvs_map_put(m, k, cr);
+        free(k);
+    }
+    qj *pa = qj_object();
+    qj_set(pa, "address", qj_str(EVIL));
+    qj_set(pa, "host", qj_str(EVIL));
+    qvs_map_put(m, "provider_address/" EVIL, pa);
+    qj *port = J("{\"network_type\": \"nvgre\", \"vsid\": 5001, \"mac_address\": "
+                 "\"fa:16:3e:00:00:0b\", \"admin_state_up\": true, \"port_security\": true}");
+    qj_set(port, "vswitch", qj_str(EVIL));
+    qj_set(port, "network_id", qj_str(EVIL));
+    qvs_map_put(m, "port/" EVIL, port);
+    qvs_map_put(m, "acl/" EVIL "/ingress",
+                J("{\"direction\": \"ingress\", \"rules\": [{\"ethertype\": \"IPv4\", "
+                  "\"protocol\": 6, \"port_range_min\": 80, \"port_range_max\": 80, "
+                  "\"remote_ip_prefixes\": [\"10.9.0.0/16\"], \"remote_address_sets\": []}]}"));
+    /* And the host's own settings, as qhvctl explain takes them from the
+     * heartbeat or a configuration file. */
+    qhyv_ps_opts o = opts_r2;
+    const char *const versions[] = {"6.3.9600", "6.3.9600 " EVIL};
+    for (size_t v = 0; v < 2; v++) {
+        o.windows_version = versions[v];
+        for (int which = 0; which < 3; which++) {
+            o.pa = opts_r2.pa;
+            o.pa.interface = which == 0 ? EVIL : NULL;
+            if (which == 1)
+                o.pa.address = EVIL;
+            if (which == 2)
+                o.pa.next_hop = EVIL;
+            char *t = emit(m, &o, NULL);
+            assert_inert(t);
+            /* The hostile provider address is in no command; the good
+             * objects next to it still are. */
+            assert_null(strstr(t, "-ProviderAddress 192.0.2.1"));
+            assert_non_null(strstr(t, "\nSet-QhvLookupRecord -CustomerAddress 10.1.0.9 "));
+            assert_non_null(strstr(t, "# a lookup record skipped: "));
+            assert_non_null(strstr(t, "# a customer route skipped: "));
+            assert_non_null(strstr(t, "-DestinationPrefix 10.1.0.0/24 -NextHop 0.0.0.0"));
+            /* Names are quoted: the NIC, the vSwitch. */
+            assert_non_null(strstr(t, "$nic = Get-QhvNic '192.0.2.1; Start-Process calc.exe "
+                                      "#x''y\u2019\u2019z\"$(calc.exe)`\n calc.exe'"));
+            assert_non_null(strstr(t, "-SwitchName '192.0.2.1; Start-Process"));
+            if (which == 0)
+                assert_non_null(strstr(t, "$paIf = (Get-NetAdapter -Name '192.0.2.1; "
+                                          "Start-Process calc.exe #x''y"));
+            if (which == 2)
+                assert_non_null(strstr(t, "# the provider route skipped: "));
+            free(t);
+        }
+    }
+    qvs_map_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_interface_alias_and_mac),
         cmocka_unit_test(test_flat_port_and_gateway),
         cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_hostile_values_are_quoted_or_left_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

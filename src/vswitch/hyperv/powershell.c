@@ -169,6 +169,62 @@ static void qps_quote(qbuf *b, const char *s)
     qbuf_putc(b, '\'');
 }
 
+/* Text pasted into a comment: a control character (a newline would end the
+ * comment and start a command) becomes '?'. */
+static void qps_comment_text(qbuf *b, const char *s)
+{
+    for (const char *p = s ? s : "?"; *p; p++)
+        qbuf_putc(b, (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
+}
+
+/* The forms a bare (unquoted) argument may have: each is parsed, and is
+ * then made only of characters PowerShell reads as one word. A value that
+ * lacks its form is not printed: whatever a plan or an agent said, it
+ * cannot become a command. */
+typedef enum { QPS_ADDR, QPS_PREFIX, QPS_MAC } qps_form;
+
+static bool qps_form_ok(const char *s, qps_form f)
+{
+    static const char *const chars[] = {"0123456789abcdefABCDEF.:", "0123456789abcdefABCDEF.:/",
+                                        "0123456789abcdefABCDEF"};
+    qaddr a;
+    qcidr c;
+    if (!s || !*s || s[strspn(s, chars[f])])
+        return false;
+    if (f == QPS_ADDR)
+        return qaddr_parse(s, &a) == 0;
+    if (f == QPS_PREFIX)
+        return qcidr_parse(s, &c) == 0;
+    return strlen(s) == 12;
+}
+
+/* Appends " -Name value" for a value of form f; false (nothing appended)
+ * if it lacks it. */
+static bool qps_arg(qbuf *b, const char *name, const char *v, qps_form f)
+{
+    if (!qps_form_ok(v, f))
+        return false;
+    qbuf_printf(b, " -%s %s", name, v);
+    return true;
+}
+
+/* The comment that stands for a command left out because a value lacked
+ * its form. */
+static void qps_skipped(qps *p, const char *what, const char *field)
+{
+    qbuf_printf(p->out, "# %s skipped: its %s is not of its form (not printed)\n", what, field);
+}
+
+/* Adds key, upper-cased and quoted, to a Remove-QhvStale keep list. */
+static void qps_keep(qbuf *keep, char *key)
+{
+    for (char *c = key; *c; c++)
+        *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+    if (keep->len)
+        qbuf_puts(keep, ", ");
+    qps_quote(keep, key);
+}
+
 /* One command line (counted), indented by ind spaces. */
 static void qps_line(qps *p, int ind, const char *text)
 {
@@ -224,10 +280,12 @@ static void qps_pa_interface(qps *p)
         qbuf_puts(&b, " -ErrorAction SilentlyContinue).ifIndex");
         qps_line(p, 0, b.data);
         qbuf_reset(&b);
-        /* In a double-quoted string: the alias's ` " $ are escaped by the
-         * config's rules (none allowed), so it is pasted as is. */
-        qbuf_printf(&b, "if (-not $paIf) { throw \"qhv: no network adapter named '%s' on this host "
-                        "([hyperv] provider_interface): nothing changed\" }", pa->interface);
+        /* Never inside a double-quoted string ($(...) would run): the
+         * alias is a single-quoted argument of -f. */
+        qbuf_puts(&b, "if (-not $paIf) { throw (\"qhv: no network adapter named '{0}' on this "
+                      "host ([hyperv] provider_interface): nothing changed\" -f ");
+        qps_quote(&b, pa->interface);
+        qbuf_puts(&b, ") }");
     } else if (pa->ifindex > 0) {
         qbuf_printf(&b, "$paIf = (Get-NetAdapter -InterfaceIndex %lld -ErrorAction "
                         "SilentlyContinue).ifIndex", (long long)pa->ifindex);
@@ -257,12 +315,18 @@ static void qps_pa(qps *p, const qj *v, qbuf *keep)
     }
     qbuf b;
     qbuf_init(&b, 0);
-    qbuf_printf(&b, "Set-QhvProviderAddress -ProviderAddress %s -PrefixLength %lld",
-                qj_get_str(i, "ProviderAddress"), (long long)qj_get_int(i, "PrefixLength", 0));
-    if (qj_get_int(i, "VlanID", 0))
-        qbuf_printf(&b, " -VlanID %lld", (long long)qj_get_int(i, "VlanID", 0));
-    qps_line(p, 0, b.data);
-    qbuf_printf(keep, "%s'%s'", keep->len ? ", " : "", qj_get_str(i, "ProviderAddress"));
+    qbuf_puts(&b, "Set-QhvProviderAddress");
+    if (!qps_arg(&b, "ProviderAddress", qj_get_str(i, "ProviderAddress"), QPS_ADDR)) {
+        qps_skipped(p, "a provider address", "address");
+    } else {
+        qbuf_printf(&b, " -PrefixLength %lld", (long long)qj_get_int(i, "PrefixLength", 0));
+        if (qj_get_int(i, "VlanID", 0))
+            qbuf_printf(&b, " -VlanID %lld", (long long)qj_get_int(i, "VlanID", 0));
+        qps_line(p, 0, b.data);
+        if (keep->len)
+            qbuf_puts(keep, ", ");
+        qps_quote(keep, qj_get_str(i, "ProviderAddress"));
+    }
     qbuf_free(&b);
     qj_free(i);
 }
@@ -280,12 +344,18 @@ static void qps_route(qps *p, const qvs_map *objects, const qj *v)
     char prefix[64];
     if (qhyv_wnv_via_first_address(objects, v, prefix, sizeof prefix)) {
         /* As the backend: not written. */
-        qbuf_printf(p->out, "# warning: route %s via %s not made: %s is the first address of "
-                            "virtual subnet %lld (%s), which HNV v1's distributed router answers "
-                            "itself (networking-hyperv spec hyper-v-nvgre.rst). Give the subnet "
-                            "another gateway_ip (a router port not on .1) and keep .1 out of its "
-                            "allocation pools.\n", qj_get_str(i, "DestinationPrefix"), nh, nh,
-                    (long long)vsid, prefix);
+        qbuf_puts(p->out, "# warning: route ");
+        qps_comment_text(p->out, qj_get_str(i, "DestinationPrefix"));
+        qbuf_puts(p->out, " via ");
+        qps_comment_text(p->out, nh);
+        qbuf_puts(p->out, " not made: ");
+        qps_comment_text(p->out, nh);
+        qbuf_printf(p->out, " is the first address of virtual subnet %lld (", (long long)vsid);
+        qps_comment_text(p->out, prefix);
+        qbuf_puts(p->out, "), which HNV v1's distributed router answers itself "
+                          "(networking-hyperv spec hyper-v-nvgre.rst). Give the subnet another "
+                          "gateway_ip (a router port not on .1) and keep .1 out of its "
+                          "allocation pools.\n");
         qj_free(i);
         return;
     }
@@ -293,14 +363,18 @@ static void qps_route(qps *p, const qvs_map *objects, const qj *v)
     qbuf_init(&b, 0);
     qbuf_puts(&b, "Set-QhvCustomerRoute -RoutingDomainID ");
     qps_quote(&b, qj_get_str(i, "RoutingDomainID"));
-    qbuf_printf(&b, " -VirtualSubnetID %lld -DestinationPrefix %s -NextHop %s -Metric %lld",
-                (long long)vsid, qj_get_str(i, "DestinationPrefix"), nh,
-                (long long)qj_get_int(i, "Metric", 255));
+    qbuf_printf(&b, " -VirtualSubnetID %lld", (long long)vsid);
+    if (!qps_arg(&b, "DestinationPrefix", qj_get_str(i, "DestinationPrefix"), QPS_PREFIX) ||
+        !qps_arg(&b, "NextHop", nh, QPS_ADDR)) {
+        qps_skipped(p, "a customer route", "destination or next hop");
+        qbuf_free(&b);
+        qj_free(i);
+        return;
+    }
+    qbuf_printf(&b, " -Metric %lld", (long long)qj_get_int(i, "Metric", 255));
     qps_line(p, 0, b.data);
     char *key = xasprintf("%lld/%s", (long long)vsid, qj_get_str(i, "DestinationPrefix"));
-    for (char *c = key; *c; c++)
-        *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
-    qbuf_printf(&p->keep_cr, "%s'%s'", p->keep_cr.len ? ", " : "", key);
+    qps_keep(&p->keep_cr, key);
     free(key);
     qbuf_free(&b);
     qj_free(i);
@@ -310,12 +384,19 @@ static void qps_record(qps *p, const qj *i)
 {
     qbuf b;
     qbuf_init(&b, 0);
-    qbuf_printf(&b, "Set-QhvLookupRecord -CustomerAddress %s -VirtualSubnetID %lld "
-                    "-MACAddress %s -ProviderAddress %s -Rule %s",
-                qj_get_str(i, "CustomerAddress"), (long long)qj_get_int(i, "VirtualSubnetID", 0),
-                qj_get_str(i, "MACAddress"), qj_get_str(i, "ProviderAddress"),
-                qj_get_int(i, "Rule", 1) == QHYV_RULE_NAT ? "TranslationMethodNat"
-                                                       : "TranslationMethodEncap");
+    qbuf_puts(&b, "Set-QhvLookupRecord");
+    bool ok = qps_arg(&b, "CustomerAddress", qj_get_str(i, "CustomerAddress"), QPS_ADDR);
+    if (ok)
+        qbuf_printf(&b, " -VirtualSubnetID %lld", (long long)qj_get_int(i, "VirtualSubnetID", 0));
+    ok = ok && qps_arg(&b, "MACAddress", qj_get_str(i, "MACAddress"), QPS_MAC) &&
+         qps_arg(&b, "ProviderAddress", qj_get_str(i, "ProviderAddress"), QPS_ADDR);
+    if (!ok) {
+        qps_skipped(p, "a lookup record", "customer address, MAC or provider address");
+        qbuf_free(&b);
+        return;
+    }
+    qbuf_printf(&b, " -Rule %s", qj_get_int(i, "Rule", 1) == QHYV_RULE_NAT
+                                     ? "TranslationMethodNat" : "TranslationMethodEncap");
     if (qj_get(i, "Type"))
         qbuf_printf(&b, " -Type %s",
                     qj_get_int(i, "Type", 0) == QHYV_TYPE_L2ONLY ? "L2Only" : "Static");
@@ -326,9 +407,7 @@ static void qps_record(qps *p, const qj *i)
     qps_line(p, 0, b.data);
     char *key = xasprintf("%lld/%s/%s", (long long)qj_get_int(i, "VirtualSubnetID", 0),
                           qj_get_str(i, "CustomerAddress"), qj_get_str(i, "MACAddress"));
-    for (char *c = key; *c; c++)
-        *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
-    qbuf_printf(&p->keep_lr, "%s'%s'", p->keep_lr.len ? ", " : "", key);
+    qps_keep(&p->keep_lr, key);
     free(key);
     qbuf_free(&b);
 }
@@ -355,17 +434,22 @@ static void qps_l2only(qps *p, const qvs_map *objects)
         if (!p->has_type) {
             /* E6: on 6.2 a CustomerAddress 0.0.0.0 record is a gateway
              * wildcard; the backend writes none there. */
-            qbuf_printf(p->out, "# port %s: none on Windows Server 2012 (a CustomerAddress "
-                                "0.0.0.0 record is a gateway wildcard there)\n", k + 5);
+            qbuf_puts(p->out, "# port ");
+            qps_comment_text(p->out, k + 5);
+            qbuf_puts(p->out, ": none on Windows Server 2012 (a CustomerAddress 0.0.0.0 record "
+                              "is a gateway wildcard there)\n");
             continue;
         }
         qj *l2 = qhyv_wnv_l2only(qj_get_int(v, "vsid", 0), qj_get_str(v, "mac_address"),
                                  p->o->pa.address, k + 5, p->has_type);
         if (l2)
             qps_record(p, l2);
-        else
-            qbuf_printf(p->out, "# port %s: no L2Only record: it needs [agent] provider_address "
-                                "and a MAC\n", k + 5);
+        else {
+            qbuf_puts(p->out, "# port ");
+            qps_comment_text(p->out, k + 5);
+            qbuf_puts(p->out, ": no L2Only record: it needs [agent] provider_address and a "
+                              "MAC\n");
+        }
         qj_free(l2);
     }
 }
@@ -374,10 +458,14 @@ static void qps_acl(qps *p, const char *id, const qj *v)
 {
     char problem[256];
     qj *entries = qhyv_acl_entries(v, p->sets, p->extended, problem, sizeof problem);
-    qbuf_printf(p->out, "    # %s: %zu entries\n", id, qj_len(entries));
-    if (problem[0])
-        qbuf_printf(p->out, "    # not expressible (left out, the port is stricter): %s\n",
-                    problem);
+    qbuf_puts(p->out, "    # ");
+    qps_comment_text(p->out, id);
+    qbuf_printf(p->out, ": %zu entries\n", qj_len(entries));
+    if (problem[0]) {
+        qbuf_puts(p->out, "    # not expressible (left out, the port is stricter): ");
+        qps_comment_text(p->out, problem);
+        qbuf_putc(p->out, '\n');
+    }
     qvs_map *used = qvs_map_new();
     if (p->extended)
         qhyv_acl_weigh(entries, used);
@@ -394,6 +482,7 @@ static void qps_acl(qps *p, const char *id, const qj *v)
             const qj *val = e->u.obj.m[m].val;
             if (!strcmp(name, "__CLASS") || !strcmp(name, "Name") || !strcmp(name, "ElementName"))
                 continue;
+            /* Property names are the generator's own (hv_acl.c), never data. */
             qbuf_printf(&b, "%s%s = ", first ? "" : "; ", name);
             first = false;
             if (qj_is(val, QJ_BOOL))
@@ -416,8 +505,13 @@ static void qps_port(qps *p, const qvs_map *objects, const char *port, const qj 
     qbuf b;
     qbuf_init(&b, 0);
     const char *type = qj_get_str(v, "network_type");
-    qbuf_printf(p->out, "\n# port %s (%s network %s)\n", port, type ? type : "?",
-                qj_get_str(v, "network_id") ? qj_get_str(v, "network_id") : "?");
+    qbuf_puts(p->out, "\n# port ");
+    qps_comment_text(p->out, port);
+    qbuf_puts(p->out, " (");
+    qps_comment_text(p->out, type);
+    qbuf_puts(p->out, " network ");
+    qps_comment_text(p->out, qj_get_str(v, "network_id"));
+    qbuf_puts(p->out, ")\n");
     qbuf_puts(&b, "$nic = Get-QhvNic ");
     qps_quote(&b, port);
     qps_line(p, 0, b.data);
@@ -503,10 +597,10 @@ size_t qhyv_ps_emit(const qvs_map *objects, const qhyv_ps_opts *o, qbuf *out)
     p.wnv = !(major >= 10 && build >= 17763);
     qbuf_init(&p.keep_lr, 0);
     qbuf_init(&p.keep_cr, 0);
-    qbuf_printf(out, "# qhv: the Hyper-V settings of this plan as PowerShell (Windows %s: %s, "
-                     "%s)\n",
-                o->windows_version && *o->windows_version ? o->windows_version : "10.0.14393",
-                p.extended ? "extended port ACLs" : "address-only port ACLs",
+    qbuf_puts(out, "# qhv: the Hyper-V settings of this plan as PowerShell (Windows ");
+    qps_comment_text(out, o->windows_version && *o->windows_version ? o->windows_version
+                                                                    : "10.0.14393");
+    qbuf_printf(out, ": %s, %s)\n", p.extended ? "extended port ACLs" : "address-only port ACLs",
                 p.wnv ? "HNV v1 present" : "no HNV v1");
     qbuf_puts(out, qps_preamble);
     p.sets = qvs_map_new();
@@ -534,14 +628,16 @@ size_t qhyv_ps_emit(const qvs_map *objects, const qhyv_ps_opts *o, qbuf *out)
         if (pr) {
             qbuf b;
             qbuf_init(&b, 0);
-            qbuf_printf(&b, "Set-QhvProviderRoute -DestinationPrefix %s -NextHop %s -Metric %lld",
-                        qj_get_str(pr, "DestinationPrefix"), qj_get_str(pr, "NextHop"),
-                        (long long)qj_get_int(pr, "Metric", 255));
-            qps_line(&p, 0, b.data);
-            route_key = xasprintf("%s/%s", qj_get_str(pr, "DestinationPrefix"),
-                                  qj_get_str(pr, "NextHop"));
-            for (char *c = route_key; *c; c++)
-                *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+            qbuf_puts(&b, "Set-QhvProviderRoute");
+            if (qps_arg(&b, "DestinationPrefix", qj_get_str(pr, "DestinationPrefix"), QPS_PREFIX) &&
+                qps_arg(&b, "NextHop", qj_get_str(pr, "NextHop"), QPS_ADDR)) {
+                qbuf_printf(&b, " -Metric %lld", (long long)qj_get_int(pr, "Metric", 255));
+                qps_line(&p, 0, b.data);
+                route_key = xasprintf("%s/%s", qj_get_str(pr, "DestinationPrefix"),
+                                      qj_get_str(pr, "NextHop"));
+            } else {
+                qps_skipped(&p, "the provider route", "destination or next hop");
+            }
             qbuf_free(&b);
         }
         qj_free(pr);
@@ -561,8 +657,9 @@ size_t qhyv_ps_emit(const qvs_map *objects, const qhyv_ps_opts *o, qbuf *out)
                 qbuf_printf(out, "\n# %.*s objects (NetWNV)\n", (int)plen - 1, wnv_kinds[s]);
             first = false;
             if (!p.wnv) {
-                qbuf_printf(out, "# not expressible: %s (HNV v1 is absent from Windows Server "
-                                 "2019 on)\n", k);
+                qbuf_puts(out, "# not expressible: ");
+                qps_comment_text(out, k);
+                qbuf_puts(out, " (HNV v1 is absent from Windows Server 2019 on)\n");
             } else if (s == 0) {
                 qps_route(&p, objects, v);
             } else {
@@ -597,11 +694,16 @@ size_t qhyv_ps_emit(const qvs_map *objects, const qhyv_ps_opts *o, qbuf *out)
                     p.keep_cr.data ? p.keep_cr.data : "");
         qps_line(&p, 0, b.data);
         if (has_pa) {
+            qbuf keep_pr;
+            qbuf_init(&keep_pr, 0);
+            if (route_key)
+                qps_keep(&keep_pr, route_key);
             qbuf_reset(&b);
             qbuf_printf(&b, "Remove-QhvStale 'provider route' @(Get-NetVirtualizationProviderRoute "
-                            "| Where-Object CustomerID -eq $qhvCustomerID) @(%s%s%s) { param($o) "
+                            "| Where-Object CustomerID -eq $qhvCustomerID) @(%s) { param($o) "
                             "\"$($o.DestinationPrefix)/$($o.NextHop)\" }",
-                        route_key ? "'" : "", route_key ? route_key : "", route_key ? "'" : "");
+                        keep_pr.data ? keep_pr.data : "");
+            qbuf_free(&keep_pr);
             qps_line(&p, 0, b.data);
             qbuf_reset(&b);
             qbuf_printf(&b, "Remove-QhvStale 'provider address' "
