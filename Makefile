@@ -7,7 +7,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 600
 CTEST_FLAGS ?= --output-on-failure -j2
 
-.PHONY: all deps-run deps-test build build-asan build-fuzz build-win run check unit fuzz bench bench-keystone bench-hyperv bench-agents bench-ovs demo clean
+.PHONY: all deps-run deps-test build build-asan build-fuzz build-win run check unit fuzz bench bench-keystone bench-hyperv bench-agents bench-ovs bench-conn demo clean
 
 all: build
 
@@ -83,6 +83,11 @@ bench-hyperv: build
 
 bench-agents: build
 	/usr/bin/python3 bench/agents_bench.py --build $(BUILD)
+
+# A crowd of connections: GETs timed while 5,000 idle connections and 2,000
+# long-polls are held; closed long-polls released, idle ones dropped.
+bench-conn: build
+	/usr/bin/python3 bench/conn_flood.py --build $(BUILD)
 
 # 1,000 ports on one Open vSwitch host (userspace datapath in a namespace;
 # root): create->ACTIVE p50/p99, a resync of unchanged ports, agent CPU/RSS.

@@ -39,6 +39,17 @@ static const qopt qconf_opts[] = {
       "Directory for the SQLite database when [database] connection is empty"),
     O("DEFAULT", "log_file", QOPT_STR, log_file, "", 0, 0, "Log to this file instead of stderr"),
     O("DEFAULT", "debug", QOPT_BOOL, debug, "false", 0, 0, "Log at DEBUG level"),
+    O("DEFAULT", "client_header_timeout", QOPT_INT, client_header_timeout, "10", 1, 3600,
+      "Seconds a client has to send a request's headers, from its connecting or from the "
+      "previous answer on the connection; then the connection is closed"),
+    O("DEFAULT", "max_connections", QOPT_INT, max_connections, "8192", 16, 1000000,
+      "API connections served at once (agents' long-polls included); beyond, a small "
+      "reserve is accepted and answered 503"),
+    O("DEFAULT", "max_connections_per_address", QOPT_INT, max_connections_per_address, "256",
+      0, 1000000, "API connections from one client address at once (0 = no limit); beyond, 503"),
+    O("DEFAULT", "max_request_header_size", QOPT_INT, max_request_header_size, "32768", 4096,
+      1048576, "Longest request URI, and largest request headers, accepted (bytes); beyond, "
+      "414 or 431"),
     O("database", "connection", QOPT_STR, db_connection, "", 0, 0,
       "sqlite:///relative/path or sqlite:////absolute/path (empty: $state_path/qhv.sqlite)"),
     O("database", "sqlite_synchronous", QOPT_STR, sqlite_synchronous, "FULL", 0, 0,

@@ -35,6 +35,10 @@ typedef struct qconf {
     char *state_path;
     char *log_file;
     bool debug;
+    int64_t client_header_timeout;          /* the API listener's limits (server/http.h) */
+    int64_t max_connections;
+    int64_t max_connections_per_address;
+    int64_t max_request_header_size;
     /* [database] */
     char *db_connection;
     char *sqlite_synchronous;

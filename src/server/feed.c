@@ -397,6 +397,17 @@ void qfeed_waiter_free(void *slot)
     free(w);
 }
 
+void qfeed_waiter_gone(void *slot)
+{
+    qfeed_waiter *w = slot;
+    pthread_mutex_lock(&w->feed->lock);
+    if (w->linked) {            /* not yet woken: once woken, the resume is on its way */
+        qfeed_unlink(w->feed, w);
+        qhttp_resume(w->conn);
+    }
+    pthread_mutex_unlock(&w->feed->lock);
+}
+
 /* Wakes waiters whose host changed or whose time is up. Lock held. */
 static void qfeed_wake(qfeed *f, bool all)
 {

@@ -29,6 +29,9 @@ int qfeed_watch(qfeed *f, const char *host, int64_t since, int wait_s, void *con
                 qj **ret, qerr *e);
 /* Frees a request's waiter (the http layer's slot_free, and after resume). */
 void qfeed_waiter_free(void *slot);
+/* Ends a request's wait now (its client has gone): the request is resumed and
+ * answered at once, which lets the http layer see the closed connection. */
+void qfeed_waiter_gone(void *slot);
 
 /* {"revision", "hosts": [{"host", "alive", "plan_revision", "applied_revision",
  * "in_sync"}]} for every agent (qhvctl wait). */

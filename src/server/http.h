@@ -1,6 +1,10 @@
 /* http: the API listener on libmicrohttpd — a thread pool, keep-alive, a
  * bounded request body (413 beyond [oslo_middleware] max_request_body_size),
- * and one log line per request with status and duration. It hands complete
+ * and one log line per request with status and duration. Limits against
+ * crowds of connections: a header timeout, a connection limit with a 503
+ * reserve, a per-address limit, and long-polls of closed peers released (see
+ * qhttp_config). Requests are refused before the handler when their raw URI
+ * holds %00 or %2F (400) or their framing is ambiguous (RFC 7230: 400/501). It hands complete
  * requests to a handler and sends what the handler fills in. Optionally HTTPS
  * (GnuTLS through libmicrohttpd), with client certificates required and
  * verified in the handshake when a client CA is given.
@@ -39,6 +43,7 @@ typedef struct qhttp_resp {
     const char *allow;          /* Allow header for 405, or NULL */
     const char *www_authenticate; /* for a 401; NULL = the listener's default (see
                                      qhttp_config.www_authenticate) */
+    bool close;                 /* close the connection after this answer */
     bool suspend;               /* answer later: the handler will call qhttp_resume(conn),
                                    and is then called again with resumed = true */
 } qhttp_resp;
@@ -61,6 +66,17 @@ typedef struct qhttp_config {
     const char *tls_cert_pem;
     const char *tls_key_pem;
     const char *tls_ca_pem;
+    /* Limits (0 = the default named). A connection whose request headers
+     * have not all come header_timeout_s after it opened or after its last
+     * answer is closed (10). max_connections are served (8192; the process's
+     * open-file limit is raised for them, or they are lowered to fit); a
+     * reserve beyond them, and connections beyond max_per_address from one
+     * address (256; -1 = no limit), are answered 503 and closed. A URI longer
+     * than max_header_size gets 414, headers larger 431 (32768). */
+    unsigned header_timeout_s;
+    unsigned max_connections;
+    int max_per_address;
+    size_t max_header_size;
 } qhttp_config;
 
 qhttp *qhttp_start(const qhttp_config *cfg, qhttp_handler h, void *ctx, qerr *e);
@@ -75,6 +91,12 @@ void qhttp_resume(void *conn);
 /* Called with a request's slot when its connection ends, if the slot is
  * still set (a client that went away while suspended). */
 void qhttp_set_slot_free(qhttp *s, void (*fn)(void *slot));
+/* Called with a suspended request's slot once its client has closed the
+ * connection: fn must resume the request (its answer then finds the
+ * connection closed, and the connection is released). Called from the
+ * listener's watch thread; fn must not call back into the listener except
+ * for qhttp_resume. */
+void qhttp_set_slot_gone(qhttp *s, void (*fn)(void *slot));
 
 /* A request header, or NULL. */
 const char *qhttp_header(const qhttp_req *req, const char *name);

@@ -109,11 +109,17 @@ int main(int argc, char **argv)
     qapi api = {model, &conf, feed};
     qhttp_config hc = {conf.bind_host, (int)conf.bind_port, (unsigned)conf.api_workers,
                        (size_t)conf.max_request_body_size, qidentity_challenge(),
-                       tls.cert_pem, tls.key_pem, tls.ca_pem};
+                       tls.cert_pem, tls.key_pem, tls.ca_pem,
+                       (unsigned)conf.client_header_timeout, (unsigned)conf.max_connections,
+                       conf.max_connections_per_address ? (int)conf.max_connections_per_address
+                                                        : -1,
+                       (size_t)conf.max_request_header_size};
     qhttp *http = qhttp_start(&hc, qapi_handle, &api, &e);
     qtls_material_free(&tls);      /* the listener has its own copy */
-    if (http)
+    if (http) {
         qhttp_set_slot_free(http, qfeed_waiter_free);
+        qhttp_set_slot_gone(http, qfeed_waiter_gone);
+    }
     if (!http) {
         fprintf(stderr, "qhv-server: %s\n", e.msg);
         qfeed_free(feed);
