@@ -14,7 +14,7 @@ host over HOSTS hosts) are held, GETs of /v2.0/networks are timed. Prints:
   dropped       with the header timeout: seconds until the idle ones are gone
 
 The connections come from many loopback addresses (127.0.x.y: the default
-per-address limit is 256). The script raises its own open-file limit.
+per-address limit is 512). The script raises its own open-file limit.
 Not a test: it asserts nothing, it prints figures. Standard library only.
 
 Usage: bench/conn_flood.py [--build DIR] [--idle 5000] [--polls 2000]

@@ -45,7 +45,7 @@ static const qopt qconf_opts[] = {
     O("DEFAULT", "max_connections", QOPT_INT, max_connections, "8192", 16, 1000000,
       "API connections served at once (agents' long-polls included); beyond, a small "
       "reserve is accepted and answered 503"),
-    O("DEFAULT", "max_connections_per_address", QOPT_INT, max_connections_per_address, "256",
+    O("DEFAULT", "max_connections_per_address", QOPT_INT, max_connections_per_address, "512",
       0, 1000000, "API connections from one client address at once (0 = no limit); beyond, 503"),
     O("DEFAULT", "max_request_header_size", QOPT_INT, max_request_header_size, "32768", 4096,
       1048576, "Longest request URI, and largest request headers, accepted (bytes); beyond, "

@@ -601,7 +601,7 @@ static void qhttp_set_limits(qhttp *s, const qhttp_config *cfg, unsigned *mhd_li
     s->header_timeout_us = (uint64_t)(cfg->header_timeout_s ? cfg->header_timeout_s : 10) *
                            1000000u;
     s->max_header_size = cfg->max_header_size ? cfg->max_header_size : 32768;
-    s->max_per_address = cfg->max_per_address ? cfg->max_per_address : 256;
+    s->max_per_address = cfg->max_per_address ? cfg->max_per_address : 512;
     unsigned want = cfg->max_connections ? cfg->max_connections : 8192;
     unsigned reserve = want / 16 < 16 ? 16 : want / 16 > 256 ? 256 : want / 16;
     unsigned fit = qhttp_fit_connections(want + reserve);

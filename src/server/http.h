@@ -71,7 +71,7 @@ typedef struct qhttp_config {
      * answer is closed (10). max_connections are served (8192; the process's
      * open-file limit is raised for them, or they are lowered to fit); a
      * reserve beyond them, and connections beyond max_per_address from one
-     * address (256; -1 = no limit), are answered 503 and closed. A URI longer
+     * address (512; -1 = no limit), are answered 503 and closed. A URI longer
      * than max_header_size gets 414, headers larger 431 (32768). */
     unsigned header_timeout_s;
     unsigned max_connections;
