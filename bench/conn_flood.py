@@ -69,11 +69,32 @@ def source(kind, i, per_address=200):
     return '127.%d.%d.%d' % (kind, n // 250, 1 + n % 250)
 
 
-def connect(port, src):
+def connect(port, src, timeout=5):
     s = socket.socket()
     s.bind((src, 0))
-    s.connect(('127.0.0.1', port))
+    s.settimeout(timeout)
+    try:
+        s.connect(('127.0.0.1', port))
+    except OSError:
+        s.close()
+        raise
+    s.settimeout(None)
     return s
+
+
+def hold(port, kind, n, first=None):
+    """n connections (sending first on each, if given); stops at the first
+    that cannot connect (a server that no longer accepts)."""
+    socks = []
+    try:
+        for i in range(n):
+            s = connect(port, source(kind, i))
+            socks.append(s)
+            if first:
+                s.sendall(first[i % len(first)])
+    except OSError as e:
+        print('              connection %d of %d failed: %s' % (len(socks) + 1, n, e))
+    return socks
 
 
 def request(port, path, src, headers='', timeout=30):
@@ -158,18 +179,14 @@ def main():
             polls.append(('GET /channel/v1/hosts/%s/plan?since=%d&wait=60 HTTP/1.1\r\n'
                           'Host: x\r\n%s\r\n' % (host, json.loads(body)['revision'], hdr)).encode())
         t0 = time.monotonic()
-        idle = [connect(port, source(1, i)) for i in range(args.idle)]
-        waiting = []
-        for i in range(args.polls):
-            s = connect(port, source(2, i))
-            s.sendall(polls[i % len(polls)])
-            waiting.append(s)
+        idle = hold(port, 1, args.idle)
+        waiting = hold(port, 2, args.polls, polls)
         held = idle + waiting
-        total = args.idle + args.polls
+        total = len(held)
         accepted = wait_until(lambda: open_fds(proc.pid) - base >= total, 60)
         opened = time.monotonic() - t0
         print('held          %d connections (%d idle, %d long-polls) in %.1f s; server holds %d'
-              % (total, args.idle, args.polls, opened, open_fds(proc.pid) - base))
+              % (total, len(idle), len(waiting), opened, open_fds(proc.pid) - base))
         if accepted is None:
             print('              (not all accepted within 60 s)')
         times, failed = [], 0
@@ -183,14 +200,14 @@ def main():
         before = open_fds(proc.pid)
         for s in waiting:
             s.close()
-        released = wait_until(lambda: open_fds(proc.pid) <= before - args.polls, 90)
+        released = wait_until(lambda: open_fds(proc.pid) <= before - len(waiting), 90)
         print('released      %d closed long-polls in %s' % (
-            args.polls, '%.2f s' % released if released is not None else 'more than 90 s'))
+            len(waiting), '%.2f s' % released if released is not None else 'more than 90 s'))
         # The server's descriptors besides connections may grow a little
         # meanwhile (the database's WAL files): 16 of slack.
         dropped = wait_until(lambda: open_fds(proc.pid) - base <= 16, args.header_timeout + 60)
         print('dropped       %d idle connections %s after they opened (client_header_timeout '
-              '%d s)' % (args.idle, 'within %.1f s' % (time.monotonic() - t0)
+              '%d s)' % (len(idle), 'within %.1f s' % (time.monotonic() - t0)
                          if dropped is not None else 'not within the timeout + 60 s',
                          args.header_timeout))
     finally:

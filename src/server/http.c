@@ -31,7 +31,7 @@ typedef enum {
 /* Per connection (socket context), from MHD's STARTED to its CLOSED
  * notification, linked in the server's list under its lock. */
 typedef struct qhttp_sock_state {
-    int verified;               /* client certificates: 0 = not checked yet, 1 = good, -1 = refused */
+    int verified;               /* client certificate: 0 = unchecked, 1 = good, -1 = refused */
     int fd;
     char addr[QADDR_STRLEN];
     bool over;                  /* beyond a limit: its request is answered 503 */
@@ -189,6 +189,14 @@ static enum MHD_Result qhttp_send(struct MHD_Connection *c, qhttp_conn_state *st
 static bool qhttp_client_cert_ok(struct MHD_Connection *c);
 static void qhttp_peer_name(struct MHD_Connection *c, char *out, size_t len);
 
+/* "req-<uuid>", as Neutron's X-Openstack-Request-Id. */
+static void qhttp_request_id(char *out, size_t len)
+{
+    char uuid[37];
+    qhv_uuid4(uuid);
+    snprintf(out, len, "req-%s", uuid);
+}
+
 static qhttp_sock_state *qhttp_sock(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci =
@@ -221,9 +229,10 @@ static void *qhttp_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
     st->server = s;
     qbuf_init(&st->body, s->max_body);
     st->uri_len = strlen(uri);
+    const char *query = strchr(uri, '?');      /* %2F is harmless in a query value */
     for (const char *p = strchr(uri, '%'); p; p = strchr(p + 1, '%')) {
         st->uri_nul |= p[1] == '0' && p[2] == '0';
-        st->uri_slash |= p[1] == '2' && (p[2] == 'f' || p[2] == 'F') && !memchr(uri, '?', (size_t)(p - uri));
+        st->uri_slash |= p[1] == '2' && (p[2] == 'f' || p[2] == 'F') && (!query || p < query);
     }
     return st;
 }
@@ -315,9 +324,8 @@ static enum MHD_Result qhttp_access(void *cls, struct MHD_Connection *c, const c
         qhttp_resp resp = {.status = 500};
         qbuf_init(&resp.body, 0);
         if (qhttp_refuse(s, c, st, &resp)) {
-            char uuid[37], rid[48];
-            qhv_uuid4(uuid);
-            snprintf(rid, sizeof rid, "req-%s", uuid);
+            char rid[48];
+            qhttp_request_id(rid, sizeof rid);
             enum MHD_Result ret = qhttp_send(c, st, &resp, rid);
             qbuf_free(&resp.body);
             return ret;
@@ -339,9 +347,8 @@ static enum MHD_Result qhttp_access(void *cls, struct MHD_Connection *c, const c
     st->suspended = false;
     if (resumed)
         qhttp_set_phase(s, c, QHTTP_ACTIVE, NULL);
-    char uuid[37], rid[48];
-    qhv_uuid4(uuid);
-    snprintf(rid, sizeof rid, "req-%s", uuid);
+    char rid[48];
+    qhttp_request_id(rid, sizeof rid);
     qhttp_resp resp = {.status = 500};
     qbuf_init(&resp.body, 0);
     if (st->too_large) {
@@ -421,7 +428,8 @@ static unsigned qhttp_addr_count(qhttp *s, const char *addr, int delta)
 
 static void qhttp_peer_name(struct MHD_Connection *c, char *out, size_t len)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     snprintf(out, len, "?");
     if (ci && ci->client_addr) {
         if (ci->client_addr->sa_family == AF_INET)
