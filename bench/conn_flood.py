@@ -191,7 +191,7 @@ def main():
             print('              (not all accepted within 60 s)')
         times, failed = [], 0
         for i in range(args.samples):
-            st, _, dt = request(port, '/v2.0/networks', source(3, i, 1))
+            st, _, dt = request(port, '/v2.0/networks', source(3, i, 1), timeout=10)
             times.append(dt)
             failed += st != 200
         print('GET           p50 %.1f ms  p99 %.1f ms  max %.1f ms  not 200: %d of %d'
