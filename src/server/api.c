@@ -221,10 +221,16 @@ static void qapi_collection(qapi *api, const qctx *ctx, const qresource *r,
     qquery q = {req->nquery, (void *)req->query};
     if (!strcmp(req->method, "GET")) {
         qlist_page page;
-        /* Neutron shows a project its default group as soon as it lists. */
-        if (r == &qres_security_group && qsg_ensure_default_request(api->model, ctx, &e) < 0) {
-            qhttp_error(resp, &e);
-            return;
+        /* Neutron shows a project its default group as soon as it lists; a
+         * refused list changes nothing, so the filters are checked (by the
+         * list itself) before the group can be made, then listed again. */
+        if (r == &qres_security_group) {
+            qbuf_reset(&resp->body);
+            if (qres_list_text(api->model, ctx, r, &q, &resp->body, &page, &e) < 0 ||
+                qsg_ensure_default_request(api->model, ctx, &e) < 0) {
+                qhttp_error(resp, &e);
+                return;
+            }
         }
         qbuf_reset(&resp->body);
         if (qres_list_text(api->model, ctx, r, &q, &resp->body, &page, &e) < 0) {

@@ -134,6 +134,17 @@ class SecurityGroupTest(qhvtest.ServerTestCase):
         self.assertEqual([x['id'] for x in again], [g['id']])
         self.assertEqual(self.show_sg(c, g['id']), g)
 
+    def test_refused_list_creates_no_default_group(self):
+        # A list with a bad filter is refused and changes nothing (found by
+        # fuzz_api): the project's default group comes with its first good list.
+        c = self.project('refused-list')
+        st, body = c.get(SG + '?nametags')
+        self.assertEqual(st, 400, body)
+        st, body = self.get(SG + '?project_id=sg-refused-list')
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body['security_groups'], [])
+        self.assertEqual(len(self.groups(c)), 1)
+
     def test_default_group_created_on_first_port(self):
         c = self.project('first-port')
         net = self.net_for(c, '10.61.0.0/24')
