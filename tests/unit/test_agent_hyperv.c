@@ -962,14 +962,27 @@ static void test_fail_closed(void **state)
     a = alloc_of(f, P1);
     assert_int_equal(qj_get(a, "EnabledState")->u.i, 2);
     qj_free(a);
-    /* A port/ op whose acl/ ops are not there yet is never enabled. */
+    /* A port/ op whose acl/ ops are not there yet is never enabled (not a
+     * failure: they follow), and the dump says it is not installed. */
     qvs_op op = {.type = QVS_CREATE, .id = "port/" P2,
                  .value = port_value("vlan", 101, "fa:16:3e:00:00:02", true)};
-    assert_int_equal(qvs_hyperv_class.operate(f->vs, &op, 1), 1);
-    assert_int_equal(op.error, -EAGAIN);
+    assert_int_equal(qvs_hyperv_class.operate(f->vs, &op, 1), 0);
     a = alloc_of(f, P2);
     assert_int_equal(qj_get(a, "EnabledState")->u.i, 3);
     qj_free(a);
+    assert_int_equal(qvs_hyperv_class.dump(f->vs, &obs, err, sizeof err), 0);
+    assert_null(qvs_map_get(obs.objects, "port/" P2));
+    qvs_observed_free(&obs);
+    /* Its acl/ ops come: enabled. */
+    qvs_op acls[2] = {
+        {.type = QVS_CREATE, .id = "acl/" P2 "/ingress", .value = acl_value(P2, "ingress", "[]")},
+        {.type = QVS_CREATE, .id = "acl/" P2 "/egress", .value = acl_value(P2, "egress", "[]")}};
+    assert_int_equal(qvs_hyperv_class.operate(f->vs, acls, 2), 0);
+    a = alloc_of(f, P2);
+    assert_int_equal(qj_get(a, "EnabledState")->u.i, 2);
+    qj_free(a);
+    qj_free((qj *)acls[0].value);
+    qj_free((qj *)acls[1].value);
     qj_free((qj *)op.value);
     qvs_map_free(d);
     fx_free(f);

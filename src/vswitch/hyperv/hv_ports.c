@@ -707,10 +707,10 @@ void hv_ports(qvs *vs, const hv_view *v, qvs_map *next, hv_pw *pw, size_t n)
     hv_verify(vs, pw, n, sets);
     for (size_t i = 0; i < n; i++) {
         hv_pw *w = &pw[i];
+        /* Not enabled without its rules: no failure either (its acl/ ops
+         * follow in the agent's next batches; until then the dump shows
+         * the port disabled, so it is not ACTIVE). */
         w->enable = !w->error && hv_may_enable(w);
-        bool off = w->alloc_row && qj_get_int(w->alloc_row, "EnabledState", 2) != 2;
-        if (!w->error && w->port && hv_port_up(w) && !w->enable && off)
-            hv_pw_fail(w, -EAGAIN, "kept disabled until its security rules are in place");
     }
     hv_phase(vs, pw, n, "ModifyResourceSettings", hv_in_connect_enable, NULL);
     hv_phase(vs, pw, n, "RemoveResourceSettings", hv_in_drop, NULL);
