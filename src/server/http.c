@@ -297,8 +297,11 @@ static bool qhttp_refuse(qhttp *s, struct MHD_Connection *c, qhttp_conn_state *s
                    : f.nte > 1 ? "The request has more than one Transfer-Encoding header."
                                : "The request has both Transfer-Encoding and Content-Length.");
     } else if (f.te && strcasecmp(f.te, "chunked")) {
-        qhttp_error_body(resp, 501, "HTTPNotImplemented",
-                         "Transfer-Encoding other than chunked is not implemented.", "");
+        /* RFC 7230 3.3.1: a server answers 501 to a transfer coding it does
+         * not understand; the API takes bodies plain or chunked. */
+        snprintf(msg, sizeof msg, "Transfer-Encoding '%.64s' is not supported: send the body "
+                                  "plain (with Content-Length) or chunked.", f.te);
+        qhttp_error_body(resp, 501, "HTTPNotImplemented", msg, "");
     } else {
         resp->close = false;
         return false;

@@ -254,6 +254,13 @@ static void test_route_rules(void **state)
     assert_int_equal(put(&t, CR("0.0.0.0")), 0);
     /* Set-NetVirtualizationCustomerRoute changes Metric only: NextHop is RO. */
     assert_int_equal(put(&t, CR("10.0.0.1")), -EINVAL);
+    /* M9: a route via the virtual subnet's first address (HNV's router). */
+#define DEFAULT_VIA(nh) \
+    "{\"__CLASS\": \"MSFT_NetVirtualizationCustomerRouteSettingData\", \"RoutingDomainID\": " \
+    "\"{11111111-2222-3333-4444-555555555555}\", \"VirtualSubnetID\": 5001, " \
+    "\"DestinationPrefix\": \"0.0.0.0/0\", \"NextHop\": \"" nh "\", \"Metric\": 255}"
+    assert_int_equal(put(&t, DEFAULT_VIA("10.0.0.1")), -EINVAL);
+    assert_int_equal(put(&t, DEFAULT_VIA("10.0.0.254")), 0);
     assert_int_equal(put(&t, "{\"__CLASS\": \"MSFT_NetVirtualizationCustomerRouteSettingData\", "
                              "\"RoutingDomainID\": \"not-a-guid\", \"VirtualSubnetID\": 5001, "
                              "\"DestinationPrefix\": \"10.0.1.0/24\", \"NextHop\": \"0.0.0.0\"}"),

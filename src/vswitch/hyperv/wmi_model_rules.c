@@ -3,6 +3,7 @@
  * wmi_model.h lists them). Enumeration numbers come from the schema's
  * ValueMap, never from a table here (M10). */
 #include "vswitch/hyperv/wmi_model_int.h"
+#include "lib/addr.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,33 @@ static int qwm_check_pa_interface(const qwmi *w, const qj *i, char *err, size_t 
     return 0;
 }
 
+/* Does customer route r go via the first address of an on-link IPv4
+ * prefix (NextHop 0.0.0.0) of its virtual subnet? Refused, as
+ * networking-hyperv's NVGRE spec says Hyper-V does (inferred fact,
+ * docs/hyperv.md). */
+static bool qwm_via_first_address(const qwmi *w, const qj *r)
+{
+    qaddr hop;
+    if (qaddr_parse_family(qj_get_str(r, "NextHop"), 4, &hop) < 0 || hop.v == 0)
+        return false;
+    const char *k;
+    qj *i;
+    for (size_t x = 0; x < qvs_map_end(w->inst); x++) {
+        qcidr c;
+        qaddr first;
+        if (!qvs_map_at(w->inst, x, &k, &i) || !qwm_is(i, C_CR) ||
+            qj_get_int(i, "VirtualSubnetID", -1) != qj_get_int(r, "VirtualSubnetID", -2) ||
+            !qj_get_str(i, "NextHop") || strcmp(qj_get_str(i, "NextHop"), "0.0.0.0") ||
+            qcidr_parse(qj_get_str(i, "DestinationPrefix"), &c) < 0 || c.addr.family != 4 ||
+            c.prefixlen > 30)
+            continue;
+        qaddr net = qcidr_network(&c);
+        if (qaddr_add(&net, 1, &first) && qaddr_eq(&first, &hop))
+            return true;
+    }
+    return false;
+}
+
 int qwm_check_wnv(const qwmi *w, const qj *i, char *err, size_t errlen)
 {
     const char *cls = qwm_cls(i);
@@ -242,6 +270,12 @@ int qwm_check_wnv(const qwmi *w, const qj *i, char *err, size_t errlen)
             !qj_get_str(i, "DestinationPrefix") || !qj_get_str(i, "NextHop")) {
             qwm_err(err, errlen, "RoutingDomainID ({GUID}), DestinationPrefix and NextHop are "
                                  "required%s", "");
+            return -1;
+        }
+        if (qwm_via_first_address(w, i)) {
+            qwm_err(err, errlen, "NextHop %s is the first address of the virtual subnet, which "
+                                 "HNV's distributed router answers (networking-hyperv: \"cannot "
+                                 "have a gateway ending in .1\")", qj_get_str(i, "NextHop"));
             return -1;
         }
     } else if (!strcasecmp(cls, C_PA)) {
