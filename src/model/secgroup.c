@@ -426,12 +426,20 @@ int qsg_ensure_default(qop *op, const char *project, char out[37], qerr *e)
     return rc;
 }
 
+int qsg_default_missing(qmodel *m, const qctx *ctx, qerr *e)
+{
+    qop op = {.m = m, .ctx = ctx, .now = qhv_wall_seconds()};
+    char id[37];
+    int rc = qsg_query1(&op, qsg_sql_default_get, ctx->project_id, id, sizeof id, e);
+    return rc < 0 ? -1 : rc == 0;
+}
+
 int qsg_ensure_default_request(qmodel *m, const qctx *ctx, qerr *e)
 {
     qop op = {.m = m, .ctx = ctx, .now = qhv_wall_seconds()};
     char id[37];
     /* Fast path without the write lock: most calls find it. */
-    if (qsg_query1(&op, qsg_sql_default_get, ctx->project_id, id, sizeof id, e) != 0)
+    if (qsg_default_missing(m, ctx, e) != 1)
         return 0;
     if (ctx->read_only)
         return 0;

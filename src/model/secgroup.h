@@ -15,6 +15,9 @@ int qsg_ensure_default(qop *op, const char *project, char out[37], qerr *e);
  * database cannot be written (QE_STORAGE) the group is not created and 0 is
  * returned: the read answers what exists, a later one creates it. */
 int qsg_ensure_default_request(qmodel *m, const qctx *ctx, qerr *e);
+/* 1 if the caller's project has no default group yet, 0 if it has, -1 on
+ * error (a read without the write lock). */
+int qsg_default_missing(qmodel *m, const qctx *ctx, qerr *e);
 /* Resolves port.security_groups on create (old = NULL) or update: the
  * default group when none is given and port security is on; checks the
  * groups exist for the port's project; refuses groups without port

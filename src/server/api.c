@@ -222,11 +222,14 @@ static void qapi_collection(qapi *api, const qctx *ctx, const qresource *r,
     if (!strcmp(req->method, "GET")) {
         qlist_page page;
         /* Neutron shows a project its default group as soon as it lists; a
-         * refused list changes nothing, so the filters are checked (by the
-         * list itself) before the group can be made, then listed again. */
-        if (r == &qres_security_group) {
+         * refused list changes nothing, so when the group is still to be
+         * made the filters are checked (by the list itself) first, and the
+         * list runs again after (once per project: the usual list runs once). */
+        int missing = r == &qres_security_group ? qsg_default_missing(api->model, ctx, &e) : 0;
+        if (missing) {
             qbuf_reset(&resp->body);
-            if (qres_list_text(api->model, ctx, r, &q, &resp->body, &page, &e) < 0 ||
+            if (missing < 0 ||
+                qres_list_text(api->model, ctx, r, &q, &resp->body, &page, &e) < 0 ||
                 qsg_ensure_default_request(api->model, ctx, &e) < 0) {
                 qhttp_error(resp, &e);
                 return;
