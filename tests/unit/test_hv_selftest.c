@@ -177,6 +177,17 @@ static void whole(const char *version)
     fx_close(&f);
 }
 
+/* The model is as the test found it; the report and the fixture go. */
+static void finish(fx *f, qvs_map *before, qhyv_selftest_report *r)
+{
+    qvs_map *after = snapshot(f);
+    assert_same(before, after);
+    qvs_map_free(before);
+    qvs_map_free(after);
+    qhyv_selftest_report_free(r);
+    fx_close(f);
+}
+
 static void test_6_2(void **state) { (void)state; whole("6.2.9200"); }
 static void test_6_3(void **state) { (void)state; whole("6.3.9600"); }
 static void test_14393(void **state) { (void)state; whole("10.0.14393"); }
@@ -216,12 +227,7 @@ static void test_failing_job(void **state)
     assert_string_equal(result(&r, "nothing left behind"), "pass");
     assert_int_equal(r.nleftovers, 0);
     check_json(&r);
-    qvs_map *after = snapshot(&f);
-    assert_same(before, after);
-    qvs_map_free(before);
-    qvs_map_free(after);
-    qhyv_selftest_report_free(&r);
-    fx_close(&f);
+    finish(&f, before, &r);
 }
 
 /* Hyper-V reports success without adding the VLAN setting (bug 1536742). */
@@ -238,12 +244,7 @@ static void test_dropped_vlan(void **state)
     assert_string_equal(result(&r, "VLAN"), "fail");
     assert_non_null(strstr(qhyv_selftest_find(&r, "VLAN")->detail, "not as written"));
     assert_string_equal(result(&r, "nothing left behind"), "pass");
-    qvs_map *after = snapshot(&f);
-    assert_same(before, after);
-    qvs_map_free(before);
-    qvs_map_free(after);
-    qhyv_selftest_report_free(&r);
-    fx_close(&f);
+    finish(&f, before, &r);
 }
 
 /* The switch's own job fails: the set-up row fails with the text, the rest
@@ -266,12 +267,7 @@ static void test_switch_fails(void **state)
     assert_non_null(strstr(qhyv_selftest_find(&r, "VLAN")->detail, "not run"));
     assert_string_equal(result(&r, "nothing left behind"), "pass");
     check_json(&r);
-    qvs_map *after = snapshot(&f);
-    assert_same(before, after);
-    qvs_map_free(before);
-    qvs_map_free(after);
-    qhyv_selftest_report_free(&r);
-    fx_close(&f);
+    finish(&f, before, &r);
 }
 
 /* Something the backend cannot remove is reported. */

@@ -150,6 +150,18 @@ static qj *sys_new(qwmi *w, const qvs_map *before, const char *system)
     return adds;
 }
 
+/* DefineSystem's answer: what it made (all instances not in before) settles
+ * now or with a job; ResultingSystem names the new system. Frees before. */
+static qj *sys_defined(qwmi *w, qvs_map *before, const char *path)
+{
+    qj *adds = sys_new(w, before, path);
+    qvs_map_free(before);
+    qj *out = qwm_out(0);
+    qj_set(out, "ResultingSystem", qj_str(path));
+    qwm_settle(w, out, adds, qj_array(), qj_array());
+    return out;
+}
+
 /* Removes the instances not in before (a call refused half-way). */
 static void sys_undo(qwmi *w, const qvs_map *before)
 {
@@ -358,11 +370,7 @@ static qj *sys_define_switch(qwmi *w, const qj *in, char *err, size_t errlen)
         free(dev);
         free(g);
     }
-    qj *adds = sys_new(w, before, swpath);
-    qvs_map_free(before);
-    qj *out = qwm_out(0);
-    qj_set(out, "ResultingSystem", qj_str(swpath));
-    qwm_settle(w, out, adds, qj_array(), qj_array());
+    qj *out = sys_defined(w, before, swpath);
     free(swpath);
     free(swname);
     return out;
@@ -456,11 +464,7 @@ static qj *sys_define_vm(qwmi *w, const qj *in, char *err, size_t errlen)
         sys_add(w, QWMI_NS_VIRT, s, "InstanceID");
     }
     free(iid);
-    qj *adds = sys_new(w, before, vmpath);
-    qvs_map_free(before);
-    qj *out = qwm_out(0);
-    qj_set(out, "ResultingSystem", qj_str(vmpath));
-    qwm_settle(w, out, adds, qj_array(), qj_array());
+    qj *out = sys_defined(w, before, vmpath);
     free(vmpath);
     free(vmid);
     return out;
