@@ -51,7 +51,7 @@
     X(SG_ICMP_VALUE,        400, "SecurityGroupInvalidIcmpValue") \
     X(SG_PROTOCOL,          400, "SecurityGroupRuleInvalidProtocol") \
     X(SG_ETHERTYPE,         400, "SecurityGroupRuleParameterConflict") \
-    X(SG_REMOTE_BOTH,       400, "SecurityGroupRemoteGroupAndRemoteIpPrefix") \
+    X(SG_REMOTE_BOTH,       400, "SecurityGroupMultipleRemoteEntites") \
     X(SG_PROTO_REQUIRED,    400, "SecurityGroupProtocolRequiredWithPorts") \
     X(SG_MISSING_ICMP_TYPE, 400, "SecurityGroupMissingIcmpType") \
     X(SG_PROTO_FOR_PORT,    400, "SecurityGroupInvalidProtocolForPort") \
@@ -61,6 +61,21 @@
     X(PS_NEEDS_NO_SG,       400, "PortSecurityAndIPRequiredForSecurityGroups") \
     X(PS_HAS_SG,            409, "PortSecurityPortHasSecurityGroup") \
     X(OVER_QUOTA,           409, "OverQuota") \
+    X(NEUTRON_BAD_REQUEST,  400, "BadRequest") \
+    X(SUBNETPOOL_NOT_FOUND, 404, "SubnetPoolNotFound") \
+    X(ADDRESS_SCOPE_NOT_FOUND, 404, "AddressScopeNotFound") \
+    X(SUBNETPOOL_DELETE,    400, "SubnetPoolDeleteError") \
+    X(SUBNETPOOL_QUOTA,     409, "SubnetPoolQuotaExceeded") \
+    X(SUBNET_ALLOC,         500, "SubnetAllocationError") \
+    X(SUBNET_ALLOC_MIN,     400, "MinPrefixSubnetAllocationError") \
+    X(SUBNET_ALLOC_MAX,     400, "MaxPrefixSubnetAllocationError") \
+    X(SP_PREFIX_UPDATE,     400, "IllegalSubnetPoolPrefixUpdate") \
+    X(SP_PREFIX_BOUNDS,     400, "IllegalSubnetPoolPrefixBounds") \
+    X(SP_PREFIX_EMPTY,      400, "EmptySubnetPoolPrefixList") \
+    X(SP_PREFIX_VERSION,    400, "PrefixVersionMismatch") \
+    X(RBAC_NOT_FOUND,       404, "RbacPolicyNotFound") \
+    X(RBAC_IN_USE,          409, "RbacPolicyInUse") \
+    X(RBAC_DUPLICATE,       409, "DuplicateRbacPolicy") \
     X(REVISION_MISMATCH,    412, "RevisionNumberConstraintFailed") \
     X(TOO_LARGE,            413, "HTTPRequestEntityTooLarge") \
     X(MEDIA_TYPE,           415, "HTTPUnsupportedMediaType") \

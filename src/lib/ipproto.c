@@ -15,13 +15,16 @@ static const qhv_ipproto qhv_ipprotos[] = {
     {"esp", 50, false}, {"gre", 47, false}, {"igmp", 2, false}, {"ipip", 4, false},
     {"ipv6-encap", 41, false}, {"ipv6-frag", 44, false}, {"ipv6-nonxt", 59, false},
     {"ipv6-opts", 60, false}, {"ipv6-route", 43, false}, {"ospf", 89, false},
-    {"pgm", 113, false}, {"rsvp", 46, false}, {"vrrp", 112, false},
+    {"pgm", 113, false}, {"rsvp", 46, false}, {"vrrp", 112, false}, {"egp", 8, false},
+    {"hopopt", 0, false}, {"ip", 0, false},
 };
 
 int qhv_ipproto_num(const char *p)
 {
     if (!p)
         return -1;
+    if (!strcmp(p, "icmpv6"))
+        return 58;
     for (size_t i = 0; i < QHV_ARRAY_SIZE(qhv_ipprotos); i++)
         if (!strcmp(qhv_ipprotos[i].name, p))
             return qhv_ipprotos[i].num;

@@ -7,8 +7,8 @@
 #include <stddef.h>
 
 /* The protocol number of a normalised protocol value: a known lowercase name
- * ("tcp", "ipv6-icmp", ...) or a decimal number 0..255. -1 for NULL ("any")
- * or an unknown name. */
+ * ("tcp", "ipv6-icmp", "icmpv6", ...) or a decimal number 0..255. -1 for NULL
+ * ("any") or an unknown name. */
 int qhv_ipproto_num(const char *p);
 /* The canonical lowercase name of a name given in any case (also "icmpv6" for
  * "ipv6-icmp"), or NULL if it is not a known name. */

@@ -171,8 +171,8 @@ static bool qipam_in_list(const qipam_want *w, size_t n, const qsubnet_info *sn,
 }
 
 static int qipam_parse_request(qop *op, const char *network_id, const qipam_net *net,
-                               const qj *req, const qj *current, qipam_want *want, size_t *nwant,
-                               qerr *e)
+                               bool router_port, const qj *req, const qj *current,
+                               qipam_want *want, size_t *nwant, qerr *e)
 {
     *nwant = 0;
     if (qj_len(req) > QIPAM_MAX_FIXED_IPS)
@@ -215,9 +215,7 @@ static int qipam_parse_request(qop *op, const char *network_id, const qipam_net 
             if (!qsubnet_host_ok(w->sn, &w->addr))
                 return qerr_set(e, QE_IP_FOR_SUBNET, "IP address %s is not a valid IP for the "
                                                      "specified subnet.", ip);
-            if (w->sn->auto_address) {
-                qmac dummy = {{0}};
-                (void)dummy;
+            if (w->sn->auto_address && !router_port) {
                 return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: IPv6 address "
                                                      "%s can not be directly assigned to a port "
                                                      "on subnet %s since the subnet is "
@@ -296,7 +294,8 @@ int qipam_assign(qop *op, const char *network_id, const char *port_id, const qma
     qipam_want *want = xcalloc((requested ? qj_len(requested) : net.n) + 1, sizeof *want);
     int rc = 0;
     if (requested)
-        rc = qipam_parse_request(op, network_id, &net, requested, current, want, &nwant, e);
+        rc = qipam_parse_request(op, network_id, &net, router_port, requested, current, want,
+                                 &nwant, e);
     else
         qipam_auto_request(&net, want, &nwant);
     for (size_t i = 0; rc == 0 && requested && !router_port && i < net.n; i++) {

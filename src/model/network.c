@@ -6,6 +6,20 @@
 #include "lib/util.h"
 #include <string.h>
 
+int qnet_usable(qop *op, const qj *net, qerr *e)
+{
+    if (qres_is_owner(op, net))
+        return 0;
+    const qj *shared = qj_get(net, "shared"), *ext = qj_get(net, "router:external");
+    if (qj_is(shared, QJ_BOOL) && shared->u.b)
+        return 1;
+    /* A project sees an external network but may not use it: Neutron hides
+     * it the way _validate_network_tenant_ownership does. */
+    if (qj_is(ext, QJ_BOOL) && ext->u.b)
+        return qerr_set(e, QE_NOT_FOUND, "The resource could not be found.");
+    return qres_notfound(&qres_network, qj_get_str(net, "id"), e);
+}
+
 static const char *const qnet_types[] = {"local", "flat", "vlan", "nvgre", "ip_rewrite", NULL};
 
 static int qnet_on_create(qop *op, qj *net, qerr *e)
@@ -94,7 +108,10 @@ const qresource qres_network = {
     .initial_revision = 1,
     .has_tags = true,
     .core = true,
-    .shared_sql = "json_extract(r.body, '$.shared') = 1",
+    /* Shared networks, and external ones (Neutron's external_net query hook
+     * shows them to every project). */
+    .shared_sql = "(json_extract(r.body, '$.shared') = 1 OR "
+                  "json_extract(r.body, '$.\"router:external\"') = 1)",
     .on_create = qnet_on_create,
     .on_update = qnet_on_update,
     .on_delete = qnet_on_delete,

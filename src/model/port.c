@@ -162,11 +162,8 @@ static int qport_on_create(qop *op, qj *port, qerr *e)
     const char *pid = qj_get_str(port, "id");
     qj *net = NULL;
     int rc = qres_load(op, &qres_network, nid, &net, e);
-    if (rc == 0 && !qres_is_owner(op, net)) {
-        const qj *shared = qj_get(net, "shared");
-        if (!shared || !shared->u.b)
-            rc = qerr_set(e, QE_NETWORK_NOT_FOUND, "Network %s could not be found.", nid);
-    }
+    if (rc == 0 && qnet_usable(op, net, e) < 0)
+        rc = -1;
     bool net_owner = rc == 0 && qport_is_network_owner(op, net);
     /* Neutron's default policy: only the network's owner picks MACs and
      * addresses or plugs network devices on it. */
@@ -186,6 +183,10 @@ static int qport_on_create(qop *op, qj *port, qerr *e)
         else if (owner && !strncmp(owner, "network:", 8))
             rc = qerr_set(e, QE_POLICY, "(rule:create_port and rule:create_port:device_owner) is "
                                         "disallowed by policy");
+        else if (qj_is(qj_get(port, "port_security_enabled"), QJ_BOOL))
+            rc = qerr_set(e, QE_POLICY, "(rule:create_port and "
+                                        "rule:create_port:port_security_enabled) is disallowed by "
+                                        "policy");
     }
     char mac[QMAC_STRLEN];
     if (rc == 0) {
@@ -232,10 +233,29 @@ static int qport_on_create(qop *op, qj *port, qerr *e)
     return rc;
 }
 
+/* Neutron's update_port:port_security_enabled: the network's owner's. */
+static int qport_check_update_policy(qop *op, const qj *port, const qj *changes, qerr *e)
+{
+    if (op->ctx->is_admin || !qj_get(changes, "port_security_enabled"))
+        return 0;
+    qj *net;
+    if (qres_load(op, &qres_network, qj_get_str(port, "network_id"), &net, e) < 0)
+        return -1;
+    bool owner = qport_is_network_owner(op, net);
+    qj_free(net);
+    if (!owner)
+        return qerr_set(e, QE_POLICY, "(rule:update_port and "
+                                      "rule:update_port:port_security_enabled) is disallowed by "
+                                      "policy");
+    return 0;
+}
+
 static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, qerr *e)
 {
     const qj *fips = qj_get(changes, "fixed_ips");
-    int rc = 0;
+    int rc = qport_check_update_policy(op, port, changes, e);
+    if (rc < 0)
+        return -1;
     if (fips) {
         if (qj_is(fips, QJ_NULL))
             return qerr_set(e, QE_BAD_REQUEST, "Invalid input for fixed_ips. Reason: a list is "
@@ -331,7 +351,7 @@ static const qattr qport_attrs[] = {
     {"device_owner", QA_STR, QA_POST | QA_PUT, "\"\"", 0, 255, NULL, NULL, NULL},
     {"fixed_ips", QA_LIST, QA_POST | QA_PUT, "null", 0, 0, NULL, qport_check_fixed_ips,
      qport_filter_fixed_ips},
-    {"allowed_address_pairs", QA_LIST, QA_POST | QA_PUT | QA_NOFILTER, "[]", 0, 0, NULL,
+    {"allowed_address_pairs", QA_LIST, QA_POST | QA_PUT | QA_NOFILTER | QA_NULL_EMPTY, "[]", 0, 0, NULL,
      qport_check_pairs, NULL},
     {"security_groups", QA_LIST, QA_POST | QA_PUT | QA_NULL, "null", 0, 0, NULL,
      qattr_check_uuid_list, NULL},
@@ -339,7 +359,8 @@ static const qattr qport_attrs[] = {
      NULL},
     {"binding:vnic_type", QA_STR, QA_POST | QA_PUT, "\"normal\"", 0, 0, qport_vnic_types, NULL,
      NULL},
-    {"binding:profile", QA_DICT, QA_POST | QA_PUT | QA_ADMIN_W | QA_ADMIN_R | QA_NOFILTER, "{}",
+    {"binding:profile", QA_DICT,
+     QA_POST | QA_PUT | QA_ADMIN_W | QA_ADMIN_R | QA_NOFILTER | QA_NULL_EMPTY, "{}",
      0, 0, NULL, qattr_check_dict, NULL},
     {"binding:host_id", QA_STR, QA_POST | QA_PUT | QA_ADMIN_W | QA_ADMIN_R, "\"\"", 0, 255, NULL,
      NULL, NULL},

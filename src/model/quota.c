@@ -72,6 +72,11 @@ static int qquota_used(qmodel *m, const char *project, const qquota_res *q, int6
 
 int qquota_check(qop *op, const qresource *r, const char *project, qerr *e)
 {
+    return qquota_check_n(op, r, project, 1, e);
+}
+
+int qquota_check_n(qop *op, const qresource *r, const char *project, int64_t n, qerr *e)
+{
     const qquota_res *q = qquota_find(r->name);
     if (!q)
         return 0;
@@ -82,7 +87,7 @@ int qquota_check(qop *op, const qresource *r, const char *project, qerr *e)
         return 0;
     if (qquota_used(op->m, project, q, &used, e) < 0)
         return -1;
-    if (used + 1 > limit)
+    if (used + n > limit)
         return qerr_set(e, QE_OVER_QUOTA, "Quota exceeded for resources: ['%s'].", q->name);
     return 0;
 }

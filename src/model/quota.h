@@ -8,6 +8,8 @@
 
 /* Fails with OverQuota if one more r would exceed project's limit. */
 int qquota_check(qop *op, const qresource *r, const char *project_id, qerr *e);
+/* The same for n more at once (a security group's initial rules). */
+int qquota_check_n(qop *op, const qresource *r, const char *project_id, int64_t n, qerr *e);
 
 /* API: GET /quotas, GET/PUT/DELETE /quotas/{project}, /default, /details.
  * what: NULL (the quota), "default" or "details". Returns the response. */

@@ -55,6 +55,10 @@ static int qattr_convert(qop *op, const qattr *a, qj **vp, qerr *e)
 {
     qj *v = *vp;
     char why[512];
+    if (qj_is(v, QJ_NULL) && (a->flags & QA_NULL_EMPTY)) {
+        qj_free(v);
+        *vp = v = a->kind == QA_DICT ? qj_object() : qj_array();
+    }
     if (qj_is(v, QJ_NULL)) {
         if (a->flags & QA_NULL)
             return 0;
@@ -197,6 +201,15 @@ int qattr_check_str_list(qop *op, const qattr *a, qj **v, qerr *e)
 
 int qattr_check_dict(qop *op, const qattr *a, qj **v, qerr *e) { return 0; }
 
+int qattr_check_non_negative(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    if ((*v)->u.i >= 0)
+        return 0;
+    char why[64];
+    snprintf(why, sizeof why, "'%lld' should be non-negative", (long long)(*v)->u.i);
+    return qattr_invalid(a, e, why);
+}
+
 /* ---------- ownership and policy ---------- */
 
 bool qres_is_owner(const qop *op, const qj *obj)
@@ -235,6 +248,17 @@ static const char qres_sql_children[] =
     "SELECT body FROM resources INDEXED BY resources_parent WHERE kind=?1 AND parent_id=?2 "
     "ORDER BY id";
 
+/* notfound_fmt comes from the resource tables: literals with one %s. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+int qres_notfound(const qresource *r, const char *id, qerr *e)
+{
+    if (r->notfound_fmt)
+        return qerr_set(e, r->notfound, r->notfound_fmt, id);
+    return qerr_set(e, r->notfound, "%s %s could not be found.", r->label, id);
+}
+#pragma GCC diagnostic pop
+
 static qj *qres_parse_body(const unsigned char *text, int len)
 {
     qj_error je;
@@ -261,7 +285,7 @@ static int qres_load_store(qstore *s, const qresource *r, const char *id, qj **r
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return qstore_fail(s, e, "load");
-    return qerr_set(e, r->notfound, "%s %s could not be found.", r->label, id);
+    return qres_notfound(r, id, e);
 }
 
 int qres_load(qop *op, const qresource *r, const char *id, qj **ret, qerr *e)
@@ -372,7 +396,8 @@ int qres_touch_id(qop *op, const qresource *r, const char *id, qerr *e)
  * resource's shared_sql admits. Returns a freshly prepared statement over
  * (kind, project[, id]) that the caller finalizes. */
 static sqlite3_stmt *qres_visible_stmt(qstore *s, const qctx *ctx, const qresource *r,
-                                       const char *id, const char *parent, qerr *e)
+                                       const char *id, const char *parent, const char *where,
+                                       qerr *e)
 {
     sqlite3 *db = qstore_db(s, e);
     if (!db)
@@ -392,6 +417,8 @@ static sqlite3_stmt *qres_visible_stmt(qstore *s, const qctx *ctx, const qresour
         qbuf_puts(&sql, " AND r.id=?3");
     if (parent)
         qbuf_puts(&sql, " AND r.parent_id=?4");
+    if (where && *where)
+        qbuf_printf(&sql, " AND %s", where);
     qbuf_puts(&sql, " ORDER BY r.id");
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql.data, -1, &st, NULL);
@@ -418,7 +445,7 @@ static int qres_load_visible(qmodel *m, const qctx *ctx, const qresource *r, con
     *ret = NULL;
     if (ctx->is_admin)
         return qres_load_store(m->store, r, id, ret, e);
-    sqlite3_stmt *st = qres_visible_stmt(m->store, ctx, r, id, NULL, e);
+    sqlite3_stmt *st = qres_visible_stmt(m->store, ctx, r, id, NULL, NULL, e);
     if (!st)
         return -1;
     int rc = sqlite3_step(st);
@@ -429,7 +456,7 @@ static int qres_load_visible(qmodel *m, const qctx *ctx, const qresource *r, con
         return 0;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return qerr_set(e, QE_INTERNAL, "query failed");
-    return qerr_set(e, r->notfound, "%s %s could not be found.", r->label, id);
+    return qres_notfound(r, id, e);
 }
 
 /* ---------- views ---------- */
@@ -461,6 +488,8 @@ static qj *qres_view(const qmodel *m, const qctx *ctx, const qresource *r, qj *o
 {
     if (r->on_view)
         r->on_view(m, obj);
+    if (r->on_show)
+        r->on_show(m, ctx, obj);
     for (size_t i = 0; i < r->nattrs; i++) {
         const qattr *a = &r->attrs[i];
         if (!qres_attr_visible(ctx, a) || !qfields_has(f, a->name))
@@ -646,8 +675,11 @@ int qres_create_request(qmodel *m, const qctx *ctx, const qresource *r, const qj
     int rc = 0;
     size_t n = bulk ? qj_len(bulk) : 1;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        qj *obj;
-        rc = qres_create_one(&op, r, bulk ? qj_at(bulk, i) : single, false, &obj, e);
+        qj *obj, *item = bulk ? qj_at(bulk, i) : single;
+        /* Neutron takes a bulk item {"<name>": {...}} as the object it wraps. */
+        if (bulk && qj_is(qj_get(item, r->name), QJ_OBJECT))
+            item = qj_get(item, r->name);
+        rc = qres_create_one(&op, r, item, false, &obj, e);
         if (rc == 0) {
             if (bulk)
                 qj_append(out, obj);
@@ -797,6 +829,7 @@ int qres_show_request(qmodel *m, const qctx *ctx, const qresource *r, const char
 /* A filter: one attribute, its accepted values (OR). */
 typedef struct qfilter {
     const qattr *a;
+    const char *sql;    /* a hidden attribute's SQL (qsql_filter), or NULL */
     size_t n;
     const char **values;
     qj **conv;      /* converted values for BOOL/INT */
@@ -817,6 +850,7 @@ typedef struct qlistspec {
     bool page_reverse;
     char *tags_all, *tags_any, *not_tags, *not_tags_any;   /* repeated values joined by ',' */
     const char *parent;     /* single-valued filter on parent_attr, pushed to SQL */
+    char *where;            /* the hidden attributes' filters, as SQL (NULL = none) */
 } qlistspec;
 
 static bool qlist_reserved(const char *k)
@@ -843,6 +877,7 @@ static void qlistspec_free(qlistspec *s)
     free(s->tags_any);
     free(s->not_tags);
     free(s->not_tags_any);
+    free(s->where);
     for (size_t i = 0; i < s->nfilters; i++) {
         for (size_t j = 0; j < s->filters[i].n; j++)
             qj_free(s->filters[i].conv[j]);
@@ -878,6 +913,31 @@ static int qlist_convert_filter(const qattr *a, const char *val, qj **ret, qerr 
     }
     return 0;
 }
+
+/* The SQL of the filters on hidden attributes: their values ORed, the
+ * attributes ANDed. Values are converted booleans, never request text. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void qlistspec_where(qlistspec *s)
+{
+    qbuf b;
+    qbuf_init(&b, 0);
+    for (size_t i = 0; i < s->nfilters; i++) {
+        const qfilter *f = &s->filters[i];
+        if (!f->sql)
+            continue;
+        qbuf_puts(&b, b.len ? " AND (" : "(");
+        for (size_t j = 0; j < f->n; j++) {
+            qbuf_puts(&b, j ? " OR " : "");
+            qbuf_printf(&b, f->sql, qj_is(f->conv[j], QJ_BOOL) && f->conv[j]->u.b);
+        }
+        qbuf_puts(&b, ")");
+    }
+    if (b.len)
+        s->where = xstrdup(b.data);
+    qbuf_free(&b);
+}
+#pragma GCC diagnostic pop
 
 static int qlistspec_parse(const qctx *ctx, const qresource *r, const qquery *q,
                            int64_t max_limit, qlistspec *s, qerr *e)
@@ -942,6 +1002,9 @@ static int qlistspec_parse(const qctx *ctx, const qresource *r, const qquery *q,
                 f = &s->filters[s->nfilters++];
                 memset(f, 0, sizeof *f);
                 f->a = a;
+                for (const qsql_filter *h = r->sql_filters; h && h->name && !f->sql; h++)
+                    if (!strcmp(h->name, a->name))
+                        f->sql = h->sql;
             }
             f->values = xrealloc(f->values, (f->n + 1) * sizeof *f->values);
             f->conv = xrealloc(f->conv, (f->n + 1) * sizeof *f->conv);
@@ -950,6 +1013,8 @@ static int qlistspec_parse(const qctx *ctx, const qresource *r, const qquery *q,
             f->n++;
         }
     }
+    if (rc == 0)
+        qlistspec_where(s);
     if (rc == 0 && ndirs != s->nkeys)
         rc = qerr_set(e, QE_BAD_REQUEST, "The number of sort_keys and sort_dirs must be same");
     for (size_t i = 0; rc == 0 && i < ndirs; i++)
@@ -1008,6 +1073,8 @@ static bool qlist_matches(const qlistspec *s, const qj *obj)
 {
     for (size_t i = 0; i < s->nfilters; i++) {
         const qfilter *f = &s->filters[i];
+        if (f->sql)
+            continue;   /* done by the store */
         const qj *v = qj_get(obj, f->a->name);
         bool any = false;
         for (size_t j = 0; j < f->n && !any; j++)
@@ -1100,7 +1167,7 @@ int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qque
             goto out;
         }
     }
-    sqlite3_stmt *st = qres_visible_stmt(m->store, ctx, r, NULL, s.parent, e);
+    sqlite3_stmt *st = qres_visible_stmt(m->store, ctx, r, NULL, s.parent, s.where, e);
     if (!st) {
         rc = -1;
         qstore_end_read(m->store);
@@ -1187,7 +1254,7 @@ out:
 static bool qlist_needs_parse(const qctx *ctx, const qresource *r, const qlistspec *s,
                               const qquery *q)
 {
-    if (!ctx->is_admin || r->on_view || s->nkeys || s->limit || s->marker || s->tags_all ||
+    if (!ctx->is_admin || r->on_view || r->on_show || s->nkeys || s->limit || s->marker || s->tags_all ||
         s->tags_any ||
         s->not_tags || s->not_tags_any)
         return true;
@@ -1195,7 +1262,9 @@ static bool qlist_needs_parse(const qctx *ctx, const qresource *r, const qlistsp
         if (!strcmp(q->kv[i].key, "fields"))
             return true;
     for (size_t i = 0; i < s->nfilters; i++)
-        if (!s->parent || s->filters[i].n != 1 || strcmp(s->filters[i].a->name, r->parent_attr))
+        if (!s->filters[i].sql &&
+            (!s->parent || s->filters[i].n != 1 ||
+             strcmp(s->filters[i].a->name, r->parent_attr)))
             return true;
     return false;
 }
@@ -1217,7 +1286,7 @@ int qres_list_text(qmodel *m, const qctx *ctx, const qresource *r, const qquery 
         qj_free(obj);
         return 0;
     }
-    sqlite3_stmt *st = qres_visible_stmt(m->store, ctx, r, NULL, s.parent, e);
+    sqlite3_stmt *st = qres_visible_stmt(m->store, ctx, r, NULL, s.parent, s.where, e);
     qlistspec_free(&s);
     if (!st)
         return -1;

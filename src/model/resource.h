@@ -26,6 +26,8 @@ enum {
     QA_STRCONV = 1 << 6,     /* ints/bools may arrive as strings ("100", "true") */
     QA_NOFILTER = 1 << 7,    /* not usable as a list filter */
     QA_NOSORT = 1 << 8,      /* not usable as a sort key */
+    QA_NULL_EMPTY = 1 << 9,  /* null is accepted and means empty ({} or []), as Neutron's
+                              * convert_none_to_empty_dict/list */
 };
 
 struct qattr;
@@ -45,12 +47,22 @@ typedef struct qattr {
     qattr_filter_fn filter;
 } qattr;
 
+/* A hidden boolean attribute (Neutron's is_visible False, is_filter True):
+ * in the table (flags QA_NOSORT) but never stored or shown, only a list
+ * filter, run by the store as sql: a condition on the resources row r with
+ * %d for the filter's value. */
+typedef struct qsql_filter {
+    const char *name;
+    const char *sql;
+} qsql_filter;
+
 typedef struct qresource qresource;
 struct qresource {
     const char *name;            /* "network" */
     const char *collection;      /* "networks": the JSON key of lists */
     const char *path;            /* URL segment when it differs ("security-groups"), or NULL */
     const char *label;           /* "Network" in "Network X could not be found." */
+    const char *notfound_fmt;    /* the message with %s for the id when it is not that one */
     qerr_code notfound;
     const qattr *attrs;
     size_t nattrs;
@@ -64,6 +76,7 @@ struct qresource {
     /* Non-admin visibility beyond "own project": SQL on the resources row r,
      * with ?1 bound to the caller's project; NULL = own project only. */
     const char *shared_sql;
+    const qsql_filter *sql_filters;  /* hidden attributes, {NULL}-terminated, or NULL */
     /* Hooks, all optional, run inside the write transaction. */
     int (*on_create)(qop *op, qj *obj, qerr *e);
     /* After the insert (for dependents that reference the new row); stores
@@ -73,6 +86,10 @@ struct qresource {
     int (*on_delete)(qop *op, const qj *obj, qerr *e);
     /* Fills computed attributes into a document about to be shown. */
     void (*on_view)(const qmodel *m, qj *obj);
+    /* The wire form of a document about to be returned to ctx, after filters
+     * and sorting saw the stored form (e.g. Neutron's numbers as strings,
+     * attributes that depend on who asks). */
+    void (*on_show)(const qmodel *m, const qctx *ctx, qj *obj);
     /* Admin or owner of obj; NULL = project_id == caller's project. */
     bool (*may_write)(qop *op, const qj *obj);
 };
@@ -121,6 +138,9 @@ int qres_tags_request(qmodel *m, const qctx *ctx, const qresource *r, const char
                       const char *method, const char *tag, const qj *body, qj **ret,
                       int *status, qerr *e);
 
+/* Sets e to r's "not found" error for id; returns -1. */
+int qres_notfound(const qresource *r, const char *id, qerr *e);
+
 /* For hooks (inside a write op, no visibility check). */
 int qres_load(qop *op, const qresource *r, const char *id, qj **ret, qerr *e);
 int qres_store(qop *op, const qresource *r, qj *obj, bool insert, qerr *e);
@@ -146,6 +166,8 @@ const qattr *qres_attr(const qresource *r, const char *name);
 int qattr_check_uuid_list(qop *op, const qattr *a, qj **v, qerr *e);
 int qattr_check_str_list(qop *op, const qattr *a, qj **v, qerr *e);
 int qattr_check_dict(qop *op, const qattr *a, qj **v, qerr *e);
+/* QA_INT: Neutron's type:non_negative. */
+int qattr_check_non_negative(qop *op, const qattr *a, qj **v, qerr *e);
 
 /* Standard attribute rows for tables (order = output order). */
 #define QATTR_ID {"id", QA_UUID, 0, NULL, 0, 0, NULL, NULL, NULL}

@@ -1,5 +1,6 @@
 #include "model/secgroup.h"
 #include "model/resources.h"
+#include "model/quota.h"
 #include "lib/ipproto.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -37,21 +38,22 @@ static int qsg_check_protocol(qop *op, const qattr *a, qj **v, qerr *e)
     int64_t n;
     if (qj_is(*v, QJ_INT) && (*v)->u.i >= 0 && (*v)->u.i <= 255) {
         norm = qj_str_take(xasprintf("%lld", (long long)(*v)->u.i));
-    } else if (s && (!*s || !strcasecmp(s, "any"))) {
-        norm = qj_null();
     } else if (s && qhv_parse_i64(s, 0, 255, &n) == 0) {
         norm = qj_str_take(xasprintf("%lld", (long long)n));
+    } else if (s && !strcasecmp(s, "icmpv6")) {
+        norm = qj_str("icmpv6");   /* kept as given: the ethertype decides (below) */
     } else if (s && qhv_ipproto_name(s)) {
         norm = qj_str(qhv_ipproto_name(s));
     }
     if (!norm) {
         char *t = s ? xstrdup(s) : qj_to_string(*v);
         qerr_set(e, QE_SG_PROTOCOL, "Security group rule protocol %s not supported. Only protocol "
-                                    "values [None, 'ah', 'dccp', 'egp', 'esp', 'gre', 'icmp', "
-                                    "'igmp', 'ipip', 'ipv6-encap', 'ipv6-frag', 'ipv6-icmp', "
-                                    "'icmpv6', 'ipv6-nonxt', 'ipv6-opts', 'ipv6-route', 'ospf', "
-                                    "'pgm', 'rsvp', 'sctp', 'tcp', 'udp', 'udplite', 'vrrp'] and "
-                                    "integer representations [0 to 255] are supported.", t);
+                                    "values [None, 'ah', 'dccp', 'egp', 'esp', 'gre', 'hopopt', "
+                                    "'icmp', 'igmp', 'ip', 'ipip', 'ipv6-encap', 'ipv6-frag', "
+                                    "'ipv6-icmp', 'icmpv6', 'ipv6-nonxt', 'ipv6-opts', "
+                                    "'ipv6-route', 'ospf', 'pgm', 'rsvp', 'sctp', 'tcp', 'udp', "
+                                    "'udplite', 'vrrp'] and integer representations [0 to 255] "
+                                    "are supported.", t);
         free(t);
         return -1;
     }
@@ -162,38 +164,42 @@ static bool qsg_rule_same(const qj *a, const qj *b)
     return true;
 }
 
-static int qsg_rule_validate(qop *op, qj *rule, qerr *e)
+/* Neutron's _make_canonical_ipv6_icmp_protocol: with IPv6, "icmp" and
+ * "icmpv6" are stored as "ipv6-icmp" and "1" as "58". */
+static void qsg_rule_canonical_icmp(qj *rule)
 {
-    const char *eth = qj_get_str(rule, "ethertype");
     const char *proto = qj_get_str(rule, "protocol");
-    const char *prefix = qj_get_str(rule, "remote_ip_prefix");
-    const char *rgroup = qj_get_str(rule, "remote_group_id");
-    const qj *minv = qj_get(rule, "port_range_min"), *maxv = qj_get(rule, "port_range_max");
+    if (!proto || strcmp(qj_get_str(rule, "ethertype"), "IPv6"))
+        return;
+    if (!strcmp(proto, "icmp") || !strcmp(proto, "icmpv6"))
+        qj_set(rule, "protocol", qj_str("ipv6-icmp"));
+    else if (!strcmp(proto, "1"))
+        qj_set(rule, "protocol", qj_str("58"));
+}
+
+/* The protocols only IPv6 carries (Neutron's list, by name or number as
+ * given). */
+static bool qsg_ipv6_only(const char *proto)
+{
+    static const char *const v6[] = {"ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6",
+                                     "ipv6-nonxt", "ipv6-opts", "ipv6-route", "41", "44", "58",
+                                     "59", "60", "43"};
+    for (size_t i = 0; proto && i < QHV_ARRAY_SIZE(v6); i++)
+        if (!strcmp(v6[i], proto))
+            return true;
+    return false;
+}
+
+static int qsg_rule_check_ports(const char *proto, const qj *minv, const qj *maxv, qerr *e)
+{
     bool has_min = minv && !qj_is(minv, QJ_NULL), has_max = maxv && !qj_is(maxv, QJ_NULL);
     int64_t mn = has_min ? minv->u.i : 0, mx = has_max ? maxv->u.i : 0;
-    if (prefix && rgroup)
-        return qerr_set(e, QE_SG_REMOTE_BOTH, "Only remote_ip_prefix or remote_group_id may be "
-                                              "provided.");
-    if (prefix) {
-        qcidr c;
-        qcidr_parse_or_host(prefix, &c);
-        if ((c.addr.family == 4) != !strcmp(eth, "IPv4"))
-            return qerr_set(e, QE_SG_ETHERTYPE, "Conflicting value ethertype %s for CIDR %s", eth,
-                            prefix);
-        char norm[QCIDR_STRLEN];
-        qcidr n = {qcidr_network(&c), c.prefixlen};
-        qcidr_format(&n, norm);
-        qj_set(rule, "normalized_cidr", qj_str(norm));
-    }
-    int num = qhv_ipproto_num(proto);
-    if (proto && ((num == 58 && strcmp(eth, "IPv6")) || (num == 1 && strcmp(eth, "IPv4"))))
-        return qerr_set(e, QE_SG_ETHERTYPE_PROTO, "Invalid ethertype %s for protocol %s.", eth,
-                        proto);
     if (!has_min && !has_max)
         return 0;
     if (!proto)
         return qerr_set(e, QE_SG_PROTO_REQUIRED, "Must also specify protocol if port range is "
                                                  "given.");
+    int num = qhv_ipproto_num(proto);
     if (qhv_ipproto_has_ports(num)) {
         if ((has_min && mn == 0) || (has_max && mx == 0))
             return qerr_set(e, QE_SG_PORT_VALUE, "Invalid value for port 0.");
@@ -220,6 +226,43 @@ static int qsg_rule_validate(qop *op, qj *rule, qerr *e)
                     proto);
 }
 
+/* Neutron's _validate_security_group_rule, in its order. */
+static int qsg_rule_validate(qop *op, qj *rule, qerr *e)
+{
+    qsg_rule_canonical_icmp(rule);
+    const qj *minv = qj_get(rule, "port_range_min"), *maxv = qj_get(rule, "port_range_max");
+    if (qj_is(minv, QJ_INT) && minv->u.i == 1 && qj_is(maxv, QJ_INT) && maxv->u.i == 65535) {
+        /* The whole range is no range (_make_canonical_port_range). */
+        qj_set(rule, "port_range_min", qj_null());
+        qj_set(rule, "port_range_max", qj_null());
+        minv = maxv = NULL;
+    }
+    const char *eth = qj_get_str(rule, "ethertype");
+    const char *proto = qj_get_str(rule, "protocol");
+    const char *prefix = qj_get_str(rule, "remote_ip_prefix");
+    const char *rgroup = qj_get_str(rule, "remote_group_id");
+    if (qsg_rule_check_ports(proto, minv, maxv, e) < 0)
+        return -1;
+    if (prefix) {
+        qcidr c;
+        qcidr_parse_or_host(prefix, &c);
+        if ((c.addr.family == 4) != !strcmp(eth, "IPv4"))
+            return qerr_set(e, QE_SG_ETHERTYPE, "Conflicting value ethertype %s for CIDR %s", eth,
+                            prefix);
+        char norm[QCIDR_STRLEN];
+        qcidr n = {qcidr_network(&c), c.prefixlen};
+        qcidr_format(&n, norm);
+        qj_set(rule, "normalized_cidr", qj_str(norm));
+    }
+    if (!strcmp(eth, "IPv4") && qsg_ipv6_only(proto))
+        return qerr_set(e, QE_SG_ETHERTYPE_PROTO, "Invalid ethertype %s for protocol %s.", eth,
+                        proto);
+    if (prefix && rgroup)
+        return qerr_set(e, QE_SG_REMOTE_BOTH, "Only one of remote_ip_prefix or remote_group_id "
+                                              "or remote_address_group_id may be provided.");
+    return 0;
+}
+
 /* Loads a group the caller may use; 404 otherwise. */
 static int qsg_load_usable(qop *op, const char *id, const char *project, qj **ret, qerr *e)
 {
@@ -238,11 +281,8 @@ static int qsg_rule_on_create(qop *op, qj *rule, qerr *e)
 {
     const char *sgid = qj_get_str(rule, "security_group_id");
     qj *sg;
-    if (qres_load(op, &qres_security_group, sgid, &sg, e) < 0) {
-        e->code = QE_SG_NOT_FOUND;
-        snprintf(e->msg, sizeof e->msg, "Security group %s does not exist", sgid);
+    if (qres_load(op, &qres_security_group, sgid, &sg, e) < 0)
         return -1;
-    }
     int rc = 0;
     if (!qres_is_owner(op, sg))
         rc = qerr_set(e, QE_SG_NOT_FOUND, "Security group %s does not exist", sgid);
@@ -330,6 +370,7 @@ const qresource qres_security_group_rule = {
     .collection = "security_group_rules",
     .path = "security-group-rules",
     .label = "Security group rule",
+    .notfound_fmt = "Security group rule %s does not exist",
     .notfound = QE_SG_RULE_NOT_FOUND,
     .attrs = qsg_rule_attrs,
     .nattrs = QHV_ARRAY_SIZE(qsg_rule_attrs),
@@ -399,6 +440,10 @@ static int qsg_after_create(qop *op, qj *sg, qerr *e)
         if (qsg_ensure_default(op, project, def, e) < 0)
             return -1;
     }
+    /* The group's initial rules count against the rule quota, the default
+     * group's too (Neutron checks them before making the group). */
+    if (qquota_check_n(op, &qres_security_group_rule, project, is_default ? 4 : 2, e) < 0)
+        return -1;
     if (qsg_default_rules(op, id, project, is_default, e) < 0)
         return -1;
     qj *fresh;
@@ -530,6 +575,7 @@ const qresource qres_security_group = {
     .collection = "security_groups",
     .path = "security-groups",
     .label = "Security group",
+    .notfound_fmt = "Security group %s does not exist",
     .notfound = QE_SG_NOT_FOUND,
     .attrs = qsg_attrs,
     .nattrs = QHV_ARRAY_SIZE(qsg_attrs),

@@ -1,6 +1,7 @@
 /* subnet: the subnet resource — CIDR, gateway, allocation pools, DNS, host
  * routes and IPv6 modes, validated as one whole on create and on update. */
 #include "model/subnet.h"
+#include "model/subnetpool.h"
 #include "model/ipam.h"
 #include "model/resources.h"
 #include "lib/util.h"
@@ -74,19 +75,25 @@ static int qsub_bad(const qattr *a, qerr *e, const char *fmt, const char *arg)
 }
 #pragma GCC diagnostic pop
 
+int qsubnet_check_cidr(const qattr *a, const char *s, qcidr *ret, qerr *e)
+{
+    if (!s || qcidr_parse(s, ret) < 0)
+        return qsub_bad(a, e, "'%s' is not a valid IP subnet", s ? s : "?");
+    if (!qcidr_is_network(ret)) {
+        char norm[QCIDR_STRLEN], why[300];
+        qcidr n = {qcidr_network(ret), ret->prefixlen};
+        qcidr_format(&n, norm);
+        snprintf(why, sizeof why, "'%s' isn't a recommended CIDR, it should be '%s'", s, norm);
+        return qerr_set(e, QE_BAD_REQUEST, "Invalid input for %s. Reason: %s.", a->name, why);
+    }
+    return 0;
+}
+
 static int qsub_check_cidr(qop *op, const qattr *a, qj **v, qerr *e)
 {
     qcidr c;
-    const char *s = qj_as_str(*v);
-    if (qcidr_parse(s, &c) < 0)
-        return qsub_bad(a, e, "'%s' is not a valid IP subnet", s);
-    if (!qcidr_is_network(&c)) {
-        char norm[QCIDR_STRLEN], why[300];
-        qcidr n = {qcidr_network(&c), c.prefixlen};
-        qcidr_format(&n, norm);
-        snprintf(why, sizeof why, "'%s' isn't a recommended CIDR, it should be '%s'", s, norm);
-        return qerr_set(e, QE_BAD_REQUEST, "Invalid input for cidr. Reason: %s.", why);
-    }
+    if (qsubnet_check_cidr(a, qj_as_str(*v), &c, e) < 0)
+        return -1;
     char norm[QCIDR_STRLEN];
     qcidr_format(&c, norm);
     qj_free(*v);
@@ -214,7 +221,9 @@ static int qsub_check_routes(qop *op, const qattr *a, qj **v, qerr *e)
 
 static int qsub_check_pool_id(qop *op, const qattr *a, qj **v, qerr *e)
 {
-    return qj_is(*v, QJ_NULL) ? 0 : qsub_bad(a, e, "%s", "subnet pools are not supported");
+    if (qj_is(*v, QJ_NULL) || qhv_is_uuid((*v)->u.str.s))
+        return 0;
+    return qsub_bad(a, e, "'%s' is not a valid UUID", (*v)->u.str.s);
 }
 
 /* ---------- whole-subnet rules ---------- */
@@ -384,15 +393,13 @@ static int qsub_on_create(qop *op, qj *sub, qerr *e)
     qj *net;
     if (qres_load(op, &qres_network, nid, &net, e) < 0)
         return -1;
-    int rc = 0;
     /* Only the network's owner (or an admin) adds subnets; others must not
      * even learn that a private network exists. */
-    if (!qres_is_owner(op, net)) {
-        const qj *shared = qj_get(net, "shared");
-        rc = (shared && shared->u.b)
-                 ? qerr_set(e, QE_POLICY, "rule:create_subnet is disallowed by policy")
-                 : qerr_set(e, QE_NETWORK_NOT_FOUND, "Network %s could not be found.", nid);
-    }
+    int rc = qnet_usable(op, net, e);
+    if (rc == 1)
+        rc = qerr_set(e, QE_POLICY, "rule:create_subnet is disallowed by policy");
+    if (rc == 0)
+        rc = qsubnetpool_allocate(op, sub, e);
     if (rc == 0)
         rc = qsub_validate(op, sub, true, e);
     /* No overlap with the network's other subnets. */
@@ -432,6 +439,11 @@ static int qsub_on_delete(qop *op, const qj *sub, qerr *e)
     qj *ports;
     if (qipam_subnet_ports(op, sid, &ports, e) < 0)
         return -1;
+    /* Neutron: router interfaces keep any subnet in use; on a subnet of
+     * automatic (SLAAC, DHCPv6-stateless) addresses every other port just
+     * loses its address there, on any other subnet only DHCP ports do. */
+    const char *mode = qj_get_str(sub, "ipv6_address_mode");
+    bool auto_address = mode && (!strcmp(mode, "slaac") || !strcmp(mode, "dhcpv6-stateless"));
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {
         qj *port;
@@ -440,12 +452,13 @@ static int qsub_on_delete(qop *op, const qj *sub, qerr *e)
             break;
         }
         const char *owner = qj_get_str(port, "device_owner");
-        if (!owner || strcmp(owner, QHV_DEVICE_OWNER_DHCP)) {
+        bool dhcp = owner && !strcmp(owner, QHV_DEVICE_OWNER_DHCP);
+        if (qport_is_router(port) || (!dhcp && !auto_address)) {
             rc = qerr_set(e, QE_SUBNET_IN_USE, "Unable to complete operation on subnet %s: One "
                                                "or more ports have an IP allocation from this "
                                                "subnet.", sid);
         } else {
-            /* DHCP ports lose their address on this subnet and stay. */
+            /* The port loses its address on this subnet and stays. */
             qj *ips = qj_get(port, "fixed_ips"), *keep = qj_array();
             for (size_t j = 0; j < qj_len(ips); j++)
                 if (strcmp(qj_get_str(qj_at(ips, j), "subnet_id"), sid))
@@ -494,14 +507,29 @@ static const qattr qsub_attrs[] = {
     {"ipv6_ra_mode", QA_STR, QA_POST | QA_NULL, "null", 0, 0, qsub_v6_modes, NULL, NULL},
     {"ipv6_address_mode", QA_STR, QA_POST | QA_NULL, "null", 0, 0, qsub_v6_modes, NULL, NULL},
     {"gateway_ip", QA_STR, QA_POST | QA_PUT | QA_NULL, "\"\"", 0, 0, NULL, qsub_check_ip, NULL},
-    {"cidr", QA_STR, QA_POST | QA_REQUIRED, NULL, 0, 0, NULL, qsub_check_cidr, NULL},
+    {"cidr", QA_STR, QA_POST, NULL, 0, 0, NULL, qsub_check_cidr, NULL},
+    /* Requests to a subnet pool only, never stored or shown. */
+    {.name = "prefixlen", .kind = QA_INT, .flags = QA_POST | QA_STRCONV | QA_NOFILTER | QA_NOSORT,
+     .check = qattr_check_non_negative},
+    {.name = "use_default_subnetpool", .kind = QA_BOOL,
+     .flags = QA_POST | QA_NOFILTER | QA_NOSORT},
     {"allocation_pools", QA_LIST, QA_POST | QA_PUT | QA_NOFILTER, "null", 0, 0, NULL,
      qsub_check_pools, NULL},
-    {"host_routes", QA_LIST, QA_POST | QA_PUT | QA_NOFILTER, "[]", 0, 0, NULL, qsub_check_routes,
+    {"host_routes", QA_LIST, QA_POST | QA_PUT | QA_NOFILTER | QA_NULL_EMPTY, "[]", 0, 0, NULL, qsub_check_routes,
      NULL},
-    {"dns_nameservers", QA_LIST, QA_POST | QA_PUT, "[]", 0, 0, NULL, qsub_check_dns, NULL},
+    {"dns_nameservers", QA_LIST, QA_POST | QA_PUT | QA_NULL_EMPTY, "[]", 0, 0, NULL, qsub_check_dns, NULL},
     QATTR_DESCRIPTION,
     QATTR_STD,
+    /* Hidden: a filter only (qsub_sql_filters). */
+    {"shared", QA_BOOL, QA_NOSORT, NULL, 0, 0, NULL, NULL, NULL},
+};
+
+/* Neutron's subnets carry their network's shared flag as a hidden,
+ * filterable attribute. */
+static const qsql_filter qsub_sql_filters[] = {
+    {"shared", "(r.parent_id IN (SELECT n.id FROM resources n WHERE n.kind = 'network' AND "
+               "json_extract(n.body, '$.shared') = 1)) = %d"},
+    {NULL, NULL},
 };
 
 const qresource qres_subnet = {
@@ -517,6 +545,7 @@ const qresource qres_subnet = {
     .core = true,
     .shared_sql = "r.parent_id IN (SELECT n.id FROM resources n WHERE n.kind = 'network' AND "
                   "json_extract(n.body, '$.shared') = 1)",
+    .sql_filters = qsub_sql_filters,
     .on_create = qsub_on_create,
     .after_create = qsub_after_create,
     .on_update = qsub_on_update,

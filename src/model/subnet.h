@@ -21,5 +21,9 @@ void qsubnet_info_free(qsubnet_info *s);
 /* True if a is a usable host address of the subnet (not the network
  * address, not the IPv4 broadcast). */
 bool qsubnet_host_ok(const qsubnet_info *s, const qaddr *a);
+/* Neutron's CIDR check of attribute a's value s (a network address, no host
+ * bits): 0 and *ret, or -1 with e set (400). */
+struct qattr;
+int qsubnet_check_cidr(const struct qattr *a, const char *s, qcidr *ret, qerr *e);
 
 #endif

@@ -74,6 +74,9 @@ static const char *const qstore_migrations[] = {
     ("CREATE TABLE rewrite_pas(host TEXT NOT NULL, pa BLOB NOT NULL, port_id TEXT NOT NULL,"
     "  ca TEXT NOT NULL, pa_text TEXT NOT NULL, PRIMARY KEY(host, pa)) WITHOUT ROWID;"
     "CREATE INDEX rewrite_pas_port ON rewrite_pas(port_id);"),
+    /* 5: the subnets of a subnet pool (allocation reads them all). */
+    ("CREATE INDEX resources_subnetpool ON resources(json_extract(body, '$.subnetpool_id')) "
+    "WHERE kind = 'subnet';"),
 };
 
 static void qconn_free(qconn *c)

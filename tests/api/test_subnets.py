@@ -206,12 +206,17 @@ class SubnetsTest(qhvtest.ServerTestCase):
             self.assertIn('does not match', err['message'])
         self.create_error(net['id'], '10.75.0.0/24', 400, 'HTTPBadRequest', ip_version=5)
         # Required attributes.
-        for missing in ('cidr', 'network_id', 'ip_version'):
+        for missing in ('network_id', 'ip_version'):
             body = {'network_id': net['id'], 'cidr': '10.75.0.0/24', 'ip_version': 4}
             del body[missing]
             err = self.assertError(self.post('/v2.0/subnets', {'subnet': body}), 400,
                                    'HTTPBadRequest')
             self.assertIn(missing, err['message'])
+        # No cidr: a subnet pool must give it (test_subnetpools.py).
+        err = self.assertError(self.post('/v2.0/subnets', {'subnet': {
+            'network_id': net['id'], 'ip_version': 4}}), 400, 'BadRequest')
+        self.assertEqual(err['message'], 'Bad subnets request: a subnetpool must be specified '
+                                         'in the absence of a cidr.')
         self.assertEqual(self.subnet_ids(net['id']), [])
         # ip_version as a string is converted.
         sub = self.make_subnet(net['id'], '10.75.0.0/24', ip_version='4')

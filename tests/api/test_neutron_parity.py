@@ -1,0 +1,290 @@
+"""Behaviours where qhv-server differed from Neutron 21 (issue 15), each as
+Neutron's code has it (python3-neutron 21.0.0, neutron-lib): what it accepts,
+what it stores and which status and error type it answers with."""
+import unittest
+
+import qhvtest
+
+SG = '/v2.0/security-groups'
+RULES = '/v2.0/security-group-rules'
+MISSING = '6b1f9d7e-2c1a-4d55-8a7e-0c4f4b0a9e13'
+
+
+class NeutronParity(qhvtest.ServerTestCase):
+
+    def rule(self, client, sgid, **attrs):
+        attrs.setdefault('direction', 'ingress')
+        attrs['security_group_id'] = sgid
+        return client.post(RULES, {'security_group_rule': attrs})
+
+    def make_rule(self, client, sgid, **attrs):
+        st, body = self.rule(client, sgid, **attrs)
+        self.assertEqual(st, 201, body)
+        return body['security_group_rule']
+
+    def make_sg(self, client, name):
+        st, body = client.post(SG, {'security_group': {'name': name}})
+        self.assertEqual(st, 201, body)
+        return body['security_group']
+
+    # ---- subnets: shared is a hidden, filterable attribute ----
+
+    def test_subnets_filter_on_shared(self):
+        shared = self.make_network(name='par-shared', shared=True)
+        private = self.make_network(name='par-private')
+        s1 = self.make_subnet(shared['id'], '10.61.1.0/24')
+        s2 = self.make_subnet(private['id'], '10.61.2.0/24')
+        st, body = self.get('/v2.0/subnets?shared=true')
+        self.assertEqual(st, 200, body)
+        ids = {s['id'] for s in body['subnets']}
+        self.assertIn(s1['id'], ids)
+        self.assertNotIn(s2['id'], ids)
+        st, body = self.get('/v2.0/subnets?shared=false')
+        self.assertEqual(st, 200, body)
+        ids = {s['id'] for s in body['subnets']}
+        self.assertIn(s2['id'], ids)
+        self.assertNotIn(s1['id'], ids)
+        # Hidden: never shown, even when asked for.
+        self.assertNotIn('shared', s1)
+        st, body = self.get('/v2.0/subnets/%s?fields=shared&fields=id' % s1['id'])
+        self.assertEqual(body['subnet'], {'id': s1['id']})
+        # Sharing the network later moves its subnets to the other side.
+        st, body = self.put('/v2.0/networks/' + private['id'], {'network': {'shared': True}})
+        self.assertEqual(st, 200, body)
+        st, body = self.get('/v2.0/subnets?shared=true&network_id=' + private['id'])
+        self.assertEqual([s['id'] for s in body['subnets']], [s2['id']])
+        # A project sees shared subnets through the filter as well.
+        st, body = self.client('par-viewer').get('/v2.0/subnets?shared=true')
+        self.assertEqual(st, 200, body)
+        self.assertTrue({s1['id'], s2['id']} <= {s['id'] for s in body['subnets']})
+        self.assertError(self.get('/v2.0/subnets?shared=maybe'), 400, 'HTTPBadRequest')
+        self.assertError(self.post('/v2.0/subnets', {'subnet': {
+            'network_id': private['id'], 'cidr': '10.61.3.0/24', 'ip_version': 4,
+            'shared': True}}), 400, 'HTTPBadRequest')
+
+    # ---- security group rules: protocols as Neutron validates them ----
+
+    def test_icmp_with_ipv6_is_stored_as_ipv6_icmp(self):
+        c = self.client('par-icmp6')
+        g = self.make_sg(c, 'g')
+        r = self.make_rule(c, g['id'], protocol='icmp', ethertype='IPv6')
+        self.assertEqual(r['protocol'], 'ipv6-icmp')
+        r = self.make_rule(c, g['id'], protocol='1', ethertype='IPv6', direction='egress',
+                           port_range_min=128)
+        self.assertEqual(r['protocol'], '58')
+        # Neutron compares them as the same rule afterwards.
+        self.assertError(self.rule(c, g['id'], protocol='icmpv6', ethertype='IPv6'), 409,
+                         'SecurityGroupRuleExists', None)
+
+    def test_ipv6_only_protocols_refused_with_ipv4(self):
+        c = self.client('par-v6only')
+        g = self.make_sg(c, 'g')
+        for proto in ('ipv6-route', 'ipv6-frag', 'ipv6-nonxt', 'ipv6-opts', 'ipv6-encap',
+                      'ipv6-icmp', 'icmpv6', '41', '43', '44', '58', '59', '60'):
+            err = self.assertError(self.rule(c, g['id'], protocol=proto, ethertype='IPv4'),
+                                   400, 'SecurityGroupEthertypeConflictWithProtocol')
+            self.assertEqual(err['message'],
+                             'Invalid ethertype IPv4 for protocol %s.' % proto)
+            r = self.make_rule(c, g['id'], protocol=proto, ethertype='IPv6')
+            self.assertEqual(r['protocol'], 'ipv6-icmp' if proto == 'icmpv6' else proto)
+            st, _ = self.delete(RULES + '/' + r['id'])
+            self.assertEqual(st, 204)
+
+    def test_every_protocol_name_neutron_knows(self):
+        c = self.client('par-names')
+        g = self.make_sg(c, 'g')
+        names = ['ah', 'dccp', 'egp', 'esp', 'gre', 'hopopt', 'icmp', 'igmp', 'ip', 'ipip',
+                 'ospf', 'pgm', 'rsvp', 'sctp', 'tcp', 'udp', 'udplite', 'vrrp']
+        for name in names:
+            r = self.make_rule(c, g['id'], protocol=name.upper(), direction='ingress',
+                               remote_ip_prefix='10.62.0.0/16')
+            self.assertEqual(r['protocol'], name)
+            self.delete(RULES + '/' + r['id'])
+        # What Neutron does not know ("any" included) is refused.
+        for bad in ('any', '', 'foo'):
+            self.assertError(self.rule(c, g['id'], protocol=bad), 400,
+                             'SecurityGroupRuleInvalidProtocol')
+
+    def test_full_port_range_is_no_range(self):
+        # Neutron's _make_canonical_port_range: 1-65535 is stored as no range.
+        c = self.client('par-range')
+        g = self.make_sg(c, 'g')
+        r = self.make_rule(c, g['id'], protocol='tcp', port_range_min=1, port_range_max=65535)
+        self.assertIsNone(r['port_range_min'])
+        self.assertIsNone(r['port_range_max'])
+        self.assertError(self.rule(c, g['id'], protocol='tcp'), 409, 'SecurityGroupRuleExists')
+
+    def test_remote_group_that_does_not_exist(self):
+        c = self.client('par-remote')
+        g = self.make_sg(c, 'g')
+        for client in (c, self.admin):
+            err = self.assertError(self.rule(client, g['id'], remote_group_id=MISSING), 404,
+                                   'SecurityGroupNotFound')
+            self.assertEqual(err['message'], 'Security group %s does not exist' % MISSING)
+        err = self.assertError(self.get(SG + '/' + MISSING), 404, 'SecurityGroupNotFound')
+        self.assertEqual(err['message'], 'Security group %s does not exist' % MISSING)
+        err = self.assertError(self.get(RULES + '/' + MISSING), 404,
+                               'SecurityGroupRuleNotFound')
+        self.assertEqual(err['message'], 'Security group rule %s does not exist' % MISSING)
+
+    def test_rule_quota_counts_a_new_groups_rules(self):
+        project = 'par-quota'
+        c = self.client(project)
+        self.make_sg(c, 'first')      # the default group comes with it: 4 + 2 rules
+        st, body = self.put('/v2.0/quotas/' + project, {'quota': {'security_group_rule': 7}})
+        self.assertEqual(st, 200, body)
+        # Two more rules would make 8.
+        err = self.assertError(c.post(SG, {'security_group': {'name': 'second'}}), 409,
+                               'OverQuota')
+        self.assertIn('security_group_rule', err['message'])
+        st, body = c.get(SG)
+        self.assertEqual(sorted(g['name'] for g in body['security_groups']),
+                         ['default', 'first'])
+        st, body = self.put('/v2.0/quotas/' + project, {'quota': {'security_group_rule': 8}})
+        self.assertEqual(st, 200, body)
+        self.make_sg(c, 'second')
+        # Quota 0 in a fresh project: even the first group (and its default
+        # group) cannot be made.
+        st, body = self.put('/v2.0/quotas/par-quota0', {'quota': {'security_group_rule': 0}})
+        self.assertEqual(st, 200, body)
+        self.assertError(self.client('par-quota0').post(SG, {'security_group': {'name': 'x'}}),
+                         409, 'OverQuota')
+
+    # ---- networks and ports: policy ----
+
+    def test_external_networks_are_visible_to_every_project(self):
+        ext = self.make_network(name='par-ext', **{'router:external': True})
+        viewer = self.client('par-ext-viewer')
+        st, body = viewer.get('/v2.0/networks/' + ext['id'])
+        self.assertEqual(st, 200, body)
+        self.assertTrue(body['network']['router:external'])
+        st, body = viewer.get('/v2.0/networks?router:external=true')
+        self.assertIn(ext['id'], [n['id'] for n in body['networks']])
+        # Seen, not owned: no writes, no ports, no subnets.
+        self.assertError(viewer.put('/v2.0/networks/' + ext['id'], {'network': {'name': 'x'}}),
+                         403, 'PolicyNotAuthorized')
+        self.assertError(viewer.post('/v2.0/ports', {'port': {'network_id': ext['id']}}),
+                         404, 'HTTPNotFound')
+        self.assertError(viewer.post('/v2.0/subnets', {'subnet': {
+            'network_id': ext['id'], 'cidr': '10.63.0.0/24', 'ip_version': 4}}),
+            404, 'HTTPNotFound')
+        # No longer external: no longer visible.
+        st, body = self.put('/v2.0/networks/' + ext['id'],
+                            {'network': {'router:external': False}})
+        self.assertEqual(st, 200, body)
+        self.assertError(viewer.get('/v2.0/networks/' + ext['id']), 404, 'NetworkNotFound')
+
+    def test_port_security_on_a_shared_network_is_the_network_owners(self):
+        net = self.make_network(name='par-ps', shared=True)
+        self.make_subnet(net['id'], '10.64.0.0/24')
+        user = self.client('par-ps-user')
+        for value in (False, True):
+            err = self.assertError(user.post('/v2.0/ports', {'port': {
+                'network_id': net['id'], 'port_security_enabled': value}}), 403,
+                'PolicyNotAuthorized')
+            self.assertIn('create_port:port_security_enabled', err['message'])
+        st, body = user.post('/v2.0/ports', {'port': {'network_id': net['id']}})
+        self.assertEqual(st, 201, body)
+        port = body['port']
+        self.assertTrue(port['port_security_enabled'])
+        err = self.assertError(user.put('/v2.0/ports/' + port['id'], {'port': {
+            'port_security_enabled': False, 'security_groups': []}}), 403,
+            'PolicyNotAuthorized')
+        self.assertIn('update_port:port_security_enabled', err['message'])
+        st, body = user.get('/v2.0/ports')
+        self.assertEqual([p['id'] for p in body['ports']], [port['id']])
+        # The network's owner may.
+        st, body = self.post('/v2.0/ports', {'port': {'network_id': net['id'],
+                                                      'port_security_enabled': False}})
+        self.assertEqual(st, 201, body)
+
+    # ---- subnets with automatic addresses ----
+
+    def test_delete_auto_address_subnet_with_ports(self):
+        for mode in ('slaac', 'dhcpv6-stateless'):
+            net = self.make_network(name='par-auto-' + mode)
+            v4 = self.make_subnet(net['id'], '10.65.0.0/24')
+            v6 = self.make_subnet(net['id'], '2001:db8:65::/64', ipv6_ra_mode=mode,
+                                  ipv6_address_mode=mode)
+            port = self.make_port(net['id'])
+            self.assertEqual({ip['subnet_id'] for ip in port['fixed_ips']}, {v4['id'], v6['id']})
+            st, body = self.delete('/v2.0/subnets/' + v6['id'])
+            self.assertEqual(st, 204, body)
+            st, body = self.get('/v2.0/ports/' + port['id'])
+            self.assertEqual([ip['subnet_id'] for ip in body['port']['fixed_ips']], [v4['id']])
+            self.assertGreater(body['port']['revision_number'], port['revision_number'])
+            # The address is free again: a new subnet with the same prefix
+            # gives the port the same EUI-64 address back.
+            v6b = self.make_subnet(net['id'], '2001:db8:65::/64', ipv6_ra_mode=mode,
+                                   ipv6_address_mode=mode)
+            st, body = self.get('/v2.0/ports/' + port['id'])
+            self.assertIn(v6b['id'], [ip['subnet_id'] for ip in body['port']['fixed_ips']])
+            # A subnet whose addresses are not automatic stays in use.
+            self.assertError(self.delete('/v2.0/subnets/' + v4['id']), 409, 'SubnetInUse')
+
+    def test_router_interface_keeps_an_auto_address_subnet(self):
+        net = self.make_network(name='par-auto-router')
+        v6 = self.make_subnet(net['id'], '2001:db8:66::/64', ipv6_ra_mode='slaac',
+                              ipv6_address_mode='slaac')
+        self.make_port(net['id'], device_owner='network:router_interface',
+                       fixed_ips=[{'subnet_id': v6['id'], 'ip_address': '2001:db8:66::1'}])
+        self.assertError(self.delete('/v2.0/subnets/' + v6['id']), 409, 'SubnetInUse')
+
+    # ---- bulk bodies with wrapped items ----
+
+    def test_bulk_items_may_be_wrapped(self):
+        c = self.client('par-bulk')
+        st, body = c.post(SG, {'security_groups': [{'security_group': {'name': 'w1'}},
+                                                   {'name': 'w2'}]})
+        self.assertEqual(st, 201, body)
+        self.assertEqual([g['name'] for g in body['security_groups']], ['w1', 'w2'])
+        st, body = c.post('/v2.0/networks', {'networks': [{'network': {'name': 'wn1'}},
+                                                          {'network': {'name': 'wn2'}}]})
+        self.assertEqual(st, 201, body)
+        nets = body['networks']
+        st, body = c.post('/v2.0/subnets', {'subnets': [
+            {'subnet': {'network_id': nets[0]['id'], 'cidr': '10.67.0.0/24',
+                        'ip_version': 4}}]})
+        self.assertEqual(st, 201, body)
+        st, body = c.post('/v2.0/ports', {'ports': [{'port': {'network_id': nets[0]['id']}},
+                                                    {'port': {'network_id': nets[1]['id']}}]})
+        self.assertEqual(st, 201, body)
+        self.assertEqual(len(body['ports']), 2)
+        g = self.make_sg(c, 'w3')
+        st, body = c.post(RULES, {'security_group_rules': [
+            {'security_group_rule': {'security_group_id': g['id'], 'direction': 'ingress',
+                                     'protocol': 'tcp', 'port_range_min': 22,
+                                     'port_range_max': 22}}]})
+        self.assertEqual(st, 201, body)
+        # Wrapped items are checked like any other: all or nothing.
+        self.assertError(c.post('/v2.0/networks', {'networks': [
+            {'network': {'name': 'ok'}}, {'network': {'bogus': 1}}]}), 400, 'HTTPBadRequest')
+
+    # ---- binding:profile ----
+
+    def test_binding_profile_null_clears_it(self):
+        net = self.make_network(name='par-profile')
+        port = self.make_port(net['id'], **{'binding:profile': {'pci_slot': '0000:01:00.1'}})
+        self.assertEqual(port['binding:profile'], {'pci_slot': '0000:01:00.1'})
+        st, body = self.put('/v2.0/ports/' + port['id'], {'port': {'binding:profile': None}})
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body['port']['binding:profile'], {})
+        port = self.make_port(net['id'], **{'binding:profile': None})
+        self.assertEqual(port['binding:profile'], {})
+
+    def test_null_lists_are_empty_lists(self):
+        # convert_none_to_empty_list on dns_nameservers, host_routes and
+        # allowed_address_pairs.
+        net = self.make_network(name='par-nulls')
+        sub = self.make_subnet(net['id'], '10.68.0.0/24', dns_nameservers=['10.68.0.2'])
+        st, body = self.put('/v2.0/subnets/' + sub['id'], {'subnet': {
+            'dns_nameservers': None, 'host_routes': None}})
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body['subnet']['dns_nameservers'], [])
+        self.assertEqual(body['subnet']['host_routes'], [])
+        port = self.make_port(net['id'], allowed_address_pairs=None)
+        self.assertEqual(port['allowed_address_pairs'], [])
+
+
+if __name__ == '__main__':
+    unittest.main()
