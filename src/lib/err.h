@@ -33,6 +33,10 @@
     X(DNS_EXHAUSTED,        400, "DNSNameServersExhausted") \
     X(ROUTES_EXHAUSTED,     400, "HostRoutesExhausted") \
     X(MAC_IN_USE,           409, "MacAddressInUse") \
+    X(PORT_BOUND,           409, "PortBound") \
+    X(UNSUPPORTED_OWNER,    409, "UnsupportedPortDeviceOwner") \
+    X(SEGMENTS_AND_PROVIDER,400, "SegmentsSetInConjunctionWithProviders") \
+    X(AZ_NOT_FOUND,         404, "AvailabilityZoneNotFound") \
     X(VLAN_IN_USE,          409, "VlanIdInUse") \
     X(TUNNEL_IN_USE,        409, "TunnelIdInUse") \
     X(FLAT_IN_USE,          409, "FlatNetworkInUse") \

@@ -170,9 +170,20 @@ static bool qipam_in_list(const qipam_want *w, size_t n, const qsubnet_info *sn,
     return false;
 }
 
+/* Whether a port keeps address a it has on sn: an automatic address only
+ * while it is the EUI-64 address of the port's MAC (a new MAC moves it). */
+static bool qipam_keeps(const qsubnet_info *sn, const qmac *mac, bool router_port,
+                        const qaddr *a)
+{
+    if (!sn->auto_address || router_port)
+        return true;
+    qaddr want = qaddr_eui64(&sn->cidr, mac);
+    return qaddr_eq(&want, a);
+}
+
 static int qipam_parse_request(qop *op, const char *network_id, const qipam_net *net,
-                               bool router_port, const qj *req, const qj *current,
-                               qipam_want *want, size_t *nwant, qerr *e)
+                               bool router_port, const qmac *mac, const qj *req,
+                               const qj *current, qipam_want *want, size_t *nwant, qerr *e)
 {
     *nwant = 0;
     if (qj_len(req) > QIPAM_MAX_FIXED_IPS)
@@ -241,7 +252,8 @@ static int qipam_parse_request(qop *op, const char *network_id, const qipam_net 
                 w->existing = true;
                 break;
             }
-            if (!w->has_addr && !qipam_in_list(want, *nwant, w->sn, &ca)) {
+            if (!w->has_addr && !qipam_in_list(want, *nwant, w->sn, &ca) &&
+                qipam_keeps(w->sn, mac, router_port, &ca)) {
                 w->addr = ca;
                 w->has_addr = w->existing = true;
                 break;
@@ -294,8 +306,8 @@ int qipam_assign(qop *op, const char *network_id, const char *port_id, const qma
     qipam_want *want = xcalloc((requested ? qj_len(requested) : net.n) + 1, sizeof *want);
     int rc = 0;
     if (requested)
-        rc = qipam_parse_request(op, network_id, &net, router_port, requested, current, want,
-                                 &nwant, e);
+        rc = qipam_parse_request(op, network_id, &net, router_port, mac, requested, current,
+                                 want, &nwant, e);
     else
         qipam_auto_request(&net, want, &nwant);
     for (size_t i = 0; rc == 0 && requested && !router_port && i < net.n; i++) {
@@ -305,12 +317,17 @@ int qipam_assign(qop *op, const char *network_id, const char *port_id, const qma
         if (net.s[i].auto_address && !listed) {
             want = xrealloc(want, (nwant + 1) * sizeof *want);
             want[nwant] = (qipam_want){.sn = &net.s[i]};
-            /* Keep the address the port already has there, if any. */
+            /* Keep the address the port already has there, if any (and
+             * still its MAC's). */
             for (size_t j = 0; j < qj_len(current); j++) {
                 const qj *c = qj_at(current, j);
+                qaddr ca;
                 if (!strcmp(qj_get_str(c, "subnet_id"), net.s[i].id) &&
-                    qaddr_parse(qj_get_str(c, "ip_address"), &want[nwant].addr) == 0)
+                    qaddr_parse(qj_get_str(c, "ip_address"), &ca) == 0 &&
+                    qipam_keeps(&net.s[i], mac, router_port, &ca)) {
+                    want[nwant].addr = ca;
                     want[nwant].has_addr = want[nwant].existing = true;
+                }
             }
             nwant++;
         }
@@ -384,6 +401,27 @@ int qipam_assign(qop *op, const char *network_id, const char *port_id, const qma
     }
     *ret = out;
     return 0;
+}
+
+int qipam_readdress(qop *op, const char *network_id, const char *port_id, const qmac *mac,
+                    bool router_port, const qj *current, qj **ret, qerr *e)
+{
+    qipam_net net;
+    if (qipam_net_load(op, network_id, &net, e) < 0)
+        return -1;
+    /* The addresses to keep as they are: all but the automatic ones, which
+     * qipam_assign adds back for the new MAC. */
+    qj *keep = qj_array();
+    for (size_t i = 0; i < qj_len(current); i++) {
+        const qsubnet_info *sn = qipam_find_subnet(&net, qj_get_str(qj_at(current, i),
+                                                                   "subnet_id"));
+        if (!sn || !sn->auto_address || router_port)
+            qj_append(keep, qj_clone(qj_at(current, i)));
+    }
+    qipam_net_free(&net);
+    int rc = qipam_assign(op, network_id, port_id, mac, router_port, keep, current, ret, e);
+    qj_free(keep);
+    return rc;
 }
 
 int qipam_add_auto_subnet(qop *op, const qj *subnet, qerr *e)

@@ -13,6 +13,10 @@
  * address on every SLAAC/DHCPv6-stateless subnet, requested or not (Neutron). */
 int qipam_assign(qop *op, const char *network_id, const char *port_id, const qmac *mac,
                  bool router_port, const qj *requested, const qj *current, qj **ret, qerr *e);
+/* The port's fixed_ips after its MAC became mac: its EUI-64 addresses
+ * follow the new MAC (Neutron), the others stay. */
+int qipam_readdress(qop *op, const char *network_id, const char *port_id, const qmac *mac,
+                    bool router_port, const qj *current, qj **ret, qerr *e);
 /* A new SLAAC subnet: every port on the network but routers' gets its
  * EUI-64 address there (Neutron's add_auto_addrs_on_network_ports). */
 int qipam_add_auto_subnet(qop *op, const qj *subnet, qerr *e);

@@ -236,7 +236,12 @@ static int qport_on_create(qop *op, qj *port, qerr *e)
 /* Neutron's update_port:port_security_enabled: the network's owner's. */
 static int qport_check_update_policy(qop *op, const qj *port, const qj *changes, qerr *e)
 {
-    if (op->ctx->is_admin || !qj_get(changes, "port_security_enabled"))
+    if (op->ctx->is_admin)
+        return 0;
+    if (qj_get(changes, "mac_address"))
+        return qerr_set(e, QE_POLICY, "(rule:update_port and rule:update_port:mac_address) is "
+                                      "disallowed by policy");
+    if (!qj_get(changes, "port_security_enabled"))
         return 0;
     qj *net;
     if (qres_load(op, &qres_network, qj_get_str(port, "network_id"), &net, e) < 0)
@@ -250,10 +255,50 @@ static int qport_check_update_policy(qop *op, const qj *port, const qj *changes,
     return 0;
 }
 
+/* A new MAC (an admin's): as ML2, not on a bound port nor on a network
+ * device's, unique on the network; the EUI-64 addresses follow it. The
+ * host plans carry the MAC, so the agents follow once the port binds. */
+static int qport_update_mac(qop *op, const qj *old, qj *port, bool readdress, qerr *e)
+{
+    const char *was = qj_get_str(old, "mac_address"), *mac = qj_get_str(port, "mac_address");
+    const char *pid = qj_get_str(port, "id"), *nid = qj_get_str(port, "network_id");
+    if (!strcmp(was, mac))
+        return 0;
+    const char *owner = qj_get_str(old, "device_owner");
+    if (owner && !strncmp(owner, "network:", 8))
+        return qerr_set(e, QE_UNSUPPORTED_OWNER, "Operation mac address update is not supported "
+                                                 "for device_owner %s on port %s.", owner, pid);
+    const char *vif = qj_get_str(old, "binding:vif_type");
+    if (vif && strcmp(vif, "unbound") && strcmp(vif, "binding_failed"))
+        return qerr_set(e, QE_PORT_BOUND, "Unable to complete operation on port %s, port is "
+                                          "already bound, port type: %s, old_mac %s, new_mac %s.",
+                        pid, vif, was, mac);
+    int taken = qport_mac_taken(op, nid, mac, e);
+    if (taken < 0)
+        return -1;
+    if (taken)
+        return qerr_set(e, QE_MAC_IN_USE, "Unable to complete operation for network %s. The mac "
+                                          "address %s is in use.", nid, mac);
+    if (qport_mac_release(op, pid, e) < 0 || qport_mac_record(op, nid, mac, pid, e) < 0)
+        return -1;
+    if (!readdress)
+        return 0;
+    qmac m;
+    qmac_parse(mac, &m);
+    qj *ips;
+    if (qipam_readdress(op, nid, pid, &m, qport_is_router(port), qj_get(old, "fixed_ips"), &ips,
+                        e) < 0)
+        return -1;
+    qj_set(port, "fixed_ips", ips);
+    return 0;
+}
+
 static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, qerr *e)
 {
     const qj *fips = qj_get(changes, "fixed_ips");
     int rc = qport_check_update_policy(op, port, changes, e);
+    if (rc == 0 && qj_get(changes, "mac_address"))
+        rc = qport_update_mac(op, old, port, !fips, e);
     if (rc < 0)
         return -1;
     if (fips) {
@@ -344,7 +389,7 @@ static const qattr qport_attrs[] = {
     QATTR_NAME,
     {"network_id", QA_UUID, QA_POST | QA_REQUIRED, NULL, 0, 0, NULL, NULL, NULL},
     QATTR_PROJECT,
-    {"mac_address", QA_STR, QA_POST, "null", 0, 0, NULL, qport_check_mac, NULL},
+    {"mac_address", QA_STR, QA_POST | QA_PUT, "null", 0, 0, NULL, qport_check_mac, NULL},
     {"admin_state_up", QA_BOOL, QA_POST | QA_PUT, "true", 0, 0, NULL, NULL, NULL},
     {"status", QA_STR, 0, "\"DOWN\"", 0, 0, NULL, NULL, NULL},
     {"device_id", QA_STR, QA_POST | QA_PUT, "\"\"", 0, 255, NULL, NULL, NULL},
