@@ -362,26 +362,46 @@ static int qport_on_delete(qop *op, const qj *port, qerr *e)
     return qport_mac_release(op, pid, e);
 }
 
-/* fixed_ips=ip_address=X / fixed_ips=subnet_id=Y: any entry matching. */
+/* fixed_ips=ip_address=X, fixed_ips=subnet_id=Y, fixed_ips=ip_address_substr=Z
+ * (ip-substring-filtering), all of a request's at once (one per line): as
+ * Neutron's join on the allocations, a port matches when one of its entries
+ * has one of the addresses (if any given), one of the subnets (if any given)
+ * and every substring. */
 static int qport_filter_fixed_ips(const qj *v, const char *q)
 {
-    const char *eq = strchr(q, '=');
-    if (!eq)
-        return -1;
-    size_t klen = (size_t)(eq - q);
-    const char *key = NULL;
-    if (klen == 10 && !strncmp(q, "ip_address", 10))
-        key = "ip_address";
-    else if (klen == 9 && !strncmp(q, "subnet_id", 9))
-        key = "subnet_id";
-    else
-        return -1;
-    for (size_t i = 0; v && i < qj_len(v); i++) {
-        const char *s = qj_get_str(qj_at(v, i), key);
-        if (s && !strcmp(s, eq + 1))
-            return 1;
+    char *copy = xstrdup(q), *save = NULL;
+    const char *lines[64];
+    size_t n = 0;
+    int rc = 0;
+    for (char *l = strtok_r(copy, "\n", &save); l && rc == 0; l = strtok_r(NULL, "\n", &save)) {
+        if (n == QHV_ARRAY_SIZE(lines) ||
+            (strncmp(l, "ip_address=", 11) && strncmp(l, "subnet_id=", 10) &&
+             strncmp(l, "ip_address_substr=", 18)))
+            rc = -1;
+        else
+            lines[n++] = l;
     }
-    return 0;
+    for (size_t i = 0; rc == 0 && v && i < qj_len(v); i++) {
+        const char *ip = qj_get_str(qj_at(v, i), "ip_address");
+        const char *sid = qj_get_str(qj_at(v, i), "subnet_id");
+        bool want_ip = false, has_ip = false, want_sub = false, has_sub = false, substr = true;
+        for (size_t k = 0; k < n; k++) {
+            const char *val = strchr(lines[k], '=') + 1;
+            if (!strncmp(lines[k], "ip_address_substr=", 18)) {
+                substr &= ip && strstr(ip, val) != NULL;
+            } else if (!strncmp(lines[k], "ip_address=", 11)) {
+                want_ip = true;
+                has_ip |= ip && !strcmp(ip, val);
+            } else {
+                want_sub = true;
+                has_sub |= sid && !strcmp(sid, val);
+            }
+        }
+        if ((!want_ip || has_ip) && (!want_sub || has_sub) && substr)
+            rc = 1;
+    }
+    free(copy);
+    return rc;
 }
 
 static const qattr qport_attrs[] = {
@@ -394,7 +414,8 @@ static const qattr qport_attrs[] = {
     {"status", QA_STR, 0, "\"DOWN\"", 0, 0, NULL, NULL, NULL},
     {"device_id", QA_STR, QA_POST | QA_PUT, "\"\"", 0, 255, NULL, NULL, NULL},
     {"device_owner", QA_STR, QA_POST | QA_PUT, "\"\"", 0, 255, NULL, NULL, NULL},
-    {"fixed_ips", QA_LIST, QA_POST | QA_PUT, "null", 0, 0, NULL, qport_check_fixed_ips,
+    {"fixed_ips", QA_LIST, QA_POST | QA_PUT | QA_FILTER_ALL, "null", 0, 0, NULL,
+     qport_check_fixed_ips,
      qport_filter_fixed_ips},
     {"allowed_address_pairs", QA_LIST, QA_POST | QA_PUT | QA_NOFILTER | QA_NULL_EMPTY, "[]", 0, 0, NULL,
      qport_check_pairs, NULL},

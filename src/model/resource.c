@@ -833,6 +833,7 @@ typedef struct qfilter {
     size_t n;
     const char **values;
     qj **conv;      /* converted values for BOOL/INT */
+    char *joined;   /* QA_FILTER_ALL: the values, one per line */
 } qfilter;
 
 typedef struct qsortkey {
@@ -883,6 +884,7 @@ static void qlistspec_free(qlistspec *s)
             qj_free(s->filters[i].conv[j]);
         free(s->filters[i].values);
         free(s->filters[i].conv);
+        free(s->filters[i].joined);
     }
     free(s->filters);
     free(s->keys);
@@ -1009,6 +1011,11 @@ static int qlistspec_parse(const qctx *ctx, const qresource *r, const qquery *q,
             f->values = xrealloc(f->values, (f->n + 1) * sizeof *f->values);
             f->conv = xrealloc(f->conv, (f->n + 1) * sizeof *f->conv);
             f->values[f->n] = v;
+            if (a->flags & QA_FILTER_ALL) {
+                char *j = f->joined ? xasprintf("%s\n%s", f->joined, v) : xstrdup(v);
+                free(f->joined);
+                f->joined = j;
+            }
             rc = qlist_convert_filter(a, v, &f->conv[f->n], e);
             f->n++;
         }
@@ -1077,7 +1084,9 @@ static bool qlist_matches(const qlistspec *s, const qj *obj)
             continue;   /* done by the store */
         const qj *v = qj_get(obj, f->a->name);
         bool any = false;
-        for (size_t j = 0; j < f->n && !any; j++)
+        if (f->joined)
+            any = f->a->filter(v, f->joined) == 1;
+        for (size_t j = 0; j < f->n && !any && !f->joined; j++)
             any = qfilter_value_matches(f->a, v, f->values[j], f->conv[j]);
         if (!any)
             return false;

@@ -28,6 +28,8 @@ enum {
     QA_NOSORT = 1 << 8,      /* not usable as a sort key */
     QA_NULL_EMPTY = 1 << 9,  /* null is accepted and means empty ({} or []), as Neutron's
                               * convert_none_to_empty_dict/list */
+    QA_FILTER_ALL = 1 << 10, /* the filter fn gets all of a request's values at once,
+                              * one per line, instead of being ORed value by value */
 };
 
 struct qattr;

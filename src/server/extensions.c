@@ -21,6 +21,8 @@ static const qext qext_table[] = {
      "Adds external network attribute to network resource."},
     {"filter-validation", "Filter parameters validation", "2018-07-04T10:00:00-00:00",
      "Provides validation on filter parameters."},
+    {"ip-substring-filtering", "IP address substring filtering", "2017-11-28T09:00:00-00:00",
+     "Provides IP address substring filtering when listing ports"},
     {"net-mtu", "Network MTU", "2015-03-25T10:00:00-00:00",
      "Provides MTU attribute for a network resource."},
     {"net-mtu-writable", "Network MTU (writable)", "2017-07-12T00:00:00-00:00",

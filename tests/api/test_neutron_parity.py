@@ -286,5 +286,44 @@ class NeutronParity(qhvtest.ServerTestCase):
         self.assertEqual(port['allowed_address_pairs'], [])
 
 
+
+class IpSubstringFiltering(qhvtest.ServerTestCase):
+    """ip-substring-filtering: fixed_ips=ip_address_substr=... on ports, with
+    the other fixed_ips filters applied to the same address (Neutron joins
+    one allocation)."""
+
+    def test_substring_and_combinations(self):
+        st, body = self.get('/v2.0/extensions/ip-substring-filtering')
+        self.assertEqual(st, 200, body)
+        net = self.make_network(name='substr')
+        a = self.make_subnet(net['id'], '10.73.1.0/24')
+        b = self.make_subnet(net['id'], '10.73.2.0/24')
+        p1 = self.make_port(net['id'], fixed_ips=[{'ip_address': '10.73.1.15'}])
+        p2 = self.make_port(net['id'], fixed_ips=[{'ip_address': '10.73.2.150'}])
+        p3 = self.make_port(net['id'], fixed_ips=[{'ip_address': '10.73.1.7'},
+                                                  {'ip_address': '10.73.2.15'}])
+
+        def ids(query):
+            st, body = self.get('/v2.0/ports?network_id=%s&%s' % (net['id'], query))
+            self.assertEqual(st, 200, body)
+            return {p['id'] for p in body['ports']}
+
+        self.assertEqual(ids('fixed_ips=ip_address_substr=.15'), {p1['id'], p2['id'], p3['id']})
+        self.assertEqual(ids('fixed_ips=ip_address_substr=2.15'), {p2['id'], p3['id']})
+        self.assertEqual(ids('fixed_ips=ip_address_substr=.150'), {p2['id']})
+        self.assertEqual(ids('fixed_ips=ip_address_substr=10.99'), set())
+        # The same allocation must match every kind of filter given.
+        self.assertEqual(ids('fixed_ips=ip_address_substr=.15&fixed_ips=subnet_id=' + a['id']),
+                         {p1['id']})
+        self.assertEqual(ids('fixed_ips=ip_address=10.73.1.7&fixed_ips=subnet_id=' + b['id']),
+                         set())
+        self.assertEqual(ids('fixed_ips=ip_address=10.73.1.7&fixed_ips=subnet_id=' + a['id']),
+                         {p3['id']})
+        # Several addresses or subnets: any of them.
+        self.assertEqual(ids('fixed_ips=ip_address=10.73.1.7&fixed_ips=ip_address=10.73.2.150'),
+                         {p2['id'], p3['id']})
+        self.assertError(self.get('/v2.0/ports?fixed_ips=mac=1'), 400, 'HTTPBadRequest')
+
+
 if __name__ == '__main__':
     unittest.main()
