@@ -22,8 +22,65 @@ int qnet_usable(qop *op, const qj *net, qerr *e)
 
 static const char *const qnet_types[] = {"local", "flat", "vlan", "nvgre", "ip_rewrite", NULL};
 
+static const char *const qnet_provider_attrs[] = {
+    "provider:network_type", "provider:physical_network", "provider:segmentation_id"};
+
+/* multi-provider's segments: a list of provider attribute sets, each
+ * converted as the network's own. qhv networks have one segment, which is
+ * how Neutron presents a network of one: with the provider attributes. */
+static int qnet_check_segments(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    size_t n = qj_len(*v);
+    for (size_t i = 0; i < n; i++) {
+        qj *seg = qj_at(*v, i);
+        if (!qj_is(seg, QJ_OBJECT))
+            return qerr_set(e, QE_BAD_REQUEST, "Invalid input for segments. Reason: each "
+                                               "segment must be a dictionary.");
+        for (size_t k = 0; k < seg->u.obj.n; k++) {
+            const char *key = seg->u.obj.m[k].key;
+            bool known = false;
+            for (size_t j = 0; j < QHV_ARRAY_SIZE(qnet_provider_attrs) && !known; j++)
+                known = !strcmp(key, qnet_provider_attrs[j]);
+            if (!known)
+                return qerr_set(e, QE_BAD_REQUEST, "Unrecognized attribute(s) '%s'", key);
+            if (qres_convert_attr(op, &qres_network, key, &seg->u.obj.m[k].val, e) < 0)
+                return -1;
+        }
+    }
+    if (n > 1)
+        return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: qhv networks have "
+                                             "one segment; %zu were requested.", n);
+    return 0;
+}
+
+/* Neutron's _process_provider_create: segments or provider attributes. */
+static int qnet_take_segments(qj *net, qerr *e)
+{
+    const qj *segs = qj_get(net, "segments");
+    int rc = 0;
+    if (qj_len(segs)) {
+        const qj *seg = qj_at(segs, 0);
+        for (size_t j = 0; j < QHV_ARRAY_SIZE(qnet_provider_attrs) && rc == 0; j++)
+            if (!qj_is(qj_get(net, qnet_provider_attrs[j]), QJ_NULL))
+                rc = qerr_set(e, QE_SEGMENTS_AND_PROVIDER, "Segments and provider values "
+                                                           "cannot both be set.");
+        if (rc == 0 && !qj_get_str(seg, "provider:network_type"))
+            rc = qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: network_type "
+                                               "required");
+        for (size_t j = 0; j < QHV_ARRAY_SIZE(qnet_provider_attrs) && rc == 0; j++) {
+            const qj *v = qj_get(seg, qnet_provider_attrs[j]);
+            if (v)
+                qj_set(net, qnet_provider_attrs[j], qj_clone(v));
+        }
+    }
+    qj_remove(net, "segments");     /* never stored: the provider attributes say it */
+    return rc;
+}
+
 static int qnet_on_create(qop *op, qj *net, qerr *e)
 {
+    if (qnet_take_segments(net, e) < 0)
+        return -1;
     return qseg_allocate(op, net, e);
 }
 
@@ -94,6 +151,8 @@ static const qattr qnet_attrs[] = {
      64, NULL, NULL, NULL},
     {"provider:segmentation_id", QA_INT,
      QA_POST | QA_ADMIN_W | QA_ADMIN_R | QA_NULL | QA_STRCONV, "null", 0, 0, NULL, NULL, NULL},
+    {"segments", QA_LIST, QA_POST | QA_ADMIN_W | QA_ADMIN_R | QA_NOFILTER | QA_NOSORT, NULL, 0,
+     0, NULL, qnet_check_segments, NULL},
     QATTR_DESCRIPTION,
     QATTR_STD,
 };

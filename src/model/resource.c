@@ -164,6 +164,12 @@ static int qattr_convert(qop *op, const qattr *a, qj **vp, qerr *e)
     return a->check ? a->check(op, a, vp, e) : 0;
 }
 
+int qres_convert_attr(qop *op, const qresource *r, const char *name, qj **v, qerr *e)
+{
+    const qattr *a = qres_attr(r, name);
+    return a ? qattr_convert(op, a, v, e) : qerr_set(e, QE_INTERNAL, "no attribute %s", name);
+}
+
 int qattr_check_uuid_list(qop *op, const qattr *a, qj **v, qerr *e)
 {
     for (size_t i = 0; i < qj_len(*v); i++) {

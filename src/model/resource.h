@@ -163,6 +163,9 @@ int qres_create_one(qop *op, const qresource *r, qj *item, bool internal, qj **r
 /* True if obj belongs to the caller's project or the caller is admin. */
 bool qres_is_owner(const qop *op, const qj *obj);
 const qattr *qres_attr(const qresource *r, const char *name);
+/* Converts and checks *v as r's attribute name would be (for attributes
+ * that carry others, e.g. a network's segments). */
+int qres_convert_attr(qop *op, const qresource *r, const char *name, qj **v, qerr *e);
 
 /* Common attribute checkers for tables. */
 int qattr_check_uuid_list(qop *op, const qattr *a, qj **v, qerr *e);

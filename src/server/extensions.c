@@ -23,6 +23,8 @@ static const qext qext_table[] = {
      "Provides validation on filter parameters."},
     {"ip-substring-filtering", "IP address substring filtering", "2017-11-28T09:00:00-00:00",
      "Provides IP address substring filtering when listing ports"},
+    {"multi-provider", "Multi Provider Network", "2013-06-27T10:00:00-00:00",
+     "Expose mapping of virtual networks to multiple physical networks"},
     {"net-mtu", "Network MTU", "2015-03-25T10:00:00-00:00",
      "Provides MTU attribute for a network resource."},
     {"net-mtu-writable", "Network MTU (writable)", "2017-07-12T00:00:00-00:00",

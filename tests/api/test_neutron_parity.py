@@ -325,5 +325,63 @@ class IpSubstringFiltering(qhvtest.ServerTestCase):
         self.assertError(self.get('/v2.0/ports?fixed_ips=mac=1'), 400, 'HTTPBadRequest')
 
 
+
+class MultiProvider(qhvtest.ServerTestCase):
+    """multi-provider: segments on networks, as Neutron's ML2 presents a
+    network of one segment (the provider attributes, no segments key)."""
+
+    def test_one_segment(self):
+        st, body = self.get('/v2.0/extensions/multi-provider')
+        self.assertEqual(st, 200, body)
+        st, body = self.post('/v2.0/networks', {'network': {'name': 'mp-vlan', 'segments': [
+            {'provider:network_type': 'vlan', 'provider:physical_network': 'physnet1',
+             'provider:segmentation_id': '1234'}]}})
+        self.assertEqual(st, 201, body)
+        net = body['network']
+        self.assertNotIn('segments', net)
+        self.assertEqual((net['provider:network_type'], net['provider:physical_network'],
+                          net['provider:segmentation_id']), ('vlan', 'physnet1', 1234))
+        st, body = self.get('/v2.0/networks/' + net['id'])
+        self.assertNotIn('segments', body['network'])
+        # The segment is taken: the same one again is in use.
+        self.assertError(self.post('/v2.0/networks', {'network': {'segments': [
+            {'provider:network_type': 'vlan', 'provider:physical_network': 'physnet1',
+             'provider:segmentation_id': 1234}]}}), 409, 'VlanIdInUse')
+        # A partial segment is allocated from the ranges.
+        st, body = self.post('/v2.0/networks', {'network': {'segments': [
+            {'provider:network_type': 'nvgre'}]}})
+        self.assertEqual(st, 201, body)
+        self.assertEqual(body['network']['provider:network_type'], 'nvgre')
+        self.assertTrue(5000 <= body['network']['provider:segmentation_id'] <= 5999)
+        # No segments: as without.
+        st, body = self.post('/v2.0/networks', {'network': {'segments': []}})
+        self.assertEqual(st, 201, body)
+
+    def test_refused(self):
+        seg = {'provider:network_type': 'vlan', 'provider:physical_network': 'physnet1'}
+        err = self.assertError(self.post('/v2.0/networks', {'network': {
+            'segments': [seg], 'provider:network_type': 'vlan'}}), 400,
+            'SegmentsSetInConjunctionWithProviders')
+        self.assertEqual(err['message'], 'Segments and provider values cannot both be set.')
+        self.assertError(self.post('/v2.0/networks', {'network': {'segments': [
+            {'provider:physical_network': 'physnet1'}]}}), 400, 'InvalidInput',
+            'network_type required')
+        self.assertError(self.post('/v2.0/networks', {'network': {'segments': [
+            dict(seg, mtu=1400)]}}), 400, 'HTTPBadRequest', "Unrecognized attribute(s) 'mtu'")
+        self.assertError(self.post('/v2.0/networks', {'network': {'segments': [
+            {'provider:network_type': 'token-ring'}]}}), 400, 'HTTPBadRequest')
+        self.assertError(self.post('/v2.0/networks', {'network': {'segments': [
+            seg, dict(seg, **{'provider:physical_network': 'physnet2'})]}}), 400,
+            'InvalidInput', 'one segment')
+        self.assertError(self.post('/v2.0/networks', {'network': {'segments': 'vlan'}}), 400,
+                         'HTTPBadRequest')
+        # Admins' only, as the provider attributes.
+        self.assertError(self.client('mp-member').post('/v2.0/networks', {'network': {
+            'segments': [seg]}}), 403, 'PolicyNotAuthorized')
+        net = self.make_network(name='mp-put')
+        self.assertError(self.put('/v2.0/networks/' + net['id'], {'network': {
+            'segments': [seg]}}), 400, 'HTTPBadRequest')
+
+
 if __name__ == '__main__':
     unittest.main()
