@@ -364,7 +364,8 @@ static int qsp_allocate(qop *op, qj *sub, const qj *sp, const qj *prefixlen, qer
                         (long long)plen, (long long)qsp_int(sp, "min_prefixlen"));
     qaddrset avail;
     qsp_prefix_set(qj_get(sp, "prefixes"), fam, &avail);
-    qsp_usage u = {&avail, qj_get_str(sub, "project_id"), fam == 4 ? 32 : 64, 0};
+    /* Neutron counts the pool owner's subnets, whoever asks. */
+    qsp_usage u = {&avail, qj_get_str(sp, "project_id"), fam == 4 ? 32 : 64, 0};
     int rc = qsp_each_subnet(op, qj_get_str(sp, "id"), qsp_account, &u, e);
     int64_t quota = qsp_int(sp, "default_quota");
     if (rc == 0 && quota > 0 && u.used + ldexp(1.0, u.unit - (int)plen) > (double)quota)

@@ -552,6 +552,45 @@ class OpenStackCliTest(qhvtest.ServerTestCase):
             self.cli('port', 'delete', port['id'])
             self.cli('network', 'delete', net['id'])
 
+    def test_subnet_pool_lifecycle(self):
+        """subnet pool create/list/show/set/delete and subnets from a pool
+        (--subnet-pool, --prefix-length, --use-default-subnet-pool)."""
+        pool = self.js('subnet', 'pool', 'create', 'cli-pool', '--pool-prefix', '10.120.0.0/24',
+                       '--pool-prefix', '10.120.1.0/24', '--default-prefix-length', '26',
+                       '--min-prefix-length', '24', '--share', '--default', '--tag', 'blue',
+                       '--description', 'cli pool')
+        self.assertEqual(pool['prefixes'], ['10.120.0.0/23'])
+        self.assertEqual((pool['default_prefixlen'], pool['min_prefixlen'],
+                          pool['max_prefixlen']), (26, 24, 32))
+        self.assertEqual((pool['shared'], pool['is_default'], pool['tags'],
+                          pool['address_scope_id']), (True, True, ['blue'], None))
+        rows = self.js('subnet', 'pool', 'list', '--long')
+        self.assertIn(pool['id'], self.ids(rows))
+        net = self.js('network', 'create', 'cli-pool-net')
+        try:
+            self.cli('subnet', 'pool', 'set', 'cli-pool', '--pool-prefix', '10.121.0.0/16',
+                     '--default-quota', '100', '--name', 'cli-pool-2')
+            shown = self.js('subnet', 'pool', 'show', 'cli-pool-2')
+            self.assertEqual(shown['prefixes'], ['10.120.0.0/23', '10.121.0.0/16'])
+            self.assertEqual((shown['default_quota'], shown['revision_number']), (100, 2))
+            s1 = self.js('subnet', 'create', 'cli-pool-s1', '--network', net['id'],
+                         '--subnet-pool', 'cli-pool-2')
+            self.assertEqual((s1['cidr'], s1['subnetpool_id']), ('10.120.0.0/26', pool['id']))
+            s2 = self.js('subnet', 'create', 'cli-pool-s2', '--network', net['id'],
+                         '--subnet-pool', pool['id'], '--prefix-length', '28')
+            self.assertEqual(s2['cidr'], '10.120.0.64/28')
+            # 64 + 16 of the 100 addresses are used: another /26 is over quota.
+            err = self.cli_error('subnet', 'create', 'cli-pool-s3', '--network', net['id'],
+                                 '--use-default-subnet-pool')
+            self.assertIn('Per-tenant subnet pool prefix quota exceeded', err)
+            err = self.cli_error('subnet', 'pool', 'delete', pool['id'])
+            self.assertIn('Subnet pool has existing allocations', err)
+            self.cli('subnet', 'delete', s1['id'], s2['id'])
+            self.cli('subnet', 'pool', 'delete', pool['id'])
+            self.assertNotIn(pool['id'], self.ids(self.js('subnet', 'pool', 'list')))
+        finally:
+            self.cli('network', 'delete', net['id'])
+
 
 if __name__ == '__main__':
     unittest.main()

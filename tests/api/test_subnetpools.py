@@ -302,6 +302,19 @@ class SubnetPoolsTest(qhvtest.ServerTestCase):
             self.assertEqual(st, 201, body)
         self.assertError(self.subnet(net6, client=owner, ip_version=6, subnetpool_id=v6['id']),
                          409, 'SubnetPoolQuotaExceeded')
+        # As Neutron counts: the pool owner's subnets, whoever asks. Another
+        # project's /24s in the admin's shared pool never add up.
+        shared = self.pool('sp-quota-shared', ['10.82.0.0/16'], shared=True, min_prefixlen=23,
+                           default_quota=256)
+        for _ in range(2):
+            st, body = self.subnet(net, client=owner, subnetpool_id=shared['id'], prefixlen=24)
+            self.assertEqual(st, 201, body)
+        self.assertError(self.subnet(net, client=owner, subnetpool_id=shared['id'],
+                                     prefixlen=23), 409, 'SubnetPoolQuotaExceeded')
+        admin_net = self.make_network(name='sp-quota-admin-net')
+        self.ok_subnet(admin_net, subnetpool_id=shared['id'], prefixlen=24)
+        self.assertError(self.subnet(admin_net, subnetpool_id=shared['id'], prefixlen=24),
+                         409, 'SubnetPoolQuotaExceeded')
 
     def test_visibility_and_sharing(self):
         member = self.client('sp-vis')
