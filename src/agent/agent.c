@@ -708,6 +708,8 @@ static void qag_report_start(qag *a)
                                                                    : "HyperV agent"));
     qj_set(agent, "binary", qj_str("qhv-agent"));
     qj_set(agent, "host", qj_str(c->host));
+    if (*c->availability_zone)
+        qj_set(agent, "availability_zone", qj_str(c->availability_zone));
     if (!a->started)
         qj_set(agent, "start_flag", qj_bool(true));
     qj_set(agent, "configurations", conf);

@@ -37,6 +37,8 @@ static const qopt qag_opts[] = {
       "network name, else the first mapping's vswitch)"),
     O("agent", "provider_address", QOPT_STR, provider_address, "", 0, 0,
       "This host's provider address (PA) for NVGRE"),
+    O("agent", "availability_zone", QOPT_STR, availability_zone, "nova", 0, 0,
+      "This host's availability zone (reported; GET /v2.0/availability_zones lists them)"),
     O("agent", "network_types", QOPT_STR, network_types, "local,flat,vlan,nvgre,ip_rewrite", 0, 0,
       "Network types this agent serves (reported to the server, which binds with them, "
       "less those its backend cannot carry on this host)"),

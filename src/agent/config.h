@@ -33,6 +33,7 @@ typedef struct qag_conf {
     char *local_network_vswitch;
     char *tunnel_vswitch;
     char *provider_address;
+    char *availability_zone;
     char *network_types;
     char *vif_type;
     int64_t max_batch;

@@ -462,6 +462,10 @@ static int qagent_check_report(const char *host, const qj *a, const qj *ports, q
                                            "(%s)", host);
     if ((v = qj_get(a, "start_flag")) && !qj_is(v, QJ_BOOL))
         return qerr_set(e, QE_BAD_REQUEST, "agent.start_flag must be a boolean");
+    if ((v = qj_get(a, "availability_zone")) && !qj_is(v, QJ_NULL) &&
+        !(qhv_text_ok(qj_as_str(v), 255) && *qj_as_str(v)))
+        return qerr_set(e, QE_BAD_REQUEST, "agent.availability_zone must be null or printable "
+                                           "text of 1 to 255 characters");
     for (size_t i = 0; i < qj_len(ports); i++) {
         const qj *it = qj_at(ports, i);
         const char *id = qj_get_str(it, "id"), *status = qj_get_str(it, "status");
@@ -533,6 +537,9 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
             qj_set(agent, "agent_type", qj_str(type));
         if (binary)
             qj_set(agent, "binary", qj_str(binary));
+        const qj *az = qj_get(a, "availability_zone");
+        if (az)
+            qj_set(agent, "availability_zone", qj_clone(az));
         if (!was_alive || qj_get(a, "start_flag"))
             qj_set(agent, "started_at", qj_str(ts));
         qj_set(agent, "heartbeat_timestamp", qj_str(ts));

@@ -3,6 +3,7 @@
  * any other port keeps it in use). */
 #include "model/resources.h"
 #include "model/segment.h"
+#include "model/az.h"
 #include "lib/util.h"
 #include <string.h>
 
@@ -153,6 +154,9 @@ static const qattr qnet_attrs[] = {
      QA_POST | QA_ADMIN_W | QA_ADMIN_R | QA_NULL | QA_STRCONV, "null", 0, 0, NULL, NULL, NULL},
     {"segments", QA_LIST, QA_POST | QA_ADMIN_W | QA_ADMIN_R | QA_NOFILTER | QA_NOSORT, NULL, 0,
      0, NULL, qnet_check_segments, NULL},
+    {"availability_zone_hints", QA_LIST, QA_POST | QA_NOFILTER | QA_NULL_EMPTY, "[]", 0, 0,
+     NULL, qaz_check_hints, NULL},
+    {"availability_zones", QA_LIST, QA_NOFILTER, NULL, 0, 0, NULL, NULL, NULL},
     QATTR_DESCRIPTION,
     QATTR_STD,
 };
@@ -174,4 +178,5 @@ const qresource qres_network = {
     .on_create = qnet_on_create,
     .on_update = qnet_on_update,
     .on_delete = qnet_on_delete,
+    .on_view = qaz_network_view,
 };

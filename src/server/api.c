@@ -3,6 +3,7 @@
 #include "model/quota.h"
 #include "model/secgroup.h"
 #include "server/extensions.h"
+#include "model/az.h"
 #include "server/channel.h"
 #include "server/identity.h"
 #include "lib/log.h"
@@ -413,6 +414,17 @@ void qapi_handle(void *vctx, const qhttp_req *req, qhttp_resp *resp)
             snprintf(msg, sizeof msg, "Extension with alias %.300s does not exist", p.seg[2]);
             qhttp_fail(resp, QE_NOT_FOUND, msg);
         }
+        return;
+    }
+    if (!strcmp(p.seg[1], "availability_zones") && p.n == 2) {
+        if (strcmp(req->method, "GET")) {
+            qapi_not_allowed(resp, "GET");
+            return;
+        }
+        qquery q = {req->nquery, (void *)req->query};
+        qj *out = NULL;
+        int rc = qaz_list_request(api->model, &ctx, &q, &out, &e);
+        qapi_send(resp, rc, &e, 200, out);
         return;
     }
     if (!strcmp(p.seg[1], "quotas") && p.n <= 4) {
