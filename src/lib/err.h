@@ -80,6 +80,8 @@
     X(RBAC_NOT_FOUND,       404, "RbacPolicyNotFound") \
     X(RBAC_IN_USE,          409, "RbacPolicyInUse") \
     X(RBAC_DUPLICATE,       409, "DuplicateRbacPolicy") \
+    X(RBAC_ACTION,          400, "InvalidActionForType") \
+    X(INVALID_SHARED,       409, "InvalidSharedSetting") \
     X(REVISION_MISMATCH,    412, "RevisionNumberConstraintFailed") \
     X(TOO_LARGE,            413, "HTTPRequestEntityTooLarge") \
     X(MEDIA_TYPE,           415, "HTTPUnsupportedMediaType") \

@@ -3,6 +3,7 @@
  * any other port keeps it in use). */
 #include "model/resources.h"
 #include "model/segment.h"
+#include "model/rbac.h"
 #include "model/az.h"
 #include "lib/util.h"
 #include <string.h>
@@ -12,7 +13,8 @@ int qnet_usable(qop *op, const qj *net, qerr *e)
     if (qres_is_owner(op, net))
         return 0;
     const qj *shared = qj_get(net, "shared"), *ext = qj_get(net, "router:external");
-    if (qj_is(shared, QJ_BOOL) && shared->u.b)
+    if ((qj_is(shared, QJ_BOOL) && shared->u.b) ||
+        qrbac_shared_with(op->m->store, qj_get_str(net, "id"), op->ctx->project_id))
         return 1;
     /* A project sees an external network but may not use it: Neutron hides
      * it the way _validate_network_tenant_ownership does. */
@@ -94,7 +96,7 @@ static int qnet_on_update(qop *op, const qj *old, qj *net, const qj *changes, qe
             return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: Requested MTU is "
                                                  "too big, maximum is %lld", (long long)max);
     }
-    return 0;
+    return qrbac_network_updated(op, old, net, e);
 }
 
 static int qnet_on_delete(qop *op, const qj *net, qerr *e)
@@ -132,6 +134,8 @@ static int qnet_on_delete(qop *op, const qj *net, qerr *e)
     qj_free(subnets);
     if (rc == 0)
         rc = qseg_release(op, nid, e);
+    if (rc == 0)
+        rc = qrbac_network_deleted(op, net, e);
     return rc;
 }
 
@@ -171,12 +175,13 @@ const qresource qres_network = {
     .initial_revision = 1,
     .has_tags = true,
     .core = true,
-    /* Shared networks, and external ones (Neutron's external_net query hook
-     * shows them to every project). */
-    .shared_sql = "(json_extract(r.body, '$.shared') = 1 OR "
-                  "json_extract(r.body, '$.\"router:external\"') = 1)",
+    /* Shared networks, and those a policy shows the caller (Neutron's
+     * access_as_shared and external_net query hooks). */
+    .shared_sql = "(json_extract(r.body, '$.shared') = 1 OR " QRBAC_NETWORK_VISIBLE_SQL ")",
     .on_create = qnet_on_create,
     .on_update = qnet_on_update,
     .on_delete = qnet_on_delete,
+    .after_create = qrbac_network_created,
+    .on_show = qrbac_network_show,
     .on_view = qaz_network_view,
 };

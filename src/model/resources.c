@@ -1,12 +1,13 @@
 #include "model/resources.h"
 #include "model/secgroup.h"
 #include "model/subnetpool.h"
+#include "model/rbac.h"
 #include "lib/util.h"
 #include <string.h>
 
 static const qresource *const qres_all[] = {
     &qres_network, &qres_subnet, &qres_subnetpool, &qres_port, &qres_security_group,
-    &qres_security_group_rule, &qres_agent,
+    &qres_security_group_rule, &qres_agent, &qres_rbac_policy,
 };
 
 const char *qres_path(const qresource *r) { return r->path ? r->path : r->collection; }

@@ -2,6 +2,7 @@
  * routes and IPv6 modes, validated as one whole on create and on update. */
 #include "model/subnet.h"
 #include "model/subnetpool.h"
+#include "model/rbac.h"
 #include "model/ipam.h"
 #include "model/resources.h"
 #include "lib/util.h"
@@ -543,8 +544,8 @@ const qresource qres_subnet = {
     .parent_attr = "network_id",
     .has_tags = true,
     .core = true,
-    .shared_sql = "r.parent_id IN (SELECT n.id FROM resources n WHERE n.kind = 'network' AND "
-                  "json_extract(n.body, '$.shared') = 1)",
+    .shared_sql = "(r.parent_id IN (SELECT n.id FROM resources n WHERE n.kind = 'network' AND "
+                  "json_extract(n.body, '$.shared') = 1) OR " QRBAC_PARENT_SHARED_SQL ")",
     .sql_filters = qsub_sql_filters,
     .on_create = qsub_on_create,
     .after_create = qsub_after_create,

@@ -47,6 +47,8 @@ static const qext qext_table[] = {
      "Expose functions for quotas management per project"},
     {"quota_details", "Quota details management support", "2017-02-10T10:00:00-00:00",
      "Expose functions for quotas usage statistics per project"},
+    {"rbac-policies", "RBAC Policies", "2015-06-17T12:15:12-00:00",
+     "Allows creation and modification of policies that control tenant access to resources."},
     {"revision-if-match", "If-Match constraints based on revision_number",
      "2016-12-11T00:00:00-00:00",
      "Extension indicating that If-Match based on revision_number is supported."},

@@ -77,6 +77,21 @@ static const char *const qstore_migrations[] = {
     /* 5: the subnets of a subnet pool (allocation reads them all). */
     ("CREATE INDEX resources_subnetpool ON resources(json_extract(body, '$.subnetpool_id')) "
     "WHERE kind = 'subnet';"),
+    /* 6: RBAC policies: the '*' policies Neutron keeps for the shared and
+     * external networks made before them (ids: random version-4 UUIDs). */
+    ("WITH n(id, project, action, h) AS MATERIALIZED ("
+    "  SELECT id, project_id, 'access_as_shared', lower(hex(randomblob(16))) FROM resources"
+    "  WHERE kind = 'network' AND json_extract(body, '$.shared') = 1"
+    "  UNION ALL"
+    "  SELECT id, project_id, 'access_as_external', lower(hex(randomblob(16))) FROM resources"
+    "  WHERE kind = 'network' AND json_extract(body, '$.\"router:external\"') = 1),"
+    " u(id, project, action, uuid) AS MATERIALIZED ("
+    "  SELECT id, project, action, substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' ||"
+    "  substr(h, 14, 3) || '-8' || substr(h, 18, 3) || '-' || substr(h, 21, 12) FROM n)"
+    "INSERT INTO resources(kind, id, project_id, parent_id, body, host)"
+    " SELECT 'rbac_policy', uuid, project, id, json_object('id', uuid, 'object_type', 'network',"
+    "  'object_id', id, 'target_tenant', '*', 'project_id', project, 'tenant_id', project,"
+    "  'action', action), '' FROM u;"),
 };
 
 static void qconn_free(qconn *c)

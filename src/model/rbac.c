@@ -1,0 +1,412 @@
+/* rbac: the rbac_policy resource for networks and what its policies mean
+ * for a network's sharing and external access. */
+#include "model/rbac.h"
+#include "model/resources.h"
+#include "lib/util.h"
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define QRBAC_SHARED "access_as_shared"
+#define QRBAC_EXTERNAL "access_as_external"
+
+static const char qrbac_sql_dup[] =
+    "SELECT 1 FROM resources WHERE kind = 'rbac_policy' AND parent_id = ?1 "
+    "AND json_extract(body, '$.action') = ?2 AND json_extract(body, '$.target_tenant') = ?3 "
+    "AND id <> ?4 LIMIT 1";
+static const char qrbac_sql_shared_with[] =
+    "SELECT 1 FROM resources INDEXED BY resources_parent WHERE kind = 'rbac_policy' "
+    "AND parent_id = ?1 AND json_extract(body, '$.action') = 'access_as_shared' "
+    "AND json_extract(body, '$.target_tenant') = ?2 LIMIT 1";
+
+static bool qrbac_is(const qj *pol, const char *key, const char *want)
+{
+    const char *v = qj_get_str(pol, key);
+    return v && !strcmp(v, want);
+}
+
+bool qrbac_shared_with(qstore *s, const char *network_id, const char *project)
+{
+    qerr e;
+    sqlite3_stmt *st = qstore_stmt(s, qrbac_sql_shared_with, &e);
+    if (!st || !project || !*project)
+        return false;
+    sqlite3_bind_text(st, 1, network_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, project, -1, SQLITE_TRANSIENT);
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return found;
+}
+
+/* ---------- attribute checks ---------- */
+
+static int qrbac_check_type(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    const char *s = (*v)->u.str.s;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (n == 7 && !strncasecmp(s, "network", 7)) {
+        qj_free(*v);
+        *v = qj_str("network");
+        return 0;
+    }
+    return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: '%.200s' is not a valid "
+                                         "RBAC object type", (*v)->u.str.s);
+}
+
+/* ---------- who still needs access ---------- */
+
+/* Neutron's ensure_no_tenant_ports_on_network: project target losing the
+ * network (policy skip_id going) must have no port on it that no other
+ * policy (or ownership) still allows. */
+static int qrbac_check_ports(qop *op, const qj *net, const char *target, const char *skip_id,
+                             qerr *e)
+{
+    const char *nid = qj_get_str(net, "id"), *owner = qj_get_str(net, "project_id");
+    qj *pols = NULL, *ports = NULL;
+    int rc = qres_children(op, &qres_rbac_policy, nid, &pols, e);
+    if (rc == 0)
+        rc = qres_children(op, &qres_port, nid, &ports, e);
+    bool in_use = false;
+    for (size_t i = 0; rc == 0 && i < qj_len(ports) && !in_use; i++) {
+        const char *proj = qj_get_str(qj_at(ports, i), "project_id");
+        if (!proj || (owner && !strcmp(proj, owner)))
+            continue;
+        if (strcmp(target, "*") && strcmp(proj, target))
+            continue;
+        bool allowed = false;
+        for (size_t j = 0; j < qj_len(pols) && !allowed; j++) {
+            const qj *p = qj_at(pols, j);
+            if (!qrbac_is(p, "action", QRBAC_SHARED) || qrbac_is(p, "id", skip_id))
+                continue;
+            allowed = qrbac_is(p, "target_tenant", "*") || qrbac_is(p, "target_tenant", proj);
+        }
+        in_use = !allowed;
+    }
+    qj_free(pols);
+    qj_free(ports);
+    if (rc == 0 && in_use)
+        rc = qerr_set(e, QE_RBAC_IN_USE, "RBAC policy on object %s cannot be removed because "
+                                         "other objects depend on it.\nDetails: Unable to "
+                                         "reconfigure sharing settings for network %s. Multiple "
+                                         "tenants are using it.", nid, nid);
+    return rc;
+}
+
+/* ---------- the network's flags ---------- */
+
+/* Sets the network's flag key to v when it differs (a dependent changed:
+ * the network's revision moves). */
+static int qrbac_set_flag(qop *op, const char *nid, const char *key, bool v, qerr *e)
+{
+    qj *net;
+    if (qres_load(op, &qres_network, nid, &net, e) < 0)
+        return -1;
+    const qj *cur = qj_get(net, key);
+    int rc = 0;
+    if (!(qj_is(cur, QJ_BOOL) && cur->u.b == v)) {
+        qj_set(net, key, qj_bool(v));
+        qres_touch(op, net);
+        rc = qres_store(op, &qres_network, net, false, e);
+    }
+    qj_free(net);
+    return rc;
+}
+
+/* The network's policies of action (and target, or any when NULL), less skip_id. */
+static int qrbac_count(qop *op, const char *nid, const char *action, const char *target,
+                       const char *skip_id, size_t *n, qerr *e)
+{
+    qj *pols;
+    if (qres_children(op, &qres_rbac_policy, nid, &pols, e) < 0)
+        return -1;
+    *n = 0;
+    for (size_t i = 0; i < qj_len(pols); i++) {
+        const qj *p = qj_at(pols, i);
+        if (qrbac_is(p, "action", action) && (!target || qrbac_is(p, "target_tenant", target)) &&
+            !(skip_id && qrbac_is(p, "id", skip_id)))
+            ++*n;
+    }
+    qj_free(pols);
+    return 0;
+}
+
+/* After the policies of nid changed: shared is its '*' access_as_shared
+ * policy; router:external stays while an access_as_external policy does. */
+static int qrbac_sync(qop *op, const char *nid, const char *skip_id, bool external_set,
+                      qerr *e)
+{
+    size_t shared, external;
+    if (qrbac_count(op, nid, QRBAC_SHARED, "*", skip_id, &shared, e) < 0 ||
+        qrbac_count(op, nid, QRBAC_EXTERNAL, NULL, skip_id, &external, e) < 0)
+        return -1;
+    if (qrbac_set_flag(op, nid, "shared", shared > 0, e) < 0)
+        return -1;
+    if (external || !external_set)
+        return external ? qrbac_set_flag(op, nid, "router:external", true, e) : 0;
+    return qrbac_set_flag(op, nid, "router:external", false, e);
+}
+
+/* ---------- the policy's hooks ---------- */
+
+static int qrbac_check_action(const qj *pol, qerr *e)
+{
+    const char *action = qj_get_str(pol, "action");
+    if (!strcmp(action, QRBAC_SHARED) || !strcmp(action, QRBAC_EXTERNAL))
+        return 0;
+    return qerr_set(e, QE_RBAC_ACTION, "Invalid action '%.200s' for object type 'network'. "
+                                       "Valid actions: ('access_as_shared', "
+                                       "'access_as_external')", action);
+}
+
+/* The network a policy is about, if the caller may manage its policies. */
+static int qrbac_network(qop *op, const qj *pol, qj **ret, qerr *e)
+{
+    const char *nid = qj_get_str(pol, "object_id");
+    if (qres_load(op, &qres_network, nid, ret, e) < 0)
+        return -1;
+    if (op->internal || qres_is_owner(op, *ret))
+        return 0;
+    /* A network the caller sees (shared with it, external) but does not own. */
+    qerr ignore;
+    const qj *ext = qj_get(*ret, "router:external");
+    bool visible = qnet_usable(op, *ret, &ignore) == 1 || (qj_is(ext, QJ_BOOL) && ext->u.b);
+    qj_free(*ret);
+    *ret = NULL;
+    if (!visible)
+        return qres_notfound(&qres_network, nid, e);
+    return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: Only admins can "
+                                         "manipulate policies on networks they do not own");
+}
+
+static int qrbac_check_dup(qop *op, const qj *pol, qerr *e)
+{
+    sqlite3_stmt *st = qstore_stmt(op->m->store, qrbac_sql_dup, e);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, qj_get_str(pol, "object_id"), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, qj_get_str(pol, "action"), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, qj_get_str(pol, "target_tenant"), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, qj_get_str(pol, "id"), -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return qerr_set(e, QE_RBAC_DUPLICATE, "An RBAC policy already exists with those values.");
+    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "rbac duplicate");
+}
+
+static int qrbac_on_create(qop *op, qj *pol, qerr *e)
+{
+    qj *net = NULL;
+    int rc = qrbac_check_action(pol, e);
+    if (rc == 0)
+        rc = qrbac_network(op, pol, &net, e);
+    if (rc == 0)
+        rc = qrbac_check_dup(op, pol, e);
+    /* The network's own hooks made this one: its flags are already set. */
+    if (rc == 0 && !op->internal) {
+        const char *nid = qj_get_str(pol, "object_id");
+        if (qrbac_is(pol, "action", QRBAC_EXTERNAL))
+            rc = qrbac_set_flag(op, nid, "router:external", true, e);
+        else if (qrbac_is(pol, "target_tenant", "*"))
+            rc = qrbac_set_flag(op, nid, "shared", true, e);
+    }
+    qj_free(net);
+    return rc;
+}
+
+static int qrbac_on_update(qop *op, const qj *old, qj *pol, const qj *changes, qerr *e)
+{
+    if (qrbac_is(old, "target_tenant", qj_get_str(pol, "target_tenant")))
+        return 0;
+    qj *net = NULL;
+    int rc = qrbac_network(op, pol, &net, e);
+    if (rc == 0)
+        rc = qrbac_check_dup(op, pol, e);
+    const char *was = qj_get_str(old, "target_tenant");
+    if (rc == 0 && qrbac_is(pol, "action", QRBAC_SHARED) &&
+        strcmp(was, qj_get_str(net, "project_id")) &&
+        strcmp(qj_get_str(pol, "target_tenant"), "*"))
+        rc = qrbac_check_ports(op, net, was, qj_get_str(pol, "id"), e);
+    /* Only one '*' policy per action: shared follows it. */
+    bool star = qrbac_is(pol, "target_tenant", "*");
+    if (rc == 0 && qrbac_is(pol, "action", QRBAC_SHARED) && (star || !strcmp(was, "*")))
+        rc = qrbac_set_flag(op, qj_get_str(pol, "object_id"), "shared", star, e);
+    qj_free(net);
+    return rc;
+}
+
+static int qrbac_on_delete(qop *op, const qj *pol, qerr *e)
+{
+    const char *nid = qj_get_str(pol, "object_id");
+    qj *net;
+    if (qres_load(op, &qres_network, nid, &net, e) < 0)
+        return -1;
+    int rc = 0;
+    if (qrbac_is(pol, "action", QRBAC_SHARED) &&
+        !qrbac_is(pol, "target_tenant", qj_get_str(net, "project_id")))
+        rc = qrbac_check_ports(op, net, qj_get_str(pol, "target_tenant"), qj_get_str(pol, "id"),
+                               e);
+    qj_free(net);
+    if (rc == 0)
+        rc = qrbac_sync(op, nid, qj_get_str(pol, "id"), qrbac_is(pol, "action", QRBAC_EXTERNAL),
+                        e);
+    return rc;
+}
+
+/* Policies have no standard attributes; the engine's update stamps go. */
+static void qrbac_on_show(const qmodel *m, const qctx *ctx, qj *pol)
+{
+    qj_remove(pol, "revision_number");
+    qj_remove(pol, "updated_at");
+}
+
+/* ---------- network hooks ---------- */
+
+static int qrbac_make(qop *op, const qj *net, const char *action, qerr *e)
+{
+    qj *item = qj_object(), *ret = NULL;
+    qj_set(item, "object_type", qj_str("network"));
+    qj_set(item, "object_id", qj_str(qj_get_str(net, "id")));
+    qj_set(item, "action", qj_str(action));
+    qj_set(item, "target_tenant", qj_str("*"));
+    qj_set(item, "project_id", qj_str(qj_get_str(net, "project_id")));
+    int rc = qres_create_one(op, &qres_rbac_policy, item, true, &ret, e);
+    qj_free(item);
+    qj_free(ret);
+    return rc;
+}
+
+static bool qrbac_flag(const qj *net, const char *key)
+{
+    const qj *v = qj_get(net, key);
+    return qj_is(v, QJ_BOOL) && v->u.b;
+}
+
+int qrbac_network_created(qop *op, qj *net, qerr *e)
+{
+    if (qrbac_flag(net, "shared") && qrbac_make(op, net, QRBAC_SHARED, e) < 0)
+        return -1;
+    if (qrbac_flag(net, "router:external") && qrbac_make(op, net, QRBAC_EXTERNAL, e) < 0)
+        return -1;
+    return 0;
+}
+
+/* Deletes the network's policies of action (and target, or all when NULL). */
+static int qrbac_drop(qop *op, const char *nid, const char *action, const char *target,
+                      qerr *e)
+{
+    qj *pols;
+    if (qres_children(op, &qres_rbac_policy, nid, &pols, e) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < qj_len(pols); i++) {
+        const qj *p = qj_at(pols, i);
+        if ((!action || qrbac_is(p, "action", action)) &&
+            (!target || qrbac_is(p, "target_tenant", target)))
+            rc = qres_delete_row(op, &qres_rbac_policy, qj_get_str(p, "id"), e);
+    }
+    qj_free(pols);
+    return rc;
+}
+
+/* Neutron's _validate_shared_update: unsharing is refused while a project
+ * other than the owner, and not named by a policy of its own, has ports
+ * (other than network:*) or subnets on the network. */
+static int qrbac_check_unshare(qop *op, const qj *net, qerr *e)
+{
+    const char *nid = qj_get_str(net, "id"), *owner = qj_get_str(net, "project_id");
+    qj *ports = NULL, *subnets = NULL, *pols = NULL;
+    int rc = qres_children(op, &qres_port, nid, &ports, e);
+    if (rc == 0)
+        rc = qres_children(op, &qres_subnet, nid, &subnets, e);
+    if (rc == 0)
+        rc = qres_children(op, &qres_rbac_policy, nid, &pols, e);
+    bool refused = false;
+    for (int k = 0; rc == 0 && k < 2 && !refused; k++) {
+        const qj *list = k ? subnets : ports;
+        for (size_t i = 0; i < qj_len(list) && !refused; i++) {
+            const qj *o = qj_at(list, i);
+            const char *proj = qj_get_str(o, "project_id"), *dev = qj_get_str(o, "device_owner");
+            if (!proj || (owner && !strcmp(proj, owner)) ||
+                (!k && dev && !strncmp(dev, "network:", 8)))
+                continue;
+            bool allowed = false;
+            for (size_t j = 0; j < qj_len(pols) && !allowed; j++)
+                allowed = qrbac_is(qj_at(pols, j), "action", QRBAC_SHARED) &&
+                          qrbac_is(qj_at(pols, j), "target_tenant", proj);
+            refused = !allowed;
+        }
+    }
+    qj_free(ports);
+    qj_free(subnets);
+    qj_free(pols);
+    if (rc == 0 && refused)
+        rc = qerr_set(e, QE_INVALID_SHARED, "Unable to reconfigure sharing settings for network "
+                                            "%s. Multiple tenants are using it.",
+                      qj_get_str(net, "name"));
+    return rc;
+}
+
+int qrbac_network_updated(qop *op, const qj *old, const qj *net, qerr *e)
+{
+    const char *nid = qj_get_str(net, "id");
+    bool was = qrbac_flag(old, "shared"), now = qrbac_flag(net, "shared");
+    int rc = 0;
+    if (was && !now) {
+        rc = qrbac_check_unshare(op, net, e);
+        if (rc == 0)
+            rc = qrbac_drop(op, nid, QRBAC_SHARED, "*", e);
+    } else if (!was && now) {
+        rc = qrbac_make(op, net, QRBAC_SHARED, e);
+    }
+    was = qrbac_flag(old, "router:external");
+    now = qrbac_flag(net, "router:external");
+    if (rc == 0 && was && !now)
+        rc = qrbac_drop(op, nid, QRBAC_EXTERNAL, NULL, e);
+    else if (rc == 0 && !was && now)
+        rc = qrbac_make(op, net, QRBAC_EXTERNAL, e);
+    return rc;
+}
+
+int qrbac_network_deleted(qop *op, const qj *net, qerr *e)
+{
+    return qrbac_drop(op, qj_get_str(net, "id"), NULL, NULL, e);
+}
+
+void qrbac_network_show(const qmodel *m, const qctx *ctx, qj *net)
+{
+    if (!qrbac_flag(net, "shared") &&
+        qrbac_shared_with(m->store, qj_get_str(net, "id"), ctx->project_id))
+        qj_set(net, "shared", qj_bool(true));
+}
+
+static const qattr qrbac_attrs[] = {
+    QATTR_ID,
+    {.name = "object_type", .kind = QA_STR, .flags = QA_POST | QA_REQUIRED, .max = 255,
+     .check = qrbac_check_type},
+    {.name = "object_id", .kind = QA_UUID, .flags = QA_POST | QA_REQUIRED},
+    {.name = "target_tenant", .kind = QA_STR, .flags = QA_POST | QA_PUT | QA_REQUIRED,
+     .max = 255},
+    QATTR_PROJECT,
+    {.name = "action", .kind = QA_STR, .flags = QA_POST | QA_REQUIRED, .max = 255},
+};
+
+const qresource qres_rbac_policy = {
+    .name = "rbac_policy",
+    .collection = "rbac_policies",
+    .path = "rbac-policies",
+    .label = "RBAC policy",
+    .notfound_fmt = "RBAC policy of type unknown with ID %s not found",
+    .notfound = QE_RBAC_NOT_FOUND,
+    .attrs = qrbac_attrs,
+    .nattrs = QHV_ARRAY_SIZE(qrbac_attrs),
+    .parent_attr = "object_id",
+    .on_create = qrbac_on_create,
+    .on_update = qrbac_on_update,
+    .on_delete = qrbac_on_delete,
+    .on_show = qrbac_on_show,
+};
