@@ -256,7 +256,14 @@ static qj *qag_acl_value(const qvs_map *groups, const qj *port, const qj *net,
     qj_set(v, "port_id", qj_clone(qj_get(port, "id")));
     qj_set(v, "direction", qj_str(direction));
     qj_set(v, "default", qj_str("deny"));
-    qj_set(v, "stateful", qj_bool(true));
+    /* A port's groups are all stateful or all not (the server checks). */
+    bool stateful = true;
+    const qj *sgs = qj_get(port, "security_groups");
+    for (size_t g = 0; g < qj_len(sgs); g++) {
+        const qj *sg = qvs_map_get(groups, qj_as_str(qj_at(sgs, g)));
+        stateful &= qj_get_bool(sg, "stateful", true);
+    }
+    qj_set(v, "stateful", qj_bool(stateful));
     qj_set(v, "rules", qag_desired_acl_rules(groups, port, direction, sets_used));
     /* The network's own prefixes: where its DHCP servers and routers are
      * (a backend that matches addresses only keeps DHCP open by them). */

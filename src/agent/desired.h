@@ -24,7 +24,9 @@
  *                                        fixed IPs and allowed address pairs; what
  *                                        the VM may send from)}
  *   acl/<port id>/ingress, acl/<port id>/egress      (port_security only)
- *     {"port_id", "direction", "default": "deny", "stateful": true,
+ *     {"port_id", "direction", "default": "deny",
+ *      "stateful": false when the port's security groups are stateless (then
+ *                  replies are allowed by rules only, never by connection state),
  *      "rules": [{"ethertype", "protocol": null | IANA number,
  *                 "port_range_min", "port_range_max",   (ICMP: type and code)
  *                 "remote_ip_prefixes": null | ["prefix", ...],

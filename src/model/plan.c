@@ -341,6 +341,9 @@ static int qplan_group(qplan_ctx *c, const char *sgid, qerr *e)
     qj *o = qj_object();
     qj_set(o, "id", qj_str(sgid));
     qj_set(o, "rules", rules);
+    /* stateful-security-group: false only when the group says so. */
+    const qj *stateful = qj_get(sg, "stateful");
+    qj_set(o, "stateful", qj_bool(!qj_is(stateful, QJ_BOOL) || stateful->u.b));
     qj_set(c->groups, sgid, o);
     qj_free(sg);
     return rc;

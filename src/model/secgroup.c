@@ -502,9 +502,32 @@ int qsg_ensure_default_request(qmodel *m, const qctx *ctx, qerr *e)
     return rc;
 }
 
+/* Groups made before stateful-security-group are stateful. */
+static bool qsg_stateful(const qj *sg)
+{
+    const qj *v = qj_get(sg, "stateful");
+    return !qj_is(v, QJ_BOOL) || v->u.b;
+}
+
+static void qsg_on_view(const qmodel *m, qj *sg)
+{
+    if (!qj_get(sg, "stateful"))
+        qj_set(sg, "stateful", qj_bool(true));
+}
+
 static int qsg_on_update(qop *op, const qj *old, qj *sg, const qj *changes, qerr *e)
 {
     const char *oldname = qj_get_str(old, "name");
+    /* Neutron: a group's ports cannot change from stateful to stateless
+     * under it. */
+    if (qj_get(changes, "stateful") && qsg_stateful(old) != qsg_stateful(sg)) {
+        char port[64];
+        int rc = qsg_query1(op, qsg_sql_in_use, qj_get_str(old, "id"), port, sizeof port, e);
+        if (rc < 0)
+            return -1;
+        if (rc == 1)
+            return qerr_set(e, QE_SG_IN_USE, "Security Group %s in use.", qj_get_str(old, "id"));
+    }
     const qj *name = qj_get(changes, "name");
     if (name && oldname && !strcmp(oldname, "default"))
         return qerr_set(e, QE_SG_DEFAULT_UPDATE, "Updating default security group not allowed.");
@@ -567,6 +590,7 @@ static const qattr qsg_attrs[] = {
     QATTR_PROJECT,
     QATTR_DESCRIPTION,
     {"security_group_rules", QA_LIST, QA_NOFILTER, "[]", 0, 0, NULL, NULL, NULL},
+    {"stateful", QA_BOOL, QA_POST | QA_PUT, "true", 0, 0, NULL, NULL, NULL},
     QATTR_STD,
 };
 
@@ -585,6 +609,7 @@ const qresource qres_security_group = {
     .after_create = qsg_after_create,
     .on_update = qsg_on_update,
     .on_delete = qsg_on_delete,
+    .on_view = qsg_on_view,
 };
 
 /* ---------- ports ---------- */
@@ -622,6 +647,7 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
      * Neutron refuses a non-owner): another project's group would let that
      * project rewrite this port's firewall, and its owner could no longer
      * delete the group (409 on a port it cannot see). */
+    int stateful = -1;
     for (size_t i = 0; i < qj_len(groups); i++) {
         const char *gid = qj_as_str(qj_at(groups, i));
         qj *sg;
@@ -631,9 +657,15 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
             return -1;
         }
         bool own = !strcmp(qj_get_str(sg, "project_id"), project);
+        bool mixed = stateful >= 0 && stateful != (int)qsg_stateful(sg);
+        stateful = qsg_stateful(sg);
         qj_free(sg);
         if (!own)
             return qerr_set(e, QE_SG_NOT_FOUND, "Security group %s does not exist", gid);
+        if (mixed)
+            return qerr_set(e, QE_SG_CONFLICT, "Error Cannot apply both stateful and stateless "
+                                               "security groups on the same port at the same "
+                                               "time while attempting the operation.");
     }
     const char *pid = qj_get_str(port, "id");
     if (old && qj_equal(qj_get(old, "security_groups"), groups))

@@ -58,6 +58,8 @@ static const qext qext_table[] = {
      "2020-07-28T10:00:00-00:00", "Add new field with normalized remote_ip_prefix cidr in SG rule"},
     {"port-security-groups-filtering", "Port filtering on security groups",
      "2018-01-09T09:00:00-00:00", "Provides security groups filtering when listing ports"},
+    {"stateful-security-group", "Stateful security group", "2019-11-26T09:00:00-00:00",
+     "Indicates if the security group is stateful or not"},
     {"sorting", "Sorting support", "2016-06-12T00:00:00-00:00",
      "Extension that indicates that sorting is enabled."},
     {"subnet_allocation", "Subnet Allocation", "2015-03-30T10:00:00-00:00",

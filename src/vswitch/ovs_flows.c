@@ -108,6 +108,7 @@ typedef struct qovs_port {
     int ofport;
     uint64_t meta;          /* the network in metadata */
     bool up, ps;
+    bool stateless[2];      /* egress, ingress: its acl/ says stateful false */
 } qovs_port;
 
 typedef struct qovs_net {
@@ -232,8 +233,14 @@ static void qovs_acl(qovs_acc *f, qovs_conj *conj, const qvs_map *objects, const
     bool egress = dir && !strcmp(dir, "egress");
     int table = egress ? 21 : 51;
     const char *reg = egress ? "reg6" : "reg7";
+    /* Stateless (stateful-security-group): every packet is matched by the
+     * rules themselves, without conntrack; replies need rules of their own. */
+    bool stateless = !qj_get_bool(acl, "stateful", true);
+    const char *ct_new = stateless ? "" : QOVS_CT_NEW ",";
     const char *commit = egress ? "ct(commit,zone=NXM_NX_REG6[0..15]),goto_table:40"
                                 : "ct(commit,zone=NXM_NX_REG7[0..15]),output:NXM_NX_REG7[0..15]";
+    if (stateless)
+        commit = egress ? "goto_table:40" : "output:NXM_NX_REG7[0..15]";
     uint64_t ck = qovs_cookie(id);
     const qj *rules = qj_get(acl, "rules");
     for (size_t i = 0; i < qj_len(rules); i++) {
@@ -250,13 +257,13 @@ static void qovs_acl(qovs_acc *f, qovs_conj *conj, const qvs_map *objects, const
             /* Anywhere, or prefixes only: plain flows. */
             for (char *m = strtok_r(pm.data, "\n", &save); m; m = strtok_r(NULL, "\n", &save)) {
                 if (!qj_is(prefixes, QJ_ARRAY)) {
-                    char *match = xasprintf(QOVS_CT_NEW ",%s=%d,%s", reg, p->ofport, m);
+                    char *match = xasprintf("%s%s=%d,%s", ct_new, reg, p->ofport, m);
                     qovs_add(f, table, 50, match, ck, commit);
                     free(match);
                     continue;
                 }
                 for (size_t k = 0; k < qj_len(prefixes); k++) {
-                    char *match = xasprintf(QOVS_CT_NEW ",%s=%d,%s,%s=%s", reg, p->ofport, m,
+                    char *match = xasprintf("%s%s=%d,%s,%s=%s", ct_new, reg, p->ofport, m,
                                             rfield, qj_as_str(qj_at(prefixes, k)));
                     qovs_add(f, table, 50, match, ck, commit);
                     free(match);
@@ -268,13 +275,13 @@ static void qovs_acl(qovs_acc *f, qovs_conj *conj, const qvs_map *objects, const
         /* Remote groups: a conjunction of (this port, protocol, ports) and
          * (remote address: a prefix or a member of a named set). */
         char *rtext = qj_to_string(r);
-        char *key = xasprintf("%s %s", dir, rtext);
+        char *key = xasprintf("%s%s %s", dir, stateless ? " stateless" : "", rtext);
         free(rtext);
         uint32_t cid = qovs_conj_id(conj, key);
         free(key);
         char act[64];
         for (char *m = strtok_r(pm.data, "\n", &save); m; m = strtok_r(NULL, "\n", &save)) {
-            char *match = xasprintf(QOVS_CT_NEW ",%s=%d,%s", reg, p->ofport, m);
+            char *match = xasprintf("%s%s=%d,%s", ct_new, reg, p->ofport, m);
             snprintf(act, sizeof act, "conjunction(%u,2/2)", cid);
             qovs_add(f, table, 40, match, ck, act);
             free(match);
@@ -293,7 +300,7 @@ static void qovs_acl(qovs_acc *f, qovs_conj *conj, const qvs_map *objects, const
         qvs_map_put(conj->emitted, cidt, qj_bool(true));
         snprintf(act, sizeof act, "conjunction(%u,1/2)", cid);
         for (size_t k = 0; k < qj_len(prefixes); k++) {
-            char *match = xasprintf(QOVS_CT_NEW ",%s,%s=%s", eth, rfield,
+            char *match = xasprintf("%s%s,%s=%s", ct_new, eth, rfield,
                                     qj_as_str(qj_at(prefixes, k)));
             qovs_add(f, table, 40, match, ck, act);
             free(match);
@@ -304,7 +311,7 @@ static void qovs_acl(qovs_acc *f, qovs_conj *conj, const qvs_map *objects, const
             const qj *addrs = qj_get(qvs_map_get(objects, sid), "addresses");
             uint64_t sck = qovs_cookie(sid);
             for (size_t k = 0; k < qj_len(addrs); k++) {
-                char *match = xasprintf(QOVS_CT_NEW ",%s,%s=%s", eth, rfield,
+                char *match = xasprintf("%s%s,%s=%s", ct_new, eth, rfield,
                                         qj_as_str(qj_at(addrs, k)));
                 qovs_add(f, table, 40, match, sck, act);
                 free(match);
@@ -396,7 +403,8 @@ static void qovs_port_flows(qovs_acc *f, const qovs_port *p)
     }
     for (int v6 = 0; v6 < 2; v6++) {
         snprintf(m, sizeof m, "reg6=%d,%s", o, v6 ? "ipv6" : "ip");
-        qovs_add(f, 20, 90, m, p->cookie, "ct(table=21,zone=NXM_NX_REG6[0..15])");
+        qovs_add(f, 20, 90, m, p->cookie,
+                 p->stateless[0] ? "goto_table:21" : "ct(table=21,zone=NXM_NX_REG6[0..15])");
     }
     /* Ingress: the same, towards the port. */
     static const char *const in_ok[] = {"arp", "udp,tp_src=67,tp_dst=68",
@@ -407,9 +415,13 @@ static void qovs_port_flows(qovs_acc *f, const qovs_port *p)
         snprintf(m, sizeof m, "reg7=%d,%s", o, in_ok[i]);
         qovs_add(f, 50, 95, m, p->cookie, a);
     }
+    /* ct_clear: the state of the sender's zone must not let a packet past a
+     * stateless port's rules (table 51's +est/+rel flows need +trk). */
     for (int v6 = 0; v6 < 2; v6++) {
         snprintf(m, sizeof m, "reg7=%d,%s", o, v6 ? "ipv6" : "ip");
-        qovs_add(f, 50, 90, m, p->cookie, "ct_clear,ct(table=51,zone=NXM_NX_REG7[0..15])");
+        qovs_add(f, 50, 90, m, p->cookie,
+                 p->stateless[1] ? "ct_clear,goto_table:51"
+                                 : "ct_clear,ct(table=51,zone=NXM_NX_REG7[0..15])");
     }
 }
 
@@ -694,6 +706,11 @@ void qovs_flows(const qovs_topo *t, const qvs_map *objects, qbuf *out, qvs_map *
         p->meta = qovs_net_meta(val);
         p->up = qj_get_bool(val, "admin_state_up", true);
         p->ps = qj_get_bool(val, "port_security", true);
+        for (int d = 0; d < 2; d++) {
+            char *acl = xasprintf("acl/%s/%s", key + 5, d ? "ingress" : "egress");
+            p->stateless[d] = !qj_get_bool(qvs_map_get(objects, acl), "stateful", true);
+            free(acl);
+        }
     }
     qsort(ports, np, sizeof *ports, qovs_cmp_port);
     /* Networks of those ports. */

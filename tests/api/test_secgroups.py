@@ -19,13 +19,13 @@ RULES = '/v2.0/security-group-rules'
 MISSING = '4d2ac0a4-5c4e-4b53-9d8c-3c0a3f9b1a77'
 
 # The attributes every rule has (sample 25), and those of a group (sample 24
-# minus stateful/shared, which qhv does not implement).
+# minus shared, which is rbac-security-groups, not implemented).
 RULE_KEYS = {'id', 'project_id', 'tenant_id', 'security_group_id', 'ethertype', 'direction',
              'protocol', 'port_range_min', 'port_range_max', 'remote_ip_prefix',
              'remote_address_group_id', 'normalized_cidr', 'remote_group_id', 'description',
              'created_at', 'updated_at', 'revision_number'}
 GROUP_KEYS = {'id', 'name', 'project_id', 'tenant_id', 'description', 'security_group_rules',
-              'tags', 'created_at', 'updated_at', 'revision_number'}
+              'stateful', 'tags', 'created_at', 'updated_at', 'revision_number'}
 
 
 def reference(name):
@@ -326,8 +326,8 @@ class SecurityGroupTest(qhvtest.ServerTestCase):
         self.assertEqual(st, ref['status'], body)
         g = body['security_group']
         want = ref['response_body']['security_group']
-        self.assertEqual(set(g), set(want) - {'stateful', 'shared'})
-        for k in ('name', 'description', 'tags', 'revision_number'):
+        self.assertEqual(set(g), set(want) - {'shared'})
+        for k in ('name', 'description', 'tags', 'revision_number', 'stateful'):
             self.assertEqual(g[k], want[k], k)
         self.assertEqual(g['project_id'], 'sg-sample')
         self.assertEqual(g['tenant_id'], 'sg-sample')

@@ -559,6 +559,42 @@ static void test_security_group(void **state)
     fx_free(f);
 }
 
+/* stateful-security-group: a stateless group's entries are all written
+ * with Stateful false (Hyper-V keeps state per entry, so it can say it), a
+ * protocol "any" is one ANY entry, and everything lands in the stateless
+ * band. */
+static void test_stateless_security_group(void **state)
+{
+    fx *f = fx_new("10.0.14393");
+    qvs_map *d = sg_desired(SG_INGRESS, "[\"10.0.0.5/32\"]");
+    for (int k = 0; k < 2; k++) {
+        char id[128];
+        snprintf(id, sizeof id, "acl/%s/%s", P1, k ? "egress" : "ingress");
+        qj *a = qj_clone(qvs_map_get(d, id));
+        qj_set(a, "stateful", qj_bool(false));
+        qvs_map_put(d, id, a);
+    }
+    converge(f, d, NULL, NULL);
+    qj *x = instances(f, XACL);
+    assert_true(qj_len(x) > 0);
+    for (size_t i = 0; i < qj_len(x); i++) {
+        assert_false(qj_get_bool(qj_at(x, i), "Stateful", true));
+        assert_true(qj_get(qj_at(x, i), "Weight")->u.i < 32768);
+    }
+    assert_non_null(find_entry(x, "{\"Direction\": 1, \"Protocol\": \"TCP\", \"LocalPort\": "
+                                  "\"8000-8080\", \"Stateful\": false}"));
+    assert_non_null(find_entry(x, "{\"Direction\": 1, \"Protocol\": \"ANY\", "
+                                  "\"RemoteIPAddress\": \"10.0.0.5/32\", \"Stateful\": false}"));
+    assert_null(find_entry(x, "{\"Direction\": 1, \"Protocol\": \"UDP\", "
+                              "\"RemoteIPAddress\": \"10.0.0.5/32\"}"));
+    assert_non_null(find_entry(x, "{\"Direction\": 2, \"Protocol\": \"UDP\", \"RemotePort\": "
+                                  "\"53\", \"Stateful\": false}"));
+    assert_installed(f, d);
+    qj_free(x);
+    qvs_map_free(d);
+    fx_free(f);
+}
+
 static void test_rule_change_is_a_diff(void **state)
 {
     fx *f = fx_new("10.0.14393");
@@ -1283,6 +1319,7 @@ int main(void)
         cmocka_unit_test(test_nvgre_port),
         cmocka_unit_test(test_ip_rewrite_port),
         cmocka_unit_test(test_security_group),
+        cmocka_unit_test(test_stateless_security_group),
         cmocka_unit_test(test_rule_change_is_a_diff),
         cmocka_unit_test(test_restart_writes_nothing),
         cmocka_unit_test(test_nic_recreated),

@@ -427,6 +427,47 @@ static void test_security_group_rules(void **state)
     fx_free(&f);
 }
 
+/* stateful-security-group: a stateless port's rules match every packet
+ * without conntrack (no ct(), no ct_state, no commit), its ingress clears
+ * the sender's connection state first; a stateful port beside it keeps
+ * conntrack, and the two never share a conjunction. */
+static void test_stateless_port(void **state)
+{
+    (void)state;
+    fx f;
+    sg_fixture(&f, "[\"10.0.0.5/32\"]");
+    qj *a1 = qj_clone(qvs_map_get(f.objects, "acl/" P1 "/ingress"));
+    qj_set(a1, "stateful", qj_bool(false));
+    qvs_map_put(f.objects, "acl/" P1 "/ingress", a1);
+    put(&f, "acl/" P1 "/egress", "{\"port_id\":\"" P1 "\",\"direction\":\"egress\","
+                                 "\"default\":\"deny\",\"stateful\":false,\"rules\":[]}");
+    char *t = table(&f, NULL, NULL);
+    assert_has(t, "table=50,priority=90,reg7=5,ip,cookie=");
+    assert_has(t, "actions=ct_clear,goto_table:51\n");
+    assert_has(t, "table=20,priority=90,reg6=5,ip,cookie=");
+    assert_has(t, "actions=goto_table:21\n");
+    assert_has(t, "table=51,priority=50,reg7=5,icmp,icmp_type=8,icmp_code=0,nw_src=192.0.2.0/24,");
+    assert_has(t, "table=51,priority=50,reg7=5,ipv6,");
+    assert_has(t, "table=51,priority=40,reg7=5,tcp,tp_dst=22,");
+    assert_has(t, "table=51,priority=40,ip,nw_src=10.0.0.5/32,");
+    assert_lacks(t, "ct_state=+new-est-rel-inv+trk,reg7=5,");
+    /* the stateful port: as before */
+    assert_has(t, "table=51,priority=50,ct_state=+new-est-rel-inv+trk,reg7=6,ipv6,");
+    assert_has(t, "table=51,priority=40,ct_state=+new-est-rel-inv+trk,ip,nw_src=10.0.0.5/32,");
+    assert_has(t, "actions=ct_clear,ct(table=51,zone=NXM_NX_REG7[0..15])\n");
+    /* no committing flow for port 5: each of its flows outputs directly */
+    const char *p = t;
+    while ((p = strstr(p, "reg7=5,"))) {
+        const char *eol = strchr(p, '\n');
+        char *line = xstrndup(p, (size_t)(eol - p));
+        assert_null(strstr(line, "ct(commit"));
+        free(line);
+        p = eol;
+    }
+    free(t);
+    fx_free(&f);
+}
+
 /* Lines of a that are not in b. */
 static size_t lines_not_in(const char *a, const char *b, char *first, size_t n)
 {
@@ -550,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_nvgre_only_from_hosts_of_the_vsid),
         cmocka_unit_test(test_ip_rewrite),
         cmocka_unit_test(test_security_group_rules),
+        cmocka_unit_test(test_stateless_port),
         cmocka_unit_test(test_membership_change_touches_one_flow),
         cmocka_unit_test(test_diff_between_tables),
         cmocka_unit_test(test_counts_and_determinism),

@@ -92,6 +92,9 @@ static void qhyv_extended(const qj *acl, const qvs_map *sets, int dir, qj *out, 
                           char *problem, size_t plen)
 {
     bool ingress = dir == 1;
+    /* A stateless group's entries keep no flow state: Stateful false on
+     * every entry, and "any" is one ANY entry (stateful-security-group). */
+    bool stateful = qj_get_bool(acl, "stateful", true);
     qj *d4 = qhyv_xentry(dir, 2, "ANY", "ANY", "ANY", "0.0.0.0/0", false);
     qj_set(d4, "Weight", qj_int(1));
     qj *d6 = qhyv_xentry(dir, 2, "ANY", "ANY", "ANY", "::/0", false);
@@ -127,12 +130,16 @@ static void qhyv_extended(const qj *acl, const qvs_map *sets, int dir, qj *out, 
         for (size_t k = 0; k < qj_len(remotes); k++) {
             const char *rem = qj_as_str(qj_at(remotes, k));
             if (proto < 0) {
-                qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, "TCP", "ANY", "ANY", rem, true));
-                qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, "UDP", "ANY", "ANY", rem, true));
+                if (stateful) {
+                    qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, "TCP", "ANY", "ANY", rem,
+                                                          true));
+                    qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, "UDP", "ANY", "ANY", rem,
+                                                          true));
+                }
                 qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, "ANY", "ANY", "ANY", rem, false));
             } else if (proto == 6 || proto == 17) {
                 qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, proto == 6 ? "TCP" : "UDP", lport,
-                                                      rport, rem, true));
+                                                      rport, rem, stateful));
             } else {
                 char num[24];
                 snprintf(num, sizeof num, "%lld", (long long)proto);
