@@ -264,15 +264,15 @@ static int qport_update_mac(qop *op, const qj *old, qj *port, bool readdress, qe
     const char *pid = qj_get_str(port, "id"), *nid = qj_get_str(port, "network_id");
     if (!strcmp(was, mac))
         return 0;
-    const char *owner = qj_get_str(old, "device_owner");
-    if (owner && !strncmp(owner, "network:", 8))
-        return qerr_set(e, QE_UNSUPPORTED_OWNER, "Operation mac address update is not supported "
-                                                 "for device_owner %s on port %s.", owner, pid);
     const char *vif = qj_get_str(old, "binding:vif_type");
     if (vif && strcmp(vif, "unbound") && strcmp(vif, "binding_failed"))
         return qerr_set(e, QE_PORT_BOUND, "Unable to complete operation on port %s, port is "
                                           "already bound, port type: %s, old_mac %s, new_mac %s.",
                         pid, vif, was, mac);
+    const char *owner = qj_get_str(old, "device_owner");
+    if (owner && !strncmp(owner, "network:", 8))
+        return qerr_set(e, QE_UNSUPPORTED_OWNER, "Operation mac address update is not supported "
+                                                 "for device_owner %s on port %s.", owner, pid);
     int taken = qport_mac_taken(op, nid, mac, e);
     if (taken < 0)
         return -1;
