@@ -591,6 +591,41 @@ class OpenStackCliTest(qhvtest.ServerTestCase):
         finally:
             self.cli('network', 'delete', net['id'])
 
+    def test_network_rbac(self):
+        """network rbac create/list/show/delete and `network set --share`
+        as policies. With no Keystone the CLI cannot look up a project, so
+        the policies target every project (--target-all-projects)."""
+        net = self.js('network', 'create', 'cli-rbac-net')
+        try:
+            pol = self.js('network', 'rbac', 'create', '--type', 'network', '--action',
+                          'access_as_external', '--target-all-projects', 'cli-rbac-net')
+            self.assertEqual((pol['object_id'], pol['action'], pol['target_project_id'],
+                              pol['object_type']),
+                             (net['id'], 'access_as_external', '*', 'network'))
+            self.assertIs(self.js('network', 'show', net['id'])['router:external'], True)
+            err = self.cli_error('network', 'rbac', 'create', '--type', 'network', '--action',
+                                 'access_as_external', '--target-all-projects', net['id'])
+            self.assertIn('An RBAC policy already exists with those values', err)
+            self.cli('network', 'set', '--share', net['id'])
+            rows = self.js('network', 'rbac', 'list', '--type', 'network', '--long')
+            mine = sorted((r['Action'], r['Object ID']) for r in rows
+                          if r['Object ID'] == net['id'])
+            self.assertEqual(mine, [('access_as_external', net['id']),
+                                    ('access_as_shared', net['id'])])
+            shared = [r for r in self.js('network', 'rbac', 'list', '--action',
+                                         'access_as_shared') if r['Object ID'] == net['id']]
+            self.assertEqual(len(shared), 1, shared)
+            shown = self.js('network', 'rbac', 'show', shared[0]['ID'])
+            self.assertEqual(shown['target_project_id'], '*')
+            self.cli('network', 'rbac', 'delete', shared[0]['ID'])
+            self.assertIs(self.js('network', 'show', net['id'])['shared'], False)
+            self.cli('network', 'rbac', 'delete', pol['id'])
+            self.assertIs(self.js('network', 'show', net['id'])['router:external'], False)
+            self.assertNotIn(net['id'], [r['Object ID'] for r in
+                                         self.js('network', 'rbac', 'list')])
+        finally:
+            self.cli('network', 'delete', net['id'])
+
 
 if __name__ == '__main__':
     unittest.main()
