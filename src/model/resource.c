@@ -792,6 +792,39 @@ int qres_update_request(qmodel *m, const qctx *ctx, const qresource *r, const ch
     return 0;
 }
 
+int qres_action_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
+                        const char *action, const qj *body, qres_action_fn fn, qj **ret,
+                        qerr *e)
+{
+    *ret = NULL;
+    qop op;
+    if (qres_begin(&op, m, ctx, e) < 0)
+        return -1;
+    qj *old = NULL, *obj = NULL;
+    int rc = qres_load_visible(m, ctx, r, id, &old, e);
+    if (rc == 0)
+        rc = qres_check_writable(&op, r, action, e);
+    if (rc == 0)
+        rc = qres_check_may_write(&op, r, old, action, e);
+    if (rc == 0) {
+        obj = qj_clone(old);
+        rc = fn(&op, obj, body, ret, e);
+    }
+    if (rc == 0 && !qj_equal(old, obj)) {
+        qtouch_doc(&op.touched, r->name, old);
+        qres_touch(&op, obj);
+        rc = qres_store(&op, r, obj, false, e);
+    }
+    qj_free(old);
+    qj_free(obj);
+    if (qmodel_finish(&op, rc, e) < 0) {
+        qj_free(*ret);
+        *ret = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 int qres_delete_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
                         int64_t if_match, qerr *e)
 {

@@ -118,6 +118,13 @@ int qres_update_request(qmodel *m, const qctx *ctx, const qresource *r, const ch
                         const qj *body, int64_t if_match_revision, qj **ret, qerr *e);
 int qres_delete_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
                         int64_t if_match_revision, qerr *e);
+/* A member action (PUT .../{id}/{action}, e.g. add_prefixes): fn changes
+ * obj (the caller may see and write it) and sets *ret to the answer; obj is
+ * stored with a new revision when it changed. One transaction. */
+typedef int (*qres_action_fn)(qop *op, qj *obj, const qj *body, qj **ret, qerr *e);
+int qres_action_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
+                        const char *action, const qj *body, qres_action_fn fn, qj **ret,
+                        qerr *e);
 /* GET one: {"<name>": view}; fields from the query. */
 int qres_show_request(qmodel *m, const qctx *ctx, const qresource *r, const char *id,
                       const qquery *q, qj **ret, qerr *e);

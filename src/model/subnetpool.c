@@ -431,6 +431,122 @@ int qsubnetpool_allocate(qop *op, qj *sub, qerr *e)
     return rc;
 }
 
+/* ---------- prefix operations ---------- */
+
+typedef struct qsp_probe {
+    const qaddrset *gone;
+    bool used;
+} qsp_probe;
+
+static void qsp_used(void *ctx, const qcidr *c, const char *project)
+{
+    qsp_probe *p = ctx;
+    p->used |= qaddrset_overlaps(p->gone, c);
+}
+
+static qj *qsp_prefixes_answer(const qj *sp)
+{
+    qj *o = qj_object();
+    qj_set(o, "prefixes", qj_clone(qj_get(sp, "prefixes")));
+    return o;
+}
+
+static int qsp_add_prefixes(qop *op, qj *sp, const qj *prefixes, qj **ret, qerr *e)
+{
+    qj *old = qj_clone(sp), *all = qj_clone(qj_get(sp, "prefixes"));
+    for (size_t i = 0; i < qj_len(prefixes); i++)
+        qj_append(all, qj_clone(qj_at(prefixes, i)));
+    qj_set(sp, "prefixes", all);
+    int rc = qsp_set_prefixes(sp, old, e);
+    if (rc == 0)
+        rc = qsp_check_pool(op, sp, old, e);
+    qj_free(old);
+    if (rc == 0)
+        *ret = qsp_prefixes_answer(sp);
+    return rc;
+}
+
+static int qsp_remove_prefixes(qop *op, qj *sp, const qj *prefixes, qj **ret, qerr *e)
+{
+    int fam = (int)qsp_int(sp, "ip_version");
+    qaddrset pool, gone;
+    qsp_prefix_set(qj_get(sp, "prefixes"), fam, &pool);
+    qaddrset_init(&gone, fam);
+    bool touches = false;
+    for (size_t i = 0; i < qj_len(prefixes); i++) {
+        qcidr c;
+        if (qcidr_parse(qj_as_str(qj_at(prefixes, i)), &c) == 0 && c.addr.family == fam) {
+            qaddrset_add(&gone, &c);
+            touches |= qaddrset_overlaps(&pool, &c);
+        }
+    }
+    int rc = 0;
+    if (touches) {
+        /* A subnet inside what goes refuses the whole request. */
+        qsp_probe probe = {&gone, false};
+        rc = qsp_each_subnet(op, qj_get_str(sp, "id"), qsp_used, &probe, e);
+        if (rc == 0 && probe.used)
+            rc = qerr_set(e, QE_SP_PREFIX_UPDATE, "Illegal update to prefixes: One or more the "
+                                                  "prefixes to be removed is in use by a "
+                                                  "subnet.");
+        qcidr *cs;
+        size_t n = qaddrset_cidrs(&gone, &cs);
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            qaddrset_remove(&pool, &cs[i]);
+        free(cs);
+        if (rc == 0)
+            qj_set(sp, "prefixes", qsp_prefix_list(&pool));
+    }
+    qaddrset_free(&pool);
+    qaddrset_free(&gone);
+    if (rc == 0)
+        *ret = qsp_prefixes_answer(sp);
+    return rc;
+}
+
+/* Neutron's get_operation_request_body, then each prefix as a subnet pool's. */
+static int qsp_prefixes_body(const qj *body, qj **ret, qerr *e)
+{
+    const qj *p = qj_get(body, "prefixes");
+    if (!qj_is(body, QJ_OBJECT) || !qj_is(p, QJ_ARRAY) || !qj_len(p))
+        return qerr_set(e, QE_BAD_REQUEST, "Request body contains invalid data");
+    *ret = qj_clone(p);
+    if (qsp_check_prefixes(NULL, qres_attr(&qres_subnetpool, "prefixes"), ret, e) < 0) {
+        qj_free(*ret);
+        *ret = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int qsp_add_action(qop *op, qj *sp, const qj *body, qj **ret, qerr *e)
+{
+    qj *prefixes;
+    if (qsp_prefixes_body(body, &prefixes, e) < 0)
+        return -1;
+    int rc = qsp_add_prefixes(op, sp, prefixes, ret, e);
+    qj_free(prefixes);
+    return rc;
+}
+
+static int qsp_remove_action(qop *op, qj *sp, const qj *body, qj **ret, qerr *e)
+{
+    qj *prefixes;
+    if (qsp_prefixes_body(body, &prefixes, e) < 0)
+        return -1;
+    int rc = qsp_remove_prefixes(op, sp, prefixes, ret, e);
+    qj_free(prefixes);
+    return rc;
+}
+
+int qsubnetpool_prefixes_request(qmodel *m, const qctx *ctx, const char *id, bool add,
+                                 const qj *body, qj **ret, qerr *e)
+{
+    return qres_action_request(m, ctx, &qres_subnetpool, id,
+                               add ? "add_prefixes" : "remove_prefixes", body,
+                               add ? qsp_add_action : qsp_remove_action, ret, e);
+}
+
 static const qattr qsp_attrs[] = {
     QATTR_ID,
     {.name = "name", .kind = QA_STR, .flags = QA_POST | QA_PUT | QA_REQUIRED, .max = 255,

@@ -16,4 +16,10 @@ extern const qresource qres_subnetpool;
  * pool must have a cidr. */
 int qsubnetpool_allocate(qop *op, qj *sub, qerr *e);
 
+/* PUT /v2.0/subnetpools/{id}/add_prefixes or remove_prefixes with
+ * {"prefixes": [...]} (subnetpool-prefix-ops): the pool's prefixes grow, or
+ * lose what no subnet uses. *ret: {"prefixes": [...]}, the caller's. */
+int qsubnetpool_prefixes_request(qmodel *m, const qctx *ctx, const char *id, bool add,
+                                 const qj *body, qj **ret, qerr *e);
+
 #endif

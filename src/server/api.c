@@ -2,6 +2,7 @@
 #include "model/resources.h"
 #include "model/quota.h"
 #include "model/secgroup.h"
+#include "model/subnetpool.h"
 #include "server/extensions.h"
 #include "model/az.h"
 #include "server/channel.h"
@@ -279,6 +280,25 @@ static void qapi_send(qhttp_resp *resp, int rc, const qerr *e, int status, qj *o
         resp->status = status;
 }
 
+/* /v2.0/subnetpools/{id}/add_prefixes|remove_prefixes (subnetpool-prefix-ops) */
+static void qapi_subnetpool_prefixes(qapi *api, const qctx *ctx, const qapi_path *p,
+                                     const qhttp_req *req, qhttp_resp *resp)
+{
+    if (strcmp(req->method, "PUT")) {
+        qapi_not_allowed(resp, "PUT");
+        return;
+    }
+    qerr e;
+    qj *body = NULL, *out = NULL;
+    if (qapi_parse_body(req, &body, &e) < 0 ||
+        qsubnetpool_prefixes_request(api->model, ctx, p->seg[2],
+                                     !strcmp(p->seg[3], "add_prefixes"), body, &out, &e) < 0)
+        qhttp_error(resp, &e);
+    else
+        qhttp_json(resp, 200, out);
+    qj_free(body);
+}
+
 /* /v2.0/{collection}/{id}/tags[/{tag}] */
 static void qapi_tags(qapi *api, const qctx *ctx, const qresource *r, const qapi_path *p,
                       const qhttp_req *req, qhttp_resp *resp)
@@ -434,6 +454,11 @@ void qapi_handle(void *vctx, const qhttp_req *req, qhttp_resp *resp)
     const qresource *r = qres_by_path(p.seg[1]);
     if (r && (p.n == 4 || p.n == 5) && !strcmp(p.seg[3], "tags")) {
         qapi_tags(api, &ctx, r, &p, req, resp);
+        return;
+    }
+    if (r == &qres_subnetpool && p.n == 4 && (!strcmp(p.seg[3], "add_prefixes") ||
+                                              !strcmp(p.seg[3], "remove_prefixes"))) {
+        qapi_subnetpool_prefixes(api, &ctx, &p, req, resp);
         return;
     }
     if (!r || p.n > 3) {

@@ -62,6 +62,8 @@ static const qext qext_table[] = {
      "Indicates if the security group is stateful or not"},
     {"sorting", "Sorting support", "2016-06-12T00:00:00-00:00",
      "Extension that indicates that sorting is enabled."},
+    {"subnetpool-prefix-ops", "Subnet Pool Prefix Operations", "2019-02-08T10:00:00-00:00",
+     "Provides support for adjusting the prefix list of subnet pools"},
     {"subnet_allocation", "Subnet Allocation", "2015-03-30T10:00:00-00:00",
      "Enables allocation of subnets from a subnet pool"},
     {"standard-attr-description", "standard-attr-description", "2016-02-10T10:00:00-00:00",

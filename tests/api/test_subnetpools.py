@@ -1,10 +1,11 @@
-"""Subnet pools (subnet_allocation, default-subnetpools): the pool resource
-(prefixes compacted, prefix-length defaults and bounds, one default pool per
-IP version, shared pools, no address scopes), subnets allocated from a pool
-(prefixlen, the pool's default, a gateway's prefix, a specific cidr, the
-default pool), no overlap also under concurrent creates, prefixes that may
-only grow, default_quota, delete rules, tags, timestamps, revisions, filters,
-sorting and pagination.
+"""Subnet pools (subnet_allocation, default-subnetpools, subnetpool-prefix-ops):
+the pool resource (prefixes compacted, prefix-length defaults and bounds, one
+default pool per IP version, shared pools, no address scopes), subnets
+allocated from a pool (prefixlen, the pool's default, a gateway's prefix, a
+specific cidr, the default pool), no overlap also under concurrent creates,
+prefixes that grow by update or add_prefixes and lose only unused space by
+remove_prefixes, default_quota, delete rules, tags, timestamps, revisions,
+filters, sorting and pagination.
 
 Reference: Neutron 21 (neutron/ipam/subnet_alloc.py,
 neutron/db/db_base_plugin_v2.py, neutron_lib/api/definitions/subnetpool.py):
@@ -171,6 +172,43 @@ class SubnetPoolsTest(qhvtest.ServerTestCase):
                           got['revision_number']), ('26', 1024, 'sp-grown', 2))
         st, body = self.get('/v2.0/subnetpools/' + p['id'])
         self.assertEqual(body['subnetpool'], got)
+
+    def test_prefix_operations(self):
+        p = self.pool('sp-ops', ['10.140.0.0/24'], min_prefixlen=24)
+        url = '/v2.0/subnetpools/%s/' % p['id']
+        st, body = self.put(url + 'add_prefixes', {'prefixes': ['10.140.1.0/24',
+                                                               '10.141.0.0/24']})
+        self.assertEqual((st, body), (200, {'prefixes': ['10.140.0.0/23', '10.141.0.0/24']}))
+        st, body = self.get('/v2.0/subnetpools/' + p['id'])
+        self.assertEqual((body['subnetpool']['prefixes'], body['subnetpool']['revision_number']),
+                         (['10.140.0.0/23', '10.141.0.0/24'], 1))
+        net = self.make_network(name='sp-ops-net')
+        self.ok_subnet(net, subnetpool_id=p['id'], cidr='10.140.1.0/24')
+        err = self.assertError(self.put(url + 'remove_prefixes', {'prefixes': ['10.140.0.0/23']}),
+                               400, 'IllegalSubnetPoolPrefixUpdate')
+        self.assertEqual(err['message'], 'Illegal update to prefixes: One or more the prefixes '
+                                         'to be removed is in use by a subnet.')
+        st, body = self.put(url + 'remove_prefixes', {'prefixes': ['10.140.0.0/24',
+                                                                  '10.141.0.128/25']})
+        self.assertEqual((st, body), (200, {'prefixes': ['10.140.1.0/24', '10.141.0.0/25']}))
+        # What the pool does not hold: nothing changes.
+        st, body = self.put(url + 'remove_prefixes', {'prefixes': ['192.168.0.0/16']})
+        self.assertEqual((st, body), (200, {'prefixes': ['10.140.1.0/24', '10.141.0.0/25']}))
+        self.assertEqual(self.get('/v2.0/subnetpools/' + p['id'])[1]['subnetpool']
+                         ['revision_number'], 2)
+        self.assertError(self.put(url + 'add_prefixes', {'prefixes': ['2001:db8::/64']}),
+                         400, 'PrefixVersionMismatch')
+        self.assertError(self.put(url + 'add_prefixes', {'prefixes': []}), 400,
+                         'HTTPBadRequest', 'Request body contains invalid data')
+        self.assertError(self.put(url + 'add_prefixes', {'prefixes': ['10.1.2.3/8']}), 400,
+                         'HTTPBadRequest', "isn't a recommended CIDR")
+        self.assertError(self.get(url + 'add_prefixes'), 405, 'HTTPMethodNotAllowed')
+        other = self.client('sp-ops-other')
+        self.assertError(other.put(url + 'add_prefixes', {'prefixes': ['10.142.0.0/24']}),
+                         404, 'SubnetPoolNotFound')
+        missing = '/v2.0/subnetpools/7d1c3a52-1a61-4e2b-9f0e-0c3b1c9d2a44/add_prefixes'
+        self.assertError(self.put(missing, {'prefixes': ['10.142.0.0/24']}), 404,
+                         'SubnetPoolNotFound')
 
     # ---------- subnets from a pool ----------
 
@@ -396,7 +434,8 @@ class SubnetPoolsTest(qhvtest.ServerTestCase):
         self.assertIn('subnetpools', [r['collection'] for r in body['resources']])
         st, body = self.get('/v2.0/extensions')
         aliases = {x['alias'] for x in body['extensions']}
-        self.assertTrue({'subnet_allocation', 'default-subnetpools'} <= aliases)
+        self.assertTrue({'subnet_allocation', 'default-subnetpools', 'subnetpool-prefix-ops'}
+                        <= aliases)
         st, body = self.get('/v2.0/extensions/subnet_allocation')
         self.assertEqual(body['extension']['name'], 'Subnet Allocation')
 
