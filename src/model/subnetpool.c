@@ -519,32 +519,18 @@ static int qsp_prefixes_body(const qj *body, qj **ret, qerr *e)
     return 0;
 }
 
-static int qsp_add_action(qop *op, qj *sp, const qj *body, qj **ret, qerr *e)
-{
-    qj *prefixes;
-    if (qsp_prefixes_body(body, &prefixes, e) < 0)
-        return -1;
-    int rc = qsp_add_prefixes(op, sp, prefixes, ret, e);
-    qj_free(prefixes);
-    return rc;
-}
-
-static int qsp_remove_action(qop *op, qj *sp, const qj *body, qj **ret, qerr *e)
-{
-    qj *prefixes;
-    if (qsp_prefixes_body(body, &prefixes, e) < 0)
-        return -1;
-    int rc = qsp_remove_prefixes(op, sp, prefixes, ret, e);
-    qj_free(prefixes);
-    return rc;
-}
-
 int qsubnetpool_prefixes_request(qmodel *m, const qctx *ctx, const char *id, bool add,
                                  const qj *body, qj **ret, qerr *e)
 {
-    return qres_action_request(m, ctx, &qres_subnetpool, id,
-                               add ? "add_prefixes" : "remove_prefixes", body,
-                               add ? qsp_add_action : qsp_remove_action, ret, e);
+    qj *prefixes;
+    *ret = NULL;
+    if (qsp_prefixes_body(body, &prefixes, e) < 0)
+        return -1;
+    int rc = qres_action_request(m, ctx, &qres_subnetpool, id,
+                                 add ? "add_prefixes" : "remove_prefixes", prefixes,
+                                 add ? qsp_add_prefixes : qsp_remove_prefixes, ret, e);
+    qj_free(prefixes);
+    return rc;
 }
 
 static const qattr qsp_attrs[] = {
