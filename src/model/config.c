@@ -95,6 +95,9 @@ static const qopt qconf_opts[] = {
       "Security groups per project"),
     O("quotas", "quota_security_group_rule", QOPT_INT, quota_security_group_rule, "100", -1,
       INT32_MAX, "Security group rules per project"),
+    O("quotas", "quota_rbac_policy", QOPT_INT, quota_rbac_policy, "10", -1, INT32_MAX,
+      "RBAC policies per project (the '*' policies of its shared and external networks "
+      "count)"),
     O("keystone_authtoken", "www_authenticate_uri", QOPT_STR, ks_www_authenticate_uri, "", 0, 0,
       "Keystone's public URI, named in 401 answers (WWW-Authenticate: Keystone uri=...); "
       "empty: auth_url"),

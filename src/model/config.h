@@ -64,6 +64,7 @@ typedef struct qconf {
     /* [quotas] */
     int64_t quota_network, quota_subnet, quota_port;
     int64_t quota_security_group, quota_security_group_rule;
+    int64_t quota_rbac_policy;
     /* [keystone_authtoken] (auth_strategy = keystone; keystonemiddleware's names) */
     char *ks_www_authenticate_uri;
     char *ks_auth_url;

@@ -16,6 +16,7 @@ static const qquota_res qquota_table[] = {
     {"port", "port", offsetof(qconf, quota_port)},
     {"security_group", "security_group", offsetof(qconf, quota_security_group)},
     {"security_group_rule", "security_group_rule", offsetof(qconf, quota_security_group_rule)},
+    {"rbac_policy", "rbac_policy", offsetof(qconf, quota_rbac_policy)},
 };
 
 static const char qquota_sql_get[] =

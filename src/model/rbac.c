@@ -405,6 +405,7 @@ const qresource qres_rbac_policy = {
     .attrs = qrbac_attrs,
     .nattrs = QHV_ARRAY_SIZE(qrbac_attrs),
     .parent_attr = "object_id",
+    .no_pagination = true,      /* Neutron's rbac-policies controller has none */
     .on_create = qrbac_on_create,
     .on_update = qrbac_on_update,
     .on_delete = qrbac_on_delete,

@@ -1068,6 +1068,11 @@ static int qlistspec_parse(const qctx *ctx, const qresource *r, const qquery *q,
     free(dirs);
     if (rc == 0 && max_limit > 0 && (s->limit == 0 || s->limit > max_limit))
         s->limit = max_limit;
+    if (r->no_pagination) {
+        s->limit = 0;
+        s->marker = NULL;
+        s->page_reverse = false;
+    }
     for (size_t j = 0; rc == 0 && j < s->nfilters; j++)
         if (r->parent_attr && !strcmp(s->filters[j].a->name, r->parent_attr) &&
             s->filters[j].n == 1)

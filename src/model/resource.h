@@ -74,6 +74,7 @@ struct qresource {
     bool has_tags;               /* standard-attr-tag applies */
     bool no_create;              /* POST on the collection is 405 (agents) */
     bool admin_only;             /* non-admins see nothing (agents) */
+    bool no_pagination;          /* limit/marker/page_reverse ignored (rbac-policies) */
     bool core;                   /* listed by GET /v2.0/ */
     /* Non-admin visibility beyond "own project": SQL on the resources row r,
      * with ?1 bound to the caller's project; NULL = own project only. */

@@ -9,7 +9,8 @@ import unittest
 
 import qhvtest
 
-RESOURCES = ('network', 'subnet', 'port', 'security_group', 'security_group_rule')
+RESOURCES = ('network', 'subnet', 'port', 'security_group', 'security_group_rule',
+             'rbac_policy')
 
 
 def over_quota_message(resource):
@@ -21,7 +22,7 @@ class QuotaDefaultsTest(qhvtest.ServerTestCase):
 
     def test_defaults(self):
         want = {'network': 100, 'subnet': 100, 'port': 500, 'security_group': 10,
-                'security_group_rule': 100}
+                'security_group_rule': 100, 'rbac_policy': 10}
         for path in ('/v2.0/quotas/q-defaults', '/v2.0/quotas/q-defaults/default'):
             st, body = self.get(path)
             self.assertEqual(st, 200, body)
@@ -44,7 +45,8 @@ class QuotaDefaultsTest(qhvtest.ServerTestCase):
             'subnet': {'limit': 100, 'used': 1, 'reserved': 0},
             'port': {'limit': 500, 'used': 1, 'reserved': 0},
             'security_group': {'limit': 10, 'used': 1, 'reserved': 0},
-            'security_group_rule': {'limit': 100, 'used': 4, 'reserved': 0}}})
+            'security_group_rule': {'limit': 100, 'used': 4, 'reserved': 0},
+            'rbac_policy': {'limit': 10, 'used': 0, 'reserved': 0}}})
         self.assertIsNotNone(sub)
         # Other projects' objects don't count.
         self.make_network(self.client('q-usage-other'))
@@ -64,9 +66,10 @@ quota_subnet = 4
 quota_port = 5
 quota_security_group = 3
 quota_security_group_rule = 12
+quota_rbac_policy = 2
 """
     CONF = {'network': 3, 'subnet': 4, 'port': 5, 'security_group': 3,
-            'security_group_rule': 12}
+            'security_group_rule': 12, 'rbac_policy': 2}
 
     def quota(self, project):
         st, body = self.get('/v2.0/quotas/' + project)

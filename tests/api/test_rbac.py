@@ -198,6 +198,27 @@ class RbacTest(qhvtest.ServerTestCase):
         self.assertEqual([(p['action'], p['target_tenant']) for p in self.policies(ext['id'])],
                          [('access_as_external', '*')])
 
+    def test_quota_and_no_pagination(self):
+        owner = self.client('rbac-q')
+        net = self.make_network(owner, name='rbac-q-net')
+        st, body = self.put('/v2.0/quotas/rbac-q', {'quota': {'rbac_policy': 2}})
+        self.assertEqual(st, 200, body)
+        # The network's own '*' policy counts (made by shared, never refused).
+        self.put('/v2.0/networks/' + net['id'], {'network': {'shared': True}})
+        self.policy(owner, net['id'], 'rbac-q-b')
+        err = self.assertError(owner.post('/v2.0/rbac-policies', {'rbac_policy': {
+            'object_type': 'network', 'object_id': net['id'], 'target_tenant': 'rbac-q-c',
+            'action': 'access_as_shared'}}), 409, 'OverQuota')
+        self.assertEqual(err['message'], "Quota exceeded for resources: ['rbac_policy'].")
+        st, body = owner.get('/v2.0/quotas/rbac-q/details')
+        self.assertEqual(body['quota']['rbac_policy'], {'limit': 2, 'used': 2, 'reserved': 0})
+        # Neutron's rbac-policies have no pagination: limit and marker are ignored.
+        st, body = owner.get('/v2.0/rbac-policies?limit=1&object_id=' + net['id'])
+        self.assertEqual((st, len(body['rbac_policies'])), (200, 2))
+        self.assertNotIn('rbac_policies_links', body)
+        st, body = owner.get('/v2.0/rbac-policies?sort_key=target_tenant&sort_dir=desc')
+        self.assertEqual([p['target_tenant'] for p in body['rbac_policies']], ['rbac-q-b', '*'])
+
     def test_listed_in_extensions(self):
         st, body = self.get('/v2.0/extensions/rbac-policies')
         self.assertEqual((st, body['extension']['name']), (200, 'RBAC Policies'))
