@@ -516,9 +516,11 @@ static const qattr qsub_attrs[] = {
      .flags = QA_POST | QA_NOFILTER | QA_NOSORT},
     {"allocation_pools", QA_LIST, QA_POST | QA_PUT | QA_NOFILTER, "null", 0, 0, NULL,
      qsub_check_pools, NULL},
-    {"host_routes", QA_LIST, QA_POST | QA_PUT | QA_NOFILTER | QA_NULL_EMPTY, "[]", 0, 0, NULL, qsub_check_routes,
+    {"host_routes", QA_LIST, QA_POST | QA_PUT | QA_NOFILTER | QA_NULL_EMPTY, "[]", 0, 0, NULL,
+     qsub_check_routes,
      NULL},
-    {"dns_nameservers", QA_LIST, QA_POST | QA_PUT | QA_NULL_EMPTY, "[]", 0, 0, NULL, qsub_check_dns, NULL},
+    {"dns_nameservers", QA_LIST, QA_POST | QA_PUT | QA_NULL_EMPTY, "[]", 0, 0, NULL,
+     qsub_check_dns, NULL},
     QATTR_DESCRIPTION,
     QATTR_STD,
     /* Hidden: a filter only (qsub_sql_filters). */

@@ -89,9 +89,9 @@ class KeystoneWalkthrough(unittest.TestCase):
         r = subprocess.run(['/bin/bash', '-ec', step4], env=env, capture_output=True, text=True,
                            timeout=300)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        r = subprocess.run([keystone_fixture.OPENSTACK, 'endpoint', 'list', '--service', 'network', '-f',
-                            'value', '-c', 'URL'], env=env, capture_output=True, text=True,
-                           timeout=120)
+        r = subprocess.run([keystone_fixture.OPENSTACK, 'endpoint', 'list', '--service',
+                            'network', '-f', 'value', '-c', 'URL'], env=env,
+                           capture_output=True, text=True, timeout=120)
         self.assertEqual(r.stdout.split(), ['http://127.0.0.1:%d' % api_port] * 3, r.stderr)
 
 
