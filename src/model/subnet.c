@@ -417,6 +417,8 @@ static int qsub_on_create(qop *op, qj *sub, qerr *e)
                                                "with cidr: %s for network: %s overlaps with "
                                                "another subnet.", qj_get_str(sub, "cidr"), nid);
     }
+    for (size_t i = 0; rc == 0 && i < qj_len(siblings); i++)
+        rc = qsubnetpool_check_affinity(sub, qj_at(siblings, i), e);
     qj_free(siblings);
     if (rc == 0) {
         qj_append(qj_get(net, "subnets"), qj_str(qj_get_str(sub, "id")));
@@ -528,10 +530,11 @@ static const qattr qsub_attrs[] = {
 };
 
 /* Neutron's subnets carry their network's shared flag as a hidden,
- * filterable attribute. */
+ * filterable attribute: shared with every project or, by an RBAC policy,
+ * with the caller's. */
 static const qsql_filter qsub_sql_filters[] = {
     {"shared", "(r.parent_id IN (SELECT n.id FROM resources n WHERE n.kind = 'network' AND "
-               "json_extract(n.body, '$.shared') = 1)) = %d"},
+               "json_extract(n.body, '$.shared') = 1) OR " QRBAC_PARENT_SHARED_SQL ") = %d"},
     {NULL, NULL},
 };
 

@@ -57,6 +57,19 @@ class NeutronParity(qhvtest.ServerTestCase):
         st, body = self.client('par-viewer').get('/v2.0/subnets?shared=true')
         self.assertEqual(st, 200, body)
         self.assertTrue({s1['id'], s2['id']} <= {s['id'] for s in body['subnets']})
+        # Shared with one project by an RBAC policy: shared for that project.
+        rbac = self.make_network(name='par-rbac')
+        s3 = self.make_subnet(rbac['id'], '10.61.4.0/24')
+        st, body = self.post('/v2.0/rbac-policies', {'rbac_policy': {
+            'object_type': 'network', 'object_id': rbac['id'], 'target_tenant': 'par-guest',
+            'action': 'access_as_shared'}})
+        self.assertEqual(st, 201, body)
+        st, body = self.client('par-guest').get('/v2.0/subnets?shared=true')
+        self.assertIn(s3['id'], {s['id'] for s in body['subnets']})
+        st, body = self.client('par-guest').get('/v2.0/subnets?shared=false')
+        self.assertNotIn(s3['id'], {s['id'] for s in body['subnets']})
+        st, body = self.client('par-viewer').get('/v2.0/subnets?shared=true')
+        self.assertNotIn(s3['id'], {s['id'] for s in body['subnets']})
         self.assertError(self.get('/v2.0/subnets?shared=maybe'), 400, 'HTTPBadRequest')
         self.assertError(self.post('/v2.0/subnets', {'subnet': {
             'network_id': private['id'], 'cidr': '10.61.3.0/24', 'ip_version': 4,
