@@ -643,10 +643,9 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
     if (qj_len(groups) && !secure)
         return qerr_set(e, QE_PS_NEEDS_NO_SG, "Port security must be enabled and port must have "
                                               "an IP address in order to use security groups.");
-    /* A port's groups are its own project's, even when an admin asks (as
-     * Neutron refuses a non-owner): another project's group would let that
-     * project rewrite this port's firewall, and its owner could no longer
-     * delete the group (409 on a port it cannot see). */
+    /* A port's groups are its own project's (Neutron's
+     * _get_security_groups_on_port: SecurityGroupNotFound for others), but
+     * an admin may name any project's, as Neutron lets it. */
     int stateful = -1;
     for (size_t i = 0; i < qj_len(groups); i++) {
         const char *gid = qj_as_str(qj_at(groups, i));
@@ -656,12 +655,9 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
             snprintf(e->msg, sizeof e->msg, "Security group %s does not exist", gid);
             return -1;
         }
-        bool own = !strcmp(qj_get_str(sg, "project_id"), project);
         bool mixed = stateful >= 0 && stateful != (int)qsg_stateful(sg);
         stateful = qsg_stateful(sg);
         qj_free(sg);
-        if (!own)
-            return qerr_set(e, QE_SG_NOT_FOUND, "Security group %s does not exist", gid);
         if (mixed)
             return qerr_set(e, QE_SG_CONFLICT, "Error Cannot apply both stateful and stateless "
                                                "security groups on the same port at the same "

@@ -813,38 +813,28 @@ class SecurityGroupTest(qhvtest.ServerTestCase):
         st, body = c.get('/v2.0/ports/' + p['id'])
         self.assertEqual(body['port']['security_groups'], [g2['id']])
 
-    def test_admin_cannot_put_another_projects_group_on_a_port(self):
-        # A port's groups are its project's, even for an admin: else the
-        # group's owner would control the port's firewall and could no
-        # longer delete its own group (409 on a port it cannot see).
+    def test_admin_may_put_another_projects_group_on_a_port(self):
+        # Neutron's _get_security_groups_on_port lets an admin name any
+        # project's group (context.is_admin); a member only its port's
+        # project's (SecurityGroupNotFound, as the member test above).
         a, b = self.project('adm-a'), self.project('adm-b')
         net = self.net_for(a, '10.67.0.0/24')
         ga = self.make_sg(a, 'ga')
         gb = self.make_sg(b, 'gb')
-        err = self.assertError(self.post('/v2.0/ports', {'port': {
-            'network_id': net['id'], 'project_id': 'sg-adm-a',
-            'security_groups': [ga['id'], gb['id']]}}), 404, 'SecurityGroupNotFound')
-        self.assertIn(gb['id'], err['message'])
-        # Nor on a port of the admin's own project.
-        admin_net = self.make_network(name='sg-adm-net')
-        self.make_subnet(admin_net['id'], '10.68.0.0/24')
-        self.assertError(self.post('/v2.0/ports', {'port': {
-            'network_id': admin_net['id'], 'security_groups': [gb['id']]}}), 404,
-            'SecurityGroupNotFound')
-        st, body = a.get('/v2.0/ports?network_id=' + net['id'])
-        self.assertEqual(body['ports'], [])
-        # The port's own project's group is fine for the admin.
-        p = self.make_port(net['id'], project_id='sg-adm-a', security_groups=[ga['id']])
-        self.assertEqual(p['security_groups'], [ga['id']])
-        self.assertError(self.put('/v2.0/ports/' + p['id'], {'port': {
-            'security_groups': [ga['id'], gb['id']]}}), 404, 'SecurityGroupNotFound')
+        p = self.make_port(net['id'], project_id='sg-adm-a',
+                           security_groups=[ga['id'], gb['id']])
+        self.assertEqual(sorted(p['security_groups']), sorted([ga['id'], gb['id']]))
+        # The group is in use: its owner cannot delete it, as in Neutron.
+        self.assertError(b.delete(SG + '/' + gb['id']), 409, 'SecurityGroupInUse')
+        st, body = self.put('/v2.0/ports/' + p['id'], {'port': {'security_groups': [ga['id']]}})
+        self.assertEqual(st, 200, body)
+        self.assertEqual(b.delete(SG + '/' + gb['id'])[0], 204)
+        # The port's project itself still may not.
+        gc = self.make_sg(self.project('adm-c'), 'gc')
+        self.assertError(a.put('/v2.0/ports/' + p['id'], {'port': {
+            'security_groups': [ga['id'], gc['id']]}}), 404, 'SecurityGroupNotFound')
         st, body = a.get('/v2.0/ports/' + p['id'])
         self.assertEqual(body['port']['security_groups'], [ga['id']])
-        st, body = self.get('/v2.0/ports?security_groups=' + gb['id'])
-        self.assertEqual(body['ports'], [])
-        # So the group's owner still deletes it.
-        st, body = b.delete(SG + '/' + gb['id'])
-        self.assertEqual(st, 204, body)
 
     def test_port_security_disabled_needs_no_groups(self):
         c = self.project('port-sec')
