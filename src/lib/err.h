@@ -50,6 +50,8 @@
     X(SG_RULE_DUP_POST,     409, "DuplicateSecurityGroupRuleInPost") \
     X(SG_IN_USE,            409, "SecurityGroupInUse") \
     X(SG_CONFLICT,          409, "SecurityGroupConflict") \
+    X(SG_NOT_SINGLE_GROUP,  400, "SecurityGroupNotSingleGroupRules") \
+    X(SG_NOT_SINGLE_TENANT, 400, "SecurityGroupRulesNotSingleTenant") \
     X(SG_DEFAULT_DELETE,    409, "SecurityGroupCannotRemoveDefault") \
     X(SG_PORT_RANGE,        400, "SecurityGroupInvalidPortRange") \
     X(SG_PORT_VALUE,        400, "SecurityGroupInvalidPortValue") \

@@ -277,9 +277,35 @@ static int qsg_load_usable(qop *op, const char *id, const char *project, qj **re
     return 0;
 }
 
+/* ML2 creates a bulk of rules natively: one group and one project per
+ * request (the rules this op made before this one). */
+static int qsg_rule_bulk_single(qop *op, const qj *rule, qerr *e)
+{
+    for (size_t k = 0; k < op->created.n && !op->internal; k++) {
+        qj *other;
+        qerr ignore;
+        if (qres_load(op, &qres_security_group_rule, op->created.v[k], &other, &ignore) < 0)
+            continue;   /* not a rule (a group's own rules are internal) */
+        bool same_group = !strcmp(qj_get_str(other, "security_group_id"),
+                                  qj_get_str(rule, "security_group_id"));
+        bool same_project = !strcmp(qj_get_str(other, "project_id"),
+                                    qj_get_str(rule, "project_id"));
+        qj_free(other);
+        if (!same_group)
+            return qerr_set(e, QE_SG_NOT_SINGLE_GROUP, "Only allowed to update rules for one "
+                                                       "security profile at a time");
+        if (!same_project)
+            return qerr_set(e, QE_SG_NOT_SINGLE_TENANT, "Multiple tenant_ids in bulk security "
+                                                        "group rule create not allowed");
+    }
+    return 0;
+}
+
 static int qsg_rule_on_create(qop *op, qj *rule, qerr *e)
 {
     const char *sgid = qj_get_str(rule, "security_group_id");
+    if (qsg_rule_bulk_single(op, rule, e) < 0)
+        return -1;
     qj *sg;
     if (qres_load(op, &qres_security_group, sgid, &sg, e) < 0)
         return -1;

@@ -269,6 +269,19 @@ class NeutronParity(qhvtest.ServerTestCase):
                                      'protocol': 'tcp', 'port_range_min': 22,
                                      'port_range_max': 22}}]})
         self.assertEqual(st, 201, body)
+        # One group and one project per bulk of rules (ML2's native bulk).
+        g2 = self.make_sg(c, 'w4')
+        rule = {'direction': 'egress', 'protocol': 'udp', 'port_range_min': 53,
+                'port_range_max': 53}
+        self.assertError(c.post(RULES, {'security_group_rules': [
+            dict(rule, security_group_id=g['id']), dict(rule, security_group_id=g2['id'])]}),
+            400, 'SecurityGroupNotSingleGroupRules')
+        self.assertError(self.post(RULES, {'security_group_rules': [
+            dict(rule, security_group_id=g['id']),
+            dict(rule, security_group_id=g['id'], protocol='tcp', project_id='par-other')]}),
+            400, 'SecurityGroupRulesNotSingleTenant')
+        st, body = c.get(SG + '/' + g['id'])
+        self.assertEqual(len(body['security_group']['security_group_rules']), 3)
         # Wrapped items are checked like any other: all or nothing.
         self.assertError(c.post('/v2.0/networks', {'networks': [
             {'network': {'name': 'ok'}}, {'network': {'bogus': 1}}]}), 400, 'HTTPBadRequest')
