@@ -4,6 +4,7 @@ what it stores and which status and error type it answers with."""
 import unittest
 
 import qhvtest
+import test_secgroups
 
 SG = '/v2.0/security-groups'
 RULES = '/v2.0/security-group-rules'
@@ -11,21 +12,10 @@ MISSING = '6b1f9d7e-2c1a-4d55-8a7e-0c4f4b0a9e13'
 
 
 class NeutronParity(qhvtest.ServerTestCase):
-
-    def rule(self, client, sgid, **attrs):
-        attrs.setdefault('direction', 'ingress')
-        attrs['security_group_id'] = sgid
-        return client.post(RULES, {'security_group_rule': attrs})
-
-    def make_rule(self, client, sgid, **attrs):
-        st, body = self.rule(client, sgid, **attrs)
-        self.assertEqual(st, 201, body)
-        return body['security_group_rule']
-
-    def make_sg(self, client, name):
-        st, body = client.post(SG, {'security_group': {'name': name}})
-        self.assertEqual(st, 201, body)
-        return body['security_group']
+    # test_secgroups' helpers (its class is not imported: its tests run there).
+    rule = test_secgroups.SecurityGroupTest.rule
+    make_rule = test_secgroups.SecurityGroupTest.make_rule
+    make_sg = test_secgroups.SecurityGroupTest.make_sg
 
     # ---- subnets: shared is a hidden, filterable attribute ----
 
