@@ -95,9 +95,9 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         return net
 
     @classmethod
-    def group(cls, project, name, rules):
+    def group(cls, project, name, rules, stateful=True):
         sg = cls.api('POST', '/v2.0/security-groups', {'security_group': {
-            'name': name, 'project_id': project}})['security_group']
+            'name': name, 'project_id': project, 'stateful': stateful}})['security_group']
         for r in rules:
             cls.api('POST', '/v2.0/security-group-rules', {'security_group_rule': dict(
                 r, security_group_id=sg['id'], ethertype='IPv4', project_id=project)})
@@ -172,6 +172,18 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         cls.s2.listen(8080)
         cls.s2.listen(9090)
         cls.s2.listen(7070)
+        # Stateless groups (stateful-security-group): the server lets in
+        # tcp/8080 and echo requests, the client nothing (yet); both send
+        # anything (a new group's egress rules).
+        stateless = cls.network('tenant-a', 'a-stateless', 'vlan', 105, '10.8.0.0/24')
+        cls.sl_client = cls.group('tenant-a', 'sl-client', [], stateful=False)
+        sl_server = cls.group('tenant-a', 'sl-server', [
+            {'direction': 'ingress', 'protocol': 'tcp', 'port_range_min': 8080,
+             'port_range_max': 8080},
+            {'direction': 'ingress', 'protocol': 'icmp', 'port_range_min': 8}], stateful=False)
+        cls.t1 = cls.vm('t1', h1, stateless, 'tenant-a', '10.8.0.11', [cls.sl_client])
+        cls.t2 = cls.vm('t2', h2, stateless, 'tenant-a', '10.8.0.12', [sl_server])
+        cls.t2.listen(8080)
         cls.wait_active([vm.port['id'] for vm in cls.lab.vms])
 
     @classmethod
@@ -410,6 +422,28 @@ class OvsDataplaneTest(qhvtest.ServerTestCase):
         self.assertEqual(self.s2.ping(self.s1.ip, count=2, wait=1), 0)
         # icmp echo (type 8) to s2 is allowed from its subnet.
         self.assertEqual(self.s1.ping(self.s2.ip, count=2), 2)
+
+    def test_stateless_groups_keep_no_state(self):
+        # The server takes the echo requests and the SYN, and answers (its
+        # egress is open), but without connection state nothing lets the
+        # answers into the client, which has no ingress rule.
+        self.assertEqual(self.t1.ping(self.t2.ip, count=2, wait=1), 0)
+        self.assertFalse(self.t1.tcp(self.t2.ip, 8080, timeout=0.5))
+        # A rule for the answers themselves opens the way back.
+        rule = self.api('POST', '/v2.0/security-group-rules', {'security_group_rule': {
+            'security_group_id': self.sl_client['id'], 'direction': 'ingress',
+            'ethertype': 'IPv4', 'remote_ip_prefix': '10.8.0.12/32',
+            'project_id': 'tenant-a'}})['security_group_rule']
+        try:
+            deadline = time.time() + 15
+            while time.time() < deadline and not self.t1.ping_once(self.t2.ip, wait=0.5):
+                pass
+            self.assertEqual(self.t1.ping(self.t2.ip, count=2), 2)
+            self.assertTrue(self.t1.tcp(self.t2.ip, 8080))
+            # The server's side is still by its rules only: 7070 is not one.
+            self.assertFalse(self.t1.tcp(self.t2.ip, 7070, timeout=0.5))
+        finally:
+            self.api('DELETE', '/v2.0/security-group-rules/' + rule['id'])
 
     def test_remote_group_membership_opens_access(self):
         self.assertFalse(self.s1.tcp(self.s2.ip, 9090, timeout=0.5))
