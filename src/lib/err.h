@@ -85,6 +85,7 @@
     X(RBAC_DUPLICATE,       409, "DuplicateRbacPolicy") \
     X(RBAC_ACTION,          400, "InvalidActionForType") \
     X(INVALID_SHARED,       409, "InvalidSharedSetting") \
+    X(SUBNETPOOL_AFFINITY,  400, "NetworkSubnetPoolAffinityError") \
     X(REVISION_MISMATCH,    412, "RevisionNumberConstraintFailed") \
     X(TOO_LARGE,            413, "HTTPRequestEntityTooLarge") \
     X(MEDIA_TYPE,           415, "HTTPUnsupportedMediaType") \

@@ -417,6 +417,8 @@ static int qsub_on_create(qop *op, qj *sub, qerr *e)
                                                "with cidr: %s for network: %s overlaps with "
                                                "another subnet.", qj_get_str(sub, "cidr"), nid);
     }
+    for (size_t i = 0; rc == 0 && i < qj_len(siblings); i++)
+        rc = qsubnetpool_check_affinity(sub, qj_at(siblings, i), e);
     qj_free(siblings);
     if (rc == 0) {
         qj_append(qj_get(net, "subnets"), qj_str(qj_get_str(sub, "id")));

@@ -431,6 +431,17 @@ int qsubnetpool_allocate(qop *op, qj *sub, qerr *e)
     return rc;
 }
 
+int qsubnetpool_check_affinity(const qj *sub, const qj *sibling, qerr *e)
+{
+    if (qsp_int(sub, "ip_version") != qsp_int(sibling, "ip_version"))
+        return 0;
+    const char *a = qj_get_str(sub, "subnetpool_id"), *b = qj_get_str(sibling, "subnetpool_id");
+    if ((!a && !b) || (a && b && !strcmp(a, b)))
+        return 0;
+    return qerr_set(e, QE_SUBNETPOOL_AFFINITY, "Subnets hosted on the same network must be "
+                                               "allocated from the same subnet pool.");
+}
+
 /* ---------- prefix operations ---------- */
 
 typedef struct qsp_probe {

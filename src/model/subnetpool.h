@@ -15,6 +15,9 @@ extern const qresource qres_subnetpool;
  * request-only prefixlen and use_default_subnetpool. A subnet without a
  * pool must have a cidr. */
 int qsubnetpool_allocate(qop *op, qj *sub, qerr *e);
+/* Neutron's rule for a new subnet beside a sibling on its network: of one
+ * IP version, both from the same pool or both from none (400). */
+int qsubnetpool_check_affinity(const qj *sub, const qj *sibling, qerr *e);
 
 /* PUT /v2.0/subnetpools/{id}/add_prefixes or remove_prefixes with
  * {"prefixes": [...]} (subnetpool-prefix-ops): the pool's prefixes grow, or

@@ -278,6 +278,26 @@ class SubnetPoolsTest(qhvtest.ServerTestCase):
                          400, 'InvalidInput')
         self.assertError(self.get('/v2.0/subnets?prefixlen=24'), 400, 'HTTPBadRequest')
 
+    def test_one_pool_per_network_and_version(self):
+        a = self.pool('sp-aff-a', ['10.150.0.0/16'], min_prefixlen=24)
+        b = self.pool('sp-aff-b', ['10.151.0.0/16'], min_prefixlen=24)
+        v6 = self.pool('sp-aff-6', ['2001:db8:150::/48'])
+        net = self.make_network(name='sp-aff-net')
+        self.ok_subnet(net, subnetpool_id=a['id'])
+        err = self.assertError(self.subnet(net, subnetpool_id=b['id']), 400,
+                               'NetworkSubnetPoolAffinityError')
+        self.assertEqual(err['message'], 'Subnets hosted on the same network must be allocated '
+                                         'from the same subnet pool.')
+        self.assertError(self.subnet(net, cidr='10.152.0.0/24'), 400,
+                         'NetworkSubnetPoolAffinityError')
+        # Another IP version is free to differ, and the same pool is fine.
+        self.ok_subnet(net, ip_version=6, subnetpool_id=v6['id'])
+        self.ok_subnet(net, subnetpool_id=a['id'])
+        plain = self.make_network(name='sp-aff-plain')
+        self.make_subnet(plain['id'], '10.153.0.0/24')
+        self.assertError(self.subnet(plain, subnetpool_id=a['id']), 400,
+                         'NetworkSubnetPoolAffinityError')
+
     def test_grown_pool_allocates_more(self):
         p = self.pool('sp-more', ['10.60.0.0/24'], min_prefixlen=24)
         net = self.make_network(name='sp-more-net')
@@ -344,10 +364,11 @@ class SubnetPoolsTest(qhvtest.ServerTestCase):
         # project's /24s in the admin's shared pool never add up.
         shared = self.pool('sp-quota-shared', ['10.82.0.0/16'], shared=True, min_prefixlen=23,
                            default_quota=256)
+        net2 = self.make_network(name='sp-quota-net2', project_id='sp-quota-proj')
         for _ in range(2):
-            st, body = self.subnet(net, client=owner, subnetpool_id=shared['id'], prefixlen=24)
+            st, body = self.subnet(net2, client=owner, subnetpool_id=shared['id'], prefixlen=24)
             self.assertEqual(st, 201, body)
-        self.assertError(self.subnet(net, client=owner, subnetpool_id=shared['id'],
+        self.assertError(self.subnet(net2, client=owner, subnetpool_id=shared['id'],
                                      prefixlen=23), 409, 'SubnetPoolQuotaExceeded')
         admin_net = self.make_network(name='sp-quota-admin-net')
         self.ok_subnet(admin_net, subnetpool_id=shared['id'], prefixlen=24)
