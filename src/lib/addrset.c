@@ -36,7 +36,8 @@ static void qaddrset_insert(qaddrset *s, size_t at, qhv_u128 lo, qhv_u128 hi)
         s->cap = s->cap ? s->cap * 2 : 8;
         s->r = xrealloc(s->r, s->cap * sizeof *s->r);
     }
-    memmove(&s->r[at + 1], &s->r[at], (s->n - at) * sizeof *s->r);
+    if (s->n > at)
+        memmove(&s->r[at + 1], &s->r[at], (s->n - at) * sizeof *s->r);
     s->r[at].lo = lo;
     s->r[at].hi = hi;
     s->n++;
@@ -60,7 +61,8 @@ void qaddrset_add(qaddrset *s, const qcidr *c)
             hi = s->r[j].hi;
         j++;
     }
-    memmove(&s->r[i], &s->r[j], (s->n - j) * sizeof *s->r);
+    if (j > i && s->n > j)
+        memmove(&s->r[i], &s->r[j], (s->n - j) * sizeof *s->r);
     s->n -= j - i;
     qaddrset_insert(s, i, lo, hi);
 }
@@ -77,7 +79,8 @@ void qaddrset_remove(qaddrset *s, const qcidr *c)
             continue;
         }
         qhv_u128 rlo = s->r[i].lo, rhi = s->r[i].hi;
-        memmove(&s->r[i], &s->r[i + 1], (s->n - i - 1) * sizeof *s->r);
+        if (s->n > i + 1)
+            memmove(&s->r[i], &s->r[i + 1], (s->n - i - 1) * sizeof *s->r);
         s->n--;
         if (rlo < lo)
             qaddrset_insert(s, i++, rlo, lo - 1);
