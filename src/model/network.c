@@ -183,5 +183,6 @@ const qresource qres_network = {
     .on_delete = qnet_on_delete,
     .after_create = qrbac_network_created,
     .on_show = qrbac_network_show,
+    .sql_filters = qrbac_network_sql_filters,
     .on_view = qaz_network_view,
 };

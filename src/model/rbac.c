@@ -384,6 +384,13 @@ void qrbac_network_show(const qmodel *m, const qctx *ctx, qj *net)
         qj_set(net, "shared", qj_bool(true));
 }
 
+const qsql_filter qrbac_network_sql_filters[] = {
+    {"shared", "(json_extract(r.body, '$.shared') = 1 OR r.id IN (SELECT p.parent_id FROM "
+               "resources p WHERE p.kind = 'rbac_policy' AND json_extract(p.body, '$.action') = "
+               "'access_as_shared' AND json_extract(p.body, '$.target_tenant') = ?2)) = %d"},
+    {NULL, NULL},
+};
+
 static const qattr qrbac_attrs[] = {
     QATTR_ID,
     {.name = "object_type", .kind = QA_STR, .flags = QA_POST | QA_REQUIRED, .max = 255,

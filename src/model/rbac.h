@@ -35,5 +35,8 @@ int qrbac_network_updated(qop *op, const qj *old, const qj *net, qerr *e);
 int qrbac_network_deleted(qop *op, const qj *net, qerr *e);
 /* The network's shared as Neutron shows it to ctx. */
 void qrbac_network_show(const qmodel *m, const qctx *ctx, qj *net);
+/* Networks' shared filter as Neutron's: shared with every project or, by a
+ * policy, with the caller's. */
+extern const qsql_filter qrbac_network_sql_filters[];
 
 #endif

@@ -434,8 +434,9 @@ static sqlite3_stmt *qres_visible_stmt(qstore *s, const qctx *ctx, const qresour
         return NULL;
     }
     sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
-    if (!ctx->is_admin)
-        sqlite3_bind_text(st, 2, ctx->project_id, -1, SQLITE_TRANSIENT);
+    /* Bound for admins too: SQL filters may ask about the caller's project
+     * (SQLITE_RANGE when nothing does, harmless). */
+    sqlite3_bind_text(st, 2, ctx->project_id, -1, SQLITE_TRANSIENT);
     if (id)
         sqlite3_bind_text(st, 3, id, -1, SQLITE_TRANSIENT);
     if (parent)

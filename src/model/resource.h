@@ -79,7 +79,9 @@ struct qresource {
     /* Non-admin visibility beyond "own project": SQL on the resources row r,
      * with ?1 bound to the caller's project; NULL = own project only. */
     const char *shared_sql;
-    const qsql_filter *sql_filters;  /* hidden attributes, {NULL}-terminated, or NULL */
+    /* Attributes filtered by SQL (hidden ones, or one that depends on the
+     * caller such as a network's shared), {NULL}-terminated, or NULL. */
+    const qsql_filter *sql_filters;
     /* Hooks, all optional, run inside the write transaction. */
     int (*on_create)(qop *op, qj *obj, qerr *e);
     /* After the insert (for dependents that reference the new row); stores

@@ -86,6 +86,13 @@ class RbacTest(qhvtest.ServerTestCase):
         self.assertIsNone(self.visible(stranger, net['id']))
         st, body = guest.get('/v2.0/networks?name=rbac-one')
         self.assertEqual([n['id'] for n in body['networks']], [net['id']])
+        # The shared filter sees it as each project does.
+        st, body = guest.get('/v2.0/networks?shared=true&name=rbac-one')
+        self.assertEqual([n['id'] for n in body['networks']], [net['id']])
+        st, body = owner.get('/v2.0/networks?shared=false&name=rbac-one')
+        self.assertEqual([n['id'] for n in body['networks']], [net['id']])
+        st, body = guest.get('/v2.0/networks?shared=false&name=rbac-one')
+        self.assertEqual(body['networks'], [])
         st, body = guest.get('/v2.0/subnets?network_id=' + net['id'])
         self.assertEqual([s['id'] for s in body['subnets']], [sub['id']])
         st, body = stranger.get('/v2.0/subnets?network_id=' + net['id'])
