@@ -182,7 +182,7 @@ const qresource qres_network = {
     .on_update = qnet_on_update,
     .on_delete = qnet_on_delete,
     .after_create = qrbac_network_created,
-    .on_show = qrbac_network_show,
-    .sql_filters = qrbac_network_sql_filters,
+    .on_show = qrbac_shared_show,
+    .sql_filters = qrbac_shared_sql_filters,
     .on_view = qaz_network_view,
 };

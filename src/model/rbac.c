@@ -2,6 +2,7 @@
  * for a network's sharing and external access. */
 #include "model/rbac.h"
 #include "model/resources.h"
+#include "model/subnetpool.h"
 #include "lib/util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,9 @@ static const char qrbac_sql_dup[] =
     "SELECT 1 FROM resources WHERE kind = 'rbac_policy' AND parent_id = ?1 "
     "AND json_extract(body, '$.action') = ?2 AND json_extract(body, '$.target_tenant') = ?3 "
     "AND id <> ?4 LIMIT 1";
+static const char qrbac_sql_pool_users[] =
+    "SELECT DISTINCT project_id FROM resources WHERE kind = 'subnet' "
+    "AND json_extract(body, '$.subnetpool_id') = ?1";
 static const char qrbac_sql_shared_with[] =
     "SELECT 1 FROM resources INDEXED BY resources_parent WHERE kind = 'rbac_policy' "
     "AND parent_id = ?1 AND json_extract(body, '$.action') = 'access_as_shared' "
@@ -25,13 +29,21 @@ static bool qrbac_is(const qj *pol, const char *key, const char *want)
     return v && !strcmp(v, want);
 }
 
-bool qrbac_shared_with(qstore *s, const char *network_id, const char *project)
+/* Policies are of networks or of subnet pools (rbac-subnetpool). */
+static bool qrbac_of_pool(const qj *pol) { return qrbac_is(pol, "object_type", "subnetpool"); }
+
+static const qresource *qrbac_res(const qj *pol)
+{
+    return qrbac_of_pool(pol) ? &qres_subnetpool : &qres_network;
+}
+
+bool qrbac_shared_with(qstore *s, const char *id, const char *project)
 {
     qerr e;
     sqlite3_stmt *st = qstore_stmt(s, qrbac_sql_shared_with, &e);
     if (!st || !project || !*project)
         return false;
-    sqlite3_bind_text(st, 1, network_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, project, -1, SQLITE_TRANSIENT);
     bool found = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_reset(st);
@@ -48,10 +60,13 @@ static int qrbac_check_type(qop *op, const qattr *a, qj **v, qerr *e)
     size_t n = strlen(s);
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
         n--;
-    if (n == 7 && !strncasecmp(s, "network", 7)) {
-        qj_free(*v);
-        *v = qj_str("network");
-        return 0;
+    static const char *const types[] = {"network", "subnetpool"};
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(types); i++) {
+        if (n == strlen(types[i]) && !strncasecmp(s, types[i], n)) {
+            qj_free(*v);
+            *v = qj_str(types[i]);
+            return 0;
+        }
     }
     return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: '%.200s' is not a valid "
                                          "RBAC object type", (*v)->u.str.s);
@@ -98,21 +113,22 @@ static int qrbac_check_ports(qop *op, const qj *net, const char *target, const c
 
 /* ---------- the network's flags ---------- */
 
-/* Sets the network's flag key to v when it differs (a dependent changed:
- * the network's revision moves). */
-static int qrbac_set_flag(qop *op, const char *nid, const char *key, bool v, qerr *e)
+/* Sets the object's flag key to v when it differs (a dependent changed:
+ * the object's revision moves). */
+static int qrbac_set_flag(qop *op, const qresource *r, const char *id, const char *key, bool v,
+                          qerr *e)
 {
-    qj *net;
-    if (qres_load(op, &qres_network, nid, &net, e) < 0)
+    qj *obj;
+    if (qres_load(op, r, id, &obj, e) < 0)
         return -1;
-    const qj *cur = qj_get(net, key);
+    const qj *cur = qj_get(obj, key);
     int rc = 0;
     if (!(qj_is(cur, QJ_BOOL) && cur->u.b == v)) {
-        qj_set(net, key, qj_bool(v));
-        qres_touch(op, net);
-        rc = qres_store(op, &qres_network, net, false, e);
+        qj_set(obj, key, qj_bool(v));
+        qres_touch(op, obj);
+        rc = qres_store(op, r, obj, false, e);
     }
-    qj_free(net);
+    qj_free(obj);
     return rc;
 }
 
@@ -136,18 +152,18 @@ static int qrbac_count(qop *op, const char *nid, const char *action, const char 
 
 /* After the policies of nid changed: shared is its '*' access_as_shared
  * policy; router:external stays while an access_as_external policy does. */
-static int qrbac_sync(qop *op, const char *nid, const char *skip_id, bool external_set,
-                      qerr *e)
+static int qrbac_sync(qop *op, const qresource *r, const char *nid, const char *skip_id,
+                      bool external_set, qerr *e)
 {
     size_t shared, external;
     if (qrbac_count(op, nid, QRBAC_SHARED, "*", skip_id, &shared, e) < 0 ||
         qrbac_count(op, nid, QRBAC_EXTERNAL, NULL, skip_id, &external, e) < 0)
         return -1;
-    if (qrbac_set_flag(op, nid, "shared", shared > 0, e) < 0)
+    if (qrbac_set_flag(op, r, nid, "shared", shared > 0, e) < 0)
         return -1;
     if (external || !external_set)
-        return external ? qrbac_set_flag(op, nid, "router:external", true, e) : 0;
-    return qrbac_set_flag(op, nid, "router:external", false, e);
+        return external ? qrbac_set_flag(op, r, nid, "router:external", true, e) : 0;
+    return qrbac_set_flag(op, r, nid, "router:external", false, e);
 }
 
 /* ---------- the policy's hooks ---------- */
@@ -155,31 +171,92 @@ static int qrbac_sync(qop *op, const char *nid, const char *skip_id, bool extern
 static int qrbac_check_action(const qj *pol, qerr *e)
 {
     const char *action = qj_get_str(pol, "action");
-    if (!strcmp(action, QRBAC_SHARED) || !strcmp(action, QRBAC_EXTERNAL))
+    bool pool = qrbac_of_pool(pol);
+    if (!strcmp(action, QRBAC_SHARED) || (!pool && !strcmp(action, QRBAC_EXTERNAL)))
         return 0;
-    return qerr_set(e, QE_RBAC_ACTION, "Invalid action '%.200s' for object type 'network'. "
-                                       "Valid actions: ('access_as_shared', "
-                                       "'access_as_external')", action);
+    return qerr_set(e, QE_RBAC_ACTION, "Invalid action '%.200s' for object type '%s'. Valid "
+                                       "actions: %s", action, pool ? "subnetpool" : "network",
+                    pool ? "('access_as_shared',)"
+                         : "('access_as_shared', 'access_as_external')");
 }
 
-/* The network a policy is about, if the caller may manage its policies. */
-static int qrbac_network(qop *op, const qj *pol, qj **ret, qerr *e)
+/* The object a policy is about, if the caller may manage its policies. */
+static int qrbac_object(qop *op, const qj *pol, qj **ret, qerr *e)
 {
-    const char *nid = qj_get_str(pol, "object_id");
-    if (qres_load(op, &qres_network, nid, ret, e) < 0)
+    const char *id = qj_get_str(pol, "object_id");
+    const qresource *r = qrbac_res(pol);
+    if (qres_load(op, r, id, ret, e) < 0)
         return -1;
     if (op->internal || qres_is_owner(op, *ret))
         return 0;
-    /* A network the caller sees (shared with it, external) but does not own. */
+    /* One the caller sees (shared with it, external) but does not own. */
     qerr ignore;
-    const qj *ext = qj_get(*ret, "router:external");
-    bool visible = qnet_usable(op, *ret, &ignore) == 1 || (qj_is(ext, QJ_BOOL) && ext->u.b);
+    const qj *ext = qj_get(*ret, "router:external"), *shared = qj_get(*ret, "shared");
+    bool visible = r == &qres_network
+                       ? qnet_usable(op, *ret, &ignore) == 1 || (qj_is(ext, QJ_BOOL) && ext->u.b)
+                       : (qj_is(shared, QJ_BOOL) && shared->u.b) ||
+                             qrbac_shared_with(op->m->store, id, op->ctx->project_id);
     qj_free(*ret);
     *ret = NULL;
     if (!visible)
-        return qres_notfound(&qres_network, nid, e);
+        return qres_notfound(r, id, e);
     return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: Only admins can "
-                                         "manipulate policies on networks they do not own");
+                                         "manipulate policies on %s they do not own",
+                    r == &qres_network ? "networks" : "objects");
+}
+
+/* Neutron's _validate_rbac_policy_delete for a subnet pool: the projects
+ * with subnets from it must keep access through another policy. */
+static int qrbac_check_pool_users(qop *op, const qj *pool, const char *target,
+                                  const char *skip_id, qerr *e)
+{
+    const char *id = qj_get_str(pool, "id");
+    qj *pols = NULL;
+    if (qres_children(op, &qres_rbac_policy, id, &pols, e) < 0)
+        return -1;
+    sqlite3_stmt *st = qstore_stmt(op->m->store, qrbac_sql_pool_users, e);
+    if (!st) {
+        qj_free(pols);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    bool star = false, in_use = false;
+    for (size_t j = 0; j < qj_len(pols); j++)
+        star |= qrbac_is(qj_at(pols, j), "action", QRBAC_SHARED) &&
+                qrbac_is(qj_at(pols, j), "target_tenant", "*") &&
+                !qrbac_is(qj_at(pols, j), "id", skip_id);
+    int src;
+    while (!in_use && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *proj = (const char *)sqlite3_column_text(st, 0);
+        if (strcmp(target, "*")) {
+            in_use = !star && proj && !strcmp(proj, target);
+            continue;
+        }
+        bool allowed = false;
+        for (size_t j = 0; j < qj_len(pols) && !allowed; j++) {
+            const qj *p = qj_at(pols, j);
+            allowed = qrbac_is(p, "action", QRBAC_SHARED) && !qrbac_is(p, "id", skip_id) &&
+                      proj && qrbac_is(p, "target_tenant", proj);
+        }
+        in_use = !allowed;
+    }
+    sqlite3_reset(st);
+    qj_free(pols);
+    if (in_use)
+        return qerr_set(e, QE_RBAC_IN_USE, "RBAC policy on object %s cannot be removed because "
+                                           "other objects depend on it.\nDetails: "
+                                           "project_id=%s", id, target);
+    return 0;
+}
+
+/* A project losing access to obj through policy pol (target was). */
+static int qrbac_check_users(qop *op, const qj *pol, const qj *obj, const char *was, qerr *e)
+{
+    if (!qrbac_is(pol, "action", QRBAC_SHARED) || !strcmp(was, qj_get_str(obj, "project_id")))
+        return 0;
+    if (qrbac_of_pool(pol))
+        return qrbac_check_pool_users(op, obj, was, qj_get_str(pol, "id"), e);
+    return qrbac_check_ports(op, obj, was, qj_get_str(pol, "id"), e);
 }
 
 static int qrbac_check_dup(qop *op, const qj *pol, qerr *e)
@@ -200,21 +277,21 @@ static int qrbac_check_dup(qop *op, const qj *pol, qerr *e)
 
 static int qrbac_on_create(qop *op, qj *pol, qerr *e)
 {
-    qj *net = NULL;
+    qj *obj = NULL;
     int rc = qrbac_check_action(pol, e);
     if (rc == 0)
-        rc = qrbac_network(op, pol, &net, e);
+        rc = qrbac_object(op, pol, &obj, e);
     if (rc == 0)
         rc = qrbac_check_dup(op, pol, e);
-    /* The network's own hooks made this one: its flags are already set. */
+    /* The object's own hooks made this one: its flags are already set. */
     if (rc == 0 && !op->internal) {
-        const char *nid = qj_get_str(pol, "object_id");
+        const char *id = qj_get_str(pol, "object_id");
         if (qrbac_is(pol, "action", QRBAC_EXTERNAL))
-            rc = qrbac_set_flag(op, nid, "router:external", true, e);
+            rc = qrbac_set_flag(op, &qres_network, id, "router:external", true, e);
         else if (qrbac_is(pol, "target_tenant", "*"))
-            rc = qrbac_set_flag(op, nid, "shared", true, e);
+            rc = qrbac_set_flag(op, qrbac_res(pol), id, "shared", true, e);
     }
-    qj_free(net);
+    qj_free(obj);
     return rc;
 }
 
@@ -222,38 +299,33 @@ static int qrbac_on_update(qop *op, const qj *old, qj *pol, const qj *changes, q
 {
     if (qrbac_is(old, "target_tenant", qj_get_str(pol, "target_tenant")))
         return 0;
-    qj *net = NULL;
-    int rc = qrbac_network(op, pol, &net, e);
+    qj *obj = NULL;
+    int rc = qrbac_object(op, pol, &obj, e);
     if (rc == 0)
         rc = qrbac_check_dup(op, pol, e);
     const char *was = qj_get_str(old, "target_tenant");
-    if (rc == 0 && qrbac_is(pol, "action", QRBAC_SHARED) &&
-        strcmp(was, qj_get_str(net, "project_id")) &&
-        strcmp(qj_get_str(pol, "target_tenant"), "*"))
-        rc = qrbac_check_ports(op, net, was, qj_get_str(pol, "id"), e);
-    /* Only one '*' policy per action: shared follows it. */
     bool star = qrbac_is(pol, "target_tenant", "*");
+    if (rc == 0 && !star)
+        rc = qrbac_check_users(op, pol, obj, was, e);
+    /* Only one '*' policy per action: shared follows it. */
     if (rc == 0 && qrbac_is(pol, "action", QRBAC_SHARED) && (star || !strcmp(was, "*")))
-        rc = qrbac_set_flag(op, qj_get_str(pol, "object_id"), "shared", star, e);
-    qj_free(net);
+        rc = qrbac_set_flag(op, qrbac_res(pol), qj_get_str(pol, "object_id"), "shared", star,
+                            e);
+    qj_free(obj);
     return rc;
 }
 
 static int qrbac_on_delete(qop *op, const qj *pol, qerr *e)
 {
-    const char *nid = qj_get_str(pol, "object_id");
-    qj *net;
-    if (qres_load(op, &qres_network, nid, &net, e) < 0)
+    const char *id = qj_get_str(pol, "object_id");
+    qj *obj;
+    if (qres_load(op, qrbac_res(pol), id, &obj, e) < 0)
         return -1;
-    int rc = 0;
-    if (qrbac_is(pol, "action", QRBAC_SHARED) &&
-        !qrbac_is(pol, "target_tenant", qj_get_str(net, "project_id")))
-        rc = qrbac_check_ports(op, net, qj_get_str(pol, "target_tenant"), qj_get_str(pol, "id"),
-                               e);
-    qj_free(net);
+    int rc = qrbac_check_users(op, pol, obj, qj_get_str(pol, "target_tenant"), e);
+    qj_free(obj);
     if (rc == 0)
-        rc = qrbac_sync(op, nid, qj_get_str(pol, "id"), qrbac_is(pol, "action", QRBAC_EXTERNAL),
-                        e);
+        rc = qrbac_sync(op, qrbac_res(pol), id, qj_get_str(pol, "id"),
+                        qrbac_is(pol, "action", QRBAC_EXTERNAL), e);
     return rc;
 }
 
@@ -266,14 +338,14 @@ static void qrbac_on_show(const qmodel *m, const qctx *ctx, qj *pol)
 
 /* ---------- network hooks ---------- */
 
-static int qrbac_make(qop *op, const qj *net, const char *action, qerr *e)
+static int qrbac_make(qop *op, const char *type, const qj *obj, const char *action, qerr *e)
 {
     qj *item = qj_object(), *ret = NULL;
-    qj_set(item, "object_type", qj_str("network"));
-    qj_set(item, "object_id", qj_str(qj_get_str(net, "id")));
+    qj_set(item, "object_type", qj_str(type));
+    qj_set(item, "object_id", qj_str(qj_get_str(obj, "id")));
     qj_set(item, "action", qj_str(action));
     qj_set(item, "target_tenant", qj_str("*"));
-    qj_set(item, "project_id", qj_str(qj_get_str(net, "project_id")));
+    qj_set(item, "project_id", qj_str(qj_get_str(obj, "project_id")));
     int rc = qres_create_one(op, &qres_rbac_policy, item, true, &ret, e);
     qj_free(item);
     qj_free(ret);
@@ -288,9 +360,9 @@ static bool qrbac_flag(const qj *net, const char *key)
 
 int qrbac_network_created(qop *op, qj *net, qerr *e)
 {
-    if (qrbac_flag(net, "shared") && qrbac_make(op, net, QRBAC_SHARED, e) < 0)
+    if (qrbac_flag(net, "shared") && qrbac_make(op, "network", net, QRBAC_SHARED, e) < 0)
         return -1;
-    if (qrbac_flag(net, "router:external") && qrbac_make(op, net, QRBAC_EXTERNAL, e) < 0)
+    if (qrbac_flag(net, "router:external") && qrbac_make(op, "network", net, QRBAC_EXTERNAL, e) < 0)
         return -1;
     return 0;
 }
@@ -361,14 +433,14 @@ int qrbac_network_updated(qop *op, const qj *old, const qj *net, qerr *e)
         if (rc == 0)
             rc = qrbac_drop(op, nid, QRBAC_SHARED, "*", e);
     } else if (!was && now) {
-        rc = qrbac_make(op, net, QRBAC_SHARED, e);
+        rc = qrbac_make(op, "network", net, QRBAC_SHARED, e);
     }
     was = qrbac_flag(old, "router:external");
     now = qrbac_flag(net, "router:external");
     if (rc == 0 && was && !now)
         rc = qrbac_drop(op, nid, QRBAC_EXTERNAL, NULL, e);
     else if (rc == 0 && !was && now)
-        rc = qrbac_make(op, net, QRBAC_EXTERNAL, e);
+        rc = qrbac_make(op, "network", net, QRBAC_EXTERNAL, e);
     return rc;
 }
 
@@ -377,17 +449,26 @@ int qrbac_network_deleted(qop *op, const qj *net, qerr *e)
     return qrbac_drop(op, qj_get_str(net, "id"), NULL, NULL, e);
 }
 
-void qrbac_network_show(const qmodel *m, const qctx *ctx, qj *net)
+int qrbac_subnetpool_created(qop *op, qj *pool, qerr *e)
 {
-    if (!qrbac_flag(net, "shared") &&
-        qrbac_shared_with(m->store, qj_get_str(net, "id"), ctx->project_id))
-        qj_set(net, "shared", qj_bool(true));
+    return qrbac_flag(pool, "shared") ? qrbac_make(op, "subnetpool", pool, QRBAC_SHARED, e) : 0;
 }
 
-const qsql_filter qrbac_network_sql_filters[] = {
-    {"shared", "(json_extract(r.body, '$.shared') = 1 OR r.id IN (SELECT p.parent_id FROM "
-               "resources p WHERE p.kind = 'rbac_policy' AND json_extract(p.body, '$.action') = "
-               "'access_as_shared' AND json_extract(p.body, '$.target_tenant') = ?2)) = %d"},
+int qrbac_subnetpool_deleted(qop *op, const qj *pool, qerr *e)
+{
+    return qrbac_drop(op, qj_get_str(pool, "id"), NULL, NULL, e);
+}
+
+void qrbac_shared_show(const qmodel *m, const qctx *ctx, qj *obj)
+{
+    if (!qrbac_flag(obj, "shared") &&
+        qrbac_shared_with(m->store, qj_get_str(obj, "id"), ctx->project_id))
+        qj_set(obj, "shared", qj_bool(true));
+}
+
+
+const qsql_filter qrbac_shared_sql_filters[] = {
+    {"shared", "(json_extract(r.body, '$.shared') = 1 OR " QRBAC_SHARED_WITH_SQL("r.id") ") = %d"},
     {NULL, NULL},
 };
 

@@ -1,5 +1,7 @@
 /* rbac: RBAC policies of networks (Neutron's rbac-policies extension):
- * access_as_shared and access_as_external to one project or to '*'.
+ * access_as_shared and access_as_external to one project or to '*'; and of
+ * subnet pools (rbac-subnetpool): access_as_shared, whose '*' policy is the
+ * pool's `shared` as the network's is.
  * A network's `shared` is its '*' access_as_shared policy (kept in the
  * network's document, so visibility stays one SQL condition) and, as shown
  * to a project, true also when a policy targets that project;
@@ -16,15 +18,17 @@ extern const qresource qres_rbac_policy;
 #define QRBAC_NETWORK_VISIBLE_SQL \
     "r.id IN (SELECT p.parent_id FROM resources p WHERE p.kind = 'rbac_policy' AND " \
     "json_extract(p.body, '$.target_tenant') IN (?2, '*'))"
-/* SQL on a row r whose parent_id is a network: an access_as_shared policy
- * of it targets the caller's project. */
-#define QRBAC_PARENT_SHARED_SQL \
-    "r.parent_id IN (SELECT p.parent_id FROM resources p WHERE p.kind = 'rbac_policy' AND " \
+/* SQL: an access_as_shared policy of the object whose id is column col
+ * targets the caller's project. */
+#define QRBAC_SHARED_WITH_SQL(col) \
+    col " IN (SELECT p.parent_id FROM resources p WHERE p.kind = 'rbac_policy' AND " \
     "json_extract(p.body, '$.action') = 'access_as_shared' AND " \
     "json_extract(p.body, '$.target_tenant') = ?2)"
+/* The same for a row r whose parent_id is a network. */
+#define QRBAC_PARENT_SHARED_SQL QRBAC_SHARED_WITH_SQL("r.parent_id")
 
-/* True if an access_as_shared policy of network_id targets project. */
-bool qrbac_shared_with(qstore *s, const char *network_id, const char *project);
+/* True if an access_as_shared policy of object id targets project. */
+bool qrbac_shared_with(qstore *s, const char *id, const char *project);
 
 /* Network hooks: after a network is created (its '*' policies for shared
  * and router:external), when shared or router:external change (policies
@@ -33,10 +37,14 @@ bool qrbac_shared_with(qstore *s, const char *network_id, const char *project);
 int qrbac_network_created(qop *op, qj *net, qerr *e);
 int qrbac_network_updated(qop *op, const qj *old, const qj *net, qerr *e);
 int qrbac_network_deleted(qop *op, const qj *net, qerr *e);
-/* The network's shared as Neutron shows it to ctx. */
-void qrbac_network_show(const qmodel *m, const qctx *ctx, qj *net);
-/* Networks' shared filter as Neutron's: shared with every project or, by a
+/* Subnet pool hooks: after create (its '*' policy when shared), before
+ * delete (its policies go). */
+int qrbac_subnetpool_created(qop *op, qj *pool, qerr *e);
+int qrbac_subnetpool_deleted(qop *op, const qj *pool, qerr *e);
+/* A network's or pool's shared as Neutron shows it to ctx. */
+void qrbac_shared_show(const qmodel *m, const qctx *ctx, qj *obj);
+/* Their shared filter as Neutron's: shared with every project or, by a
  * policy, with the caller's. */
-extern const qsql_filter qrbac_network_sql_filters[];
+extern const qsql_filter qrbac_shared_sql_filters[];
 
 #endif

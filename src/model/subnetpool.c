@@ -4,6 +4,7 @@
 #include "model/subnetpool.h"
 #include "model/subnet.h"
 #include "model/resources.h"
+#include "model/rbac.h"
 #include "lib/addrset.h"
 #include "lib/util.h"
 #include <math.h>
@@ -17,7 +18,10 @@ static const char qsp_sql_subnets[] =
 static const char qsp_sql_default[] =
     "SELECT id FROM resources WHERE kind = 'subnetpool' "
     "AND json_extract(body, '$.is_default') = 1 AND json_extract(body, '$.ip_version') = ?1 "
-    "AND id <> ?2 AND (?3 OR project_id = ?4 OR json_extract(body, '$.shared') = 1) "
+    "AND id <> ?2 AND (?3 OR project_id = ?4 OR json_extract(body, '$.shared') = 1 OR "
+    "id IN (SELECT parent_id FROM resources WHERE kind = 'rbac_policy' AND "
+    "json_extract(body, '$.action') = 'access_as_shared' AND "
+    "json_extract(body, '$.target_tenant') = ?4)) "
     "ORDER BY id LIMIT 1";
 
 static int64_t qsp_int(const qj *sp, const char *key)
@@ -241,12 +245,14 @@ static int qsp_on_delete(qop *op, const qj *sp, qerr *e)
     if (n)
         return qerr_set(e, QE_SUBNETPOOL_DELETE, "Unable to delete subnet pool: Subnet pool has "
                                                  "existing allocations.");
-    return 0;
+    return qrbac_subnetpool_deleted(op, sp, e);
 }
 
-/* Neutron shows the prefix lengths as strings. */
+/* Neutron shows the prefix lengths as strings, and shared as the caller
+ * has it. */
 static void qsp_on_show(const qmodel *m, const qctx *ctx, qj *sp)
 {
+    qrbac_shared_show(m, ctx, sp);
     static const char *const keys[] = {"default_prefixlen", "min_prefixlen", "max_prefixlen"};
     for (size_t i = 0; i < QHV_ARRAY_SIZE(keys); i++) {
         const qj *v = qj_get(sp, keys[i]);
@@ -322,7 +328,8 @@ static int qsp_resolve(qop *op, const qj *sub, bool use_default, const char *cid
     const qj *shared = qj_get(sp, "shared");
     const char *owner = qj_get_str(sp, "project_id");
     if (!op->ctx->is_admin && !(shared && shared->u.b) &&
-        strcmp(owner ? owner : "", qj_get_str(sub, "project_id"))) {
+        strcmp(owner ? owner : "", qj_get_str(sub, "project_id")) &&
+        !qrbac_shared_with(op->m->store, id, qj_get_str(sub, "project_id"))) {
         qj_free(sp);
         return qerr_set(e, QE_SUBNETPOOL_NOT_FOUND, "Subnet pool %s could not be found.", id);
     }
@@ -579,8 +586,10 @@ const qresource qres_subnetpool = {
     .initial_revision = 0,
     .has_tags = true,
     .core = true,
-    .shared_sql = "json_extract(r.body, '$.shared') = 1",
+    .shared_sql = "(json_extract(r.body, '$.shared') = 1 OR " QRBAC_SHARED_WITH_SQL("r.id") ")",
+    .sql_filters = qrbac_shared_sql_filters,
     .on_create = qsp_on_create,
+    .after_create = qrbac_subnetpool_created,
     .on_update = qsp_on_update,
     .on_delete = qsp_on_delete,
     .on_show = qsp_on_show,

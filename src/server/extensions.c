@@ -49,6 +49,8 @@ static const qext qext_table[] = {
      "Expose functions for quotas usage statistics per project"},
     {"rbac-policies", "RBAC Policies", "2015-06-17T12:15:12-00:00",
      "Allows creation and modification of policies that control tenant access to resources."},
+    {"rbac-subnetpool", "Add subnetpool type to RBAC", "2020-02-05T00:00:00-00:00",
+     "Add subnetpool type to RBAC"},
     {"revision-if-match", "If-Match constraints based on revision_number",
      "2016-12-11T00:00:00-00:00",
      "Extension indicating that If-Match based on revision_number is supported."},

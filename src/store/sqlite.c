@@ -92,6 +92,18 @@ static const char *const qstore_migrations[] = {
     " SELECT 'rbac_policy', uuid, project, id, json_object('id', uuid, 'object_type', 'network',"
     "  'object_id', id, 'target_tenant', '*', 'project_id', project, 'tenant_id', project,"
     "  'action', action), '' FROM u;"),
+    /* 7: the '*' access_as_shared policies of shared subnet pools made
+     * before rbac-subnetpool. */
+    ("WITH n(id, project, h) AS MATERIALIZED ("
+    "  SELECT id, project_id, lower(hex(randomblob(16))) FROM resources"
+    "  WHERE kind = 'subnetpool' AND json_extract(body, '$.shared') = 1),"
+    " u(id, project, uuid) AS MATERIALIZED ("
+    "  SELECT id, project, substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' ||"
+    "  substr(h, 14, 3) || '-8' || substr(h, 18, 3) || '-' || substr(h, 21, 12) FROM n)"
+    "INSERT INTO resources(kind, id, project_id, parent_id, body, host)"
+    " SELECT 'rbac_policy', uuid, project, id, json_object('id', uuid, 'object_type',"
+    "  'subnetpool', 'object_id', id, 'target_tenant', '*', 'project_id', project, 'tenant_id',"
+    "  project, 'action', 'access_as_shared'), '' FROM u;"),
 };
 
 static void qconn_free(qconn *c)

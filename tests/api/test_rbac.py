@@ -226,13 +226,67 @@ class RbacTest(qhvtest.ServerTestCase):
         st, body = owner.get('/v2.0/rbac-policies?sort_key=target_tenant&sort_dir=desc')
         self.assertEqual([p['target_tenant'] for p in body['rbac_policies']], ['rbac-q-b', '*'])
 
+    def test_subnetpool_policies(self):
+        owner, guest, stranger = (self.client('rbac-sp'), self.client('rbac-sp-b'),
+                                  self.client('rbac-sp-c'))
+        st, body = owner.post('/v2.0/subnetpools', {'subnetpool': {
+            'name': 'rbac-sp-pool', 'prefixes': ['10.160.0.0/16'], 'min_prefixlen': 24}})
+        self.assertEqual(st, 201, body)
+        pool = body['subnetpool']
+        url = '/v2.0/subnetpools/' + pool['id']
+
+        def post(client=owner, **over):
+            return client.post('/v2.0/rbac-policies', {'rbac_policy': dict(
+                {'object_type': 'subnetpool', 'object_id': pool['id'],
+                 'target_tenant': 'rbac-sp-b', 'action': 'access_as_shared'}, **over)})
+
+        err = self.assertError(post(action='access_as_external'), 400, 'InvalidActionForType')
+        self.assertEqual(err['message'], "Invalid action 'access_as_external' for object type "
+                                         "'subnetpool'. Valid actions: ('access_as_shared',)")
+        self.assertError(post(stranger), 404, 'SubnetPoolNotFound')
+        st, body = post()
+        self.assertEqual(st, 201, body)
+        pol = body['rbac_policy']
+        self.assertEqual((pol['object_type'], pol['object_id']), ('subnetpool', pool['id']))
+        # shared as each project sees it; the target sees and uses the pool.
+        self.assertIs(guest.get(url)[1]['subnetpool']['shared'], True)
+        self.assertIs(owner.get(url)[1]['subnetpool']['shared'], False)
+        self.assertError(stranger.get(url), 404, 'SubnetPoolNotFound')
+        st, body = guest.get('/v2.0/subnetpools?shared=true&name=rbac-sp-pool')
+        self.assertEqual([p['id'] for p in body['subnetpools']], [pool['id']])
+        self.assertError(post(guest, target_tenant='rbac-sp-c'), 400, 'InvalidInput',
+                         'Only admins can manipulate policies on objects they do not own')
+        net = self.make_network(guest, name='rbac-sp-net')
+        st, body = guest.post('/v2.0/subnets', {'subnet': {
+            'network_id': net['id'], 'ip_version': 4, 'subnetpool_id': pool['id']}})
+        self.assertEqual(st, 201, body)
+        sub = body['subnet']
+        err = self.assertError(owner.delete('/v2.0/rbac-policies/' + pol['id']), 409,
+                               'RbacPolicyInUse')
+        self.assertEqual(err['message'], 'RBAC policy on object %s cannot be removed because '
+                                         'other objects depend on it.\nDetails: '
+                                         'project_id=rbac-sp-b' % pool['id'])
+        self.assertEqual(guest.delete('/v2.0/subnets/' + sub['id'])[0], 204)
+        self.assertEqual(owner.delete('/v2.0/rbac-policies/' + pol['id'])[0], 204)
+        self.assertError(guest.get(url), 404, 'SubnetPoolNotFound')
+        # A shared pool is a '*' policy; the pool's policies go with it.
+        st, body = self.post('/v2.0/subnetpools', {'subnetpool': {
+            'name': 'rbac-sp-shared', 'prefixes': ['10.161.0.0/16'], 'shared': True}})
+        shared = body['subnetpool']
+        pols = self.policies(shared['id'])
+        self.assertEqual([(p['object_type'], p['target_tenant'], p['action']) for p in pols],
+                         [('subnetpool', '*', 'access_as_shared')])
+        self.assertEqual(self.delete('/v2.0/subnetpools/' + shared['id'])[0], 204)
+        self.assertEqual(self.policies(shared['id']), [])
+
     def test_listed_in_extensions(self):
         st, body = self.get('/v2.0/extensions/rbac-policies')
         self.assertEqual((st, body['extension']['name']), (200, 'RBAC Policies'))
         st, body = self.get('/v2.0/extensions')
         aliases = {x['alias'] for x in body['extensions']}
-        # Only networks: the other object types' aliases are not offered.
-        self.assertFalse({'rbac-address-scope', 'rbac-subnetpool', 'rbac-security-groups',
+        self.assertIn('rbac-subnetpool', aliases)
+        # Networks and subnet pools only: the other types' aliases are not offered.
+        self.assertFalse({'rbac-address-scope', 'rbac-security-groups',
                           'rbac-address-group'} & aliases)
 
 
