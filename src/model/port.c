@@ -363,45 +363,42 @@ static int qport_on_delete(qop *op, const qj *port, qerr *e)
 }
 
 /* fixed_ips=ip_address=X, fixed_ips=subnet_id=Y, fixed_ips=ip_address_substr=Z
- * (ip-substring-filtering), all of a request's at once (one per line): as
- * Neutron's join on the allocations, a port matches when one of its entries
- * has one of the addresses (if any given), one of the subnets (if any given)
- * and every substring. */
+ * (ip-substring-filtering), all of a request's at once (one per line). As
+ * Neutron's query: each kind given is a condition of its own on the port
+ * (one of its addresses is one of those given, one is on one of the
+ * subnets given, one contains one of the substrings), and the port must
+ * meet them all. */
 static int qport_filter_fixed_ips(const qj *v, const char *q)
 {
+    static const char *const kinds[] = {"ip_address=", "subnet_id=", "ip_address_substr="};
+    bool want[3] = {false, false, false}, has[3] = {false, false, false};
     char *copy = xstrdup(q), *save = NULL;
-    const char *lines[64];
-    size_t n = 0;
     int rc = 0;
     for (char *l = strtok_r(copy, "\n", &save); l && rc == 0; l = strtok_r(NULL, "\n", &save)) {
-        if (n == QHV_ARRAY_SIZE(lines) ||
-            (strncmp(l, "ip_address=", 11) && strncmp(l, "subnet_id=", 10) &&
-             strncmp(l, "ip_address_substr=", 18)))
+        int k = 0;
+        while (k < 3 && strncmp(l, kinds[k], strlen(kinds[k])))
+            k++;
+        if (k == 3) {
             rc = -1;
-        else
-            lines[n++] = l;
-    }
-    for (size_t i = 0; rc == 0 && v && i < qj_len(v); i++) {
-        const char *ip = qj_get_str(qj_at(v, i), "ip_address");
-        const char *sid = qj_get_str(qj_at(v, i), "subnet_id");
-        bool want_ip = false, has_ip = false, want_sub = false, has_sub = false, substr = true;
-        for (size_t k = 0; k < n; k++) {
-            const char *val = strchr(lines[k], '=') + 1;
-            if (!strncmp(lines[k], "ip_address_substr=", 18)) {
-                substr &= ip && strstr(ip, val) != NULL;
-            } else if (!strncmp(lines[k], "ip_address=", 11)) {
-                want_ip = true;
-                has_ip |= ip && !strcmp(ip, val);
-            } else {
-                want_sub = true;
-                has_sub |= sid && !strcmp(sid, val);
-            }
+            break;
         }
-        if ((!want_ip || has_ip) && (!want_sub || has_sub) && substr)
-            rc = 1;
+        const char *val = l + strlen(kinds[k]);
+        want[k] = true;
+        for (size_t i = 0; v && i < qj_len(v) && !has[k]; i++) {
+            const char *ip = qj_get_str(qj_at(v, i), "ip_address");
+            const char *sid = qj_get_str(qj_at(v, i), "subnet_id");
+            has[k] = k == 0 ? ip && !strcmp(ip, val)
+                   : k == 1 ? sid && !strcmp(sid, val)
+                            : ip && strstr(ip, val) != NULL;
+        }
     }
     free(copy);
-    return rc;
+    if (rc < 0)
+        return -1;
+    for (int k = 0; k < 3; k++)
+        if (want[k] && !has[k])
+            return 0;
+    return 1;
 }
 
 static const qattr qport_attrs[] = {

@@ -304,9 +304,9 @@ class NeutronParity(qhvtest.ServerTestCase):
 
 
 class IpSubstringFiltering(qhvtest.ServerTestCase):
-    """ip-substring-filtering: fixed_ips=ip_address_substr=... on ports, with
-    the other fixed_ips filters applied to the same address (Neutron joins
-    one allocation)."""
+    """ip-substring-filtering: fixed_ips=ip_address_substr=... on ports. Each
+    kind of fixed_ips filter is its own condition on the port, as in
+    Neutron's query (ML2's _get_ports_query: one fixed_ips.any() each)."""
 
     def test_substring_and_combinations(self):
         st, body = self.get('/v2.0/extensions/ip-substring-filtering')
@@ -328,18 +328,20 @@ class IpSubstringFiltering(qhvtest.ServerTestCase):
         self.assertEqual(ids('fixed_ips=ip_address_substr=2.15'), {p2['id'], p3['id']})
         self.assertEqual(ids('fixed_ips=ip_address_substr=.150'), {p2['id']})
         self.assertEqual(ids('fixed_ips=ip_address_substr=10.99'), set())
-        # The same allocation must match every kind of filter given.
+        # Several substrings: any of them.
+        self.assertEqual(ids('fixed_ips=ip_address_substr=.150&fixed_ips=ip_address_substr=1.7'),
+                         {p2['id'], p3['id']})
+        # Kinds together: each must hold, not necessarily on one address.
         self.assertEqual(ids('fixed_ips=ip_address_substr=.15&fixed_ips=subnet_id=' + a['id']),
-                         {p1['id']})
+                         {p1['id'], p3['id']})
         self.assertEqual(ids('fixed_ips=ip_address=10.73.1.7&fixed_ips=subnet_id=' + b['id']),
-                         set())
-        self.assertEqual(ids('fixed_ips=ip_address=10.73.1.7&fixed_ips=subnet_id=' + a['id']),
                          {p3['id']})
+        self.assertEqual(ids('fixed_ips=ip_address=10.73.1.15&fixed_ips=subnet_id=' + b['id']),
+                         set())
         # Several addresses or subnets: any of them.
         self.assertEqual(ids('fixed_ips=ip_address=10.73.1.7&fixed_ips=ip_address=10.73.2.150'),
                          {p2['id'], p3['id']})
         self.assertError(self.get('/v2.0/ports?fixed_ips=mac=1'), 400, 'HTTPBadRequest')
-
 
 
 class MultiProvider(qhvtest.ServerTestCase):
