@@ -38,9 +38,19 @@ int qsubnet_info_parse(const qj *s, qsubnet_info *ret)
     for (size_t i = 0; i < qj_len(pools); i++)
         if (qsub_pool_parse(qj_at(pools, i), ret->cidr.addr.family, &ret->pools[ret->npools]) == 0)
             ret->npools++;
-    const char *mode = qj_get_str(s, "ipv6_address_mode");
-    ret->auto_address = mode && (!strcmp(mode, "slaac") || !strcmp(mode, "dhcpv6-stateless"));
+    ret->auto_address = qsubnet_auto_address(s);
     return 0;
+}
+
+bool qsubnet_auto_address(const qj *s)
+{
+    static const char *const keys[] = {"ipv6_address_mode", "ipv6_ra_mode"};
+    for (size_t i = 0; i < QHV_ARRAY_SIZE(keys); i++) {
+        const char *m = qj_get_str(s, keys[i]);
+        if (m && (!strcmp(m, "slaac") || !strcmp(m, "dhcpv6-stateless")))
+            return true;
+    }
+    return false;
 }
 
 void qsubnet_info_free(qsubnet_info *s)
@@ -307,7 +317,7 @@ static int qsub_validate(qop *op, qj *sub, bool creating, qerr *e)
     if ((ra || am) && dhcp && !dhcp->u.b)
         return qsub_invalid(e, "ipv6_ra_mode or ipv6_address_mode cannot be set when "
                                "enable_dhcp is set to False.");
-    if (am && strcmp(am, "dhcpv6-stateful") && c.prefixlen != 64) {
+    if (qsubnet_auto_address(sub) && c.prefixlen != 64) {
         snprintf(msg, sizeof msg, "Invalid CIDR %s for IPv6 address mode. OpenStack uses the "
                                   "EUI-64 address format, which requires the prefix to be /64",
                  cidr);
@@ -445,8 +455,7 @@ static int qsub_on_delete(qop *op, const qj *sub, qerr *e)
     /* Neutron: router interfaces keep any subnet in use; on a subnet of
      * automatic (SLAAC, DHCPv6-stateless) addresses every other port just
      * loses its address there, on any other subnet only DHCP ports do. */
-    const char *mode = qj_get_str(sub, "ipv6_address_mode");
-    bool auto_address = mode && (!strcmp(mode, "slaac") || !strcmp(mode, "dhcpv6-stateless"));
+    bool auto_address = qsubnet_auto_address(sub);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {
         qj *port;

@@ -17,6 +17,9 @@ typedef struct qsubnet_info {
 
 /* Parses a stored subnet document; -1 if it is corrupt. */
 int qsubnet_info_parse(const qj *subnet, qsubnet_info *ret);
+/* Neutron's is_auto_address_subnet: its ipv6_address_mode or ipv6_ra_mode
+ * is slaac or dhcpv6-stateless (ports get EUI-64 addresses there). */
+bool qsubnet_auto_address(const qj *subnet);
 void qsubnet_info_free(qsubnet_info *s);
 /* True if a is a usable host address of the subnet (not the network
  * address, not the IPv4 broadcast). */

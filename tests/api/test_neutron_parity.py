@@ -225,6 +225,19 @@ class NeutronParity(qhvtest.ServerTestCase):
             # A subnet whose addresses are not automatic stays in use.
             self.assertError(self.delete('/v2.0/subnets/' + v4['id']), 409, 'SubnetInUse')
 
+    def test_ra_mode_alone_makes_automatic_addresses(self):
+        # Neutron's is_auto_address_subnet looks at ipv6_ra_mode too.
+        net = self.make_network(name='par-ra-only')
+        v6 = self.make_subnet(net['id'], '2001:db8:69::/64', ipv6_ra_mode='slaac')
+        port = self.make_port(net['id'], mac_address='fa:16:3e:00:69:01')
+        self.assertEqual(port['fixed_ips'], [{'subnet_id': v6['id'],
+                                              'ip_address': '2001:db8:69:0:f816:3eff:fe00:6901'}])
+        self.assertError(self.post('/v2.0/subnets', {'subnet': {
+            'network_id': net['id'], 'cidr': '2001:db8:6a::/80', 'ip_version': 6,
+            'ipv6_ra_mode': 'dhcpv6-stateless'}}), 400, 'InvalidInput', '/64')
+        st, body = self.delete('/v2.0/subnets/' + v6['id'])
+        self.assertEqual(st, 204, body)
+
     def test_router_interface_keeps_an_auto_address_subnet(self):
         net = self.make_network(name='par-auto-router')
         v6 = self.make_subnet(net['id'], '2001:db8:66::/64', ipv6_ra_mode='slaac',
