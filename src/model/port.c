@@ -260,8 +260,15 @@ static int qport_check_update_policy(qop *op, const qj *port, const qj *changes,
  * host plans carry the MAC, so the agents follow once the port binds. */
 static int qport_update_mac(qop *op, const qj *old, qj *port, bool readdress, qerr *e)
 {
-    const char *was = qj_get_str(old, "mac_address"), *mac = qj_get_str(port, "mac_address");
     const char *pid = qj_get_str(port, "id"), *nid = qj_get_str(port, "network_id");
+    if (qj_is(qj_get(port, "mac_address"), QJ_NULL)) {
+        /* port-mac-address-regenerate: null asks for a new generated MAC. */
+        char gen[QMAC_STRLEN];
+        if (qport_generate_mac(op, nid, gen, e) < 0)
+            return -1;
+        qj_set(port, "mac_address", qj_str(gen));
+    }
+    const char *was = qj_get_str(old, "mac_address"), *mac = qj_get_str(port, "mac_address");
     if (!strcmp(was, mac))
         return 0;
     const char *vif = qj_get_str(old, "binding:vif_type");
@@ -406,7 +413,8 @@ static const qattr qport_attrs[] = {
     QATTR_NAME,
     {"network_id", QA_UUID, QA_POST | QA_REQUIRED, NULL, 0, 0, NULL, NULL, NULL},
     QATTR_PROJECT,
-    {"mac_address", QA_STR, QA_POST | QA_PUT, "null", 0, 0, NULL, qport_check_mac, NULL},
+    {"mac_address", QA_STR, QA_POST | QA_PUT | QA_NULL, "null", 0, 0, NULL, qport_check_mac,
+     NULL},
     {"admin_state_up", QA_BOOL, QA_POST | QA_PUT, "true", 0, 0, NULL, NULL, NULL},
     {"status", QA_STR, 0, "\"DOWN\"", 0, 0, NULL, NULL, NULL},
     {"device_id", QA_STR, QA_POST | QA_PUT, "\"\"", 0, 255, NULL, NULL, NULL},

@@ -37,6 +37,8 @@ static const qext qext_table[] = {
      "Availability zone support for network."},
     {"pagination", "Pagination support", "2016-06-12T00:00:00-00:00",
      "Extension that indicates that pagination is enabled."},
+    {"port-mac-address-regenerate", "Neutron Port MAC address regenerate",
+     "2018-05-03T10:00:00-00:00", "Network port MAC address regenerate"},
     {"port-security", "Port Security", "2012-07-23T10:00:00-00:00",
      "Provides port security"},
     {"project-id", "project_id field enabled", "2016-09-09T09:09:09-09:09",

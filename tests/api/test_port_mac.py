@@ -52,7 +52,6 @@ class PortMacUpdate(qhvtest.ServerTestCase):
                                'MacAddressInUse')
         self.assertIn(other['mac_address'], err['message'])
         self.assertError(self.set_mac(port['id'], 'ff:ff:ff:ff:ff:ff'), 400, 'HTTPBadRequest')
-        self.assertError(self.set_mac(port['id'], None), 400, 'HTTPBadRequest')
         dhcp = self.make_port(net['id'], device_owner='network:dhcp')
         self.assertError(self.set_mac(dhcp['id'], 'fa:16:3e:00:70:02'), 409,
                          'UnsupportedPortDeviceOwner')
@@ -71,6 +70,16 @@ class PortMacUpdate(qhvtest.ServerTestCase):
         self.assertGreater(body['port']['revision_number'], port['revision_number'])
         self.make_port(net['id'], mac_address=port['mac_address'])
         self.assertEqual(sub['id'], body['port']['fixed_ips'][0]['subnet_id'])
+        # port-mac-address-regenerate: null is a new generated MAC.
+        st, body = self.get('/v2.0/extensions/port-mac-address-regenerate')
+        self.assertEqual(st, 200, body)
+        st, body = self.set_mac(port['id'], None)
+        self.assertEqual(st, 200, body)
+        self.assertNotIn(body['port']['mac_address'], ('fa:16:3e:00:70:03', port['mac_address']))
+        self.assertRegex(body['port']['mac_address'], r'^fa:16:3e(:[0-9a-f]{2}){3}$')
+        self.assertError(self.set_mac(own['id'], None, member), 403, 'PolicyNotAuthorized')
+        generated = self.make_port(net['id'], mac_address=None)
+        self.assertRegex(generated['mac_address'], r'^fa:16:3e(:[0-9a-f]{2}){3}$')
 
     def test_eui64_addresses_follow_the_mac(self):
         net = self.make_network(name='mac-slaac')
