@@ -73,7 +73,7 @@
     X(ADDRESS_SCOPE_NOT_FOUND, 404, "AddressScopeNotFound") \
     X(SUBNETPOOL_DELETE,    400, "SubnetPoolDeleteError") \
     X(SUBNETPOOL_QUOTA,     409, "SubnetPoolQuotaExceeded") \
-    X(SUBNET_ALLOC,         500, "SubnetAllocationError") \
+    X(SUBNET_ALLOC,         409, "SubnetAllocationError") \
     X(SUBNET_ALLOC_MIN,     400, "MinPrefixSubnetAllocationError") \
     X(SUBNET_ALLOC_MAX,     400, "MaxPrefixSubnetAllocationError") \
     X(SP_PREFIX_UPDATE,     400, "IllegalSubnetPoolPrefixUpdate") \

@@ -9,8 +9,9 @@ filters, sorting and pagination.
 
 Reference: Neutron 21 (neutron/ipam/subnet_alloc.py,
 neutron/db/db_base_plugin_v2.py, neutron_lib/api/definitions/subnetpool.py):
-the prefix lengths are shown as strings, an exhausted pool or a prefix
-outside it is a 500 SubnetAllocationError.
+the prefix lengths are shown as strings; an exhausted pool or a prefix
+outside it is a SubnetAllocationError, 409 here (Neutron's 500 is a server
+error on a client's request, docs/api.md).
 """
 import ipaddress
 import re
@@ -267,11 +268,11 @@ class SubnetPoolsTest(qhvtest.ServerTestCase):
         self.assertError(self.subnet(net, subnetpool_id='nope', cidr='10.50.0.0/24'),
                          400, 'HTTPBadRequest')
         self.assertError(self.subnet(net, subnetpool_id=p['id'], cidr='192.168.0.0/24'),
-                         500, 'SubnetAllocationError', 'Cannot allocate requested subnet')
+                         409, 'SubnetAllocationError', 'Cannot allocate requested subnet')
         self.ok_subnet(net, subnetpool_id=p['id'], prefixlen=25)
         self.ok_subnet(net, subnetpool_id=p['id'], prefixlen=25)
         err = self.assertError(self.subnet(net, subnetpool_id=p['id'], prefixlen=28),
-                               500, 'SubnetAllocationError')
+                               409, 'SubnetAllocationError')
         self.assertEqual(err['message'], 'Failed to allocate subnet: Insufficient prefix space '
                                          'to allocate subnet size /28.')
         self.assertError(self.subnet(net, subnetpool_id=p['id'], prefixlen='x'),
@@ -303,7 +304,7 @@ class SubnetPoolsTest(qhvtest.ServerTestCase):
         net = self.make_network(name='sp-more-net')
         self.ok_subnet(net, subnetpool_id=p['id'], prefixlen=24)
         self.assertError(self.subnet(net, subnetpool_id=p['id'], prefixlen=24),
-                         500, 'SubnetAllocationError')
+                         409, 'SubnetAllocationError')
         st, body = self.put('/v2.0/subnetpools/' + p['id'], {'subnetpool': {
             'prefixes': ['10.60.0.0/24', '10.60.1.0/24']}})
         self.assertEqual(st, 200, body)
