@@ -623,6 +623,16 @@ class OpenStackCliTest(qhvtest.ServerTestCase):
             self.assertIs(self.js('network', 'show', net['id'])['router:external'], False)
             self.assertNotIn(net['id'], [r['Object ID'] for r in
                                          self.js('network', 'rbac', 'list')])
+            # rbac-subnetpool: a pool shared by a policy.
+            pool = self.js('subnet', 'pool', 'create', 'cli-rbac-pool', '--pool-prefix',
+                           '10.122.0.0/16')
+            sp = self.js('network', 'rbac', 'create', '--type', 'subnetpool', '--action',
+                         'access_as_shared', '--target-all-projects', pool['id'])
+            self.assertEqual((sp['object_type'], sp['object_id']), ('subnetpool', pool['id']))
+            self.assertIs(self.js('subnet', 'pool', 'show', pool['id'])['shared'], True)
+            self.cli('network', 'rbac', 'delete', sp['id'])
+            self.assertIs(self.js('subnet', 'pool', 'show', pool['id'])['shared'], False)
+            self.cli('subnet', 'pool', 'delete', pool['id'])
         finally:
             self.cli('network', 'delete', net['id'])
 
