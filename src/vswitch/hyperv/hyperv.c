@@ -656,8 +656,8 @@ static qj *hv_capabilities(qvs *vs)
     qj_append(gaps, qj_str("IP source anti-spoofing (allowed_addresses): not enforced; MAC "
                            "spoofing protection, DHCP guard and router guard are"));
     qj_append(gaps, qj_str("ICMP type/code: rules naming them are left out (reported per port)"));
-    qj_append(gaps, qj_str("stateful ICMP and other non-TCP/UDP protocols: replies need a rule "
-                           "of the other direction"));
+    qj_append(gaps, qj_str("stateful ICMP and other non-TCP/UDP protocols (stateful security "
+                           "groups): replies need a rule of the other direction"));
     qj_set(c, "not_enforced", gaps);
     return c;
 }
