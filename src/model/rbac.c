@@ -1,5 +1,5 @@
-/* rbac: the rbac_policy resource for networks and what its policies mean
- * for a network's sharing and external access. */
+/* rbac: the rbac_policy resource for networks and subnet pools, and what
+ * its policies mean for their sharing and a network's external access. */
 #include "model/rbac.h"
 #include "model/resources.h"
 #include "model/subnetpool.h"
@@ -225,7 +225,7 @@ static int qrbac_check_pool_users(qop *op, const qj *pool, const char *target,
         star |= qrbac_is(qj_at(pols, j), "action", QRBAC_SHARED) &&
                 qrbac_is(qj_at(pols, j), "target_tenant", "*") &&
                 !qrbac_is(qj_at(pols, j), "id", skip_id);
-    int src;
+    int src = SQLITE_DONE;
     while (!in_use && (src = sqlite3_step(st)) == SQLITE_ROW) {
         const char *proj = (const char *)sqlite3_column_text(st, 0);
         if (strcmp(target, "*")) {
@@ -242,6 +242,8 @@ static int qrbac_check_pool_users(qop *op, const qj *pool, const char *target,
     }
     sqlite3_reset(st);
     qj_free(pols);
+    if (!in_use && src != SQLITE_DONE)
+        return qstore_fail(op->m->store, e, "subnet pool users");
     if (in_use)
         return qerr_set(e, QE_RBAC_IN_USE, "RBAC policy on object %s cannot be removed because "
                                            "other objects depend on it.\nDetails: "
