@@ -5,6 +5,7 @@
 #include "model/secgroup.h"
 #include "model/agent.h"
 #include "model/rewrite.h"
+#include "model/nova.h"
 #include "lib/util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -381,4 +382,5 @@ const qresource qres_port = {
     .on_update = qport_on_update,
     .on_delete = qport_on_delete,
     .may_write = qport_may_write,
+    .on_written = qnova_port_written,
 };

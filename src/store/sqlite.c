@@ -74,6 +74,13 @@ static const char *const qstore_migrations[] = {
     ("CREATE TABLE rewrite_pas(host TEXT NOT NULL, pa BLOB NOT NULL, port_id TEXT NOT NULL,"
     "  ca TEXT NOT NULL, pa_text TEXT NOT NULL, PRIMARY KEY(host, pa)) WITHOUT ROWID;"
     "CREATE INDEX rewrite_pas_port ON rewrite_pas(port_id);"),
+    /* 5: events for Nova, written in the transaction of the change that
+     * causes them and deleted once Nova has answered (store/outbox.h). */
+    ("CREATE TABLE nova_outbox(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  created INTEGER NOT NULL, name TEXT NOT NULL, server_uuid TEXT NOT NULL,"
+    "  tag TEXT NOT NULL, status TEXT NOT NULL DEFAULT '',"
+    "  attempts INTEGER NOT NULL DEFAULT 0, last_attempt INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT NOT NULL DEFAULT '');"),
 };
 
 static void qconn_free(qconn *c)
