@@ -180,7 +180,7 @@ class NovaEventsTest(qhvtest.ServerTestCase):
             f.write(hvm.AGENT_CONF.format(
                 host=name, url='http://127.0.0.1:%d' % self.server.port,
                 token=self.server.agent_token(name), pa='192.168.78.1', model=model,
-                state=os.path.join(d, name + '-intent.json'), version='10.0.17763'))
+                state=os.path.join(d, name + '-intent.json'), version='10.0.14393'))
         wmimodel('switch', 'add', 'external')
         log = open(os.path.join(d, name + '.log'), 'ab')
         self.procs.append((subprocess.Popen([AGENT, '--config-file', conf], stdout=log,
