@@ -162,7 +162,14 @@ class NovaEventsTest(qhvtest.ServerTestCase):
         h = Host(self, name, '192.168.77.%d' % (len(self.hosts) + 1))
         h.ctl('counters')
         self.hosts.append(h.start())
+        self.wait_agent(name)
         return h
+
+    def wait_agent(self, host):
+        """Nova schedules to a host whose agent is alive (a port bound
+        before is binding_failed, and Nova would get a failed event)."""
+        self.wait_for('the agent of %s' % host, lambda: [
+            a for a in self.get('/v2.0/agents?host=' + host)[1]['agents'] if a['alive']])
 
     def hyperv_host(self, name):
         """A hyperv agent on the WMI model; returns a function that runs
@@ -185,6 +192,7 @@ class NovaEventsTest(qhvtest.ServerTestCase):
         log = open(os.path.join(d, name + '.log'), 'ab')
         self.procs.append((subprocess.Popen([AGENT, '--config-file', conf], stdout=log,
                                             stderr=log), log))
+        self.wait_agent(name)
         return wmimodel
 
     def status(self, port_id):
@@ -239,8 +247,7 @@ class NovaEventsTest(qhvtest.ServerTestCase):
         port = self.nova_port(instance, host)
         pid = port['id']
         # Bound, no NIC yet: DOWN, and Nova hears nothing (it waits).
-        self.wait_for('the agent of %s' % host, lambda: self.get(
-            '/v2.0/agents?host=' + host)[1]['agents'])
+        self.assertNotEqual(port['binding:vif_type'], 'binding_failed')
         self.assertEqual(self.status(pid), 'DOWN')
         self.assertEqual(self.events(pid), [])
         t_nic = time.time()
