@@ -15,6 +15,12 @@ from test_agent_dummy import AGENT, QHVCTL, SERVER_CONF, Host
 import test_agent_hyperv_model as hvm
 
 PROJECT = 'order'
+# (network type, cidr, port attributes): with the project's default group (a
+# port's delete changes its members' address set), and without port
+# security (nothing but the port itself changes).
+CASES = (('vlan', '10.81.0.0/24', {}), ('nvgre', '10.82.0.0/24', {}),
+         ('vlan', '10.83.0.0/24', {'port_security_enabled': False, 'security_groups': []}),
+         ('nvgre', '10.84.0.0/24', {'port_security_enabled': False, 'security_groups': []}))
 
 
 class NovaOrderTest(qhvtest.ServerTestCase):
@@ -50,12 +56,12 @@ class NovaOrderTest(qhvtest.ServerTestCase):
         self.assertEqual(st, 201, sub)
         return net['network']
 
-    def nova_order(self, host, net, nic_add, nic_del, held):
+    def nova_order(self, host, net, nic_add, nic_del, held, **attrs):
         """Creates, binds, plugs (ACTIVE), unplugs (DOWN), deletes; held()
         lists what the switch and the agent's state still have of a port id."""
         st, body = self.post('/v2.0/ports', {'port': {
             'network_id': net['id'], 'project_id': PROJECT, 'device_owner': 'compute:nova',
-            'device_id': '5f0c1e2a-0000-4000-8000-000000000001'}})
+            'device_id': '5f0c1e2a-0000-4000-8000-000000000001', **attrs}})
         self.assertEqual(st, 201, body)
         pid = body['port']['id']
         st, body = self.put('/v2.0/ports/' + pid, {'port': {'binding:host_id': host}})
@@ -65,6 +71,8 @@ class NovaOrderTest(qhvtest.ServerTestCase):
         self.wait_for('ACTIVE on %s (%s)' % (host, net['name']),
                       lambda: self.status(pid) == 'ACTIVE', self.agent_log)
         self.assertTrue(held(pid))
+        self.assertTrue([h for h in held(pid) if h.startswith(('port/', 'intent:port/'))],
+                        held(pid))
         nic_del(pid)
         self.wait_for('DOWN', lambda: self.status(pid) == 'DOWN')
         self.assertEqual(self.delete('/v2.0/ports/' + pid)[0], 204)
@@ -87,10 +95,10 @@ class NovaOrderTest(qhvtest.ServerTestCase):
                 state = json.load(f)
             return [k for k in state['objects'] if pid in k] + \
                    [n for n in state['nics'] if n == pid]
-        for ntype, cidr in (('vlan', '10.81.0.0/24'), ('nvgre', '10.82.0.0/24')):
-            net = self.network('or-d-' + ntype, ntype, cidr)
+        for ntype, cidr, attrs in CASES:
+            net = self.network('or-d-' + cidr, ntype, cidr)
             self.nova_order('or-dummy', net, lambda p: h.ctl('nic', 'add', p),
-                            lambda p: h.ctl('nic', 'del', p), held)
+                            lambda p: h.ctl('nic', 'del', p), held, **attrs)
 
     def hyperv(self, name):
         self.log_name = name
@@ -123,11 +131,10 @@ class NovaOrderTest(qhvtest.ServerTestCase):
 
         def held(pid):
             out = []
-            try:
-                with open(intent) as f:
-                    out += [k for k in json.load(f) if pid in k]
-            except FileNotFoundError:
-                pass
+            with open(intent) as f:
+                state = json.load(f)
+            out += ['%s:%s' % (part, k) for part in ('intent', 'own')
+                    for k in state.get(part, {}) if pid in k]
             for cls in ('Msvm_EthernetPortAllocationSettingData',
                         'MSFT_NetVirtualizationLookupRecordSettingData'):
                 out += [cls for i in json.loads(wm('dump', cls))
@@ -137,8 +144,7 @@ class NovaOrderTest(qhvtest.ServerTestCase):
 
     def test_hyperv_vlan_and_nvgre(self):
         wm, held = self.hyperv('or-hv')
-        for i, (ntype, cidr) in enumerate((('vlan', '10.83.0.0/24'),
-                                           ('nvgre', '10.84.0.0/24'))):
-            net = self.network('or-h-' + ntype, ntype, cidr)
+        for i, (ntype, cidr, attrs) in enumerate(CASES):
+            net = self.network('or-h-' + cidr, ntype, cidr)
             self.nova_order('or-hv', net, lambda p: wm('nic', 'add', p, 'FA163E0008%02X' % i),
-                            lambda p: wm('nic', 'del', p), held)
+                            lambda p: wm('nic', 'del', p), held, **attrs)
