@@ -17,18 +17,6 @@ static const char qoutbox_sql_failure[] =
     "UPDATE nova_outbox SET attempts = attempts + 1, last_attempt = ?2, last_error = ?3 "
     "WHERE id = ?1";
 
-static int64_t qoutbox_scalar(qstore *s, const char *sql, qerr *e)
-{
-    sqlite3_stmt *st = qstore_stmt(s, sql, e);
-    if (!st)
-        return -1;
-    int64_t v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return v < 0 ? qstore_fail(s, e, "nova outbox") : v;
-}
-
 /* Runs sql with one integer parameter to completion. */
 static int qoutbox_run_id(qstore *s, const char *sql, int64_t id, qerr *e)
 {
@@ -41,7 +29,7 @@ static int qoutbox_run_id(qstore *s, const char *sql, int64_t id, qerr *e)
     return rc == SQLITE_DONE ? 0 : qstore_fail(s, e, "nova outbox");
 }
 
-int64_t qoutbox_count(qstore *s, qerr *e) { return qoutbox_scalar(s, qoutbox_sql_count, e); }
+int64_t qoutbox_count(qstore *s, qerr *e) { return qstore_query_i64(s, qoutbox_sql_count, e); }
 
 static void qoutbox_text(char *out, size_t n, sqlite3_stmt *st, int col)
 {
@@ -80,7 +68,7 @@ int qoutbox_list(qstore *s, qoutbox_event *out, size_t n, qerr *e)
 int qoutbox_add(qstore *s, const qoutbox_event *ev, int64_t max, qoutbox_event *dropped, qerr *e)
 {
     memset(dropped, 0, sizeof *dropped);
-    int64_t span = qoutbox_scalar(s, qoutbox_sql_span, e);
+    int64_t span = qstore_query_i64(s, qoutbox_sql_span, e);
     if (span < 0)
         return -1;
     if (span >= max) {

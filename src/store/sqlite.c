@@ -421,9 +421,9 @@ static const char qstore_sql_rev[] = "SELECT value FROM meta WHERE key='revision
 static const char qstore_sql_bump[] =
     "UPDATE meta SET value=value+1 WHERE key='revision' RETURNING value";
 
-int64_t qstore_bump_revision(qstore *s, qerr *e)
+int64_t qstore_query_i64(qstore *s, const char *sql, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(s, qstore_sql_bump, e);
+    sqlite3_stmt *st = qstore_stmt(s, sql, e);
     if (!st)
         return -1;
     int64_t v = -1;
@@ -431,9 +431,11 @@ int64_t qstore_bump_revision(qstore *s, qerr *e)
         v = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     if (v < 0)
-        return qstore_fail(s, e, "bump revision");
+        return qstore_fail(s, e, sql);
     return v;
 }
+
+int64_t qstore_bump_revision(qstore *s, qerr *e) { return qstore_query_i64(s, qstore_sql_bump, e); }
 
 int64_t qstore_revision(qstore *s)
 {
