@@ -180,7 +180,10 @@ class Relay:
                         self.send_header(k, v)
                 self.send_header('Content-Length', str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except OSError:
+                    pass        # the caller went away (a server being stopped)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
 
