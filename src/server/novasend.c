@@ -409,7 +409,8 @@ qj *qnovasend_status(qnovasend *s, qmodel *m)
     qj *o = qj_object();
     qerr e;
     qj_set(o, "enabled", qj_bool(s != NULL));
-    int64_t pending = s ? qoutbox_count(m->store, &e) : 0;
+    /* Read even when no Nova is configured: events an earlier run left. */
+    int64_t pending = qoutbox_count(m->store, &e);
     qj_set(o, "pending", qj_int(pending < 0 ? 0 : pending));
     qj_set(o, "sent", qj_int(s ? atomic_load(&s->sent) : 0));
     qj_set(o, "rejected", qj_int(s ? atomic_load(&s->rejected) : 0));
@@ -435,7 +436,7 @@ int qnovasend_outbox(qnovasend *s, qmodel *m, size_t limit, qj **ret, qerr *e)
 {
     *ret = NULL;
     qoutbox_event *evs = xcalloc(limit ? limit : 1, sizeof *evs);
-    int n = s ? qoutbox_list(m->store, evs, limit, e) : 0;
+    int n = qoutbox_list(m->store, evs, limit, e);
     if (n < 0) {
         free(evs);
         return -1;

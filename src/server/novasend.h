@@ -24,7 +24,8 @@ typedef struct qnovasend qnovasend;
 qnovasend *qnovasend_start(qmodel *m);
 void qnovasend_stop(qnovasend *s);
 /* {"enabled", "endpoint", "sent", "rejected", "dropped", "failed_attempts",
- * "pending", "last_error", "last_answer_at"}; s may be NULL (not configured). */
+ * "pending", "last_error", "last_answer_at"}; s may be NULL (not configured:
+ * "pending" still counts what an earlier run left in the outbox). */
 qj *qnovasend_status(qnovasend *s, qmodel *m);
 /* The status plus "events": up to limit pending events, oldest first. */
 int qnovasend_outbox(qnovasend *s, qmodel *m, size_t limit, qj **ret, qerr *e);

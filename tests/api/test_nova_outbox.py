@@ -13,6 +13,7 @@ import signal
 import subprocess
 import threading
 import time
+import unittest
 import uuid
 
 import qhvtest
@@ -526,3 +527,33 @@ class SurvivesKill(NovaCase):
     def delivered_at_least_once(self, tag):
         self.wait_for('an attempt for ' + tag, lambda: self.nova.events(tag),
                       self.server.read_log)
+
+
+class ConfigErrors(unittest.TestCase):
+    """A [nova] that names a Nova but cannot work stops the server at start."""
+
+    def refused(self, extra):
+        s = qhvtest.Server(extra)
+        try:
+            with self.assertRaises(RuntimeError) as cm:
+                s.start()
+            return str(cm.exception)
+        finally:
+            s.cleanup()
+
+    def test_bad_nova_sections(self):
+        cases = [
+            ('[nova]\nendpoint_override = http://127.0.0.1:1/v2.1\n',
+             'auth_type = password needs auth_url, username, password and project_name'),
+            ('[nova]\nauth_type = admin_token\nendpoint_override = http://127.0.0.1:1/v2.1\n',
+             'auth_type = admin_token needs token'),
+            ('[nova]\nauth_type = none\nauth_url = http://127.0.0.1:1/v3\n',
+             'auth_type = none needs endpoint_override'),
+            ('[nova]\nauth_type = kerberos\n', "auth_type: 'kerberos' is not supported"),
+            ('[nova]\nendpoint_type = publicURL\n', "endpoint_type: 'publicURL' is not"),
+            ('[nova]\nauth_type = none\nendpoint_override = ftp://nova/v2.1\n',
+             "'ftp://nova/v2.1' is not an http:// or https:// URL"),
+        ]
+        for extra, want in cases:
+            with self.subTest(extra=extra):
+                self.assertIn(want, self.refused(extra))
