@@ -62,7 +62,8 @@ def nova_schema_errors(bodies):
 class FakeNova:
     """POST /v2.1/os-server-external-events answered as told: 'ok' (200),
     'per_event' (codes by server_uuid in self.codes, 207 if any is not 200),
-    an int (that status for the whole request), or 'hang' (until released)."""
+    an int (that status for the whole request), 'once401' (401, then 'ok'),
+    or 'hang' (until released)."""
 
     def __init__(self):
         self.mode = 'ok'
@@ -88,6 +89,10 @@ class FakeNova:
                 if mode == 'hang':
                     fake.release.wait(120)
                     mode = 'ok'
+                if mode == 'once401':           # a token Nova no longer takes
+                    with fake.lock:
+                        fake.mode = 'ok'
+                    mode = 401
                 status = 200
                 out = []
                 for ev in body['events']:
