@@ -321,6 +321,10 @@ static void *qnovasend_main(void *arg)
         pthread_mutex_unlock(&s->lock);
         if (stop)
             break;
+        /* Batches start send_events_interval apart: counted from this
+         * batch's start, so Nova's own time to answer is not added to the
+         * wait of the events that come meanwhile. */
+        uint64_t started = qhv_now_us();
         qns_result r = qnovasend_batch(s);
         if (r == QNS_STOPPED)
             break;
@@ -331,7 +335,7 @@ static void *qnovasend_main(void *arg)
                 QLOG_I("nova", "Nova answers again after %d failed attempts", failures);
             failures = 0;
             recheck = true;      /* more may have come meanwhile, or more than a batch */
-            not_before = qhv_now_us() + (uint64_t)s->c->send_events_interval * 1000000u;
+            not_before = started + (uint64_t)s->c->send_events_interval * 1000000u;
         } else {
             failures++;
             int64_t delay = failures >= 30 ? s->c->nova_retry_max_interval

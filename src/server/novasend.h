@@ -2,9 +2,9 @@
  * wakes when a commit recorded events (model->on_nova_events) and at start
  * (what a previous run left pending), sends the oldest pending events in
  * one POST /os-server-external-events, and removes them from the outbox once
- * Nova has answered; then it lets send_events_interval pass before the next
- * batch (Neutron's batching: the first event goes at once, the following
- * ones together). Nova or Keystone failing delays events with back-off; an
+ * Nova has answered; the next batch starts send_events_interval after this
+ * one started (Neutron's batching: the first event goes at once, the
+ * following ones together). Nova or Keystone failing delays events with back-off; an
  * answer about the events themselves (404, 422, ...) ends them. Delivery is
  * at least once: a crash between Nova's answer and the removal sends again.
  *

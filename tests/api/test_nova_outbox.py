@@ -464,9 +464,10 @@ class Batching(FakeNovaCase):
         (ta, _), = self.delivered(a['id'])
         self.report('nb-h1', [(b['id'], 'ACTIVE')])
         (tb, _), = self.delivered(b['id'])
-        # The second batch waits out the interval after the first (a lower
-        # bound: a slow machine only makes the gap longer).
-        self.assertGreaterEqual(tb - ta, self.interval - 0.1)
+        # Batches start the interval apart (a lower bound: a slow machine
+        # only makes the gap longer; the margin is for the first request's
+        # connection, which the second reuses).
+        self.assertGreaterEqual(tb - ta, self.interval - 0.5)
 
 
 class Bounded(NovaCase):
