@@ -22,7 +22,6 @@ Usage: bench/nova_bench.py [--build DIR] [--ports 200] [--hosts 10]
 """
 import argparse
 import os
-import shutil
 import signal
 import subprocess
 import sys

@@ -9,7 +9,6 @@ import json
 import re
 import os
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'api'))
