@@ -215,6 +215,22 @@ class EventsRecorded(NovaCase):
         self.assertEqual({e['server_uuid'] for e in evs}, {vm})
         self.assertEqual(evs, sorted(evs, key=lambda e: e['id']))
 
+    def test_port_moved_to_another_host(self):
+        net = self.net('10.88.0.0/24')
+        self.report('nv-m1')
+        self.report('nv-m2')
+        p = self.vm_port(net, 'nv-m1')
+        self.report('nv-m1', [(p['id'], 'ACTIVE')])
+        # Nova moves it (resize, cold migration): DOWN until the new host has it.
+        st, body = self.put('/v2.0/ports/' + p['id'], {'port': {'binding:host_id': 'nv-m2'}})
+        self.assertEqual((st, body['port']['status']), (200, 'DOWN'))
+        self.report('nv-m1', [(p['id'], 'ACTIVE')])         # the old host no longer speaks
+        self.assertEqual(self.get('/v2.0/ports/' + p['id'])[1]['port']['status'], 'DOWN')
+        self.report('nv-m2', [(p['id'], 'ACTIVE')])
+        self.assertEqual(self.pending(p['id']), [
+            ('network-vif-plugged', 'completed'), ('network-vif-unplugged', 'completed'),
+            ('network-vif-plugged', 'completed')])
+
     def test_port_deleted_while_active(self):
         net = self.net('10.82.0.0/24')
         self.report('nv-h2')
