@@ -374,7 +374,7 @@ class NovaAnswers(FakeNovaCase):
         with self.nova.lock:
             req = [r for r in self.nova.requests if any(e.get('tag') == p['id']
                                                         for e in r[2]['events'])][0]
-        headers, body, path = req[1], req[2], req[3]
+        headers, path = req[1], req[3]
         self.assertEqual(path, '/v2.1/os-server-external-events')
         self.assertEqual(headers.get('X-Auth-Token'), 'admin:admin')
         self.assertEqual(headers.get('OpenStack-API-Version'), 'compute 2.1')
