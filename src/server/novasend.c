@@ -209,8 +209,12 @@ static qns_result qnovasend_batch(qnovasend *s)
     qoutbox_event *evs = xcalloc(QNOVA_BATCH, sizeof *evs);
     int n = qoutbox_list(st, evs, QNOVA_BATCH, &e);
     if (n <= 0) {
-        if (n < 0)
-            QLOG_E("nova", "cannot read the outbox: %s (retried)", e.msg);
+        if (n < 0) {
+            char why[sizeof s->last_error];
+            snprintf(why, sizeof why, "cannot read the outbox: %.400s", e.msg);
+            qnovasend_set(s, s->last_error, sizeof s->last_error, why);
+            atomic_fetch_add(&s->failed_attempts, 1);
+        }
         free(evs);
         return n < 0 ? QNS_FAILED : QNS_IDLE;
     }
