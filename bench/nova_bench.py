@@ -57,27 +57,14 @@ def percentile(xs, p):
 
 def run_one(args, ks, nova, instances, interval):
     import qhvtest
-    conf = """
-[DEFAULT]
-notify_nova_on_port_status_changes = true
-notify_nova_on_port_data_changes = true
-send_events_interval = {interval}
+    conf = nova.qhv_conf(interval) + """
 [quotas]
 quota_port = -1
 [agent]
 auth_token = bench-secret
 report_interval = 10
 agent_down_time = 600
-[nova]
-auth_type = password
-auth_url = {url}/v3
-username = nova
-password = {password}
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-region_name = RegionOne
-""".format(interval=interval, url=ks.url, password=nova.password)
+"""
     server = qhvtest.Server(conf).start()
     c = qhvtest.Client(server.port)
     agents = []

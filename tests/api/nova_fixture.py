@@ -83,6 +83,24 @@ project_domain_name = Default
 """
 
 
+QHV_CONF = """
+[DEFAULT]
+notify_nova_on_port_status_changes = true
+notify_nova_on_port_data_changes = true
+send_events_interval = {interval}
+[nova]
+auth_type = password
+auth_url = {url}/v3
+username = nova
+password = {password}
+project_name = service
+user_domain_name = Default
+project_domain_name = Default
+region_name = RegionOne
+endpoint_type = public
+"""
+
+
 def check_installed():
     """As keystone_fixture.check_installed: SkipTest only if Nova has no
     package candidate here; installable but missing is a failure."""
@@ -219,7 +237,8 @@ class Relay:
             answers = (r['answer'] or {}).get('events') if isinstance(r['answer'], dict) else None
             for i, e in enumerate(r['sent'] or []):
                 a = answers[i] if answers and i < len(answers) else {}
-                out.append(dict(e, code=a.get('code', r['status']), http=r['status'], t=r['t']))
+                out.append(dict(e, code=a.get('code', r['status']), http=r['status'], t=r['t'],
+                                token=r['token']))
         return out
 
 
@@ -339,6 +358,14 @@ class Nova:
                 'service_id': svc['service']['id'], 'interface': iface, 'region_id': 'RegionOne',
                 'url': self.relay_url + '/v2.1'}})
         self._write_conf()
+
+    def qhv_conf(self, send_events_interval=2, **nova_opts):
+        """qhv-server's configuration for this Nova (docs/nova.md): every
+        event on, Nova's service user, Nova found in Keystone's catalogue;
+        nova_opts are more [nova] options."""
+        return QHV_CONF.format(interval=send_events_interval, url=self.ks.url,
+                               password=self.password) + ''.join(
+                                   '%s = %s\n' % kv for kv in nova_opts.items())
 
     @property
     def relay_url(self):

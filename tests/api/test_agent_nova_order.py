@@ -23,6 +23,42 @@ CASES = (('vlan', '10.81.0.0/24', {}), ('nvgre', '10.82.0.0/24', {}),
          ('nvgre', '10.84.0.0/24', {'port_security_enabled': False, 'security_groups': []}))
 
 
+class HypervModelAgent:
+    """A qhv-agent of host name on the hyperv backend over a WMI model in
+    case.server's directory (a vSwitch 'external', the provider NIC at index
+    13): wm(...) runs `qhvctl wmimodel MODEL ...`, intent is the backend's
+    state file, stop() ends the agent."""
+
+    def __init__(self, case, name, pa, version='10.0.14393'):
+        d = case.server.dir
+        self.case = case
+        self.model = os.path.join(d, name + '-model.json')
+        self.intent = os.path.join(d, name + '-intent.json')
+        conf = os.path.join(d, name + '.conf')
+        with open(conf, 'w') as f:
+            f.write(hvm.AGENT_CONF.format(
+                host=name, url='http://127.0.0.1:%d' % case.server.port,
+                token=case.server.agent_token(name), pa=pa, model=self.model,
+                state=self.intent, version=version))
+        self.wm('switch', 'add', 'external')
+        self.wm('netadapter', 'add', '13', 'Ethernet 2', '00155D000D01')
+        self.log = open(os.path.join(d, name + '.log'), 'ab')
+        self.proc = subprocess.Popen([AGENT, '--config-file', conf], stdout=self.log,
+                                     stderr=self.log)
+
+    def wm(self, *args):
+        out = subprocess.run([QHVCTL, 'wmimodel', self.model] + list(args),
+                             capture_output=True, text=True)
+        self.case.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+        self.log.close()
+
+
 class NovaOrderTest(qhvtest.ServerTestCase):
     extra_conf = SERVER_CONF
     wait_timeout = 30.0
@@ -102,45 +138,20 @@ class NovaOrderTest(qhvtest.ServerTestCase):
 
     def hyperv(self, name):
         self.log_name = name
-        d = self.server.dir
-        model = os.path.join(d, name + '-model.json')
-        intent = os.path.join(d, name + '-intent.json')
-
-        def wm(*args):
-            out = subprocess.run([QHVCTL, 'wmimodel', model] + list(args), capture_output=True,
-                                 text=True)
-            self.assertEqual(out.returncode, 0, out.stderr)
-            return out.stdout
-        conf = os.path.join(d, name + '.conf')
-        with open(conf, 'w') as f:
-            f.write(hvm.AGENT_CONF.format(
-                host=name, url='http://127.0.0.1:%d' % self.server.port,
-                token=self.server.agent_token(name), pa='192.168.79.2', model=model,
-                state=intent, version='10.0.14393'))
-        wm('switch', 'add', 'external')
-        wm('netadapter', 'add', '13', 'Ethernet 2', '00155D000D01')   # the provider NIC
-        log = open(os.path.join(d, name + '.log'), 'ab')
-        p = subprocess.Popen([AGENT, '--config-file', conf], stdout=log, stderr=log)
-
-        def stop():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                p.wait(10)
-            log.close()
-        self.stops.append(stop)
+        a = HypervModelAgent(self, name, '192.168.79.2')
+        self.stops.append(a.stop)
 
         def held(pid):
-            out = []
-            with open(intent) as f:
+            with open(a.intent) as f:
                 state = json.load(f)
-            out += ['%s:%s' % (part, k) for part in ('intent', 'own')
-                    for k in state.get(part, {}) if pid in k]
+            out = ['%s:%s' % (part, k) for part in ('intent', 'own')
+                   for k in state.get(part, {}) if pid in k]
             for cls in ('Msvm_EthernetPortAllocationSettingData',
                         'MSFT_NetVirtualizationLookupRecordSettingData'):
-                out += [cls for i in json.loads(wm('dump', cls))
+                out += [cls for i in json.loads(a.wm('dump', cls))
                         if pid in (i.get('ElementName'), i.get('VMName'))]
             return out
-        return wm, held
+        return a.wm, held
 
     def test_hyperv_vlan_and_nvgre(self):
         wm, held = self.hyperv('or-hv')

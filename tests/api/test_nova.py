@@ -21,7 +21,6 @@ Skipped only if Nova or Keystone cannot be installed on this machine;
 installable but not installed is a failure (`make check` installs them).
 """
 import json
-import os
 import signal
 import subprocess
 import threading
@@ -33,7 +32,7 @@ import keystone_fixture
 import nova_fixture
 import qhvtest
 from test_agent_dummy import AGENT, QHVCTL, SERVER_CONF, Host
-import test_agent_hyperv_model as hvm
+from test_agent_nova_order import HypervModelAgent
 
 KS = NOVA = None
 INSTANCES = []          # instance uuids with a host, one per scenario
@@ -93,33 +92,14 @@ def tearDownModule():
         KS.cleanup()
 
 
-def nova_conf():
-    return """
-[DEFAULT]
-notify_nova_on_port_status_changes = true
-notify_nova_on_port_data_changes = true
-send_events_interval = 1
-[nova]
-auth_type = password
-auth_url = {url}/v3
-username = nova
-password = {password}
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-region_name = RegionOne
-endpoint_type = public
-retry_max_interval = 2
-""".format(url=KS.url, password=NOVA.password)
-
-
 class NovaEventsTest(qhvtest.ServerTestCase):
     wait_timeout = 60.0
     tools = (AGENT, QHVCTL)
 
     @classmethod
     def setUpClass(cls):
-        cls.extra_conf = SERVER_CONF + nova_conf()
+        cls.extra_conf = SERVER_CONF + NOVA.qhv_conf(send_events_interval=1,
+                                                          retry_max_interval=2)
         super().setUpClass()
         cls.net = cls._net()
 
@@ -137,16 +117,13 @@ class NovaEventsTest(qhvtest.ServerTestCase):
 
     def setUp(self):
         self.hosts = []
-        self.procs = []
+        self.stops = []
 
     def tearDown(self):
         for h in self.hosts:
             h.stop()
-        for p, log in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                p.wait(10)
-            log.close()
+        for stop in self.stops:
+            stop()
         agents = self.get('/v2.0/agents')[1]['agents']
         for a in agents:
             self.delete('/v2.0/agents/' + a['id'])
@@ -172,28 +149,11 @@ class NovaEventsTest(qhvtest.ServerTestCase):
             a for a in self.get('/v2.0/agents?host=' + host)[1]['agents'] if a['alive']])
 
     def hyperv_host(self, name):
-        """A hyperv agent on the WMI model; returns a function that runs
-        `qhvctl wmimodel MODEL ...`."""
-        d = self.server.dir
-        model = os.path.join(d, name + '-model.json')
-
-        def wmimodel(*args):
-            out = subprocess.run([QHVCTL, 'wmimodel', model] + list(args),
-                                 capture_output=True, text=True)
-            self.assertEqual(out.returncode, 0, out.stderr)
-            return out.stdout
-        conf = os.path.join(d, name + '.conf')
-        with open(conf, 'w') as f:
-            f.write(hvm.AGENT_CONF.format(
-                host=name, url='http://127.0.0.1:%d' % self.server.port,
-                token=self.server.agent_token(name), pa='192.168.78.1', model=model,
-                state=os.path.join(d, name + '-intent.json'), version='10.0.14393'))
-        wmimodel('switch', 'add', 'external')
-        log = open(os.path.join(d, name + '.log'), 'ab')
-        self.procs.append((subprocess.Popen([AGENT, '--config-file', conf], stdout=log,
-                                            stderr=log), log))
+        """A hyperv agent on the WMI model; returns its wmimodel function."""
+        a = HypervModelAgent(self, name, '192.168.78.1')
+        self.stops.append(a.stop)
         self.wait_agent(name)
-        return wmimodel
+        return a.wm
 
     def status(self, port_id):
         st, body = self.get('/v2.0/ports/' + port_id)
@@ -213,6 +173,7 @@ class NovaEventsTest(qhvtest.ServerTestCase):
         else:
             self.assertEqual(ev.get('status'), status, ev)
         self.assertEqual(ev['code'], code, ev)
+        self.assertTrue(ev['token'], ev)      # a Keystone token of Nova's service user
         if code == 200:
             self.assertTrue(NOVA.accepted(name, tag, ev['server_uuid']),
                             'Nova did not log the event %s:%s' % (name, tag))

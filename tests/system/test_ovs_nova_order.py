@@ -83,6 +83,15 @@ class OvsNovaOrderTest(qhvtest.ServerTestCase):
                          % (ofport, ofport, ofport, ofport))
         return [f for f in self.h.flows() if mac in f or pat.search(f)]
 
+    def vlan_net(self, name, vlan):
+        net = self.api('POST', '/v2.0/networks', {'network': {
+            'name': name, 'project_id': 'nova-order', 'provider:network_type': 'vlan',
+            'provider:physical_network': 'physnet1', 'provider:segmentation_id': vlan}})['network']
+        self.api('POST', '/v2.0/subnets', {'subnet': {
+            'network_id': net['id'], 'cidr': '10.61.0.0/24', 'ip_version': 4,
+            'project_id': 'nova-order'}})
+        return net
+
     def nova_boot(self, name, net, ip):
         """Nova's order: create, bind, plug; returns the VM once ACTIVE."""
         port = self.api('POST', '/v2.0/ports', {'port': {
@@ -101,12 +110,7 @@ class OvsNovaOrderTest(qhvtest.ServerTestCase):
         return int(self.h.vsctl('get', 'Interface', vm.tap, 'ofport').strip())
 
     def test_nic_first_then_port_delete_leaves_nothing(self):
-        net = self.api('POST', '/v2.0/networks', {'network': {
-            'name': 'order-vlan', 'project_id': 'nova-order', 'provider:network_type': 'vlan',
-            'provider:physical_network': 'physnet1', 'provider:segmentation_id': 161}})['network']
-        self.api('POST', '/v2.0/subnets', {'subnet': {
-            'network_id': net['id'], 'cidr': '10.61.0.0/24', 'ip_version': 4,
-            'project_id': 'nova-order'}})
+        net = self.vlan_net('order-vlan', 161)
         keep = self.nova_boot('ok1', net, 11)
         gone = self.nova_boot('ok2', net, 12)
         pid, mac, ofport = gone.port['id'], gone.mac, self.ofport(gone)
@@ -127,12 +131,7 @@ class OvsNovaOrderTest(qhvtest.ServerTestCase):
         self.assertIn(keep.mac, '\n'.join(self.h.flows()))
 
     def test_nic_gone_takes_its_flows_while_the_port_stays(self):
-        net = self.api('POST', '/v2.0/networks', {'network': {
-            'name': 'order-vlan2', 'project_id': 'nova-order', 'provider:network_type': 'vlan',
-            'provider:physical_network': 'physnet1', 'provider:segmentation_id': 162}})['network']
-        self.api('POST', '/v2.0/subnets', {'subnet': {
-            'network_id': net['id'], 'cidr': '10.61.0.0/24', 'ip_version': 4,
-            'project_id': 'nova-order'}})
+        net = self.vlan_net('order-vlan2', 162)
         vm = self.nova_boot('mv1', net, 21)
         pid, mac, ofport = vm.port['id'], vm.mac, self.ofport(vm)
         self.wait_for('flows of the port', lambda: self.port_flows(mac, ofport), self.detail)
