@@ -60,7 +60,6 @@ qvs_map *hv_sets(const qvs_map *intent)
 
 static bool hv_port_kind(const char *id) { return !strncmp(id, "port/", 5) || !strncmp(id, "acl/", 4); }
 
-
 static qj *hv_orphan(void)
 {
     qj *o = qj_object();
