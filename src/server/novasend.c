@@ -201,9 +201,11 @@ static void qnovasend_refused(qnovasend *s, const qoutbox_event *evs, size_t n, 
              evs[i].tag, status, why, r->body.data ? r->body.data : "");
 }
 
-/* Sends the oldest pending events once (logging in again once on a 401). */
-static qns_result qnovasend_batch(qnovasend *s)
+/* Sends the oldest pending events once (logging in again once on a 401);
+ * *full: the batch was as large as a batch may be (more are likely). */
+static qns_result qnovasend_batch(qnovasend *s, bool *full)
 {
+    *full = false;
     qstore *st = s->m->store;
     qerr e;
     qoutbox_event *evs = xcalloc(QNOVA_BATCH, sizeof *evs);
@@ -218,6 +220,7 @@ static qns_result qnovasend_batch(qnovasend *s)
         free(evs);
         return n < 0 ? QNS_FAILED : QNS_IDLE;
     }
+    *full = n == QNOVA_BATCH;
     int64_t *ids = xcalloc((size_t)n, sizeof *ids);
     for (int i = 0; i < n; i++)
         ids[i] = evs[i].id;
@@ -329,7 +332,8 @@ static void *qnovasend_main(void *arg)
          * batch's start, so Nova's own time to answer is not added to the
          * wait of the events that come meanwhile. */
         uint64_t started = qhv_now_us();
-        qns_result r = qnovasend_batch(s);
+        bool full;
+        qns_result r = qnovasend_batch(s, &full);
         if (r == QNS_STOPPED)
             break;
         if (r == QNS_IDLE) {
@@ -339,7 +343,9 @@ static void *qnovasend_main(void *arg)
                 QLOG_I("nova", "Nova answers again after %d failed attempts", failures);
             failures = 0;
             recheck = true;      /* more may have come meanwhile, or more than a batch */
-            not_before = started + (uint64_t)s->c->send_events_interval * 1000000u;
+            /* A backlog (after an outage) goes in full batches back to back:
+             * the interval is there to gather small ones, not to slow it. */
+            not_before = full ? 0 : started + (uint64_t)s->c->send_events_interval * 1000000u;
         } else {
             failures++;
             int64_t delay = failures >= 30 ? s->c->nova_retry_max_interval

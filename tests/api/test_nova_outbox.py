@@ -579,3 +579,44 @@ class ConfigErrors(unittest.TestCase):
         for extra, want in cases:
             with self.subTest(extra=extra):
                 self.assertIn(want, self.refused(extra))
+
+
+class Backlog(NovaCase):
+    """Events kept while Nova was away go in full batches back to back, not
+    one batch per send_events_interval (here 600 s: the backlog would take
+    20 minutes otherwise)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nova = FakeNova()
+        cls.nova.mode = 503
+        cls.extra_conf = nova_conf(cls.nova.url(), interval=600)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.nova.close()
+
+    def test_backlog_in_full_batches(self):
+        net = self.net('10.99.0.0/23')
+        self.report('nl-h1')
+        items = [{'network_id': net['id'], 'device_id': str(uuid.uuid4()),
+                  'device_owner': 'compute:nova', 'binding:host_id': 'nl-h1'}
+                 for _ in range(250)]
+        st, body = self.post('/v2.0/ports', {'ports': items})
+        self.assertEqual(st, 201, body)
+        ids = [p['id'] for p in body['ports']]
+        self.report('nl-h1', [(i, 'ACTIVE') for i in ids])      # 250 events, one commit
+        self.wait_for('an attempt', lambda: self.nova.requests, self.server.read_log)
+        self.assertEqual(self.outbox()['pending'], 250)
+        with self.nova.lock:
+            self.nova.mode = 'ok'
+            n_before = len(self.nova.requests)
+        self.wait_for('the backlog delivered', lambda: self.outbox()['pending'] == 0,
+                      self.server.read_log, timeout=300)
+        with self.nova.lock:
+            sizes = [len(r[2]['events']) for r in self.nova.requests[n_before:]]
+        self.assertEqual(sizes, [200, 50])
