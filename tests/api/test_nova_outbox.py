@@ -331,11 +331,15 @@ class NotConfigured(NovaCase):
 
 
 class FakeNovaCase(NovaCase):
+    """A server whose Nova is a FakeNova answering initial_mode at the
+    start of each test."""
     interval = 1
+    initial_mode = 'ok'
 
     @classmethod
     def setUpClass(cls):
         cls.nova = FakeNova()
+        cls.nova.mode = cls.initial_mode
         cls.extra_conf = nova_conf(cls.nova.url(), cls.interval)
         super().setUpClass()
 
@@ -349,7 +353,7 @@ class FakeNovaCase(NovaCase):
 
     def setUp(self):
         with self.nova.lock:
-            self.nova.mode = 'ok'
+            self.nova.mode = self.initial_mode
         self.nova.release.clear()
 
     def delivered(self, tag, n=1):
@@ -506,22 +510,9 @@ class Bounded(NovaCase):
         self.assertIn(ports[0]['id'], log)
 
 
-class SurvivesKill(NovaCase):
+class SurvivesKill(FakeNovaCase):
     """kill -9 between the commit and Nova's answer: sent after restart."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.nova = FakeNova()
-        cls.nova.mode = 503
-        cls.extra_conf = nova_conf(cls.nova.url())
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.nova.close()
+    initial_mode = 503
 
     def test_pending_events_sent_after_restart(self):
         net = self.net('10.98.0.0/24')
@@ -530,7 +521,7 @@ class SurvivesKill(NovaCase):
         self.report('nk-h1', [(p['id'], 'ACTIVE') for p in ports])
         self.assertEqual(self.delete('/v2.0/ports/' + ports[2]['id'])[0], 204)
         for p in ports:
-            self.delivered_at_least_once(p['id'])           # refused with 503: kept
+            self.delivered(p['id'])                         # refused with 503: kept
         self.server.stop(signal.SIGKILL)
         with self.nova.lock:
             self.nova.mode = 'ok'
@@ -545,10 +536,6 @@ class SurvivesKill(NovaCase):
                                (ports[1]['id'], 'network-vif-plugged'),
                                (ports[2]['id'], 'network-vif-plugged'),
                                (ports[2]['id'], 'network-vif-deleted')])
-
-    def delivered_at_least_once(self, tag):
-        self.wait_for('an attempt for ' + tag, lambda: self.nova.events(tag),
-                      self.server.read_log)
 
 
 class ConfigErrors(unittest.TestCase):
@@ -581,24 +568,12 @@ class ConfigErrors(unittest.TestCase):
                 self.assertIn(want, self.refused(extra))
 
 
-class Backlog(NovaCase):
+class Backlog(FakeNovaCase):
     """Events kept while Nova was away go in full batches back to back, not
     one batch per send_events_interval (here 600 s: the backlog would take
     20 minutes otherwise)."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.nova = FakeNova()
-        cls.nova.mode = 503
-        cls.extra_conf = nova_conf(cls.nova.url(), interval=600)
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.nova.close()
+    interval = 600
+    initial_mode = 503
 
     def test_backlog_in_full_batches(self):
         net = self.net('10.99.0.0/23')
