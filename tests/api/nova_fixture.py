@@ -6,8 +6,9 @@ nova-api-wsgi on a free loopback port.
     ks = keystone_fixture.Keystone(); ks.start(); ks.create_identities()
     nova = nova_fixture.Nova()          # SkipTest only if Nova cannot be installed
     nova.prepare()                      # databases (from the build dir's cache)
+    nova.configure(ks)                  # once ks.port is known; then nova.start() may
+    nova.start()                        # run while ks is still being set up
     nova.register(ks)                   # user nova, the compute service and endpoints
-    nova.start()
     nova.make_instances([(uuid, project, 'qhv-compute'), (uuid2, project, '')])
     ...  nova.relay.events() / nova.accepted(name, tag, uuid)
     nova.cleanup()
@@ -326,14 +327,22 @@ class Nova:
 
     # --- Keystone ----------------------------------------------------------
 
+    def configure(self, ks):
+        """Nova's configuration for Keystone ks, whose URL is all it needs:
+        nova-api may start before ks has the user nova (its middleware logs
+        in at the first request that needs a token validated)."""
+        import secrets
+        if self.ks is not ks:
+            self.ks = ks
+            self.password = secrets.token_hex(12)
+            self._write_conf()
+
     def register(self, ks):
         """User nova (admin on project service: Nova's own service user, and
         the credentials qhv-server's [nova] section uses, since Zed's policy
         for os-server-external-events:create is role admin), and the compute
         service with its endpoints at the relay."""
-        import secrets
-        self.ks = ks
-        self.password = secrets.token_hex(12)
+        self.configure(ks)
         token = ks.token('admin')
 
         def call(method, path, body=None):
@@ -357,7 +366,6 @@ class Nova:
             call('POST', '/endpoints', {'endpoint': {
                 'service_id': svc['service']['id'], 'interface': iface, 'region_id': 'RegionOne',
                 'url': self.relay_url + '/v2.1'}})
-        self._write_conf()
 
     def qhv_conf(self, send_events_interval=2, **nova_opts):
         """qhv-server's configuration for this Nova (docs/nova.md): every

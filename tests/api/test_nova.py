@@ -57,20 +57,23 @@ def setUpModule():
                 failed.append(e)
         t = threading.Thread(target=keystone)
         t.start()
-        NOVA.prepare()                      # meanwhile: Nova's databases
+        NOVA.prepare()                      # meanwhile: Nova's databases,
+        while KS.port is None and t.is_alive():
+            time.sleep(0.05)
+        if KS.port is not None:             # nova-api and the instances too
+            NOVA.configure(KS)
+            INSTANCES.extend(str(uuid.uuid4()) for _ in range(8))
+            HOSTLESS = str(uuid.uuid4())
+            rows = [(i, PROJECT, nova_fixture.HOST) for i in INSTANCES] + \
+                [(HOSTLESS, PROJECT, '')]
+            mk = threading.Thread(target=_make_instances, args=(rows, failed))
+            mk.start()
+            NOVA.start()
+            mk.join()
         t.join()
         if failed:
             raise failed[0]
         NOVA.register(KS)
-        INSTANCES.extend(str(uuid.uuid4()) for _ in range(8))
-        HOSTLESS = str(uuid.uuid4())
-        rows = [(i, PROJECT, nova_fixture.HOST) for i in INSTANCES] + [(HOSTLESS, PROJECT, '')]
-        t = threading.Thread(target=_make_instances, args=(rows, failed))
-        t.start()
-        NOVA.start()
-        t.join()
-        if failed:
-            raise failed[0]
     except BaseException:
         if NOVA:
             NOVA.cleanup()
