@@ -7,7 +7,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 600
 CTEST_FLAGS ?= --output-on-failure -j2
 
-.PHONY: all deps-run deps-test build build-asan build-fuzz build-win run check unit fuzz bench bench-keystone bench-hyperv bench-agents bench-ovs bench-conn demo clean
+.PHONY: all deps-run deps-test build build-asan build-fuzz build-win run check unit fuzz bench bench-keystone bench-hyperv bench-agents bench-ovs bench-conn bench-nova demo clean
 
 all: build
 
@@ -76,6 +76,12 @@ bench: build
 # dependencies: scripts/deps.sh test).
 bench-keystone: build
 	/usr/bin/python3 bench/keystone-bench.py --build $(BUILD)
+
+# From a VM's NIC appearing to Nova receiving network-vif-plugged: 200 ports,
+# 10 dummy agents, the real nova-api behind a local Keystone (needs the test
+# dependencies: scripts/deps.sh test). NOVA_BENCH_FLAGS="--intervals 2,1,0".
+bench-nova: build deps-test
+	/usr/bin/python3 bench/nova_bench.py --build $(BUILD) $(NOVA_BENCH_FLAGS)
 
 # WMI calls per operation of the hyperv backend, on the strict WMI model.
 bench-hyperv: build

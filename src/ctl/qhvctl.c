@@ -47,6 +47,10 @@ static void usage(FILE *f)
             "                                   address and interface, Windows version from the\n"
             "                                   agent's heartbeat, or from its configuration\n"
             "                                   files F): what HOST's qhv-agent --dry-run prints\n"
+            "  nova-events [--limit N] [--json]\n"
+            "                                   events for Nova not yet answered (oldest\n"
+            "                                   first: attempts, last error) and the counters\n"
+            "                                   of sent, rejected and dropped events\n"
             "  wait [--revision R] [--timeout S]\n"
             "                                   exit 0 once every live agent has applied R\n"
             "                                   (default: the server's current revision), 1 after\n"
@@ -67,8 +71,7 @@ static void usage(FILE *f)
             "                                   go), its instances (JSON)\n");
 }
 
-/* GET url; *ret = the parsed body (NULL if not JSON). Returns the status or -1. */
-static int qctl_get(const char *path, const char *token, qj **ret, char *err, size_t errlen)
+int qctl_get(const char *path, const char *token, qj **ret, char *err, size_t errlen)
 {
     *ret = NULL;
     char *url = xasprintf("%s%s", qctl_url, path);
@@ -595,6 +598,8 @@ int main(int argc, char **argv)
         rc = qctl_ports(argc - i, argv + i);
     else if (!strcmp(cmd, "explain"))
         rc = qctl_explain(argc - i, argv + i);
+    else if (!strcmp(cmd, "nova-events"))
+        rc = qctl_nova_events(argc - i, argv + i);
     else if (!strcmp(cmd, "wait"))
         rc = qctl_wait(argc - i, argv + i);
     else if (!strcmp(cmd, "dummy"))

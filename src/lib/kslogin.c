@@ -120,3 +120,46 @@ int qkl_parse_answer(long status, const char *subject_token, const char *body, s
     ret->renew_after = left - margin > 0 ? left - margin : 0;
     return 0;
 }
+
+char *qkl_catalog_url(const char *body, size_t len, const char *type, const char *interface,
+                      const char *region, char *why, size_t whylen)
+{
+    qj_limits lim = {.max_depth = 32};
+    qj *doc = qj_parse(body, len, &lim, NULL);
+    const qj *cat = qj_get(qj_get(doc, "token"), "catalog");
+    char *url = NULL;
+    bool typed = false;
+    for (size_t i = 0; !url && i < qj_len(cat); i++) {
+        const qj *svc = qj_at(cat, i);
+        const char *t = qj_get_str(svc, "type");
+        if (!t || strcmp(t, type))
+            continue;
+        typed = true;
+        const qj *eps = qj_get(svc, "endpoints");
+        for (size_t k = 0; !url && k < qj_len(eps); k++) {
+            const qj *ep = qj_at(eps, k);
+            const char *itf = qj_get_str(ep, "interface"), *u = qj_get_str(ep, "url");
+            const char *reg = qj_get_str(ep, "region_id");
+            if (!reg)
+                reg = qj_get_str(ep, "region");
+            if (!itf || strcmp(itf, interface) || !u || !*u ||
+                (region && *region && (!reg || strcmp(reg, region))))
+                continue;
+            size_t n = strlen(u);
+            while (n > 1 && u[n - 1] == '/')
+                n--;
+            url = xasprintf("%.*s", (int)n, u);
+        }
+    }
+    if (!url) {
+        if (!cat)
+            snprintf(why, whylen, "Keystone's login answer has no catalogue");
+        else if (!typed)
+            snprintf(why, whylen, "Keystone's catalogue has no service of type %s", type);
+        else
+            snprintf(why, whylen, "Keystone's catalogue has no %s endpoint of %s%s%s", interface,
+                     type, region && *region ? " in region " : "", region ? region : "");
+    }
+    qj_free(doc);
+    return url;
+}

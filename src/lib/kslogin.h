@@ -56,4 +56,12 @@ int64_t qkl_parse_time(const char *s);
 int qkl_parse_answer(long status, const char *subject_token, const char *body, size_t len,
                      qkl_token *ret, char *why, size_t whylen);
 
+/* From a login answer's body (with its catalogue): the URL of the first
+ * endpoint of service type (e.g. "compute") with interface ("public",
+ * "internal", "admin") in region (NULL or "" = any), as keystoneauth picks
+ * it; trailing slashes dropped. NULL with why (a sentence for the log) when
+ * there is none. The caller frees the URL. */
+char *qkl_catalog_url(const char *body, size_t len, const char *type, const char *interface,
+                      const char *region, char *why, size_t whylen);
+
 #endif

@@ -129,6 +129,49 @@ static const qopt qconf_opts[] = {
       "PEM CA bundle to verify an https Keystone (empty: the system's)"),
     O("keystone_authtoken", "insecure", QOPT_BOOL, ks_insecure, "false", 0, 0,
       "Do not verify Keystone's certificate (testing only)"),
+    O("DEFAULT", "notify_nova_on_port_status_changes", QOPT_BOOL,
+      notify_nova_on_port_status_changes, "true", 0, 0,
+      "Send Nova network-vif-plugged/unplugged when a compute port's status changes"),
+    O("DEFAULT", "notify_nova_on_port_data_changes", QOPT_BOOL, notify_nova_on_port_data_changes,
+      "true", 0, 0, "Send Nova network-changed/network-vif-deleted when a compute port's fixed "
+                    "IPs change or it is deleted"),
+    O("DEFAULT", "send_events_interval", QOPT_INT, send_events_interval, "2", 0, 3600,
+      "Seconds between two batches of events sent to Nova"),
+    O("nova", "auth_type", QOPT_STR, nova_auth_type, "password", 0, 0,
+      "password (Keystone v3 login, Nova's endpoint from the catalogue), none (no token) or "
+      "admin_token (sends token); the last two need endpoint_override"),
+    O("nova", "auth_url", QOPT_STR, nova_auth_url, "", 0, 0,
+      "Keystone URL (http(s)://host:port[/v3]); empty with no endpoint_override: Nova is not "
+      "told anything"),
+    O("nova", "username", QOPT_STR, nova_username, "", 0, 0,
+      "User events are sent as (needs Nova's os-server-external-events:create policy)"),
+    O("nova", "password", QOPT_STR, nova_password, "", 0, 0, "Its password"),
+    O("nova", "project_name", QOPT_STR, nova_project_name, "service", 0, 0, "Its project"),
+    O("nova", "user_domain_name", QOPT_STR, nova_user_domain_name, "Default", 0, 0,
+      "The user's domain"),
+    O("nova", "project_domain_name", QOPT_STR, nova_project_domain_name, "Default", 0, 0,
+      "The project's domain"),
+    O("nova", "region_name", QOPT_STR, nova_region_name, "", 0, 0,
+      "Region of Nova's endpoint in the catalogue (empty: any)"),
+    O("nova", "endpoint_type", QOPT_STR, nova_endpoint_type, "public", 0, 0,
+      "Catalogue interface of Nova's endpoint: public, internal or admin"),
+    O("nova", "endpoint_override", QOPT_STR, nova_endpoint_override, "", 0, 0,
+      "Nova's API URL with its /v2.1 (instead of the catalogue)"),
+    O("nova", "token", QOPT_STR, nova_token, "", 0, 0,
+      "auth_type = admin_token: the X-Auth-Token sent (labs; Nova's noauth2 takes admin:admin)"),
+    O("nova", "cafile", QOPT_STR, nova_cafile, "", 0, 0,
+      "PEM CAs to verify Keystone and Nova over https (empty: the system's)"),
+    O("nova", "certfile", QOPT_STR, nova_certfile, "", 0, 0,
+      "PEM client certificate presented to Keystone and Nova (empty: none)"),
+    O("nova", "keyfile", QOPT_STR, nova_keyfile, "", 0, 0, "Its PEM private key"),
+    O("nova", "insecure", QOPT_BOOL, nova_insecure, "false", 0, 0,
+      "Do not verify Keystone's and Nova's certificates (labs only)"),
+    O("nova", "timeout", QOPT_INT, nova_timeout, "30", 1, 600,
+      "Seconds one request to Keystone or Nova may take"),
+    O("nova", "max_pending_events", QOPT_INT, nova_max_pending_events, "10000", 1, 10000000,
+      "Events the outbox holds; beyond, the oldest is dropped (logged)"),
+    O("nova", "retry_max_interval", QOPT_INT, nova_retry_max_interval, "60", 1, 3600,
+      "Longest wait between two attempts while Nova or Keystone fails"),
     O("ssl", "cert_file", QOPT_STR, ssl_cert_file, "", 0, 0,
       "PEM certificate (chain) of the API listener; set = the API speaks HTTPS only"),
     O("ssl", "key_file", QOPT_STR, ssl_key_file, "", 0, 0,
@@ -305,6 +348,57 @@ static int qconf_check_agent(qconf *c, char *err, size_t errlen)
     return 0;
 }
 
+static int qconf_check_nova(qconf *c, char *err, size_t errlen)
+{
+    const char *t = c->nova_auth_type;
+    bool password = !strcmp(t, "password") || !strcmp(t, "v3password");
+    if (!password && strcmp(t, "none") && strcmp(t, "admin_token")) {
+        snprintf(err, errlen, "[nova] auth_type: '%s' is not supported (password, v3password, "
+                              "none, admin_token)", t);
+        return -1;
+    }
+    if (strcmp(c->nova_endpoint_type, "public") && strcmp(c->nova_endpoint_type, "internal") &&
+        strcmp(c->nova_endpoint_type, "admin")) {
+        snprintf(err, errlen, "[nova] endpoint_type: '%s' is not public, internal or admin",
+                 c->nova_endpoint_type);
+        return -1;
+    }
+    const char *bad = *c->nova_auth_url && !qconf_url_ok(c->nova_auth_url) ? c->nova_auth_url
+                      : *c->nova_endpoint_override && !qconf_url_ok(c->nova_endpoint_override)
+                          ? c->nova_endpoint_override : NULL;
+    if (bad) {
+        snprintf(err, errlen, "[nova]: '%s' is not an http:// or https:// URL", bad);
+        return -1;
+    }
+    if (!*c->nova_certfile != !*c->nova_keyfile) {
+        snprintf(err, errlen, "[nova] certfile and keyfile must be set together");
+        return -1;
+    }
+    c->nova_enabled = *c->nova_auth_url || *c->nova_endpoint_override;
+    if (!c->nova_enabled)
+        return 0;
+    if (password && (!*c->nova_auth_url || !*c->nova_username || !*c->nova_password ||
+                     !*c->nova_project_name)) {
+        snprintf(err, errlen, "[nova] auth_type = %s needs auth_url, username, password and "
+                              "project_name", t);
+        return -1;
+    }
+    if (!password && !*c->nova_endpoint_override) {
+        snprintf(err, errlen, "[nova] auth_type = %s needs endpoint_override (Nova's URL)", t);
+        return -1;
+    }
+    if (!strcmp(t, "admin_token") && !*c->nova_token) {
+        snprintf(err, errlen, "[nova] auth_type = admin_token needs token");
+        return -1;
+    }
+    for (const char *p = c->nova_token; *p; p++)
+        if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f) {
+            snprintf(err, errlen, "[nova] token: only printable ASCII can be sent in a header");
+            return -1;
+        }
+    return 0;
+}
+
 static int qconf_check_ssl(qconf *c, char *err, size_t errlen)
 {
     if (!*c->ssl_cert_file != !*c->ssl_key_file) {
@@ -342,7 +436,7 @@ static int qconf_derive(qconf *c, char *err, size_t errlen)
         return -1;
     }
     if (qconf_check_keystone(c, err, errlen) < 0 || qconf_check_agent(c, err, errlen) < 0 ||
-        qconf_check_ssl(c, err, errlen) < 0)
+        qconf_check_ssl(c, err, errlen) < 0 || qconf_check_nova(c, err, errlen) < 0)
         return -1;
     if (strcasecmp(c->sqlite_synchronous, "NORMAL") && strcasecmp(c->sqlite_synchronous, "FULL")) {
         snprintf(err, errlen, "[database] sqlite_synchronous: '%s' is not NORMAL or FULL",

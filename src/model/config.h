@@ -80,6 +80,29 @@ typedef struct qconf {
     int64_t ks_http_request_timeout;
     char *ks_cafile;
     bool ks_insecure;
+    /* Nova notifications ([DEFAULT], Neutron's names; docs/nova.md) */
+    bool notify_nova_on_port_status_changes;
+    bool notify_nova_on_port_data_changes;
+    int64_t send_events_interval;
+    /* [nova] (keystoneauth's names) */
+    char *nova_auth_type;                  /* password, v3password, none, admin_token */
+    char *nova_auth_url;
+    char *nova_username;
+    char *nova_password;
+    char *nova_project_name;
+    char *nova_user_domain_name;
+    char *nova_project_domain_name;
+    char *nova_region_name;
+    char *nova_endpoint_type;              /* public, internal, admin */
+    char *nova_endpoint_override;
+    char *nova_token;
+    char *nova_cafile;
+    char *nova_certfile;
+    char *nova_keyfile;
+    bool nova_insecure;
+    int64_t nova_timeout;
+    int64_t nova_max_pending_events;
+    int64_t nova_retry_max_interval;
     /* [ssl] (TLS on the API listener when cert_file is set) */
     char *ssl_cert_file;
     char *ssl_key_file;
@@ -97,6 +120,7 @@ typedef struct qconf {
     size_t n_tenant_types;
     char type_list[8][16];
     size_t n_types;
+    bool nova_enabled;             /* [nova] names a Nova: events are recorded and sent */
 } qconf;
 
 /* Loads defaults then each file in order. Returns -1 with a message. */

@@ -45,6 +45,12 @@ int qmodel_finish(qop *op, int rc, qerr *e)
     } else {
         qstore_rollback(m->store);
     }
+    if (rc == 0 && op->nova_events) {
+        void (*wake)(void *) = atomic_load(&m->on_nova_events);
+        if (wake)
+            wake(m->nova_ctx);
+    }
+    op->nova_events = false;
     qtouch_clear(&op->touched);
     qtouch tmp = {.hosts = op->created};
     qtouch_clear(&tmp);

@@ -36,6 +36,12 @@ typedef struct qmodel {
      * COMMIT (so a reader that sees the revision also sees this): a host
      * plan checked at an older revision may be stale. */
     _Atomic int64_t planned_rev;
+    /* Told after a commit that recorded events for Nova (the sender wakes;
+     * called outside the write lock). */
+    void (*_Atomic on_nova_events)(void *ctx);
+    void *nova_ctx;
+    /* Events dropped from a full outbox since start (model/nova.c). */
+    _Atomic int64_t nova_dropped;
 } qmodel;
 
 /* One write operation: a request's transaction. */
@@ -46,6 +52,7 @@ typedef struct qop {
     bool internal;           /* creating on the server's own behalf (no policy/quota) */
     qtouch touched;          /* what this write changed, for host plans */
     qtouch_set created;      /* ids created by this op (a bulk request's own items) */
+    bool nova_events;        /* this write recorded events for Nova (model/nova.h) */
 } qop;
 
 /* Ends a write op: commits (rc == 0) or rolls back, tells on_commit, and

@@ -5,6 +5,7 @@
 #include "model/secgroup.h"
 #include "model/agent.h"
 #include "model/rewrite.h"
+#include "model/nova.h"
 #include "lib/util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,14 @@ static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, 
         else
             rc = qsg_port_assign(op, port, old, changes, e);
     }
+    const char *was_host = qj_get_str(old, "binding:host_id");
+    const char *host = qj_get_str(port, "binding:host_id");
+    if (rc == 0 && qj_get(changes, "binding:host_id") &&
+        strcmp(was_host ? was_host : "", host ? host : "")) {
+        /* A new host has not plugged it yet (ML2 does the same): its agent's
+         * ACTIVE, and Nova's network-vif-plugged, must come from there. */
+        qj_set(port, "status", qj_str("DOWN"));
+    }
     if (rc == 0 && (qj_get(changes, "binding:host_id") || qj_get(changes, "port_security_enabled")))
         rc = qagent_bind_port(op, port, e);
     if (rc == 0)
@@ -474,4 +483,5 @@ const qresource qres_port = {
     .on_update = qport_on_update,
     .on_delete = qport_on_delete,
     .may_write = qport_may_write,
+    .on_written = qnova_port_written,
 };

@@ -299,7 +299,24 @@ int qres_load(qop *op, const qresource *r, const char *id, qj **ret, qerr *e)
     return qres_load_store(op->m->store, r, id, ret, e);
 }
 
+static int qres_write_row(qop *op, const qresource *r, qj *obj, bool insert, bool planned,
+                          qerr *e);
+
 static int qres_write(qop *op, const qresource *r, qj *obj, bool insert, bool planned, qerr *e)
+{
+    qstore *s = op->m->store;
+    qj *old = NULL;
+    if (r->on_written && !insert && qres_load_store(s, r, qj_get_str(obj, "id"), &old, e) < 0)
+        return -1;
+    int wrc = qres_write_row(op, r, obj, insert, planned, e);
+    if (wrc == 0 && r->on_written)
+        wrc = r->on_written(op, old, obj, e);
+    qj_free(old);
+    return wrc;
+}
+
+static int qres_write_row(qop *op, const qresource *r, qj *obj, bool insert, bool planned,
+                          qerr *e)
 {
     qstore *s = op->m->store;
     sqlite3_stmt *st = qstore_stmt(s, insert ? qres_sql_insert : qres_sql_update, e);
@@ -344,20 +361,24 @@ int qres_store_unplanned(qop *op, const qresource *r, qj *obj, qerr *e)
 
 int qres_delete_row(qop *op, const qresource *r, const char *id, qerr *e)
 {
-    qj *doc;
+    qj *doc = NULL;
     qerr ignore;
-    if (qres_load(op, r, id, &doc, &ignore) == 0) {
+    if (qres_load(op, r, id, &doc, &ignore) == 0)
         qtouch_doc(&op->touched, r->name, doc);
-        qj_free(doc);
-    }
     sqlite3_stmt *st = qstore_stmt(op->m->store, qres_sql_delete, e);
-    if (!st)
+    if (!st) {
+        qj_free(doc);
         return -1;
+    }
     sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "delete");
+    rc = rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "delete");
+    if (rc == 0 && doc && r->on_written)
+        rc = r->on_written(op, doc, NULL, e);
+    qj_free(doc);
+    return rc;
 }
 
 int qres_children(qop *op, const qresource *r, const char *parent, qj **ret, qerr *e)

@@ -89,6 +89,11 @@ struct qresource {
     int (*after_create)(qop *op, qj *obj, qerr *e);
     int (*on_update)(qop *op, const qj *old, qj *obj, const qj *changes, qerr *e);
     int (*on_delete)(qop *op, const qj *obj, qerr *e);
+    /* After every write of a document of this resource, by any path (API,
+     * agent report, re-binding, cascade): old is the document before (NULL:
+     * inserted), new after (NULL: deleted). Runs in the write's transaction;
+     * failing fails the write. */
+    int (*on_written)(qop *op, const qj *old, const qj *new, qerr *e);
     /* Fills computed attributes into a document about to be shown. */
     void (*on_view)(const qmodel *m, qj *obj);
     /* The wire form of a document about to be returned to ctx, after filters

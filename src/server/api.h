@@ -6,6 +6,7 @@
 #include "server/http.h"
 
 struct qfeed;
+struct qnovasend;
 
 /* Longest path segment accepted (a tag may be 255 characters percent-encoded). */
 #define QAPI_MAX_SEGMENT 1024
@@ -14,6 +15,7 @@ typedef struct qapi {
     qmodel *model;
     const qconf *conf;
     struct qfeed *feed;      /* host plan feed (channel watch) */
+    struct qnovasend *nova;  /* events to Nova; NULL when [nova] names none */
 } qapi;
 
 /* The qhttp handler; ctx is a qapi. */

@@ -3,6 +3,7 @@
 #include "model/plan.h"
 #include "server/feed.h"
 #include "server/identity.h"
+#include "server/novasend.h"
 #include "lib/json.h"
 #include "lib/util.h"
 #include <gnutls/crypto.h>
@@ -139,6 +140,43 @@ static void qchan_plan(qapi *api, const qhttp_req *req, const char *host, qhttp_
         qhttp_json(resp, 200, out);
 }
 
+/* GET /channel/v1/nova-events[?limit=N]: the outbox (qhvctl nova-events). */
+static void qchan_nova_events(qapi *api, const qhttp_req *req, qhttp_resp *resp)
+{
+    qctx ctx;
+    qerr e;
+    if (qidentity_from_request(api->conf, req, &ctx, &e) < 0) {
+        qhttp_error(resp, &e);
+        return;
+    }
+    if (!ctx.is_admin) {
+        qhttp_fail(resp, QE_POLICY, "rule:get_nova_events is disallowed by policy");
+        return;
+    }
+    if (strcmp(req->method, "GET")) {
+        resp->allow = "GET";
+        qhttp_fail(resp, QE_METHOD_NOT_ALLOWED, "The server could not comply with the request "
+                                               "since it is either malformed or otherwise "
+                                               "incorrect.");
+        return;
+    }
+    int64_t limit = 100;
+    for (size_t i = 0; i < req->nquery; i++)
+        if (!strcmp(req->query[i].key, "limit") &&
+            qhv_parse_i64(req->query[i].value, 1, 10000, &limit) < 0) {
+            qhttp_fail(resp, QE_BAD_REQUEST, "limit must be an integer from 1 to 10000");
+            return;
+        }
+    qj *out;
+    if (qnovasend_outbox(api->nova, api->model, (size_t)limit, &out, &e) < 0) {
+        qhttp_error(resp, &e);
+        return;
+    }
+    qj *root = qj_object();
+    qj_set(root, "nova_events", out);
+    qhttp_json(resp, 200, root);
+}
+
 void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[QAPI_MAX_SEGMENT],
                   qhttp_resp *resp)
 {
@@ -154,8 +192,13 @@ void qchan_handle(qapi *api, const qhttp_req *req, size_t nseg, char (*seg)[QAPI
         } else if (qfeed_status(api->feed, &out, &e) < 0) {
             qhttp_error(resp, &e);
         } else {
+            qj_set(out, "nova_events", qnovasend_status(api->nova, api->model));
             qhttp_json(resp, 200, out);
         }
+        return;
+    }
+    if (nseg == 3 && !strcmp(seg[1], "v1") && !strcmp(seg[2], "nova-events")) {
+        qchan_nova_events(api, req, resp);
         return;
     }
     /* channel v1 hosts {host} {plan|report} */

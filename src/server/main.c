@@ -8,6 +8,7 @@
 #include "server/feed.h"
 #include "server/http.h"
 #include "server/identity.h"
+#include "server/novasend.h"
 #include "server/tls.h"
 #include "store/store.h"
 #include <malloc.h>
@@ -106,7 +107,9 @@ int main(int argc, char **argv)
     }
     qmodel *model = qmodel_new(store, &conf);
     qfeed *feed = qfeed_new(model);
-    qapi api = {model, &conf, feed};
+    /* Before the listener: events pending from a previous run go first. */
+    qnovasend *nova = qnovasend_start(model);
+    qapi api = {model, &conf, feed, nova};
     qhttp_config hc = {conf.bind_host, (int)conf.bind_port, (unsigned)conf.api_workers,
                        (size_t)conf.max_request_body_size, qidentity_challenge(),
                        tls.cert_pem, tls.key_pem, tls.ca_pem,
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
     }
     if (!http) {
         fprintf(stderr, "qhv-server: %s\n", e.msg);
+        qnovasend_stop(nova);
         qfeed_free(feed);
         qmodel_free(model);
         qstore_close(store);
@@ -149,6 +153,7 @@ int main(int argc, char **argv)
     QLOG_I("server", "stopping on signal %d", (int)qhv_stop);
     qfeed_shutdown(feed);      /* wakes agents waiting on the channel */
     qhttp_stop(http);
+    qnovasend_stop(nova);      /* what it has not sent stays in the outbox */
     qidentity_shutdown();
     qfeed_free(feed);
     qmodel_free(model);

@@ -104,6 +104,13 @@ static const char *const qstore_migrations[] = {
     " SELECT 'rbac_policy', uuid, project, id, json_object('id', uuid, 'object_type',"
     "  'subnetpool', 'object_id', id, 'target_tenant', '*', 'project_id', project, 'tenant_id',"
     "  project, 'action', 'access_as_shared'), '' FROM u;"),
+    /* 8: events for Nova, written in the transaction of the change that
+     * causes them and deleted once Nova has answered (store/outbox.h). */
+    ("CREATE TABLE nova_outbox(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  created INTEGER NOT NULL, name TEXT NOT NULL, server_uuid TEXT NOT NULL,"
+    "  tag TEXT NOT NULL, status TEXT NOT NULL DEFAULT '',"
+    "  attempts INTEGER NOT NULL DEFAULT 0, last_attempt INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT NOT NULL DEFAULT '');"),
 };
 
 static void qconn_free(qconn *c)
@@ -444,9 +451,9 @@ static const char qstore_sql_rev[] = "SELECT value FROM meta WHERE key='revision
 static const char qstore_sql_bump[] =
     "UPDATE meta SET value=value+1 WHERE key='revision' RETURNING value";
 
-int64_t qstore_bump_revision(qstore *s, qerr *e)
+int64_t qstore_query_i64(qstore *s, const char *sql, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(s, qstore_sql_bump, e);
+    sqlite3_stmt *st = qstore_stmt(s, sql, e);
     if (!st)
         return -1;
     int64_t v = -1;
@@ -454,9 +461,11 @@ int64_t qstore_bump_revision(qstore *s, qerr *e)
         v = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     if (v < 0)
-        return qstore_fail(s, e, "bump revision");
+        return qstore_fail(s, e, sql);
     return v;
 }
+
+int64_t qstore_bump_revision(qstore *s, qerr *e) { return qstore_query_i64(s, qstore_sql_bump, e); }
 
 int64_t qstore_revision(qstore *s)
 {

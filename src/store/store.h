@@ -48,6 +48,11 @@ int qstore_run(qstore *s, const char *sql, const char *a, const char *b, const c
  * -1 on error. */
 int qstore_query_text(qstore *s, const char *sql, const char *a, char *out, size_t n, qerr *e);
 
+/* First column of the first row of a cached statement without parameters,
+ * as a non-negative integer (a count, a revision); -1 with e set when it
+ * fails or gives no such value. */
+int64_t qstore_query_i64(qstore *s, const char *sql, qerr *e);
+
 /* Maps the last SQLite error on this thread's connection into e: the
  * storage's failures (SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR,
  * SQLITE_CANTOPEN: disk full, filesystem read-only) are QE_STORAGE (503, a

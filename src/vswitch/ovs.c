@@ -630,8 +630,16 @@ static int qovs_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
         if (!qvs_map_at(state, i, &key, &val) || qvs_map_get(problems, key))
             continue;
         char nic[256];
-        if (qovs_needs_nic(key) && !qvs_map_get(v.nics, qovs_nic_of(key, nic, sizeof nic)))
+        if (qovs_needs_nic(key) && !qvs_map_get(v.nics, qovs_nic_of(key, nic, sizeof nic))) {
+            /* Its VM interface is gone (Nova unplugs before it deletes the
+             * port) while qhv still holds the object, and its flows may
+             * still steer to an ofport the next interface can get: reported,
+             * so that the agent deletes it (the agent wants port/ and acl/
+             * objects only on a present NIC) and the table is installed
+             * without it. */
+            qvs_map_put(ret->objects, key, qj_clone(val));
             continue;
+        }
         uint64_t ck = qovs_cookie(key);
         if (qovs_count(want, ck) != qovs_count(have, ck))
             continue;   /* flows missing or stale: not installed as wanted */

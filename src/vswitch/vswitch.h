@@ -28,7 +28,8 @@
  * VM NICs are discovered, never created: a VM NIC is named by the Neutron
  * port id it plugs (as Nova's Hyper-V driver names it; on OVS, the
  * interface's external_ids:iface-id). port/ and acl/ objects can exist only on
- * a NIC that is present, and go away with it.
+ * a NIC that is present, and go away with it: a backend that still holds one
+ * once its NIC is gone reports it in dump(), so that the agent deletes it.
  *
  * OWNERSHIP OF SWITCH STATE. A backend reports the objects qhv created
  * (observed.objects) apart from the objects someone else created

@@ -58,6 +58,8 @@ qvs_map *hv_sets(const qvs_map *intent)
 
 /* ---------- dump ---------- */
 
+static bool hv_port_kind(const char *id) { return !strncmp(id, "port/", 5) || !strncmp(id, "acl/", 4); }
+
 static qj *hv_orphan(void)
 {
     qj *o = qj_object();
@@ -135,6 +137,23 @@ static int hv_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
         if (ok)
             qvs_map_put(ret->objects, key, qj_clone(val));
     }
+    /* What qhv keeps of a NIC that is gone (Nova removes the NIC before it
+     * deletes the port): Hyper-V holds nothing of it any more, but its
+     * intents and ownership record stay until an operate forgets them, and
+     * the port's delete may bring no other op. One port/ orphan makes the
+     * agent delete it (hv_operate then forgets the rest). */
+    const qvs_map *kept[] = {vs->intent, vs->own};
+    for (size_t m = 0; m < 2; m++)
+        for (size_t i = 0; i < qvs_map_end(kept[m]); i++) {
+            char buf[256];
+            if (!qvs_map_at(kept[m], i, &key, NULL) || (m == 0 && !hv_port_kind(key)))
+                continue;
+            const char *port = m == 0 ? hv_port_of(key, buf, sizeof buf) : key;
+            if (!qvs_map_get(v.nic, port) && !qvs_map_get(v.legacy, port)) {
+                snprintf(id, sizeof id, "port/%s", port);
+                qvs_map_put(ret->objects, id, hv_orphan());
+            }
+        }
     /* qhv's marks without an intent: orphans, for the agent to delete or
      * rewrite. Foreign NetWNV objects under ids qhv might want. */
     for (size_t i = 0; i < qvs_map_end(pfs); i++) {
@@ -213,8 +232,6 @@ static int hv_dump(qvs *vs, qvs_observed *ret, char *err, size_t errlen)
 static bool hv_changed(qvs *vs) { return qhv_now_us() - vs->last_look_us >= HV_RESCAN_US; }
 
 /* ---------- operate ---------- */
-
-static bool hv_port_kind(const char *id) { return !strncmp(id, "port/", 5) || !strncmp(id, "acl/", 4); }
 
 static bool hv_names_set(const qj *acl, const char *set)
 {
@@ -352,13 +369,17 @@ static size_t hv_operate(qvs *vs, qvs_op *ops, size_t n)
         if (op->error)
             failed++;
     }
-    /* Intents of NICs that are gone: nothing of theirs is left in Hyper-V. */
+    /* Intents and ownership records of NICs that are gone: nothing of
+     * theirs is left in Hyper-V. */
     for (size_t i = 0; i < qvs_map_end(vs->intent); i++) {
         char port[256];
         if (qvs_map_at(vs->intent, i, &key, NULL) && hv_port_kind(key) &&
             !qvs_map_get(v.nic, hv_port_of(key, port, sizeof port)))
             qvs_map_del(vs->intent, key);
     }
+    for (size_t i = 0; i < qvs_map_end(vs->own); i++)
+        if (qvs_map_at(vs->own, i, &key, NULL) && !qvs_map_get(v.nic, key))
+            qvs_map_del(vs->own, key);
     hv_intent_save(vs);
     for (size_t i = 0; i < np; i++) {
         hv_pw_free(&pw[i]);
