@@ -30,37 +30,51 @@ static SERVICE_STATUS_HANDLE qag_svc_handle;
 static SERVICE_STATUS qag_svc_status;
 static CRITICAL_SECTION qag_svc_lock;   /* the loop's thread and the control handler's */
 static volatile sig_atomic_t qag_svc_stop;
+static bool qag_svc_stopped;            /* STOPPED reported (under qag_svc_lock) */
 
+/* Reports state. Under the lock, in one order: a stop request (STOP_PENDING)
+ * raises qag_svc_stop in the same step, so that the loop, which then reports
+ * STOPPED, cannot report it first; once a stop is asked, a late
+ * START_PENDING or RUNNING from the loop's thread is dropped, and nothing
+ * follows STOPPED (a late STOP_PENDING would stand for good under Wine's
+ * service manager, and Windows' may have let go of the handle). */
 static void qag_svc_report(DWORD state, DWORD exit_code, DWORD wait_hint)
 {
     EnterCriticalSection(&qag_svc_lock);
-    qag_svc_status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
-    qag_svc_status.dwCurrentState = state;
-    /* Starting (waiting for the backend) it can be stopped too, where the
-     * service manager passes the control on. */
-    qag_svc_status.dwControlsAccepted =
-        state == SERVICE_RUNNING || state == SERVICE_START_PENDING
-            ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN
-            : 0;
-    qag_svc_status.dwWin32ExitCode = exit_code ? ERROR_SERVICE_SPECIFIC_ERROR : NO_ERROR;
-    qag_svc_status.dwServiceSpecificExitCode = exit_code;
-    qag_svc_status.dwWaitHint = wait_hint;
-    if (state == SERVICE_RUNNING || state == SERVICE_STOPPED)
-        qag_svc_status.dwCheckPoint = 0;
-    else
-        qag_svc_status.dwCheckPoint++;
-    SetServiceStatus(qag_svc_handle, &qag_svc_status);
+    if (state == SERVICE_STOP_PENDING)
+        qag_svc_stop = 1;
+    bool stale = qag_svc_stopped || (qag_svc_stop && state != SERVICE_STOP_PENDING &&
+                                     state != SERVICE_STOPPED);
+    if (!stale) {
+        qag_svc_status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+        qag_svc_status.dwCurrentState = state;
+        /* Starting (waiting for the backend) it can be stopped too, where the
+         * service manager passes the control on. */
+        qag_svc_status.dwControlsAccepted =
+            state == SERVICE_RUNNING || state == SERVICE_START_PENDING
+                ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN
+                : 0;
+        qag_svc_status.dwWin32ExitCode = exit_code ? ERROR_SERVICE_SPECIFIC_ERROR : NO_ERROR;
+        qag_svc_status.dwServiceSpecificExitCode = exit_code;
+        qag_svc_status.dwWaitHint = wait_hint;
+        if (state == SERVICE_RUNNING || state == SERVICE_STOPPED)
+            qag_svc_status.dwCheckPoint = 0;
+        else
+            qag_svc_status.dwCheckPoint++;
+        qag_svc_stopped = state == SERVICE_STOPPED;
+        SetServiceStatus(qag_svc_handle, &qag_svc_status);
+    }
     LeaveCriticalSection(&qag_svc_lock);
 }
 
-/* Runs on the dispatcher's thread: ask the loop to stop (it notices within
- * one tick) and say so to the service manager. */
+/* Runs on the dispatcher's thread: say so to the service manager and ask
+ * the loop to stop, in one step (qag_svc_report); the loop notices within
+ * one tick. */
 static DWORD WINAPI qag_svc_control(DWORD control, DWORD type, LPVOID data, LPVOID ctx)
 {
     switch (control) {
     case SERVICE_CONTROL_STOP:
     case SERVICE_CONTROL_SHUTDOWN:
-        qag_svc_stop = 1;
         qag_svc_report(SERVICE_STOP_PENDING, 0, 5000);
         return NO_ERROR;
     case SERVICE_CONTROL_INTERROGATE:
@@ -73,14 +87,12 @@ static DWORD WINAPI qag_svc_control(DWORD control, DWORD type, LPVOID data, LPVO
 /* While the backend does not open: still starting (a new checkpoint). */
 static void qag_svc_pending(void *ctx)
 {
-    if (!qag_svc_stop)
-        qag_svc_report(SERVICE_START_PENDING, 0, QAG_SVC_START_HINT_MS);
+    qag_svc_report(SERVICE_START_PENDING, 0, QAG_SVC_START_HINT_MS);
 }
 
 static void qag_svc_started(void *ctx)
 {
-    if (!qag_svc_stop)
-        qag_svc_report(SERVICE_RUNNING, 0, 0);
+    qag_svc_report(SERVICE_RUNNING, 0, 0);
 }
 
 /* <directory of this .exe>\name, newly allocated. */
