@@ -29,22 +29,30 @@ static size_t qag_svc_nfiles;
 static SERVICE_STATUS_HANDLE qag_svc_handle;
 static SERVICE_STATUS qag_svc_status;
 static CRITICAL_SECTION qag_svc_lock;   /* the loop's thread and the control handler's */
+static CONDITION_VARIABLE qag_svc_idle; /* signalled when a SetServiceStatus call ends */
 static volatile sig_atomic_t qag_svc_stop;
-static bool qag_svc_stopped;            /* STOPPED reported (under qag_svc_lock) */
+/* Under qag_svc_lock: */
+static bool qag_svc_stopping;           /* a stop was asked: START_PENDING, RUNNING are stale */
+static bool qag_svc_stopped;            /* STOPPED reported: nothing may follow */
+static bool qag_svc_busy;               /* a SetServiceStatus call is in progress */
 
-/* Reports state. Under the lock, in one order: a stop request (STOP_PENDING)
- * raises qag_svc_stop in the same step, so that the loop, which then reports
- * STOPPED, cannot report it first; once a stop is asked, a late
- * START_PENDING or RUNNING from the loop's thread is dropped, and nothing
- * follows STOPPED (a late STOP_PENDING would stand for good under Wine's
- * service manager, and Windows' may have let go of the handle). */
-static void qag_svc_report(DWORD state, DWORD exit_code, DWORD wait_hint)
+/* Reports state, one SetServiceStatus call at a time and in the order of the
+ * decisions, without holding the lock during the call: under Wine,
+ * SetServiceStatus(STOPPED) waits for the dispatcher's lock, which is held
+ * while the control handler runs, so the handler must never wait for the
+ * loop's thread (handler = true: if a report is in progress, it skips its
+ * own). Once a stop is asked a late START_PENDING or RUNNING is dropped, and
+ * nothing follows STOPPED (a late STOP_PENDING would stand for good under
+ * Wine's service manager; Windows' may have let go of the handle). */
+static void qag_svc_report_from(bool handler, DWORD state, DWORD exit_code, DWORD wait_hint)
 {
     EnterCriticalSection(&qag_svc_lock);
     if (state == SERVICE_STOP_PENDING)
-        qag_svc_stop = 1;
-    bool stale = qag_svc_stopped || (qag_svc_stop && state != SERVICE_STOP_PENDING &&
-                                     state != SERVICE_STOPPED);
+        qag_svc_stopping = true;
+    while (qag_svc_busy && !handler)
+        SleepConditionVariableCS(&qag_svc_idle, &qag_svc_lock, INFINITE);
+    bool stale = qag_svc_busy || qag_svc_stopped ||
+                 (qag_svc_stopping && state != SERVICE_STOP_PENDING && state != SERVICE_STOPPED);
     if (!stale) {
         qag_svc_status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
         qag_svc_status.dwCurrentState = state;
@@ -62,20 +70,32 @@ static void qag_svc_report(DWORD state, DWORD exit_code, DWORD wait_hint)
         else
             qag_svc_status.dwCheckPoint++;
         qag_svc_stopped = state == SERVICE_STOPPED;
-        SetServiceStatus(qag_svc_handle, &qag_svc_status);
+        SERVICE_STATUS copy = qag_svc_status;
+        qag_svc_busy = true;
+        LeaveCriticalSection(&qag_svc_lock);
+        SetServiceStatus(qag_svc_handle, &copy);
+        EnterCriticalSection(&qag_svc_lock);
+        qag_svc_busy = false;
+        WakeAllConditionVariable(&qag_svc_idle);
     }
     LeaveCriticalSection(&qag_svc_lock);
 }
 
-/* Runs on the dispatcher's thread: say so to the service manager and ask
- * the loop to stop, in one step (qag_svc_report); the loop notices within
- * one tick. */
+static void qag_svc_report(DWORD state, DWORD exit_code, DWORD wait_hint)
+{
+    qag_svc_report_from(false, state, exit_code, wait_hint);
+}
+
+/* Runs on the dispatcher's thread: say so to the service manager, then ask
+ * the loop to stop (it notices within one tick), so that its STOPPED cannot
+ * come before this STOP_PENDING. */
 static DWORD WINAPI qag_svc_control(DWORD control, DWORD type, LPVOID data, LPVOID ctx)
 {
     switch (control) {
     case SERVICE_CONTROL_STOP:
     case SERVICE_CONTROL_SHUTDOWN:
-        qag_svc_report(SERVICE_STOP_PENDING, 0, 5000);
+        qag_svc_report_from(true, SERVICE_STOP_PENDING, 0, 5000);
+        qag_svc_stop = 1;
         return NO_ERROR;
     case SERVICE_CONTROL_INTERROGATE:
         return NO_ERROR;
@@ -132,6 +152,7 @@ int qag_service_dispatch(const char *const *files, size_t nfiles)
     qag_svc_files = files;
     qag_svc_nfiles = nfiles;
     InitializeCriticalSection(&qag_svc_lock);
+    InitializeConditionVariable(&qag_svc_idle);
     SERVICE_TABLE_ENTRYA table[] = {{(LPSTR)QAG_SERVICE_NAME, qag_svc_main}, {NULL, NULL}};
     if (!StartServiceCtrlDispatcherA(table)) {
         DWORD e = GetLastError();
