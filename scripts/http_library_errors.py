@@ -40,7 +40,8 @@ CASES = [
     ('HTTP/2.0 (as an HTTP/1 request line)', b'GET /v2.0/networks HTTP/2.0\r\nHost: x\r\n\r\n'),
     ('header line without a colon', b'GET /v2.0/networks HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n'),
     ('malformed chunk size', POST + b'Transfer-Encoding: chunked\r\n\r\nZZ\r\n'),
-    ('chunk size beyond 2^64', POST + b'Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\n'),
+    ('chunk size beyond 2^64',
+     POST + b'Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\n'),
     ('trailer line without a colon',
      POST + b'Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nNoColon\r\n\r\n'),
 ]
