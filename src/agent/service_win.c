@@ -29,39 +29,73 @@ static size_t qag_svc_nfiles;
 static SERVICE_STATUS_HANDLE qag_svc_handle;
 static SERVICE_STATUS qag_svc_status;
 static CRITICAL_SECTION qag_svc_lock;   /* the loop's thread and the control handler's */
+static CONDITION_VARIABLE qag_svc_idle; /* signalled when a SetServiceStatus call ends */
 static volatile sig_atomic_t qag_svc_stop;
+/* Under qag_svc_lock: */
+static bool qag_svc_stopping;           /* a stop was asked: START_PENDING, RUNNING are stale */
+static bool qag_svc_stopped;            /* STOPPED reported: nothing may follow */
+static bool qag_svc_busy;               /* a SetServiceStatus call is in progress */
 
-static void qag_svc_report(DWORD state, DWORD exit_code, DWORD wait_hint)
+/* Reports state, one SetServiceStatus call at a time and in the order of the
+ * decisions, without holding the lock during the call: under Wine,
+ * SetServiceStatus(STOPPED) waits for the dispatcher's lock, which is held
+ * while the control handler runs, so the handler must never wait for the
+ * loop's thread (handler = true: if a report is in progress, it skips its
+ * own). Once a stop is asked a late START_PENDING or RUNNING is dropped, and
+ * nothing follows STOPPED (a late STOP_PENDING would stand for good under
+ * Wine's service manager; Windows' may have let go of the handle). */
+static void qag_svc_report_from(bool handler, DWORD state, DWORD exit_code, DWORD wait_hint)
 {
     EnterCriticalSection(&qag_svc_lock);
-    qag_svc_status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
-    qag_svc_status.dwCurrentState = state;
-    /* Starting (waiting for the backend) it can be stopped too, where the
-     * service manager passes the control on. */
-    qag_svc_status.dwControlsAccepted =
-        state == SERVICE_RUNNING || state == SERVICE_START_PENDING
-            ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN
-            : 0;
-    qag_svc_status.dwWin32ExitCode = exit_code ? ERROR_SERVICE_SPECIFIC_ERROR : NO_ERROR;
-    qag_svc_status.dwServiceSpecificExitCode = exit_code;
-    qag_svc_status.dwWaitHint = wait_hint;
-    if (state == SERVICE_RUNNING || state == SERVICE_STOPPED)
-        qag_svc_status.dwCheckPoint = 0;
-    else
-        qag_svc_status.dwCheckPoint++;
-    SetServiceStatus(qag_svc_handle, &qag_svc_status);
+    if (state == SERVICE_STOP_PENDING)
+        qag_svc_stopping = true;
+    while (qag_svc_busy && !handler)
+        SleepConditionVariableCS(&qag_svc_idle, &qag_svc_lock, INFINITE);
+    bool stale = qag_svc_busy || qag_svc_stopped ||
+                 (qag_svc_stopping && state != SERVICE_STOP_PENDING && state != SERVICE_STOPPED);
+    if (!stale) {
+        qag_svc_status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+        qag_svc_status.dwCurrentState = state;
+        /* Starting (waiting for the backend) it can be stopped too, where the
+         * service manager passes the control on. */
+        qag_svc_status.dwControlsAccepted =
+            state == SERVICE_RUNNING || state == SERVICE_START_PENDING
+                ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN
+                : 0;
+        qag_svc_status.dwWin32ExitCode = exit_code ? ERROR_SERVICE_SPECIFIC_ERROR : NO_ERROR;
+        qag_svc_status.dwServiceSpecificExitCode = exit_code;
+        qag_svc_status.dwWaitHint = wait_hint;
+        if (state == SERVICE_RUNNING || state == SERVICE_STOPPED)
+            qag_svc_status.dwCheckPoint = 0;
+        else
+            qag_svc_status.dwCheckPoint++;
+        qag_svc_stopped = state == SERVICE_STOPPED;
+        SERVICE_STATUS copy = qag_svc_status;
+        qag_svc_busy = true;
+        LeaveCriticalSection(&qag_svc_lock);
+        SetServiceStatus(qag_svc_handle, &copy);
+        EnterCriticalSection(&qag_svc_lock);
+        qag_svc_busy = false;
+        WakeAllConditionVariable(&qag_svc_idle);
+    }
     LeaveCriticalSection(&qag_svc_lock);
 }
 
-/* Runs on the dispatcher's thread: ask the loop to stop (it notices within
- * one tick) and say so to the service manager. */
+static void qag_svc_report(DWORD state, DWORD exit_code, DWORD wait_hint)
+{
+    qag_svc_report_from(false, state, exit_code, wait_hint);
+}
+
+/* Runs on the dispatcher's thread: say so to the service manager, then ask
+ * the loop to stop (it notices within one tick), so that its STOPPED cannot
+ * come before this STOP_PENDING. */
 static DWORD WINAPI qag_svc_control(DWORD control, DWORD type, LPVOID data, LPVOID ctx)
 {
     switch (control) {
     case SERVICE_CONTROL_STOP:
     case SERVICE_CONTROL_SHUTDOWN:
+        qag_svc_report_from(true, SERVICE_STOP_PENDING, 0, 5000);
         qag_svc_stop = 1;
-        qag_svc_report(SERVICE_STOP_PENDING, 0, 5000);
         return NO_ERROR;
     case SERVICE_CONTROL_INTERROGATE:
         return NO_ERROR;
@@ -73,14 +107,12 @@ static DWORD WINAPI qag_svc_control(DWORD control, DWORD type, LPVOID data, LPVO
 /* While the backend does not open: still starting (a new checkpoint). */
 static void qag_svc_pending(void *ctx)
 {
-    if (!qag_svc_stop)
-        qag_svc_report(SERVICE_START_PENDING, 0, QAG_SVC_START_HINT_MS);
+    qag_svc_report(SERVICE_START_PENDING, 0, QAG_SVC_START_HINT_MS);
 }
 
 static void qag_svc_started(void *ctx)
 {
-    if (!qag_svc_stop)
-        qag_svc_report(SERVICE_RUNNING, 0, 0);
+    qag_svc_report(SERVICE_RUNNING, 0, 0);
 }
 
 /* <directory of this .exe>\name, newly allocated. */
@@ -120,6 +152,7 @@ int qag_service_dispatch(const char *const *files, size_t nfiles)
     qag_svc_files = files;
     qag_svc_nfiles = nfiles;
     InitializeCriticalSection(&qag_svc_lock);
+    InitializeConditionVariable(&qag_svc_idle);
     SERVICE_TABLE_ENTRYA table[] = {{(LPSTR)QAG_SERVICE_NAME, qag_svc_main}, {NULL, NULL}};
     if (!StartServiceCtrlDispatcherA(table)) {
         DWORD e = GetLastError();

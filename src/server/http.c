@@ -239,7 +239,7 @@ static void *qhttp_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 
 typedef struct qhttp_framing {
     size_t header_bytes;
-    unsigned ncl, nte;
+    unsigned ncl, nte, nhost;
     bool cl_conflict;
     const char *cl, *te;
 } qhttp_framing;
@@ -258,18 +258,21 @@ static enum MHD_Result qhttp_framing_iter(void *cls, enum MHD_ValueKind kind, co
     } else if (!strcasecmp(key, "Transfer-Encoding")) {
         f->te = value;
         f->nte++;
+    } else if (!strcasecmp(key, "Host")) {
+        f->nhost++;
     }
     return MHD_YES;
 }
 
 /* Refuses what must not reach the handler: a connection beyond the limits,
  * a URI or headers too large, a path MHD's unescaping would change the
- * meaning of, and ambiguous framing (RFC 7230 3.3.3: a request with both
+ * meaning of, ambiguous framing (RFC 7230 3.3.3: a request with both
  * Transfer-Encoding and Content-Length, or differing Content-Lengths, could
- * be read two ways by two parsers on its path). Returns true if resp is
- * filled. */
+ * be read two ways by two parsers on its path), and an HTTP/1.1 request
+ * without exactly one Host (RFC 7230 5.4; libmicrohttpd 0.9.75 lets it
+ * through). Returns true if resp is filled. */
 static bool qhttp_refuse(qhttp *s, struct MHD_Connection *c, qhttp_conn_state *st,
-                         qhttp_resp *resp)
+                         const char *version, qhttp_resp *resp)
 {
     qhttp_sock_state *ss = qhttp_sock(c);
     qhttp_framing f = {0};
@@ -296,6 +299,10 @@ static bool qhttp_refuse(qhttp *s, struct MHD_Connection *c, qhttp_conn_state *s
                    f.cl_conflict ? "The request has conflicting Content-Length headers."
                    : f.nte > 1 ? "The request has more than one Transfer-Encoding header."
                                : "The request has both Transfer-Encoding and Content-Length.");
+    } else if (f.nhost != 1 && !strcmp(version, MHD_HTTP_VERSION_1_1)) {
+        qhttp_fail(resp, QE_BAD_REQUEST, f.nhost ? "The request has more than one Host header."
+                                                 : "The request is HTTP/1.1 without a Host "
+                                                   "header.");
     } else if (f.te && strcasecmp(f.te, "chunked")) {
         /* RFC 7230 3.3.1: a server answers 501 to a transfer coding it does
          * not understand; the API takes bodies plain or chunked. */
@@ -326,7 +333,7 @@ static enum MHD_Result qhttp_access(void *cls, struct MHD_Connection *c, const c
         qhttp_set_phase(s, c, QHTTP_ACTIVE, NULL);
         qhttp_resp resp = {.status = 500};
         qbuf_init(&resp.body, 0);
-        if (qhttp_refuse(s, c, st, &resp)) {
+        if (qhttp_refuse(s, c, st, version, &resp)) {
             char rid[48];
             qhttp_request_id(rid, sizeof rid);
             enum MHD_Result ret = qhttp_send(c, st, &resp, rid);

@@ -3,6 +3,7 @@
 #include "lib/json.h"
 #include "lib/kslogin.h"
 #include "lib/log.h"
+#include "lib/plat.h"
 #include "lib/util.h"
 #include <curl/curl.h>
 #include <gnutls/crypto.h>
@@ -400,12 +401,16 @@ static void qks_cache_put(qks *k, const uint8_t key[32], bool valid, const qks_t
         return;
     int64_t secs = valid ? k->cache_time : (k->cache_time < QKS_NEGATIVE_TIME ? k->cache_time
                                                                               : QKS_NEGATIVE_TIME);
+    int64_t life_us = secs * 1000000;
     if (valid) {
-        int64_t left = tok->expires_at - qhv_wall_seconds();
-        if (left < secs)
-            secs = left;
+        /* Never past the token's expiry. In microseconds: Keystone's
+         * expires_at is a whole second, and whole seconds on our side too
+         * would let a cached token outlive it by up to a second. */
+        int64_t left_us = tok->expires_at * 1000000 - qplat_wall_us();
+        if (left_us < life_us)
+            life_us = left_us;
     }
-    if (secs <= 0)
+    if (life_us <= 0)
         return;
     pthread_mutex_lock(&k->cache_lock);
     qks_entry *x = qks_find(k, key);
@@ -419,7 +424,7 @@ static void qks_cache_put(qks *k, const uint8_t key[32], bool valid, const qks_t
     x->valid = valid;
     if (valid)
         x->tok = *tok;
-    x->until_us = qhv_now_us() + (uint64_t)secs * 1000000u;
+    x->until_us = qhv_now_us() + (uint64_t)life_us;
     size_t b = qks_bucket(k, key);
     x->hnext = k->buckets[b];
     k->buckets[b] = x;

@@ -288,6 +288,16 @@ class RequestFormTest(LimitsCase):
         self.assertEqual(err['type'], 'HTTPNotImplemented')
         self.assertTrue(self.no_framing_network())
 
+    def test_http11_needs_exactly_one_host(self):
+        # RFC 7230 5.4 (libmicrohttpd 0.9.75 served both): 400, NeutronError.
+        for host in ('', 'Host: x\r\nHost: y\r\n'):
+            req = 'GET /v2.0/networks HTTP/1.1\r\n%sConnection: close\r\n\r\n' % host
+            err = self.assertNeutronError(exchange(self.server.port, req.encode()), (400,))
+            self.assertIn('Host header', err['message'])
+        # HTTP/1.0 needs none.
+        status, _, body = exchange(self.server.port, b'GET /v2.0/networks HTTP/1.0\r\n\r\n')
+        self.assertEqual(status, 200, body[:300])
+
     def test_ordinary_requests_still_work(self):
         body = b'{"network": {"name": "plain"}}'
         ok = self.post_raw('Content-Length: %d\r\n' % len(body), body)

@@ -17,6 +17,7 @@ created once (wineboot, about 14 s); each later run starts in a second.
 """
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -270,6 +271,31 @@ class WindowsAgentTest(WineTestCase):
         else:
             self.assertEqual(flag, '0x1')
 
+    def keep_wine_up(self):
+        """A cmd waiting on its input, for the rest of the test (see
+        service()); returns once it answers, i.e. once Wine has booted: a
+        Wine command started while another one boots Wine may hang."""
+        keeper = subprocess.Popen([WINE, 'cmd'], env=wine_env(), stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(keeper.wait, 30)
+        self.addCleanup(keeper.stdout.close)
+        self.addCleanup(keeper.stdin.close)
+        # %OS% expands to Windows_NT in the answer only, not in an echo of
+        # the command line.
+        keeper.stdin.write(b'echo qhv-keeper-%OS%\r\n')
+        keeper.stdin.flush()
+        seen = []
+
+        def ready():
+            if not select.select([keeper.stdout], [], [], 0.2)[0]:
+                return False
+            chunk = os.read(keeper.stdout.fileno(), 4096)
+            if not chunk:
+                self.fail('wine cmd ended: %r' % b''.join(seen))
+            seen.append(chunk)
+            return b'qhv-keeper-Windows_NT' in b''.join(seen)
+        self.wait_for('wine cmd to answer', ready, timeout=120)
+
     def service(self, name, backend, extra=''):
         """Installs qhv-agent.exe as the service for host name (removed at
         cleanup), logging to a file (a service has no console). Returns the
@@ -277,6 +303,14 @@ class WindowsAgentTest(WineTestCase):
         a = WinAgent(self, name, backend=backend, extra=extra)
         with open(a.conf, 'a') as f:
             f.write('[DEFAULT]\nlog_file = %s\n' % winpath(a.logfile))
+        # Wine's wineserver, with its services, ends as soon as its last
+        # ordinary process has (a service does not count): the service
+        # would be killed between two sc commands, and the next one would
+        # boot Wine afresh, whose service manager starts the service again
+        # (it is SERVICE_AUTO_START), so that sc query never says STOPPED
+        # after a stop. A cmd waiting on its input keeps one Wine "boot" up
+        # for the whole test (removed last: cleanups run in reverse).
+        self.keep_wine_up()
         # One left by an interrupted run would make the install fail.
         subprocess.run([WINE, AGENT_EXE, '--remove-service'], env=wine_env(),
                        capture_output=True, timeout=60)
@@ -329,13 +363,6 @@ class WindowsAgentTest(WineTestCase):
             f.write('not yet')
         a, _ = self.service('winsvc3', 'hyperv', extra='[hyperv]\ntransport = model\n'
                             'model_file = %s\nwindows_version = 10.0.14393\n' % winpath(model))
-        # Wine's wineserver, with its services, ends ~2 s after its last
-        # ordinary process (a service does not count): a cmd waiting on its
-        # input keeps it up while the service waits.
-        keeper = subprocess.Popen([WINE, 'cmd'], env=wine_env(), stdin=subprocess.PIPE,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(keeper.wait, 30)
-        self.addCleanup(keeper.stdin.close)
         self.sc('start', 'qhv-agent')
         a.wait_log('WARNING agent: cannot start yet (attempt 2): %s' % winpath(model))
         self.assertIn('retrying in 2 s (for up to 600 s)', a.read_log())
