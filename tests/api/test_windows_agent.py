@@ -234,10 +234,17 @@ class WindowsAgentTest(WineTestCase):
         self.assertIn('test_wmi_com: all checks passed', out.stdout)
 
     def sc(self, *args):
-        """Wine's sc.exe; returns its output."""
-        out = subprocess.run([WINE, 'sc'] + list(args), env=wine_env(), capture_output=True,
-                             text=True, timeout=60)
-        return out.stdout + out.stderr
+        """Wine's sc.exe; returns its output. On a loaded machine Wine now and
+        then fails to start sc.exe itself ("ShellExecuteEx failed"): that is
+        Wine's launcher, not the service, so the command is run again."""
+        for _ in range(5):
+            out = subprocess.run([WINE, 'sc'] + list(args), env=wine_env(), capture_output=True,
+                                 text=True, timeout=60)
+            text = out.stdout + out.stderr
+            if 'ShellExecuteEx failed' not in text:
+                break
+            time.sleep(0.5)
+        return text
 
     def service_state(self):
         """(STATE, SERVICE_EXIT_CODE) of the qhv-agent service, as sc query shows them."""
