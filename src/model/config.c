@@ -50,6 +50,16 @@ static const qopt qconf_opts[] = {
     O("DEFAULT", "max_request_header_size", QOPT_INT, max_request_header_size, "32768", 4096,
       1048576, "Longest request URI, and largest request headers, accepted (bytes); beyond, "
       "414 or 431"),
+    O("DEFAULT", "dhcp_agents_per_network", QOPT_INT, dhcp_agents_per_network, "1", 1, 64,
+      "DHCP agents (network nodes) each network with a DHCP-enabled subnet is scheduled to "
+      "(2 or more: DHCP high availability)"),
+    O("DEFAULT", "dhcp_lease_duration", QOPT_INT, dhcp_lease_duration, "86400", -1, INT32_MAX,
+      "DHCP lease time in seconds the network nodes give (-1 = infinite)"),
+    O("DEFAULT", "dns_domain", QOPT_STR, dns_domain, "openstacklocal", 0, 0,
+      "Domain the network nodes' DHCP servers give VMs (and resolve host names in)"),
+    O("DEFAULT", "allow_automatic_dhcp_failover", QOPT_BOOL, allow_automatic_dhcp_failover,
+      "true", 0, 0, "Move the networks of a DHCP agent that is dead (no heartbeat for "
+      "[agent] agent_down_time) to live ones"),
     O("database", "connection", QOPT_STR, db_connection, "", 0, 0,
       "sqlite:///relative/path or sqlite:////absolute/path (empty: $state_path/qhv.sqlite)"),
     O("database", "sqlite_synchronous", QOPT_STR, sqlite_synchronous, "FULL", 0, 0,

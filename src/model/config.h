@@ -39,6 +39,10 @@ typedef struct qconf {
     int64_t max_connections;
     int64_t max_connections_per_address;
     int64_t max_request_header_size;
+    int64_t dhcp_agents_per_network;        /* DHCP agents (network nodes) per network */
+    int64_t dhcp_lease_duration;            /* seconds; -1 = infinite (Neutron's) */
+    char *dns_domain;                       /* the domain dnsmasq serves host names in */
+    bool allow_automatic_dhcp_failover;     /* move a dead agent's networks elsewhere */
     /* [database] */
     char *db_connection;
     char *sqlite_synchronous;
