@@ -20,6 +20,9 @@
  *      "mac_spoofing": !port_security, or an allowed address pair has another MAC
  *      "dhcp_guard", "router_guard": port_security (the VM may not act as a DHCP
  *                                        server or send router advertisements)
+ *      "dhcp_servers": ["<mac>", ...]    (port_security only, when the plan's network
+ *                                        names its DHCP servers: DHCP and DHCPv6
+ *                                        answers are taken from these MACs only)
  *      "allowed_addresses": [{"ip_address", "mac_address"}]   (port_security only:
  *                                        fixed IPs and allowed address pairs; what
  *                                        the VM may send from)}
@@ -56,6 +59,10 @@
  *   provider_address/<address>
  *     the plan's values unchanged; every one of the plan (they are per virtual
  *     subnet and per host, not per VM NIC).
+ *
+ * A network node's DHCP port (its id is a "dhcp_networks" value's port.id)
+ * is trusted: port_security false, no acl/ objects (it serves DHCP and
+ * answers for 169.254.169.254).
  *
  * A port depends on its port/ and acl/ objects, on the lookup records of its
  * own addresses, the customer routes of its virtual subnet and the provider
