@@ -1,0 +1,388 @@
+"""System tests of network nodes (docs/network-node.md) with real packets:
+two hypervisors (h1, h2) and two network nodes (n1, n2), each a namespace
+with its own Open vSwitch on the userspace datapath and its own qhv-agent,
+their uplinks on one underlay switch; VMs are namespaces that run ISC
+dhclient. Everything is driven through a real qhv-server's API, which
+schedules every DHCP network to both nodes ([DEFAULT]
+dhcp_agents_per_network = 2)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'api'))
+import qhvtest  # noqa: E402
+import netlab  # noqa: E402
+import novameta  # noqa: E402
+
+BUILD = os.path.dirname(qhvtest.SERVER)
+AGENT = os.environ.get('QHV_AGENT', os.path.join(BUILD, 'qhv-agent'))
+SECRET = 'node-test-secret'
+
+SERVER_CONF = """
+[DEFAULT]
+dhcp_agents_per_network = 2
+[agent]
+auth_token = system-secret
+report_interval = 5
+"""
+
+
+def why_not():
+    why = netlab.missing()
+    for tool in ('dnsmasq', 'dhclient', 'nsenter'):
+        if not why and not any(os.access(os.path.join(d, tool), os.X_OK)
+                               for d in ('/usr/sbin', '/usr/bin', '/sbin', '/bin')):
+            why = '%s is not installed (scripts/deps.sh test installs it)' % tool
+    return why
+
+
+WHY_NOT = why_not()
+
+
+@unittest.skipIf(WHY_NOT, 'system tests skipped: %s' % WHY_NOT)
+class NetworkNodeTest(qhvtest.ServerTestCase):
+    extra_conf = SERVER_CONF
+    wait_timeout = 60.0
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(AGENT, os.X_OK):
+            raise AssertionError('%s is not built' % AGENT)
+        super().setUpClass()
+        cls.lab = netlab.Lab()
+        cls.nova = None
+        try:
+            cls.nova = novameta.start(cls.lab.dir, 'http://127.0.0.1:%d' % cls.server.port,
+                                      SECRET)
+            cls.h1, cls.h2, cls.n1, cls.n2 = cls.lab.add_switched_hosts(
+                [('h1', 1), ('h2', 2), ('n1', 3), ('n2', 4)])
+            url = 'http://127.0.0.1:%d' % cls.server.port
+            for h in (cls.h1, cls.h2, cls.n1, cls.n2):
+                extra = ''
+                if h in (cls.n1, cls.n2):
+                    extra = NODE_CONF.format(dir=h.dir, prefix=cls.lab.prefix + h.name + '-',
+                                             nova_port=cls.nova.port if cls.nova else 1,
+                                             secret=SECRET)
+                h.conf = h.agent_conf(url, cls.server.agent_token(h.name), extra)
+                h.start_agent(AGENT, h.conf)
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                agents = cls.admin.get('/v2.0/agents')[1]['agents']
+                alive = {(a['host'], a['agent_type']) for a in agents if a['alive']}
+                if {('n1', 'DHCP agent'), ('n2', 'DHCP agent'), ('h1', 'Open vSwitch agent'),
+                        ('h2', 'Open vSwitch agent')} <= alive:
+                    break
+                time.sleep(0.2)
+            else:
+                raise AssertionError('the agents did not register: %s\nn1 log:\n%s'
+                                     % (agents, cls.n1.read_agent_log()[-3000:]))
+        except BaseException:
+            cls.lab.close()
+            if cls.nova:
+                cls.nova.stop()
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        rcs = {h.name: h.stop_agent() for h in cls.lab.hosts}
+        logs = {h.name: h.read_agent_log() for h in cls.lab.hosts}
+        for h in (cls.n1, cls.n2):
+            cls.kill_dnsmasqs(h)
+        cls.lab.close()
+        if cls.nova:
+            cls.nova.stop()
+        super().tearDownClass()
+        for name, rc in rcs.items():
+            if rc not in (0, -15, None):
+                raise AssertionError('agent %s exited with %s:\n%s' % (name, rc,
+                                                                       logs[name][-3000:]))
+
+    @classmethod
+    def kill_dnsmasqs(cls, node):
+        """Ends the dnsmasqs a node's agent left (they outlive it by design)."""
+        root = os.path.join(node.dir, 'dhcp')
+        for net in os.listdir(root) if os.path.isdir(root) else []:
+            try:
+                with open(os.path.join(root, net, 'pid')) as f:
+                    os.kill(int(f.read().strip()), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
+        for ns in subprocess.run(['ip', 'netns', 'list'], capture_output=True,
+                                 text=True).stdout.split():
+            if ns.startswith(cls.lab.prefix + node.name + '-'):
+                subprocess.run(['ip', 'netns', 'del', ns], capture_output=True)
+
+    # ---------- helpers ----------
+
+    @classmethod
+    def api(cls, method, path, body=None):
+        st, out = cls.admin.request(method, path, body)
+        if st >= 300:
+            raise AssertionError('%s %s: %s %s' % (method, path, st, out))
+        return out
+
+    def logs(self):
+        return '\n'.join('--- %s\n%s' % (h.name, h.read_agent_log()[-2500:])
+                         for h in self.lab.hosts)
+
+    def network(self, project, name, ntype, seg, subnets):
+        attrs = {'name': name, 'project_id': project, 'provider:network_type': ntype,
+                 'provider:segmentation_id': seg}
+        if ntype == 'vlan':
+            attrs['provider:physical_network'] = 'physnet1'
+        net = self.api('POST', '/v2.0/networks', {'network': attrs})['network']
+        net['subnets'] = [self.api('POST', '/v2.0/subnets', {'subnet': dict(
+            s, network_id=net['id'], project_id=project)})['subnet'] for s in subnets]
+        net = dict(self.api('GET', '/v2.0/networks/' + net['id'])['network'],
+                   _subnets=net['subnets'])
+        return net
+
+    def dhcp_ports(self, net):
+        return self.api('GET', '/v2.0/ports?device_owner=network:dhcp&network_id='
+                        + net['id'])['ports']
+
+    def wait_served(self, net, nodes=2):
+        """Until nodes DHCP ports of net are ACTIVE (wired on their node)."""
+        return self.wait_for('%d active DHCP ports on %s' % (nodes, net['name']),
+                             lambda: [p for p in self.dhcp_ports(net)
+                                      if p['status'] == 'ACTIVE'] if len(
+                                 [p for p in self.dhcp_ports(net)
+                                  if p['status'] == 'ACTIVE']) >= nodes else None,
+                             self.logs)
+
+    def served_hosts(self, node, net):
+        try:
+            with open(os.path.join(node.dir, 'dhcp', net['id'], 'host')) as f:
+                return f.read()
+        except OSError:
+            return ''
+
+    def port(self, net, project, host, name, **attrs):
+        body = dict({'network_id': net['id'], 'project_id': project, 'name': name,
+                     'binding:host_id': host.name, 'device_owner': 'compute:nova'}, **attrs)
+        return self.api('POST', '/v2.0/ports', {'port': body})['port']
+
+    def wait_port(self, port, status='ACTIVE'):
+        self.wait_for('port %s %s' % (port['name'], status),
+                      lambda: self.api('GET', '/v2.0/ports/' + port['id'])['port']['status']
+                      == status, self.logs)
+
+    def dhcp_vm(self, name, host, net, project, **attrs):
+        """A port on host, its VM, and every node's dnsmasq serving it."""
+        port = self.port(net, project, host, name, **attrs)
+        vm = self.lab.add_dhcp_vm(name, host, port)
+        self.wait_port(port)
+        for node in (self.n1, self.n2):
+            self.wait_for('%s serving %s' % (node.name, name),
+                          lambda: port['mac_address'] in self.served_hosts(node, net),
+                          self.logs)
+        return port, vm
+
+    def bound(self, vm):
+        return [e for e in vm.events() if e.get('reason') in ('BOUND', 'RENEW', 'REBOOT',
+                                                               'REBIND')]
+
+    def check_lease(self, vm, port, net, subnet, routes=()):
+        """vm's last lease is exactly what the API says of port and subnet."""
+        lease = self.bound(vm)[-1]
+        ip = port['fixed_ips'][0]['ip_address']
+        self.assertEqual(lease['new_ip_address'], ip)
+        plen = int(subnet['cidr'].split('/')[1])
+        mask = '.'.join(str((0xffffffff << (32 - plen) >> (24 - 8 * i)) & 255) for i in range(4))
+        self.assertEqual(lease['new_subnet_mask'], mask)
+        self.assertEqual(lease['new_routers'], subnet['gateway_ip'])
+        dns = subnet['dns_nameservers'] or None
+        if dns:
+            self.assertEqual(lease['new_domain_name_servers'].split(), dns)
+        self.assertEqual(int(lease['new_interface_mtu']), net['mtu'])
+        self.assertEqual(lease['new_domain_name'], 'openstacklocal')
+        # Option 121: the host routes, the metadata route via a DHCP port of
+        # the subnet, and the default route (121 overrides option 3).
+        got = lease['new_rfc3442_classless_static_routes'].split()
+        dhcp_ips = {fip['ip_address'] for p in self.dhcp_ports(net) for fip in p['fixed_ips']}
+        want_routes = []
+        for dst, nh in routes:
+            want_routes.append((dst, nh))
+        decoded = decode_121(got)
+        meta = [nh for dst, nh in decoded if dst == '169.254.169.254/32']
+        self.assertEqual(len(meta), 1, decoded)
+        self.assertIn(meta[0], dhcp_ips)
+        self.assertIn(('0.0.0.0/0', subnet['gateway_ip']), decoded)
+        for r in want_routes:
+            self.assertIn(r, decoded)
+        self.assertEqual(len(decoded), len(want_routes) + 2, decoded)
+        self.assertEqual(vm.addresses(), ['%s/%d' % (ip, plen)])
+        self.assertEqual(vm.mtu(), net['mtu'])
+
+    # ---------- tests ----------
+
+    def test_vlan_ipv4(self):
+        net = self.network('tenant-a', 'a-vlan', 'vlan', 201, [{
+            'cidr': '10.21.0.0/24', 'ip_version': 4, 'dns_nameservers': ['10.21.0.53'],
+            'host_routes': [{'destination': '10.99.0.0/16', 'nexthop': '10.21.0.254'}]}])
+        self.wait_served(net)
+        port, vm = self.dhcp_vm('va1', self.h1, net, 'tenant-a')
+        self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
+        self.check_lease(vm, port, net, net['_subnets'][0],
+                         routes=[('10.99.0.0/16', '10.21.0.254')])
+        # Both nodes answered the same thing: each offered the port's address.
+        self.assertIn('DHCPOFFER of %s' % port['fixed_ips'][0]['ip_address'], vm.last_output)
+
+    def test_nvgre_ipv4_changed_and_deleted(self):
+        net = self.network('tenant-a', 'a-gre', 'nvgre', 5301, [{
+            'cidr': '10.22.0.0/24', 'ip_version': 4}])
+        self.wait_served(net)
+        port, vm = self.dhcp_vm('ga1', self.h2, net, 'tenant-a')
+        self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
+        sub = net['_subnets'][0]
+        self.check_lease(vm, port, net, sub)
+        # Without dns_nameservers the DHCP server offers itself (dnsmasq).
+        dhcp_ips = {fip['ip_address'] for p in self.dhcp_ports(net) for fip in p['fixed_ips']}
+        self.assertIn(self.bound(vm)[-1]['new_domain_name_servers'], dhcp_ips)
+        # A changed fixed IP is served at the next renewal.
+        port = self.api('PUT', '/v2.0/ports/' + port['id'], {'port': {'fixed_ips': [
+            {'subnet_id': sub['id'], 'ip_address': '10.22.0.77'}]}})['port']
+        for node in (self.n1, self.n2):
+            self.wait_for('%s serving the new address' % node.name,
+                          lambda: '10.22.0.77' in self.served_hosts(node, net), self.logs)
+        self.wait_port(port)
+        self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
+        self.assertEqual(self.bound(vm)[-1]['new_ip_address'], '10.22.0.77')
+        self.assertEqual(vm.addresses(), ['10.22.0.77/24'])
+        # A deleted port is no longer served: a VM without port security
+        # that takes its MAC gets no lease.
+        mac = port['mac_address']
+        self.api('DELETE', '/v2.0/ports/' + port['id'])
+        for node in (self.n1, self.n2):
+            self.wait_for('%s forgetting the port' % node.name,
+                          lambda: mac not in self.served_hosts(node, net), self.logs)
+        free = self.port(net, 'tenant-a', self.h2, 'ga2', port_security_enabled=False,
+                         security_groups=[])
+        vm2 = self.lab.add_dhcp_vm('ga2', self.h2, dict(free, mac_address=mac))
+        self.wait_port(free)
+        self.assertFalse(vm2.dhclient(timeout=8), vm2.last_output)
+        self.assertNotIn('DHCPOFFER', vm2.last_output)
+
+    def test_other_tenant_gets_no_offer(self):
+        a = self.network('tenant-a', 'a-gre2', 'nvgre', 5303, [{
+            'cidr': '10.23.0.0/24', 'ip_version': 4}])
+        b = self.network('tenant-b', 'b-gre', 'nvgre', 5304, [{
+            'cidr': '10.23.0.0/24', 'ip_version': 4, 'enable_dhcp': False}])
+        self.wait_served(a)
+        self.assertEqual(self.dhcp_ports(b), [])
+        port, vm = self.dhcp_vm('tb1', self.h1, b, 'tenant-b')
+        cap = netlab.Capture(self.lab, vm.ns, 'eth0', 'udp port 67 or udp port 68')
+        self.assertFalse(vm.dhclient(timeout=8), vm.last_output)
+        frames = cap.stop()
+        self.assertNotIn('DHCPOFFER', vm.last_output)
+        # Only the VM's own requests were on its wire.
+        for fr in frames:
+            self.assertEqual(fr[6:12], bytes.fromhex(port['mac_address'].replace(':', '')))
+
+    def test_metadata(self):
+        if not self.nova:
+            self.skipTest('Nova metadata service not available: %s' % novameta.WHY_NOT)
+        net = self.network('tenant-a', 'a-meta', 'vlan', 202, [{
+            'cidr': '10.24.0.0/24', 'ip_version': 4}])
+        self.wait_served(net)
+        instance = '8c7e2b1c-6a1d-4f0e-9f65-3a1b2c3d4e5f'
+        port, vm = self.dhcp_vm('ma1', self.h1, net, 'tenant-a', device_id=instance)
+        self.nova.make_instance(instance, 'tenant-a')
+        self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
+        out = vm.sh('/usr/bin/python3', '-c', FETCH, 'http://169.254.169.254/openstack/latest/'
+                    'meta_data.json', timeout=90)
+        status, body = out.split('\n', 1)
+        self.assertEqual(status, '200', body + self.logs())
+        doc = json.loads(body)
+        self.assertEqual(doc['uuid'], instance)
+        self.assertEqual(doc['project_id'], 'tenant-a')
+
+    def test_z_ha_one_node_dies(self):
+        net = self.network('tenant-a', 'a-ha', 'vlan', 203, [{
+            'cidr': '10.25.0.0/24', 'ip_version': 4}])
+        self.wait_served(net)
+        port, vm = self.dhcp_vm('ha1', self.h2, net, 'tenant-a')
+        cap = netlab.Capture(self.lab, vm.ns, 'eth0', 'udp src port 67')
+        self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
+        offers = dhcp_offers(cap.stop())
+        # Both nodes offered, the same address.
+        servers = {src for src, yiaddr in offers}
+        self.assertEqual(len(servers), 2, offers)
+        self.assertEqual({yiaddr for src, yiaddr in offers},
+                         {port['fixed_ips'][0]['ip_address']})
+        # n1 dies (its agent, its dnsmasqs, its switch): n2 serves alone.
+        self.n1.stop_agent()
+        self.kill_dnsmasqs(self.n1)
+        self.n1.stop_vswitchd()
+        vm.sh('ip', 'addr', 'flush', 'dev', 'eth0', 'scope', 'global')
+        os.unlink(os.path.join(vm.dir, 'leases-4'))
+        cap = netlab.Capture(self.lab, vm.ns, 'eth0', 'udp src port 67')
+        self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
+        offers = dhcp_offers(cap.stop())
+        self.assertEqual(len({src for src, _ in offers}), 1, offers)
+        self.check_lease(vm, port, net, net['_subnets'][0])
+
+
+NODE_CONF = """[dhcp]
+enabled = true
+state_path = {dir}/dhcp
+namespace_prefix = {prefix}
+[DEFAULT]
+debug = true
+nova_metadata_host = 127.0.0.1
+nova_metadata_port = {nova_port}
+metadata_proxy_shared_secret = {secret}
+"""
+
+FETCH = """import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen(sys.argv[1], timeout=60)
+    print(r.status); print(r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code); print(e.read().decode())
+"""
+
+
+def decode_121(octets):
+    """Option 121 (RFC 3442) as [(destination/len, next hop)]."""
+    b = [int(x) for x in octets]
+    out, k = [], 0
+    while k < len(b):
+        n = b[k]
+        o = (n + 7) // 8
+        dst = b[k + 1:k + 1 + o] + [0] * (4 - o)
+        gw = b[k + 1 + o:k + 5 + o]
+        out.append(('%s/%d' % ('.'.join(map(str, dst)), n), '.'.join(map(str, gw))))
+        k += 5 + o
+    return out
+
+
+def dhcp_offers(frames):
+    """(source MAC, offered address) of the DHCPOFFERs among frames."""
+    out = []
+    for fr in frames:
+        if len(fr) < 14 + 20 + 8 + 240 or fr[12:14] != b'\x08\x00':
+            continue
+        ihl = (fr[14] & 15) * 4
+        bootp = fr[14 + ihl + 8:]
+        opts = bootp[240:]
+        k, mtype = 0, None
+        while k < len(opts) and opts[k] != 255:
+            if opts[k] == 0:
+                k += 1
+                continue
+            if opts[k] == 53:
+                mtype = opts[k + 2]
+            k += 2 + opts[k + 1]
+        if mtype == 2:
+            out.append((fr[6:12].hex(':'), '.'.join(str(x) for x in bootp[16:20])))
+    return out
+
+
+if __name__ == '__main__':
+    unittest.main()
