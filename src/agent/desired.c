@@ -279,6 +279,11 @@ static qj *qag_acl_value(const qvs_map *groups, const qj *port, const qj *net,
         if (qj_get_str(qj_at(subs, i), "cidr"))
             qj_append(on_link, qj_str(qj_get_str(qj_at(subs, i), "cidr")));
     qj_set(v, "on_link", on_link);
+    /* The network's DHCP servers as the plan names them: a backend that
+     * matches addresses (Hyper-V) takes DHCP answers from theirs only. */
+    const qj *servers = qj_get(net, "dhcp_servers");
+    if (qj_is(servers, QJ_ARRAY))
+        qj_set(v, "dhcp_servers", qj_clone(servers));
     return v;
 }
 

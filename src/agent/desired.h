@@ -46,7 +46,11 @@
  *      "on_link": ["prefix", ...]       the network's subnets: where its DHCP
  *                                        servers and routers are (a backend that
  *                                        matches addresses only keeps DHCP open
- *                                        by them: Windows Server 2012's port ACLs)}
+ *                                        by them: Windows Server 2012's port ACLs)
+ *      "dhcp_servers": [{"mac_address", "ip_addresses"}]  the plan's network's
+ *                                        (present when the plan names them): the
+ *                                        only sources of DHCP answers a backend
+ *                                        that matches addresses lets in}
  *   address_set/<group id>/<IPv4|IPv6>   (for every set an acl above names)
  *     {"group_id", "ethertype", "addresses": ["10.0.0.5/32", "fd00::5/128", ...]}
  *                                        the group's member addresses of that family
