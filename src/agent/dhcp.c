@@ -95,6 +95,22 @@ qag_dhcp *qag_dhcp_new(const qag_conf *conf, const qvs_class *cls, qvs *vs, char
     }
     if (qag_mkdirs(conf->dhcp_state_path, err, errlen) < 0)
         return NULL;
+    /* dnsmasq drops to nobody and rereads its files on SIGHUP: every
+     * directory above them must let others through. */
+    char *p = xstrdup(conf->dhcp_state_path);
+    for (char *slash = p + strlen(p); slash && slash > p; slash = strrchr(p, '/')) {
+        struct stat st;
+        *slash = '\0';
+        const char *dir = *p ? p : "/";
+        if (stat(dir, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+            snprintf(err, errlen, "[dhcp] state_path %s: %s is not searchable by others; "
+                                  "dnsmasq (running as nobody) could not read its files",
+                     conf->dhcp_state_path, dir);
+            free(p);
+            return NULL;
+        }
+    }
+    free(p);
     qag_dhcp *d = xcalloc(1, sizeof *d);
     d->conf = conf;
     d->cls = cls;

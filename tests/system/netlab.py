@@ -574,6 +574,8 @@ class Lab:
     def __init__(self):
         self.prefix = 'q%04x' % random.randrange(1 << 16)
         self.dir = tempfile.mkdtemp(prefix='qhv-sys-')
+        # dnsmasq (a network node's) reads its files as nobody.
+        os.chmod(self.dir, 0o755)
         self.hosts, self.vms, self.procs, self.switches = [], [], [], []
 
     def add_hosts(self, n=2):

@@ -266,7 +266,7 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
         vm2 = self.lab.add_dhcp_vm('ga2', self.h2, dict(free, mac_address=mac))
         self.wait_port(free)
         self.assertFalse(vm2.dhclient(timeout=8), vm2.last_output)
-        self.assertNotIn('DHCPOFFER', vm2.last_output)
+        self.assertNotIn('DHCPOFFER of', vm2.last_output)
 
     def test_other_tenant_gets_no_offer(self):
         a = self.network('tenant-a', 'a-gre2', 'nvgre', 5303, [{
@@ -279,7 +279,7 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
         cap = netlab.Capture(self.lab, vm.ns, 'eth0', 'udp port 67 or udp port 68')
         self.assertFalse(vm.dhclient(timeout=8), vm.last_output)
         frames = cap.stop()
-        self.assertNotIn('DHCPOFFER', vm.last_output)
+        self.assertNotIn('DHCPOFFER of', vm.last_output)
         # Only the VM's own requests were on its wire.
         for fr in frames:
             self.assertEqual(fr[6:12], bytes.fromhex(port['mac_address'].replace(':', '')))
