@@ -505,3 +505,164 @@ int qdhcp_failover(qmodel *m, qerr *e)
         return -1;
     return 1;
 }
+
+/* ---------- the dhcp_agent_scheduler extension ---------- */
+
+/* id's DHCP agent row (404 as Neutron: AgentNotFound, or InvalidDHCPAgent
+ * for another kind of agent when need_dhcp). */
+static int qdhcp_load_row(qop *op, const char *id, bool need_dhcp, qj **ret, qerr *e)
+{
+    if (qres_load(op, &qres_agent, id, ret, e) < 0)
+        return -1;
+    const char *t = qj_get_str(*ret, "agent_type");
+    if (need_dhcp && !(t && !strcmp(t, QDHCP_AGENT_TYPE) &&
+                       qj_get_bool(*ret, "admin_state_up", true))) {
+        qj_free(*ret);
+        *ret = NULL;
+        return qerr_set(e, QE_INVALID_DHCP_AGENT, "Agent %s is not a valid DHCP Agent or has "
+                                                  "been disabled.", id);
+    }
+    return 0;
+}
+
+/* The scheduled DHCP port of network_id on host (NULL if none). */
+static int qdhcp_port_on(qop *op, const char *network_id, const char *host, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    qj *ports;
+    int rc = qres_children(op, &qres_port, network_id, &ports, e);
+    for (size_t i = 0; rc == 0 && i < qj_len(ports) && !*ret; i++) {
+        const qj *p = qj_at(ports, i);
+        if (qdhcp_port_scheduled(p) && !strcmp(qj_get_str(p, "binding:host_id"), host))
+            *ret = qj_clone(p);
+    }
+    qj_free(ports);
+    return rc;
+}
+
+/* Shows each id of ids (r's views; gone ones skipped) as {"<collection>": [...]}. */
+static int qdhcp_views(qmodel *m, const qctx *ctx, const qresource *r, const qj *ids, qj **ret,
+                       qerr *e)
+{
+    qj *list = qj_array();
+    for (size_t i = 0; i < qj_len(ids); i++) {
+        qj *one;
+        qerr ignore;
+        if (qres_show_request(m, ctx, r, qj_as_str(qj_at(ids, i)), NULL, &one, &ignore) < 0)
+            continue;
+        qj_append(list, qj_take(one, r->name));
+        qj_free(one);
+    }
+    *ret = qj_object();
+    qj_set(*ret, r->collection, list);
+    return 0;
+}
+
+/* Ids (read inside one snapshot): of the networks host's DHCP agent holds
+ * (agents), or of the DHCP agents holding network id (networks). */
+static int qdhcp_ids(qmodel *m, const char *collection, const char *id, qj **ret, qerr *e)
+{
+    *ret = qj_array();
+    qop op = {.m = m, .ctx = &qdhcp_admin, .now = qhv_wall_seconds()};
+    if (qstore_begin_read(m->store, e) < 0)
+        return -1;
+    qj *doc = NULL, *ports = NULL;
+    bool agents = !strcmp(collection, "agents");
+    int rc = qres_load(&op, agents ? &qres_agent : &qres_network, id, &doc, e);
+    const char *t = agents ? qj_get_str(doc, "agent_type") : NULL;
+    if (rc == 0 && agents && t && !strcmp(t, QDHCP_AGENT_TYPE))
+        rc = qdhcp_rows(&op, qdhcp_sql_host_ports, qj_get_str(doc, "host"), &ports, e);
+    else if (rc == 0 && !agents)
+        rc = qres_children(&op, &qres_port, id, &ports, e);
+    for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {
+        const qj *p = qj_at(ports, i);
+        if (!qdhcp_port_scheduled(p))
+            continue;
+        if (agents) {
+            qj_append(*ret, qj_str(qj_get_str(p, "network_id")));
+            continue;
+        }
+        qj *row;
+        rc = qdhcp_agent_load(&op, qj_get_str(p, "binding:host_id"), &row, e);
+        if (row)
+            qj_append(*ret, qj_str(qj_get_str(row, "id")));
+        qj_free(row);
+    }
+    qstore_end_read(m->store);
+    qj_free(doc);
+    qj_free(ports);
+    return rc;
+}
+
+int qdhcp_scheduler_request(qmodel *m, const qctx *ctx, const char *method,
+                            const char *collection, const char *id, const char *sub,
+                            const qj *body, qj **ret, int *status, qerr *e)
+{
+    *ret = NULL;
+    bool agents = !strcmp(collection, "agents"), get = !strcmp(method, "GET");
+    bool post = agents && !sub && !strcmp(method, "POST");
+    bool del = agents && sub && !strcmp(method, "DELETE");
+    if (!(get && !sub) && !post && !del)
+        return qerr_set(e, QE_METHOD_NOT_ALLOWED, "The server could not comply with the request "
+                                                  "since it is either malformed or otherwise "
+                                                  "incorrect.");
+    const char *what = agents ? "dhcp-networks" : "dhcp-agents";
+    if (!ctx->is_admin)
+        return qerr_set(e, QE_POLICY, "rule:%s_%s is disallowed by policy",
+                        get ? "get" : post ? "create" : "delete", what);
+    if (get) {
+        qj *ids;
+        int rc = qdhcp_ids(m, collection, id, &ids, e);
+        if (rc == 0)
+            rc = qdhcp_views(m, ctx, agents ? &qres_network : &qres_agent, ids, ret, e);
+        qj_free(ids);
+        *status = 200;
+        return rc;
+    }
+    const char *nid = sub;
+    if (post) {
+        nid = qj_get_str(body, "network_id");
+        if (!qj_is(body, QJ_OBJECT) || !nid || !qhv_is_uuid(nid))
+            return qerr_set(e, QE_BAD_REQUEST, "Invalid input for network_id: a network's UUID "
+                                               "is required in {\"network_id\": ...}.");
+    }
+    qop op = {.m = m, .ctx = &qdhcp_admin, .now = qhv_wall_seconds(), .internal = true};
+    if (qstore_begin_write(m->store, e) < 0)
+        return -1;
+    qj *row = NULL, *net = NULL, *port = NULL, *subs = qj_array();
+    int rc = qdhcp_load_row(&op, id, post, &row, e);
+    const char *host = rc == 0 ? qj_get_str(row, "host") : NULL;
+    if (rc == 0)
+        rc = qres_load(&op, &qres_network, nid, &net, e);
+    if (rc == 0)
+        rc = qdhcp_port_on(&op, nid, host, &port, e);
+    if (rc == 0 && post && port)
+        rc = qerr_set(e, QE_NETWORK_HOSTED, "The network %s has been already hosted by the DHCP "
+                                            "Agent %s.", nid, id);
+    if (rc == 0 && del && !port)
+        rc = qerr_set(e, QE_NETWORK_NOT_HOSTED, "The network %s is not hosted by the DHCP Agent "
+                                                "%s.", nid, id);
+    const qj *ids = qj_get(net, "subnets");
+    for (size_t i = 0; rc == 0 && post && i < qj_len(ids); i++) {
+        qj *s;
+        qerr ignore;
+        if (qres_load(&op, &qres_subnet, qj_as_str(qj_at(ids, i)), &s, &ignore) == 0 &&
+            qj_get_bool(s, "enable_dhcp", false))
+            qj_append(subs, qj_str(qj_get_str(s, "id")));
+        qj_free(s);
+    }
+    if (rc == 0 && post)
+        rc = qdhcp_port_create(&op, net, host, subs, e);
+    else if (rc == 0)
+        rc = qdhcp_port_delete(&op, port, e);
+    qj_free(row);
+    qj_free(net);
+    qj_free(port);
+    qj_free(subs);
+    if (qmodel_finish(&op, rc, e) < 0)
+        return -1;
+    *status = post ? 201 : 204;
+    if (post)
+        *ret = qj_null();
+    return 0;
+}

@@ -56,4 +56,18 @@ int qdhcp_agent_configurations(qop *op, const char *host, qj **ret, qerr *e);
  * server calls it every few seconds. Returns 1 if it moved something. */
 int qdhcp_failover(qmodel *m, qerr *e);
 
+/* Neutron's dhcp_agent_scheduler extension (admins only), for
+ *   GET    /v2.0/agents/{agent}/dhcp-networks        -> {"networks": [...]}
+ *   POST   /v2.0/agents/{agent}/dhcp-networks        {"network_id": N}: the
+ *          network is served there too (beyond dhcp_agents_per_network)
+ *   DELETE /v2.0/agents/{agent}/dhcp-networks/{N}    no longer there (its
+ *          DHCP port goes)
+ *   GET    /v2.0/networks/{N}/dhcp-agents            -> {"agents": [...]}
+ * collection is "agents" or "networks", id the agent's or network's, sub
+ * the network of a DELETE (else NULL). *status and *ret (may be NULL: no
+ * body) are the answer's. */
+int qdhcp_scheduler_request(qmodel *m, const qctx *ctx, const char *method,
+                            const char *collection, const char *id, const char *sub,
+                            const qj *body, qj **ret, int *status, qerr *e);
+
 #endif

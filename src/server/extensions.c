@@ -13,6 +13,8 @@ static const qext qext_table[] = {
     {"agent", "agent", "2013-02-03T10:00:00-00:00", "The agent management extension."},
     {"binding", "Port Binding", "2014-02-03T10:00:00-00:00",
      "Expose port bindings of a virtual port to external application"},
+    {"dhcp_agent_scheduler", "DHCP Agent Scheduler", "2013-02-07T10:00:00-00:00",
+     "Schedule networks among dhcp agents"},
     {"empty-string-filtering", "Empty String Filtering Extension", "2018-05-01T10:00:00-00:00",
      "Allow filtering by attributes with empty string value"},
     {"extra_dhcp_opt", "Neutron Extra DHCP options", "2013-03-17T12:00:00-00:00",

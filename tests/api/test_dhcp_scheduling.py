@@ -262,6 +262,66 @@ auth_token = dhcp-secret
         self.assertEqual(st, 400, out)
 
 
+class DhcpAgentSchedulerApiTest(DhcpCase):
+    """Neutron's dhcp_agent_scheduler extension."""
+    extra_conf = """
+[agent]
+auth_token = dhcp-secret
+"""
+
+    def test_list_add_remove(self):
+        self.report('api1')
+        self.report('api2')
+        a1 = self.agents('api1')['DHCP agent']
+        a2 = self.agents('api2')['DHCP agent']
+        l2 = self.agents('api1')['Open vSwitch agent']
+        net, sub = self.dhcp_net('d-api', '10.67.0.0/24')
+        [p] = self.dhcp_ports(net['id'])
+        first = a1 if p['binding:host_id'] == 'api1' else a2
+        other = a2 if first is a1 else a1
+        st, body = self.get('/v2.0/networks/%s/dhcp-agents' % net['id'])
+        self.assertEqual(st, 200, body)
+        self.assertEqual([a['id'] for a in body['agents']], [first['id']])
+        self.assertEqual(body['agents'][0]['agent_type'], 'DHCP agent')
+        st, body = self.get('/v2.0/agents/%s/dhcp-networks' % first['id'])
+        self.assertEqual(st, 200, body)
+        self.assertEqual([n['id'] for n in body['networks']], [net['id']])
+        st, body = self.get('/v2.0/agents/%s/dhcp-networks' % other['id'])
+        self.assertEqual((st, body), (200, {'networks': []}))
+        st, body = self.get('/v2.0/agents/%s/dhcp-networks' % l2['id'])
+        self.assertEqual((st, body), (200, {'networks': []}))
+        # Added to the other node too (beyond dhcp_agents_per_network).
+        st, body = self.post('/v2.0/agents/%s/dhcp-networks' % other['id'],
+                             {'network_id': net['id']})
+        self.assertEqual(st, 201, body)
+        ports = self.dhcp_ports(net['id'])
+        self.assertEqual(sorted(q['binding:host_id'] for q in ports), ['api1', 'api2'])
+        self.assertError(self.post('/v2.0/agents/%s/dhcp-networks' % other['id'],
+                                   {'network_id': net['id']}), 409, 'NetworkHostedByDHCPAgent')
+        self.assertError(self.post('/v2.0/agents/%s/dhcp-networks' % l2['id'],
+                                   {'network_id': net['id']}), 404, 'InvalidDHCPAgent')
+        self.assertError(self.post('/v2.0/agents/%s/dhcp-networks' % other['id'],
+                                   {'network_id': 'nope'}), 400, 'HTTPBadRequest')
+        self.assertError(self.post('/v2.0/agents/%s/dhcp-networks' % other['id'],
+                                   {'network_id': '3c9a3e71-5b0e-4d5e-8a39-0f3e2a9d6c11'}),
+                         404, 'NetworkNotFound')
+        self.assertError(self.client('api-member').get(
+            '/v2.0/networks/%s/dhcp-agents' % net['id']), 403, 'PolicyNotAuthorized')
+        # Removed from the first: its DHCP port goes, the other's stays.
+        st, body = self.delete('/v2.0/agents/%s/dhcp-networks/%s' % (first['id'], net['id']))
+        self.assertEqual(st, 204, body)
+        self.assertEqual([q['binding:host_id'] for q in self.dhcp_ports(net['id'])],
+                         [other['host']])
+        self.assertError(self.delete('/v2.0/agents/%s/dhcp-networks/%s' %
+                                     (first['id'], net['id'])), 409,
+                         'NetworkNotHostedByDhcpAgent')
+        st, body = self.get('/v2.0/networks/%s/dhcp-agents' % net['id'])
+        self.assertEqual([a['id'] for a in body['agents']], [other['id']])
+        st, body = self.get('/v2.0/extensions/dhcp_agent_scheduler')
+        self.assertEqual((st, body['extension']['name']), (200, 'DHCP Agent Scheduler'))
+        self.assertFeedIsFresh('api1', 'api2')
+
+
 class ExtraDhcpOptsTest(DhcpCase):
     extra_conf = """
 [agent]
