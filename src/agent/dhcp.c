@@ -42,6 +42,10 @@ struct qag_dhcp {
     bool swept;             /* leftovers of a previous run taken down */
     bool need;              /* a process died: sync */
     uint64_t check_us;
+    /* The backend serves DHCP itself (cls->serve_dhcp: the dummy backend
+     * records it); then nets stays empty and no process runs. */
+    bool backend_serves;
+    size_t handed;          /* networks the backend took at the last sync */
 };
 
 static const char *const qag_file_names[4] = {"host", "addn_hosts", "opts", "metadata"};
@@ -88,6 +92,14 @@ static int qag_mkdirs(const char *path, char *err, size_t errlen)
 qag_dhcp *qag_dhcp_new(const qag_conf *conf, const qvs_class *cls, qvs *vs, char *err,
                        size_t errlen)
 {
+    if (cls->serve_dhcp) {      /* backend serves */
+        qag_dhcp *d = xcalloc(1, sizeof *d);
+        d->conf = conf;
+        d->cls = cls;
+        d->vs = vs;
+        d->backend_serves = true;
+        return d;
+    }
     if (!cls->plug || !cls->unplug) {
         snprintf(err, errlen, "[dhcp] enabled: the %s backend cannot plug a network node's "
                               "DHCP ports (use the ovs backend)", cls->name);
@@ -490,8 +502,40 @@ static int qag_sync_net(qag_dhcp *d, qag_dnet *n, const qj *net, const qj *const
     return rc;
 }
 
+/* Section s of plan as one object (caller frees). */
+static qj *qag_dhcp_section(const qag_plan *plan, qag_section s)
+{
+    qj *o = qj_object();
+    const char *key, *text;
+    size_t len;
+    for (size_t k = 0; k < qtm_end(plan->sec[s]); k++)
+        if (qtm_at(plan->sec[s], k, &key, &text, &len)) {
+            qj *v = qag_plan_parse(text, len);
+            qj_set_new(o, key, v ? v : qj_null());
+        }
+    return o;
+}
+
+/* backend serves: the two sections handed over as they are. */
+static void qag_dhcp_hand(qag_dhcp *d, const qag_plan *plan)
+{
+    qj *nets = qag_dhcp_section(plan, QAG_SEC_DHCP_NETS);
+    qj *hosts = qag_dhcp_section(plan, QAG_SEC_DHCP_HOSTS);
+    char err[256];
+    if (d->cls->serve_dhcp(d->vs, nets, hosts, err, sizeof err) < 0)
+        QLOG_W("dhcp", "the %s backend did not take the DHCP plan: %s", d->cls->name, err);
+    else
+        d->handed = qj_len(nets);
+    qj_free(nets);
+    qj_free(hosts);
+}
+
 void qag_dhcp_sync(qag_dhcp *d, const qag_plan *plan)
 {
+    if (d->backend_serves) {
+        qag_dhcp_hand(d, plan);
+        return;
+    }
     uint64_t now = qhv_now_us();
     d->need = false;
     if (!d->swept) {
@@ -566,6 +610,8 @@ void qag_dhcp_sync(qag_dhcp *d, const qag_plan *plan)
 
 uint64_t qag_dhcp_due(qag_dhcp *d, uint64_t now)
 {
+    if (d->backend_serves)
+        return UINT64_MAX;      /* nothing of ours to watch */
     if (now >= d->check_us) {
         d->check_us = now + QAG_DHCP_CHECK_US;
         for (size_t i = 0; i < d->n; i++) {
@@ -593,6 +639,8 @@ uint64_t qag_dhcp_due(qag_dhcp *d, uint64_t now)
 
 size_t qag_dhcp_served(const qag_dhcp *d)
 {
+    if (d && d->backend_serves)
+        return d->handed;
     size_t k = 0;
     for (size_t i = 0; d && i < d->n; i++)
         k += d->nets[i].ok;

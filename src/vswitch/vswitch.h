@@ -140,6 +140,12 @@ typedef struct qvs_class {
                 const char *ifname, char *err, size_t errlen);
     /* Optional: removes what plug made for port_id (nothing there: 0). */
     int (*unplug)(qvs *vs, const char *port_id, char *err, size_t errlen);
+    /* Optional: a backend that serves a network node's DHCP itself (the
+     * dummy backend records what it would serve): the plan's dhcp_networks
+     * and dhcp_hosts (borrowed objects), whenever they may have changed;
+     * it plugs the DHCP ports (dhcp_networks[*].port) as NICs. With it the
+     * agent runs no DHCP server of its own. -1 with err on failure. */
+    int (*serve_dhcp)(qvs *vs, const qj *networks, const qj *hosts, char *err, size_t errlen);
 } qvs_class;
 
 /* The backend called name, or NULL with a reason in err (an unknown name, or
