@@ -51,6 +51,7 @@ endpoint_override = {neutron}
 
 MKINSTANCE = """import sys
 from nova import config, context, objects
+from nova.network import model as nm
 conf, inst_uuid, project = sys.argv[1:4]
 config.parse_args([sys.argv[0], '--config-file', conf]); objects.register_all()
 ctxt = context.get_admin_context()
@@ -64,7 +65,8 @@ with context.target_cell(ctxt, cell) as cctxt:
         node='qhv-compute', launched_on='qhv-compute', availability_zone='nova',
         vm_state='active', power_state=1, task_state=None, instance_type_id=1, flavor=flavor,
         old_flavor=None, new_flavor=None, memory_mb=512, vcpus=1, root_gb=1, ephemeral_gb=0,
-        metadata={}, system_metadata={}).create()
+        metadata={}, system_metadata={},
+        info_cache=objects.InstanceInfoCache(network_info=nm.NetworkInfo([]))).create()
 objects.InstanceMapping(ctxt, instance_uuid=inst_uuid, cell_mapping=cell,
                         project_id=project, user_id='qhv-user').create()
 """
