@@ -168,13 +168,29 @@ static bool qdhcp_list_has(const qj *list, const char *s)
     return false;
 }
 
-/* The least loaded serving node not in hosting (then by host name). */
-static qdhcp_node *qdhcp_pick(qdhcp_sched *s, const qj *hosting)
+/* Could host's agent wire a port of network_id (its type, its physical
+ * network)? A node that cannot would hold the network and serve nothing. */
+static bool qdhcp_can_bind(qop *op, const char *host, const char *network_id)
+{
+    qj *trial = qj_object();
+    qj_set(trial, "network_id", qj_str(network_id));
+    qj_set(trial, "binding:host_id", qj_str(host));
+    qerr e;
+    bool ok = qagent_bind_port(op, trial, &e) == 0 &&
+              strcmp(qj_get_str(trial, "binding:vif_type"), "binding_failed");
+    qj_free(trial);
+    return ok;
+}
+
+/* The least loaded serving node not in hosting that can wire the network
+ * (then by host name). */
+static qdhcp_node *qdhcp_pick(qop *op, qdhcp_sched *s, const qj *hosting, const char *nid)
 {
     qdhcp_node *best = NULL;
     for (size_t i = 0; i < s->n; i++) {
         qdhcp_node *n = &s->v[i];
-        if (n->serves && !qdhcp_list_has(hosting, n->host) && (!best || n->load < best->load))
+        if (n->serves && !qdhcp_list_has(hosting, n->host) && (!best || n->load < best->load) &&
+            qdhcp_can_bind(op, n->host, nid))
             best = n;
     }
     return best;
@@ -331,7 +347,7 @@ static int qdhcp_sync_with(qop *op, qdhcp_sched *s, const char *nid, bool *chang
         if (!qdhcp_port_scheduled(p))
             continue;
         qdhcp_node *from = qdhcp_node_find(s, qj_get_str(p, "binding:host_id"));
-        qdhcp_node *to = kept < want ? qdhcp_pick(s, hosting) : NULL;
+        qdhcp_node *to = kept < want ? qdhcp_pick(op, s, hosting, nid) : NULL;
         if (to) {
             qj_append(hosting, qj_str(to->host));
             to->load++;
@@ -347,7 +363,7 @@ static int qdhcp_sync_with(qop *op, qdhcp_sched *s, const char *nid, bool *chang
         }
     }
     while (rc == 0 && qj_len(subs) && kept < want) {
-        qdhcp_node *to = qdhcp_pick(s, hosting);
+        qdhcp_node *to = qdhcp_pick(op, s, hosting, nid);
         if (!to)
             break;
         qj_append(hosting, qj_str(to->host));

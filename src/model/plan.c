@@ -420,6 +420,10 @@ static int qplan_dhcp_network(qplan_ctx *c, const qj *port, qerr *e)
     qj *net, *subnets;
     if (qres_load(&c->op, &qres_network, nid, &net, e) < 0)
         return -1;
+    if (!qj_get_bool(net, "admin_state_up", true)) {
+        qj_free(net);       /* not served while down (Neutron's DHCP agent) */
+        return 0;
+    }
     if (qres_children(&c->op, &qres_subnet, nid, &subnets, e) < 0) {
         qj_free(net);
         return -1;

@@ -251,6 +251,25 @@ auth_token = dhcp-secret
         self.assertEqual(self.plan('spread1')['dhcp_networks'], {})
         self.assertFeedIsFresh('spread1', 'spread2')
 
+    def test_only_nodes_that_can_wire_the_network(self):
+        vlan_only = dict(NODE_CONF, network_types=['vlan'])
+        self.report('wire-vlan', conf=vlan_only)
+        self.report('wire-all')
+        for i in range(2):
+            net, sub = self.dhcp_net('d-wire%d' % i, '10.69.%d.0/24' % i,
+                                     **{'provider:network_type': 'nvgre'})
+            [p] = self.dhcp_ports(net['id'])
+            self.assertEqual((p['binding:host_id'], p['binding:vif_type']), ('wire-all', 'ovs'))
+        # A network that is down is not served (its port stays).
+        st, body = self.put('/v2.0/networks/' + net['id'],
+                            {'network': {'admin_state_up': False}})
+        self.assertEqual(st, 200, body)
+        self.assertNotIn(net['id'], self.plan('wire-all')['dhcp_networks'])
+        self.assertEqual(len(self.dhcp_ports(net['id'])), 1)
+        st, body = self.put('/v2.0/networks/' + net['id'], {'network': {'admin_state_up': True}})
+        self.assertIn(net['id'], self.plan('wire-all')['dhcp_networks'])
+        self.assertFeedIsFresh('wire-vlan', 'wire-all')
+
     def test_report_validation(self):
         # "dhcp" must be a boolean: anything else is dropped (no DHCP row).
         self.report('badnode', dhcp='yes')
