@@ -302,6 +302,75 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
         self.assertEqual(doc['uuid'], instance)
         self.assertEqual(doc['project_id'], 'tenant-a')
 
+    def node_pid(self, node, net):
+        try:
+            with open(os.path.join(node.dir, 'dhcp', net['id'], 'pid')) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return 0
+
+    def test_agent_restart_and_dnsmasq_crash(self):
+        net = self.network('tenant-a', 'a-rs', 'vlan', 204, [{
+            'cidr': '10.27.0.0/24', 'ip_version': 4}])
+        self.wait_served(net)
+        port, vm = self.dhcp_vm('rs1', self.h1, net, 'tenant-a')
+        self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
+        d = os.path.join(self.n1.dir, 'dhcp', net['id'])
+        self.wait_for('the lease on n1', lambda: port['mac_address'] in read(
+            os.path.join(d, 'leases')), self.logs)
+        pid = self.node_pid(self.n1, net)
+        files = {f: os.stat(os.path.join(d, f)).st_mtime_ns for f in ('host', 'opts')}
+        # The agent restarts: dnsmasq, its files and its leases stay as they are.
+        self.assertIn(self.n1.stop_agent(), (0, -15))
+        self.n1.start_agent(AGENT, self.n1.conf)
+        self.wait_for('the restarted agent adopting dnsmasq %d' % pid,
+                      lambda: 'dnsmasq %d already serves it' % pid in self.n1.read_agent_log(),
+                      self.logs)
+        self.assertEqual(self.node_pid(self.n1, net), pid)
+        self.assertEqual({f: os.stat(os.path.join(d, f)).st_mtime_ns for f in files}, files)
+        self.assertIn(port['mac_address'], read(os.path.join(d, 'leases')))
+        # dnsmasq crashes: it is started again, with its leases.
+        os.kill(pid, signal.SIGKILL)
+        self.wait_for('a new dnsmasq on n1',
+                      lambda: self.node_pid(self.n1, net) not in (0, pid) and os.path.exists(
+                          '/proc/%d' % self.node_pid(self.n1, net)), self.logs)
+        self.assertIn(port['mac_address'], read(os.path.join(d, 'leases')))
+        self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
+        self.assertEqual(self.bound(vm)[-1]['new_ip_address'], port['fixed_ips'][0]['ip_address'])
+
+    def test_port_security_offers_only_from_dhcp_ports(self):
+        net = self.network('tenant-a', 'a-rogue', 'vlan', 205, [{
+            'cidr': '10.26.0.0/24', 'ip_version': 4}])
+        self.wait_served(net)
+        # A VM without port security runs its own DHCP server.
+        rport = self.port(net, 'tenant-a', self.h2, 'rogue', port_security_enabled=False,
+                          security_groups=[])
+        rogue = self.lab.add_vm('rogue', self.h2, rport, 24)
+        self.wait_port(rport)
+        p = subprocess.Popen(['ip', 'netns', 'exec', rogue.ns, 'dnsmasq', '--no-daemon',
+                              '--conf-file=/dev/null', '--port=0', '--user=root',
+                              '--interface=eth0', '--dhcp-authoritative', '--no-ping',
+                              '--dhcp-leasefile=' + os.path.join(self.lab.dir, 'rogue.leases'),
+                              '--dhcp-range=10.26.0.100,10.26.0.150,1h'],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.lab.procs.append(p)
+        port, vm = self.dhcp_vm('victim', self.h1, net, 'tenant-a')
+        cap = netlab.Capture(self.lab, vm.ns, 'eth0', 'udp src port 67')
+        self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
+        offers = dhcp_offers(cap.stop())
+        macs = {p['mac_address'] for p in self.dhcp_ports(net)}
+        self.assertTrue(offers)
+        self.assertLessEqual({src for src, _ in offers}, macs, offers)
+        self.assertEqual(self.bound(vm)[-1]['new_ip_address'], port['fixed_ips'][0]['ip_address'])
+        # The rogue server was up: a VM without port security hears it.
+        fport = self.port(net, 'tenant-a', self.h1, 'nops', port_security_enabled=False,
+                          security_groups=[])
+        fvm = self.lab.add_dhcp_vm('nops', self.h1, fport)
+        self.wait_port(fport)
+        cap = netlab.Capture(self.lab, fvm.ns, 'eth0', 'udp src port 67')
+        fvm.dhclient(timeout=10)
+        self.assertIn(rport['mac_address'], {src for src, _ in dhcp_offers(cap.stop())})
+
     def test_z_ha_one_node_dies(self):
         net = self.network('tenant-a', 'a-ha', 'vlan', 203, [{
             'cidr': '10.25.0.0/24', 'ip_version': 4}])
@@ -346,6 +415,11 @@ try:
 except urllib.error.HTTPError as e:
     print(e.code); print(e.read().decode())
 """
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
 
 
 def decode_121(octets):
