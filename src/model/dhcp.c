@@ -116,6 +116,7 @@ typedef struct qdhcp_sched {
     qdhcp_node *v;
     size_t n;
     const char *gone;       /* being removed: neither kept nor chosen */
+    const char *prefer;     /* chosen first when it may be (NULL: none) */
 } qdhcp_sched;
 
 static void qdhcp_sched_free(qdhcp_sched *s)
@@ -189,9 +190,12 @@ static qdhcp_node *qdhcp_pick(qop *op, qdhcp_sched *s, const qj *hosting, const 
     qdhcp_node *best = NULL;
     for (size_t i = 0; i < s->n; i++) {
         qdhcp_node *n = &s->v[i];
-        if (n->serves && !qdhcp_list_has(hosting, n->host) && (!best || n->load < best->load) &&
-            qdhcp_can_bind(op, n->host, nid))
+        bool preferred = s->prefer && !strcmp(n->host, s->prefer);
+        if (n->serves && !qdhcp_list_has(hosting, n->host) &&
+            (!best || n->load < best->load || preferred) && qdhcp_can_bind(op, n->host, nid))
             best = n;
+        if (best && preferred && best == n)
+            break;
     }
     return best;
 }
@@ -381,8 +385,9 @@ static int qdhcp_sync_with(qop *op, qdhcp_sched *s, const char *nid, bool *chang
 
 static const qctx qdhcp_admin = {.is_admin = true};
 
-int qdhcp_sync_network(qop *op, const char *network_id, const char *gone_host, bool *changed,
-                       qerr *e)
+/* qdhcp_sync_network, choosing prefer first when it may serve. */
+static int qdhcp_sync_one(qop *op, const char *network_id, const char *gone_host,
+                          const char *prefer, bool *changed, qerr *e)
 {
     bool dummy = false;
     const qctx *saved = op->ctx;
@@ -391,12 +396,19 @@ int qdhcp_sync_network(qop *op, const char *network_id, const char *gone_host, b
     op->internal = true;
     qdhcp_sched s;
     int rc = qdhcp_sched_init(op, gone_host, &s, e);
+    s.prefer = prefer;
     if (rc == 0)
         rc = qdhcp_sync_with(op, &s, network_id, changed ? changed : &dummy, e);
     qdhcp_sched_free(&s);
     op->ctx = saved;
     op->internal = was_internal;
     return rc;
+}
+
+int qdhcp_sync_network(qop *op, const char *network_id, const char *gone_host, bool *changed,
+                       qerr *e)
+{
+    return qdhcp_sync_one(op, network_id, gone_host, NULL, changed, e);
 }
 
 /* Syncs every network in nets (array of documents with "id"). */
@@ -427,6 +439,14 @@ int qdhcp_sync_all(qop *op, const char *gone_host, bool *changed, qerr *e)
         rc = qdhcp_sync_list(op, gone_host, nets, "id", changed, e);
     qj_free(nets);
     return rc;
+}
+
+int qdhcp_port_deleted(qop *op, const qj *port, qerr *e)
+{
+    if (!qdhcp_port_scheduled(port))
+        return 0;
+    return qdhcp_sync_one(op, qj_get_str(port, "network_id"), NULL,
+                          qj_get_str(port, "binding:host_id"), NULL, e);
 }
 
 int qdhcp_agent_removed(qop *op, const char *host, qerr *e)

@@ -44,6 +44,10 @@ int qdhcp_sync_network(qop *op, const char *network_id, const char *gone_host, b
                        qerr *e);
 /* The same for every network (a DHCP agent came alive or went). */
 int qdhcp_sync_all(qop *op, const char *gone_host, bool *changed, qerr *e);
+/* A scheduled DHCP port was deleted by a request: its node makes it again
+ * (as Neutron's DHCP agent does at its next sync), or, if that node no
+ * longer serves, scheduling finds another. */
+int qdhcp_port_deleted(qop *op, const qj *port, qerr *e);
 /* The DHCP row of host is being deleted: its networks go elsewhere. */
 int qdhcp_agent_removed(qop *op, const char *host, qerr *e);
 

@@ -4,6 +4,7 @@
 #include "model/resources.h"
 #include "model/secgroup.h"
 #include "model/agent.h"
+#include "model/dhcp.h"
 #include "model/rewrite.h"
 #include "lib/util.h"
 #include <stdlib.h>
@@ -427,6 +428,11 @@ static int qport_on_delete(qop *op, const qj *port, qerr *e)
     return qport_mac_release(op, pid, e);
 }
 
+static int qport_after_delete(qop *op, const qj *port, qerr *e)
+{
+    return qdhcp_port_deleted(op, port, e);
+}
+
 /* fixed_ips=ip_address=X / fixed_ips=subnet_id=Y: any entry matching. */
 static int qport_filter_fixed_ips(const qj *v, const char *q)
 {
@@ -512,5 +518,6 @@ const qresource qres_port = {
     .on_create = qport_on_create,
     .on_update = qport_on_update,
     .on_delete = qport_on_delete,
+    .after_delete = qport_after_delete,
     .may_write = qport_may_write,
 };

@@ -71,6 +71,9 @@ struct qresource {
     int (*after_create)(qop *op, qj *obj, qerr *e);
     int (*on_update)(qop *op, const qj *old, qj *obj, const qj *changes, qerr *e);
     int (*on_delete)(qop *op, const qj *obj, qerr *e);
+    /* After a DELETE request removed obj's row (not when a parent's delete
+     * takes it along). */
+    int (*after_delete)(qop *op, const qj *obj, qerr *e);
     /* Fills computed attributes into a document about to be shown. */
     void (*on_view)(const qmodel *m, qj *obj);
     /* Admin or owner of obj; NULL = project_id == caller's project. */

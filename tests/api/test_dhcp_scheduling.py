@@ -251,6 +251,10 @@ auth_token = dhcp-secret
         self.assertEqual(self.plan('spread1')['dhcp_networks'], {})
         self.assertFeedIsFresh('spread1', 'spread2')
 
+
+class DhcpWireTest(DhcpCase):
+    extra_conf = DhcpSpreadTest.extra_conf
+
     def test_only_nodes_that_can_wire_the_network(self):
         vlan_only = dict(NODE_CONF, network_types=['vlan'])
         self.report('wire-vlan', conf=vlan_only)
@@ -269,6 +273,34 @@ auth_token = dhcp-secret
         st, body = self.put('/v2.0/networks/' + net['id'], {'network': {'admin_state_up': True}})
         self.assertIn(net['id'], self.plan('wire-all')['dhcp_networks'])
         self.assertFeedIsFresh('wire-vlan', 'wire-all')
+
+
+class DhcpPortAgainTest(DhcpCase):
+    extra_conf = DhcpSpreadTest.extra_conf
+
+    def test_a_deleted_dhcp_port_is_made_again_on_its_node(self):
+        self.report('again1')
+        self.report('again2')
+        net, sub = self.dhcp_net('d-again', '10.70.0.0/24')
+        [p] = self.dhcp_ports(net['id'])
+        for _ in range(2):
+            st, body = self.delete('/v2.0/ports/' + p['id'])
+            self.assertEqual(st, 204, body)
+            [q] = self.dhcp_ports(net['id'])
+            self.assertNotEqual(q['id'], p['id'])
+            self.assertEqual((q['binding:host_id'], q['device_id']),
+                             (p['binding:host_id'], p['device_id']))
+            p = q
+        # Any other port goes as it always did.
+        vm = self.make_port(net['id'])
+        st, body = self.delete('/v2.0/ports/' + vm['id'])
+        self.assertEqual(st, 204, body)
+        self.assertEqual([q['id'] for q in self.dhcp_ports(net['id'])], [p['id']])
+        self.assertFeedIsFresh('again1', 'again2')
+
+
+class DhcpReportTest(DhcpCase):
+    extra_conf = DhcpSpreadTest.extra_conf
 
     def test_report_validation(self):
         # "dhcp" must be a boolean: anything else is dropped (no DHCP row).
