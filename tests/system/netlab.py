@@ -359,8 +359,10 @@ class DhcpVm:
         self.sh('sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=%d' % (0 if v6 else 1))
         self.sh('sysctl', '-q', '-w', 'net.ipv6.conf.default.disable_ipv6=%d' % (0 if v6 else 1))
         if v6:
-            self.sh('sysctl', '-q', '-w', 'net.ipv6.conf.default.accept_ra=2')
-            self.sh('sysctl', '-q', '-w', 'net.ipv6.conf.default.accept_dad=0')
+            # Router advertisements configure eth0 (SLAAC); its link-local
+            # address is usable at once (dhclient -6 binds to it).
+            self.sh('sysctl', '-q', '-w', 'net.ipv6.conf.eth0.accept_ra=2')
+            self.sh('sysctl', '-q', '-w', 'net.ipv6.conf.eth0.accept_dad=0')
         self.sh('ip', 'link', 'set', 'lo', 'up')
         self.sh('ip', 'link', 'set', 'eth0', 'address', self.mac)
         self.sh('ethtool', '-K', 'eth0', 'tx', 'off')

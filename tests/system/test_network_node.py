@@ -172,10 +172,10 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
                       lambda: self.api('GET', '/v2.0/ports/' + port['id'])['port']['status']
                       == status, self.logs)
 
-    def dhcp_vm(self, name, host, net, project, served=True, **attrs):
+    def dhcp_vm(self, name, host, net, project, served=True, v6=False, **attrs):
         """A port on host, its VM, and every node's dnsmasq serving it."""
         port = self.port(net, project, host, name, **attrs)
-        vm = self.lab.add_dhcp_vm(name, host, port)
+        vm = self.lab.add_dhcp_vm(name, host, port, v6)
         self.wait_port(port)
         for node in (self.n1, self.n2) if served else ():
             self.wait_for('%s serving %s' % (node.name, name),
@@ -370,6 +370,31 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
         cap = netlab.Capture(self.lab, fvm.ns, 'eth0', 'udp src port 67')
         fvm.dhclient(timeout=10)
         self.assertIn(rport['mac_address'], {src for src, _ in dhcp_offers(cap.stop())})
+
+    def test_ipv6_slaac_and_stateful(self):
+        slaac = self.network('tenant-a', 'a-v6s', 'vlan', 206, [{
+            'cidr': 'fd00:61::/64', 'ip_version': 6, 'ipv6_ra_mode': 'slaac',
+            'ipv6_address_mode': 'slaac'}])
+        full = self.network('tenant-a', 'a-v6f', 'nvgre', 5305, [{
+            'cidr': 'fd00:62::/64', 'ip_version': 6, 'ipv6_ra_mode': 'dhcpv6-stateful',
+            'ipv6_address_mode': 'dhcpv6-stateful', 'dns_nameservers': ['fd00:62::53']}])
+        self.wait_served(slaac)
+        self.wait_served(full)
+        # SLAAC: the router advertisements of the nodes give the VM its
+        # port's address (EUI-64 of its MAC in the subnet's prefix).
+        port = self.port(slaac, 'tenant-a', self.h1, 's6')
+        vm = self.lab.add_dhcp_vm('s6', self.h1, port, v6=True)
+        self.wait_port(port)
+        want = port['fixed_ips'][0]['ip_address']
+        self.wait_for('a SLAAC address on s6',
+                      lambda: vm.addresses('inet6') == ['%s/64' % want], self.logs)
+        # Stateful DHCPv6: exactly the port's address and the DNS server.
+        port, vm = self.dhcp_vm('f6', self.h2, full, 'tenant-a', v6=True)
+        self.assertTrue(vm.dhclient(v6=True), vm.last_output + self.logs())
+        lease = [e for e in vm.events() if e.get('reason') == 'BOUND6'][-1]
+        self.assertEqual(lease['new_ip6_address'], port['fixed_ips'][0]['ip_address'])
+        self.assertEqual(lease['new_dhcp6_name_servers'], 'fd00:62::53')
+        self.assertIn('%s/128' % port['fixed_ips'][0]['ip_address'], vm.addresses('inet6'))
 
     def test_z_ha_one_node_dies(self):
         net = self.network('tenant-a', 'a-ha', 'vlan', 203, [{
