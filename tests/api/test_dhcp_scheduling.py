@@ -313,6 +313,17 @@ class DhcpReportTest(DhcpCase):
         self.assertEqual(st, 400, out)
 
 
+    def test_network_ports_get_no_default_group(self):
+        # Neutron trusts network: ports (DHCP, routers): no default group
+        # unless asked for; other ports get the project's default group.
+        net = self.make_network(name='d-trusted')
+        dhcp = self.make_port(net['id'], device_owner='network:dhcp')
+        router = self.make_port(net['id'], device_owner='network:router_interface')
+        vm = self.make_port(net['id'], device_owner='compute:nova')
+        self.assertEqual((dhcp['security_groups'], router['security_groups']), ([], []))
+        self.assertEqual(len(vm['security_groups']), 1)
+
+
 class DhcpAgentSchedulerApiTest(DhcpCase):
     """Neutron's dhcp_agent_scheduler extension."""
     extra_conf = """
