@@ -6,6 +6,7 @@
 #include "model/resources.h"
 #include "model/rewrite.h"
 #include "lib/addr.h"
+#include "lib/log.h"
 #include "lib/util.h"
 #include <fnmatch.h>
 #include <stdio.h>
@@ -573,6 +574,13 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
     /* The DHCP role is the host's second agent, not an L2 setting. */
     bool dhcp = conf && qj_get_bool(conf, "dhcp", false);
     qj_remove(conf, "dhcp");
+    if (dhcp && !qconf_dhcp_host_allowed(m->conf, host)) {
+        /* A network node learns its networks' ports and answers their
+         * DHCP: only the hosts the operator names. */
+        QLOG_W("agent", "%s reports the DHCP role but is not in [agent] dhcp_agent_hosts: "
+                        "taken without it", host);
+        dhcp = false;
+    }
     qctx ctx = {.is_admin = true};
     qop op = {.m = m, .ctx = &ctx, .now = qhv_wall_seconds()};
     if (qstore_begin_write(m->store, e) < 0) {

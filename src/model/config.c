@@ -3,6 +3,7 @@
 #include "lib/log.h"
 #include "lib/opt.h"
 #include "lib/util.h"
+#include <fnmatch.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,9 @@ static const qopt qconf_opts[] = {
     O("agent", "keystone_user_domain_name", QOPT_STR, agent_keystone_user_domain_name, "Default",
       0, 0, "Domain the agent users must belong to (so that another domain's administrator "
             "cannot make a look-alike agent user)"),
+    O("agent", "dhcp_agent_hosts", QOPT_STR, dhcp_agent_hosts, "*", 0, 0,
+      "Hosts whose agents may take the DHCP role (network nodes): comma-separated shell "
+      "patterns; a report with dhcp = true from any other host is taken without it"),
     O("quotas", "quota_network", QOPT_INT, quota_network, "100", -1, INT32_MAX, "Networks per project (-1 = unlimited)"),
     O("quotas", "quota_subnet", QOPT_INT, quota_subnet, "100", -1, INT32_MAX, "Subnets per project"),
     O("quotas", "quota_port", QOPT_INT, quota_port, "500", -1, INT32_MAX, "Ports per project"),
@@ -387,6 +391,23 @@ void qconf_free(qconf *c)
     qopt_free_values(qconf_opts, QHV_ARRAY_SIZE(qconf_opts), c);
 }
 
+/* Does an item of list (separated by commas or blanks) match s? With glob
+ * the items are shell patterns, else names or "*". */
+static bool qconf_list_match(const char *list, const char *s, bool glob)
+{
+    char *copy = xstrdup(list), *save = NULL;
+    bool ok = false;
+    for (char *t = strtok_r(copy, ", \t", &save); t && !ok; t = strtok_r(NULL, ", \t", &save))
+        ok = glob ? fnmatch(t, s, 0) == 0 : !strcmp(t, "*") || !strcmp(t, s);
+    free(copy);
+    return ok;
+}
+
+bool qconf_dhcp_host_allowed(const qconf *c, const char *host)
+{
+    return qconf_list_match(c->dhcp_agent_hosts, host, true);
+}
+
 bool qconf_type_enabled(const qconf *c, const char *type)
 {
     for (size_t i = 0; i < c->n_types; i++)
@@ -397,12 +418,7 @@ bool qconf_type_enabled(const qconf *c, const char *type)
 
 bool qconf_flat_allowed(const qconf *c, const char *physnet)
 {
-    char *copy = xstrdup(c->flat_networks), *save = NULL;
-    bool ok = false;
-    for (char *t = strtok_r(copy, ", \t", &save); t && !ok; t = strtok_r(NULL, ", \t", &save))
-        ok = !strcmp(t, "*") || !strcmp(t, physnet);
-    free(copy);
-    return ok;
+    return qconf_list_match(c->flat_networks, physnet, false);
 }
 
 bool qconf_vlan_physnet_known(const qconf *c, const char *physnet)

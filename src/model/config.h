@@ -65,6 +65,7 @@ typedef struct qconf {
     char *agent_keystone_host_binding;     /* "user_name" or "any" */
     char *agent_keystone_user_prefix;
     char *agent_keystone_user_domain_name;
+    char *dhcp_agent_hosts;                /* hosts that may take the DHCP role (patterns) */
     /* [quotas] */
     int64_t quota_network, quota_subnet, quota_port;
     int64_t quota_security_group, quota_security_group_rule;
@@ -106,6 +107,8 @@ typedef struct qconf {
 int qconf_load(qconf *c, const char *const *files, size_t nfiles, char *err, size_t errlen);
 void qconf_free(qconf *c);     /* frees option strings; accepts NULL */
 void qconf_print_help(FILE *f);
+/* true if host may take the DHCP role ([agent] dhcp_agent_hosts). */
+bool qconf_dhcp_host_allowed(const qconf *c, const char *host);
 /* true if type (e.g. "vlan") is in [ml2] type_drivers. */
 bool qconf_type_enabled(const qconf *c, const char *type);
 /* true if physnet may carry flat networks ([ml2_type_flat] flat_networks). */

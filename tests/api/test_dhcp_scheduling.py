@@ -300,7 +300,19 @@ class DhcpPortAgainTest(DhcpCase):
 
 
 class DhcpReportTest(DhcpCase):
-    extra_conf = DhcpSpreadTest.extra_conf
+    extra_conf = """
+[agent]
+auth_token = dhcp-secret
+dhcp_agent_hosts = badnode, netnode-*
+"""
+
+    def test_only_named_hosts_take_the_dhcp_role(self):
+        self.report('netnode-7')
+        self.assertEqual(set(self.agents('netnode-7')), {'Open vSwitch agent', 'DHCP agent'})
+        self.report('hv-7')
+        self.assertEqual(set(self.agents('hv-7')), {'Open vSwitch agent'})
+        self.assertIn('hv-7 reports the DHCP role but is not in [agent] dhcp_agent_hosts',
+                      self.server.read_log())
 
     def test_report_validation(self):
         # "dhcp" must be a boolean: anything else is dropped (no DHCP row).
