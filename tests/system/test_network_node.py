@@ -315,25 +315,31 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
         self.wait_served(net)
         port, vm = self.dhcp_vm('rs1', self.h1, net, 'tenant-a')
         self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
-        d = os.path.join(self.n1.dir, 'dhcp', net['id'])
-        self.wait_for('the lease on n1', lambda: port['mac_address'] in read(
-            os.path.join(d, 'leases')), self.logs)
-        pid = self.node_pid(self.n1, net)
+        # The node whose offer the VM took holds the lease.
+        def leased():
+            for n in (self.n1, self.n2):
+                p = os.path.join(n.dir, 'dhcp', net['id'], 'leases')
+                if os.path.exists(p) and port['mac_address'] in read(p):
+                    return n
+            return None
+        node = self.wait_for('the lease on a node', leased, self.logs)
+        d = os.path.join(node.dir, 'dhcp', net['id'])
+        pid = self.node_pid(node, net)
         files = {f: os.stat(os.path.join(d, f)).st_mtime_ns for f in ('host', 'opts')}
         # The agent restarts: dnsmasq, its files and its leases stay as they are.
-        self.assertIn(self.n1.stop_agent(), (0, -15))
-        self.n1.start_agent(AGENT, self.n1.conf)
+        self.assertIn(node.stop_agent(), (0, -15))
+        node.start_agent(AGENT, node.conf)
         self.wait_for('the restarted agent adopting dnsmasq %d' % pid,
-                      lambda: 'dnsmasq %d already serves it' % pid in self.n1.read_agent_log(),
+                      lambda: 'dnsmasq %d already serves it' % pid in node.read_agent_log(),
                       self.logs)
-        self.assertEqual(self.node_pid(self.n1, net), pid)
+        self.assertEqual(self.node_pid(node, net), pid)
         self.assertEqual({f: os.stat(os.path.join(d, f)).st_mtime_ns for f in files}, files)
         self.assertIn(port['mac_address'], read(os.path.join(d, 'leases')))
         # dnsmasq crashes: it is started again, with its leases.
         os.kill(pid, signal.SIGKILL)
-        self.wait_for('a new dnsmasq on n1',
-                      lambda: self.node_pid(self.n1, net) not in (0, pid) and os.path.exists(
-                          '/proc/%d' % self.node_pid(self.n1, net)), self.logs)
+        self.wait_for('a new dnsmasq on %s' % node.name,
+                      lambda: self.node_pid(node, net) not in (0, pid) and os.path.exists(
+                          '/proc/%d' % self.node_pid(node, net)), self.logs)
         self.assertIn(port['mac_address'], read(os.path.join(d, 'leases')))
         self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
         self.assertEqual(self.bound(vm)[-1]['new_ip_address'], port['fixed_ips'][0]['ip_address'])
