@@ -493,10 +493,17 @@ static int qplan_network(qplan_ctx *c, const char *nid, const char *host, qerr *
         qj_append(subs, so);
     }
     qj_set(o, "subnets", subs);
-    const qj *servers = qplan_dhcp_servers(c, nid, e);
-    qj_set(o, "dhcp_servers", servers ? qj_clone(servers) : qj_array());
+    /* The DHCP servers, when DHCP is qhv's on this network (a DHCP-enabled
+     * subnet): then answers come from them only. Without one, an operator's
+     * own DHCP server may serve it: no member, no restriction. */
+    bool dhcp = false;
+    for (size_t i = 0; i < qj_len(subnets) && !dhcp; i++)
+        dhcp = qj_get_bool(qj_at(subnets, i), "enable_dhcp", false);
+    const qj *servers = dhcp ? qplan_dhcp_servers(c, nid, e) : NULL;
+    if (servers)
+        qj_set(o, "dhcp_servers", qj_clone(servers));
     qj_set(c->networks, nid, o);
-    int rc = servers ? 0 : -1;
+    int rc = !dhcp || servers ? 0 : -1;
     if (rc == 0 && qplan_virtualized(qj_get_str(net, "provider:network_type")))
         rc = qplan_virtual_network(c, net, subnets, host, e);
     qj_free(subnets);

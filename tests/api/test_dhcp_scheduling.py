@@ -206,6 +206,14 @@ class DhcpPlanTest(DhcpCase):
         self.assertEqual(hv['customer_routes']['%d/169.254.169.254/32' % vsid], {
             'vsid': vsid, 'routing_domain': net['id'], 'destination': '169.254.169.254/32',
             'next_hop': dip})
+        # A network without DHCP-enabled subnets: DHCP is not qhv's there,
+        # no dhcp_servers (answers from an operator's DHCP server stay open).
+        own = self.make_network(name='d-own-dhcp', **{'provider:network_type': 'vlan',
+                                                      'provider:physical_network': 'physnet1'})
+        self.make_subnet(own['id'], '10.63.50.0/24', enable_dhcp=False)
+        self.make_port(own['id'], **{'binding:host_id': 'hvP'})
+        self.assertNotIn('dhcp_servers', self.plan('hvP')['networks'][own['id']])
+        self.assertEqual(self.dhcp_ports(own['id']), [])
         # A VM port's change reaches the node's dhcp_hosts through the feed.
         st, body = self.put('/v2.0/ports/' + vm['id'], {'port': {'fixed_ips': [
             {'subnet_id': sub['id'], 'ip_address': '10.63.0.77'}]}})
