@@ -283,6 +283,17 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
         # Only the VM's own requests were on its wire.
         for fr in frames:
             self.assertEqual(fr[6:12], bytes.fromhex(port['mac_address'].replace(':', '')))
+        # A network that goes away is taken down on the nodes: dnsmasq,
+        # namespace, files.
+        pids = [self.node_pid(n, a) for n in (self.n1, self.n2)]
+        self.assertTrue(all(pids))
+        self.api('DELETE', '/v2.0/networks/' + a['id'])
+        for n, pid in zip((self.n1, self.n2), pids):
+            ns = self.lab.prefix + n.name + '-' + a['id']
+            self.wait_for('%s taking %s down' % (n.name, a['name']), lambda: not os.path.exists(
+                os.path.join(n.dir, 'dhcp', a['id'])) and ns not in subprocess.run(
+                    ['ip', 'netns', 'list'], capture_output=True, text=True).stdout and
+                not os.path.exists('/proc/%d' % pid), self.logs)
 
     def test_metadata(self):
         if not self.nova:
