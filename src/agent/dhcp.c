@@ -4,8 +4,8 @@
 #include "agent/metadata.h"
 #include "lib/file.h"
 #include "lib/log.h"
+#include "lib/proc.h"
 #include "lib/util.h"
-#include "vswitch/ovs_exec.h"   /* the tools runner (argv → status, output) */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -55,7 +55,7 @@ static int qag_run(const char *const *argv, char *err, size_t errlen)
 {
     qbuf e;
     qbuf_init(&e, 0);
-    int rc = qovs_exec(NULL, argv, NULL, NULL, &e);
+    int rc = qproc_run(argv, NULL, NULL, NULL, &e);
     if (rc != 0 && err) {
         size_t l = e.len;
         while (l && (e.data[l - 1] == '\n' || e.data[l - 1] == ' '))
@@ -309,7 +309,7 @@ static int qag_addresses(qag_dnet *n, const qag_dnsmasq *m, char *err, size_t er
     const char *show[] = {"ip", "-n", n->ns, "-o", "addr", "show", "dev", n->ifname, NULL};
     qbuf out;
     qbuf_init(&out, 0);
-    if (qovs_exec(NULL, show, NULL, &out, NULL) != 0) {
+    if (qproc_run(show, NULL, NULL, &out, NULL) != 0) {
         snprintf(err, errlen, "ip -n %s addr show dev %s failed", n->ns, n->ifname);
         qbuf_free(&out);
         qbuf_free(&want);
@@ -484,10 +484,11 @@ static int qag_sync_net(qag_dhcp *d, qag_dnet *n, const qj *net, const qj *const
         rc = -1;
     if (rc == 0)
         rc = qag_dnsmasq_ensure(n, &m, changed, err, errlen);
-    bool want_proxy = d->conf->dhcp_isolated_metadata;
-    for (size_t i = 0; want_proxy && i < m.naddrs; i++)
-        want_proxy = strncmp(m.addrs[i], QAG_METADATA_IP "/", 16) != 0;
-    want_proxy = d->conf->dhcp_isolated_metadata && !want_proxy;   /* it holds 169.254.169.254 */
+    /* A proxy where the namespace holds 169.254.169.254 (metadata on, and
+     * an IPv4 subnet). */
+    bool want_proxy = false;
+    for (size_t i = 0; i < m.naddrs; i++)
+        want_proxy = want_proxy || !strcmp(m.addrs[i], QAG_METADATA_IP "/32");
     qag_dnsmasq_free(&m);
     if (rc == 0 && want_proxy && !n->proxy) {
         char *map = xasprintf("%s/metadata", n->dir);

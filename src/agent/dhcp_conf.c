@@ -37,6 +37,17 @@ static bool qag_token_ok(const char *s)
     return true;
 }
 
+/* The id of a subnet or port, copied once checked (NULL-free for the
+ * compiler too); false if it may not go into a line. */
+static bool qag_id(const qj *o, const char *key, char out[80])
+{
+    const char *id = qj_get_str(o, key);
+    if (!qag_token_ok(id) || strlen(id) >= 80)
+        return false;
+    qhv_strlcpy(out, id, 80);
+    return true;
+}
+
 static bool qag_label_ok(const char *s)
 {
     if (!s || !*s || strlen(s) > 63)
@@ -164,10 +175,10 @@ static void qag_render_hosts(const qj *net, const qj *const *hosts, size_t n, qa
         qmac m;
         if (!qag_host_served(h, &m))
             continue;
-        char mac[QMAC_STRLEN], tag[80] = "";
+        char mac[QMAC_STRLEN], tag[96] = "";
         qmac_format(&m, mac);
-        const char *pid = qj_get_str(h, "port_id");
-        bool opts = qag_has_opts(h) && qag_token_ok(pid);
+        char pid[80];
+        bool opts = qag_has_opts(h) && qag_id(h, "port_id", pid);
         if (opts)
             snprintf(tag, sizeof tag, ",set:port-%s", pid);
         const char *dev = qj_get_str(h, "device_id"), *proj = qj_get_str(h, "project_id");
@@ -225,8 +236,8 @@ static bool qag_addr_list(qbuf *b, const qj *list, int family)
 
 static void qag_render_subnet_opts(const qj *net, const qj *s, bool metadata, qbuf *b)
 {
-    const char *sid = qj_get_str(s, "id");
-    if (!qag_token_ok(sid) || !qag_serves_options(s))
+    char sid[80];
+    if (!qag_id(s, "id", sid) || !qag_serves_options(s))
         return;
     const char *own = qag_own_ip(net, sid);
     qaddr a;
@@ -304,8 +315,8 @@ static void qag_render_port_opts(const qj *const *hosts, size_t n, qbuf *b)
 {
     for (size_t i = 0; i < n; i++) {
         qmac m;
-        const char *pid = qj_get_str(hosts[i], "port_id");
-        if (!qag_host_served(hosts[i], &m) || !qag_token_ok(pid))
+        char pid[80];
+        if (!qag_host_served(hosts[i], &m) || !qag_id(hosts[i], "port_id", pid))
             continue;
         const qj *opts = qj_get(hosts[i], "extra_dhcp_opts");
         for (size_t k = 0; k < qj_len(opts); k++) {
@@ -354,9 +365,10 @@ static void qag_render_argv(const qj *net, const qag_dnsmasq_where *w, qag_dnsma
     bool ra = false;
     for (size_t i = 0; i < qj_len(subnets); i++) {
         const qj *s = qj_at(subnets, i);
-        const char *sid = qj_get_str(s, "id"), *cidr = qj_get_str(s, "cidr");
+        const char *cidr = qj_get_str(s, "cidr");
+        char sid[80];
         qcidr c;
-        if (!qj_get_bool(s, "enable_dhcp", true) || !qag_token_ok(sid) || !cidr ||
+        if (!qj_get_bool(s, "enable_dhcp", true) || !qag_id(s, "id", sid) || !cidr ||
             qcidr_parse(cidr, &c) < 0)
             continue;
         char netaddr[QADDR_STRLEN];
