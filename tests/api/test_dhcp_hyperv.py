@@ -117,6 +117,18 @@ class DhcpHypervTest(qhvtest.ServerTestCase):
         dhcp_out = [a['RemoteIPAddress'] for a in acls if a['Direction'] == 2 and
                     a['Action'] == 1 and a['Protocol'] == 'UDP' and a['RemotePort'] == '67']
         self.assertEqual(dhcp_out, ['0.0.0.0/0'])     # requests are broadcast
+        # The same as PowerShell (qhvctl explain): the route and the allowance.
+        ex = subprocess.run([QHVCTL, '--url', 'http://127.0.0.1:%d' % self.server.port,
+                             'explain', 'hvd', '--token', self.server.agent_token('hvd')],
+                            capture_output=True, text=True)
+        self.assertEqual(ex.returncode, 0, ex.stderr)
+        self.assertIn('-DestinationPrefix 169.254.169.254/32 -NextHop %s ' % dip, ex.stdout)
+        self.assertIn("Direction = 1; Action = 1; Protocol = 'UDP'; LocalPort = '68'; "
+                      "RemotePort = '67'; LocalIPAddress = 'ANY'; RemoteIPAddress = '%s/32'"
+                      % dip, ex.stdout)
+        self.assertNotIn("Direction = 1; Action = 1; Protocol = 'UDP'; LocalPort = '68'; "
+                         "RemotePort = '67'; LocalIPAddress = 'ANY'; RemoteIPAddress = "
+                         "'0.0.0.0/0'", ex.stdout)
         # The node's DHCP agent removed: the network has no DHCP server left,
         # and no DHCP answer is let in (fail closed), nor the metadata route.
         agents = self.get('/v2.0/agents?host=netnode1&agent_type=DHCP+agent')[1]['agents']
