@@ -20,12 +20,14 @@ import qhvtest  # noqa: E402
 PY = '/usr/bin/python3'
 WSGI = '/usr/bin/nova-metadata-wsgi'
 MANAGE = '/usr/bin/nova-manage'
-PASTE = '/etc/nova/api-paste.ini'
+# nova-common installs it under /usr/share and its postinst copies it to /etc.
+PASTE = next((p for p in ('/etc/nova/api-paste.ini', '/usr/share/nova-common/api-paste.ini')
+              if os.path.exists(p)), '/etc/nova/api-paste.ini')
 
 WHY_NOT = None
 for _f in (WSGI, MANAGE, PASTE):
     if not os.path.exists(_f):
-        WHY_NOT = '%s is missing (Debian package nova-api)' % _f
+        WHY_NOT = '%s is missing (Debian package nova-common)' % _f
         break
 
 CONF = """[DEFAULT]
