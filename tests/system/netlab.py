@@ -330,7 +330,8 @@ elif r in ('EXPIRE', 'FAIL', 'RELEASE', 'STOP', 'EXPIRE6', 'RELEASE6', 'STOP6'):
 
 DHCLIENT_CONF = """option rfc3442-classless-static-routes code 121 = array of unsigned integer 8;
 request subnet-mask, broadcast-address, routers, domain-name, domain-name-servers, host-name,
-        interface-mtu, rfc3442-classless-static-routes, dhcp6.name-servers, dhcp6.domain-search;
+        interface-mtu, rfc3442-classless-static-routes, ntp-servers, dhcp6.name-servers,
+        dhcp6.domain-search;
 timeout %d;
 retry 1;
 initial-interval 1;

@@ -226,10 +226,18 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
             'cidr': '10.21.0.0/24', 'ip_version': 4, 'dns_nameservers': ['10.21.0.53'],
             'host_routes': [{'destination': '10.99.0.0/16', 'nexthop': '10.21.0.254'}]}])
         self.wait_served(net)
-        port, vm = self.dhcp_vm('va1', self.h1, net, 'tenant-a')
+        port, vm = self.dhcp_vm('va1', self.h1, net, 'tenant-a', extra_dhcp_opts=[
+            {'opt_name': 'ntp-server', 'opt_value': '10.21.0.123'}])
         self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
         self.check_lease(vm, port, net, net['_subnets'][0],
                          routes=[('10.99.0.0/16', '10.21.0.254')])
+        # The port's extra_dhcp_opts, and only its own.
+        self.assertEqual(self.bound(vm)[-1].get('new_ntp_servers'), '10.21.0.123')
+        other, vm2 = self.dhcp_vm('va2', self.h2, net, 'tenant-a')
+        self.assertTrue(vm2.dhclient(), vm2.last_output + self.logs())
+        self.check_lease(vm2, other, net, net['_subnets'][0],
+                         routes=[('10.99.0.0/16', '10.21.0.254')])
+        self.assertNotIn('new_ntp_servers', self.bound(vm2)[-1])
         # Both nodes answered the same thing: each offered the port's address.
         self.assertIn('DHCPOFFER of %s' % port['fixed_ips'][0]['ip_address'], vm.last_output)
 
