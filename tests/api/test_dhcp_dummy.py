@@ -15,7 +15,7 @@ DHCP = '[dhcp]\nenabled = true\n'
 
 class DhcpDummyCase(qhvtest.ServerTestCase):
     tools = (AGENT, QHVCTL)
-    wait_timeout = 60.0
+    wait_timeout = 90.0
 
     def setUp(self):
         self.hosts = []
@@ -54,7 +54,7 @@ class DhcpDummyTest(DhcpDummyCase):
 [agent]
 auth_token = dummy-secret
 report_interval = 1
-agent_down_time = 8
+agent_down_time = 15
 """
 
     def test_node_serves_moves_when_it_dies_and_when_removed(self):

@@ -487,12 +487,12 @@ class DhcpHaTest(DhcpCase):
     extra_conf = """
 [agent]
 auth_token = dhcp-secret
-agent_down_time = 3
+agent_down_time = 10
 report_interval = 1
 [DEFAULT]
 dhcp_agents_per_network = 2
 """
-    wait_timeout = 60.0
+    wait_timeout = 90.0
 
     def setUp(self):
         self.alive = set()
