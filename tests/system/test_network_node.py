@@ -320,6 +320,13 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
         doc = json.loads(body)
         self.assertEqual(doc['uuid'], instance)
         self.assertEqual(doc['project_id'], 'tenant-a')
+        # A port that is no instance's (no device_id): the proxy answers 404
+        # itself.
+        port2, vm2 = self.dhcp_vm('ma2', self.h2, net, 'tenant-a')
+        self.assertTrue(vm2.dhclient(), vm2.last_output + self.logs())
+        out = vm2.sh('/usr/bin/python3', '-c', FETCH, 'http://169.254.169.254/openstack/latest/'
+                     'meta_data.json', timeout=90)
+        self.assertEqual(out.split('\n', 1)[0], '404', out)
 
     def node_pid(self, node, net):
         try:
