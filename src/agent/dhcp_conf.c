@@ -343,9 +343,11 @@ static void qag_render_argv(const qj *net, const qag_dnsmasq_where *w, qag_dnsma
 {
     const char *dir = w->dir;
     qag_argv_add(d, xstrdup(w->dnsmasq));
+    /* --local-service: DNS answers only to the network's own subnets. */
     static const char *const fixed[] = {"--no-hosts", "--no-resolv", "--conf-file=/dev/null",
-                                        "--bind-dynamic", "--except-interface=lo",
-                                        "--dhcp-authoritative", "--dhcp-match=set:ipxe,175"};
+                                        "--local-service", "--bind-dynamic",
+                                        "--except-interface=lo", "--dhcp-authoritative",
+                                        "--dhcp-match=set:ipxe,175"};
     for (size_t i = 0; i < QHV_ARRAY_SIZE(fixed); i++)
         qag_argv_add(d, xstrdup(fixed[i]));
     qag_argv_add(d, xasprintf("--interface=%s", w->ifname));
