@@ -249,9 +249,14 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
         self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
         sub = net['_subnets'][0]
         self.check_lease(vm, port, net, sub)
-        # Without dns_nameservers the DHCP server offers itself (dnsmasq).
+        # Without dns_nameservers the DHCP server offers itself (dnsmasq),
+        # which resolves the network's host names.
         dhcp_ips = {fip['ip_address'] for p in self.dhcp_ports(net) for fip in p['fixed_ips']}
-        self.assertIn(self.bound(vm)[-1]['new_domain_name_servers'], dhcp_ips)
+        dns = self.bound(vm)[-1]['new_domain_name_servers']
+        self.assertIn(dns, dhcp_ips)
+        ip = port['fixed_ips'][0]['ip_address']
+        name = 'host-%s.openstacklocal' % ip.replace('.', '-')
+        self.assertEqual(vm.sh('/usr/bin/python3', '-c', DNS_A, dns, name).strip(), ip)
         # A changed fixed IP is served at the next renewal.
         port = self.api('PUT', '/v2.0/ports/' + port['id'], {'port': {'fixed_ips': [
             {'subnet_id': sub['id'], 'ip_address': '10.22.0.77'}]}})['port']
@@ -471,6 +476,29 @@ try:
     print(r.status); print(r.read().decode())
 except urllib.error.HTTPError as e:
     print(e.code); print(e.read().decode())
+"""
+
+
+# An A query (stdlib only): prints the first address of the answer.
+DNS_A = r"""import socket, struct, sys
+server, name = sys.argv[1:3]
+q = struct.pack('!HHHHHH', 0x5151, 0x0100, 1, 0, 0, 0)
+q += b''.join(bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\0'
+q += struct.pack('!HH', 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(q, (server, 53))
+r = s.recv(2048)
+an = struct.unpack('!H', r[6:8])[0]
+k = len(q)
+for _ in range(an):
+    k += 2 if r[k] & 0xc0 == 0xc0 else r[k:].index(0) + 1
+    t, _, _, l = struct.unpack('!HHIH', r[k:k + 10])
+    k += 10
+    if t == 1:
+        print('.'.join(map(str, r[k:k + 4])))
+        break
+    k += l
 """
 
 
