@@ -387,7 +387,7 @@ class DhcpVm:
         except OSError:
             return []
 
-    def dhclient(self, v6=False, timeout=20, release=False):
+    def dhclient(self, v6=False, timeout=20, release=False, stateless=False):
         """Runs dhclient once (-1: gives up after timeout seconds); True if
         it got a lease. The lease file is kept between runs (a renewal
         starts from the lease the VM holds, as a rebooting VM's does)."""
@@ -400,6 +400,8 @@ class DhcpVm:
                 '-pf', os.path.join(self.dir, 'pid' + fam)]
         if release:
             args.append('-r')
+        if stateless:
+            args.append('-S')     # DHCPv6 Information-request: options only
         r = subprocess.run(['ip', 'netns', 'exec', self.ns] + args + ['eth0'],
                            capture_output=True, text=True, timeout=timeout * 3 + 30)
         self.last_output = r.stdout + r.stderr

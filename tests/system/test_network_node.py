@@ -432,6 +432,23 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
         self.assertEqual(lease['new_ip6_address'], port['fixed_ips'][0]['ip_address'])
         self.assertEqual(lease['new_dhcp6_name_servers'], 'fd00:62::53')
         self.assertIn('%s/128' % port['fixed_ips'][0]['ip_address'], vm.addresses('inet6'))
+        # Stateless DHCPv6: the address from RA (SLAAC), the options from
+        # DHCPv6 (an Information-request).
+        less = self.network('tenant-a', 'a-v6l', 'vlan', 207, [{
+            'cidr': 'fd00:63::/64', 'ip_version': 6, 'ipv6_ra_mode': 'dhcpv6-stateless',
+            'ipv6_address_mode': 'dhcpv6-stateless', 'dns_nameservers': ['fd00:63::53']}])
+        self.wait_served(less)
+        port = self.port(less, 'tenant-a', self.h1, 'l6')
+        vm = self.lab.add_dhcp_vm('l6', self.h1, port, v6=True)
+        self.wait_port(port)
+        want = port['fixed_ips'][0]['ip_address']
+        self.wait_for('a SLAAC address on l6',
+                      lambda: vm.addresses('inet6') == ['%s/64' % want], self.logs)
+        self.assertTrue(vm.dhclient(v6=True, stateless=True), vm.last_output + self.logs())
+        got = [e for e in vm.events() if e.get('new_dhcp6_name_servers')]
+        self.assertTrue(got, vm.events())
+        self.assertEqual(got[-1]['new_dhcp6_name_servers'], 'fd00:63::53')
+        self.assertFalse(got[-1].get('new_ip6_address'))
 
     def test_z_ha_one_node_dies(self):
         net = self.network('tenant-a', 'a-ha', 'vlan', 203, [{
