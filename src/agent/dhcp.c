@@ -454,6 +454,19 @@ static int qag_sync_net(qag_dhcp *d, qag_dnet *n, const qj *net, const qj *const
     bool have_ns = stat(nspath, &st) == 0;
     free(nspath);
     if (!have_ns) {
+        /* A new namespace (first time, or someone deleted it): processes
+         * left in an old one serve nobody. */
+        char *pidpath = xasprintf("%s/pid", n->dir);
+        int stale = qag_pidfile(n->dir);
+        if (qag_proc_alive(stale, pidpath, NULL, NULL)) {
+            QLOG_W("dhcp", "network %s: namespace %s is gone: starting again in a new one",
+                   n->id, n->ns);
+            qag_kill(stale);
+        }
+        free(pidpath);
+        qag_kill(n->proxy);
+        n->proxy = 0;
+        n->dnsmasq = 0;
         const char *add[] = {"ip", "netns", "add", n->ns, NULL};
         const char *lo[] = {"ip", "-n", n->ns, "link", "set", "lo", "up", NULL};
         if (qag_run(add, err, errlen) < 0 || qag_run(lo, err, errlen) < 0)
@@ -629,6 +642,11 @@ uint64_t qag_dhcp_due(qag_dhcp *d, uint64_t now)
                     d->need = true;
                 free(pidpath);
             }
+            char *nspath = xasprintf("/run/netns/%s", n->ns);
+            struct stat st;
+            if (n->ok && stat(nspath, &st) < 0)
+                d->need = true;     /* its namespace was deleted */
+            free(nspath);
         }
     }
     uint64_t due = d->need ? now : UINT64_MAX;

@@ -374,6 +374,24 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
         self.assertIn(port['mac_address'], read(os.path.join(d, 'leases')))
         self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
         self.assertEqual(self.bound(vm)[-1]['new_ip_address'], port['fixed_ips'][0]['ip_address'])
+        # Someone deletes the namespace: the node makes it again, with the
+        # DHCP port plugged and a dnsmasq in it; both nodes serve again.
+        other = self.n2 if node is self.n1 else self.n1
+        pid = self.node_pid(node, net)
+        ns = self.lab.prefix + node.name + '-' + net['id']
+        subprocess.run(['ip', 'netns', 'del', ns], check=True)
+        self.wait_for('%s serving from a new namespace' % node.name,
+                      lambda: self.node_pid(node, net) not in (0, pid) and os.path.exists(
+                          '/proc/%d' % self.node_pid(node, net)) and 'ns-' in subprocess.run(
+                              ['ip', '-n', ns, 'link'], capture_output=True, text=True).stdout,
+                      self.logs)
+        other_pid = self.node_pid(other, net)
+        os.kill(other_pid, signal.SIGSTOP)     # only the recreated node can answer
+        try:
+            self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
+        finally:
+            os.kill(other_pid, signal.SIGCONT)
+        self.assertEqual(self.bound(vm)[-1]['new_ip_address'], port['fixed_ips'][0]['ip_address'])
 
     def test_port_security_offers_only_from_dhcp_ports(self):
         net = self.network('tenant-a', 'a-rogue', 'vlan', 205, [{
