@@ -9,7 +9,8 @@
  *     SIGHUP; only a change of its command line (subnets, MTU, lease time,
  *     domain) restarts it. Its lease file is kept, in [dhcp] state_path.
  *   - A dnsmasq that died is started again (checked every second), with the
- *     same files and leases.
+ *     same files and leases; a namespace that was deleted is made again,
+ *     the processes left in the old one ended.
  *   - dnsmasq outlives the agent (it daemonizes): an agent that starts again
  *     adopts a running dnsmasq whose command line is what the plan wants and
  *     rewrites no file whose content is right, so a restart changes nothing
