@@ -411,13 +411,31 @@ class DhcpVm:
         return r.returncode == 0
 
     def stop_dhclient(self, fam='-4'):
-        pidf = os.path.join(self.dir, 'pid' + fam)
-        try:
-            with open(pidf) as f:
-                pid = int(f.read().strip())
-            os.kill(pid, signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
+        """Ends this VM's dhclient of that family: found by its lease file's
+        path (unique to the VM) rather than its pid file, which the daemon
+        writes after its parent has returned."""
+        lease = os.path.join(self.dir, 'leases' + fam)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            pids = []
+            for d in os.listdir('/proc'):
+                if not d.isdigit():
+                    continue
+                try:
+                    with open('/proc/%s/cmdline' % d, 'rb') as f:
+                        args = f.read().split(b'\0')
+                except OSError:
+                    continue
+                if args and args[0].endswith(b'dhclient') and lease.encode() in args:
+                    pids.append(int(d))
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except OSError:
+                    pass
+            time.sleep(0.05)
 
     def addresses(self, family='inet'):
         out = self.sh('ip', '-o', '-f', family, 'addr', 'show', 'dev', 'eth0', 'scope', 'global')
