@@ -294,7 +294,8 @@ static bool qag_put_file(qag_dnet *n, int i, const char *text, char *err, size_t
 }
 
 /* The namespace's addresses on the DHCP port's interface and its MTU made
- * what the plan says (only when that changed since the last time). */
+ * what the plan says (only when that changed since the last time): 1 if
+ * they changed, 0 if not, -1 with err. */
 static int qag_addresses(qag_dnet *n, const qag_dnsmasq *m, char *err, size_t errlen)
 {
     qbuf want;
@@ -358,7 +359,7 @@ static int qag_addresses(qag_dnet *n, const qag_dnsmasq *m, char *err, size_t er
         n->addrs = qbuf_steal(&want, NULL);
     }
     qbuf_free(&want);
-    return rc;
+    return rc < 0 ? -1 : 1;
 }
 
 /* dnsmasq running with m's command line, told about changed files. */
@@ -489,6 +490,14 @@ static int qag_sync_net(qag_dhcp *d, qag_dnet *n, const qj *net, const qj *const
     qag_dnsmasq m;
     qag_dnsmasq_render(net, hosts, nhosts, &w, &m);
     int rc = qag_addresses(n, &m, err, errlen);
+    /* A new MTU reaches the bridge end too (plug mirrors it). */
+    if (rc > 0 && m.mtu > 0 && d->cls->plug(d->vs, pid, mac, n->ns, n->ifname, err, errlen) < 0) {
+        free(n->addrs);         /* try again at the next sync */
+        n->addrs = NULL;
+        rc = -1;
+    }
+    if (rc > 0)
+        rc = 0;
     bool changed = false, failed = false;
     const char *texts[4] = {m.hosts, m.addn_hosts, m.opts, m.metadata};
     for (int i = 0; rc == 0 && i < 4; i++)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lib/buf.h"
 
 void qovs_plug_tap(const char *port_id, char out[16])
 {
@@ -80,6 +81,22 @@ int qovs_plug(const char *rundir, const char *bridge, const char *port_id, const
         return -1;
     qovs_plug_run(rundir, in_csum, NULL, 0);    /* no ethtool: a kernel datapath needs none */
     qovs_plug_run(rundir, tap_csum, NULL, 0);
+    /* The bridge end takes the namespace end's MTU (the network's, once the
+     * caller has set it: it plugs again after a change). */
+    const char *show[] = {"ip", "-n", netns, "-o", "link", "show", "dev", ifname, NULL};
+    qbuf out;
+    qbuf_init(&out, 0);
+    const char *m = qovs_exec(rundir, show, NULL, &out, NULL) == 0 && out.data
+                        ? strstr(out.data, " mtu ") : NULL;
+    char mtu[16];
+    if (m && sscanf(m, " mtu %15[0-9]", mtu) == 1) {
+        const char *set[] = {"nsenter", nsarg, "ip", "link", "set", "dev", tap, "mtu", mtu, NULL};
+        if (qovs_plug_run(rundir, set, err, errlen) < 0) {
+            qbuf_free(&out);
+            return -1;
+        }
+    }
+    qbuf_free(&out);
     snprintf(ext_id, sizeof ext_id, "external_ids:iface-id=%s", port_id);
     snprintf(ext_mac, sizeof ext_mac, "external_ids:attached-mac=%s", mac);
     /* A new pair replaces the bridge's port (its old interface is gone). */

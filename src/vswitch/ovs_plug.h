@@ -4,7 +4,8 @@
  * characters) is on the bridge with external_ids:iface-id = the port id, and
  * whose other end is in the network's namespace.
  *
- * The bridge end is made in ovs-vswitchd's own network namespace (found from
+ * The bridge end takes the namespace end's MTU at each call (plug again
+ * after changing it). It is made in ovs-vswitchd's own network namespace (found from
  * its pid file under the rundir), so that the userspace datapath, which
  * opens interfaces in its namespace, sees it wherever the agent runs.
  *

@@ -249,6 +249,15 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
         self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
         sub = net['_subnets'][0]
         self.check_lease(vm, port, net, sub)
+        # Both ends of each node's DHCP port have the network's MTU.
+        for dp in self.dhcp_ports(net):
+            node = self.n1 if dp['binding:host_id'] == 'n1' else self.n2
+            tap = node.sh('ip', '-o', 'link', 'show', 'dev', 'tap' + dp['id'][:11])
+            self.assertIn(' mtu %d ' % net['mtu'], tap)
+            inner = subprocess.run(['ip', '-n', self.lab.prefix + node.name + '-' + net['id'],
+                                    '-o', 'link', 'show', 'dev', 'ns-' + dp['id'][:11]],
+                                   capture_output=True, text=True).stdout
+            self.assertIn(' mtu %d ' % net['mtu'], inner)
         # Without dns_nameservers the DHCP server offers itself (dnsmasq),
         # which resolves the network's host names.
         dhcp_ips = {fip['ip_address'] for p in self.dhcp_ports(net) for fip in p['fixed_ips']}
