@@ -27,6 +27,7 @@ typedef struct qag_dnet {
     char *files[4];         /* last written: host, addn_hosts, opts, metadata; NULL: unknown */
     int dnsmasq;            /* its pid as last seen alive; 0: unknown */
     int proxy;              /* our metadata proxy child; 0: none */
+    bool reload;            /* files changed since dnsmasq last reread them */
     bool ok;                /* everything was in place at the last sync */
     bool seen;
     unsigned failures;
@@ -498,14 +499,15 @@ static int qag_sync_net(qag_dhcp *d, qag_dnet *n, const qj *net, const qj *const
     }
     if (rc > 0)
         rc = 0;
-    bool changed = false, failed = false;
+    bool failed = false;
     const char *texts[4] = {m.hosts, m.addn_hosts, m.opts, m.metadata};
     for (int i = 0; rc == 0 && i < 4; i++)
-        changed |= qag_put_file(n, i, texts[i], err, errlen, &failed);
+        n->reload |= qag_put_file(n, i, texts[i], err, errlen, &failed);
     if (failed)
         rc = -1;
-    if (rc == 0)
-        rc = qag_dnsmasq_ensure(n, &m, changed, err, errlen);
+    /* A reload owed from a sync that failed halfway is still owed. */
+    if (rc == 0 && (rc = qag_dnsmasq_ensure(n, &m, n->reload, err, errlen)) == 0)
+        n->reload = false;
     /* A proxy where the namespace holds 169.254.169.254 (metadata on, and
      * an IPv4 subnet). */
     bool want_proxy = false;
