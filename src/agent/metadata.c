@@ -19,12 +19,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define QMD_MAX_HEAD 16384
 #define QMD_MAX_BODY (1 << 20)
 #define QMD_IO_TIMEOUT_S 10
 #define QMD_UPSTREAM_TIMEOUT_MS 20000
+#define QMD_MAX_CLIENTS 32          /* requests served at once per network */
 
 void qag_metadata_sign(const char *secret, const char *id, char out[65])
 {
@@ -277,8 +279,13 @@ static void qmd_main(const qag_conf *conf, const char *netns, const char *map_pa
     free(nspath);
     if (ls < 0)
         _exit(1);
-    qmd m = {.conf = conf, .map_path = map_path, .http = qhttpc_new()};
+    qmd m = {.conf = conf, .map_path = map_path};
+    int active = 0;
     for (;;) {
+        while (active > 0 && waitpid(-1, NULL, WNOHANG) > 0)
+            active--;
+        if (active >= QMD_MAX_CLIENTS && waitpid(-1, NULL, 0) > 0)
+            active--;   /* at the cap: wait for one to end */
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int fd = accept(ls, (struct sockaddr *)&ss, &sl);
@@ -290,7 +297,24 @@ static void qmd_main(const qag_conf *conf, const char *netns, const char *map_pa
         char client[INET6_ADDRSTRLEN] = "";
         if (ss.ss_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, client, sizeof client);
-        qmd_serve(&m, fd, client);
+        qmd_reload(&m);     /* children inherit the map as read now */
+        pid_t pid = fork();
+        if (pid == 0) {
+            /* One child per request: a slow client or a slow Nova holds
+             * only its own. */
+            close(ls);
+            m.http = qhttpc_new();
+            qmd_serve(&m, fd, client);
+            close(fd);
+            _exit(0);
+        }
+        if (pid > 0)
+            active++;
+        else {
+            if (!m.http)
+                m.http = qhttpc_new();
+            qmd_serve(&m, fd, client);      /* no fork: serve it here */
+        }
         close(fd);
     }
 }

@@ -12,9 +12,9 @@
  * [DEFAULT] metadata_proxy_shared_secret), as Neutron's proxy does. An
  * address the map does not hold gets 404 and Nova is not asked.
  *
- * Requests are served one at a time (a boot's cloud-init asks a few dozen
- * small documents); each read and the upstream call have timeouts, so one
- * client cannot hold the proxy for long.
+ * Each request is served by a child of its own (at most 32 at once per
+ * network), with timeouts on every read and on the upstream call, so a slow
+ * client or a slow Nova holds only its own request.
  *
  * The child ends with the agent (PR_SET_PDEATHSIG) or on SIGTERM.
  *

@@ -333,8 +333,16 @@ class NetworkNodeTest(qhvtest.ServerTestCase):
         port, vm = self.dhcp_vm('ma1', self.h1, net, 'tenant-a', device_id=instance)
         self.nova.make_instance(instance, 'tenant-a')
         self.assertTrue(vm.dhclient(), vm.last_output + self.logs())
+        # A client that never finishes its request holds only its own: it
+        # trickles a header line every 2 s for longer than the fetch may take.
+        slow = subprocess.Popen(['ip', 'netns', 'exec', vm.ns, '/usr/bin/python3', '-c',
+                                 TRICKLE], stdout=subprocess.PIPE, text=True)
+        self.lab.procs.append(slow)
+        self.assertEqual(slow.stdout.readline().strip(), 'connected')
         out = vm.sh('/usr/bin/python3', '-c', FETCH, 'http://169.254.169.254/openstack/latest/'
                     'meta_data.json', timeout=90)
+        self.assertIsNone(slow.poll())      # still holding its connection
+        slow.kill()
         status, body = out.split('\n', 1)
         self.assertEqual(status, '200', body + self.logs())
         doc = json.loads(body)
@@ -528,6 +536,15 @@ except urllib.error.HTTPError as e:
     print(e.code); print(e.read().decode())
 """
 
+
+TRICKLE = """import socket, time
+s = socket.create_connection(('169.254.169.254', 80), timeout=30)
+s.sendall(b'GET /openstack HTTP/1.1\\r\\n')
+print('connected', flush=True)
+for i in range(100):
+    time.sleep(2)
+    s.sendall(b'X-Slow: %d\\r\\n' % i)
+"""
 
 # An A query (stdlib only): prints the first address of the answer.
 DNS_A = r"""import socket, struct, sys
