@@ -109,7 +109,10 @@ while True:
     if now - last > 0.02:
         last = now
         for f in list(pending.values()):
-            s.send(f)
+            try:
+                s.send(f)
+            except OSError:
+                pass    # the link not up yet: the next round sends again
 '''
 
     def __init__(self, ns):
