@@ -7,7 +7,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 600
 CTEST_FLAGS ?= --output-on-failure -j2
 
-.PHONY: all deps-run deps-test build build-asan build-fuzz build-win run check unit fuzz bench bench-keystone bench-hyperv bench-agents bench-ovs bench-conn bench-nova demo clean
+.PHONY: all deps-run deps-test build build-asan build-fuzz build-win run check unit fuzz bench bench-keystone bench-hyperv bench-agents bench-ovs bench-conn bench-nova bench-dhcp demo clean
 
 all: build
 
@@ -99,6 +99,11 @@ bench-conn: build
 # root): create->ACTIVE p50/p99, a resync of unchanged ports, agent CPU/RSS.
 bench-ovs: deps-test build
 	/usr/bin/python3 bench/ovs_bench.py --build $(BUILD)
+
+# A network node: create -> DHCP offer latency at 1,000 ports, dnsmasq
+# reloads/s, RSS and CPU per served network (root; docs/network-node.md).
+bench-dhcp: deps-test build
+	/usr/bin/python3 bench/dhcp_bench.py --build $(BUILD)
 
 # The Open vSwitch backend end to end with real packets (root): README.
 demo: deps-test build

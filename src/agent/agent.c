@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 #include "agent/auth.h"
 #include "agent/desired.h"
+#include "agent/dhcp.h"
 #include "agent/heap.h"
 #include "agent/plan.h"
 #include "agent/reconcile.h"
@@ -42,6 +43,8 @@ struct qag {
     qvs *vs;
     qhttpc *http;
     qag_auth *auth;
+    qag_dhcp *dhcp;             /* a network node's DHCP and metadata (NULL: not one) */
+    bool dhcp_sync;             /* the plan changed since the last DHCP sync */
     unsigned watch_gen, report_gen;     /* credential generation each call used */
 
     /* The plan and the watch. */
@@ -121,7 +124,17 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
         qhttpc_free(http);
         return NULL;
     }
+    qag_dhcp *dhcp = NULL;
+#ifndef _WIN32
+    if (conf->dhcp_enabled && !(dhcp = qag_dhcp_new(conf, cls, vs, err, errlen))) {
+        cls->close(vs);
+        qag_auth_free(auth);
+        qhttpc_free(http);
+        return NULL;
+    }
+#endif
     qag *a = xcalloc(1, sizeof *a);
+    a->dhcp = dhcp;
     a->conf = conf;
     a->cls = cls;
     a->vs = vs;
@@ -152,6 +165,9 @@ void qag_free(qag *a)
     qag_auth_free(a->auth);
     qhttpc_free(a->http);
     qj_free(a->inflight_ports);
+#ifndef _WIN32
+    qag_dhcp_free(a->dhcp);
+#endif
     a->cls->close(a->vs);
     qag_plan_free(&a->plan);
     qag_retry_free(&a->retry);
@@ -598,6 +614,7 @@ static void qag_watch_done(qag *a)
                        (long long)a->plan.revision, (long long)before);
             if (changed || before < 0) {
                 a->need_reconcile = true;
+                a->dhcp_sync = true;
                 a->applied_urgent = true;
                 a->all_ok = false;
             } else if (a->all_ok && !a->need_reconcile && a->plan.revision > a->applied) {
@@ -697,6 +714,13 @@ static void qag_report_start(qag *a)
             qj_set(conf, "windows_version", qj_str(c->hyperv_windows_version));
     }
     qag_report_problems(a, conf);
+    if (a->dhcp) {
+        /* The DHCP role (docs/network-node.md). */
+        qj_set(conf, "dhcp", qj_bool(true));
+#ifndef _WIN32
+        qj_set(conf, "dhcp_networks", qj_int((int64_t)qag_dhcp_served(a->dhcp)));
+#endif
+    }
     const qj *pf = qj_get(caps, "port_filter");
     qj_set(conf, "port_filter", qj_bool(qj_is(pf, QJ_BOOL) ? pf->u.b : a->cls->port_filter));
     if (caps)
@@ -888,6 +912,14 @@ void qag_run(qag *a, volatile sig_atomic_t *stop)
                 now = qhv_now_us();
             }
         }
+#ifndef _WIN32
+        if (a->dhcp && a->plan.revision >= 0 &&
+            (a->dhcp_sync || qag_dhcp_due(a->dhcp, now) <= now)) {
+            a->dhcp_sync = false;
+            qag_dhcp_sync(a->dhcp, &a->plan);
+            now = qhv_now_us();
+        }
+#endif
         if (a->trim_due_us && now >= a->trim_due_us)
             qag_trim(a);
         /* Sleep until the next thing to do (HTTP answers wake us earlier). */

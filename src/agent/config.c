@@ -118,6 +118,31 @@ static const qopt qag_opts[] = {
       "security groups do not allow by address, except the network's own subnets, IPv6 "
       "link-local and the DHCP broadcast (DHCP and neighbour discovery keep working); none = "
       "no port ACLs (security groups not enforced, reported)"),
+    O("dhcp", "enabled", QOPT_BOOL, dhcp_enabled, "false", 0, 0,
+      "Make this host a network node: serve DHCP (dnsmasq) and metadata for the networks the "
+      "server schedules to it (ovs backend; docs/network-node.md)"),
+    O("dhcp", "state_path", QOPT_STR, dhcp_state_path, "/var/lib/qhv/dhcp", 0, 0,
+      "Where each served network keeps its dnsmasq files and leases (kept across restarts)"),
+    O("dhcp", "namespace_prefix", QOPT_STR, dhcp_namespace_prefix, "qdhcp-", 0, 0,
+      "Network namespace of a served network: this prefix + the network id"),
+    O("dhcp", "dnsmasq", QOPT_STR, dhcp_dnsmasq, "dnsmasq", 0, 0,
+      "The dnsmasq program (Debian: dnsmasq-base)"),
+    O("dhcp", "enable_isolated_metadata", QOPT_BOOL, dhcp_isolated_metadata, "true", 0, 0,
+      "Serve http://169.254.169.254/ in each network's namespace (a route to it is pushed "
+      "by DHCP, option 121) and proxy it to Nova's metadata API"),
+    O("dhcp", "metadata_port", QOPT_INT, dhcp_metadata_port, "80", 1, 65535,
+      "The metadata proxy's port on 169.254.169.254"),
+    O("DEFAULT", "nova_metadata_host", QOPT_STR, nova_metadata_host, "127.0.0.1", 0, 0,
+      "Nova's metadata API host (reached from the agent's own namespace)"),
+    O("DEFAULT", "nova_metadata_port", QOPT_INT, nova_metadata_port, "8775", 1, 65535,
+      "Nova's metadata API port"),
+    O("DEFAULT", "nova_metadata_protocol", QOPT_STR, nova_metadata_protocol, "http", 0, 0,
+      "http or https"),
+    O("DEFAULT", "nova_metadata_insecure", QOPT_BOOL, nova_metadata_insecure, "false", 0, 0,
+      "https: do not verify Nova's certificate (labs only)"),
+    O("DEFAULT", "metadata_proxy_shared_secret", QOPT_STR, metadata_proxy_shared_secret, "", 0,
+      0, "Signs X-Instance-ID (X-Instance-ID-Signature, HMAC-SHA256): Nova's [neutron] "
+         "metadata_proxy_shared_secret"),
 };
 
 static void qag_conf_warn(const char *msg) { QLOG_W("config", "%s", msg); }
@@ -296,6 +321,17 @@ static int qag_conf_derive(qag_conf *c, char *err, size_t errlen)
         snprintf(err, errlen, "[hyperv] provider_interface: '%s' is neither an interface alias "
                               "(letters, digits, spaces, ._-()#,+) nor a MAC address "
                               "(00-15-5D-01-02-03)", c->hyperv_provider_interface);
+        return -1;
+    }
+    if (strcmp(c->nova_metadata_protocol, "http") && strcmp(c->nova_metadata_protocol, "https")) {
+        snprintf(err, errlen, "[DEFAULT] nova_metadata_protocol: '%s' is neither http nor https",
+                 c->nova_metadata_protocol);
+        return -1;
+    }
+    if (c->dhcp_enabled && (!*c->dhcp_state_path || !*c->dhcp_namespace_prefix ||
+                            strchr(c->dhcp_namespace_prefix, '/'))) {
+        snprintf(err, errlen, "[dhcp] state_path and namespace_prefix (without '/') must be set "
+                              "on a network node");
         return -1;
     }
     c->types = qag_conf_split(c->network_types, &c->n_types);

@@ -71,6 +71,19 @@ typedef struct qag_conf {
     char *hyperv_provider_next_hop;
     int64_t hyperv_job_wait_ms;
     char *hyperv_port_acls_2012;            /* "on-link" or "none" */
+    /* [dhcp]: a network node (docs/network-node.md) */
+    bool dhcp_enabled;
+    char *dhcp_state_path;
+    char *dhcp_namespace_prefix;
+    char *dhcp_dnsmasq;
+    bool dhcp_isolated_metadata;
+    int64_t dhcp_metadata_port;
+    /* [DEFAULT] metadata proxy: Neutron's names */
+    char *nova_metadata_host;
+    int64_t nova_metadata_port;
+    char *nova_metadata_protocol;
+    char *metadata_proxy_shared_secret;
+    bool nova_metadata_insecure;
 
     /* Derived. */
     qag_mapping *mappings;

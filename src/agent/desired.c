@@ -86,6 +86,19 @@ static qj *qag_port_value(const qj *port, const qj *net, const char *vswitch)
     qj_set(v, "mac_spoofing", qj_bool(spoof));
     qj_set(v, "dhcp_guard", qj_bool(ps));
     qj_set(v, "router_guard", qj_bool(ps));
+    /* The network's DHCP servers (its network:dhcp ports' MACs), when the
+     * plan names them: a port with port security takes DHCP answers from
+     * them only. */
+    const qj *servers = qj_get(net, "dhcp_servers");
+    if (ps && qj_is(servers, QJ_ARRAY)) {
+        qj *macs = qj_array();
+        for (size_t i = 0; i < qj_len(servers); i++) {
+            const char *m = qj_get_str(qj_at(servers, i), "mac_address");
+            if (m)
+                qj_append(macs, qj_str(m));
+        }
+        qj_set(v, "dhcp_servers", macs);
+    }
     if (ps)
         qj_set(v, "allowed_addresses", allowed);
     else
@@ -273,6 +286,11 @@ static qj *qag_acl_value(const qvs_map *groups, const qj *port, const qj *net,
         if (qj_get_str(qj_at(subs, i), "cidr"))
             qj_append(on_link, qj_str(qj_get_str(qj_at(subs, i), "cidr")));
     qj_set(v, "on_link", on_link);
+    /* The network's DHCP servers as the plan names them: a backend that
+     * matches addresses (Hyper-V) takes DHCP answers from theirs only. */
+    const qj *servers = qj_get(net, "dhcp_servers");
+    if (qj_is(servers, QJ_ARRAY))
+        qj_set(v, "dhcp_servers", qj_clone(servers));
     return v;
 }
 
@@ -398,14 +416,29 @@ void qag_desired_compute(const qag_plan *plan, const qag_conf *conf, const qvs_m
     qvs_map *nets = qag_plan_section(plan, QAG_SEC_NETWORKS);
     qvs_map *groups = qag_plan_section(plan, QAG_SEC_GROUPS);
     qvs_map *sets = qag_plan_section(plan, QAG_SEC_SETS);
+    /* A network node's own DHCP ports are trusted, as Neutron's firewalls
+     * trust network:* ports: they serve DHCP and answer for 169.254.169.254. */
+    qvs_map *dhcp_ports = qvs_map_new();
+    const qtm *dnets = plan->sec[QAG_SEC_DHCP_NETS];
+    for (size_t i = 0; i < qtm_end(dnets); i++) {
+        if (!qtm_at(dnets, i, &key, &text, &len) || !(val = qag_plan_parse(text, len)))
+            continue;
+        const char *pid = qj_get_str(qj_get(val, "port"), "id");
+        if (pid)
+            qvs_map_put(dhcp_ports, pid, qj_null());
+        qj_free(val);
+    }
     ret->ports = xcalloc(qtm_size(ports) + 1, sizeof *ret->ports);
     for (size_t i = 0; i < qtm_end(ports); i++) {
         if (!qtm_at(ports, i, &key, &text, &len))
             continue;
         qj *port = qag_plan_parse(text, len);
+        if (port && qvs_map_get(dhcp_ports, key))
+            qj_set(port, "port_security_enabled", qj_bool(false));
         qag_desired_port(ret, conf, nics, key, port, nets, groups, sets, by_port, by_vsid);
         qj_free(port);
     }
+    qvs_map_free(dhcp_ports);
     qvs_map_free(nets);
     qvs_map_free(groups);
     qvs_map_free(sets);

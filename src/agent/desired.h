@@ -20,6 +20,9 @@
  *      "mac_spoofing": !port_security, or an allowed address pair has another MAC
  *      "dhcp_guard", "router_guard": port_security (the VM may not act as a DHCP
  *                                        server or send router advertisements)
+ *      "dhcp_servers": ["<mac>", ...]    (port_security only, when the plan's network
+ *                                        names its DHCP servers: DHCP and DHCPv6
+ *                                        answers are taken from these MACs only)
  *      "allowed_addresses": [{"ip_address", "mac_address"}]   (port_security only:
  *                                        fixed IPs and allowed address pairs; what
  *                                        the VM may send from)}
@@ -45,7 +48,11 @@
  *      "on_link": ["prefix", ...]       the network's subnets: where its DHCP
  *                                        servers and routers are (a backend that
  *                                        matches addresses only keeps DHCP open
- *                                        by them: Windows Server 2012's port ACLs)}
+ *                                        by them: Windows Server 2012's port ACLs)
+ *      "dhcp_servers": [{"mac_address", "ip_addresses"}]  the plan's network's
+ *                                        (present when the plan names them): the
+ *                                        only sources of DHCP answers a backend
+ *                                        that matches addresses lets in}
  *   address_set/<group id>/<IPv4|IPv6>   (for every set an acl above names)
  *     {"group_id", "ethertype", "addresses": ["10.0.0.5/32", "fd00::5/128", ...]}
  *                                        the group's member addresses of that family
@@ -58,6 +65,10 @@
  *   provider_address/<address>
  *     the plan's values unchanged; every one of the plan (they are per virtual
  *     subnet and per host, not per VM NIC).
+ *
+ * A network node's DHCP port (its id is a "dhcp_networks" value's port.id)
+ * is trusted: port_security false, no acl/ objects (it serves DHCP and
+ * answers for 169.254.169.254).
  *
  * A port depends on its port/ and acl/ objects, on the lookup records of its
  * own addresses, the customer routes of its virtual subnet and the provider

@@ -4,7 +4,7 @@
 
 const char *const qag_plan_sections[QAG_NSEC] = {
     "ports", "networks", "security_groups", "address_sets", "lookup_records",
-    "customer_routes", "provider_addresses"};
+    "customer_routes", "provider_addresses", "dhcp_networks", "dhcp_hosts"};
 
 void qag_plan_init(qag_plan *p)
 {

@@ -20,11 +20,12 @@
 
 typedef enum {
     QAG_SEC_PORTS, QAG_SEC_NETWORKS, QAG_SEC_GROUPS, QAG_SEC_SETS, QAG_SEC_LOOKUP,
-    QAG_SEC_ROUTES, QAG_SEC_PAS, QAG_NSEC
+    QAG_SEC_ROUTES, QAG_SEC_PAS, QAG_SEC_DHCP_NETS, QAG_SEC_DHCP_HOSTS, QAG_NSEC
 } qag_section;
 
 /* "ports", "networks", "security_groups", "address_sets", "lookup_records",
- * "customer_routes", "provider_addresses" */
+ * "customer_routes", "provider_addresses", and on a network node (docs/
+ * network-node.md) "dhcp_networks", "dhcp_hosts" */
 extern const char *const qag_plan_sections[QAG_NSEC];
 
 typedef struct qag_plan {

@@ -117,6 +117,24 @@ static bool qctl_alive(const qj *agent)
     return qj_get_bool(agent, "alive", false);
 }
 
+/* A network node's DHCP role is a second row of its host ("DHCP agent"):
+ * not the agent that applies the plan. */
+static bool qctl_is_dhcp_row(const qj *agent)
+{
+    const char *t = qj_get_str(agent, "agent_type");
+    return t && !strcmp(t, "DHCP agent");
+}
+
+/* The host's own agent in an agents list (its DHCP row aside), or NULL. */
+static const qj *qctl_host_agent(const qj *body)
+{
+    const qj *list = qj_get(body, "agents");
+    for (size_t i = 0; i < qj_len(list); i++)
+        if (!qctl_is_dhcp_row(qj_at(list, i)))
+            return qj_at(list, i);
+    return NULL;
+}
+
 static int qctl_agents(int argc, char **argv)
 {
     if (argc) {
@@ -176,7 +194,7 @@ static int qctl_ports(int argc, char **argv)
         qj_free(agents);
         return 1;
     }
-    const qj *conf = qj_get(qj_at(qj_get(agents, "agents"), 0), "configurations");
+    const qj *conf = qj_get(qctl_host_agent(agents), "configurations");
     const qj *details = qj_get(conf, "port_problem_details");
     path = xasprintf("/v2.0/ports?binding:host_id=%s", host);
     st = qctl_get(path, NULL, &ports, err, sizeof err);
@@ -261,8 +279,7 @@ static void qctl_conf_from_agent(const char *host, qag_conf *conf, char **versio
     qj *body = NULL;
     int status = qctl_get(path, NULL, &body, err, sizeof err);
     free(path);
-    const qj *c = status == 200 ? qj_get(qj_at(qj_get(body, "agents"), 0), "configurations")
-                                : NULL;
+    const qj *c = status == 200 ? qj_get(qctl_host_agent(body), "configurations") : NULL;
     const qj *maps = qj_get(c, "vswitch_mappings");
     qbuf b;
     qbuf_init(&b, 0);
@@ -430,7 +447,7 @@ static int qctl_wait_check(int64_t *rev, char *behind, size_t blen, char *err, s
         const qj *list = qj_get(body, "agents");
         for (size_t i = 0; i < qj_len(list); i++) {
             const qj *a = qj_at(list, i);
-            if (qctl_alive(a) && qctl_applied(a) < *rev) {
+            if (qctl_alive(a) && !qctl_is_dhcp_row(a) && qctl_applied(a) < *rev) {
                 rc = 0;
                 used += (size_t)snprintf(behind + used, used < blen ? blen - used : 0, "%s%s",
                                          used ? ", " : "", qj_get_str(a, "host"));

@@ -21,10 +21,13 @@
     X(SG_NOT_FOUND,         404, "SecurityGroupNotFound") \
     X(SG_RULE_NOT_FOUND,    404, "SecurityGroupRuleNotFound") \
     X(AGENT_NOT_FOUND,      404, "AgentNotFound") \
+    X(INVALID_DHCP_AGENT,   404, "InvalidDHCPAgent") \
     X(TAG_NOT_FOUND,        404, "TagNotFound") \
     X(METHOD_NOT_ALLOWED,   405, "HTTPMethodNotAllowed") \
     X(CONFLICT,             409, "Conflict") \
     X(NETWORK_IN_USE,       409, "NetworkInUse") \
+    X(NETWORK_HOSTED,       409, "NetworkHostedByDHCPAgent") \
+    X(NETWORK_NOT_HOSTED,   409, "NetworkNotHostedByDhcpAgent") \
     X(SUBNET_IN_USE,        409, "SubnetInUse") \
     X(IP_ALLOCATED,         409, "IpAddressAlreadyAllocated") \
     X(IP_EXHAUSTED,         409, "IpAddressGenerationFailure") \

@@ -2,17 +2,21 @@
  * written by heartbeats on the host channel; through the API admins may
  * only read, update admin_state_up/description, and delete. */
 #include "model/agent.h"
+#include "model/dhcp.h"
 #include "model/resources.h"
 #include "model/rewrite.h"
 #include "lib/addr.h"
+#include "lib/log.h"
 #include "lib/util.h"
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+/* A host's own agent (its L2 agent); its DHCP row is model/dhcp.c's. */
 static const char qagent_sql_by_host[] =
-    "SELECT body FROM resources WHERE kind='agent' AND host=?1 LIMIT 1";
+    "SELECT body FROM resources WHERE kind='agent' AND host=?1 AND "
+    "json_extract(body, '$.agent_type')!='" QDHCP_AGENT_TYPE "' LIMIT 1";
 static const char qagent_sql_host_ports[] =
     "SELECT body FROM resources INDEXED BY resources_host WHERE kind='port' AND host=?1 "
     "ORDER BY id";
@@ -51,6 +55,35 @@ static void qagent_on_view(const qmodel *m, qj *agent)
 
 static bool qagent_may_write(qop *op, const qj *agent) { return op->ctx->is_admin; }
 
+static bool qagent_is_dhcp(const qj *agent)
+{
+    const char *t = qj_get_str(agent, "agent_type");
+    return t && !strcmp(t, QDHCP_AGENT_TYPE);
+}
+
+/* A DHCP agent put back in service takes networks that lack one; one
+ * taken out keeps its networks but serves none (Neutron's
+ * enable_services_on_agents_with_admin_state_down = false). */
+static int qagent_on_update(qop *op, const qj *old, qj *agent, const qj *changes, qerr *e)
+{
+    if (!qagent_is_dhcp(agent) || qj_get_bool(old, "admin_state_up", true) ||
+        !qj_get_bool(agent, "admin_state_up", true))
+        return 0;
+    if (qres_store(op, &qres_agent, agent, false, e) < 0)
+        return -1;
+    return qdhcp_sync_all(op, NULL, NULL, e);
+}
+
+/* A DHCP agent removed: its networks go to other nodes now. */
+static int qagent_on_delete(qop *op, const qj *agent, qerr *e)
+{
+    if (!qagent_is_dhcp(agent))
+        return 0;
+    if (qres_delete_row(op, &qres_agent, qj_get_str(agent, "id"), e) < 0)
+        return -1;
+    return qdhcp_agent_removed(op, qj_get_str(agent, "host"), e);
+}
+
 static const qattr qagent_attrs[] = {
     QATTR_ID,
     {"agent_type", QA_STR, 0, "\"HyperV agent\"", 0, 0, NULL, NULL, NULL},
@@ -79,6 +112,8 @@ const qresource qres_agent = {
     .no_create = true,
     .admin_only = true,
     .on_view = qagent_on_view,
+    .on_update = qagent_on_update,
+    .on_delete = qagent_on_delete,
     .may_write = qagent_may_write,
 };
 
@@ -306,7 +341,7 @@ static const char *const qagent_conf_keys[] = {
     "local_network_vswitch", "tunnel_vswitch", "provider_interface", "provider_interface_index",
     "provider_prefix_length", "provider_vlan_id", "provider_next_hop", "windows_version",
     "port_problems", "port_problem_details", "port_filter", "backend_capabilities",
-    "applied_revision"};
+    "applied_revision", "dhcp"};
 
 /* A capability's name: [a-z0-9_], 1-64. */
 static bool qagent_key_ok(const char *k)
@@ -396,6 +431,8 @@ static void qagent_sanitize(qj *conf)
         qj_remove(conf, "backend");
     if ((v = qj_get(conf, "port_filter")) && !qj_is(v, QJ_BOOL))
         qj_remove(conf, "port_filter");
+    if ((v = qj_get(conf, "dhcp")) && !qj_is(v, QJ_BOOL))
+        qj_remove(conf, "dhcp");
     static const char *const ips[] = {"provider_address", "provider_next_hop"};
     for (size_t i = 0; i < QHV_ARRAY_SIZE(ips); i++)
         if (qj_get(conf, ips[i]) && !qagent_ip_ok(qj_get(conf, ips[i])))
@@ -477,6 +514,51 @@ static int qagent_check_report(const char *host, const qj *a, const qj *ports, q
     return 0;
 }
 
+/* The DHCP row of a host whose report says "dhcp": true: created or
+ * refreshed with the L2 row's heartbeat; coming alive, it takes the
+ * networks that lack a DHCP agent. Its configurations are counted here, as
+ * Neutron's agent counts what it serves; a heartbeat that changes only
+ * them changes no plan. */
+static int qagent_dhcp_heartbeat(qop *op, const char *host, bool start, const char *ts, qerr *e)
+{
+    qj *row;
+    if (qdhcp_agent_load(op, host, &row, e) < 0)
+        return -1;
+    bool was_serving = qdhcp_agent_serves(op->m->conf, row, op->now);
+    bool was_alive = row && qagent_alive(op->m->conf, row, op->now);
+    bool is_new = !row;
+    int rc = 0;
+    if (is_new) {
+        qj *item = qj_object();
+        rc = qres_create_one(op, &qres_agent, item, true, &row, e);
+        qj_free(item);
+        if (rc == 0) {
+            qj_set(row, "agent_type", qj_str(QDHCP_AGENT_TYPE));
+            qj_set(row, "topic", qj_str("dhcp_agent"));
+            qj_set(row, "host", qj_str(host));
+            qj_set(row, "created_at", qj_str(ts));
+            qj_set(row, "availability_zone", qj_str("nova"));
+        }
+    }
+    qj *conf = NULL;
+    if (rc == 0)
+        rc = qdhcp_agent_configurations(op, host, &conf, e);
+    if (rc == 0) {
+        if (!was_alive || start)
+            qj_set(row, "started_at", qj_str(ts));
+        qj_set(row, "heartbeat_timestamp", qj_str(ts));
+        qj_set(row, "configurations", conf);
+        conf = NULL;
+        rc = is_new || !was_alive ? qres_store(op, &qres_agent, row, false, e)
+                                  : qres_store_unplanned(op, &qres_agent, row, e);
+    }
+    qj_free(conf);
+    if (rc == 0 && !was_serving && qdhcp_agent_serves(op->m->conf, row, op->now))
+        rc = qdhcp_sync_all(op, NULL, NULL, e);
+    qj_free(row);
+    return rc;
+}
+
 int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret, qerr *e)
 {
     *ret = NULL;
@@ -493,6 +575,16 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
     qj *conf = given ? qj_clone(given) : NULL;
     if (conf)
         qagent_sanitize(conf);
+    /* The DHCP role is the host's second agent, not an L2 setting. */
+    bool dhcp = conf && qj_get_bool(conf, "dhcp", false);
+    qj_remove(conf, "dhcp");
+    if (dhcp && !qconf_dhcp_host_allowed(m->conf, host)) {
+        /* A network node learns its networks' ports and answers their
+         * DHCP: only the hosts the operator names. */
+        QLOG_W("agent", "%s reports the DHCP role but is not in [agent] dhcp_agent_hosts: "
+                        "taken without it", host);
+        dhcp = false;
+    }
     qctx ctx = {.is_admin = true};
     qop op = {.m = m, .ctx = &ctx, .now = qhv_wall_seconds()};
     if (qstore_begin_write(m->store, e) < 0) {
@@ -554,6 +646,8 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
     }
     if (rc == 0 && (!was_alive || conf_changed))
         rc = qagent_rebind_host(&op, host, e);
+    if (rc == 0 && dhcp)
+        rc = qagent_dhcp_heartbeat(&op, host, qj_get_bool(a, "start_flag", false), ts, e);
     if (rc == 0 && ports)
         rc = qagent_apply_statuses(&op, host, ports, e);
     qj_free(agent);

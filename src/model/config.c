@@ -3,6 +3,7 @@
 #include "lib/log.h"
 #include "lib/opt.h"
 #include "lib/util.h"
+#include <fnmatch.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,16 @@ static const qopt qconf_opts[] = {
     O("DEFAULT", "max_request_header_size", QOPT_INT, max_request_header_size, "32768", 4096,
       1048576, "Longest request URI, and largest request headers, accepted (bytes); beyond, "
       "414 or 431"),
+    O("DEFAULT", "dhcp_agents_per_network", QOPT_INT, dhcp_agents_per_network, "1", 1, 64,
+      "DHCP agents (network nodes) each network with a DHCP-enabled subnet is scheduled to "
+      "(2 or more: DHCP high availability)"),
+    O("DEFAULT", "dhcp_lease_duration", QOPT_INT, dhcp_lease_duration, "86400", -1, INT32_MAX,
+      "DHCP lease time in seconds the network nodes give (-1 = infinite)"),
+    O("DEFAULT", "dns_domain", QOPT_STR, dns_domain, "openstacklocal", 0, 0,
+      "Domain the network nodes' DHCP servers give VMs (and resolve host names in)"),
+    O("DEFAULT", "allow_automatic_dhcp_failover", QOPT_BOOL, allow_automatic_dhcp_failover,
+      "true", 0, 0, "Move the networks of a DHCP agent that is dead (no heartbeat for "
+      "[agent] agent_down_time) to live ones"),
     O("database", "connection", QOPT_STR, db_connection, "", 0, 0,
       "sqlite:///relative/path or sqlite:////absolute/path (empty: $state_path/qhv.sqlite)"),
     O("database", "sqlite_synchronous", QOPT_STR, sqlite_synchronous, "FULL", 0, 0,
@@ -88,6 +99,9 @@ static const qopt qconf_opts[] = {
     O("agent", "keystone_user_domain_name", QOPT_STR, agent_keystone_user_domain_name, "Default",
       0, 0, "Domain the agent users must belong to (so that another domain's administrator "
             "cannot make a look-alike agent user)"),
+    O("agent", "dhcp_agent_hosts", QOPT_STR, dhcp_agent_hosts, "*", 0, 0,
+      "Hosts whose agents may take the DHCP role (network nodes): comma-separated shell "
+      "patterns; a report with dhcp = true from any other host is taken without it"),
     O("quotas", "quota_network", QOPT_INT, quota_network, "100", -1, INT32_MAX, "Networks per project (-1 = unlimited)"),
     O("quotas", "quota_subnet", QOPT_INT, quota_subnet, "100", -1, INT32_MAX, "Subnets per project"),
     O("quotas", "quota_port", QOPT_INT, quota_port, "500", -1, INT32_MAX, "Ports per project"),
@@ -474,6 +488,23 @@ void qconf_free(qconf *c)
     qopt_free_values(qconf_opts, QHV_ARRAY_SIZE(qconf_opts), c);
 }
 
+/* Does an item of list (separated by commas or blanks) match s? With glob
+ * the items are shell patterns, else names or "*". */
+static bool qconf_list_match(const char *list, const char *s, bool glob)
+{
+    char *copy = xstrdup(list), *save = NULL;
+    bool ok = false;
+    for (char *t = strtok_r(copy, ", \t", &save); t && !ok; t = strtok_r(NULL, ", \t", &save))
+        ok = glob ? fnmatch(t, s, 0) == 0 : !strcmp(t, "*") || !strcmp(t, s);
+    free(copy);
+    return ok;
+}
+
+bool qconf_dhcp_host_allowed(const qconf *c, const char *host)
+{
+    return qconf_list_match(c->dhcp_agent_hosts, host, true);
+}
+
 bool qconf_type_enabled(const qconf *c, const char *type)
 {
     for (size_t i = 0; i < c->n_types; i++)
@@ -484,12 +515,7 @@ bool qconf_type_enabled(const qconf *c, const char *type)
 
 bool qconf_flat_allowed(const qconf *c, const char *physnet)
 {
-    char *copy = xstrdup(c->flat_networks), *save = NULL;
-    bool ok = false;
-    for (char *t = strtok_r(copy, ", \t", &save); t && !ok; t = strtok_r(NULL, ", \t", &save))
-        ok = !strcmp(t, "*") || !strcmp(t, physnet);
-    free(copy);
-    return ok;
+    return qconf_list_match(c->flat_networks, physnet, false);
 }
 
 bool qconf_vlan_physnet_known(const qconf *c, const char *physnet)

@@ -39,6 +39,10 @@ typedef struct qconf {
     int64_t max_connections;
     int64_t max_connections_per_address;
     int64_t max_request_header_size;
+    int64_t dhcp_agents_per_network;        /* DHCP agents (network nodes) per network */
+    int64_t dhcp_lease_duration;            /* seconds; -1 = infinite (Neutron's) */
+    char *dns_domain;                       /* the domain dnsmasq serves host names in */
+    bool allow_automatic_dhcp_failover;     /* move a dead agent's networks elsewhere */
     /* [database] */
     char *db_connection;
     char *sqlite_synchronous;
@@ -61,6 +65,7 @@ typedef struct qconf {
     char *agent_keystone_host_binding;     /* "user_name" or "any" */
     char *agent_keystone_user_prefix;
     char *agent_keystone_user_domain_name;
+    char *dhcp_agent_hosts;                /* hosts that may take the DHCP role (patterns) */
     /* [quotas] */
     int64_t quota_network, quota_subnet, quota_port;
     int64_t quota_security_group, quota_security_group_rule;
@@ -127,6 +132,8 @@ typedef struct qconf {
 int qconf_load(qconf *c, const char *const *files, size_t nfiles, char *err, size_t errlen);
 void qconf_free(qconf *c);     /* frees option strings; accepts NULL */
 void qconf_print_help(FILE *f);
+/* true if host may take the DHCP role ([agent] dhcp_agent_hosts). */
+bool qconf_dhcp_host_allowed(const qconf *c, const char *host);
 /* true if type (e.g. "vlan") is in [ml2] type_drivers. */
 bool qconf_type_enabled(const qconf *c, const char *type);
 /* true if physnet may carry flat networks ([ml2_type_flat] flat_networks). */

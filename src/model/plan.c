@@ -1,5 +1,6 @@
 #include "model/plan.h"
 #include "model/agent.h"
+#include "model/dhcp.h"
 #include "model/resources.h"
 #include "model/secgroup.h"
 #include "model/rewrite.h"
@@ -21,18 +22,30 @@ static const char qplan_sql_sg_members[] =
     "SELECT r.body FROM port_sgs s CROSS JOIN resources r ON r.kind='port' AND r.id=s.port_id "
     "WHERE s.sg_id=?1 ORDER BY r.id";
 static const char qplan_sql_agent[] =
-    "SELECT body FROM resources WHERE kind='agent' AND host=?1 LIMIT 1";
+    "SELECT body FROM resources WHERE kind='agent' AND host=?1 AND "
+    "json_extract(body, '$.agent_type')!='" QDHCP_AGENT_TYPE "' LIMIT 1";
+static const char qplan_sql_net_dhcp_ports[] =
+    "SELECT body FROM resources INDEXED BY resources_parent WHERE kind='port' AND "
+    "parent_id=?1 AND json_extract(body, '$.device_owner')='" QHV_DEVICE_OWNER_DHCP "' "
+    "ORDER BY id";
+
+/* Where VMs reach the metadata service: the route the DHCP server gives
+ * them, and on virtual subnets a customer route via the DHCP port. */
+#define QPLAN_METADATA_PREFIX "169.254.169.254/32"
 
 struct qplan_cache {
     int64_t rev;    /* the model's planned_rev these were computed at */
     qj *vnets;      /* network id -> {"lookup": {...}, "routes": {...}} */
     qj *sets;       /* group id -> [member addresses] */
+    qj *dhcp;       /* network id -> {"servers": [...], "hosts": {...}} */
 };
 
 typedef struct qplan_ctx {
     qop op;
     qj *plan;
     qj *ports, *networks, *groups, *sets, *lookup, *routes, *pas;
+    qj *dhcp_networks, *dhcp_hosts;
+    qj *dhcp_shared;    /* cache->dhcp, or this plan's own without a cache */
     qj *agents;     /* host -> agent document cache */
     qplan_cache *cache;
 } qplan_ctx;
@@ -43,6 +56,7 @@ qplan_cache *qplan_cache_new(void)
     c->rev = -1;
     c->vnets = qj_object();
     c->sets = qj_object();
+    c->dhcp = qj_object();
     return c;
 }
 
@@ -52,6 +66,7 @@ void qplan_cache_free(qplan_cache *c)
         return;
     qj_free(c->vnets);
     qj_free(c->sets);
+    qj_free(c->dhcp);
     free(c);
 }
 
@@ -124,6 +139,24 @@ static bool qplan_virtualized(const char *type)
     return type && (!strcmp(type, "nvgre") || !strcmp(type, "ip_rewrite"));
 }
 
+/* The DHCP port's IPv4 address on a DHCP-enabled subnet (the first such
+ * in ips) into hop; left empty if none. */
+static void qplan_metadata_hop(const qj *ips, const qj *subnets, char hop[QADDR_STRLEN])
+{
+    for (size_t i = 0; i < qj_len(ips); i++) {
+        const char *sid = qj_get_str(qj_at(ips, i), "subnet_id");
+        const char *ip = qj_get_str(qj_at(ips, i), "ip_address");
+        for (size_t k = 0; sid && ip && k < qj_len(subnets); k++) {
+            const qj *s = qj_at(subnets, k);
+            if (!strcmp(qj_get_str(s, "id"), sid) && qj_get_int(s, "ip_version", 0) == 4 &&
+                qj_get_bool(s, "enable_dhcp", false)) {
+                snprintf(hop, QADDR_STRLEN, "%s", ip);
+                return;
+            }
+        }
+    }
+}
+
 /* The lookup records and customer routes of one virtual subnet (every port
  * on the network, wherever it is): the same for every host, so computed once
  * per revision when there is a cache. {"lookup": {...}, "routes": {...}}. */
@@ -138,6 +171,7 @@ static qj *qplan_virtual_tables(qplan_ctx *c, const qj *net, const qj *subnets, 
         return NULL;
     }
     qj *lookup = qj_object(), *routes = qj_object();
+    char meta_hop[QADDR_STRLEN] = "";
     for (size_t i = 0; i < qj_len(ports); i++) {
         const qj *p = qj_at(ports, i);
         const char *phost = qj_get_str(p, "binding:host_id");
@@ -147,6 +181,8 @@ static qj *qplan_virtual_tables(qplan_ctx *c, const qj *net, const qj *subnets, 
         if (!pa)
             continue;   /* no live agent there: nothing to send traffic to */
         const qj *ips = qj_get(p, "fixed_ips");
+        if (!meta_hop[0] && qdhcp_port_scheduled(p))
+            qplan_metadata_hop(ips, subnets, meta_hop);
         for (size_t j = 0; j < qj_len(ips); j++) {
             const char *ca = qj_get_str(qj_at(ips, j), "ip_address");
             char rpa[QADDR_STRLEN];
@@ -199,6 +235,19 @@ static qj *qplan_virtual_tables(qplan_ctx *c, const qj *net, const qj *subnets, 
             qj_set(routes, key, r);
         }
     }
+    /* The metadata address via the first live DHCP port: HNV forwards what
+     * a VM sends to 169.254.169.254 (next hop: that port, as the DHCP server
+     * tells the VM) only along a customer route (docs/hyperv.md). */
+    if (meta_hop[0]) {
+        char key[160];
+        snprintf(key, sizeof key, "%lld/%s", (long long)vsid, QPLAN_METADATA_PREFIX);
+        qj *r = qj_object();
+        qj_set(r, "vsid", qj_int(vsid));
+        qj_set(r, "routing_domain", qj_str(nid));
+        qj_set(r, "destination", qj_str(QPLAN_METADATA_PREFIX));
+        qj_set(r, "next_hop", qj_str(meta_hop));
+        qj_set(routes, key, r);
+    }
     qj *t = qj_object();
     qj_set(t, "lookup", lookup);
     qj_set(t, "routes", routes);
@@ -250,6 +299,171 @@ static int qplan_virtual_network(qplan_ctx *c, const qj *net, const qj *subnets,
     return 0;
 }
 
+/* ---------- DHCP ---------- */
+
+/* The network's entry in dhcp_shared (made empty when new). */
+static qj *qplan_dhcp_entry(qplan_ctx *c, const char *nid)
+{
+    qj *o = qj_get(c->dhcp_shared, nid);
+    if (!o) {
+        qj_set(c->dhcp_shared, nid, qj_object());
+        o = qj_get(c->dhcp_shared, nid);
+    }
+    return o;
+}
+
+/* The network's DHCP servers (its network:dhcp ports), by MAC:
+ * [{"mac_address", "ip_addresses": [...]}]. Borrowed. */
+static const qj *qplan_dhcp_servers(qplan_ctx *c, const char *nid, qerr *e)
+{
+    qj *entry = qplan_dhcp_entry(c, nid);
+    const qj *have = qj_get(entry, "servers");
+    if (have)
+        return have;
+    qj *ports;
+    if (qplan_query(c, qplan_sql_net_dhcp_ports, nid, &ports, e) < 0) {
+        qj_free(ports);
+        return NULL;
+    }
+    qj *list = qj_array();
+    for (size_t i = 0; i < qj_len(ports); i++) {
+        const qj *p = qj_at(ports, i);
+        qj *o = qj_object(), *ips = qj_array();
+        const qj *f = qj_get(p, "fixed_ips");
+        for (size_t k = 0; k < qj_len(f); k++)
+            qj_append(ips, qj_str(qj_get_str(qj_at(f, k), "ip_address")));
+        qj_set(o, "mac_address", qj_str(qj_get_str(p, "mac_address")));
+        qj_set(o, "ip_addresses", ips);
+        /* Insertion by MAC: a network has one or two. */
+        size_t at = qj_len(list);
+        while (at > 0 && strcmp(qj_get_str(qj_at(list, at - 1), "mac_address"),
+                                qj_get_str(o, "mac_address")) > 0)
+            at--;
+        qj_append(list, o);
+        for (size_t k = qj_len(list) - 1; k > at; k--) {
+            qj *t = list->u.arr.v[k];
+            list->u.arr.v[k] = list->u.arr.v[k - 1];
+            list->u.arr.v[k - 1] = t;
+        }
+    }
+    qj_free(ports);
+    qj_set(entry, "servers", list);
+    return list;
+}
+
+/* "host-10-0-0-5": the name Neutron's DHCP server gives a port without a
+ * dns_name (from its first address). */
+static char *qplan_dhcp_hostname(const qj *port)
+{
+    const char *ip = qj_get_str(qj_at(qj_get(port, "fixed_ips"), 0), "ip_address");
+    char *h = xasprintf("host-%s", ip ? ip : "");
+    for (char *p = h; *p; p++)
+        if (*p == '.' || *p == ':')
+            *p = '-';
+    return h;
+}
+
+/* What a DHCP server of the network serves: every port with an address
+ * but the DHCP ports, keyed "<network>/<port>". Borrowed. */
+static const qj *qplan_dhcp_hosts(qplan_ctx *c, const char *nid, qerr *e)
+{
+    qj *entry = qplan_dhcp_entry(c, nid);
+    const qj *have = qj_get(entry, "hosts");
+    if (have)
+        return have;
+    qj *ports;
+    if (qplan_query(c, qplan_sql_net_ports, nid, &ports, e) < 0) {
+        qj_free(ports);
+        return NULL;
+    }
+    qj *hosts = qj_object();
+    for (size_t i = 0; i < qj_len(ports); i++) {
+        const qj *p = qj_at(ports, i);
+        const char *owner = qj_get_str(p, "device_owner");
+        const qj *ips = qj_get(p, "fixed_ips");
+        if ((owner && !strcmp(owner, QHV_DEVICE_OWNER_DHCP)) || !qj_len(ips))
+            continue;
+        qj *o = qj_object(), *fips = qj_array();
+        for (size_t k = 0; k < qj_len(ips); k++) {
+            qj *f = qj_object();
+            qj_set(f, "subnet_id", qj_str(qj_get_str(qj_at(ips, k), "subnet_id")));
+            qj_set(f, "ip_address", qj_str(qj_get_str(qj_at(ips, k), "ip_address")));
+            qj_append(fips, f);
+        }
+        qj_set(o, "network_id", qj_str(nid));
+        qj_set(o, "port_id", qj_str(qj_get_str(p, "id")));
+        qj_set(o, "mac_address", qj_str(qj_get_str(p, "mac_address")));
+        qj_set(o, "fixed_ips", fips);
+        qj_set(o, "hostname", qj_str_take(qplan_dhcp_hostname(p)));
+        qj_set(o, "device_id", qj_str(qj_get_str(p, "device_id") ? qj_get_str(p, "device_id") : ""));
+        qj_set(o, "device_owner", qj_str(owner ? owner : ""));
+        qj_set(o, "project_id", qj_str(qj_get_str(p, "project_id")));
+        const qj *opts = qj_get(p, "extra_dhcp_opts");
+        qj_set(o, "extra_dhcp_opts", qj_is(opts, QJ_ARRAY) ? qj_clone(opts) : qj_array());
+        qj_set(o, "admin_state_up", qj_bool(qj_get_bool(p, "admin_state_up", true)));
+        char *key = xasprintf("%s/%s", nid, qj_get_str(p, "id"));
+        qj_set_new(hosts, key, o);     /* port ids are unique */
+        free(key);
+    }
+    qj_free(ports);
+    qj_set(entry, "hosts", hosts);
+    return hosts;
+}
+
+/* host's DHCP port on its network: the network's dhcp_networks entry and
+ * its hosts in dhcp_hosts. */
+static int qplan_dhcp_network(qplan_ctx *c, const qj *port, qerr *e)
+{
+    const char *nid = qj_get_str(port, "network_id");
+    if (qj_get(c->dhcp_networks, nid))
+        return 0;
+    qj *net, *subnets;
+    if (qres_load(&c->op, &qres_network, nid, &net, e) < 0)
+        return -1;
+    if (!qj_get_bool(net, "admin_state_up", true)) {
+        qj_free(net);       /* not served while down (Neutron's DHCP agent) */
+        return 0;
+    }
+    if (qres_children(&c->op, &qres_subnet, nid, &subnets, e) < 0) {
+        qj_free(net);
+        return -1;
+    }
+    qj *o = qj_object();
+    qj_set(o, "network_id", qj_str(nid));
+    qj_set(o, "project_id", qj_clone(qj_get(net, "project_id")));
+    qj_set(o, "mtu", qj_clone(qj_get(net, "mtu")));
+    qj_set(o, "network_type", qj_clone(qj_get(net, "provider:network_type")));
+    qj_set(o, "segmentation_id", qj_clone(qj_get(net, "provider:segmentation_id")));
+    qj_set(o, "dns_domain", qj_str(c->op.m->conf->dns_domain));
+    qj_set(o, "lease_seconds", qj_int(c->op.m->conf->dhcp_lease_duration));
+    qj *dp = qj_object();
+    qj_set(dp, "id", qj_str(qj_get_str(port, "id")));
+    qj_set(dp, "mac_address", qj_str(qj_get_str(port, "mac_address")));
+    qj_set(dp, "fixed_ips", qj_clone(qj_get(port, "fixed_ips")));
+    qj_set(o, "port", dp);
+    static const char *const skeys[] = {"id", "cidr", "ip_version", "gateway_ip", "enable_dhcp",
+                                        "dns_nameservers", "host_routes", "ipv6_ra_mode",
+                                        "ipv6_address_mode"};
+    qj *subs = qj_array();
+    for (size_t i = 0; i < qj_len(subnets); i++) {
+        qj *so = qj_object();
+        for (size_t k = 0; k < QHV_ARRAY_SIZE(skeys); k++) {
+            const qj *v = qj_get(qj_at(subnets, i), skeys[k]);
+            qj_set(so, skeys[k], v ? qj_clone(v) : qj_null());
+        }
+        qj_append(subs, so);
+    }
+    qj_set(o, "subnets", subs);
+    qj_set(c->dhcp_networks, nid, o);
+    qj_free(net);
+    qj_free(subnets);
+    const qj *hosts = qplan_dhcp_hosts(c, nid, e);
+    if (!hosts)
+        return -1;
+    qplan_copy_into(c->dhcp_hosts, hosts);     /* keys start with the network's id */
+    return 0;
+}
+
 static int qplan_network(qplan_ctx *c, const char *nid, const char *host, qerr *e)
 {
     if (qj_get(c->networks, nid))
@@ -279,9 +493,18 @@ static int qplan_network(qplan_ctx *c, const char *nid, const char *host, qerr *
         qj_append(subs, so);
     }
     qj_set(o, "subnets", subs);
+    /* The DHCP servers, when DHCP is qhv's on this network (a DHCP-enabled
+     * subnet): then answers come from them only. Without one, an operator's
+     * own DHCP server may serve it: no member, no restriction. */
+    bool dhcp = false;
+    for (size_t i = 0; i < qj_len(subnets) && !dhcp; i++)
+        dhcp = qj_get_bool(qj_at(subnets, i), "enable_dhcp", false);
+    const qj *servers = dhcp ? qplan_dhcp_servers(c, nid, e) : NULL;
+    if (servers)
+        qj_set(o, "dhcp_servers", qj_clone(servers));
     qj_set(c->networks, nid, o);
-    int rc = 0;
-    if (qplan_virtualized(qj_get_str(net, "provider:network_type")))
+    int rc = !dhcp || servers ? 0 : -1;
+    if (rc == 0 && qplan_virtualized(qj_get_str(net, "provider:network_type")))
         rc = qplan_virtual_network(c, net, subnets, host, e);
     qj_free(subnets);
     qj_free(net);
@@ -369,8 +592,10 @@ int qplan_compute(qmodel *m, const char *host, qplan_cache *cache, qj **ret, qer
     if (cache && cache->rev != planned) {
         qj_free(cache->vnets);
         qj_free(cache->sets);
+        qj_free(cache->dhcp);
         cache->vnets = qj_object();
         cache->sets = qj_object();
+        cache->dhcp = qj_object();
         cache->rev = planned;
     }
     c.ports = qj_object();
@@ -381,14 +606,26 @@ int qplan_compute(qmodel *m, const char *host, qplan_cache *cache, qj **ret, qer
     c.routes = qj_object();
     c.pas = qj_object();
     c.agents = qj_object();
-    qj *ports;
-    int rc = qplan_query(&c, qplan_sql_host_ports, host, &ports, e);
+    c.dhcp_networks = qj_object();
+    c.dhcp_hosts = qj_object();
+    qj *own_shared = cache ? NULL : qj_object();
+    c.dhcp_shared = cache ? cache->dhcp : own_shared;
+    /* The DHCP sections only while the host's DHCP agent serves. */
+    qj *dhcp_agent = NULL;
+    int rc = qdhcp_agent_load(&c.op, host, &dhcp_agent, e);
+    bool serves = qdhcp_agent_serves(m->conf, dhcp_agent, c.op.now);
+    qj_free(dhcp_agent);
+    qj *ports = NULL;
+    if (rc == 0)
+        rc = qplan_query(&c, qplan_sql_host_ports, host, &ports, e);
     for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {
         const qj *p = qj_at(ports, i);
         if (!qplan_bound(p))
             continue;
         qj_set_new(c.ports, qj_get_str(p, "id"), qplan_port(p));   /* ids are unique */
         rc = qplan_network(&c, qj_get_str(p, "network_id"), host, e);
+        if (rc == 0 && serves && qdhcp_port_scheduled(p))
+            rc = qplan_dhcp_network(&c, p, e);
         const qj *sgs = qj_get(p, "security_groups");
         for (size_t j = 0; rc == 0 && j < qj_len(sgs); j++)
             rc = qplan_group(&c, qj_as_str(qj_at(sgs, j)), e);
@@ -403,7 +640,10 @@ int qplan_compute(qmodel *m, const char *host, qplan_cache *cache, qj **ret, qer
     qj_set(plan, "lookup_records", c.lookup);
     qj_set(plan, "customer_routes", c.routes);
     qj_set(plan, "provider_addresses", c.pas);
+    qj_set(plan, "dhcp_networks", c.dhcp_networks);
+    qj_set(plan, "dhcp_hosts", c.dhcp_hosts);
     qj_free(c.agents);
+    qj_free(own_shared);
     if (rc < 0) {
         qj_free(plan);
         return -1;

@@ -4,6 +4,7 @@
 #include "model/resources.h"
 #include "model/secgroup.h"
 #include "model/agent.h"
+#include "model/dhcp.h"
 #include "model/rewrite.h"
 #include "model/nova.h"
 #include "lib/util.h"
@@ -100,6 +101,127 @@ static int qport_check_pairs(qop *op, const qattr *a, qj **v, qerr *e)
 }
 
 static int qport_check_fixed_ips(qop *op, const qattr *a, qj **v, qerr *e) { return 0; }
+
+/* ---------- extra_dhcp_opts (neutron-lib's extra_dhcp_opt) ---------- */
+
+#define QPORT_DHCP_OPT_NAME_MAX 64
+#define QPORT_DHCP_OPT_VALUE_MAX 255
+
+/* Options whose value may be empty ("no router", "no routes"). */
+static bool qport_dhcp_opt_blank_ok(const char *name)
+{
+    return !strcmp(name, "router") || !strcmp(name, "classless-static-route");
+}
+
+static bool qport_oneline(const char *s, size_t max, bool empty_ok)
+{
+    size_t n = strlen(s);
+    return (empty_ok || n) && n <= max && !strpbrk(s, "\r\n");
+}
+
+static int qport_dhcp_opt_bad(const qj *item, qerr *e)
+{
+    char *t = qj_to_string(item);
+    qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: No valid key specs matched "
+                                  "for: %.300s.", t);
+    free(t);
+    return -1;
+}
+
+/* Each item {"opt_name", "opt_value"[, "ip_version"]}: a one-line name of
+ * 1-64, a one-line value of 1-255 or null (router and
+ * classless-static-route may be empty), ip_version 4 or 6 (as text too),
+ * normalised to an integer; nothing else. null (no options) stays null. */
+static int qport_check_dhcp_opts(qop *op, const qattr *a, qj **v, qerr *e)
+{
+    if (qj_is(*v, QJ_NULL))
+        return 0;
+    qj *out = qj_array();
+    for (size_t i = 0; i < qj_len(*v); i++) {
+        const qj *it = qj_at(*v, i);
+        const char *name = qj_get_str(it, "opt_name");
+        const qj *val = qj_get(it, "opt_value"), *ver = qj_get(it, "ip_version");
+        size_t keys = 2 + (ver != NULL);
+        int64_t version = 4;
+        bool ok = qj_is(it, QJ_OBJECT) && name && val && qj_len(it) == keys &&
+                  (qj_is(val, QJ_NULL) || qj_is(val, QJ_STRING));
+        if (ok)
+            ok = qport_dhcp_opt_blank_ok(name)
+                     ? (qj_is(val, QJ_NULL) || qj_len(val) <= QPORT_DHCP_OPT_VALUE_MAX)
+                     : (qport_oneline(name, QPORT_DHCP_OPT_NAME_MAX, false) &&
+                        (qj_is(val, QJ_NULL) ||
+                         qport_oneline(qj_as_str(val), QPORT_DHCP_OPT_VALUE_MAX, false)));
+        if (ok && ver) {
+            if (qj_is(ver, QJ_INT))
+                version = ver->u.i;
+            else if (!qj_as_str(ver) ||
+                     qhv_parse_i64(qj_as_str(ver), INT64_MIN, INT64_MAX, &version) < 0)
+                version = 0;
+            ok = version == 4 || version == 6;
+        }
+        if (!ok) {
+            qj_free(out);
+            return qport_dhcp_opt_bad(it, e);
+        }
+        for (size_t k = 0; k < qj_len(out); k++)
+            if (!strcmp(qj_get_str(qj_at(out, k), "opt_name"), name) &&
+                qj_get_int(qj_at(out, k), "ip_version", 4) == version) {
+                qj_free(out);
+                return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: Duplicate "
+                                                     "items in the list: '%s' (IPv%lld).",
+                                name, (long long)version);
+            }
+        qj *o = qj_object();
+        qj_set(o, "opt_name", qj_str(name));
+        qj_set(o, "opt_value", qj_clone(val));
+        qj_set(o, "ip_version", qj_int(version));
+        qj_append(out, o);
+    }
+    qj_free(*v);
+    *v = out;
+    return 0;
+}
+
+/* An option is kept only with a value (router and classless-static-route:
+ * an empty one too), as Neutron stores them. */
+static bool qport_dhcp_opt_kept(const qj *o)
+{
+    const char *v = qj_get_str(o, "opt_value");
+    return v && (*v || qport_dhcp_opt_blank_ok(qj_get_str(o, "opt_name")));
+}
+
+/* Neutron's update: each requested option replaces the one of its name and
+ * IP version, a null value removes it, new ones are added; options not
+ * named stay. null or [] changes nothing. */
+static qj *qport_merge_dhcp_opts(const qj *cur, const qj *req)
+{
+    qj *out = qj_array();
+    for (size_t i = 0; i < qj_len(cur); i++)
+        qj_append(out, qj_clone(qj_at(cur, i)));
+    for (size_t i = 0; i < qj_len(req); i++) {
+        const qj *r = qj_at(req, i);
+        const char *name = qj_get_str(r, "opt_name");
+        int64_t ver = qj_get_int(r, "ip_version", 4);
+        size_t at = qj_len(out);
+        for (size_t k = 0; k < qj_len(out) && at == qj_len(out); k++)
+            if (!strcmp(qj_get_str(qj_at(out, k), "opt_name"), name) &&
+                qj_get_int(qj_at(out, k), "ip_version", 4) == ver)
+                at = k;
+        if (at < qj_len(out) && qj_is(qj_get(r, "opt_value"), QJ_NULL)) {
+            qj *keep = qj_array();
+            for (size_t k = 0; k < qj_len(out); k++)
+                if (k != at)
+                    qj_append(keep, qj_clone(qj_at(out, k)));
+            qj_free(out);
+            out = keep;
+        } else if (at < qj_len(out) && qport_dhcp_opt_kept(r)) {
+            qj_set(qj_at(out, at), "opt_value", qj_str(qj_get_str(r, "opt_value")));
+        } else if (at == qj_len(out) && qport_dhcp_opt_kept(r)) {
+            qj_append(out, qj_clone(r));
+        }
+    }
+    return out;
+}
 
 /* Fills each pair's missing MAC with the port's, then refuses duplicates. */
 static int qport_finish_pairs(qj *port, qerr *e)
@@ -224,6 +346,11 @@ static int qport_on_create(qop *op, qj *port, qerr *e)
     }
     if (rc == 0)
         rc = qport_finish_pairs(port, e);
+    if (rc == 0) {
+        qj *none = qj_array();
+        qj_set(port, "extra_dhcp_opts", qport_merge_dhcp_opts(none, qj_get(port, "extra_dhcp_opts")));
+        qj_free(none);
+    }
     if (rc == 0)
         rc = qsg_port_assign(op, port, NULL, NULL, e);
     if (rc == 0)
@@ -345,6 +472,10 @@ static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, 
     if (rc == 0 && qj_is(qj_get(port, "port_security_enabled"), QJ_NULL))
         rc = qerr_set(e, QE_BAD_REQUEST, "Invalid input for port_security_enabled. Reason: a "
                                          "boolean is required.");
+    if (rc == 0 && qj_get(changes, "extra_dhcp_opts"))
+        qj_set(port, "extra_dhcp_opts",
+               qport_merge_dhcp_opts(qj_get(old, "extra_dhcp_opts"),
+                                     qj_get(changes, "extra_dhcp_opts")));
     if (rc == 0)
         rc = qport_finish_pairs(port, e);
     if (rc == 0 && (qj_get(changes, "security_groups") || qj_get(changes, "port_security_enabled"))) {
@@ -376,6 +507,11 @@ static int qport_on_delete(qop *op, const qj *port, qerr *e)
         qrewrite_release_port(op, pid, e) < 0)
         return -1;
     return qport_mac_release(op, pid, e);
+}
+
+static int qport_after_delete(qop *op, const qj *port, qerr *e)
+{
+    return qdhcp_port_deleted(op, port, e);
 }
 
 /* fixed_ips=ip_address=X, fixed_ips=subnet_id=Y, fixed_ips=ip_address_substr=Z
@@ -434,6 +570,8 @@ static const qattr qport_attrs[] = {
     {"allowed_address_pairs", QA_LIST, QA_POST | QA_PUT | QA_NOFILTER | QA_NULL_EMPTY, "[]", 0,
      0, NULL,
      qport_check_pairs, NULL},
+    {"extra_dhcp_opts", QA_LIST, QA_POST | QA_PUT | QA_NULL | QA_NOFILTER, "[]", 0, 0, NULL,
+     qport_check_dhcp_opts, NULL},
     {"security_groups", QA_LIST, QA_POST | QA_PUT | QA_NULL, "null", 0, 0, NULL,
      qattr_check_uuid_list, NULL},
     {"port_security_enabled", QA_BOOL, QA_POST | QA_PUT | QA_NULL, "null", 0, 0, NULL, NULL,
@@ -482,6 +620,7 @@ const qresource qres_port = {
     .on_create = qport_on_create,
     .on_update = qport_on_update,
     .on_delete = qport_on_delete,
+    .after_delete = qport_after_delete,
     .may_write = qport_may_write,
     .on_written = qnova_port_written,
 };

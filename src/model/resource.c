@@ -865,6 +865,8 @@ int qres_delete_request(qmodel *m, const qctx *ctx, const qresource *r, const ch
         rc = r->on_delete(&op, old, e);
     if (rc == 0)
         rc = qres_delete_row(&op, r, id, e);
+    if (rc == 0 && r->after_delete)
+        rc = r->after_delete(&op, old, e);
     qj_free(old);
     return qmodel_finish(&op, rc, e);
 }

@@ -94,6 +94,9 @@ struct qresource {
      * inserted), new after (NULL: deleted). Runs in the write's transaction;
      * failing fails the write. */
     int (*on_written)(qop *op, const qj *old, const qj *new, qerr *e);
+    /* After a DELETE request removed obj's row (not when a parent's delete
+     * takes it along). */
+    int (*after_delete)(qop *op, const qj *obj, qerr *e);
     /* Fills computed attributes into a document about to be shown. */
     void (*on_view)(const qmodel *m, qj *obj);
     /* The wire form of a document about to be returned to ctx, after filters

@@ -646,9 +646,12 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
     const qj *ps = qj_get(port, "port_security_enabled");
     bool secure = !ps || !qj_is(ps, QJ_BOOL) || ps->u.b;
     qj *groups = qj_get(port, "security_groups");
+    /* Neutron trusts network: ports (DHCP, routers): no default group. */
+    const char *owner = qj_get_str(port, "device_owner");
+    bool trusted = owner && !strncmp(owner, "network:", 8);
     if (qj_is(groups, QJ_NULL)) {
         qj *list = qj_array();
-        if (secure) {
+        if (secure && !trusted) {
             char def[37];
             if (qsg_ensure_default(op, project, def, e) < 0) {
                 qj_free(list);

@@ -3,6 +3,7 @@
 #include "model/subnet.h"
 #include "model/subnetpool.h"
 #include "model/rbac.h"
+#include "model/dhcp.h"
 #include "model/ipam.h"
 #include "model/resources.h"
 #include "lib/util.h"
@@ -443,7 +444,15 @@ static int qsub_on_update(qop *op, const qj *old, qj *sub, const qj *changes, qe
 {
     /* A new gateway without new pools is checked against the current pools;
      * "" can't reach here (the IP check refuses it), null clears it. */
-    return qsub_validate(op, sub, false, e);
+    if (qsub_validate(op, sub, false, e) < 0)
+        return -1;
+    /* DHCP turned on or off: the network's DHCP ports gain or lose their
+     * address here (stored first: scheduling reads the stored subnet). */
+    if (qj_get_bool(old, "enable_dhcp", false) == qj_get_bool(sub, "enable_dhcp", false))
+        return 0;
+    if (qres_store(op, &qres_subnet, sub, false, e) < 0)
+        return -1;
+    return qdhcp_sync_network(op, qj_get_str(sub, "network_id"), NULL, NULL, e);
 }
 
 static int qsub_on_delete(qop *op, const qj *sub, qerr *e)
@@ -497,12 +506,19 @@ static int qsub_on_delete(qop *op, const qj *sub, qerr *e)
         rc = qres_store(op, &qres_network, net, false, e);
     }
     qj_free(net);
+    /* The last DHCP-enabled subnet gone: so are the DHCP ports. */
+    if (rc == 0)
+        rc = qdhcp_sync_network(op, qj_get_str(sub, "network_id"), NULL, NULL, e);
     return rc;
 }
 
 static int qsub_after_create(qop *op, qj *sub, qerr *e)
 {
-    return qipam_add_auto_subnet(op, sub, e);
+    if (qipam_add_auto_subnet(op, sub, e) < 0)
+        return -1;
+    if (!qj_get_bool(sub, "enable_dhcp", false))
+        return 0;
+    return qdhcp_sync_network(op, qj_get_str(sub, "network_id"), NULL, NULL, e);
 }
 
 static bool qsub_may_write(qop *op, const qj *sub) { return qres_is_owner(op, sub); }

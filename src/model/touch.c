@@ -21,6 +21,11 @@ void qtouch_doc(qtouch *t, const char *kind, const qj *doc)
 {
     if (!strcmp(kind, "port")) {
         qtouch_add(&t->port_networks, qj_get_str(doc, "network_id"));
+        /* A DHCP port is in every host's view of its network (dhcp_servers,
+         * the metadata route). */
+        const char *owner = qj_get_str(doc, "device_owner");
+        if (owner && !strcmp(owner, "network:dhcp"))
+            qtouch_add(&t->networks, qj_get_str(doc, "network_id"));
         qtouch_add(&t->hosts, qj_get_str(doc, "binding:host_id"));
         const qj *sgs = qj_get(doc, "security_groups");
         for (size_t i = 0; i < qj_len(sgs); i++)

@@ -18,7 +18,8 @@ typedef struct qtouch_set {
 typedef struct qtouch {
     bool all;                /* unknown effect: every host */
     qtouch_set networks;     /* network or its subnets changed: every host on it */
-    qtouch_set port_networks;/* a port on it changed: hosts on it if it is virtualised */
+    qtouch_set port_networks;/* a port on it changed: hosts on it if it is virtualised,
+                              * and its DHCP nodes */
     qtouch_set hosts;        /* ports bound there or its agent changed */
     qtouch_set groups;       /* rules or membership of these groups changed */
 } qtouch;

@@ -1,4 +1,5 @@
 #include "server/api.h"
+#include "model/dhcp.h"
 #include "model/resources.h"
 #include "model/quota.h"
 #include "model/secgroup.h"
@@ -354,6 +355,25 @@ static void qapi_quotas(qapi *api, const qctx *ctx, const qapi_path *p, const qh
     qapi_send(resp, rc, &e, 200, out);
 }
 
+/* /v2.0/agents/{id}/dhcp-networks[/{network}], /v2.0/networks/{id}/dhcp-agents
+ * (dhcp_agent_scheduler, model/dhcp.h) */
+static void qapi_dhcp(qapi *api, const qctx *ctx, const qapi_path *p, const qhttp_req *req,
+                      qhttp_resp *resp)
+{
+    qerr e;
+    qj *body = NULL, *out = NULL;
+    int status = 200, rc = 0;
+    if (!strcmp(req->method, "POST"))
+        rc = qapi_parse_body(req, &body, &e);
+    if (rc == 0)
+        rc = qdhcp_scheduler_request(api->model, ctx, req->method, p->seg[1], p->seg[2],
+                                     p->n == 5 ? p->seg[4] : NULL, body, &out, &status, &e);
+    qj_free(body);
+    if (rc < 0 && e.code == QE_METHOD_NOT_ALLOWED)
+        resp->allow = p->n == 5 ? "DELETE" : !strcmp(p->seg[1], "agents") ? "GET, POST" : "GET";
+    qapi_send(resp, rc, &e, status, out);
+}
+
 static void qapi_member(qapi *api, const qctx *ctx, const qresource *r, const char *id,
                         const qhttp_req *req, qhttp_resp *resp)
 {
@@ -459,6 +479,11 @@ void qapi_handle(void *vctx, const qhttp_req *req, qhttp_resp *resp)
     if (r == &qres_subnetpool && p.n == 4 && (!strcmp(p.seg[3], "add_prefixes") ||
                                               !strcmp(p.seg[3], "remove_prefixes"))) {
         qapi_subnetpool_prefixes(api, &ctx, &p, req, resp);
+        return;
+    }
+    if ((r == &qres_agent && (p.n == 4 || p.n == 5) && !strcmp(p.seg[3], "dhcp-networks")) ||
+        (r == &qres_network && p.n == 4 && !strcmp(p.seg[3], "dhcp-agents"))) {
+        qapi_dhcp(api, &ctx, &p, req, resp);
         return;
     }
     if (!r || p.n > 3) {

@@ -19,8 +19,13 @@ static const qext qext_table[] = {
      "Expose port bindings of a virtual port to external application"},
     {"default-subnetpools", "Default Subnetpools", "2016-02-18T18:00:00-00:00",
      "Provides ability to mark and use a subnetpool as the default."},
+    {"dhcp_agent_scheduler", "DHCP Agent Scheduler", "2013-02-07T10:00:00-00:00",
+     "Schedule networks among dhcp agents"},
     {"empty-string-filtering", "Empty String Filtering Extension", "2018-05-01T10:00:00-00:00",
      "Allow filtering by attributes with empty string value"},
+    {"extra_dhcp_opt", "Neutron Extra DHCP options", "2013-03-17T12:00:00-00:00",
+     "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can "
+     "be specified (e.g. tftp-server, server-ip-address, bootfile-name)"},
     {"external-net", "Neutron external network", "2013-01-14T10:00:00-00:00",
      "Adds external network attribute to network resource."},
     {"filter-validation", "Filter parameters validation", "2018-07-04T10:00:00-00:00",

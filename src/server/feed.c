@@ -1,6 +1,7 @@
 #include "server/feed.h"
 #include "server/http.h"
 #include "model/agent.h"
+#include "model/dhcp.h"
 #include "model/plan.h"
 #include "model/resources.h"
 #include "lib/log.h"
@@ -490,6 +491,9 @@ static void qfeed_on_commit(void *ctx, const qtouch *t, int64_t revision)
 static const char qfeed_sql_net_hosts[] =
     "SELECT DISTINCT host FROM resources INDEXED BY resources_parent WHERE kind='port' AND "
     "parent_id=?1 AND host!=''";
+static const char qfeed_sql_net_dhcp_hosts[] =
+    "SELECT DISTINCT host FROM resources INDEXED BY resources_parent WHERE kind='port' AND "
+    "parent_id=?1 AND host!='' AND json_extract(body, '$.device_owner')='network:dhcp'";
 static const char qfeed_sql_net_type[] =
     "SELECT json_extract(body, '$.\"provider:network_type\"') FROM resources "
     "WHERE kind='network' AND id=?1";
@@ -533,6 +537,7 @@ static bool qfeed_virtualized(qfeed *f, const char *network_id)
  *   address is in the lookup tables of every host on its virtual networks;
  * - every host on a network or subnet that changed;
  * - every host on a virtual network where a port changed (lookup records);
+ * - the DHCP nodes of a network where a port changed (dhcp_hosts);
  * - hosts with ports in a changed group, or in a group whose rules name a
  *   changed group as remote (address sets). */
 static void qfeed_affected(qfeed *f, const qtouch *t, qtouch_set *hosts)
@@ -550,6 +555,8 @@ static void qfeed_affected(qfeed *f, const qtouch *t, qtouch_set *hosts)
             if (qfeed_virtualized(f, nets->v[i]))
                 qfeed_collect(f, qfeed_sql_net_hosts, nets->v[i], hosts);
     }
+    for (size_t i = 0; i < t->port_networks.n; i++)
+        qfeed_collect(f, qfeed_sql_net_dhcp_hosts, t->port_networks.v[i], hosts);
     for (size_t i = 0; i < t->groups.n; i++) {
         qtouch_add(&extra.groups, t->groups.v[i]);
         qfeed_collect(f, qfeed_sql_referrers, t->groups.v[i], &extra.groups);
@@ -626,6 +633,9 @@ int qfeed_status(qfeed *f, qj **ret, qerr *e)
     for (size_t i = 0; rc == 0 && i < qj_len(agents); i++) {
         const qj *a = qj_at(agents, i);
         const char *host = qj_get_str(a, "host");
+        const char *type = qj_get_str(a, "agent_type");
+        if (type && !strcmp(type, QDHCP_AGENT_TYPE))
+            continue;   /* the host's own agent row speaks for its plan */
         const qj *applied = qj_get(qj_get(a, "configurations"), "applied_revision");
         int64_t ap = qj_is(applied, QJ_INT) ? applied->u.i : -1;
         pthread_mutex_lock(&f->lock);

@@ -5,6 +5,7 @@
 #include "model/model.h"
 #include "server/api.h"
 #include "server/channel.h"
+#include "server/dhcpwatch.h"
 #include "server/feed.h"
 #include "server/http.h"
 #include "server/identity.h"
@@ -133,6 +134,7 @@ int main(int argc, char **argv)
         qconf_free(&conf);
         return 1;
     }
+    qdhcpwatch *dhcpwatch = qdhcpwatch_start(model);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = qhv_on_signal;
@@ -151,6 +153,7 @@ int main(int argc, char **argv)
     while (!qhv_stop)
         pause();
     QLOG_I("server", "stopping on signal %d", (int)qhv_stop);
+    qdhcpwatch_stop(dhcpwatch);
     qfeed_shutdown(feed);      /* wakes agents waiting on the channel */
     qhttp_stop(http);
     qnovasend_stop(nova);      /* what it has not sent stays in the outbox */

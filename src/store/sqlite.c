@@ -111,6 +111,16 @@ static const char *const qstore_migrations[] = {
     "  tag TEXT NOT NULL, status TEXT NOT NULL DEFAULT '',"
     "  attempts INTEGER NOT NULL DEFAULT 0, last_attempt INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT NOT NULL DEFAULT '');"),
+    /* 9: the defaults of attributes documents written before them lack
+     * (networks' availability_zone_hints, ports' extra_dhcp_opts, security
+     * groups' stateful), so that filters and views see them as Neutron's
+     * migrations make them. */
+    ("UPDATE resources SET body = json_set(body, '$.availability_zone_hints', json('[]'))"
+    "  WHERE kind = 'network' AND json_type(body, '$.availability_zone_hints') IS NULL;"
+    "UPDATE resources SET body = json_set(body, '$.extra_dhcp_opts', json('[]'))"
+    "  WHERE kind = 'port' AND json_type(body, '$.extra_dhcp_opts') IS NULL;"
+    "UPDATE resources SET body = json_set(body, '$.stateful', json('true'))"
+    "  WHERE kind = 'security_group' AND json_type(body, '$.stateful') IS NULL;"),
 };
 
 static void qconn_free(qconn *c)

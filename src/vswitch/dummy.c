@@ -395,6 +395,69 @@ static size_t qvs_dummy_operate(qvs *vs, qvs_op *ops, size_t n)
     return b.failed;
 }
 
+/* ---------- a network node's DHCP, recorded ---------- */
+
+typedef struct qvs_dummy_dhcp {
+    const qj *networks, *hosts;
+} qvs_dummy_dhcp;
+
+static bool qvs_dummy_has(const qj *list, const char *s)
+{
+    for (size_t i = 0; i < qj_len(list); i++)
+        if (qj_as_str(qj_at(list, i)) && !strcmp(qj_as_str(qj_at(list, i)), s))
+            return true;
+    return false;
+}
+
+/* Records what the node would serve, and plugs its DHCP ports as NICs (the
+ * ones it plugged before and no longer serves go). */
+static int qvs_dummy_dhcp_fn(qj *state, void *arg, char *err, size_t errlen)
+{
+    const qvs_dummy_dhcp *d = arg;
+    const qj *old = qj_get(state, "dhcp");
+    qj *want = qj_array();
+    for (size_t i = 0; i < d->networks->u.obj.n; i++) {
+        const char *pid = qj_get_str(qj_get(d->networks->u.obj.m[i].val, "port"), "id");
+        if (pid && !qvs_dummy_has(want, pid))
+            qj_append(want, qj_str(pid));
+    }
+    qj *rec = qj_object();
+    qj_set(rec, "networks", qj_clone(d->networks));
+    qj_set(rec, "hosts", qj_clone(d->hosts));
+    qj_set(rec, "plugged", want);
+    if (qj_equal(old, rec)) {
+        qj_free(rec);
+        return 0;
+    }
+    const qj *before = qj_get(old, "plugged");
+    qj *nics = qj_get(state, "nics"), *keep = qj_array();
+    for (size_t i = 0; i < qj_len(nics); i++) {
+        const char *n = qj_as_str(qj_at(nics, i));
+        if (n && (!qvs_dummy_has(before, n) || qvs_dummy_has(want, n)))
+            qj_append(keep, qj_str(n));
+    }
+    for (size_t i = 0; i < qj_len(want); i++)
+        if (!qvs_dummy_has(keep, qj_as_str(qj_at(want, i))))
+            qj_append(keep, qj_str(qj_as_str(qj_at(want, i))));
+    qj_set(state, "nics", keep);
+    qj_set(state, "dhcp", rec);
+    return 1;
+}
+
+static int qvs_dummy_serve_dhcp(qvs *vs, const qj *networks, const qj *hosts, char *err,
+                                size_t errlen)
+{
+    if (!qj_is(networks, QJ_OBJECT) || !qj_is(hosts, QJ_OBJECT)) {
+        snprintf(err, errlen, "dhcp_networks and dhcp_hosts must be objects");
+        return -1;
+    }
+    qvs_dummy_dhcp d = {networks, hosts};
+    qplat_fileid st;
+    /* No qvs_dummy_seen: NICs may have come or gone, so changed() stays
+     * true and the agent dumps and wires them. */
+    return qvs_dummy_rmw_cached(vs, qvs_dummy_dhcp_fn, &d, &st, NULL, err, errlen) < 0 ? -1 : 0;
+}
+
 static void qvs_dummy_release(qvs *vs)
 {
     qj_free(vs->cache);
@@ -410,4 +473,5 @@ const qvs_class qvs_dummy_class = {
     .changed = qvs_dummy_changed,
     .operate = qvs_dummy_operate,
     .release = qvs_dummy_release,
+    .serve_dhcp = qvs_dummy_serve_dhcp,
 };

@@ -10,7 +10,12 @@
  *                 "fail_kind": K,    only ops on objects of kind K count (null = any)
  *                 "slow_ms": M,      every op sleeps M ms
  *                 "vanish": ["KIND/KEY", ...]},   gone at the next dump
- *    "counters": {"ops", "creates", "updates", "deletes", "failed"}}
+ *    "counters": {"ops", "creates", "updates", "deletes", "failed"},
+ *    "dhcp":     {"networks": {...}, "hosts": {...},   a network node's ([dhcp]
+ *                 "plugged": ["<port id>", ...]}}      enabled): what it would serve
+ *                                                      (the plan's dhcp_networks and
+ *                                                      dhcp_hosts) and the DHCP
+ *                                                      ports it plugged as NICs
  *
  * Every access is a read-modify-write under an exclusive lock on
  * "<state_file>.lock" (flock(2); LockFileEx on Windows: lib/plat.h),

@@ -7,6 +7,7 @@
  * restart are put back by the agent's ordinary reconcile. */
 #include "vswitch/ovs.h"
 #include "vswitch/ovs_exec.h"
+#include "vswitch/ovs_plug.h"
 #include "vswitch/ovs_flows.h"
 #include "lib/file.h"
 #include "lib/plat.h"
@@ -921,6 +922,21 @@ static size_t qovs_operate(qvs *vs, qvs_op *ops, size_t n)
     return failed;
 }
 
+static int qovs_plug_port(qvs *vs, const char *port_id, const char *mac, const char *netns,
+                          const char *ifname, char *err, size_t errlen)
+{
+    int rc = qovs_plug(vs->rundir, vs->bridge, port_id, mac, netns, ifname, err, errlen);
+    vs->view_dirty = true;      /* a new interface: look again */
+    return rc;
+}
+
+static int qovs_unplug_port(qvs *vs, const char *port_id, char *err, size_t errlen)
+{
+    int rc = qovs_unplug(vs->rundir, vs->bridge, port_id, err, errlen);
+    vs->view_dirty = true;
+    return rc;
+}
+
 const qvs_class qvs_ovs_class = {
     .name = "ovs",
     .port_filter = true,
@@ -929,4 +945,6 @@ const qvs_class qvs_ovs_class = {
     .dump = qovs_dump,
     .changed = qovs_changed,
     .operate = qovs_operate,
+    .plug = qovs_plug_port,
+    .unplug = qovs_unplug_port,
 };

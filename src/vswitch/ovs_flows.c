@@ -411,7 +411,23 @@ static void qovs_port_flows(qovs_acc *f, const qovs_port *p)
                                         "udp6,tp_src=547,tp_dst=546", "icmp6,icmpv6_type=134",
                                         "icmp6,icmpv6_type=135", "icmp6,icmpv6_type=136"};
     snprintf(a, sizeof a, "output:%d", o);
+    /* DHCP answers only from the network's DHCP servers when the port
+     * names them (docs/network-node.md); others fall to the ingress rules. */
+    const qj *servers = qj_get(p->v, "dhcp_servers");
     for (size_t i = 0; i < QHV_ARRAY_SIZE(in_ok); i++) {
+        bool dhcp = strstr(in_ok[i], "tp_src=67") || strstr(in_ok[i], "tp_src=547");
+        if (dhcp && qj_is(servers, QJ_ARRAY)) {
+            for (size_t k = 0; k < qj_len(servers); k++) {
+                const char *smac = qj_as_str(qj_at(servers, k));
+                if (!smac)
+                    continue;
+                snprintf(m, sizeof m, "reg7=%d,dl_src=%s,%s", o, smac, in_ok[i]);
+                qovs_add(f, 50, 95, m, p->cookie, a);
+            }
+            snprintf(m, sizeof m, "reg7=%d,%s", o, in_ok[i]);
+            qovs_add(f, 50, 94, m, p->cookie, "drop");
+            continue;
+        }
         snprintf(m, sizeof m, "reg7=%d,%s", o, in_ok[i]);
         qovs_add(f, 50, 95, m, p->cookie, a);
     }

@@ -131,6 +131,22 @@ typedef struct qvs_class {
     /* Optional: drop what is cached between calls; the agent calls it once
      * it has been idle a while, before giving memory back. */
     void (*release)(qvs *vs);
+    /* Optional (a network node's own ports: docs/network-node.md): makes an
+     * interface called ifname in the network namespace netns (by name) the
+     * switch port of port_id with MAC mac, as the VM NIC of that port would
+     * be (it then appears in dump()'s nics and is wired from the plan).
+     * Idempotent: an interface already plugged so is left as it is. -1 with
+     * err on failure. */
+    int (*plug)(qvs *vs, const char *port_id, const char *mac, const char *netns,
+                const char *ifname, char *err, size_t errlen);
+    /* Optional: removes what plug made for port_id (nothing there: 0). */
+    int (*unplug)(qvs *vs, const char *port_id, char *err, size_t errlen);
+    /* Optional: a backend that serves a network node's DHCP itself (the
+     * dummy backend records what it would serve): the plan's dhcp_networks
+     * and dhcp_hosts (borrowed objects), whenever they may have changed;
+     * it plugs the DHCP ports (dhcp_networks[*].port) as NICs. With it the
+     * agent runs no DHCP server of its own. -1 with err on failure. */
+    int (*serve_dhcp)(qvs *vs, const qj *networks, const qj *hosts, char *err, size_t errlen);
 } qvs_class;
 
 /* The backend called name, or NULL with a reason in err (an unknown name, or

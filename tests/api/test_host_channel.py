@@ -339,7 +339,8 @@ class PlanTest(ChannelCase):
         out = self.plan('pa')
         plan = out['plan']
         self.assertEqual(set(plan), {'ports', 'networks', 'security_groups', 'address_sets',
-                                     'lookup_records', 'customer_routes', 'provider_addresses'})
+                                     'lookup_records', 'customer_routes', 'provider_addresses',
+                                     'dhcp_networks', 'dhcp_hosts'})
         self.assertEqual(list(plan['ports']), [a['id']])
         pp = plan['ports'][a['id']]
         self.assertEqual(pp['mac_address'], a['mac_address'])

@@ -16,13 +16,13 @@ TS = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$')
 UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 NEUTRON_MAC = re.compile(r'^fa:16:3e(:[0-9a-f]{2}){3}$')
 
-# Sample 13, less extra_dhcp_opts (not implemented yet, docs/api.md), plus
-# port_security_enabled (the port-security extension).
+# Sample 13 plus port_security_enabled (the port-security extension).
 PORT_KEYS = {
     'id', 'name', 'network_id', 'tenant_id', 'project_id', 'mac_address', 'admin_state_up',
     'status', 'device_id', 'device_owner', 'fixed_ips', 'security_groups',
     'binding:vnic_type', 'binding:profile', 'binding:host_id', 'binding:vif_type',
-    'binding:vif_details', 'allowed_address_pairs', 'description', 'tags', 'created_at',
+    'binding:vif_details', 'allowed_address_pairs', 'extra_dhcp_opts', 'description', 'tags',
+    'created_at',
     'updated_at', 'revision_number', 'port_security_enabled',
 }
 

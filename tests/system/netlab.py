@@ -285,6 +285,180 @@ class Vm:
         subprocess.run(['ip', 'netns', 'del', self.ns], capture_output=True)
 
 
+# dhclient's hook (-sf): records what each event brought in <lab>/<vm>.lease
+# (one JSON object per event) and applies address, MTU and routes itself,
+# so that nothing outside the VM's namespace (/etc/resolv.conf) is touched.
+DHCLIENT_SCRIPT = r"""#!/usr/bin/python3
+import json, os, subprocess, sys
+env = {k: v for k, v in os.environ.items() if k.startswith(('new_', 'old_', 'reason', 'interface'))}
+with open(sys.argv[0] + '.' + os.environ['interface'] + '.lease', 'a') as f:
+    f.write(json.dumps(env) + '\n')
+r, i = env.get('reason', ''), env.get('interface', 'eth0')
+def ip(*a):
+    subprocess.run(['ip'] + list(a), capture_output=True)
+if r in ('BOUND', 'RENEW', 'REBIND', 'REBOOT'):
+    if env.get('old_ip_address') and env.get('old_ip_address') != env.get('new_ip_address'):
+        ip('addr', 'flush', 'dev', i, 'scope', 'global')
+    if env.get('new_interface_mtu'):
+        ip('link', 'set', 'dev', i, 'mtu', env['new_interface_mtu'])
+    mask = env.get('new_subnet_mask', '255.255.255.255')
+    plen = sum(bin(int(x)).count('1') for x in mask.split('.'))
+    ip('addr', 'replace', '%s/%d' % (env['new_ip_address'], plen), 'dev', i)
+    routes = env.get('new_rfc3442_classless_static_routes', '').split()
+    if routes:
+        b = [int(x) for x in routes]
+        k = 0
+        while k < len(b):
+            n = b[k]; o = (n + 7) // 8
+            dst = b[k + 1:k + 1 + o] + [0] * (4 - o)
+            gw = b[k + 1 + o:k + 5 + o]
+            k += 5 + o
+            gws = '.'.join(map(str, gw))
+            if gws == '0.0.0.0':
+                ip('route', 'replace', '%s/%d' % ('.'.join(map(str, dst)), n), 'dev', i)
+            else:
+                ip('route', 'replace', '%s/%d' % ('.'.join(map(str, dst)), n), 'via', gws, 'dev', i)
+    elif env.get('new_routers'):
+        ip('route', 'replace', 'default', 'via', env['new_routers'].split()[0], 'dev', i)
+elif r in ('BOUND6', 'RENEW6', 'REBIND6', 'REBOOT6'):
+    if env.get('new_ip6_address'):
+        ip('-6', 'addr', 'replace', '%s/%s' % (env['new_ip6_address'], env.get('new_ip6_prefixlen', '128')),
+           'dev', i, 'nodad')
+elif r in ('EXPIRE', 'FAIL', 'RELEASE', 'STOP', 'EXPIRE6', 'RELEASE6', 'STOP6'):
+    ip('addr', 'flush', 'dev', i, 'scope', 'global')
+"""
+
+DHCLIENT_CONF = """option rfc3442-classless-static-routes code 121 = array of unsigned integer 8;
+request subnet-mask, broadcast-address, routers, domain-name, domain-name-servers, host-name,
+        interface-mtu, rfc3442-classless-static-routes, ntp-servers, dhcp6.name-servers,
+        dhcp6.domain-search;
+timeout %d;
+retry 1;
+initial-interval 1;
+"""
+
+
+class DhcpVm:
+    """A VM without a configured address: eth0 has the port's MAC and gets
+    its address from a real DHCP client (ISC dhclient) or, for IPv6 SLAAC,
+    from router advertisements."""
+
+    def __init__(self, lab, name, host, port, v6=False):
+        self.lab, self.name, self.host, self.port = lab, name, host, port
+        self.ns = lab.prefix + name
+        self.tap = name + 'p'
+        self.mac = port['mac_address']
+        self.dir = os.path.join(lab.dir, 'vm-' + name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.script = os.path.join(self.dir, 'hook')
+        with open(self.script, 'w') as f:
+            f.write(DHCLIENT_SCRIPT)
+        os.chmod(self.script, 0o755)
+        run('ip', 'netns', 'add', self.ns)
+        run('ip', 'link', 'add', 'name', self.tap, 'netns', host.ns, 'type', 'veth', 'peer', 'name',
+            'eth0', 'netns', self.ns)
+        self.sh('sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=%d' % (0 if v6 else 1))
+        self.sh('sysctl', '-q', '-w', 'net.ipv6.conf.default.disable_ipv6=%d' % (0 if v6 else 1))
+        if v6:
+            # Router advertisements configure eth0 (SLAAC); its link-local
+            # address is usable at once (dhclient -6 binds to it).
+            self.sh('sysctl', '-q', '-w', 'net.ipv6.conf.eth0.accept_ra=2')
+            self.sh('sysctl', '-q', '-w', 'net.ipv6.conf.eth0.accept_dad=0')
+        self.sh('ip', 'link', 'set', 'lo', 'up')
+        self.sh('ip', 'link', 'set', 'eth0', 'address', self.mac)
+        self.sh('ethtool', '-K', 'eth0', 'tx', 'off')
+        self.sh('ip', 'link', 'set', 'eth0', 'up')
+        host.sh('ip', 'link', 'set', self.tap, 'up')
+        host.vsctl('--may-exist', 'add-br', 'br-int', '--', 'set', 'bridge', 'br-int',
+                   'datapath_type=netdev', '--', '--may-exist', 'add-port', 'br-int', self.tap,
+                   '--', 'set', 'interface', self.tap,
+                   'external_ids:iface-id=%s' % port['id'],
+                   'external_ids:attached-mac=%s' % self.mac, 'external_ids:iface-status=active')
+
+    def sh(self, *args, check=True, timeout=30):
+        return run('ip', 'netns', 'exec', self.ns, *args, check=check, timeout=timeout)
+
+    def events(self):
+        """What dhclient's hook recorded, oldest first."""
+        try:
+            with open(self.script + '.eth0.lease') as f:
+                import json
+                return [json.loads(l) for l in f if l.strip()]
+        except OSError:
+            return []
+
+    def dhclient(self, v6=False, timeout=20, release=False, stateless=False):
+        """Runs dhclient once (-1: gives up after timeout seconds); True if
+        it got a lease. The lease file is kept between runs (a renewal
+        starts from the lease the VM holds, as a rebooting VM's does)."""
+        fam = '-6' if v6 else '-4'
+        conf = os.path.join(self.dir, 'dhclient.conf')
+        with open(conf, 'w') as f:
+            f.write(DHCLIENT_CONF % timeout)
+        args = ['dhclient', fam, '-1', '-v', '-cf', conf, '-sf', self.script,
+                '-lf', os.path.join(self.dir, 'leases' + fam),
+                '-pf', os.path.join(self.dir, 'pid' + fam)]
+        if release:
+            args.append('-r')
+        if stateless:
+            args.append('-S')     # DHCPv6 Information-request: options only
+        r = subprocess.run(['ip', 'netns', 'exec', self.ns] + args + ['eth0'],
+                           capture_output=True, text=True, timeout=timeout * 3 + 30)
+        self.last_output = r.stdout + r.stderr
+        # dhclient -1 goes to the background once bound: stop that one, so
+        # that the next run (a renewal) is this test's doing.
+        self.stop_dhclient(fam)
+        return r.returncode == 0
+
+    def stop_dhclient(self, fam='-4'):
+        """Ends this VM's dhclient of that family: found by its lease file's
+        path (unique to the VM) rather than its pid file, which the daemon
+        writes after its parent has returned."""
+        lease = os.path.join(self.dir, 'leases' + fam)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            pids = []
+            for d in os.listdir('/proc'):
+                if not d.isdigit():
+                    continue
+                try:
+                    with open('/proc/%s/cmdline' % d, 'rb') as f:
+                        args = f.read().split(b'\0')
+                except OSError:
+                    continue
+                if args and args[0].endswith(b'dhclient') and lease.encode() in args:
+                    pids.append(int(d))
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+
+    def addresses(self, family='inet'):
+        out = self.sh('ip', '-o', '-f', family, 'addr', 'show', 'dev', 'eth0', 'scope', 'global')
+        return [l.split()[3] for l in out.splitlines() if l.strip()]
+
+    def routes(self):
+        return sorted(l.strip() for l in self.sh('ip', 'route', 'show').splitlines() if l.strip())
+
+    def mtu(self):
+        return int(self.sh('cat', '/sys/class/net/eth0/mtu').strip())
+
+    def reaches(self, ip, deadline=2):
+        r = subprocess.run(['ip', 'netns', 'exec', self.ns, 'ping', '-n', '-q', '-c', '3',
+                            '-i', '0.2', '-w', str(deadline), ip],
+                           capture_output=True, text=True, timeout=deadline + 10)
+        return r.returncode == 0
+
+    def close(self):
+        self.stop_dhclient('-4')
+        self.stop_dhclient('-6')
+        subprocess.run(['ip', 'netns', 'del', self.ns], capture_output=True)
+
+
 class Capture:
     """tcpdump in a namespace, to a pcap file (--immediate-mode: gotcha 7)."""
 
@@ -423,7 +597,9 @@ class Lab:
     def __init__(self):
         self.prefix = 'q%04x' % random.randrange(1 << 16)
         self.dir = tempfile.mkdtemp(prefix='qhv-sys-')
-        self.hosts, self.vms, self.procs = [], [], []
+        # dnsmasq (a network node's) reads its files as nobody.
+        os.chmod(self.dir, 0o755)
+        self.hosts, self.vms, self.procs, self.switches = [], [], [], []
 
     def add_hosts(self, n=2):
         """n hosts on one underlay segment (n == 2: a veth; more: not needed yet)."""
@@ -452,6 +628,34 @@ class Lab:
         self.vms.append(vm)
         return vm
 
+    def add_switched_hosts(self, names):
+        """Hosts (name, index) whose uplinks meet on one Linux bridge in a
+        namespace of its own (an underlay switch: VLAN frames and NVGRE
+        cross it as on a wire)."""
+        sw = self.prefix + 'sw'
+        if sw not in self.switches:
+            run('ip', 'netns', 'add', sw)
+            run('ip', 'netns', 'exec', sw, 'ip', 'link', 'add', 'br0', 'type', 'bridge')
+            run('ip', 'netns', 'exec', sw, 'ip', 'link', 'set', 'br0', 'up')
+            self.switches.append(sw)
+        out = []
+        for name, index in names:
+            h = Host(self, name, index)
+            self.hosts.append(h)
+            run('ip', 'link', 'add', 'name', 'ul%d' % index, 'netns', h.ns, 'mtu', '1600', 'type',
+                'veth', 'peer', 'name', 'sw%d' % index, 'netns', sw, 'mtu', '1600')
+            run('ip', 'netns', 'exec', sw, 'ip', 'link', 'set', 'sw%d' % index, 'master', 'br0',
+                'up')
+            h.plug_uplink('ul%d' % index)
+            out.append(h)
+        return out
+
+    def add_dhcp_vm(self, name, host, port, v6=False):
+        """A VM whose address comes from DHCP (DhcpVm)."""
+        vm = DhcpVm(self, name, host, port, v6)
+        self.vms.append(vm)
+        return vm
+
     def close(self):
         for p in self.procs:
             if p.poll() is None:
@@ -461,4 +665,6 @@ class Lab:
             vm.close()
         for h in self.hosts:
             h.close()
+        for sw in self.switches:
+            subprocess.run(['ip', 'netns', 'del', sw], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)

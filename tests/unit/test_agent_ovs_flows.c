@@ -186,6 +186,31 @@ static void test_vlan_port_with_port_security(void **state)
     fx_free(&f);
 }
 
+/* DHCP answers reach a port with port security from its network's DHCP
+ * servers only, when the port names them (docs/network-node.md). */
+static void test_dhcp_answers_only_from_dhcp_servers(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f);
+    put(&f, "port/" P1, "{\"vswitch\":\"br-phy\",\"network_id\":\"n1\",\"network_type\":\"vlan\","
+                      "\"vlan\":100,\"mac_address\":\"fa:16:3e:00:00:01\",\"admin_state_up\":true,"
+                      "\"port_security\":true,\"dhcp_servers\":[\"fa:16:3e:00:00:d1\"],"
+                      "\"allowed_addresses\":[{\"ip_address\":\"10.0.0.5\","
+                      "\"mac_address\":\"fa:16:3e:00:00:01\"}]}");
+    char *t = table(&f, NULL, NULL);
+    assert_has(t, "table=50,priority=95,reg7=5,dl_src=fa:16:3e:00:00:d1,udp,tp_src=67,tp_dst=68,");
+    assert_has(t, "table=50,priority=94,reg7=5,udp,tp_src=67,tp_dst=68,");
+    assert_lacks(t, "table=50,priority=95,reg7=5,udp,tp_src=67,tp_dst=68,");
+    free(t);
+    /* Without the member: any source, as before. */
+    put(&f, "port/" P1, VLAN_PORT(P1, "fa:16:3e:00:00:01", "10.0.0.5"));
+    t = table(&f, NULL, NULL);
+    assert_has(t, "table=50,priority=95,reg7=5,udp,tp_src=67,tp_dst=68,");
+    free(t);
+    fx_free(&f);
+}
+
 static void test_admin_down_drops(void **state)
 {
     (void)state;
@@ -587,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_port_masks),
         cmocka_unit_test(test_vlan_port_with_port_security),
         cmocka_unit_test(test_admin_down_drops),
+        cmocka_unit_test(test_dhcp_answers_only_from_dhcp_servers),
         cmocka_unit_test(test_nvgre_forwarding),
         cmocka_unit_test(test_nvgre_only_from_hosts_of_the_vsid),
         cmocka_unit_test(test_ip_rewrite),

@@ -1,4 +1,5 @@
 #include "vswitch/hyperv/hv_acl.h"
+#include "lib/addr.h"
 #include "lib/ipproto.h"
 #include "lib/util.h"
 #include <stdio.h>
@@ -88,6 +89,47 @@ static void qhyv_range(const qj *rule, char *out, size_t n)
         snprintf(out, n, "%lld-%lld", (long long)(lo < 0 ? 0 : lo), (long long)hi);
 }
 
+/* The DHCP client's allowances. Out: to any server (requests are
+ * broadcast or multicast). In: answers from the network's DHCP servers
+ * when the acl/ value names them (their IPv4 addresses; for DHCPv6 the
+ * link-local address a server answers from, EUI-64 of its MAC, and its
+ * IPv6 addresses), so that no other VM's offer reaches a port; from
+ * anywhere when it does not (a plan without them). */
+static void qhyv_dhcp_client(const qj *acl, int dir, qj *out, qvs_map *seen)
+{
+    const qj *servers = qj_get(acl, "dhcp_servers");
+    if (dir == 2 || !qj_is(servers, QJ_ARRAY)) {
+        qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, "UDP", "68", "67", "0.0.0.0/0", false));
+        qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, "UDP", "546", "547", "::/0", false));
+        return;
+    }
+    qcidr ll;
+    qcidr_parse("fe80::/64", &ll);
+    for (size_t i = 0; i < qj_len(servers); i++) {
+        const qj *srv = qj_at(servers, i);
+        qmac mac;
+        if (qmac_parse(qj_get_str(srv, "mac_address"), &mac) == 0) {
+            char a[QADDR_STRLEN];
+            qaddr lla = qaddr_eui64(&ll, &mac);
+            qaddr_format(&lla, a);
+            qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, "UDP", "546", "547", a, false));
+        }
+        const qj *ips = qj_get(srv, "ip_addresses");
+        for (size_t k = 0; k < qj_len(ips); k++) {
+            qaddr ad;
+            const char *ip = qj_as_str(qj_at(ips, k));
+            if (!ip || qaddr_parse(ip, &ad) < 0)
+                continue;
+            char a[QADDR_STRLEN + 3];
+            qaddr_format(&ad, a);
+            if (ad.family == 4)
+                strcat(a, "/32");       /* a host, as the rules' prefixes are written */
+            qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, "UDP", ad.family == 4 ? "68" : "546",
+                                                  ad.family == 4 ? "67" : "547", a, false));
+        }
+    }
+}
+
 static void qhyv_extended(const qj *acl, const qvs_map *sets, int dir, qj *out, qvs_map *seen,
                           char *problem, size_t plen)
 {
@@ -102,8 +144,7 @@ static void qhyv_extended(const qj *acl, const qvs_map *sets, int dir, qj *out, 
     qhyv_add_unique(out, seen, d4);
     qhyv_add_unique(out, seen, d6);
     /* Implicit: DHCP clients and ICMPv6 (neighbour discovery). */
-    qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, "UDP", "68", "67", "0.0.0.0/0", false));
-    qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, "UDP", "546", "547", "::/0", false));
+    qhyv_dhcp_client(acl, dir, out, seen);
     qhyv_add_unique(out, seen, qhyv_xentry(dir, 1, "58", "ANY", "ANY", "::/0", false));
     const qj *rules = qj_get(acl, "rules");
     for (size_t i = 0; i < qj_len(rules); i++) {

@@ -17,8 +17,10 @@
  *     entry each; "anywhere" is 0.0.0.0/0 or ::/0; an IPv6 /128 is written
  *     as the bare address (Hyper-V refuses /128, prior art bug 1505578);
  *   - the implicit allowances of Neutron's firewalls: DHCP client (v4 and
- *     v6) and ICMPv6 (neighbour discovery cannot be singled out by type, so
- *     all ICMPv6 is let through: an approximation, docs/hyperv.md).
+ *     v6; answers only from the network's DHCP servers when the acl/ value
+ *     names them: their addresses and link-local EUI-64 addresses) and
+ *     ICMPv6 (neighbour discovery cannot be singled out by type, so all
+ *     ICMPv6 is let through: an approximation, docs/hyperv.md).
  * What cannot be expressed (ICMP type/code, ports of protocols other than
  * TCP/UDP) is left out (the port is stricter than asked, never looser) and
  * described in problem.

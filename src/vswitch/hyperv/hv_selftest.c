@@ -774,10 +774,20 @@ static void st_backend_steps(st *s, bool ready)
     st_op lr[2] = {st_lr(s, "10.77.0.5", s->mac, "encap"),
                    st_lr(s, "10.77.0.9", "00:15:5d:77:00:09", "rewrite")};
     st_apply(s, S_LR, lr, 2);
-    op = (st_op){QVS_CREATE, xasprintf("customer_route/%ld/10.77.0.0/24", s->vsid), NULL};
-    op.value = st_json("{\"vsid\": %ld, \"routing_domain\": \"%s\", \"destination\": "
-                       "\"10.77.0.0/24\", \"next_hop\": \"0.0.0.0\"}", s->vsid, s->net);
-    st_apply(s, S_CR, &op, 1);
+    /* The on-link route, and the metadata address via a port of the
+     * subnet, as a network node's DHCP port gets it (docs/hyperv.md,
+     * "Network nodes"): that Hyper-V takes the latter is what a host can
+     * confirm here. */
+    st_op cr[2];
+    cr[0] = (st_op){QVS_CREATE, xasprintf("customer_route/%ld/10.77.0.0/24", s->vsid), NULL};
+    cr[0].value = st_json("{\"vsid\": %ld, \"routing_domain\": \"%s\", \"destination\": "
+                          "\"10.77.0.0/24\", \"next_hop\": \"0.0.0.0\"}", s->vsid, s->net);
+    cr[1] = (st_op){QVS_CREATE, xasprintf("customer_route/%ld/169.254.169.254/32", s->vsid),
+                    NULL};
+    cr[1].value = st_json("{\"vsid\": %ld, \"routing_domain\": \"%s\", \"destination\": "
+                          "\"169.254.169.254/32\", \"next_hop\": \"10.77.0.5\"}", s->vsid,
+                          s->net);
+    st_apply(s, S_CR, cr, 2);
 }
 
 /* ---------- clean-up ---------- */

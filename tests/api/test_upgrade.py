@@ -1,0 +1,44 @@
+"""A database written by an earlier qhv-server: the attributes added since
+are filled in by the migrations (as Neutron's alembic migrations give new
+columns their defaults), so that views and filters see old documents as
+they see new ones."""
+import os
+import sqlite3
+import unittest
+
+import qhvtest
+
+
+class UpgradeTest(qhvtest.ServerTestCase):
+    def test_attributes_added_since_are_filled_in(self):
+        net = self.make_network(name='old-net')
+        port = self.make_port(net['id'], name='old-port')
+        st, body = self.get('/v2.0/security-groups?name=default')
+        self.assertEqual(st, 200, body)
+        sg = body['security_groups'][0]['id']
+        self.server.stop()
+        # The documents as schema version 8 stored them: without the keys.
+        db = sqlite3.connect(os.path.join(self.server.dir, 'qhv.sqlite'))
+        for kind, key in (('network', 'availability_zone_hints'), ('port', 'extra_dhcp_opts'),
+                          ('security_group', 'stateful')):
+            db.execute("UPDATE resources SET body = json_remove(body, '$.%s') WHERE kind = ?"
+                       % key, (kind,))
+            self.assertEqual(db.execute("SELECT count(*) FROM resources WHERE kind = ? AND "
+                                        "json_type(body, '$.%s') IS NOT NULL" % key,
+                                        (kind,)).fetchone()[0], 0)
+        db.execute('PRAGMA user_version = 8')
+        db.commit()
+        db.close()
+        self.server.start()
+        self.assertIn('schema migrated to version 9', self.server.read_log())
+        st, body = self.get('/v2.0/networks/%s' % net['id'])
+        self.assertEqual(body['network']['availability_zone_hints'], [])
+        st, body = self.get('/v2.0/ports/%s' % port['id'])
+        self.assertEqual(body['port']['extra_dhcp_opts'], [])
+        st, body = self.get('/v2.0/security-groups?stateful=true&fields=id')
+        self.assertEqual(st, 200, body)
+        self.assertIn(sg, [g['id'] for g in body['security_groups']])
+
+
+if __name__ == '__main__':
+    unittest.main()
