@@ -25,26 +25,6 @@ static const char qdhcp_sql_net_ports[] =
     "SELECT COUNT(*) FROM resources INDEXED BY resources_parent WHERE kind='port' AND "
     "parent_id=?1";
 
-/* Rows of sql(arg) parsed into an array (first column). */
-static int qdhcp_rows(qop *op, const char *sql, const char *arg, qj **ret, qerr *e)
-{
-    *ret = qj_array();
-    sqlite3_stmt *st = qstore_stmt(op->m->store, sql, e);
-    if (!st)
-        return -1;
-    if (arg)
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        qj *o = qj_parse((const char *)sqlite3_column_text(st, 0),
-                         (size_t)sqlite3_column_bytes(st, 0), NULL, NULL);
-        if (o)
-            qj_append(*ret, o);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "dhcp");
-}
-
 static int64_t qdhcp_count(qop *op, const char *sql, const char *arg, qerr *e)
 {
     sqlite3_stmt *st = qstore_stmt(op->m->store, sql, e);
@@ -91,7 +71,7 @@ bool qdhcp_port_scheduled(const qj *port)
 int qdhcp_agent_load(qop *op, const char *host, qj **ret, qerr *e)
 {
     qj *rows;
-    int rc = qdhcp_rows(op, qdhcp_sql_agent, host, &rows, e);
+    int rc = qmodel_docs(op->m, qdhcp_sql_agent, host, &rows, e);
     *ret = rc == 0 && qj_len(rows) ? qj_clone(qj_at(rows, 0)) : NULL;
     qj_free(rows);
     return rc;
@@ -130,7 +110,7 @@ static int qdhcp_sched_init(qop *op, const char *gone, qdhcp_sched *s, qerr *e)
 {
     memset(s, 0, sizeof *s);
     s->gone = gone;
-    if (qdhcp_rows(op, qdhcp_sql_agents, NULL, &s->rows, e) < 0)
+    if (qmodel_docs(op->m, qdhcp_sql_agents, NULL, &s->rows, e) < 0)
         return -1;
     s->v = xcalloc(qj_len(s->rows) + 1, sizeof *s->v);
     for (size_t i = 0; i < qj_len(s->rows); i++) {
@@ -139,7 +119,7 @@ static int qdhcp_sched_init(qop *op, const char *gone, qdhcp_sched *s, qerr *e)
         if (!host || !*host || (gone && !strcmp(host, gone)))
             continue;
         qj *ports;
-        if (qdhcp_rows(op, qdhcp_sql_host_ports, host, &ports, e) < 0) {
+        if (qmodel_docs(op->m, qdhcp_sql_host_ports, host, &ports, e) < 0) {
             qj_free(ports);
             return -1;
         }
@@ -434,7 +414,7 @@ static int qdhcp_sync_list(qop *op, const char *gone_host, const qj *nets, const
 int qdhcp_sync_all(qop *op, const char *gone_host, bool *changed, qerr *e)
 {
     qj *nets;
-    int rc = qdhcp_rows(op, qdhcp_sql_networks, NULL, &nets, e);
+    int rc = qmodel_docs(op->m, qdhcp_sql_networks, NULL, &nets, e);
     if (rc == 0)
         rc = qdhcp_sync_list(op, gone_host, nets, "id", changed, e);
     qj_free(nets);
@@ -452,7 +432,7 @@ int qdhcp_port_deleted(qop *op, const qj *port, qerr *e)
 int qdhcp_agent_removed(qop *op, const char *host, qerr *e)
 {
     qj *ports;
-    int rc = qdhcp_rows(op, qdhcp_sql_host_ports, host, &ports, e);
+    int rc = qmodel_docs(op->m, qdhcp_sql_host_ports, host, &ports, e);
     if (rc == 0)
         rc = qdhcp_sync_list(op, host, ports, "network_id", NULL, e);
     qj_free(ports);
@@ -463,7 +443,7 @@ int qdhcp_agent_configurations(qop *op, const char *host, qj **ret, qerr *e)
 {
     *ret = NULL;
     qj *ports;
-    if (qdhcp_rows(op, qdhcp_sql_host_ports, host, &ports, e) < 0) {
+    if (qmodel_docs(op->m, qdhcp_sql_host_ports, host, &ports, e) < 0) {
         qj_free(ports);
         return -1;
     }
@@ -521,7 +501,7 @@ int qdhcp_failover(qmodel *m, qerr *e)
         if (s.v[i].alive || !s.v[i].load)
             continue;
         qj *ports;
-        rc = qdhcp_rows(&op, qdhcp_sql_host_ports, s.v[i].host, &ports, e);
+        rc = qmodel_docs(op.m, qdhcp_sql_host_ports, s.v[i].host, &ports, e);
         for (size_t k = 0; rc == 0 && k < qj_len(ports); k++)
             if (qdhcp_port_scheduled(qj_at(ports, k)))
                 qj_append(dead_ports, qj_clone(qj_at(ports, k)));
@@ -607,7 +587,7 @@ static int qdhcp_ids(qmodel *m, const char *collection, const char *id, qj **ret
     int rc = qres_load(&op, agents ? &qres_agent : &qres_network, id, &doc, e);
     const char *t = agents ? qj_get_str(doc, "agent_type") : NULL;
     if (rc == 0 && agents && t && !strcmp(t, QDHCP_AGENT_TYPE))
-        rc = qdhcp_rows(&op, qdhcp_sql_host_ports, qj_get_str(doc, "host"), &ports, e);
+        rc = qmodel_docs(op.m, qdhcp_sql_host_ports, qj_get_str(doc, "host"), &ports, e);
     else if (rc == 0 && !agents)
         rc = qres_children(&op, &qres_port, id, &ports, e);
     for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {

@@ -59,6 +59,11 @@ typedef struct qop {
  * frees op->touched. Returns rc or -1 if the commit failed. */
 int qmodel_finish(qop *op, int rc, qerr *e);
 
+/* The documents sql selects (its first column, a JSON body; arg, when not
+ * NULL, bound to ?1), parsed into a new array *ret that the caller frees,
+ * also when it fails. */
+int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e);
+
 qmodel *qmodel_new(qstore *store, const qconf *conf);
 void qmodel_free(qmodel *m);
 

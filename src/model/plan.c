@@ -77,24 +77,6 @@ static void qplan_copy_into(qj *dst, const qj *src)
         qj_set_new(dst, src->u.obj.m[i].key, qj_clone(src->u.obj.m[i].val));
 }
 
-static int qplan_query(qplan_ctx *c, const char *sql, const char *arg, qj **ret, qerr *e)
-{
-    *ret = qj_array();
-    sqlite3_stmt *st = qstore_stmt(c->op.m->store, sql, e);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        qj *o = qj_parse((const char *)sqlite3_column_text(st, 0),
-                         (size_t)sqlite3_column_bytes(st, 0), NULL, NULL);
-        if (o)
-            qj_append(*ret, o);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(c->op.m->store, e, sql);
-}
-
 static bool qplan_bound(const qj *port)
 {
     const char *vif = qj_get_str(port, "binding:vif_type");
@@ -107,7 +89,7 @@ static const char *qplan_provider_address(qplan_ctx *c, const char *host, qerr *
     qj *a = qj_get(c->agents, host);
     if (!a) {
         qj *list;
-        if (qplan_query(c, qplan_sql_agent, host, &list, e) < 0) {
+        if (qmodel_docs(c->op.m, qplan_sql_agent, host, &list, e) < 0) {
             qj_free(list);
             return NULL;
         }
@@ -166,7 +148,7 @@ static qj *qplan_virtual_tables(qplan_ctx *c, const qj *net, const qj *subnets, 
     int64_t vsid = qj_get(net, "provider:segmentation_id")->u.i;
     bool rewrite = !strcmp(qj_get_str(net, "provider:network_type"), "ip_rewrite");
     qj *ports;
-    if (qplan_query(c, qplan_sql_net_ports, nid, &ports, e) < 0) {
+    if (qmodel_docs(c->op.m, qplan_sql_net_ports, nid, &ports, e) < 0) {
         qj_free(ports);
         return NULL;
     }
@@ -321,7 +303,7 @@ static const qj *qplan_dhcp_servers(qplan_ctx *c, const char *nid, qerr *e)
     if (have)
         return have;
     qj *ports;
-    if (qplan_query(c, qplan_sql_net_dhcp_ports, nid, &ports, e) < 0) {
+    if (qmodel_docs(c->op.m, qplan_sql_net_dhcp_ports, nid, &ports, e) < 0) {
         qj_free(ports);
         return NULL;
     }
@@ -372,7 +354,7 @@ static const qj *qplan_dhcp_hosts(qplan_ctx *c, const char *nid, qerr *e)
     if (have)
         return have;
     qj *ports;
-    if (qplan_query(c, qplan_sql_net_ports, nid, &ports, e) < 0) {
+    if (qmodel_docs(c->op.m, qplan_sql_net_ports, nid, &ports, e) < 0) {
         qj_free(ports);
         return NULL;
     }
@@ -514,7 +496,7 @@ static int qplan_network(qplan_ctx *c, const char *nid, const char *host, qerr *
 static qj *qplan_members(qplan_ctx *c, const char *sgid, qerr *e)
 {
     qj *ports;
-    if (qplan_query(c, qplan_sql_sg_members, sgid, &ports, e) < 0) {
+    if (qmodel_docs(c->op.m, qplan_sql_sg_members, sgid, &ports, e) < 0) {
         qj_free(ports);
         return NULL;
     }
@@ -617,7 +599,7 @@ int qplan_compute(qmodel *m, const char *host, qplan_cache *cache, qj **ret, qer
     qj_free(dhcp_agent);
     qj *ports = NULL;
     if (rc == 0)
-        rc = qplan_query(&c, qplan_sql_host_ports, host, &ports, e);
+        rc = qmodel_docs(c.op.m, qplan_sql_host_ports, host, &ports, e);
     for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {
         const qj *p = qj_at(ports, i);
         if (!qplan_bound(p))
