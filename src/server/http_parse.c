@@ -158,8 +158,8 @@ static qhp_result qhp_finish(qhp_head *h, const char *buf, qhp_error *err)
             for (size_t k = 0; k < vl; k++) {
                 if (v[k] < '0' || v[k] > '9')
                     return QHP_BAD(err, "The request's Content-Length is not a number.");
-                over |= n > (UINT64_MAX - 9) / 10;
-                n = n * 10 + (uint64_t)(v[k] - '0');
+                over |= n > (UINT64_MAX - (uint64_t)(v[k] - '0')) / 10;
+                n = over ? 0 : n * 10 + (uint64_t)(v[k] - '0');
             }
             if (over)
                 return qhp_fail(err, 413, "HTTPRequestEntityTooLarge",
