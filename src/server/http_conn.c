@@ -505,6 +505,10 @@ void qhttp_conn_run(qhttp_conn *c, uint32_t events)
             return;
         if (qhttp_conn_step(c))
             continue;
+        if (c->out.len && qhttp_conn_flush(c) == -2) {   /* 100 Continue, say */
+            qhttp_conn_close(c);
+            return;
+        }
         ssize_t n = qhttp_conn_fill(c);
         if (n == -1)
             return;
