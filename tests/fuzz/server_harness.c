@@ -67,7 +67,7 @@ static void fz_open(void)
         fz_fail(e.msg);
     fz.model = qmodel_new(fz.store, &fz.conf);
     fz.feed = qfeed_new(fz.model);
-    fz.api = (qapi){fz.model, &fz.conf, fz.feed};
+    fz.api = (qapi){.model = fz.model, .conf = &fz.conf, .feed = fz.feed};   /* no Nova */
 }
 
 static void fz_close(void)
