@@ -190,9 +190,9 @@ static qhp_result qhp_finish(qhp_head *h, const char *buf, qhp_error *err)
         return QHP_BAD(err, "Transfer-Encoding is not defined in HTTP/1.0.");
     if (te && (te->value.len != 7 || strncasecmp(buf + te->value.off, "chunked", 7)))
         return qhp_fail(err, 501, "HTTPNotImplemented",
-                        "Transfer-Encoding '%.64s' is not supported: send the body plain "
+                        "Transfer-Encoding '%.*s' is not supported: send the body plain "
                         "(with Content-Length) or chunked.",
-                        buf + te->value.off);
+                        (int)(te->value.len < 64 ? te->value.len : 64), buf + te->value.off);
     if (h->minor >= 1 && nhost != 1)
         return QHP_BAD(err, nhost ? "The request has more than one Host header."
                                   : "The request is HTTP/1.1 without a Host header.");
