@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""What qhv-server answers to the requests libmicrohttpd refuses itself,
-before qhv's code sees them (docs/security.md, "Errors the HTTP library
-answers itself"): one line per case, on a new connection, as the second
-request of a keep-alive connection, and over TLS.
+"""What qhv-server answers to the requests its HTTP layer refuses before
+the API handler sees them (docs/security.md, "Errors of the HTTP layer";
+these were the cases libmicrohttpd 0.9.75 answered itself, with HTML or
+nothing): one line per case, on a new connection, as the second request of
+a keep-alive connection, and over TLS. Every line shows a NeutronError.
 
     scripts/http_library_errors.py --build build
 

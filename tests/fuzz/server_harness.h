@@ -29,7 +29,7 @@
 #define FZ_MAX_HEADERS 16
 #define FZ_MAX_QUERY 32
 
-/* One request's decoded parts; also the fake libmicrohttpd connection. */
+/* One request's decoded parts; also the request's stand-in connection. */
 typedef struct fz_request {
     char method[32];
     char *path;
