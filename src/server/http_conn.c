@@ -10,7 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QHTTP_READ_CHUNK 16384
+#define QHTTP_READ_CHUNK 16384                 /* the most read at once */
+#define QHTTP_READ_MIN 1024                    /* the least room a read gets */
 #define QHTTP_BODY_IDLE_US (120ull * 1000000u) /* a body that stops coming */
 #define QHTTP_LINGER_US (2ull * 1000000u)      /* reading what follows a refusal */
 #define QHTTP_OUT_HIGH (1u << 20)              /* pipelined answers a client has not read */
@@ -148,10 +149,14 @@ static int qhttp_conn_flush(qhttp_conn *c)
 static ssize_t qhttp_conn_fill(qhttp_conn *c)
 {
     size_t limit = 2 * c->w->s->max_header_size + 4096 + QHTTP_READ_CHUNK;
-    if (c->in_cap - c->in_len < QHTTP_READ_CHUNK) {
-        if (c->in_len + QHTTP_READ_CHUNK > limit)
+    if (c->in_cap - c->in_len < QHTTP_READ_MIN) {
+        /* Small at first: most connections send a few hundred bytes. */
+        size_t cap = c->in_cap ? 2 * c->in_cap : QHTTP_READ_MIN * 4;
+        if (cap - c->in_len > QHTTP_READ_CHUNK)
+            cap = c->in_len + QHTTP_READ_CHUNK;
+        if (cap > limit)
             return -2;  /* cannot happen: the parser refuses a head before this */
-        c->in_cap = c->in_len + 2 * QHTTP_READ_CHUNK;
+        c->in_cap = cap;
         c->in = xrealloc(c->in, c->in_cap);
     }
     ssize_t n = qhttp_conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
