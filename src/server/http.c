@@ -128,17 +128,24 @@ static void *qhttp_loop(void *arg)
     struct epoll_event evs[64];
     while (!atomic_load(&w->s->stopping)) {
         int n = epoll_wait(w->ep, evs, 64, -1);
+        bool wake = false, tick = false;
         for (int i = 0; i < n && !atomic_load(&w->s->stopping); i++) {
             void *p = evs[i].data.ptr;
             if (p == &qhttp_tag_listen)
                 qhttp_accept(w);
             else if (p == &qhttp_tag_wake)
-                qhttp_run_resumes(w);
+                wake = true;
             else if (p == &qhttp_tag_timer)
-                qhttp_tick(w);
+                tick = true;
             else
                 qhttp_conn_run(p, evs[i].events);
         }
+        /* After the batch: resumes and the timer close connections that may
+         * have events further on in it. */
+        if (wake && !atomic_load(&w->s->stopping))
+            qhttp_run_resumes(w);
+        if (tick && !atomic_load(&w->s->stopping))
+            qhttp_tick(w);
     }
     return NULL;
 }

@@ -449,22 +449,34 @@ static void qhttp_conn_linger(qhttp_conn *c)
     c->since_us = qhv_now_us();
 }
 
+static bool qhttp_conn_suspended(qhttp_conn *c)
+{
+    pthread_mutex_lock(&c->w->lock);
+    bool suspended = c->suspended;
+    pthread_mutex_unlock(&c->w->lock);
+    return suspended;
+}
+
+/* A suspended request (a long-poll): if its client has closed, the
+ * handler's slot_gone resumes it, and the resume closes the connection. */
+static void qhttp_conn_check_gone(qhttp_conn *c)
+{
+    if (!c->hup || c->gone)
+        return;
+    c->gone = true;
+    if (c->slot && c->w->s->slot_gone)
+        c->w->s->slot_gone(c->slot);
+    else
+        qhttp_conn_close(c);
+}
+
 void qhttp_conn_run(qhttp_conn *c, uint32_t events)
 {
-    bool suspended;
-    pthread_mutex_lock(&c->w->lock);
-    suspended = c->suspended;
-    pthread_mutex_unlock(&c->w->lock);
-    if (suspended) {
-        /* A long-poll's client closed: the handler's slot_gone resumes it
-         * (its answer then meets the closed socket). */
-        if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !c->gone) {
-            c->gone = true;
-            if (c->slot && c->w->s->slot_gone)
-                c->w->s->slot_gone(c->slot);
-            else
-                qhttp_conn_close(c);
-        }
+    /* Edge-triggered: a close seen while the request was read is kept for
+     * when it is suspended. */
+    c->hup |= (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    if (qhttp_conn_suspended(c)) {
+        qhttp_conn_check_gone(c);
         return;
     }
     for (;;) {
@@ -503,11 +515,10 @@ void qhttp_conn_run(qhttp_conn *c, uint32_t events)
             }
             return;
         }
-        pthread_mutex_lock(&c->w->lock);
-        suspended = c->suspended;
-        pthread_mutex_unlock(&c->w->lock);
-        if (suspended)
+        if (qhttp_conn_suspended(c)) {
+            qhttp_conn_check_gone(c);
             return;
+        }
         if (qhttp_conn_step(c))
             continue;
         if (c->out.len && qhttp_conn_flush(c) == -2) {   /* 100 Continue, say */
@@ -517,9 +528,11 @@ void qhttp_conn_run(qhttp_conn *c, uint32_t events)
         ssize_t n = qhttp_conn_fill(c);
         if (n == -1)
             return;
+        if (n == 0 && c->out.len) {
+            c->closing = true;  /* half-closed: its answers go out first */
+            continue;
+        }
         if (n <= 0) {
-            /* The client closed (or failed): answers still unwritten go
-             * with the connection. */
             qhttp_conn_close(c);
             return;
         }
@@ -539,11 +552,7 @@ void qhttp_conn_resume(qhttp_conn *c)
 void qhttp_conn_tick(qhttp_conn *c, uint64_t now_us)
 {
     qhttp *s = c->w->s;
-    bool suspended;
-    pthread_mutex_lock(&c->w->lock);
-    suspended = c->suspended;
-    pthread_mutex_unlock(&c->w->lock);
-    if (suspended)
+    if (qhttp_conn_suspended(c))
         return;
     if ((c->phase == QHTTP_HEAD && now_us - c->since_us > s->header_timeout_us) ||
         (c->phase == QHTTP_BODY && now_us - c->since_us > QHTTP_BODY_IDLE_US) ||

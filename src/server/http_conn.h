@@ -87,6 +87,7 @@ struct qhttp_conn {
     void *slot;
     bool suspended;             /* under w->lock */
     bool queued;                /* on w->resumes, under w->lock */
+    bool hup;                   /* epoll has reported the client's close (or an error) */
     bool gone;                  /* its client closed while it was suspended */
     bool closing;               /* close once the answers are out */
     /* Answers not yet written. */
