@@ -256,7 +256,7 @@ static void qhttp_conn_refuse(qhttp_conn *c, int status, const char *type, const
     char rid[48], uuid[37];
     qhv_uuid4(uuid);
     snprintf(rid, sizeof rid, "req-%s", uuid);
-    if (!c->start_us)
+    if (!c->method)             /* refused in the head: timed from now */
         c->start_us = qhv_now_us();
     qhttp_resp r = {.close = true};
     qbuf_init(&r.body, 0);
