@@ -100,10 +100,10 @@ void qhttp_resume(void *conn);
  * still set (a client that went away while suspended). */
 void qhttp_set_slot_free(qhttp *s, void (*fn)(void *slot));
 /* Called with a suspended request's slot once its client has closed the
- * connection: fn must resume the request (its answer then finds the
- * connection closed, and the connection is released). Called from the
- * listener's watch thread; fn must not call back into the listener except
- * for qhttp_resume. */
+ * connection: fn must resume the request (the connection is then closed,
+ * without calling the handler again, and the slot goes to slot_free).
+ * Called from the loop thread that owns the connection, on its EPOLLRDHUP;
+ * fn must not call back into the listener except for qhttp_resume. */
 void qhttp_set_slot_gone(qhttp *s, void (*fn)(void *slot));
 
 /* A request header, or NULL. */
