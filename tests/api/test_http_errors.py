@@ -5,7 +5,9 @@ connection, as the second request of a keep-alive connection, and over
 TLS. Also what the layer must still do right: pipelined requests answered
 in order, chunked bodies, Expect: 100-continue, HEAD and HTTP/1.0."""
 import json
+import os
 import socket
+import time
 import unittest
 
 import qhvtest
@@ -84,7 +86,7 @@ class HttpErrorsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.pki = test_tls.Pki()
-        cls.plain = qhvtest.Server('').start()
+        cls.plain = qhvtest.Server('\n[agent]\nauth_token = test-secret\n').start()
         cls.tls = qhvtest.Server(cls.pki.conf()).start()
         cls.ctx = cls.pki.context('ca.pem')
 
@@ -193,6 +195,37 @@ class HttpErrorsTest(unittest.TestCase):
             s.sendall(b'GET / HTTP/1.0\r\n\r\n')
             st, _, _, _ = read_answer(s, rest)
             self.assertEqual(st, 200)
+
+    def test_long_poll_of_a_half_closed_client_is_released(self):
+        """A client that closes its side right after a long-poll's request
+        (its close may come with the request, before the server suspends
+        it) is released, not held for the 60 s wait."""
+        host = 'halfclosed'
+        token = self.plain.agent_token(host)
+        hdr = b'X-Qhv-Agent-Token: ' + token.encode() + b'\r\n'
+        with self.connect(False) as s:
+            s.sendall(b'GET /channel/v1/hosts/%s/plan HTTP/1.1\r\nHost: x\r\n%s\r\n'
+                      % (host.encode(), hdr))
+            st, _, body, _ = read_answer(s)
+            self.assertEqual(st, 200, body)
+        rev = json.loads(body)['revision']
+        fds = '/proc/%d/fd' % self.plain.proc.pid
+        before = len(os.listdir(fds))
+        socks = []
+        for _ in range(5):
+            s = self.connect(False)
+            s.sendall(b'GET /channel/v1/hosts/%s/plan?since=%d&wait=60 HTTP/1.1\r\n'
+                      b'Host: x\r\n%s\r\n' % (host.encode(), rev, hdr))
+            s.shutdown(socket.SHUT_WR)
+            socks.append(s)
+        try:
+            deadline = time.time() + 40     # well before the 60 s wait ends
+            while len(os.listdir(fds)) > before and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertLessEqual(len(os.listdir(fds)), before)
+        finally:
+            for s in socks:
+                s.close()
 
 
 if __name__ == '__main__':
