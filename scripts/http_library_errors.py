@@ -96,7 +96,9 @@ def describe(answer):
     body = data.split(b'\r\n\r\n', 1)[1] if b'\r\n\r\n' in data else b''
     kind = ('NeutronError' if body.startswith(b'{"NeutronError"') else
             'HTML' if body.startswith(b'<html') else
-            'empty' if not body else 'then %r' % body[:24])
+            'empty' if not body else
+            'JSON (served: within the limits)' if line[9:10] == '2' and body[:1] == b'{' else
+            'then %r' % body[:24])
     return '%s, body: %s' % (line[9:], kind)
 
 
