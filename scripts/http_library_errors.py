@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""What qhv-server answers to the requests libmicrohttpd refuses itself,
-before qhv's code sees them (docs/security.md, "Errors the HTTP library
-answers itself"): one line per case, on a new connection, as the second
-request of a keep-alive connection, and over TLS.
+"""What qhv-server answers to the requests its HTTP layer refuses before
+the API handler sees them (docs/security.md, "Errors of the HTTP layer";
+these were the cases libmicrohttpd 0.9.75 answered itself, with HTML or
+nothing): one line per case, on a new connection, as the second request of
+a keep-alive connection, and over TLS. Every line shows a NeutronError.
 
     scripts/http_library_errors.py --build build
 
@@ -95,7 +96,9 @@ def describe(answer):
     body = data.split(b'\r\n\r\n', 1)[1] if b'\r\n\r\n' in data else b''
     kind = ('NeutronError' if body.startswith(b'{"NeutronError"') else
             'HTML' if body.startswith(b'<html') else
-            'empty' if not body else 'then %r' % body[:24])
+            'empty' if not body else
+            'JSON (served: within the limits)' if line[9:10] == '2' and body[:1] == b'{' else
+            'then %r' % body[:24])
     return '%s, body: %s' % (line[9:], kind)
 
 

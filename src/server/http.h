@@ -1,13 +1,17 @@
-/* http: the API listener on libmicrohttpd — a thread pool, keep-alive, a
- * bounded request body (413 beyond [oslo_middleware] max_request_body_size),
- * and one log line per request with status and duration. Limits against
- * crowds of connections: a header timeout, a connection limit with a 503
- * reserve, a per-address limit, and long-polls of closed peers released (see
- * qhttp_config). Requests are refused before the handler when their raw URI
- * holds %00 or %2F (400) or their framing is ambiguous (RFC 7230: 400/501). It hands complete
- * requests to a handler and sends what the handler fills in. Optionally HTTPS
- * (GnuTLS through libmicrohttpd), with client certificates required and
- * verified in the handshake when a client CA is given.
+/* http: the API listener, qhv's own HTTP/1.1 server — epoll loops on a
+ * thread pool, keep-alive and pipelining, a bounded request body (413
+ * beyond [oslo_middleware] max_request_body_size), and one log line per
+ * request with status and duration. Limits against crowds of connections: a
+ * header timeout, a connection limit with a 503 reserve, a per-address
+ * limit, and long-polls of closed peers released (see qhttp_config).
+ * Requests are parsed strictly (server/http_parse.h); every refusal,
+ * including the parser's, has a NeutronError body. Requests are refused
+ * before the handler when their raw URI holds %00 or %2F (400). It hands
+ * complete requests to a handler and sends what the handler fills in.
+ * Optionally HTTPS (GnuTLS, server/http_tls.h), with client certificates
+ * required and verified in the handshake when a client CA is given.
+ * server/http.c holds the listener and its loops, http_conn.c a
+ * connection, http_msg.c the helpers handlers call.
  *
  * Ownership: qhttp_start returns a server stopped and freed by qhttp_stop
  * (accepts NULL). Strings in a qhttp_req are borrowed for the handler call. */
@@ -18,11 +22,15 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 
+typedef struct qhttp_field { const char *name, *value; } qhttp_field;
+
 typedef struct qhttp_req {
     const char *method;
     const char *path;           /* without the query string */
     size_t nquery;
     struct { const char *key, *value; } *query;
+    size_t nheaders;
+    const qhttp_field *headers; /* as sent, in order (see qhttp_header) */
     const char *body;
     size_t body_len;
     void *conn;                 /* for qhttp_header and qhttp_resume */
@@ -62,7 +70,7 @@ typedef struct qhttp_config {
     const char *www_authenticate;
     /* HTTPS when tls_cert_pem is set: PEM certificate (chain) and key; with
      * tls_ca_pem, clients must present a certificate it signed. Borrowed
-     * for the call (libmicrohttpd loads them at start). */
+     * for the call (GnuTLS copies them at start). */
     const char *tls_cert_pem;
     const char *tls_key_pem;
     const char *tls_ca_pem;
@@ -92,10 +100,10 @@ void qhttp_resume(void *conn);
  * still set (a client that went away while suspended). */
 void qhttp_set_slot_free(qhttp *s, void (*fn)(void *slot));
 /* Called with a suspended request's slot once its client has closed the
- * connection: fn must resume the request (its answer then finds the
- * connection closed, and the connection is released). Called from the
- * listener's watch thread; fn must not call back into the listener except
- * for qhttp_resume. */
+ * connection: fn must resume the request (the connection is then closed,
+ * without calling the handler again, and the slot goes to slot_free).
+ * Called from the loop thread that owns the connection, on its EPOLLRDHUP;
+ * fn must not call back into the listener except for qhttp_resume. */
 void qhttp_set_slot_gone(qhttp *s, void (*fn)(void *slot));
 
 /* A request header, or NULL. */

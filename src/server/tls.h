@@ -1,8 +1,8 @@
 /* tls: the API listener's TLS material ([ssl] cert_file, key_file, ca_file),
  * read and checked once at start so that a wrong file stops the server with
  * a clear message instead of failing every handshake, and the GnuTLS
- * per-connection hooks the listener (server/http.c, libmicrohttpd with
- * GnuTLS) uses to demand and verify client certificates.
+ * per-connection hooks the listener (server/http_tls.c) uses to demand and
+ * verify client certificates.
  *
  * Ownership: qtls_load fills a qtls_material whose PEM strings it owns;
  * qtls_material_free frees them (accepts NULL and a zeroed material; it

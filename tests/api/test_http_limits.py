@@ -104,7 +104,7 @@ max_connections_per_address = 40
         self.assertEqual(get(port, '/v2.0/networks')[0], 200)
 
     def test_slow_headers_are_dropped(self):
-        # A byte at a time, each well inside MHD's idle timeout: the header
+        # A byte at a time, each well inside any idle timeout: the header
         # timeout counts from the connection's start, not from the last byte.
         s = connect(self.server.port)
         data = b'GET /v2.0/networks HTTP/1.1\r\nHost: x\r\n' + b'X-Slow: ' + b'a' * 10000
@@ -289,7 +289,7 @@ class RequestFormTest(LimitsCase):
         self.assertTrue(self.no_framing_network())
 
     def test_http11_needs_exactly_one_host(self):
-        # RFC 7230 5.4 (libmicrohttpd 0.9.75 served both): 400, NeutronError.
+        # RFC 7230 5.4 (libmicrohttpd, the earlier HTTP layer, served both): 400.
         for host in ('', 'Host: x\r\nHost: y\r\n'):
             req = 'GET /v2.0/networks HTTP/1.1\r\n%sConnection: close\r\n\r\n' % host
             err = self.assertNeutronError(exchange(self.server.port, req.encode()), (400,))

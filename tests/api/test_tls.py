@@ -1,5 +1,5 @@
-"""TLS on the API listener ([ssl] cert_file, key_file, ca_file): libmicrohttpd
-with GnuTLS, checked with Python's ssl (OpenSSL) and the openstack CLI.
+"""TLS on the API listener ([ssl] cert_file, key_file, ca_file): qhv's HTTP
+layer with GnuTLS (server/http_tls.c), checked with Python's ssl (OpenSSL) and the openstack CLI.
 
 A throw-away PKI is made per module run with certtool (gnutls-bin, installed
 by `make check`) or openssl, whichever is installed: a CA, a server

@@ -1,5 +1,4 @@
 /* The server's half of the fuzz targets: see server_harness.h. */
-#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,26 +30,13 @@ static struct {
     char token[QCHAN_TOKEN_LEN + 1];
 } fz;
 
-/* ---- libmicrohttpd, as far as the handler reaches it ----
- * These definitions take the place of the library's (the connection is an
- * fz_request). Should the handler come to call another libmicrohttpd
- * function on req->conn, it needs a stand-in here too. */
+/* ---- the listener, as far as the handler reaches it ----
+ * server/http.c and http_conn.c are not built in (tests/fuzz/CMakeLists.txt):
+ * headers come in the qhttp_req, and a watch that suspends its request is
+ * called again instead (fz_run). */
 
-const char *MHD_lookup_connection_value(struct MHD_Connection *connection, enum MHD_ValueKind kind,
-                                        const char *key)
-{
-    const fz_request *r = (const fz_request *)connection;
-    if (kind != MHD_HEADER_KIND || !key)
-        return NULL;
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (!strcasecmp(r->headers[i].name, key))
-            return r->headers[i].value;
-    return NULL;
-}
-
-/* A watch suspends its request; the handler is called again instead. */
-void MHD_suspend_connection(struct MHD_Connection *connection) { (void)connection; }
-void MHD_resume_connection(struct MHD_Connection *connection) { (void)connection; }
+void qhttp_suspend(void *conn) { (void)conn; }
+void qhttp_resume(void *conn) { (void)conn; }
 
 /* ---- the server ---- */
 
@@ -81,7 +67,7 @@ static void fz_open(void)
         fz_fail(e.msg);
     fz.model = qmodel_new(fz.store, &fz.conf);
     fz.feed = qfeed_new(fz.model);
-    fz.api = (qapi){.model = fz.model, .conf = &fz.conf, .feed = fz.feed};
+    fz.api = (qapi){.model = fz.model, .conf = &fz.conf, .feed = fz.feed};   /* no Nova */
 }
 
 static void fz_close(void)
@@ -140,7 +126,8 @@ static int fz_hex(char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Percent-decodes s in place (as libmicrohttpd does for path and arguments). */
+/* Percent-decodes s in place (as the listener does for path and arguments;
+ * fz_parse_query first turns '+' into a space in arguments, as it does too). */
 static void fz_unescape(char *s)
 {
     char *w = s;
@@ -165,6 +152,11 @@ static void fz_parse_query(fz_request *r, char *q)
         char *eq = strchr(q, '=');
         if (eq)
             *eq = '\0';
+        for (char *p = q; *p; p++)
+            *p = *p == '+' ? ' ' : *p;
+        if (eq)
+            for (char *p = eq + 1; *p; p++)
+                *p = *p == '+' ? ' ' : *p;
         fz_unescape(q);
         if (eq)
             fz_unescape(eq + 1);
@@ -247,6 +239,7 @@ bool fz_parse(const uint8_t *data, size_t size, fz_request *r)
                 v++;
             r->headers[r->nheaders].name = h;
             r->headers[r->nheaders].value = v;
+            r->fields[r->nheaders] = (qhttp_field){h, v};
             r->nheaders++;
         }
         h = next;
@@ -293,6 +286,8 @@ int fz_run(fz_request *r, bool check, qj **out)
         .path = r->path,
         .nquery = r->nquery,
         .query = (void *)r->query,
+        .nheaders = r->nheaders,
+        .headers = r->fields,
         .body = r->body,
         .body_len = r->body_len,
         .conn = r,

@@ -2,15 +2,15 @@
  * (qapi_handle) on a real model and a SQLite database seeded with a network
  * n1, its subnet 10.0.0.0/24, a security group sg1 of project p1 and a port
  * p1 bound to host hv1; requests given as text, run as the http layer runs
- * them, and their answers checked. libmicrohttpd itself is not run: this
- * harness stands in for its header lookup and suspend/resume.
+ * them, and their answers checked. The listener itself (server/http.c) is
+ * not run: this harness stands in for its suspend/resume.
  *
  * A request as text:
  *     METHOD PATH[?QUERY]\n
  *     Header: value\n ...
  *     \n
  *     BODY
- * Path and query are percent-decoded as libmicrohttpd decodes them; header
+ * Path and query are percent-decoded as the listener decodes them; header
  * names are looked up case-insensitively. @N, @S, @G, @P and @T stand for
  * the seeded objects' ids (which the server makes, differently each run)
  * and hv1's agent token (fz_expand).
@@ -24,11 +24,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "lib/json.h"
+#include "server/http.h"
 
 #define FZ_MAX_HEADERS 16
 #define FZ_MAX_QUERY 32
 
-/* One request's decoded parts; also the fake libmicrohttpd connection. */
+/* One request's decoded parts; also the request's stand-in connection. */
 typedef struct fz_request {
     char method[32];
     char *path;
@@ -36,6 +37,7 @@ typedef struct fz_request {
     struct { const char *key, *value; } query[FZ_MAX_QUERY];
     size_t nheaders;
     struct { char *name, *value; } headers[FZ_MAX_HEADERS];
+    qhttp_field fields[FZ_MAX_HEADERS];     /* the same, as the handler sees them */
     const char *body;
     size_t body_len;
     char *scratch;          /* owns path, query and header strings */
