@@ -64,7 +64,9 @@ static int qsp_check_name(qop *op, const qattr *a, qj **v, qerr *e)
                                        "not permitted.");
 }
 
-/* Address scopes are not implemented: any scope named does not exist. */
+/* Pools are address-scope-free, as issue 15 asks: qhv offers no address-scope
+ * extension, so no scope can exist and a named one is Neutron's 404 for an
+ * unknown scope (docs/api.md, "Where qhv differs from Neutron"). */
 static int qsp_check_scope(qop *op, const qattr *a, qj **v, qerr *e)
 {
     if (qj_is(*v, QJ_NULL))
