@@ -13,6 +13,7 @@ static const char qaz_sql_zones[] =
 
 static const char qaz_sql_network[] =
     "SELECT DISTINCT json_extract(a.body, '$.availability_zone') FROM resources p "
+    "INDEXED BY resources_dhcp_ports "
     "JOIN resources a ON a.kind = 'agent' AND a.host = p.host AND p.host != '' "
     "WHERE p.kind = 'port' AND p.parent_id = ?1 "
     "AND json_extract(p.body, '$.device_owner') = 'network:dhcp' "

@@ -25,8 +25,8 @@ static const char qplan_sql_agent[] =
     "SELECT body FROM resources WHERE kind='agent' AND host=?1 AND "
     "json_extract(body, '$.agent_type')!='" QDHCP_AGENT_TYPE "' LIMIT 1";
 static const char qplan_sql_net_dhcp_ports[] =
-    "SELECT body FROM resources INDEXED BY resources_parent WHERE kind='port' AND "
-    "parent_id=?1 AND json_extract(body, '$.device_owner')='" QHV_DEVICE_OWNER_DHCP "' "
+    "SELECT body FROM resources INDEXED BY resources_dhcp_ports WHERE kind = 'port' AND "
+    "parent_id=?1 AND json_extract(body, '$.device_owner') = '" QHV_DEVICE_OWNER_DHCP "' "
     "ORDER BY id";
 
 /* Where VMs reach the metadata service: the route the DHCP server gives

@@ -121,6 +121,10 @@ static const char *const qstore_migrations[] = {
     "  WHERE kind = 'port' AND json_type(body, '$.extra_dhcp_opts') IS NULL;"
     "UPDATE resources SET body = json_set(body, '$.stateful', json('true'))"
     "  WHERE kind = 'security_group' AND json_type(body, '$.stateful') IS NULL;"),
+    /* 10: a network's DHCP ports without walking all its ports (a network's
+     * view, availability_zones, and host plans read them). */
+    ("CREATE INDEX resources_dhcp_ports ON resources(parent_id) WHERE kind = 'port' AND "
+    "json_extract(body, '$.device_owner') = 'network:dhcp';"),
 };
 
 static void qconn_free(qconn *c)

@@ -26,11 +26,14 @@ class UpgradeTest(qhvtest.ServerTestCase):
             self.assertEqual(db.execute("SELECT count(*) FROM resources WHERE kind = ? AND "
                                         "json_type(body, '$.%s') IS NOT NULL" % key,
                                         (kind,)).fetchone()[0], 0)
+        # ... and without what later migrations added.
+        db.execute('DROP INDEX resources_dhcp_ports')
         db.execute('PRAGMA user_version = 8')
         db.commit()
         db.close()
         self.server.start()
         self.assertIn('schema migrated to version 9', self.server.read_log())
+        self.assertIn('schema migrated to version 10', self.server.read_log())
         st, body = self.get('/v2.0/networks/%s' % net['id'])
         self.assertEqual(body['network']['availability_zone_hints'], [])
         st, body = self.get('/v2.0/ports/%s' % port['id'])
