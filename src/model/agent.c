@@ -122,16 +122,16 @@ const qresource qres_agent = {
 static int qagent_load_by_host(qop *op, const char *host, qj **ret, qerr *e)
 {
     *ret = NULL;
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qagent_sql_by_host, e);
+    qstmt *st = qstore_stmt(op->m->store, qagent_sql_by_host, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *ret = qj_parse((const char *)sqlite3_column_text(st, 0),
-                        (size_t)sqlite3_column_bytes(st, 0), NULL, NULL);
-    sqlite3_reset(st);
-    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : qstore_fail(op->m->store, e, "agent");
+    qstmt_bind_text(st, 1, host, -1, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    if (rc == QSTORE_ROW)
+        *ret = qj_parse((const char *)qstmt_column_text(st, 0),
+                        (size_t)qstmt_column_bytes(st, 0), NULL, NULL);
+    qstmt_reset(st);
+    return (rc == QSTORE_ROW || rc == QSTORE_DONE) ? 0 : qstore_fail(op->m->store, e, "agent");
 }
 
 static bool qagent_list_has(const qj *list, const char *s)
@@ -204,15 +204,15 @@ int qagent_bind_port(qop *op, qj *port, qerr *e)
 
 static int qagent_rebind_host(qop *op, const char *host, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qagent_sql_host_ports, e);
+    qstmt *st = qstore_stmt(op->m->store, qagent_sql_host_ports, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+    qstmt_bind_text(st, 1, host, -1, QSTORE_TRANSIENT);
     qj *ports = qj_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        qj_append(ports, qj_parse((const char *)sqlite3_column_text(st, 0),
-                                  (size_t)sqlite3_column_bytes(st, 0), NULL, NULL));
-    sqlite3_reset(st);
+    while (qstmt_step(st) == QSTORE_ROW)
+        qj_append(ports, qj_parse((const char *)qstmt_column_text(st, 0),
+                                  (size_t)qstmt_column_bytes(st, 0), NULL, NULL));
+    qstmt_reset(st);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {
         qj *p = qj_at(ports, i);

@@ -59,24 +59,24 @@ int qalloc_pick(const qrange *ranges, size_t n, qalloc_next_taken_fn next_taken,
 int qalloc_next_addr(qstore *s, const char *sql, const char *key, int family, qhv_u128 from,
                      qhv_u128 *ret, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(s, sql, e);
+    qstmt *st = qstore_stmt(s, sql, e);
     if (!st)
         return -1;
     uint8_t b[16];
     qaddr a = {family, from};
     size_t n = qaddr_to_bytes(&a, b);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 2, b, (int)n, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
+    qstmt_bind_text(st, 1, key, -1, QSTORE_TRANSIENT);
+    qstmt_bind_blob(st, 2, b, (int)n, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
     qaddr t;
-    bool ok = rc == SQLITE_ROW &&
-              qaddr_from_bytes(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &t) == 0;
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW && !ok)
+    bool ok = rc == QSTORE_ROW &&
+              qaddr_from_bytes(qstmt_column_blob(st, 0), (size_t)qstmt_column_bytes(st, 0), &t) == 0;
+    qstmt_reset(st);
+    if (rc == QSTORE_ROW && !ok)
         return qstore_fail(s, e, "corrupt address");
     if (ok)
         *ret = t.v;
-    if (rc == SQLITE_ROW)
+    if (rc == QSTORE_ROW)
         return 1;
-    return rc == SQLITE_DONE ? 0 : qstore_fail(s, e, sql);
+    return rc == QSTORE_DONE ? 0 : qstore_fail(s, e, sql);
 }

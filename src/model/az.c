@@ -23,19 +23,19 @@ static const char qaz_sql_network[] =
 static int qaz_zones(qstore *s, qj **ret, qerr *e)
 {
     *ret = qj_array();
-    sqlite3_stmt *st = qstore_stmt(s, qaz_sql_zones, e);
+    qstmt *st = qstore_stmt(s, qaz_sql_zones, e);
     if (!st)
         return -1;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = qstmt_step(st)) == QSTORE_ROW) {
         qj *z = qj_object();
-        qj_set(z, "name", qj_str((const char *)sqlite3_column_text(st, 0)));
+        qj_set(z, "name", qj_str((const char *)qstmt_column_text(st, 0)));
         qj_set(z, "resource", qj_str("network"));
-        qj_set(z, "state", qj_str(sqlite3_column_int(st, 1) ? "available" : "unavailable"));
+        qj_set(z, "state", qj_str(qstmt_column_int64(st, 1) ? "available" : "unavailable"));
         qj_append(*ret, z);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(s, e, "availability zones");
+    qstmt_reset(st);
+    return rc == QSTORE_DONE ? 0 : qstore_fail(s, e, "availability zones");
 }
 
 static bool qaz_reserved(const char *k)
@@ -141,13 +141,13 @@ void qaz_network_view(const qmodel *m, qj *net)
 {
     qj *zones = qj_array();
     qerr e;
-    sqlite3_stmt *st = qstore_stmt(m->store, qaz_sql_network, &e);
+    qstmt *st = qstore_stmt(m->store, qaz_sql_network, &e);
     const char *id = qj_get_str(net, "id");
     if (st && id) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            qj_append(zones, qj_str((const char *)sqlite3_column_text(st, 0)));
-        sqlite3_reset(st);
+        qstmt_bind_text(st, 1, id, -1, QSTORE_TRANSIENT);
+        while (qstmt_step(st) == QSTORE_ROW)
+            qj_append(zones, qj_str((const char *)qstmt_column_text(st, 0)));
+        qstmt_reset(st);
     } else if (!st) {
         QLOG_W("az", "network %s: availability zones not read: %s", id ? id : "?", e.msg);
     }

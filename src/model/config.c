@@ -62,7 +62,19 @@ static const qopt qconf_opts[] = {
       "true", 0, 0, "Move the networks of a DHCP agent that is dead (no heartbeat for "
       "[agent] agent_down_time) to live ones"),
     O("database", "connection", QOPT_STR, db_connection, "", 0, 0,
-      "sqlite:///relative/path or sqlite:////absolute/path (empty: $state_path/qhv.sqlite)"),
+      "sqlite:///relative/path, sqlite:////absolute/path (empty: $state_path/qhv.sqlite), or "
+      "postgresql://user:password@host:port/dbname (also postgresql+psycopg2://): several "
+      "qhv-servers on one database (docs/operations.md)"),
+    O("database", "max_pool_size", QOPT_INT, db_max_pool_size, "5", 1, 10000,
+      "PostgreSQL: connections this server keeps open (one per thread that uses the "
+      "database: api_workers + 4 at most)"),
+    O("database", "max_overflow", QOPT_INT, db_max_overflow, "50", 0, 10000,
+      "PostgreSQL: connections beyond max_pool_size it may open when more threads need one"),
+    O("database", "pool_timeout", QOPT_INT, db_pool_timeout, "30", 0, 3600,
+      "PostgreSQL: seconds to wait for the database to accept a connection at start"),
+    O("database", "connection_recycle_time", QOPT_INT, db_connection_recycle_time, "3600", 0,
+      INT32_MAX, "PostgreSQL: seconds after which a connection is replaced at the start of its "
+      "next transaction (0 = never)"),
     O("database", "sqlite_synchronous", QOPT_STR, sqlite_synchronous, "FULL", 0, 0,
       "FULL (an acknowledged write survives a process crash, an OS crash or power loss, and "
       "the filesystem turning read-only) or NORMAL (only a process crash; several times the "
@@ -461,9 +473,13 @@ static int qconf_derive(qconf *c, char *err, size_t errlen)
         snprintf(c->db_path, sizeof c->db_path, "%s/qhv.sqlite", c->state_path);
     } else if (!strncmp(c->db_connection, "sqlite:///", 10) && c->db_connection[10]) {
         snprintf(c->db_path, sizeof c->db_path, "%s", c->db_connection + 10);
+    } else if (!strncmp(c->db_connection, "postgresql://", 13) ||
+               !strncmp(c->db_connection, "postgresql+psycopg2://", 22) ||
+               !strncmp(c->db_connection, "postgres://", 11)) {
+        c->db_path[0] = '\0';
     } else {
-        snprintf(err, errlen, "[database] connection: '%s' is not sqlite:///path "
-                              "(only SQLite is supported)", c->db_connection);
+        snprintf(err, errlen, "[database] connection: '%s' is neither sqlite:///path nor "
+                              "postgresql://user:password@host:port/dbname", c->db_connection);
         return -1;
     }
     c->n_types = c->n_tenant_types = c->n_vlan_ranges = c->n_vsid = 0;
@@ -524,4 +540,19 @@ bool qconf_vlan_physnet_known(const qconf *c, const char *physnet)
         if (!strcmp(c->vlan_ranges[i].physnet, physnet))
             return true;
     return false;
+}
+
+qstore_opts qconf_store_opts(const qconf *c)
+{
+    qstore_opts o = {
+        .connection = c->db_connection,
+        .sqlite_path = c->db_path,
+        .sqlite_synchronous = c->sqlite_synchronous,
+        .max_pool_size = (int)c->db_max_pool_size,
+        .max_overflow = (int)c->db_max_overflow,
+        .pool_timeout = (int)c->db_pool_timeout,
+        .connection_recycle_time = (int)c->db_connection_recycle_time,
+        .migrate = true,
+    };
+    return o;
 }

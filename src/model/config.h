@@ -4,6 +4,7 @@
  * reads it and never changes it after qconf_load(). */
 #ifndef QHV_MODEL_CONFIG_H
 #define QHV_MODEL_CONFIG_H
+#include "store/store.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +47,10 @@ typedef struct qconf {
     /* [database] */
     char *db_connection;
     char *sqlite_synchronous;
+    int64_t db_max_pool_size;
+    int64_t db_max_overflow;
+    int64_t db_pool_timeout;
+    int64_t db_connection_recycle_time;
     /* [ml2] */
     char *type_drivers;
     char *tenant_network_types;
@@ -114,7 +119,7 @@ typedef struct qconf {
     char *ssl_ca_file;
 
     /* Derived by qconf_load. */
-    char db_path[4096];
+    char db_path[4096];      /* the SQLite file ("" on PostgreSQL) */
     uint8_t base_mac_bytes[6];
     int base_mac_fixed;            /* leading bytes of base_mac kept (non-zero prefix) */
     qvlan_range vlan_ranges[64];
@@ -131,6 +136,8 @@ typedef struct qconf {
 /* Loads defaults then each file in order. Returns -1 with a message. */
 int qconf_load(qconf *c, const char *const *files, size_t nfiles, char *err, size_t errlen);
 void qconf_free(qconf *c);     /* frees option strings; accepts NULL */
+/* The store's options from [database] (pointers into c; migrate: true). */
+qstore_opts qconf_store_opts(const qconf *c);
 void qconf_print_help(FILE *f);
 /* true if host may take the DHCP role ([agent] dhcp_agent_hosts). */
 bool qconf_dhcp_host_allowed(const qconf *c, const char *host);

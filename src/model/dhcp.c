@@ -27,12 +27,12 @@ static const char qdhcp_sql_net_ports[] =
 
 static int64_t qdhcp_count(qop *op, const char *sql, const char *arg, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, sql, e);
+    qstmt *st = qstore_stmt(op->m->store, sql, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_reset(st);
+    qstmt_bind_text(st, 1, arg, -1, QSTORE_TRANSIENT);
+    int64_t n = qstmt_step(st) == QSTORE_ROW ? qstmt_column_int64(st, 0) : -1;
+    qstmt_reset(st);
     return n < 0 ? qstore_fail(op->m->store, e, "dhcp count") : n;
 }
 

@@ -46,38 +46,38 @@ static int qipam_is_taken(qop *op, const qsubnet_info *sn, const qaddr *a, bool 
 static int qipam_record(qop *op, const char *subnet_id, const qaddr *a, const char *port_id,
                         const char *network_id, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qipam_sql_insert, e);
+    qstmt *st = qstore_stmt(op->m->store, qipam_sql_insert, e);
     if (!st)
         return -1;
     uint8_t b[16];
     size_t n = qaddr_to_bytes(a, b);
-    sqlite3_bind_text(st, 1, subnet_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 2, b, (int)n, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, port_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, network_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_CONSTRAINT) {
+    qstmt_bind_text(st, 1, subnet_id, -1, QSTORE_TRANSIENT);
+    qstmt_bind_blob(st, 2, b, (int)n, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 3, port_id, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 4, network_id, -1, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    qstmt_reset(st);
+    if (rc == QSTORE_CONSTRAINT) {
         char s[QADDR_STRLEN];
         qaddr_format(a, s);
         return qerr_set(e, QE_IP_ALLOCATED, "IP address %s already allocated in subnet %s", s,
                         subnet_id);
     }
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "ip insert");
+    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "ip insert");
 }
 
 static int qipam_forget(qop *op, const char *subnet_id, const qaddr *a, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qipam_sql_delete_one, e);
+    qstmt *st = qstore_stmt(op->m->store, qipam_sql_delete_one, e);
     if (!st)
         return -1;
     uint8_t b[16];
     size_t n = qaddr_to_bytes(a, b);
-    sqlite3_bind_text(st, 1, subnet_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 2, b, (int)n, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "ip delete");
+    qstmt_bind_text(st, 1, subnet_id, -1, QSTORE_TRANSIENT);
+    qstmt_bind_blob(st, 2, b, (int)n, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    qstmt_reset(st);
+    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "ip delete");
 }
 
 int qipam_release_port(qop *op, const char *port_id, qerr *e)
@@ -93,15 +93,15 @@ int qipam_release_subnet(qop *op, const char *subnet_id, qerr *e)
 int qipam_subnet_ports(qop *op, const char *subnet_id, qj **ret, qerr *e)
 {
     *ret = qj_array();
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qipam_sql_subnet_ports, e);
+    qstmt *st = qstore_stmt(op->m->store, qipam_sql_subnet_ports, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, subnet_id, -1, SQLITE_TRANSIENT);
+    qstmt_bind_text(st, 1, subnet_id, -1, QSTORE_TRANSIENT);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        qj_append(*ret, qj_str((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "subnet ports");
+    while ((rc = qstmt_step(st)) == QSTORE_ROW)
+        qj_append(*ret, qj_str((const char *)qstmt_column_text(st, 0)));
+    qstmt_reset(st);
+    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "subnet ports");
 }
 
 /* ---------- assignment ---------- */

@@ -61,18 +61,18 @@ int qmodel_finish(qop *op, int rc, qerr *e)
 int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)
 {
     *ret = qj_array();
-    sqlite3_stmt *st = qstore_stmt(m->store, sql, e);
+    qstmt *st = qstore_stmt(m->store, sql, e);
     if (!st)
         return -1;
     if (arg)
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
+        qstmt_bind_text(st, 1, arg, -1, QSTORE_TRANSIENT);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        qj *o = qj_parse((const char *)sqlite3_column_text(st, 0),
-                         (size_t)sqlite3_column_bytes(st, 0), NULL, NULL);
+    while ((rc = qstmt_step(st)) == QSTORE_ROW) {
+        qj *o = qj_parse((const char *)qstmt_column_text(st, 0),
+                         (size_t)qstmt_column_bytes(st, 0), NULL, NULL);
         if (o)
             qj_append(*ret, o);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(m->store, e, sql);
+    qstmt_reset(st);
+    return rc == QSTORE_DONE ? 0 : qstore_fail(m->store, e, sql);
 }

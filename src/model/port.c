@@ -24,16 +24,16 @@ static const char qport_sql_mac_delete[] = "DELETE FROM macs WHERE port_id=?1";
 /* 1 if mac is taken on network, 0 if free, -1 on error. */
 static int qport_mac_taken(qop *op, const char *network_id, const char *mac, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qport_sql_mac_find, e);
+    qstmt *st = qstore_stmt(op->m->store, qport_sql_mac_find, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, network_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, mac, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    qstmt_bind_text(st, 1, network_id, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 2, mac, -1, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    qstmt_reset(st);
+    if (rc == QSTORE_ROW)
         return 1;
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "mac lookup");
+    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "mac lookup");
 }
 
 static int qport_mac_record(qop *op, const char *network_id, const char *mac, const char *port_id,

@@ -46,29 +46,29 @@ static const qquota_res *qquota_find(const char *name)
 static int qquota_limit(qmodel *m, const char *project, const qquota_res *q, int64_t *ret,
                         qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(m->store, qquota_sql_get, e);
+    qstmt *st = qstore_stmt(m->store, qquota_sql_get, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, project, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, q->name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    *ret = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : qquota_default(m->conf, q);
-    sqlite3_reset(st);
-    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : qstore_fail(m->store, e, "quota");
+    qstmt_bind_text(st, 1, project, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 2, q->name, -1, QSTORE_STATIC);
+    int rc = qstmt_step(st);
+    *ret = rc == QSTORE_ROW ? qstmt_column_int64(st, 0) : qquota_default(m->conf, q);
+    qstmt_reset(st);
+    return (rc == QSTORE_ROW || rc == QSTORE_DONE) ? 0 : qstore_fail(m->store, e, "quota");
 }
 
 static int qquota_used(qmodel *m, const char *project, const qquota_res *q, int64_t *ret,
                        qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(m->store, qquota_sql_count, e);
+    qstmt *st = qstore_stmt(m->store, qquota_sql_count, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, q->kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, project, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    *ret = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : qstore_fail(m->store, e, "quota usage");
+    qstmt_bind_text(st, 1, q->kind, -1, QSTORE_STATIC);
+    qstmt_bind_text(st, 2, project, -1, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    *ret = rc == QSTORE_ROW ? qstmt_column_int64(st, 0) : 0;
+    qstmt_reset(st);
+    return rc == QSTORE_ROW ? 0 : qstore_fail(m->store, e, "quota usage");
 }
 
 int qquota_check(qop *op, const qresource *r, const char *project, qerr *e)
@@ -154,16 +154,16 @@ int qquota_list_request(qmodel *m, const qctx *ctx, qj **ret, qerr *e)
 {
     *ret = NULL;
     qj *arr = qj_array();
-    sqlite3_stmt *st = qstore_stmt(m->store, qquota_sql_projects, e);
+    qstmt *st = qstore_stmt(m->store, qquota_sql_projects, e);
     if (!st) {
         qj_free(arr);
         return -1;
     }
     qj *projects = qj_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        qj_append(projects, qj_str((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_reset(st);
+    while ((rc = qstmt_step(st)) == QSTORE_ROW)
+        qj_append(projects, qj_str((const char *)qstmt_column_text(st, 0)));
+    qstmt_reset(st);
     for (size_t i = 0; i < qj_len(projects); i++) {
         const char *p = qj_as_str(qj_at(projects, i));
         if (!ctx->is_admin && strcmp(p, ctx->project_id))
@@ -223,17 +223,17 @@ int qquota_update_request(qmodel *m, const qctx *ctx, const char *project, const
             n = v->u.i;
         else
             qhv_parse_i64(qj_as_str(v), INT64_MIN, INT64_MAX, &n);
-        sqlite3_stmt *st = qstore_stmt(m->store, qquota_sql_set, e);
+        qstmt *st = qstore_stmt(m->store, qquota_sql_set, e);
         if (!st) {
             rc = -1;
             break;
         }
-        sqlite3_bind_text(st, 1, project, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, q->u.obj.m[i].key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 3, n);
-        if (sqlite3_step(st) != SQLITE_DONE)
+        qstmt_bind_text(st, 1, project, -1, QSTORE_TRANSIENT);
+        qstmt_bind_text(st, 2, q->u.obj.m[i].key, -1, QSTORE_TRANSIENT);
+        qstmt_bind_int64(st, 3, n);
+        if (qstmt_step(st) != QSTORE_DONE)
             rc = qstore_fail(m->store, e, "quota set");
-        sqlite3_reset(st);
+        qstmt_reset(st);
     }
     qop op = {.m = m, .ctx = ctx};
     if (qmodel_finish(&op, rc, e) < 0)
@@ -251,12 +251,12 @@ int qquota_delete_request(qmodel *m, const qctx *ctx, const char *project, qerr 
         return qerr_set(e, QE_POLICY, "rule:delete_quota is disallowed by policy");
     if (qstore_begin_write(m->store, e) < 0)
         return -1;
-    sqlite3_stmt *st = qstore_stmt(m->store, qquota_sql_delete, e);
+    qstmt *st = qstore_stmt(m->store, qquota_sql_delete, e);
     int rc = -1;
     if (st) {
-        sqlite3_bind_text(st, 1, project, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : qstore_fail(m->store, e, "quota delete");
-        sqlite3_reset(st);
+        qstmt_bind_text(st, 1, project, -1, QSTORE_TRANSIENT);
+        rc = qstmt_step(st) == QSTORE_DONE ? 0 : qstore_fail(m->store, e, "quota delete");
+        qstmt_reset(st);
     }
     qop op = {.m = m, .ctx = ctx};
     return qmodel_finish(&op, rc, e);

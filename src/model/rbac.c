@@ -40,13 +40,13 @@ static const qresource *qrbac_res(const qj *pol)
 bool qrbac_shared_with(qstore *s, const char *id, const char *project)
 {
     qerr e;
-    sqlite3_stmt *st = qstore_stmt(s, qrbac_sql_shared_with, &e);
+    qstmt *st = qstore_stmt(s, qrbac_sql_shared_with, &e);
     if (!st || !project || !*project)
         return false;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, project, -1, SQLITE_TRANSIENT);
-    bool found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_reset(st);
+    qstmt_bind_text(st, 1, id, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 2, project, -1, QSTORE_TRANSIENT);
+    bool found = qstmt_step(st) == QSTORE_ROW;
+    qstmt_reset(st);
     return found;
 }
 
@@ -214,20 +214,20 @@ static int qrbac_check_pool_users(qop *op, const qj *pool, const char *target,
     qj *pols = NULL;
     if (qres_children(op, &qres_rbac_policy, id, &pols, e) < 0)
         return -1;
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qrbac_sql_pool_users, e);
+    qstmt *st = qstore_stmt(op->m->store, qrbac_sql_pool_users, e);
     if (!st) {
         qj_free(pols);
         return -1;
     }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    qstmt_bind_text(st, 1, id, -1, QSTORE_TRANSIENT);
     bool star = false, in_use = false;
     for (size_t j = 0; j < qj_len(pols); j++)
         star |= qrbac_is(qj_at(pols, j), "action", QRBAC_SHARED) &&
                 qrbac_is(qj_at(pols, j), "target_tenant", "*") &&
                 !qrbac_is(qj_at(pols, j), "id", skip_id);
-    int src = SQLITE_DONE;
-    while (!in_use && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *proj = (const char *)sqlite3_column_text(st, 0);
+    int src = QSTORE_DONE;
+    while (!in_use && (src = qstmt_step(st)) == QSTORE_ROW) {
+        const char *proj = (const char *)qstmt_column_text(st, 0);
         if (strcmp(target, "*")) {
             in_use = !star && proj && !strcmp(proj, target);
             continue;
@@ -240,9 +240,9 @@ static int qrbac_check_pool_users(qop *op, const qj *pool, const char *target,
         }
         in_use = !allowed;
     }
-    sqlite3_reset(st);
+    qstmt_reset(st);
     qj_free(pols);
-    if (!in_use && src != SQLITE_DONE)
+    if (!in_use && src != QSTORE_DONE)
         return qstore_fail(op->m->store, e, "subnet pool users");
     if (in_use)
         return qerr_set(e, QE_RBAC_IN_USE, "RBAC policy on object %s cannot be removed because "
@@ -263,18 +263,18 @@ static int qrbac_check_users(qop *op, const qj *pol, const qj *obj, const char *
 
 static int qrbac_check_dup(qop *op, const qj *pol, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qrbac_sql_dup, e);
+    qstmt *st = qstore_stmt(op->m->store, qrbac_sql_dup, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, qj_get_str(pol, "object_id"), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, qj_get_str(pol, "action"), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, qj_get_str(pol, "target_tenant"), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, qj_get_str(pol, "id"), -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    qstmt_bind_text(st, 1, qj_get_str(pol, "object_id"), -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 2, qj_get_str(pol, "action"), -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 3, qj_get_str(pol, "target_tenant"), -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 4, qj_get_str(pol, "id"), -1, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    qstmt_reset(st);
+    if (rc == QSTORE_ROW)
         return qerr_set(e, QE_RBAC_DUPLICATE, "An RBAC policy already exists with those values.");
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "rbac duplicate");
+    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "rbac duplicate");
 }
 
 static int qrbac_on_create(qop *op, qj *pol, qerr *e)

@@ -265,7 +265,7 @@ int qres_notfound(const qresource *r, const char *id, qerr *e)
 }
 #pragma GCC diagnostic pop
 
-static qj *qres_parse_body(const unsigned char *text, int len)
+static qj *qres_parse_body(const char *text, int len)
 {
     qj_error je;
     qj *v = qj_parse((const char *)text, (size_t)len, NULL, &je);
@@ -277,19 +277,19 @@ static qj *qres_parse_body(const unsigned char *text, int len)
 static int qres_load_store(qstore *s, const qresource *r, const char *id, qj **ret, qerr *e)
 {
     *ret = NULL;
-    sqlite3_stmt *st = qstore_stmt(s, qres_sql_load, e);
+    qstmt *st = qstore_stmt(s, qres_sql_load, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *ret = qres_parse_body(sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
-        sqlite3_reset(st);
+    qstmt_bind_text(st, 1, r->name, -1, QSTORE_STATIC);
+    qstmt_bind_text(st, 2, id, -1, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    if (rc == QSTORE_ROW) {
+        *ret = qres_parse_body(qstmt_column_text(st, 0), qstmt_column_bytes(st, 0));
+        qstmt_reset(st);
         return *ret ? 0 : qerr_set(e, QE_INTERNAL, "corrupt %s %s", r->name, id);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    qstmt_reset(st);
+    if (rc != QSTORE_DONE)
         return qstore_fail(s, e, "load");
     return qres_notfound(r, id, e);
 }
@@ -319,7 +319,7 @@ static int qres_write_row(qop *op, const qresource *r, qj *obj, bool insert, boo
                           qerr *e)
 {
     qstore *s = op->m->store;
-    sqlite3_stmt *st = qstore_stmt(s, insert ? qres_sql_insert : qres_sql_update, e);
+    qstmt *st = qstore_stmt(s, insert ? qres_sql_insert : qres_sql_update, e);
     if (!st)
         return -1;
     char *text = qj_to_string(obj);
@@ -328,21 +328,21 @@ static int qres_write_row(qop *op, const qresource *r, qj *obj, bool insert, boo
     const char *project = qj_get_str(obj, "project_id");   /* agents have none */
     if (!project)
         project = "";
-    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, qj_get_str(obj, "id"), -1, SQLITE_TRANSIENT);
+    qstmt_bind_text(st, 1, r->name, -1, QSTORE_STATIC);
+    qstmt_bind_text(st, 2, qj_get_str(obj, "id"), -1, QSTORE_TRANSIENT);
     if (insert) {
-        sqlite3_bind_text(st, 3, project, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 4, parent ? parent : "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 5, text, -1, free);
+        qstmt_bind_text(st, 3, project, -1, QSTORE_TRANSIENT);
+        qstmt_bind_text(st, 4, parent ? parent : "", -1, QSTORE_TRANSIENT);
+        qstmt_bind_text(st, 5, text, -1, free);
     } else {
-        sqlite3_bind_text(st, 3, text, -1, free);
-        sqlite3_bind_text(st, 4, project, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 5, parent ? parent : "", -1, SQLITE_TRANSIENT);
+        qstmt_bind_text(st, 3, text, -1, free);
+        qstmt_bind_text(st, 4, project, -1, QSTORE_TRANSIENT);
+        qstmt_bind_text(st, 5, parent ? parent : "", -1, QSTORE_TRANSIENT);
     }
-    sqlite3_bind_text(st, 6, host ? host : "", -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    qstmt_bind_text(st, 6, host ? host : "", -1, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    qstmt_reset(st);
+    if (rc != QSTORE_DONE)
         return qstore_fail(s, e, "store");
     if (planned)
         qtouch_doc(&op->touched, r->name, obj);
@@ -365,16 +365,16 @@ int qres_delete_row(qop *op, const qresource *r, const char *id, qerr *e)
     qerr ignore;
     if (qres_load(op, r, id, &doc, &ignore) == 0)
         qtouch_doc(&op->touched, r->name, doc);
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qres_sql_delete, e);
+    qstmt *st = qstore_stmt(op->m->store, qres_sql_delete, e);
     if (!st) {
         qj_free(doc);
         return -1;
     }
-    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    rc = rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "delete");
+    qstmt_bind_text(st, 1, r->name, -1, QSTORE_STATIC);
+    qstmt_bind_text(st, 2, id, -1, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    qstmt_reset(st);
+    rc = rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "delete");
     if (rc == 0 && doc && r->on_written)
         rc = r->on_written(op, doc, NULL, e);
     qj_free(doc);
@@ -384,19 +384,19 @@ int qres_delete_row(qop *op, const qresource *r, const char *id, qerr *e)
 int qres_children(qop *op, const qresource *r, const char *parent, qj **ret, qerr *e)
 {
     *ret = qj_array();
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qres_sql_children, e);
+    qstmt *st = qstore_stmt(op->m->store, qres_sql_children, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, parent, -1, SQLITE_TRANSIENT);
+    qstmt_bind_text(st, 1, r->name, -1, QSTORE_STATIC);
+    qstmt_bind_text(st, 2, parent, -1, QSTORE_TRANSIENT);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        qj *o = qres_parse_body(sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
+    while ((rc = qstmt_step(st)) == QSTORE_ROW) {
+        qj *o = qres_parse_body(qstmt_column_text(st, 0), qstmt_column_bytes(st, 0));
         if (o)
             qj_append(*ret, o);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "children");
+    qstmt_reset(st);
+    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "children");
 }
 
 void qres_touch(qop *op, qj *obj)
@@ -422,18 +422,15 @@ int qres_touch_id(qop *op, const qresource *r, const char *id, qerr *e)
 /* Visibility: a non-admin sees its own project's objects and what the
  * resource's shared_sql admits. Returns a freshly prepared statement over
  * (kind, project[, id]) that the caller finalizes. */
-static sqlite3_stmt *qres_visible_stmt(qstore *s, const qctx *ctx, const qresource *r,
+static qstmt *qres_visible_stmt(qstore *s, const qctx *ctx, const qresource *r,
                                        const char *id, const char *parent, const char *where,
                                        qerr *e)
 {
-    sqlite3 *db = qstore_db(s, e);
-    if (!db)
-        return NULL;
     qbuf sql;
     qbuf_init(&sql, 0);
     qbuf_puts(&sql, "SELECT r.body FROM resources r WHERE r.kind=?1");
     if (!ctx->is_admin && r->admin_only)
-        qbuf_puts(&sql, " AND 0");
+        qbuf_puts(&sql, " AND 1 = 0");
     if (!ctx->is_admin) {
         qbuf_puts(&sql, " AND (r.project_id=?2");
         if (r->shared_sql)
@@ -447,21 +444,18 @@ static sqlite3_stmt *qres_visible_stmt(qstore *s, const qctx *ctx, const qresour
     if (where && *where)
         qbuf_printf(&sql, " AND %s", where);
     qbuf_puts(&sql, " ORDER BY r.id");
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql.data, -1, &st, NULL);
+    qstmt *st = qstore_prepare(s, sql.data, e);
     qbuf_free(&sql);
-    if (rc != SQLITE_OK) {
-        qstore_fail(s, e, "visibility query");
+    if (!st)
         return NULL;
-    }
-    sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+    qstmt_bind_text(st, 1, r->name, -1, QSTORE_STATIC);
     /* Bound for admins too: SQL filters may ask about the caller's project
-     * (SQLITE_RANGE when nothing does, harmless). */
-    sqlite3_bind_text(st, 2, ctx->project_id, -1, SQLITE_TRANSIENT);
+     * (the store ignores a parameter the statement does not use). */
+    qstmt_bind_text(st, 2, ctx->project_id, -1, QSTORE_TRANSIENT);
     if (id)
-        sqlite3_bind_text(st, 3, id, -1, SQLITE_TRANSIENT);
+        qstmt_bind_text(st, 3, id, -1, QSTORE_TRANSIENT);
     if (parent)
-        sqlite3_bind_text(st, 4, parent, -1, SQLITE_TRANSIENT);
+        qstmt_bind_text(st, 4, parent, -1, QSTORE_TRANSIENT);
     return st;
 }
 
@@ -473,16 +467,16 @@ static int qres_load_visible(qmodel *m, const qctx *ctx, const qresource *r, con
     *ret = NULL;
     if (ctx->is_admin)
         return qres_load_store(m->store, r, id, ret, e);
-    sqlite3_stmt *st = qres_visible_stmt(m->store, ctx, r, id, NULL, NULL, e);
+    qstmt *st = qres_visible_stmt(m->store, ctx, r, id, NULL, NULL, e);
     if (!st)
         return -1;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *ret = qres_parse_body(sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
-    sqlite3_finalize(st);
+    int rc = qstmt_step(st);
+    if (rc == QSTORE_ROW)
+        *ret = qres_parse_body(qstmt_column_text(st, 0), qstmt_column_bytes(st, 0));
+    qstmt_finalize(st);
     if (*ret)
         return 0;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (rc != QSTORE_ROW && rc != QSTORE_DONE)
         return qerr_set(e, QE_INTERNAL, "query failed");
     return qres_notfound(r, id, e);
 }
@@ -1244,7 +1238,7 @@ int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qque
             goto out;
         }
     }
-    sqlite3_stmt *st = qres_visible_stmt(m->store, ctx, r, NULL, s.parent, s.where, e);
+    qstmt *st = qres_visible_stmt(m->store, ctx, r, NULL, s.parent, s.where, e);
     if (!st) {
         rc = -1;
         qstore_end_read(m->store);
@@ -1253,8 +1247,8 @@ int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qque
     size_t n = 0, cap = 0;
     qj **items = NULL;
     int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        qj *o = qres_parse_body(sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
+    while ((src = qstmt_step(st)) == QSTORE_ROW) {
+        qj *o = qres_parse_body(qstmt_column_text(st, 0), qstmt_column_bytes(st, 0));
         if (!o)
             continue;
         if (r->on_view)
@@ -1269,9 +1263,9 @@ int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qque
         }
         items[n++] = o;
     }
-    sqlite3_finalize(st);
+    qstmt_finalize(st);
     qstore_end_read(m->store);
-    if (src != SQLITE_DONE)
+    if (src != QSTORE_DONE)
         rc = qstore_fail(m->store, e, "list");
     qlist_sort(&s, items, n);
 
@@ -1363,19 +1357,19 @@ int qres_list_text(qmodel *m, const qctx *ctx, const qresource *r, const qquery 
         qj_free(obj);
         return 0;
     }
-    sqlite3_stmt *st = qres_visible_stmt(m->store, ctx, r, NULL, s.parent, s.where, e);
+    qstmt *st = qres_visible_stmt(m->store, ctx, r, NULL, s.parent, s.where, e);
     qlistspec_free(&s);
     if (!st)
         return -1;
     qbuf_printf(out, "{\"%s\":[", r->collection);
     int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = qstmt_step(st)) == QSTORE_ROW) {
         if (n++)
             qbuf_putc(out, ',');
-        qbuf_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        qbuf_append(out, qstmt_column_text(st, 0), (size_t)qstmt_column_bytes(st, 0));
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
+    qstmt_finalize(st);
+    if (rc != QSTORE_DONE)
         return qstore_fail(m->store, e, "list");
     qbuf_puts(out, "]}");
     return 0;

@@ -89,16 +89,16 @@ int qrewrite_sync_port(qop *op, const qj *port, qerr *e)
         }
     }
     /* What the port has now, on which host. */
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qrw_sql_port, e);
+    qstmt *st = qstore_stmt(op->m->store, qrw_sql_port, e);
     if (!st) {
         qj_free(want);
         return -1;
     }
-    sqlite3_bind_text(st, 1, pid, -1, SQLITE_TRANSIENT);
+    qstmt_bind_text(st, 1, pid, -1, QSTORE_TRANSIENT);
     qj *have = qj_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        qj_append(have, qj_str((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_reset(st);
+    while (qstmt_step(st) == QSTORE_ROW)
+        qj_append(have, qj_str((const char *)qstmt_column_text(st, 0)));
+    qstmt_reset(st);
     int rc = 0;
     /* A host change moves every address: drop all and allocate anew. */
     char cur_host[256] = "";
@@ -137,19 +137,19 @@ int qrewrite_sync_port(qop *op, const qj *port, qerr *e)
             size_t n = qaddr_to_bytes(&pa, b);
             char text[QADDR_STRLEN];
             qaddr_format(&pa, text);
-            sqlite3_stmt *ins = qstore_stmt(op->m->store, qrw_sql_insert, e);
+            qstmt *ins = qstore_stmt(op->m->store, qrw_sql_insert, e);
             if (!ins) {
                 rc = -1;
                 break;
             }
-            sqlite3_bind_text(ins, 1, host, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_blob(ins, 2, b, (int)n, SQLITE_TRANSIENT);
-            sqlite3_bind_text(ins, 3, pid, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(ins, 4, ca, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(ins, 5, text, -1, SQLITE_TRANSIENT);
-            if (sqlite3_step(ins) != SQLITE_DONE)
+            qstmt_bind_text(ins, 1, host, -1, QSTORE_TRANSIENT);
+            qstmt_bind_blob(ins, 2, b, (int)n, QSTORE_TRANSIENT);
+            qstmt_bind_text(ins, 3, pid, -1, QSTORE_TRANSIENT);
+            qstmt_bind_text(ins, 4, ca, -1, QSTORE_TRANSIENT);
+            qstmt_bind_text(ins, 5, text, -1, QSTORE_TRANSIENT);
+            if (qstmt_step(ins) != QSTORE_DONE)
                 rc = qstore_fail(op->m->store, e, "rewrite insert");
-            sqlite3_reset(ins);
+            qstmt_reset(ins);
         }
     }
     qj_free(want);
@@ -159,30 +159,30 @@ int qrewrite_sync_port(qop *op, const qj *port, qerr *e)
 
 int qrewrite_lookup(qop *op, const char *port_id, const char *ca, char out[QADDR_STRLEN], qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qrw_sql_lookup, e);
+    qstmt *st = qstore_stmt(op->m->store, qrw_sql_lookup, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, port_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, ca, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        snprintf(out, QADDR_STRLEN, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    qstmt_bind_text(st, 1, port_id, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 2, ca, -1, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    if (rc == QSTORE_ROW)
+        snprintf(out, QADDR_STRLEN, "%s", (const char *)qstmt_column_text(st, 0));
+    qstmt_reset(st);
+    if (rc == QSTORE_ROW)
         return 1;
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "rewrite lookup");
+    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "rewrite lookup");
 }
 
 int qrewrite_host_addresses(qop *op, const char *host, qj **ret, qerr *e)
 {
     *ret = qj_array();
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qrw_sql_host, e);
+    qstmt *st = qstore_stmt(op->m->store, qrw_sql_host, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+    qstmt_bind_text(st, 1, host, -1, QSTORE_TRANSIENT);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        qj_append(*ret, qj_str((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "rewrite host");
+    while ((rc = qstmt_step(st)) == QSTORE_ROW)
+        qj_append(*ret, qj_str((const char *)qstmt_column_text(st, 0)));
+    qstmt_reset(st);
+    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "rewrite host");
 }

@@ -585,14 +585,14 @@ static int qsg_on_delete(qop *op, const qj *sg, qerr *e)
     qj_free(rules);
     if (rc < 0)
         return -1;
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qsg_sql_remote_refs, e);
+    qstmt *st = qstore_stmt(op->m->store, qsg_sql_remote_refs, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    qstmt_bind_text(st, 1, id, -1, QSTORE_TRANSIENT);
     qj *refs = qj_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        qj_append(refs, qj_str((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_reset(st);
+    while (qstmt_step(st) == QSTORE_ROW)
+        qj_append(refs, qj_str((const char *)qstmt_column_text(st, 0)));
+    qstmt_reset(st);
     for (size_t i = 0; rc >= 0 && i < qj_len(refs); i++) {
         qj *rule;
         if (qres_load(op, &qres_security_group_rule, qj_as_str(qj_at(refs, i)), &rule, e) < 0) {

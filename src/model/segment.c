@@ -19,19 +19,19 @@ typedef struct qseg_scan {
 static int qseg_next_taken(void *ctx, qhv_u128 from, qhv_u128 *ret)
 {
     qseg_scan *s = ctx;
-    sqlite3_stmt *st = qstore_stmt(s->op->m->store, qseg_sql_next, s->e);
+    qstmt *st = qstore_stmt(s->op->m->store, qseg_sql_next, s->e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, s->pool, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, s->physnet, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, (int64_t)from);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *ret = (qhv_u128)sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    qstmt_bind_text(st, 1, s->pool, -1, QSTORE_STATIC);
+    qstmt_bind_text(st, 2, s->physnet, -1, QSTORE_TRANSIENT);
+    qstmt_bind_int64(st, 3, (int64_t)from);
+    int rc = qstmt_step(st);
+    if (rc == QSTORE_ROW)
+        *ret = (qhv_u128)qstmt_column_int64(st, 0);
+    qstmt_reset(st);
+    if (rc == QSTORE_ROW)
         return 1;
-    return rc == SQLITE_DONE ? 0 : qstore_fail(s->op->m->store, s->e, "segment scan");
+    return rc == QSTORE_DONE ? 0 : qstore_fail(s->op->m->store, s->e, "segment scan");
 }
 
 /* Inserts the segment row; 0, 1 if already taken, -1 on error. */
@@ -45,16 +45,16 @@ static int qseg_take(qop *op, const char *pool, const char *physnet, int64_t id,
         return -1;
     if (rc == 1 && t == (qhv_u128)id)
         return 1;
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qseg_sql_insert, e);
+    qstmt *st = qstore_stmt(op->m->store, qseg_sql_insert, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, pool, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, physnet, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, id);
-    sqlite3_bind_text(st, 4, network_id, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "segment insert");
+    qstmt_bind_text(st, 1, pool, -1, QSTORE_STATIC);
+    qstmt_bind_text(st, 2, physnet, -1, QSTORE_TRANSIENT);
+    qstmt_bind_int64(st, 3, id);
+    qstmt_bind_text(st, 4, network_id, -1, QSTORE_TRANSIENT);
+    rc = qstmt_step(st);
+    qstmt_reset(st);
+    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "segment insert");
 }
 
 static const char *qseg_pool(const char *type)

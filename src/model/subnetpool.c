@@ -146,21 +146,21 @@ static int qsp_check_pool(qop *op, qj *sp, const qj *old, qerr *e)
         return qsp_bounds_fail(e, "default_prefixlen", def, "max_prefixlen", hi);
     const qj *isdef = qj_get(sp, "is_default"), *wasdef = old ? qj_get(old, "is_default") : NULL;
     if (isdef && isdef->u.b && !(wasdef && wasdef->u.b)) {
-        sqlite3_stmt *st = qstore_stmt(op->m->store, qsp_sql_default, e);
+        qstmt *st = qstore_stmt(op->m->store, qsp_sql_default, e);
         if (!st)
             return -1;
-        sqlite3_bind_int(st, 1, fam);
-        sqlite3_bind_text(st, 2, qj_get_str(sp, "id"), -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 3, op->ctx->is_admin);
-        sqlite3_bind_text(st, 4, op->ctx->project_id, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc == SQLITE_ROW)
+        qstmt_bind_int64(st, 1, fam);
+        qstmt_bind_text(st, 2, qj_get_str(sp, "id"), -1, QSTORE_TRANSIENT);
+        qstmt_bind_int64(st, 3, op->ctx->is_admin);
+        qstmt_bind_text(st, 4, op->ctx->project_id, -1, QSTORE_TRANSIENT);
+        int rc = qstmt_step(st);
+        qstmt_reset(st);
+        if (rc == QSTORE_ROW)
             return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: A default "
                                                  "subnetpool for this IP family has already "
                                                  "been set. Only one default may exist per IP "
                                                  "family");
-        if (rc != SQLITE_DONE)
+        if (rc != QSTORE_DONE)
             return qstore_fail(op->m->store, e, "default subnetpool");
     }
     return 0;
@@ -222,19 +222,19 @@ static int qsp_each_subnet(qop *op, const char *id,
                            void (*fn)(void *ctx, const qcidr *c, const char *project), void *ctx,
                            qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(op->m->store, qsp_sql_subnets, e);
+    qstmt *st = qstore_stmt(op->m->store, qsp_sql_subnets, e);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    qstmt_bind_text(st, 1, id, -1, QSTORE_TRANSIENT);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = qstmt_step(st)) == QSTORE_ROW) {
         qcidr c;
-        const char *cidr = (const char *)sqlite3_column_text(st, 0);
+        const char *cidr = (const char *)qstmt_column_text(st, 0);
         if (cidr && qcidr_parse(cidr, &c) == 0)
-            fn(ctx, &c, (const char *)sqlite3_column_text(st, 1));
+            fn(ctx, &c, (const char *)qstmt_column_text(st, 1));
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(op->m->store, e, "subnetpool subnets");
+    qstmt_reset(st);
+    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "subnetpool subnets");
 }
 
 static void qsp_count(void *ctx, const qcidr *c, const char *project) { ++*(size_t *)ctx; }
@@ -302,20 +302,20 @@ static int qsp_resolve(qop *op, const qj *sub, bool use_default, const char *cid
         qcidr c;
         int fam = cidr && qcidr_parse(cidr, &c) == 0 ? c.addr.family
                                                      : (int)qsp_int(sub, "ip_version");
-        sqlite3_stmt *st = qstore_stmt(op->m->store, qsp_sql_default, e);
+        qstmt *st = qstore_stmt(op->m->store, qsp_sql_default, e);
         if (!st)
             return -1;
-        sqlite3_bind_int(st, 1, fam);
-        sqlite3_bind_text(st, 2, "", -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, op->ctx->is_admin);
-        sqlite3_bind_text(st, 4, qj_get_str(sub, "project_id"), -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            snprintf(found, sizeof found, "%s", (const char *)sqlite3_column_text(st, 0));
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        qstmt_bind_int64(st, 1, fam);
+        qstmt_bind_text(st, 2, "", -1, QSTORE_STATIC);
+        qstmt_bind_int64(st, 3, op->ctx->is_admin);
+        qstmt_bind_text(st, 4, qj_get_str(sub, "project_id"), -1, QSTORE_TRANSIENT);
+        int rc = qstmt_step(st);
+        if (rc == QSTORE_ROW)
+            snprintf(found, sizeof found, "%s", (const char *)qstmt_column_text(st, 0));
+        qstmt_reset(st);
+        if (rc != QSTORE_ROW && rc != QSTORE_DONE)
             return qstore_fail(op->m->store, e, "default subnetpool");
-        if (rc == SQLITE_DONE) {
+        if (rc == QSTORE_DONE) {
             char msg[64];
             snprintf(msg, sizeof msg, "No default subnetpool found for IPv%d", fam);
             return qsp_bad_subnet(e, msg);

@@ -512,14 +512,14 @@ static const char qfeed_sql_host_networks[] =
 static void qfeed_collect(qfeed *f, const char *sql, const char *arg, qtouch_set *out)
 {
     qerr e;
-    sqlite3_stmt *st = qstore_stmt(f->m->store, sql, &e);
+    qstmt *st = qstore_stmt(f->m->store, sql, &e);
     if (!st)
         return;
-    sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        if (sqlite3_column_text(st, 0))
-            qtouch_add(out, (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
+    qstmt_bind_text(st, 1, arg, -1, QSTORE_TRANSIENT);
+    while (qstmt_step(st) == QSTORE_ROW)
+        if (qstmt_column_text(st, 0))
+            qtouch_add(out, (const char *)qstmt_column_text(st, 0));
+    qstmt_reset(st);
 }
 
 static bool qfeed_virtualized(qfeed *f, const char *network_id)

@@ -98,9 +98,10 @@ int main(int argc, char **argv)
         qconf_free(&conf);
         return 2;
     }
-    qstore *store = qstore_open(conf.db_path, conf.sqlite_synchronous, &e);
+    qstore_opts so = qconf_store_opts(&conf);
+    qstore *store = qstore_open(&so, &e);
     if (!store) {
-        fprintf(stderr, "qhv-server: database %s: %s\n", conf.db_path, e.msg);
+        fprintf(stderr, "qhv-server: database: %s\n", e.msg);
         qidentity_shutdown();
         qtls_material_free(&tls);
         qconf_free(&conf);
@@ -145,7 +146,7 @@ int main(int argc, char **argv)
                      "schema %d, revision %lld)",
            conf.bind_host, qhttp_port(http), *conf.ssl_cert_file ? "HTTPS" : "HTTP",
            conf.auth_strategy, *conf.ssl_ca_file ? ", client certificates required" : "",
-           conf.db_path, qstore_schema_version(store), (long long)qstore_revision(store));
+           qstore_where(store), qstore_schema_version(store), (long long)qstore_revision(store));
     if (!*conf.ssl_cert_file && !strcmp(conf.auth_strategy, "keystone") &&
         strcmp(conf.bind_host, "127.0.0.1") && strcmp(conf.bind_host, "::1"))
         QLOG_W("server", "auth_strategy keystone without [ssl] cert_file on %s: tokens and "

@@ -20,48 +20,48 @@ static const char qoutbox_sql_failure[] =
 /* Runs sql with one integer parameter to completion. */
 static int qoutbox_run_id(qstore *s, const char *sql, int64_t id, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(s, sql, e);
+    qstmt *st = qstore_stmt(s, sql, e);
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(s, e, "nova outbox");
+    qstmt_bind_int64(st, 1, id);
+    int rc = qstmt_step(st);
+    qstmt_reset(st);
+    return rc == QSTORE_DONE ? 0 : qstore_fail(s, e, "nova outbox");
 }
 
 int64_t qoutbox_count(qstore *s, qerr *e) { return qstore_query_i64(s, qoutbox_sql_count, e); }
 
-static void qoutbox_text(char *out, size_t n, sqlite3_stmt *st, int col)
+static void qoutbox_text(char *out, size_t n, qstmt *st, int col)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
+    const char *t = qstmt_column_text(st, col);
     snprintf(out, n, "%s", t ? (const char *)t : "");
 }
 
 int qoutbox_list(qstore *s, qoutbox_event *out, size_t n, qerr *e)
 {
-    sqlite3_stmt *st = qstore_stmt(s, qoutbox_sql_list, e);
+    qstmt *st = qstore_stmt(s, qoutbox_sql_list, e);
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, (int64_t)n);
+    qstmt_bind_int64(st, 1, (int64_t)n);
     size_t got = 0;
     int rc;
-    while (got < n && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (got < n && (rc = qstmt_step(st)) == QSTORE_ROW) {
         qoutbox_event *ev = &out[got++];
-        ev->id = sqlite3_column_int64(st, 0);
-        ev->created = sqlite3_column_int64(st, 1);
+        ev->id = qstmt_column_int64(st, 0);
+        ev->created = qstmt_column_int64(st, 1);
         qoutbox_text(ev->name, sizeof ev->name, st, 2);
         qoutbox_text(ev->server_uuid, sizeof ev->server_uuid, st, 3);
         qoutbox_text(ev->tag, sizeof ev->tag, st, 4);
         qoutbox_text(ev->status, sizeof ev->status, st, 5);
-        ev->attempts = sqlite3_column_int64(st, 6);
-        ev->last_attempt = sqlite3_column_int64(st, 7);
+        ev->attempts = qstmt_column_int64(st, 6);
+        ev->last_attempt = qstmt_column_int64(st, 7);
         qoutbox_text(ev->last_error, sizeof ev->last_error, st, 8);
     }
-    if (got < n && rc != SQLITE_DONE) {
-        sqlite3_reset(st);
+    if (got < n && rc != QSTORE_DONE) {
+        qstmt_reset(st);
         return qstore_fail(s, e, "nova outbox list");
     }
-    sqlite3_reset(st);
+    qstmt_reset(st);
     return (int)got;
 }
 
@@ -81,17 +81,17 @@ int qoutbox_add(qstore *s, const qoutbox_event *ev, int64_t max, qoutbox_event *
                 return -1;
         }
     }
-    sqlite3_stmt *st = qstore_stmt(s, qoutbox_sql_insert, e);
+    qstmt *st = qstore_stmt(s, qoutbox_sql_insert, e);
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, ev->created);
-    sqlite3_bind_text(st, 2, ev->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, ev->server_uuid, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, ev->tag, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, ev->status, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(s, e, "nova outbox add");
+    qstmt_bind_int64(st, 1, ev->created);
+    qstmt_bind_text(st, 2, ev->name, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 3, ev->server_uuid, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 4, ev->tag, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 5, ev->status, -1, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    qstmt_reset(st);
+    return rc == QSTORE_DONE ? 0 : qstore_fail(s, e, "nova outbox add");
 }
 
 int qoutbox_remove(qstore *s, const int64_t *ids, size_t n, qerr *e)
@@ -112,17 +112,17 @@ int qoutbox_note_failure(qstore *s, const int64_t *ids, size_t n, int64_t now, c
     if (qstore_begin_write(s, e) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *st = qstore_stmt(s, qoutbox_sql_failure, e);
+        qstmt *st = qstore_stmt(s, qoutbox_sql_failure, e);
         if (!st) {
             qstore_rollback(s);
             return -1;
         }
-        sqlite3_bind_int64(st, 1, ids[i]);
-        sqlite3_bind_int64(st, 2, now);
-        sqlite3_bind_text(st, 3, why, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
+        qstmt_bind_int64(st, 1, ids[i]);
+        qstmt_bind_int64(st, 2, now);
+        qstmt_bind_text(st, 3, why, -1, QSTORE_TRANSIENT);
+        int rc = qstmt_step(st);
+        qstmt_reset(st);
+        if (rc != QSTORE_DONE) {
             qstore_fail(s, e, "nova outbox attempt");
             qstore_rollback(s);
             return -1;

@@ -1,4 +1,9 @@
-#include "store/store.h"
+/* sqlite: the SQLite engine of the store (store.h). One database file in
+ * WAL mode; each thread gets its own connection; writes are serialised by a
+ * process mutex around BEGIN IMMEDIATE ... COMMIT, so they never spin on
+ * SQLITE_BUSY. The schema is versioned (PRAGMA user_version). */
+#include "store/engine.h"
+#include <sqlite3.h>
 #include "lib/log.h"
 #include "lib/util.h"
 #include <errno.h>
@@ -11,14 +16,21 @@
 
 #define QSTORE_STMT_CACHE 96
 
+/* A statement: the engine-neutral handle around SQLite's. */
+typedef struct qsqlite_st {
+    qstmt base;
+    sqlite3_stmt *st;
+} qsqlite_st;
+
 typedef struct qconn {
     sqlite3 *db;
-    struct { const char *sql; sqlite3_stmt *st; } cache[QSTORE_STMT_CACHE];
+    struct { const char *sql; qsqlite_st *st; } cache[QSTORE_STMT_CACHE];
     size_t ncache;
     struct qconn *next;      /* all connections, for close */
 } qconn;
 
-struct qstore {
+typedef struct qsqlite {
+    qstore base;
     char *path;
     char *synchronous;
     pthread_key_t key;
@@ -33,12 +45,14 @@ struct qstore {
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
     bool stopping;
-};
+} qsqlite;
+
+static const qstore_engine qsqlite_engine;
 
 #define QSTORE_CHECKPOINT_MS 250
 
 /* Schema migrations, applied in order; the index + 1 is the version. */
-static const char *const qstore_migrations[] = {
+static const char *const qsqlite_migrations[] = {
     /* 1: resources as JSON documents with the columns queries need, plus the
      * relations whose uniqueness the database itself must enforce. */
     ("CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
@@ -125,19 +139,42 @@ static const char *const qstore_migrations[] = {
      * view, availability_zones, and host plans read them). */
     ("CREATE INDEX resources_dhcp_ports ON resources(parent_id) WHERE kind = 'port' AND "
     "json_extract(body, '$.device_owner') = 'network:dhcp';"),
+    /* 11: what each commit changed, for the other servers on a shared
+     * database (store.h, qstore_publish). One server per SQLite file: kept
+     * empty here; the table exists so that a version means one schema on
+     * every engine (--db-copy). */
+    ("CREATE TABLE changes(revision INTEGER PRIMARY KEY, server TEXT NOT NULL,"
+    "  note TEXT NOT NULL, created INTEGER NOT NULL);"),
 };
+
+
+static void qsqlite_stmt_free(qsqlite_st *st)
+{
+    if (!st)
+        return;
+    sqlite3_finalize(st->st);
+    free(st);
+}
+
+static qsqlite_st *qsqlite_stmt_new(sqlite3_stmt *raw)
+{
+    qsqlite_st *st = xcalloc(1, sizeof *st);
+    st->base.eng = &qsqlite_engine;
+    st->st = raw;
+    return st;
+}
 
 static void qconn_free(qconn *c)
 {
     if (!c)
         return;
     for (size_t i = 0; i < c->ncache; i++)
-        sqlite3_finalize(c->cache[i].st);
+        qsqlite_stmt_free(c->cache[i].st);
     sqlite3_close_v2(c->db);
     free(c);
 }
 
-static void qstore_thread_exit(void *p)
+static void qsqlite_thread_exit(void *p)
 {
     /* The connection stays on the store's list and is closed by qstore_close;
      * nothing to do here, but the key needs a destructor-free slot. */
@@ -151,7 +188,7 @@ static void qstore_thread_exit(void *p)
  * for those codes, since SQLite keeps it from earlier, harmless failures.
  * It is often 0: ext4 turned read-only by an error (errors=remount-ro) gives
  * SQLITE_READONLY on one write and a bare SQLITE_IOERR on the next. */
-static const char *qstore_storage_reason(int rc, int sys_errno)
+static const char *qsqlite_storage_reason(int rc, int sys_errno)
 {
     int primary = rc & 0xff;
     if (primary != SQLITE_FULL && primary != SQLITE_READONLY && primary != SQLITE_IOERR &&
@@ -169,35 +206,38 @@ static const char *qstore_storage_reason(int rc, int sys_errno)
 /* Fills e for SQLite failure rc on db (which may be NULL). The storage's
  * failures are 503 (the service is unavailable until an operator frees space
  * or remounts; the request changed nothing: its transaction is rolled back),
- * anything else 500. */
-static int qstore_error(sqlite3 *db, int rc, qerr *e, const char *what)
+ * a unique-key conflict 409, anything else 500. */
+static int qsqlite_error(sqlite3 *db, int rc, qerr *e, const char *what)
 {
     if (db && (sqlite3_extended_errcode(db) & 0xff) == (rc & 0xff))
         rc = sqlite3_extended_errcode(db);   /* says which I/O failed, for the log */
     int sys = db ? sqlite3_system_errno(db) : 0;
-    const char *reason = qstore_storage_reason(rc, sys);
+    const char *reason = qsqlite_storage_reason(rc, sys);
     QLOG_E("store", "%s: %s (SQLite %d%s%s)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
            rc, reason && sys ? ", " : "", reason && sys ? strerror(sys) : "");
     if (reason)
         return qerr_set(e, QE_STORAGE, "The database cannot be written: %s. The request changed "
                                        "nothing; reads still work. Retry once the server's "
                                        "storage is writable again.", reason);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return qerr_set(e, QE_CONFLICT, "The request conflicts with a concurrent change; retry.");
     return qerr_set(e, QE_INTERNAL, "Request Failed: internal server error while processing "
                                     "your request.");
 }
 
-int qstore_fail(qstore *s, qerr *e, const char *what)
+static int qsqlite_fail(qstore *base, qerr *e, const char *what)
 {
+    qsqlite *s = (qsqlite *)base;
     qconn *c = pthread_getspecific(s->key);
     if (!c) {
         QLOG_E("store", "%s: no connection", what);
         return qerr_set(e, QE_INTERNAL, "Request Failed: internal server error while processing "
                                         "your request.");
     }
-    return qstore_error(c->db, sqlite3_extended_errcode(c->db), e, what);
+    return qsqlite_error(c->db, sqlite3_extended_errcode(c->db), e, what);
 }
 
-static qconn *qstore_conn(qstore *s, qerr *e)
+static qconn *qsqlite_conn(qsqlite *s, qerr *e)
 {
     qconn *c = pthread_getspecific(s->key);
     if (c)
@@ -207,7 +247,7 @@ static qconn *qstore_conn(qstore *s, qerr *e)
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
-        qstore_error(c->db, rc, e, s->path);
+        qsqlite_error(c->db, rc, e, s->path);
         qconn_free(c);
         return NULL;
     }
@@ -221,7 +261,7 @@ static qconn *qstore_conn(qstore *s, qerr *e)
     rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
     free(sql);
     if (rc != SQLITE_OK) {
-        qstore_error(c->db, rc, e, s->path);
+        qsqlite_error(c->db, rc, e, s->path);
         qconn_free(c);
         return NULL;
     }
@@ -233,94 +273,242 @@ static qconn *qstore_conn(qstore *s, qerr *e)
     return c;
 }
 
-sqlite3 *qstore_db(qstore *s, qerr *e)
+static qstmt *qsqlite_stmt(qstore *base, const char *sql, qerr *e)
 {
-    qconn *c = qstore_conn(s, e);
-    return c ? c->db : NULL;
-}
-
-sqlite3_stmt *qstore_stmt(qstore *s, const char *sql, qerr *e)
-{
-    qconn *c = qstore_conn(s, e);
+    qsqlite *s = (qsqlite *)base;
+    qconn *c = qsqlite_conn(s, e);
     if (!c)
         return NULL;
     for (size_t i = 0; i < c->ncache; i++) {
         if (c->cache[i].sql == sql) {
-            sqlite3_reset(c->cache[i].st);
-            sqlite3_clear_bindings(c->cache[i].st);
-            return c->cache[i].st;
+            sqlite3_reset(c->cache[i].st->st);
+            sqlite3_clear_bindings(c->cache[i].st->st);
+            return &c->cache[i].st->base;
         }
     }
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-        qstore_fail(s, e, sql);
+    sqlite3_stmt *raw = NULL;
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, NULL) != SQLITE_OK) {
+        qsqlite_fail(base, e, sql);
         return NULL;
     }
-    if (c->ncache < QSTORE_STMT_CACHE) {
-        c->cache[c->ncache].sql = sql;
-        c->cache[c->ncache].st = st;
-        c->ncache++;
-    } else {
+    if (c->ncache == QSTORE_STMT_CACHE) {
         /* Cache full: a programming error (too many distinct statements). */
         QLOG_E("store", "statement cache full; raise QSTORE_STMT_CACHE");
         abort();
     }
-    return st;
+    c->cache[c->ncache].sql = sql;
+    c->cache[c->ncache].st = qsqlite_stmt_new(raw);
+    return &c->cache[c->ncache++].st->base;
 }
 
-static int qstore_exec(qstore *s, const char *sql, qerr *e)
+static qstmt *qsqlite_prepare(qstore *base, const char *sql, qerr *e)
 {
-    qconn *c = qstore_conn(s, e);
+    qsqlite *s = (qsqlite *)base;
+    qconn *c = qsqlite_conn(s, e);
+    if (!c)
+        return NULL;
+    sqlite3_stmt *raw = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &raw, NULL) != SQLITE_OK) {
+        qsqlite_fail(base, e, sql);
+        return NULL;
+    }
+    return &qsqlite_stmt_new(raw)->base;
+}
+
+static void qsqlite_finalize(qstmt *st) { qsqlite_stmt_free((qsqlite_st *)st); }
+
+static sqlite3_stmt *qsqlite_raw(qstmt *st) { return ((qsqlite_st *)st)->st; }
+
+static void qsqlite_bind_text(qstmt *st, int i, const char *v, int n, qstore_dtor how)
+{
+    sqlite3_bind_text(qsqlite_raw(st), i, v, n,
+                      how == QSTORE_TRANSIENT ? SQLITE_TRANSIENT : how);
+}
+
+static void qsqlite_bind_blob(qstmt *st, int i, const void *v, int n, qstore_dtor how)
+{
+    sqlite3_bind_blob(qsqlite_raw(st), i, v, n, how == QSTORE_TRANSIENT ? SQLITE_TRANSIENT : how);
+}
+
+static void qsqlite_bind_int64(qstmt *st, int i, int64_t v)
+{
+    sqlite3_bind_int64(qsqlite_raw(st), i, v);
+}
+
+static void qsqlite_bind_null(qstmt *st, int i) { sqlite3_bind_null(qsqlite_raw(st), i); }
+
+static int qsqlite_step(qstmt *st)
+{
+    int rc = sqlite3_step(qsqlite_raw(st));
+    if (rc == SQLITE_ROW)
+        return QSTORE_ROW;
+    if (rc == SQLITE_DONE)
+        return QSTORE_DONE;
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? QSTORE_CONSTRAINT : QSTORE_ERROR;
+}
+
+static void qsqlite_reset(qstmt *st) { sqlite3_reset(qsqlite_raw(st)); }
+
+static const char *qsqlite_column_text(qstmt *st, int col)
+{
+    return (const char *)sqlite3_column_text(qsqlite_raw(st), col);
+}
+
+static const void *qsqlite_column_blob(qstmt *st, int col)
+{
+    return sqlite3_column_blob(qsqlite_raw(st), col);
+}
+
+static int qsqlite_column_bytes(qstmt *st, int col)
+{
+    return sqlite3_column_bytes(qsqlite_raw(st), col);
+}
+
+static int64_t qsqlite_column_int64(qstmt *st, int col)
+{
+    return sqlite3_column_int64(qsqlite_raw(st), col);
+}
+
+static bool qsqlite_column_null(qstmt *st, int col)
+{
+    return sqlite3_column_type(qsqlite_raw(st), col) == SQLITE_NULL;
+}
+
+static int qsqlite_exec(qsqlite *s, const char *sql, qerr *e)
+{
+    qconn *c = qsqlite_conn(s, e);
     if (!c)
         return -1;
     int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : qstore_error(c->db, rc, e, sql);
+    return rc == SQLITE_OK ? 0 : qsqlite_error(c->db, rc, e, sql);
 }
 
 /* Ends the write transaction, if any: after SQLITE_FULL or an I/O error
  * SQLite may already have rolled it back itself. */
-static void qstore_abort(qstore *s)
+static void qsqlite_abort(qsqlite *s)
 {
     qconn *c = pthread_getspecific(s->key);
     if (c && !sqlite3_get_autocommit(c->db))
-        qstore_exec(s, "ROLLBACK", NULL);
+        qsqlite_exec(s, "ROLLBACK", NULL);
 }
 
-static int qstore_migrate(qstore *s, qerr *e)
+static int qsqlite_begin_write(qstore *base, qerr *e)
 {
-    sqlite3 *db = qstore_db(s, e);
-    if (!db)
+    qsqlite *s = (qsqlite *)base;
+    if (!qsqlite_conn(s, e))
+        return -1;
+    pthread_mutex_lock(&s->write_lock);
+    if (qsqlite_exec(s, "BEGIN IMMEDIATE", e) < 0) {
+        pthread_mutex_unlock(&s->write_lock);
+        return -1;
+    }
+    return 0;
+}
+
+static int qsqlite_commit_then(qstore *base, void (*after)(void *arg), void *arg, qerr *e)
+{
+    qsqlite *s = (qsqlite *)base;
+    int rc = qsqlite_exec(s, "COMMIT", e);
+    if (rc < 0)
+        qsqlite_abort(s);
+    else if (after)
+        after(arg);
+    pthread_mutex_unlock(&s->write_lock);
+    return rc;
+}
+
+static void qsqlite_rollback(qstore *base)
+{
+    qsqlite *s = (qsqlite *)base;
+    qsqlite_abort(s);
+    pthread_mutex_unlock(&s->write_lock);
+}
+
+static int qsqlite_begin_read(qstore *base, qerr *e)
+{
+    return qsqlite_exec((qsqlite *)base, "BEGIN DEFERRED", e);
+}
+
+static void qsqlite_end_read(qstore *base) { qsqlite_exec((qsqlite *)base, "COMMIT", NULL); }
+
+static const char qsqlite_sql_rev[] = "SELECT value FROM meta WHERE key='revision'";
+static const char qsqlite_sql_bump[] =
+    "UPDATE meta SET value=value+1 WHERE key='revision' RETURNING value";
+
+static int64_t qsqlite_bump_revision(qstore *s, qerr *e)
+{
+    return qstore_query_i64(s, qsqlite_sql_bump, e);
+}
+
+static int64_t qsqlite_revision(qstore *s)
+{
+    qerr e;
+    return qstore_query_i64(s, qsqlite_sql_rev, &e);
+}
+
+/* One server per file: nobody else to tell, nobody else to hear, no one to
+ * share a duty with. */
+static int qsqlite_publish(qstore *s, int64_t revision, const char *note, qerr *e)
+{
+    (void)s, (void)revision, (void)note, (void)e;
+    return 0;
+}
+
+static int qsqlite_listen(qstore *s, void (*fn)(void *, int64_t, const char *), void *arg,
+                          qerr *e)
+{
+    (void)s, (void)fn, (void)arg, (void)e;
+    return 0;
+}
+
+static void qsqlite_unlisten(qstore *s) { (void)s; }
+
+static bool qsqlite_lead(qstore *s, const char *duty)
+{
+    (void)s, (void)duty;
+    return true;
+}
+
+static int qsqlite_migrate(qsqlite *s, bool migrate, qerr *e)
+{
+    qconn *c = qsqlite_conn(s, e);
+    if (!c)
         return -1;
     sqlite3_stmt *st;
     int version = 0;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW)
             version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
     }
-    int target = (int)QHV_ARRAY_SIZE(qstore_migrations);
+    int target = (int)QHV_ARRAY_SIZE(qsqlite_migrations);
+    s->schema_version = version;
     if (version > target)
         return qerr_set(e, QE_INTERNAL, "database schema version %d is newer than this "
                                         "qhv-server (%d)", version, target);
+    if (version < target && !migrate)
+        return qerr_set(e, QE_INTERNAL, "database schema version %d is older than this "
+                                        "qhv-server's (%d): run qhv-server --db-sync",
+                        version, target);
     for (int v = version; v < target; v++) {
-        if (qstore_begin_write(s, e) < 0)
+        if (qsqlite_begin_write(&s->base, e) < 0)
             return -1;
-        char *sql = xasprintf("%s; PRAGMA user_version=%d;", qstore_migrations[v], v + 1);
-        int rc = qstore_exec(s, sql, e);
+        char *sql = xasprintf("%s; PRAGMA user_version=%d;", qsqlite_migrations[v], v + 1);
+        int rc = qsqlite_exec(s, sql, e);
         free(sql);
         if (rc < 0) {
-            qstore_rollback(s);
+            qsqlite_rollback(&s->base);
             return -1;
         }
-        if (qstore_commit(s, e) < 0)
+        if (qsqlite_commit_then(&s->base, NULL, NULL, e) < 0)
             return -1;
         QLOG_I("store", "schema migrated to version %d", v + 1);
+        s->schema_version = v + 1;
     }
-    s->schema_version = target;
     return 0;
 }
 
-static int qstore_mkdir_parent(const char *path)
+static int qsqlite_mkdir_parent(const char *path)
 {
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
@@ -341,11 +529,12 @@ static int qstore_mkdir_parent(const char *path)
     return rc;
 }
 
-static void *qstore_checkpoint_main(void *arg)
+static void *qsqlite_checkpoint_main(void *arg)
 {
-    qstore *s = arg;
+    qsqlite *s = arg;
     qerr e;
-    sqlite3 *db = qstore_db(s, &e);
+    qconn *c = qsqlite_conn(s, &e);
+    sqlite3 *db = c ? c->db : NULL;
     int failing = SQLITE_OK;
     pthread_mutex_lock(&s->stop_lock);
     while (!s->stopping && db) {
@@ -374,33 +563,9 @@ static void *qstore_checkpoint_main(void *arg)
     return NULL;
 }
 
-qstore *qstore_open(const char *path, const char *synchronous, qerr *e)
+static void qsqlite_close(qstore *base)
 {
-    if (qstore_mkdir_parent(path) < 0) {
-        qerr_set(e, QE_INTERNAL, "cannot create the directory of %s", path);
-        return NULL;
-    }
-    qstore *s = xcalloc(1, sizeof *s);
-    s->path = xstrdup(path);
-    s->synchronous = xstrdup(synchronous);
-    pthread_key_create(&s->key, qstore_thread_exit);
-    pthread_mutex_init(&s->write_lock, NULL);
-    pthread_mutex_init(&s->list_lock, NULL);
-    pthread_mutex_init(&s->stop_lock, NULL);
-    pthread_cond_init(&s->stop_cond, NULL);
-    if (qstore_migrate(s, e) < 0) {
-        qstore_close(s);
-        return NULL;
-    }
-    if (pthread_create(&s->checkpointer, NULL, qstore_checkpoint_main, s) == 0)
-        s->checkpointer_running = true;
-    return s;
-}
-
-void qstore_close(qstore *s)
-{
-    if (!s)
-        return;
+    qsqlite *s = (qsqlite *)base;
     if (s->checkpointer_running) {
         pthread_mutex_lock(&s->stop_lock);
         s->stopping = true;
@@ -424,102 +589,69 @@ void qstore_close(qstore *s)
     free(s);
 }
 
-int qstore_schema_version(qstore *s) { return s->schema_version; }
+static const char *qsqlite_where(const qstore *s) { return ((const qsqlite *)s)->path; }
+static int qsqlite_schema_version(qstore *s) { return ((qsqlite *)s)->schema_version; }
 
-int qstore_begin_write(qstore *s, qerr *e)
+static int qsqlite_schema_target(const qstore *s)
 {
-    if (!qstore_conn(s, e))
-        return -1;
-    pthread_mutex_lock(&s->write_lock);
-    if (qstore_exec(s, "BEGIN IMMEDIATE", e) < 0) {
-        pthread_mutex_unlock(&s->write_lock);
-        return -1;
+    (void)s;
+    return (int)QHV_ARRAY_SIZE(qsqlite_migrations);
+}
+
+qstore *qstore_sqlite_open(const qstore_opts *o, const char *path, qerr *e)
+{
+    if (qsqlite_mkdir_parent(path) < 0) {
+        qerr_set(e, QE_INTERNAL, "cannot create the directory of %s", path);
+        return NULL;
     }
-    return 0;
+    qsqlite *s = xcalloc(1, sizeof *s);
+    s->base.eng = &qsqlite_engine;
+    s->path = xstrdup(path);
+    s->synchronous = xstrdup(o->sqlite_synchronous ? o->sqlite_synchronous : "FULL");
+    pthread_key_create(&s->key, qsqlite_thread_exit);
+    pthread_mutex_init(&s->write_lock, NULL);
+    pthread_mutex_init(&s->list_lock, NULL);
+    pthread_mutex_init(&s->stop_lock, NULL);
+    pthread_cond_init(&s->stop_cond, NULL);
+    if (qsqlite_migrate(s, o->migrate, e) < 0) {
+        qsqlite_close(&s->base);
+        return NULL;
+    }
+    if (pthread_create(&s->checkpointer, NULL, qsqlite_checkpoint_main, s) == 0)
+        s->checkpointer_running = true;
+    return &s->base;
 }
 
-int qstore_commit_then(qstore *s, void (*after)(void *arg), void *arg, qerr *e)
-{
-    int rc = qstore_exec(s, "COMMIT", e);
-    if (rc < 0)
-        qstore_abort(s);
-    else if (after)
-        after(arg);
-    pthread_mutex_unlock(&s->write_lock);
-    return rc;
-}
-
-int qstore_commit(qstore *s, qerr *e) { return qstore_commit_then(s, NULL, NULL, e); }
-
-void qstore_rollback(qstore *s)
-{
-    qstore_abort(s);
-    pthread_mutex_unlock(&s->write_lock);
-}
-
-int qstore_begin_read(qstore *s, qerr *e) { return qstore_exec(s, "BEGIN DEFERRED", e); }
-
-void qstore_end_read(qstore *s) { qstore_exec(s, "COMMIT", NULL); }
-
-static const char qstore_sql_rev[] = "SELECT value FROM meta WHERE key='revision'";
-static const char qstore_sql_bump[] =
-    "UPDATE meta SET value=value+1 WHERE key='revision' RETURNING value";
-
-int64_t qstore_query_i64(qstore *s, const char *sql, qerr *e)
-{
-    sqlite3_stmt *st = qstore_stmt(s, sql, e);
-    if (!st)
-        return -1;
-    int64_t v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (v < 0)
-        return qstore_fail(s, e, sql);
-    return v;
-}
-
-int64_t qstore_bump_revision(qstore *s, qerr *e) { return qstore_query_i64(s, qstore_sql_bump, e); }
-
-int64_t qstore_revision(qstore *s)
-{
-    sqlite3_stmt *st = qstore_stmt(s, qstore_sql_rev, NULL);
-    if (!st)
-        return -1;
-    int64_t v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return v;
-}
-
-int qstore_run(qstore *s, const char *sql, const char *a, const char *b, const char *c, qerr *e)
-{
-    sqlite3_stmt *st = qstore_stmt(s, sql, e);
-    if (!st)
-        return -1;
-    const char *args[3] = {a, b, c};
-    for (int i = 0; i < 3; i++)
-        if (args[i])
-            sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_TRANSIENT);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        ;
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : qstore_fail(s, e, sql);
-}
-
-int qstore_query_text(qstore *s, const char *sql, const char *a, char *out, size_t n, qerr *e)
-{
-    sqlite3_stmt *st = qstore_stmt(s, sql, e);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        snprintf(out, n, "%s", sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return 1;
-    return rc == SQLITE_DONE ? 0 : qstore_fail(s, e, sql);
-}
+static const qstore_engine qsqlite_engine = {
+    .name = "sqlite",
+    .close = qsqlite_close,
+    .where = qsqlite_where,
+    .schema_version = qsqlite_schema_version,
+    .schema_target = qsqlite_schema_target,
+    .stmt = qsqlite_stmt,
+    .prepare = qsqlite_prepare,
+    .finalize = qsqlite_finalize,
+    .bind_text = qsqlite_bind_text,
+    .bind_blob = qsqlite_bind_blob,
+    .bind_int64 = qsqlite_bind_int64,
+    .bind_null = qsqlite_bind_null,
+    .step = qsqlite_step,
+    .reset = qsqlite_reset,
+    .column_text = qsqlite_column_text,
+    .column_blob = qsqlite_column_blob,
+    .column_bytes = qsqlite_column_bytes,
+    .column_int64 = qsqlite_column_int64,
+    .column_null = qsqlite_column_null,
+    .begin_write = qsqlite_begin_write,
+    .bump_revision = qsqlite_bump_revision,
+    .publish = qsqlite_publish,
+    .commit_then = qsqlite_commit_then,
+    .rollback = qsqlite_rollback,
+    .begin_read = qsqlite_begin_read,
+    .end_read = qsqlite_end_read,
+    .revision = qsqlite_revision,
+    .listen = qsqlite_listen,
+    .unlisten = qsqlite_unlisten,
+    .lead = qsqlite_lead,
+    .fail = qsqlite_fail,
+};

@@ -27,7 +27,7 @@ void qstore_close(qstore *s)
         s->eng->close(s);
 }
 
-const char *qstore_engine(const qstore *s) { return s->eng->name; }
+const char *qstore_engine_name(const qstore *s) { return s->eng->name; }
 const char *qstore_where(const qstore *s) { return s->eng->where(s); }
 int qstore_schema_version(qstore *s) { return s->eng->schema_version(s); }
 int qstore_schema_target(const qstore *s) { return s->eng->schema_target(s); }

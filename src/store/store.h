@@ -72,7 +72,7 @@ typedef struct qstore_opts {
 qstore *qstore_open(const qstore_opts *o, qerr *e);
 void qstore_close(qstore *s);
 /* "sqlite" or "postgresql". */
-const char *qstore_engine(const qstore *s);
+const char *qstore_engine_name(const qstore *s);
 /* Where the database is, for logs: the file, or host:port/db (no password). */
 const char *qstore_where(const qstore *s);
 int qstore_schema_version(qstore *s);

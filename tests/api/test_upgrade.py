@@ -28,6 +28,7 @@ class UpgradeTest(qhvtest.ServerTestCase):
                                         (kind,)).fetchone()[0], 0)
         # ... and without what later migrations added.
         db.execute('DROP INDEX resources_dhcp_ports')
+        db.execute('DROP TABLE changes')
         db.execute('PRAGMA user_version = 8')
         db.commit()
         db.close()

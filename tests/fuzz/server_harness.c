@@ -62,7 +62,8 @@ static void fz_fail(const char *what)
 static void fz_open(void)
 {
     qerr e;
-    fz.store = qstore_open(fz.db, "OFF", &e);
+    qstore_opts so = {.sqlite_path = fz.db, .sqlite_synchronous = "OFF", .migrate = true};
+    fz.store = qstore_open(&so, &e);
     if (!fz.store)
         fz_fail(e.msg);
     fz.model = qmodel_new(fz.store, &fz.conf);

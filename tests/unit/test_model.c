@@ -39,7 +39,8 @@ static int setup(void **state)
     const char *files[] = {path};
     assert_int_equal(qconf_load(&f->conf, files, 1, err, sizeof err), 0);
     qerr e;
-    f->store = qstore_open(f->conf.db_path, "NORMAL", &e);
+    qstore_opts so = {.sqlite_path = f->conf.db_path, .sqlite_synchronous = "NORMAL", .migrate = true};
+    f->store = qstore_open(&so, &e);
     assert_non_null(f->store);
     f->m = qmodel_new(f->store, &f->conf);
     snprintf(f->admin.project_id, sizeof f->admin.project_id, "p1");

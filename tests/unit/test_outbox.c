@@ -27,7 +27,8 @@ static int setup(void **state)
     char path[128];
     snprintf(path, sizeof path, "%s/db.sqlite", f->dir);
     qerr e;
-    f->store = qstore_open(path, "NORMAL", &e);
+    qstore_opts so = {.sqlite_path = path, .sqlite_synchronous = "NORMAL", .migrate = true};
+    f->store = qstore_open(&so, &e);
     assert_non_null(f->store);
     *state = f;
     return 0;
