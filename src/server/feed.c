@@ -498,9 +498,10 @@ static const char qfeed_sql_net_type[] =
     "SELECT json_extract(body, '$.\"provider:network_type\"') FROM resources "
     "WHERE kind='network' AND id=?1";
 static const char qfeed_sql_group_hosts[] =
-    "SELECT DISTINCT r.host FROM port_sgs s CROSS JOIN resources r ON r.kind='port' AND "
-    "r.id=s.port_id "
-    "WHERE s.sg_id=?1 AND r.host!=''";
+    /* From the group's members to their hosts (a scalar subquery: both
+     * engines then walk port_sgs first, never every port). */
+    "SELECT DISTINCT h FROM (SELECT (SELECT r.host FROM resources r WHERE r.kind='port' AND "
+    "r.id=s.port_id) AS h FROM port_sgs s WHERE s.sg_id=?1) t WHERE h != ''";
 static const char qfeed_sql_referrers[] =
     "SELECT DISTINCT parent_id FROM resources WHERE kind='security_group_rule' AND "
     "json_extract(body, '$.remote_group_id')=?1";
