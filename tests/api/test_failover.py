@@ -1,0 +1,349 @@
+"""Agents and qhvctl with several qhv-servers ([agent] server_url and
+qhvctl --url take a comma-separated list; docs/host-channel.md "Several
+servers"). The servers of a cluster share one database: here, one after the
+other on one SQLite file (server B starts on A's file after A is killed).
+
+- The agent's server dies (kill -9): it moves to the next URL, reports to
+  it, resumes from the plan it holds (a full plan equal to what is applied:
+  no switch operation), and what is changed through B reaches it.
+- A first URL that refuses connections, or does not answer within the
+  request's bound, or answers 503: the agent moves on.
+- A bad list: the agent refuses to start, saying which item and why.
+- qhvctl tries the URLs in order, says on stderr which it skipped; a 503
+  moves on, any other answer is final."""
+import http.server
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import unittest
+
+import qhvtest
+import test_agent_dummy
+
+AGENT, QHVCTL = test_agent_dummy.AGENT, test_agent_dummy.QHVCTL
+
+
+class FixedAnswer:
+    """An HTTP server on loopback that answers every request with one status
+    (a qhv-server that lost its database answers 503); counts requests."""
+
+    def __init__(self, status):
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def answer(self):
+                owner.requests.append((self.command, self.path))
+                length = int(self.headers.get('Content-Length') or 0)
+                if length:
+                    self.rfile.read(length)
+                body = b'{"NeutronError": {"type": "ServiceUnavailable", ' \
+                       b'"message": "fixed answer", "detail": ""}}'
+                self.send_response(owner.status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = answer
+
+            def log_message(self, *args):
+                pass
+
+        self.status = status
+        self.requests = []
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FailoverTest(qhvtest.ServerTestCase):
+    """Each test runs its own servers (setUpClass starts none)."""
+    tools = (AGENT, QHVCTL)
+    wait_timeout = 60.0     # a move may wait out a full round's backoff
+
+    @classmethod
+    def setUpClass(cls):
+        for tool in cls.tools:
+            if not os.access(tool, os.X_OK):
+                raise AssertionError('%s is not built (make builds it)' % tool)
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+    def setUp(self):
+        self.agents, self.cleanups = [], []     # agents stop first; then last first
+        self.server = self.start_server()
+        self.admin = qhvtest.Client(self.server.port)
+
+    def tearDown(self):
+        for fn in self.agents + list(reversed(self.cleanups)):
+            fn()
+
+    def start_server(self, db_dir=None, port=None):
+        """A qhv-server; db_dir: use that directory's SQLite database (the
+        cluster's one database); port: listen there."""
+        s = qhvtest.Server(test_agent_dummy.SERVER_CONF)
+        if port is not None or db_dir is not None:
+            with open(s.conf) as f:
+                text = f.read()
+            if port is not None:
+                text = text.replace('bind_port = %d' % s.port, 'bind_port = %d' % port)
+                s.port = port
+            if db_dir is not None:
+                text = text.replace('sqlite:///%s/' % s.dir, 'sqlite:///%s/' % db_dir)
+            with open(s.conf, 'w') as f:
+                f.write(text)
+        s.start()
+
+        def stop():
+            if s.proc is None:          # killed by the test
+                s.cleanup()
+                return
+            rc = s.stop()
+            log = s.read_log()
+            s.cleanup()
+            self.assertEqual(rc, 0, 'qhv-server exited with %s; log tail:\n%s' % (rc, log[-3000:]))
+        self.cleanups.append(stop)
+        return s
+
+    def kill9(self, s):
+        s.proc.kill()
+        s.proc.wait()
+        s.proc = None
+
+    def agent(self, name, pa, urls):
+        """A dummy-backend agent of host name with server_url = urls."""
+        h = test_agent_dummy.Host(self, name, pa, url=', '.join(urls))
+        h.ctl('counters')   # creates the state file
+        h.start()
+
+        def stop():
+            rc = h.stop()
+            self.assertIn(rc, (0, -signal.SIGTERM), 'agent %s exited with %s; log:\n%s' % (
+                name, rc, h.read_log()[-3000:]))
+        self.agents.append(stop)
+        return h
+
+    def alive(self, client, host):
+        st, body = client.get('/v2.0/agents?host=' + host)
+        return st == 200 and any(a['alive'] for a in body['agents'])
+
+    def host_status(self, client, host):
+        st, body = client.get('/channel/v1/status')
+        if st != 200:
+            return None
+        return next((h for h in body['hosts'] if h['host'] == host), None)
+
+    def port_status(self, client, port_id):
+        st, body = client.get('/v2.0/ports/' + port_id)
+        return body['port']['status'] if st == 200 else None
+
+    def bound_port(self, client, net_id, host):
+        st, body = client.post('/v2.0/ports', {'port': {'network_id': net_id,
+                                                        'binding:host_id': host}})
+        self.assertEqual(st, 201, body)
+        return body['port']
+
+    def nvgre_net(self, client, name, cidr):
+        st, body = client.post('/v2.0/networks', {'network': {
+            'name': name, 'provider:network_type': 'nvgre'}})
+        self.assertEqual(st, 201, body)
+        net = body['network']
+        st, body = client.post('/v2.0/subnets', {'subnet': {
+            'network_id': net['id'], 'cidr': cidr, 'ip_version': 4}})
+        self.assertEqual(st, 201, body)
+        return net
+
+    def dead_url(self):
+        """A loopback URL where nothing listens (connections refused)."""
+        return 'http://127.0.0.1:%d' % qhvtest.free_port()
+
+    def test_agent_moves_to_the_next_server_and_resumes(self):
+        a = self.server
+        b_port = qhvtest.free_port()        # B: not listening yet
+        url_a, url_b = 'http://127.0.0.1:%d' % a.port, 'http://127.0.0.1:%d' % b_port
+        h = self.agent('fo1', '192.168.70.1', [url_a, url_b])
+        ca = qhvtest.Client(a.port)
+        self.wait_for('fo1 alive on A', lambda: self.alive(ca, 'fo1'), h.read_log)
+        net = self.nvgre_net(ca, 'fo-nv', '10.70.0.0/24')
+        p1 = self.bound_port(ca, net['id'], 'fo1')
+        h.ctl('nic', 'add', p1['id'])
+        self.wait_for('p1 ACTIVE', lambda: self.port_status(ca, p1['id']) == 'ACTIVE',
+                      h.read_log)
+        self.wait_for('fo1 in sync on A',
+                      lambda: (self.host_status(ca, 'fo1') or {}).get('in_sync'), h.read_log)
+        applied = self.host_status(ca, 'fo1')['applied_revision']
+        objects, before = h.objects(), h.counters()
+        self.assertIn('port/' + p1['id'], objects)
+
+        # A dies without a word; B starts on the same database.
+        self.kill9(a)
+        b = self.start_server(db_dir=a.dir, port=b_port)
+        cb = qhvtest.Client(b.port)
+        used = self.wait_for('the agent on B', lambda: re.search(
+            r'now using server %s: resuming from plan revision (\d+) \(applied (\d+)\)' %
+            re.escape(url_b), h.read_log()), h.read_log)
+        self.assertGreaterEqual(int(used.group(2)), applied, used.group(0))
+        # What noticed: the watch open on A, or a heartbeat then in flight.
+        self.assertRegex(h.read_log(), r'(plan from|report to) %s: .*; moving to %s' % (
+            re.escape(url_a), re.escape(url_b)))
+        self.wait_for('fo1 alive and in sync on B', lambda: (
+            lambda s: s and s['alive'] and s['in_sync'])(self.host_status(cb, 'fo1')),
+            h.read_log)
+        # The first answer from B was a full plan (B never had this host's
+        # feed): equal to what was applied, so nothing was done again.
+        after = h.counters()
+        self.assertEqual(after, before)
+        self.assertEqual(h.objects(), objects)
+
+        # Changes made through B reach the agent; its reports land on B.
+        p2 = self.bound_port(cb, net['id'], 'fo1')
+        h.ctl('nic', 'add', p2['id'])
+        self.wait_for('p2 ACTIVE (via B)', lambda: self.port_status(cb, p2['id']) == 'ACTIVE',
+                      h.read_log)
+        self.assertIn('port/' + p2['id'], h.objects())
+        self.assertGreater(h.counters()['creates'], before['creates'])
+        h.ctl('nic', 'del', p1['id'])
+        self.wait_for('p1 DOWN (via B)', lambda: self.port_status(cb, p1['id']) == 'DOWN',
+                      h.read_log)
+        self.assertEqual(cb.delete('/v2.0/ports/' + p2['id'])[0], 204)
+        self.wait_for('p2 gone from the switch', lambda: 'port/' + p2['id'] not in h.objects(),
+                      h.read_log)
+        # The agent stays on B (no going back to the first URL).
+        self.assertEqual(h.read_log().count('now using server'), 1, h.read_log())
+
+    def test_first_url_refused_or_silent(self):
+        # Refused: the next at once. Silent (a listener that never answers):
+        # the next once the request's bound has passed (a report: 15 s).
+        silent = socket.socket()
+        silent.bind(('127.0.0.1', 0))
+        silent.listen(16)
+        self.cleanups.append(silent.close)
+        url_silent = 'http://127.0.0.1:%d' % silent.getsockname()[1]
+        url_dead, url_a = self.dead_url(), 'http://127.0.0.1:%d' % self.server.port
+        h = self.agent('fo2', '192.168.70.2', [url_dead, url_silent, url_a])
+        self.wait_for('fo2 alive on the third server', lambda: self.alive(self.admin, 'fo2'),
+                      h.read_log)
+        log = h.read_log()
+        self.assertRegex(log, r'report to %s: .*; moving to %s' % (re.escape(url_dead),
+                                                                   re.escape(url_silent)))
+        self.assertRegex(log, r'report to %s: .*; moving to %s' % (re.escape(url_silent),
+                                                                   re.escape(url_a)))
+        self.assertIn('now using server %s' % url_a, log)
+        # It works there: a port goes ACTIVE.
+        net = self.nvgre_net(self.admin, 'fo-nv2', '10.71.0.0/24')
+        p = self.bound_port(self.admin, net['id'], 'fo2')
+        h.ctl('nic', 'add', p['id'])
+        self.wait_for('p ACTIVE', lambda: self.port_status(self.admin, p['id']) == 'ACTIVE',
+                      h.read_log)
+
+    def test_server_answering_503_is_left(self):
+        busy = FixedAnswer(503)
+        self.cleanups.append(busy.close)
+        url_a = 'http://127.0.0.1:%d' % self.server.port
+        h = self.agent('fo3', '192.168.70.3', [busy.url, url_a])
+        self.wait_for('fo3 alive on A', lambda: self.alive(self.admin, 'fo3'), h.read_log)
+        self.assertRegex(h.read_log(), r'report to %s: HTTP 503: .*; moving to %s' % (
+            re.escape(busy.url), re.escape(url_a)))
+        self.assertTrue(busy.requests)
+        self.wait_for('fo3 in sync on A',
+                      lambda: (self.host_status(self.admin, 'fo3') or {}).get('in_sync'),
+                      h.read_log)
+        # Settled on A: the 503 server hears nothing more (heartbeats every 5 s).
+        asked = len(busy.requests)
+
+        def heartbeat():
+            return self.get('/v2.0/agents?host=fo3')[1]['agents'][0]['heartbeat_timestamp']
+        first = heartbeat()
+        self.wait_for('a later heartbeat on A', lambda: heartbeat() != first, h.read_log)
+        self.assertEqual(len(busy.requests), asked)
+
+    def test_bad_list_refused_at_start(self):
+        conf = os.path.join(self.server.dir, 'bad.conf')
+        url_a = 'http://127.0.0.1:%d' % self.server.port
+        for urls, message in (
+                ('%s, ftp://qhv-b:9696' % url_a,
+                 "[agent] server_url: item 2 ('ftp://qhv-b:9696') must start with http:// or "
+                 "https://"),
+                ('%s,,http://qhv-b:9696' % url_a,
+                 '[agent] server_url: item 2 is empty (URLs are separated by single commas)'),
+                ('%s, http://qhv-b:9696, %s/' % (url_a, url_a),
+                 "[agent] server_url: item 3 ('%s/') repeats item 1 (list each server once)"
+                 % url_a)):
+            with open(conf, 'w') as f:
+                f.write('[DEFAULT]\nhost = bad1\n[agent]\nserver_url = %s\n'
+                        'auth_token = x\n' % urls)
+            r = subprocess.run([AGENT, '--config-file', conf], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn('qhv-agent: ' + message, r.stderr)
+        self.assertFalse(self.alive(self.admin, 'bad1'))
+
+    def qhvctl(self, url, *args, env=None):
+        e = dict(os.environ)
+        e.pop('QHV_URL', None)
+        e.update(env or {})
+        cmd = [QHVCTL] + (['--url', url] if url is not None else []) + list(args)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=e)
+
+    def test_qhvctl_tries_the_servers_in_order(self):
+        url_a, dead = 'http://127.0.0.1:%d' % self.server.port, self.dead_url()
+        # The first answers: nothing said.
+        r = self.qhvctl('%s,%s' % (url_a, dead), 'agents')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, '')
+        self.assertIn('HOST', r.stdout)
+        # Refused, then one that answers: it says which it skipped and used.
+        r = self.qhvctl('%s, %s' % (dead, url_a), 'agents')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('HOST', r.stdout)
+        self.assertRegex(r.stderr, r'^qhvctl: skipped %s \(.+\); used %s\n$' % (
+            re.escape(dead), re.escape(url_a)))
+        # The same from $QHV_URL.
+        r = self.qhvctl(None, 'wait', '--timeout', '60', env={'QHV_URL': '%s,%s' % (dead, url_a)})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr.count('skipped'), 1, r.stderr)
+        # 503 moves on.
+        busy = FixedAnswer(503)
+        self.cleanups.append(busy.close)
+        r = self.qhvctl('%s,%s' % (busy.url, url_a), 'agents')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('qhvctl: skipped %s (HTTP 503); used %s' % (busy.url, url_a), r.stderr)
+        # Any other answer is final.
+        gone = FixedAnswer(404)
+        self.cleanups.append(gone.close)
+        r = self.qhvctl('%s,%s' % (gone.url, url_a), 'agents')
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('HTTP 404', r.stderr)
+        self.assertNotIn('skipped', r.stderr)
+        # None answers: each failure said, exit 1.
+        r = self.qhvctl('%s,%s' % (dead, busy.url), 'agents')
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('no server answered: skipped %s (' % dead, r.stderr)
+        self.assertIn('HTTP 503', r.stderr)
+        # A bad list: refused before anything is sent.
+        asked = len(busy.requests)
+        r = self.qhvctl('%s,%s' % (busy.url, busy.url), 'agents')
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("qhvctl: --url: item 2 ('%s') repeats item 1 (list each server once)"
+                      % busy.url, r.stderr)
+        r = self.qhvctl(None, 'agents', env={'QHV_URL': '%s, qhv-b:9696' % url_a})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("qhvctl: $QHV_URL: item 2 ('qhv-b:9696') must start with http:// or "
+                      "https://", r.stderr)
+        self.assertEqual(len(busy.requests), asked)
+
+
+if __name__ == '__main__':
+    unittest.main()
