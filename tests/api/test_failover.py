@@ -10,7 +10,9 @@ other on one SQLite file (server B starts on A's file after A is killed).
   request's bound, or answers 503: the agent moves on.
 - A bad list: the agent refuses to start, saying which item and why.
 - qhvctl tries the URLs in order, says on stderr which it skipped; a 503
-  moves on, any other answer is final."""
+  moves on, any other answer is final.
+- In keystone mode the agent's Keystone token serves the next server: no
+  new login on a move."""
 import http.server
 import os
 import re
@@ -23,6 +25,7 @@ import unittest
 
 import qhvtest
 import test_agent_dummy
+import test_keystone
 
 AGENT, QHVCTL = test_agent_dummy.AGENT, test_agent_dummy.QHVCTL
 
@@ -66,10 +69,21 @@ class FixedAnswer:
         self.httpd.server_close()
 
 
-class FailoverTest(qhvtest.ServerTestCase):
-    """Each test runs its own servers (setUpClass starts none)."""
+class FailoverCase(qhvtest.ServerTestCase):
+    """Helpers; each test runs its own servers (setUpClass starts none).
+    server_conf() is what every server of a test has besides its port and
+    database; headers() what self.client(server) sends."""
     tools = (AGENT, QHVCTL)
     wait_timeout = 60.0     # a move may wait out a full round's backoff
+
+    def server_conf(self):
+        return test_agent_dummy.SERVER_CONF
+
+    def headers(self):
+        return {}
+
+    def client(self, server):
+        return qhvtest.Client(server.port, self.headers())
 
     @classmethod
     def setUpClass(cls):
@@ -84,7 +98,7 @@ class FailoverTest(qhvtest.ServerTestCase):
     def setUp(self):
         self.agents, self.cleanups = [], []     # agents stop first; then last first
         self.server = self.start_server()
-        self.admin = qhvtest.Client(self.server.port)
+        self.admin = self.client(self.server)
 
     def tearDown(self):
         for fn in self.agents + list(reversed(self.cleanups)):
@@ -93,7 +107,7 @@ class FailoverTest(qhvtest.ServerTestCase):
     def start_server(self, db_dir=None, port=None):
         """A qhv-server; db_dir: use that directory's SQLite database (the
         cluster's one database); port: listen there."""
-        s = qhvtest.Server(test_agent_dummy.SERVER_CONF)
+        s = qhvtest.Server(self.server_conf())
         if port is not None or db_dir is not None:
             with open(s.conf) as f:
                 text = f.read()
@@ -122,9 +136,10 @@ class FailoverTest(qhvtest.ServerTestCase):
         s.proc.wait()
         s.proc = None
 
-    def agent(self, name, pa, urls):
-        """A dummy-backend agent of host name with server_url = urls."""
-        h = test_agent_dummy.Host(self, name, pa, url=', '.join(urls))
+    def agent(self, name, pa, urls, **kw):
+        """A dummy-backend agent of host name with server_url = urls (kw:
+        test_agent_dummy.Host's)."""
+        h = test_agent_dummy.Host(self, name, pa, url=', '.join(urls), **kw)
         h.ctl('counters')   # creates the state file
         h.start()
 
@@ -169,12 +184,30 @@ class FailoverTest(qhvtest.ServerTestCase):
         """A loopback URL where nothing listens (connections refused)."""
         return 'http://127.0.0.1:%d' % qhvtest.free_port()
 
+    def kill_and_replace(self, a, b_port):
+        """Kills a (-9) and starts its replacement on b_port and a's database."""
+        self.kill9(a)
+        return self.start_server(db_dir=a.dir, port=b_port)
+
+    def wait_resumed(self, h, url):
+        """The agent's line saying it uses the server at url now (a match)."""
+        return self.wait_for('the agent on %s' % url, lambda: re.search(
+            r'now using server %s: resuming from plan revision (\d+) \(applied (\d+)\)' %
+            re.escape(url), h.read_log()), h.read_log)
+
+    def wait_in_sync(self, client, host):
+        self.wait_for('%s alive and in sync' % host, lambda: (
+            lambda s: s and s['alive'] and s['in_sync'])(self.host_status(client, host)))
+
+
+class FailoverTest(FailoverCase):
+
     def test_agent_moves_to_the_next_server_and_resumes(self):
         a = self.server
         b_port = qhvtest.free_port()        # B: not listening yet
         url_a, url_b = 'http://127.0.0.1:%d' % a.port, 'http://127.0.0.1:%d' % b_port
         h = self.agent('fo1', '192.168.70.1', [url_a, url_b])
-        ca = qhvtest.Client(a.port)
+        ca = self.client(a)
         self.wait_for('fo1 alive on A', lambda: self.alive(ca, 'fo1'), h.read_log)
         net = self.nvgre_net(ca, 'fo-nv', '10.70.0.0/24')
         p1 = self.bound_port(ca, net['id'], 'fo1')
@@ -188,19 +221,14 @@ class FailoverTest(qhvtest.ServerTestCase):
         self.assertIn('port/' + p1['id'], objects)
 
         # A dies without a word; B starts on the same database.
-        self.kill9(a)
-        b = self.start_server(db_dir=a.dir, port=b_port)
-        cb = qhvtest.Client(b.port)
-        used = self.wait_for('the agent on B', lambda: re.search(
-            r'now using server %s: resuming from plan revision (\d+) \(applied (\d+)\)' %
-            re.escape(url_b), h.read_log()), h.read_log)
+        b = self.kill_and_replace(a, b_port)
+        cb = self.client(b)
+        used = self.wait_resumed(h, url_b)
         self.assertGreaterEqual(int(used.group(2)), applied, used.group(0))
         # What noticed: the watch open on A, or a heartbeat then in flight.
         self.assertRegex(h.read_log(), r'(plan from|report to) %s: .*; moving to %s' % (
             re.escape(url_a), re.escape(url_b)))
-        self.wait_for('fo1 alive and in sync on B', lambda: (
-            lambda s: s and s['alive'] and s['in_sync'])(self.host_status(cb, 'fo1')),
-            h.read_log)
+        self.wait_in_sync(cb, 'fo1')
         # The first answer from B was a full plan (B never had this host's
         # feed): equal to what was applied, so nothing was done again.
         after = h.counters()
@@ -343,6 +371,59 @@ class FailoverTest(qhvtest.ServerTestCase):
         self.assertIn("qhvctl: $QHV_URL: item 2 ('qhv-b:9696') must start with http:// or "
                       "https://", r.stderr)
         self.assertEqual(len(busy.requests), asked)
+
+
+
+class KeystoneFailoverTest(FailoverCase):
+    """Servers with auth_strategy = keystone and agents in keystone mode
+    (test_keystone's Keystone; skipped only where it cannot be installed)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        test_keystone.setUpModule()
+        cls.ks = test_keystone.KS
+
+    @classmethod
+    def tearDownClass(cls):
+        test_keystone.tearDownModule()
+
+    def server_conf(self):
+        return test_keystone.server_conf() + test_keystone.AGENT_SERVER_CONF
+
+    def headers(self):
+        if not hasattr(self, 'admin_token'):
+            self.admin_token = self.ks.token('admin')
+        return {'X-Auth-Token': self.admin_token}
+
+    def test_keystone_token_serves_the_next_server(self):
+        a, b_port = self.server, qhvtest.free_port()
+        url_a, url_b = 'http://127.0.0.1:%d' % a.port, 'http://127.0.0.1:%d' % b_port
+        h = self.agent('kh1', '192.168.70.9', [url_a, url_b], keystone=True,
+                       extra=test_keystone.agent_ks_conf('qhv-agent-kh1'))
+        ca = self.client(a)
+        self.wait_for('kh1 alive on A', lambda: self.alive(ca, 'kh1'), h.read_log)
+        net = self.nvgre_net(ca, 'ks-fo', '10.72.0.0/24')
+        p1 = self.bound_port(ca, net['id'], 'kh1')
+        h.ctl('nic', 'add', p1['id'])
+        self.wait_for('p1 ACTIVE', lambda: self.port_status(ca, p1['id']) == 'ACTIVE',
+                      h.read_log)
+        self.wait_in_sync(ca, 'kh1')
+        before = h.counters()
+        self.assertEqual(h.read_log().count('logged in to Keystone'), 1, h.read_log())
+        b = self.kill_and_replace(a, b_port)
+        cb = self.client(b)
+        self.wait_resumed(h, url_b)
+        self.wait_in_sync(cb, 'kh1')
+        # B took the agent's reports with the token it had: no new login.
+        self.assertRegex(b.read_log(), r'"POST /channel/v1/hosts/kh1/report" status: 200 '
+                                       r'.*agent user qhv-agent-kh1')
+        self.assertEqual(h.read_log().count('logged in to Keystone'), 1, h.read_log())
+        self.assertEqual(h.counters(), before)
+        p2 = self.bound_port(cb, net['id'], 'kh1')
+        h.ctl('nic', 'add', p2['id'])
+        self.wait_for('p2 ACTIVE (via B)', lambda: self.port_status(cb, p2['id']) == 'ACTIVE',
+                      h.read_log)
 
 
 if __name__ == '__main__':
