@@ -101,8 +101,15 @@ class FailoverCase(qhvtest.ServerTestCase):
         self.admin = self.client(self.server)
 
     def tearDown(self):
+        # Every one runs (no process left behind); the first failure is raised.
+        failed = None
         for fn in self.agents + list(reversed(self.cleanups)):
-            fn()
+            try:
+                fn()
+            except Exception as e:      # noqa: BLE001 (raised below)
+                failed = failed or e
+        if failed:
+            raise failed
 
     def start_server(self, db_dir=None, port=None):
         """A qhv-server; db_dir: use that directory's SQLite database (the
