@@ -231,6 +231,8 @@ class FailoverTest(FailoverCase):
         b = self.kill_and_replace(a, b_port)
         cb = self.client(b)
         used = self.wait_resumed(h, url_b)
+        # It watches B since what it applied: the plan it holds, all applied.
+        self.assertEqual(used.group(1), used.group(2), used.group(0))
         self.assertGreaterEqual(int(used.group(2)), applied, used.group(0))
         # What noticed: the watch open on A, or a heartbeat then in flight.
         self.assertRegex(h.read_log(), r'(plan from|report to) %s: .*; moving to %s' % (
