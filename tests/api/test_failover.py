@@ -7,13 +7,15 @@ other on one SQLite file (server B starts on A's file after A is killed).
   it, resumes from the plan it holds (a full plan equal to what is applied:
   no switch operation), and what is changed through B reaches it.
 - A first URL that refuses connections, or does not answer within the
-  request's bound, or answers 503: the agent moves on.
+  request's bound (a report's 15 s; a watch's wait + 15 s), or answers 503:
+  the agent moves on.
 - A bad list: the agent refuses to start, saying which item and why.
 - qhvctl tries the URLs in order, says on stderr which it skipped; a 503
   moves on, any other answer is final.
 - In keystone mode the agent's Keystone token serves the next server: no
   new login on a move."""
 import http.server
+import json
 import os
 import re
 import signal
@@ -30,34 +32,38 @@ import test_keystone
 AGENT, QHVCTL = test_agent_dummy.AGENT, test_agent_dummy.QHVCTL
 
 
-class FixedAnswer:
-    """An HTTP server on loopback that answers every request with one status
-    (a qhv-server that lost its database answers 503); counts requests."""
+class FakeServer:
+    """An HTTP server on loopback whose answer(command, path) gives each
+    request's (status, JSON body), or None to hold it unanswered until
+    close(); requests are counted."""
 
-    def __init__(self, status):
+    def __init__(self, answer):
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def answer(self):
+            def handle_one(self):
                 owner.requests.append((self.command, self.path))
                 length = int(self.headers.get('Content-Length') or 0)
                 if length:
                     self.rfile.read(length)
-                body = b'{"NeutronError": {"type": "ServiceUnavailable", ' \
-                       b'"message": "fixed answer", "detail": ""}}'
-                self.send_response(owner.status)
+                got = answer(self.command, self.path)
+                if got is None:
+                    owner.closing.wait(600)
+                    return
+                status, body = got[0], json.dumps(got[1]).encode()
+                self.send_response(status)
                 self.send_header('Content-Type', 'application/json')
                 self.send_header('Content-Length', str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_PUT = do_DELETE = answer
+            do_GET = do_POST = do_PUT = do_DELETE = handle_one
 
             def log_message(self, *args):
                 pass
 
-        self.status = status
         self.requests = []
+        self.closing = threading.Event()
         self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
         self.port = self.httpd.server_address[1]
         self.url = 'http://127.0.0.1:%d' % self.port
@@ -65,8 +71,16 @@ class FixedAnswer:
         self.thread.start()
 
     def close(self):
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def fixed_answer(status):
+    """A FakeServer answering every request with status (a qhv-server that
+    lost its database answers 503)."""
+    return FakeServer(lambda command, path: (status, {'NeutronError': {
+        'type': 'ServiceUnavailable', 'message': 'fixed answer', 'detail': ''}}))
 
 
 class FailoverCase(qhvtest.ServerTestCase):
@@ -199,7 +213,7 @@ class FailoverCase(qhvtest.ServerTestCase):
     def wait_resumed(self, h, url):
         """The agent's line saying it uses the server at url now (a match)."""
         return self.wait_for('the agent on %s' % url, lambda: re.search(
-            r'now using server %s: resuming from plan revision (\d+) \(applied (\d+)\)' %
+            r'now using server %s: resuming from plan revision (-?\d+) \(applied (-?\d+)\)' %
             re.escape(url), h.read_log()), h.read_log)
 
     def wait_in_sync(self, client, host):
@@ -285,8 +299,23 @@ class FailoverTest(FailoverCase):
         self.wait_for('p ACTIVE', lambda: self.port_status(self.admin, p['id']) == 'ACTIVE',
                       h.read_log)
 
+    def test_watch_unanswered_past_its_wait(self):
+        # A server that takes reports but holds the plan request: after the
+        # watch's bound (poll_wait 5 s + 15 s) the agent moves on.
+        hang = FakeServer(lambda command, path: None if command == 'GET' else (
+            200, {'revision': 0, 'report_interval': 5}))
+        self.cleanups.append(hang.close)
+        url_a = 'http://127.0.0.1:%d' % self.server.port
+        h = self.agent('fo4', '192.168.70.4', [hang.url, url_a])
+        self.wait_resumed(h, url_a)
+        self.assertRegex(h.read_log(), r'registered with %s as host fo4' % re.escape(hang.url))
+        self.assertRegex(h.read_log(), r'plan from %s: .*(timed out|[Tt]imeout).*; moving to %s' % (
+            re.escape(hang.url), re.escape(url_a)))
+        self.assertIn(('GET', '/channel/v1/hosts/fo4/plan'), hang.requests)
+        self.wait_in_sync(self.admin, 'fo4')
+
     def test_server_answering_503_is_left(self):
-        busy = FixedAnswer(503)
+        busy = fixed_answer(503)
         self.cleanups.append(busy.close)
         url_a = 'http://127.0.0.1:%d' % self.server.port
         h = self.agent('fo3', '192.168.70.3', [busy.url, url_a])
@@ -352,13 +381,13 @@ class FailoverTest(FailoverCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr.count('skipped'), 1, r.stderr)
         # 503 moves on.
-        busy = FixedAnswer(503)
+        busy = fixed_answer(503)
         self.cleanups.append(busy.close)
         r = self.qhvctl('%s,%s' % (busy.url, url_a), 'agents')
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn('qhvctl: skipped %s (HTTP 503); used %s' % (busy.url, url_a), r.stderr)
         # Any other answer is final.
-        gone = FixedAnswer(404)
+        gone = fixed_answer(404)
         self.cleanups.append(gone.close)
         r = self.qhvctl('%s,%s' % (gone.url, url_a), 'agents')
         self.assertEqual(r.returncode, 1, r.stderr)
