@@ -402,6 +402,17 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual(len(ips), len(set(ips)), 'duplicate addresses')
             self.assertEqual(len(macs), len(set(macs)), 'duplicate MACs')
 
+    def assert_every_commit_heard(self):
+        """Every commit was published (a row of changes per revision: none
+        is pruned within a test's minutes), and no server's listener found
+        a revision missing (its "assume everything changed" warning)."""
+        unpublished = self.pg.psql("SELECT (SELECT value FROM meta WHERE key = 'revision') - "
+                                   "(SELECT count(*) FROM changes)", self.dbname).strip()
+        self.assertEqual(unpublished, '0', 'revisions without a row in changes')
+        for l, s in self.by_letter.items():
+            gaps = [x for x in s.read_log().splitlines() if 'were pruned before' in x]
+            self.assertEqual(gaps, [], 'server %s' % l)
+
     def assert_same_processes(self):
         for s in self.servers:
             if s.proc is not None:
@@ -444,6 +455,7 @@ class ClusterTest(unittest.TestCase):
         gone = time.time() - t0
         # A rule added through C reaches the agents on A, B and C.
         took = self.sg_rule_reaches('C', 2201)
+        self.assert_every_commit_heard()
         say('change via C -> agent on A: port on the switch %.2f s after the 201, ACTIVE via '
             'B %.2f s; delete via B gone %.2f s; rule via C on each switch %s',
             on_switch, active, gone, took)
@@ -499,6 +511,7 @@ class ClusterTest(unittest.TestCase):
         say('%s: agents now on %s; rule via each server on each switch %s', why, where, took)
         # And every server's listener, whether or not an agent uses it.
         self.assert_listeners(letters)
+        self.assert_every_commit_heard()
 
     def assert_listeners(self, letters):
         """A watch of cla's plan on each server hears a port made through
@@ -594,6 +607,7 @@ class ClusterTest(unittest.TestCase):
             [h.name for h in moved_hosts], t_move - t_kill, converged, load.slowest)
         # And a change through A reaches them.
         self.sg_rule_reaches('A', 4400)
+        self.assert_every_commit_heard()
 
 
 if __name__ == '__main__':
