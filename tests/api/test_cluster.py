@@ -21,9 +21,11 @@ first one:
   acknowledged create is kept (no address or MAC twice), the clients and
   the agents of that server move to the others, the agents converge without
   re-applying anything to their switches.
+- The server sending Nova's events killed (-9): another takes the duty and
+  sends the events of ports that go ACTIVE after.
 
 The cluster and the agents start once for the class; the tests run in
-their names' order (the server kill last: it leaves B dead). Latencies and
+their names' order (the server kills last: each leaves a server dead). Latencies and
 counts are printed (stderr), never asserted."""
 import collections
 import http.client
@@ -41,6 +43,7 @@ import uuid
 import qhvtest
 import test_agent_dummy
 import test_multiserver
+import test_nova_outbox
 
 AGENT, QHVCTL = test_agent_dummy.AGENT, test_agent_dummy.QHVCTL
 BOUND = 90.0        # seconds: generous bounds for a busy machine
@@ -215,9 +218,18 @@ class ClusterTest(unittest.TestCase):
         cls.dbname = 'cluster_' + uuid.uuid4().hex[:10]
         url = cls.pg.create_database(cls.dbname)
         cls.servers, cls.hosts = [], []
+        cls.nova = test_nova_outbox.FakeNova()
+        conf = test_agent_dummy.SERVER_CONF + """
+[DEFAULT]
+send_events_interval = 1
+[nova]
+auth_type = admin_token
+token = admin:admin
+endpoint_override = %s
+retry_max_interval = 2
+""" % cls.nova.url()
         try:
-            cls.servers = [qhvtest.Server(test_agent_dummy.SERVER_CONF, connection=url)
-                           for _ in range(3)]
+            cls.servers = [qhvtest.Server(conf, connection=url) for _ in range(3)]
             test_multiserver.start_all(cls.servers)
             cls.by_letter = dict(zip('ABC', cls.servers))
             cls.pids = {s.port: s.proc.pid for s in cls.servers}
@@ -278,6 +290,7 @@ class ClusterTest(unittest.TestCase):
                 bad.append('qhv-server exited with %s; log:\n%s' % (rc, s.read_log()[-3000:]))
         for s in cls.servers:
             s.cleanup()
+        cls.nova.close()
         if cls.pg.started:
             cls.pg.drop_database(cls.dbname)
         if bad:
@@ -608,6 +621,49 @@ class ClusterTest(unittest.TestCase):
         # And a change through A reaches them.
         self.sg_rule_reaches('A', 4400)
         self.assert_every_commit_heard()
+
+    def test_5_nova_sender_killed(self):
+        def vm_port(letter, h):
+            p = self.bound_port(letter, h, device_owner='compute:nova',
+                                device_id=str(uuid.uuid4()))
+            h.ctl('nic', 'add', p['id'])
+            return p
+
+        def sent_by(p):
+            """The letters of the servers that logged Nova accepting p's plug."""
+            pat = re.compile(r'event network-vif-plugged\S* for server \S+ port %s: accepted'
+                             % p['id'])
+            return [l for l, s in self.by_letter.items() if pat.search(s.read_log())]
+
+        def plugged(p):
+            return [ev for _, ev in self.nova.events(p['id'])
+                    if ev['name'] == 'network-vif-plugged']
+
+        live = self.live()
+        h = next(h for h in self.hosts if self.server_of(h) in live)
+        p1 = vm_port(live[-1], h)
+        self.wait_for('network-vif-plugged of p1 at Nova', lambda: plugged(p1), self.logs(h))
+        sender = self.wait_for('the log line of the server that sent it', lambda: sent_by(p1))
+        self.assertEqual(len(sender), 1, sender)
+        leader = self.by_letter[sender[0]]
+        t_kill = time.time()
+        leader.proc.kill()
+        leader.proc.wait()
+        leader.proc = None
+        rest = self.live()
+        self.assertTrue(rest)
+        for x in self.hosts:
+            self.wait_for('%s on a live server' % x.name, lambda: self.server_of(x) in rest,
+                          self.logs(x))
+        p2 = vm_port(rest[0], h)
+        self.wait_for('network-vif-plugged of p2 at Nova', lambda: plugged(p2), self.logs(h))
+        took = time.time() - t_kill
+        self.assertEqual(plugged(p2)[0]['status'], 'completed')
+        self.assertIn(self.wait_for('the log line of the new sender', lambda: sent_by(p2))[0],
+                      rest)
+        say('nova sender %s killed: p2 plugged event sent by %s %.1f s after the kill',
+            sender[0], sent_by(p2), took)
+        self.assert_same_processes()
 
 
 if __name__ == '__main__':
