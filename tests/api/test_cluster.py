@@ -631,8 +631,8 @@ retry_max_interval = 2
 
         def sent_by(p):
             """The letters of the servers that logged Nova accepting p's plug."""
-            pat = re.compile(r'event network-vif-plugged\S* for server \S+ port %s: accepted'
-                             % p['id'])
+            pat = re.compile(r'event network-vif-plugged( \S+)? for server \S+ port %s: '
+                             r'accepted' % p['id'])
             return [l for l, s in self.by_letter.items() if pat.search(s.read_log())]
 
         def plugged(p):
