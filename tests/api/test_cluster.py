@@ -25,8 +25,8 @@ first one:
   sends the events of ports that go ACTIVE after.
 
 The cluster and the agents start once for the class; the tests run in
-their names' order (the server kills last: each leaves a server dead). Latencies and
-counts are printed (stderr), never asserted."""
+their names' order (the server kills last: each leaves a server dead).
+Latencies and counts are printed (stderr), never asserted."""
 import collections
 import http.client
 import json
@@ -56,12 +56,13 @@ def say(fmt, *args):
     sys.stderr.flush()
 
 
-def request(port, method, path, body=None, timeout=BOUND):
+def request(port, method, path, body=None, timeout=BOUND, headers=None):
     """(status, parsed body); raises OSError (refused, reset, timed out) or
     http.client errors when there is no answer."""
     conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
     try:
         h = {'Accept': 'application/json'}
+        h.update(headers or {})
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -531,29 +532,42 @@ retry_max_interval = 2
         another server."""
         cla = self.hosts[0]
         token = self.servers[0].agent_token(cla.name)
+        auth = {'X-Qhv-Agent-Token': token}
         for i, l in enumerate(letters):
-            watcher = qhvtest.Client(self.by_letter[l].port, {'X-Qhv-Agent-Token': token})
-            st, body = watcher.get('/channel/v1/hosts/cla/plan')
+            port = self.by_letter[l].port
+            st, body = request(port, 'GET', '/channel/v1/hosts/cla/plan', headers=auth)
             self.assertEqual(st, 200, body)
             rev = body['revision']
-            got = {}
+            made, heard = {}, []
 
-            def watch():
-                got['answer'] = watcher.get('/channel/v1/hosts/cla/plan?since=%d&wait=60' % rev)
-            t = threading.Thread(target=watch)
+            def watch(since):
+                """Watches from since until an answer has the port made."""
+                deadline = time.time() + BOUND
+                while time.time() < deadline:
+                    st, body = request(port, 'GET', '/channel/v1/hosts/cla/plan?since=%d&'
+                                       'wait=30' % since, headers=auth)
+                    if st != 200:
+                        heard.append((st, body))
+                        return
+                    ports = (body['delta'].get('ports', {}).get('set', {})
+                             if 'delta' in body else body['plan']['ports'])
+                    poll(lambda: 'id' in made)    # the 201 may come after the plan
+                    if made.get('id') in ports:
+                        heard.append((st, body))
+                        return
+                    since = body['revision']
+            t = threading.Thread(target=watch, args=(rev,))
             t.start()
             other = letters[(i + 1) % len(letters)]
-            p = self.bound_port(other, cla, name='listen-%s' % l)
-            t.join(BOUND)
+            made['id'] = self.bound_port(other, cla, name='listen-%s' % l)['id']
+            t.join(BOUND * 2)
             self.assertFalse(t.is_alive(), 'the watch on %s never answered' % l)
-            st, body = got['answer']
+            self.assertEqual(len(heard), 1, 'the watch on %s did not hear the port made '
+                                            'through %s' % (l, other))
+            st, body = heard[0]
             self.assertEqual(st, 200, body)
             self.assertGreater(body['revision'], rev)
-            if 'delta' in body:
-                self.assertIn(p['id'], body['delta'].get('ports', {}).get('set', {}), body)
-            else:
-                self.assertIn(p['id'], body['plan']['ports'], body)
-            self.assertEqual(self.clients[l].delete('/v2.0/ports/' + p['id'])[0], 204)
+            self.assertEqual(self.clients[l].delete('/v2.0/ports/' + made['id'])[0], 204)
 
     def test_2_database_restarted_under_load(self):
         self.outage('database restart', lambda: self.pg.stop('fast'), self.pg.start)
