@@ -607,6 +607,8 @@ retry_max_interval = 2
         finally:
             load.stop()
         self.assertEqual(load.errors, [], load.errors[:10])
+        # Only requests in flight on B went unanswered.
+        self.assertEqual(set(load.lost) - {'B'}, set(), dict(load.lost))
         self.assert_acked_kept(load, 'AC')
         # The agents that used B moved to A or C, and converge.
         for h in moved_hosts:
