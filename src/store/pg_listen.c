@@ -150,18 +150,25 @@ static PGconn *qpg_listen_connect(qpg_listener *l, char *why, size_t n)
     return pg;
 }
 
-/* Waits up to ms for the session or the wake pipe: 1 when told to stop. */
+/* Waits up to ms for the session or the wake pipe: 1 when told to stop.
+ * Notifications that arrived while the last catch-up ran were read off the
+ * socket by that query and wait in libpq: then it does not wait at all. */
 static int qpg_listen_wait(qpg_listener *l, int ms)
 {
+    bool pending = false;
+    PGnotify *nf;
+    while (l->pg && (nf = PQnotifies(l->pg))) {
+        PQfreemem(nf);
+        pending = true;
+    }
     struct pollfd p[2] = {{.fd = l->wake[0], .events = POLLIN},
                           {.fd = l->pg ? PQsocket(l->pg) : -1, .events = POLLIN}};
-    int rc = poll(p, l->pg ? 2 : 1, ms);
+    int rc = poll(p, l->pg ? 2 : 1, pending ? 0 : ms);
     if (rc > 0 && (p[0].revents & POLLIN))
         return 1;
     if (rc > 0 && l->pg && (p[1].revents & (POLLIN | POLLERR | POLLHUP))) {
         if (!PQconsumeInput(l->pg))
             return 0;   /* the lost session shows in the next query */
-        PGnotify *nf;
         while ((nf = PQnotifies(l->pg)))
             PQfreemem(nf);
     }
