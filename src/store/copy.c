@@ -49,6 +49,14 @@ static void qcopy_context(qerr *e, const char *what)
     qerr_set(e, e->code, "%s: %s", what, m);
 }
 
+/* b's text, b freed (qbuf_steal leaves b a fresh buffer). */
+static char *qcopy_take(qbuf *b)
+{
+    char *s = qbuf_steal(b, NULL);
+    qbuf_free(b);
+    return s;
+}
+
 static int qcopy_ncols(const qcopy_table *t) { return (int)strlen(t->types); }
 
 /* "a, b, c" of columns [from, to). */
@@ -70,7 +78,7 @@ static char *qcopy_sql_select(const qcopy_table *t)
         qbuf_printf(&b, " WHERE %s", t->where);
     qbuf_puts(&b, " ORDER BY ");
     qcopy_list(&b, t, 0, t->npk, ", ", "");
-    return qbuf_steal(&b, NULL);
+    return qcopy_take(&b);
 }
 
 /* Rows an INSERT carries: as many as the fewest parameters an engine takes
@@ -97,7 +105,7 @@ static char *qcopy_sql_insert(const qcopy_table *t, int nrows)
     /* The migrations already wrote meta's revision (0) in TO. */
     if (!strcmp(t->name, "meta"))
         qbuf_puts(&b, " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-    return qbuf_steal(&b, NULL);
+    return qcopy_take(&b);
 }
 
 static char *qcopy_sql_count(const qcopy_table *t)
