@@ -905,6 +905,7 @@ static void qpg_unlisten(qstore *s) { qpg_listen_stop((qpg *)s); }
 
 static const qstore_engine qpg_engine = {
     .name = "postgresql",
+    .shared = true,
     .close = qpg_close,
     .where = qpg_where,
     .schema_version = qpg_schema_version,
