@@ -6,7 +6,8 @@
  * and the write lock after them, two stores on one database as two servers:
  * revisions, what one publishes heard by the other (and a gap as one),
  * leadership, a killed session recovered, the pool limit, a schema newer
- * than the build, an empty database migrated by several at once, recycled
+ * than the build (and Neutron's spellings of the URL), an empty database
+ * migrated by several at once, recycled
  * sessions. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -367,6 +368,21 @@ static void test_schema_newer(void **state)
     char back[96];
     snprintf(back, sizeof back, "UPDATE meta SET value = %d WHERE key = 'schema_version'", target);
     run(s, back);
+    /* Neutron's spellings of the scheme work too. */
+    const char *u = url();
+    const char *rest = strstr(u, "://");
+    assert_non_null(rest);
+    char *alt[2] = {xasprintf("postgresql+psycopg2%s", rest), xasprintf("postgres%s", rest)};
+    for (int i = 0; i < 2; i++) {
+        qstore_opts ao = {.connection = alt[i], .pool_timeout = 5, .migrate = false};
+        qerr ae = {0};
+        qstore *as = qstore_open(&ao, &ae);
+        if (!as)
+            fail_msg("%s: %s", alt[i], ae.msg);
+        assert_string_equal(qstore_where(as), qstore_where(s));
+        qstore_close(as);
+        free(alt[i]);
+    }
     qstore_close(s);
 }
 
