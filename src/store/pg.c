@@ -52,10 +52,12 @@ static const qstore_engine qpg_engine;
 static const char qpg_sql_rev[] = "SELECT value FROM meta WHERE key='revision'";
 static const char qpg_sql_bump[] =
     "UPDATE meta SET value=value+1 WHERE key='revision' RETURNING value";
-/* NOTIFY is delivered at commit; the listeners read the row itself. */
+/* NOTIFY is delivered at commit; the listeners read the row itself. Its
+ * payload names the server, so that a listener need not read for its own. */
 static const char qpg_sql_publish[] =
     "WITH i AS (INSERT INTO changes(revision, server, note, created) VALUES(?1, ?2, ?3, ?4) "
-    "RETURNING revision) SELECT pg_notify('" QPG_CHANNEL "', revision::text) FROM i";
+    "RETURNING revision, server) SELECT pg_notify('" QPG_CHANNEL "', server || ' ' || "
+    "revision::text) FROM i";
 
 /* ---------- connections ---------- */
 
@@ -692,7 +694,10 @@ static void qpg_end_read(qstore *base)
     c->in_tx = false;
 }
 
-static int64_t qpg_bump_revision(qstore *s, qerr *e) { return qstore_query_i64(s, qpg_sql_bump, e); }
+static int64_t qpg_bump_revision(qstore *s, qerr *e)
+{
+    return qstore_query_i64(s, qpg_sql_bump, e);
+}
 
 static int64_t qpg_revision(qstore *s)
 {
@@ -850,7 +855,10 @@ qstore *qstore_pg_open(const qstore_opts *o, qerr *e)
     s->base.eng = &qpg_engine;
     s->conninfo = uri;
     s->where = where;
-    s->max_conns = o->max_pool_size > 0 ? o->max_pool_size + (o->max_overflow > 0 ? o->max_overflow : 0) : 0;
+    /* 0: no limit (the options say at least 1 when they come from a file). */
+    s->max_conns = o->max_pool_size > 0
+                       ? o->max_pool_size + (o->max_overflow > 0 ? o->max_overflow : 0)
+                       : 0;
     s->recycle = o->connection_recycle_time > 0 ? o->connection_recycle_time : 0;
     unsigned char id[16];
     qhv_random_bytes(id, sizeof id);

@@ -7,8 +7,7 @@
  * revisions, what one publishes heard by the other (and a gap as one),
  * leadership, a killed session recovered, the pool limit, a schema newer
  * than the build (and Neutron's spellings of the URL), an empty database
- * migrated by several at once, recycled
- * sessions. */
+ * migrated by several at once, recycled sessions. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -157,7 +156,8 @@ static void test_json(void **state)
     qerr e = {0};
     run(s, "DELETE FROM resources WHERE kind = 'jtest'");
     run(s, "INSERT INTO resources(kind, id, project_id, body) VALUES"
-           "('jtest', 'a', 'p', '{\"shared\": true, \"n\": 4, \"provider:network_type\": \"vlan\"}'),"
+           "('jtest', 'a', 'p', '{\"shared\": true, \"n\": 4, "
+           "\"provider:network_type\": \"vlan\"}'),"
            "('jtest', 'b', 'p', '{\"shared\": false, \"n\": 6}'),"
            "('jtest', 'c', 'p', '{\"n\": 1}')");
     assert_int_equal(i64(s, "SELECT count(*) FROM resources WHERE kind = 'jtest' AND "
