@@ -160,6 +160,9 @@ class PgEngineTest(unittest.TestCase):
         st, body = c.get('/v2.0/networks')
         self.assertEqual(st, 200, body)
         self.assertEqual(sorted(n['name'] for n in body['networks']), ['after', 'before'])
+        # The listener of other servers' commits reconnected by itself too.
+        self.wait_for('the listener back', lambda: 'listening to other servers again'
+                      in s.read_log())
         self.assertEqual(s.stop(), 0, s.read_log()[-3000:])
 
     def test_waits_for_the_database_at_start(self):
