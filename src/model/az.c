@@ -7,7 +7,7 @@
 /* Zone name -> whether one of its agents is up (admin_state_up). */
 static const char qaz_sql_zones[] =
     "SELECT json_extract(body, '$.availability_zone'), "
-    "MAX(COALESCE(json_extract(body, '$.admin_state_up'), 1)) FROM resources "
+    "MAX(CASE WHEN json_extract(body, '$.admin_state_up') = 0 THEN 0 ELSE 1 END) FROM resources "
     "WHERE kind = 'agent' AND json_extract(body, '$.availability_zone') IS NOT NULL "
     "AND json_extract(body, '$.availability_zone') != '' GROUP BY 1 ORDER BY 1";
 

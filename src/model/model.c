@@ -9,10 +9,18 @@ qmodel *qmodel_new(qstore *store, const qconf *conf)
     qmodel *m = xcalloc(1, sizeof *m);
     m->store = store;
     m->conf = conf;
+    atomic_store(&m->heard_rev, qstore_is_shared(store) ? qstore_revision(store) : INT64_MAX);
     return m;
 }
 
 void qmodel_free(qmodel *m) { free(m); }
+
+static void qmodel_max(_Atomic int64_t *v, int64_t rev)
+{
+    int64_t cur = atomic_load(v);
+    while (cur < rev && !atomic_compare_exchange_weak(v, &cur, rev))
+        ;
+}
 
 typedef struct qmodel_commit {
     qmodel *m;
@@ -35,9 +43,16 @@ int qmodel_finish(qop *op, int rc, qerr *e)
     if (rc == 0 && rev < 0)
         rc = -1;
     bool planned = !qtouch_empty(&op->touched);
+    if (rc == 0 && qstore_is_shared(m->store)) {
+        /* Every commit, also one that touched nothing: the other servers
+         * then see every revision, so a missing one means missed changes. */
+        char *note = qtouch_to_note(&op->touched, op->nova_events);
+        rc = qstore_publish(m->store, rev, note, e);
+        free(note);
+    }
     if (rc == 0 && planned) {
         /* Before COMMIT: should the commit fail, plans are merely re-checked. */
-        atomic_store(&m->planned_rev, rev);
+        qmodel_max(&m->planned_rev, rev);
         qmodel_commit c = {m, &op->touched, rev};
         rc = qstore_commit_then(m->store, qmodel_committed, &c, e);
     } else if (rc == 0) {
@@ -56,6 +71,28 @@ int qmodel_finish(qop *op, int rc, qerr *e)
     qtouch_clear(&tmp);
     memset(&op->created, 0, sizeof op->created);
     return rc < 0 ? -1 : 0;
+}
+
+void qmodel_heard(void *arg, int64_t revision, const char *note)
+{
+    qmodel *m = arg;
+    qtouch t = {0};
+    bool nova = false;
+    if (!note || qtouch_from_note(note, &t, &nova) < 0) {
+        t.all = true;      /* missed or unreadable: every plan may have changed */
+        nova = true;
+    }
+    if (!qtouch_empty(&t)) {
+        qmodel_max(&m->planned_rev, revision);
+        void (*fn)(void *, const qtouch *, int64_t) = atomic_load(&m->on_commit);
+        if (fn)
+            fn(m->commit_ctx, &t, revision);
+    }
+    qtouch_clear(&t);
+    qmodel_max(&m->heard_rev, revision);
+    void (*wake)(void *) = atomic_load(&m->on_nova_events);
+    if (nova && wake)
+        wake(m->nova_ctx);
 }
 
 int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)

@@ -40,6 +40,10 @@ typedef struct qmodel {
      * called outside the write lock). */
     void (*_Atomic on_nova_events)(void *ctx);
     void *nova_ctx;
+    /* Other servers' commits: the newest revision up to which every one has
+     * been heard and told to on_commit (qmodel_heard); INT64_MAX when no
+     * other server can write (SQLite), so that only planned_rev counts. */
+    _Atomic int64_t heard_rev;
     /* Events dropped from a full outbox since start (model/nova.c). */
     _Atomic int64_t nova_dropped;
 } qmodel;
@@ -63,6 +67,11 @@ int qmodel_finish(qop *op, int rc, qerr *e);
  * NULL, bound to ?1), parsed into a new array *ret that the caller frees,
  * also when it fails. */
 int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e);
+
+/* Told by the store's listener (qstore_listen) of a commit another server
+ * made (note: what it touched, qtouch_to_note; NULL: unknown, revisions were
+ * missed): passes it on to on_commit and on_nova_events as if it were ours. */
+void qmodel_heard(void *m, int64_t revision, const char *note);
 
 qmodel *qmodel_new(qstore *store, const qconf *conf);
 void qmodel_free(qmodel *m);

@@ -19,8 +19,8 @@ static const char qplan_sql_net_ports[] =
     "SELECT body FROM resources INDEXED BY resources_parent WHERE kind='port' AND "
     "parent_id=?1 ORDER BY id";
 static const char qplan_sql_sg_members[] =
-    "SELECT r.body FROM port_sgs s CROSS JOIN resources r ON r.kind='port' AND r.id=s.port_id "
-    "WHERE s.sg_id=?1 ORDER BY r.id";
+    "SELECT r.body FROM resources r WHERE r.kind='port' AND "
+    "r.id IN (SELECT port_id FROM port_sgs WHERE sg_id=?1) ORDER BY r.id";
 static const char qplan_sql_agent[] =
     "SELECT body FROM resources WHERE kind='agent' AND host=?1 AND "
     "json_extract(body, '$.agent_type')!='" QDHCP_AGENT_TYPE "' LIMIT 1";

@@ -470,7 +470,7 @@ void qrbac_shared_show(const qmodel *m, const qctx *ctx, qj *obj)
 
 
 const qsql_filter qrbac_shared_sql_filters[] = {
-    {"shared", "(json_extract(r.body, '$.shared') = 1 OR " QRBAC_SHARED_WITH_SQL("r.id") ") = %d"},
+    {"shared", "(json_extract(r.body, '$.shared') = 1 OR " QRBAC_SHARED_WITH_SQL("r.id") ") = %s"},
     {NULL, NULL},
 };
 

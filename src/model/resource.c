@@ -988,7 +988,8 @@ static void qlistspec_where(qlistspec *s)
         qbuf_puts(&b, b.len ? " AND (" : "(");
         for (size_t j = 0; j < f->n; j++) {
             qbuf_puts(&b, j ? " OR " : "");
-            qbuf_printf(&b, f->sql, qj_is(f->conv[j], QJ_BOOL) && f->conv[j]->u.b);
+            bool yes = qj_is(f->conv[j], QJ_BOOL) && f->conv[j]->u.b;
+            qbuf_printf(&b, f->sql, yes ? "TRUE" : "FALSE");
         }
         qbuf_puts(&b, ")");
     }

@@ -52,7 +52,7 @@ typedef struct qattr {
 /* A hidden boolean attribute (Neutron's is_visible False, is_filter True):
  * in the table (flags QA_NOSORT) but never stored or shown, only a list
  * filter, run by the store as sql: a condition on the resources row r with
- * %d for the filter's value. */
+ * %s for the filter's value (TRUE or FALSE). */
 typedef struct qsql_filter {
     const char *name;
     const char *sql;

@@ -559,7 +559,7 @@ static const qattr qsub_attrs[] = {
  * with the caller's. */
 static const qsql_filter qsub_sql_filters[] = {
     {"shared", "(r.parent_id IN (SELECT n.id FROM resources n WHERE n.kind = 'network' AND "
-               "json_extract(n.body, '$.shared') = 1) OR " QRBAC_PARENT_SHARED_SQL ") = %d"},
+               "json_extract(n.body, '$.shared') = 1) OR " QRBAC_PARENT_SHARED_SQL ") = %s"},
     {NULL, NULL},
 };
 

@@ -83,3 +83,54 @@ bool qtouch_empty(const qtouch *t)
 {
     return !t->all && !t->networks.n && !t->port_networks.n && !t->hosts.n && !t->groups.n;
 }
+
+static void qtouch_set_to(qj *o, const char *key, const qtouch_set *s)
+{
+    if (!s->n)
+        return;
+    qj *a = qj_array();
+    for (size_t i = 0; i < s->n; i++)
+        qj_append(a, qj_str(s->v[i]));
+    qj_set(o, key, a);
+}
+
+char *qtouch_to_note(const qtouch *t, bool nova)
+{
+    qj *o = qj_object();
+    if (t->all)
+        qj_set(o, "all", qj_bool(true));
+    qtouch_set_to(o, "n", &t->networks);
+    qtouch_set_to(o, "p", &t->port_networks);
+    qtouch_set_to(o, "h", &t->hosts);
+    qtouch_set_to(o, "g", &t->groups);
+    if (nova)
+        qj_set(o, "nova", qj_bool(true));
+    char *text = qj_to_string(o);
+    qj_free(o);
+    return text;
+}
+
+static void qtouch_set_from(const qj *o, const char *key, qtouch_set *s)
+{
+    const qj *a = qj_get(o, key);
+    for (size_t i = 0; i < qj_len(a); i++)
+        qtouch_add(s, qj_as_str(qj_at(a, i)));
+}
+
+int qtouch_from_note(const char *note, qtouch *t, bool *nova)
+{
+    qj *o = note ? qj_parse(note, strlen(note), NULL, NULL) : NULL;
+    if (!qj_is(o, QJ_OBJECT)) {
+        qj_free(o);
+        return -1;
+    }
+    const qj *all = qj_get(o, "all"), *n = qj_get(o, "nova");
+    t->all = qj_is(all, QJ_BOOL) && all->u.b;
+    qtouch_set_from(o, "n", &t->networks);
+    qtouch_set_from(o, "p", &t->port_networks);
+    qtouch_set_from(o, "h", &t->hosts);
+    qtouch_set_from(o, "g", &t->groups);
+    *nova = qj_is(n, QJ_BOOL) && n->u.b;
+    qj_free(o);
+    return 0;
+}

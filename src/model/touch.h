@@ -31,4 +31,12 @@ void qtouch_merge(qtouch *into, const qtouch *from);
 void qtouch_clear(qtouch *t);
 bool qtouch_empty(const qtouch *t);
 
+/* As the note a commit publishes for the other servers on its database
+ * (qstore_publish): compact JSON {"all","n","p","h","g","nova"}; nova: the
+ * commit recorded events for Nova. qtouch_to_note returns a string the
+ * caller frees; qtouch_from_note fills an empty *t (caller clears it) and
+ * returns 0, or -1 for a note it cannot read. */
+char *qtouch_to_note(const qtouch *t, bool nova);
+int qtouch_from_note(const char *note, qtouch *t, bool *nova);
+
 #endif

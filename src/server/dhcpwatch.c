@@ -28,7 +28,9 @@ static void *qdhcpwatch_main(void *arg)
             break;
         pthread_mutex_unlock(&w->lock);
         qerr e;
-        int rc = qdhcp_failover(w->m, &e);
+        /* One server of those sharing a database does it (each would do
+         * the same, serialised; the others need not). */
+        int rc = qstore_lead(w->m->store, "dhcp-failover") ? qdhcp_failover(w->m, &e) : 0;
         if (rc < 0)
             QLOG_E("dhcp", "moving the networks of dead DHCP agents: %s", e.msg);
         else if (rc > 0)

@@ -288,7 +288,10 @@ static qfeed_host *qfeed_get(qfeed *f, const char *host, qerr *e)
         int64_t planned = atomic_load(&f->m->planned_rev);
         if (h->checked_rev >= rev)
             return h;
-        if (planned <= f->processed_rev && rev >= 0) {
+        /* Other servers' commits up to rev heard (so told to on_commit,
+         * which sets dirty until the feed has processed them). */
+        bool heard = atomic_load(&f->m->heard_rev) >= rev;
+        if (planned <= f->processed_rev && heard && !atomic_load(&f->dirty) && rev >= 0) {
             /* Every commit that could change a plan up to rev has been
              * processed, and h was refreshed if one concerned it: commits
              * since (port status, heartbeats) change no plan. */
@@ -478,7 +481,10 @@ static void qfeed_on_commit(void *ctx, const qtouch *t, int64_t revision)
     qfeed *f = ctx;
     pthread_mutex_lock(&f->pending_lock);
     qtouch_merge(&f->pending, t);
-    f->pending_rev = revision;     /* commits come in order (store write lock) */
+    /* Ours come in order (the store's write lock); another server's may
+     * come after a newer one of ours (the store's listener). */
+    if (revision > f->pending_rev)
+        f->pending_rev = revision;
     pthread_mutex_unlock(&f->pending_lock);
     /* A wakeup lost between the feed's check and its wait costs at most one
      * tick; taking the feed lock here would make every writer wait for plans. */
@@ -498,9 +504,10 @@ static const char qfeed_sql_net_type[] =
     "SELECT json_extract(body, '$.\"provider:network_type\"') FROM resources "
     "WHERE kind='network' AND id=?1";
 static const char qfeed_sql_group_hosts[] =
-    "SELECT DISTINCT r.host FROM port_sgs s CROSS JOIN resources r ON r.kind='port' AND "
-    "r.id=s.port_id "
-    "WHERE s.sg_id=?1 AND r.host!=''";
+    /* From the group's members to their hosts (a scalar subquery: both
+     * engines then walk port_sgs first, never every port). */
+    "SELECT DISTINCT h FROM (SELECT (SELECT r.host FROM resources r WHERE r.kind='port' AND "
+    "r.id=s.port_id) AS h FROM port_sgs s WHERE s.sg_id=?1) t WHERE h != ''";
 static const char qfeed_sql_referrers[] =
     "SELECT DISTINCT parent_id FROM resources WHERE kind='security_group_rule' AND "
     "json_extract(body, '$.remote_group_id')=?1";

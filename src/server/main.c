@@ -137,6 +137,20 @@ int main(int argc, char **argv)
     qfeed *feed = qfeed_new(model);
     /* Before the listener: events pending from a previous run go first. */
     qnovasend *nova = qnovasend_start(model);
+    /* Commits of other servers on a shared database reach the feed (and
+     * the Nova sender) as ours do; heard from before any agent can ask for
+     * a plan, so that none is computed before a change it misses. */
+    if (qstore_listen(store, qmodel_heard, model, &e) < 0) {
+        fprintf(stderr, "qhv-server: %s\n", e.msg);
+        qnovasend_stop(nova);
+        qfeed_free(feed);
+        qmodel_free(model);
+        qstore_close(store);
+        qtls_material_free(&tls);
+        qidentity_shutdown();
+        qconf_free(&conf);
+        return 1;
+    }
     qapi api = {model, &conf, feed, nova};
     qhttp_config hc = {conf.bind_host, (int)conf.bind_port, (unsigned)conf.api_workers,
                        (size_t)conf.max_request_body_size, qidentity_challenge(),
@@ -153,6 +167,7 @@ int main(int argc, char **argv)
     }
     if (!http) {
         fprintf(stderr, "qhv-server: %s\n", e.msg);
+        qstore_unlisten(store);
         qnovasend_stop(nova);
         qfeed_free(feed);
         qmodel_free(model);
@@ -181,6 +196,7 @@ int main(int argc, char **argv)
         pause();
     QLOG_I("server", "stopping on signal %d", (int)qhv_stop);
     qdhcpwatch_stop(dhcpwatch);
+    qstore_unlisten(store);
     qfeed_shutdown(feed);      /* wakes agents waiting on the channel */
     qhttp_stop(http);
     qnovasend_stop(nova);      /* what it has not sent stays in the outbox */

@@ -302,6 +302,9 @@ static qns_result qnovasend_batch(qnovasend *s, bool *full)
     return res;
 }
 
+/* How often a server whose sender is not the one sending asks again. */
+#define QNOVA_LEAD_RETRY_US (2 * 1000000ull)
+
 static void *qnovasend_main(void *arg)
 {
     qnovasend *s = arg;
@@ -332,6 +335,13 @@ static void *qnovasend_main(void *arg)
          * batch's start, so Nova's own time to answer is not added to the
          * wait of the events that come meanwhile. */
         uint64_t started = qhv_now_us();
+        if (!qstore_lead(s->m->store, "nova-events")) {
+            /* Another server on the database sends (one sender, so each
+             * event goes once); ask again in a while, should it go. */
+            recheck = true;
+            not_before = started + QNOVA_LEAD_RETRY_US;
+            continue;
+        }
         bool full;
         qns_result r = qnovasend_batch(s, &full);
         if (r == QNS_STOPPED)

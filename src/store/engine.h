@@ -9,6 +9,7 @@
 
 typedef struct qstore_engine {
     const char *name;
+    bool shared;             /* other servers may use the same database */
     void (*close)(qstore *s);
     const char *(*where)(const qstore *s);
     int (*schema_version)(qstore *s);

@@ -52,10 +52,12 @@ static const qstore_engine qpg_engine;
 static const char qpg_sql_rev[] = "SELECT value FROM meta WHERE key='revision'";
 static const char qpg_sql_bump[] =
     "UPDATE meta SET value=value+1 WHERE key='revision' RETURNING value";
-/* NOTIFY is delivered at commit; the listeners read the row itself. */
+/* NOTIFY is delivered at commit; the listeners read the row itself. Its
+ * payload names the server, so that a listener need not read for its own. */
 static const char qpg_sql_publish[] =
     "WITH i AS (INSERT INTO changes(revision, server, note, created) VALUES(?1, ?2, ?3, ?4) "
-    "RETURNING revision) SELECT pg_notify('" QPG_CHANNEL "', revision::text) FROM i";
+    "RETURNING revision, server) SELECT pg_notify('" QPG_CHANNEL "', server || ' ' || "
+    "revision::text) FROM i";
 
 /* ---------- connections ---------- */
 
@@ -86,7 +88,15 @@ void qpg_message(PGconn *pg, const PGresult *r, char *out, size_t n)
 
 PGconn *qpg_connect(const qpg *s, char *why, size_t n)
 {
-    PGconn *pg = PQconnectdb(s->conninfo);
+    /* Defaults the URI may override (it comes last): a database host that
+     * vanished is noticed in seconds, not after the system's TCP timeouts
+     * (minutes to hours); the sessions say who they are in pg_stat_activity. */
+    static const char *const keys[] = {"connect_timeout", "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count",
+                                       "tcp_user_timeout", "fallback_application_name",
+                                       "dbname", NULL};
+    const char *vals[] = {"10", "10", "5", "3", "30000", "qhv-server", s->conninfo, NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg) {
         snprintf(why, n, "out of memory");
         return NULL;
@@ -640,6 +650,9 @@ static int qpg_commit_then(qstore *base, void (*after)(void *arg), void *arg, qe
             snprintf(c->msg, sizeof c->msg, "the transaction was rolled back");
         } else {
             qpg_note(c, r);
+            /* Sent, and the session lost before the answer: PostgreSQL may
+             * have committed it. Said so, not "changed nothing". */
+            c->commit_unknown = c->broken;
         }
         PQclear(r);
     } else if (c) {
@@ -681,7 +694,10 @@ static void qpg_end_read(qstore *base)
     c->in_tx = false;
 }
 
-static int64_t qpg_bump_revision(qstore *s, qerr *e) { return qstore_query_i64(s, qpg_sql_bump, e); }
+static int64_t qpg_bump_revision(qstore *s, qerr *e)
+{
+    return qstore_query_i64(s, qpg_sql_bump, e);
+}
 
 static int64_t qpg_revision(qstore *s)
 {
@@ -742,6 +758,12 @@ static int qpg_fail(qstore *base, qerr *e, const char *what)
                                        "request changed nothing; retry.");
     const char *st = c->sqlstate[0] ? c->sqlstate : "XX000";
     QLOG_E("store", "%s: %s (SQLSTATE %s)", what, c->msg[0] ? c->msg : "unknown failure", st);
+    if (c->commit_unknown) {
+        c->commit_unknown = false;
+        return qerr_set(e, QE_STORAGE, "The database became unavailable while committing this "
+                                       "request (%s): it may or may not have been applied. Check "
+                                       "before retrying.", c->msg);
+    }
     if (c->broken || qpg_state_lost(st))
         return qerr_set(e, QE_STORAGE, "The database is unavailable (%s). The request changed "
                                        "nothing; retry.", c->msg);
@@ -833,7 +855,10 @@ qstore *qstore_pg_open(const qstore_opts *o, qerr *e)
     s->base.eng = &qpg_engine;
     s->conninfo = uri;
     s->where = where;
-    s->max_conns = o->max_pool_size > 0 ? o->max_pool_size + (o->max_overflow > 0 ? o->max_overflow : 0) : 0;
+    /* 0: no limit (the options say at least 1 when they come from a file). */
+    s->max_conns = o->max_pool_size > 0
+                       ? o->max_pool_size + (o->max_overflow > 0 ? o->max_overflow : 0)
+                       : 0;
     s->recycle = o->connection_recycle_time > 0 ? o->connection_recycle_time : 0;
     unsigned char id[16];
     qhv_random_bytes(id, sizeof id);
@@ -888,6 +913,7 @@ static void qpg_unlisten(qstore *s) { qpg_listen_stop((qpg *)s); }
 
 static const qstore_engine qpg_engine = {
     .name = "postgresql",
+    .shared = true,
     .close = qpg_close,
     .where = qpg_where,
     .schema_version = qpg_schema_version,

@@ -624,6 +624,7 @@ qstore *qstore_sqlite_open(const qstore_opts *o, const char *path, qerr *e)
 
 static const qstore_engine qsqlite_engine = {
     .name = "sqlite",
+    .shared = false,
     .close = qsqlite_close,
     .where = qsqlite_where,
     .schema_version = qsqlite_schema_version,

@@ -28,6 +28,7 @@ void qstore_close(qstore *s)
 }
 
 const char *qstore_engine_name(const qstore *s) { return s->eng->name; }
+bool qstore_is_shared(const qstore *s) { return s->eng->shared; }
 const char *qstore_where(const qstore *s) { return s->eng->where(s); }
 int qstore_schema_version(qstore *s) { return s->eng->schema_version(s); }
 int qstore_schema_target(const qstore *s) { return s->eng->schema_target(s); }

@@ -73,6 +73,9 @@ qstore *qstore_open(const qstore_opts *o, qerr *e);
 void qstore_close(qstore *s);
 /* "sqlite" or "postgresql". */
 const char *qstore_engine_name(const qstore *s);
+/* Other servers may share this database (PostgreSQL): commits are then
+ * published for them (qstore_publish) and theirs heard (qstore_listen). */
+bool qstore_is_shared(const qstore *s);
 /* Where the database is, for logs: the file, or host:port/db (no password). */
 const char *qstore_where(const qstore *s);
 int qstore_schema_version(qstore *s);
