@@ -1,12 +1,15 @@
 /* pg: the PostgreSQL engine of the store (store.h), through libpq. Each
- * thread has its own connection (counted against max_pool_size +
- * max_overflow); statements are rewritten once (pg_sql.h) and prepared
+ * thread has its own connection, counted against max_pool_size +
+ * max_overflow (the listener's own session is not) and given back when the
+ * thread ends; statements are rewritten once (pg_sql.h) and prepared
  * server-side once per connection; writes are serialised by a process mutex
  * and, across every server on the database, by a transaction-scoped
- * advisory lock taken with BEGIN. A lost connection is reconnected at its
- * thread's next use outside a transaction, so the server recovers by itself
- * when the database is back. Schema: pg_schema.c; other servers' commits:
- * pg_listen.c. */
+ * advisory lock taken with BEGIN (writes never wait on each other's rows,
+ * so READ COMMITTED under that lock is exact and never fails to serialise).
+ * A lost connection is reconnected at its thread's next use outside a
+ * transaction (a BEGIN that finds its session gone reconnects and retries
+ * at once), so the server recovers by itself when the database is back.
+ * Schema: pg_schema.c; other servers' commits: pg_listen.c. */
 #include "store/pg_int.h"
 #include "store/pg_sql.h"
 #include "lib/log.h"
