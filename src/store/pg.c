@@ -93,12 +93,17 @@ PGconn *qpg_connect(const qpg *s, char *why, size_t n)
 {
     /* Defaults the URI may override (it comes last): a database host that
      * vanished is noticed in seconds, not after the system's TCP timeouts
-     * (minutes to hours); the sessions say who they are in pg_stat_activity. */
+     * (minutes to hours); a server that hangs or is cut off inside a
+     * transaction loses its session after a minute, and with it the write
+     * lock every other server waits for (our transactions take
+     * milliseconds); the sessions say who they are in pg_stat_activity. */
     static const char *const keys[] = {"connect_timeout", "keepalives_idle",
                                        "keepalives_interval", "keepalives_count",
-                                       "tcp_user_timeout", "fallback_application_name",
-                                       "dbname", NULL};
-    const char *vals[] = {"10", "10", "5", "3", "30000", "qhv-server", s->conninfo, NULL};
+                                       "tcp_user_timeout", "options",
+                                       "fallback_application_name", "dbname", NULL};
+    const char *vals[] = {"10", "10", "5", "3", "30000",
+                          "-c idle_in_transaction_session_timeout=60000", "qhv-server",
+                          s->conninfo, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg) {
         snprintf(why, n, "out of memory");

@@ -146,6 +146,10 @@ static void test_values(void **state)
     assert_int_equal(e.code, QE_INTERNAL);
     assert_int_equal(qstore_begin_write(s, &e), 0);
     qstore_rollback(s);
+    /* A session idle inside a transaction for a minute ends (and frees the
+     * write lock of every server). */
+    assert_int_equal(i64(s, "SELECT setting::bigint FROM pg_settings "
+                            "WHERE name = 'idle_in_transaction_session_timeout'"), 60000);
     qstore_close(s);
 }
 
