@@ -5,8 +5,8 @@ one small subnet at once (the advisory write lock keeps IPAM exact), a
 port made through one server in the plans the other serves its agents, a
 database stopped and started under a running server (503 while down,
 recovery by itself), killed under concurrent writes (only 201 or 503,
-nothing acknowledged lost, writes again without a restart), a server waiting for its database at start
-(pool_timeout) and the pool limit."""
+nothing acknowledged lost, writes again without a restart), a server
+waiting for its database at start (pool_timeout) and the pool limit."""
 import concurrent.futures
 import os
 import subprocess
