@@ -1,12 +1,15 @@
 /* pg: the PostgreSQL engine of the store (store.h), through libpq. Each
- * thread has its own connection (counted against max_pool_size +
- * max_overflow); statements are rewritten once (pg_sql.h) and prepared
+ * thread has its own connection, counted against max_pool_size +
+ * max_overflow (the listener's own session is not) and given back when the
+ * thread ends; statements are rewritten once (pg_sql.h) and prepared
  * server-side once per connection; writes are serialised by a process mutex
  * and, across every server on the database, by a transaction-scoped
- * advisory lock taken with BEGIN. A lost connection is reconnected at its
- * thread's next use outside a transaction, so the server recovers by itself
- * when the database is back. Schema: pg_schema.c; other servers' commits:
- * pg_listen.c. */
+ * advisory lock taken with BEGIN (writes never wait on each other's rows,
+ * so READ COMMITTED under that lock is exact and never fails to serialise).
+ * A lost connection is reconnected at its thread's next use outside a
+ * transaction (a BEGIN that finds its session gone reconnects and retries
+ * at once), so the server recovers by itself when the database is back.
+ * Schema: pg_schema.c; other servers' commits: pg_listen.c. */
 #include "store/pg_int.h"
 #include "store/pg_sql.h"
 #include "lib/log.h"
@@ -90,12 +93,17 @@ PGconn *qpg_connect(const qpg *s, char *why, size_t n)
 {
     /* Defaults the URI may override (it comes last): a database host that
      * vanished is noticed in seconds, not after the system's TCP timeouts
-     * (minutes to hours); the sessions say who they are in pg_stat_activity. */
+     * (minutes to hours); a server that hangs or is cut off inside a
+     * transaction loses its session after a minute, and with it the write
+     * lock every other server waits for (our transactions take
+     * milliseconds); the sessions say who they are in pg_stat_activity. */
     static const char *const keys[] = {"connect_timeout", "keepalives_idle",
                                        "keepalives_interval", "keepalives_count",
-                                       "tcp_user_timeout", "fallback_application_name",
-                                       "dbname", NULL};
-    const char *vals[] = {"10", "10", "5", "3", "30000", "qhv-server", s->conninfo, NULL};
+                                       "tcp_user_timeout", "options",
+                                       "fallback_application_name", "dbname", NULL};
+    const char *vals[] = {"10", "10", "5", "3", "30000",
+                          "-c idle_in_transaction_session_timeout=60000", "qhv-server",
+                          s->conninfo, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg) {
         snprintf(why, n, "out of memory");

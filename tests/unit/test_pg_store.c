@@ -7,7 +7,7 @@
  * revisions, what one publishes heard by the other (and a gap as one),
  * leadership, a killed session recovered, the pool limit, a schema newer
  * than the build (and Neutron's spellings of the URL), an empty database
- * migrated by several at once, recycled sessions. */
+ * migrated by several at once, recycled sessions, pruning. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -146,6 +146,10 @@ static void test_values(void **state)
     assert_int_equal(e.code, QE_INTERNAL);
     assert_int_equal(qstore_begin_write(s, &e), 0);
     qstore_rollback(s);
+    /* A session idle inside a transaction for a minute ends (and frees the
+     * write lock of every server). */
+    assert_int_equal(i64(s, "SELECT setting::bigint FROM pg_settings "
+                            "WHERE name = 'idle_in_transaction_session_timeout'"), 60000);
     qstore_close(s);
 }
 
@@ -450,6 +454,42 @@ static void test_recycle(void **state)
     qstore_close(s);
 }
 
+static void ignore_change(void *arg, int64_t rev, const char *note)
+{
+    (void)arg, (void)rev, (void)note;
+}
+
+/* The listener that leads "prune-changes" deletes, every minute, what is
+ * older than ten minutes and not among the newest 10,000 (old rows made up
+ * here below the real revisions, which it never reads). */
+static void test_prune(void **state)
+{
+    (void)state;
+    qstore *s = open_store(5, 5);
+    qerr e = {0};
+    int64_t top = commit_one(s, "top");
+    run(s, "INSERT INTO changes(revision, server, note, created) "
+           "SELECT -g, 'old', '', 0 FROM generate_series(1, 10050) AS g");
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM changes WHERE revision <= %lld",
+             (long long)(top - 10000));
+    assert_true(i64(s, sql) > 0);
+    char kept[160];
+    snprintf(kept, sizeof kept, "SELECT count(*) FROM changes WHERE revision > %lld",
+             (long long)(top - 10000));
+    int64_t newest = i64(s, kept);
+    assert_int_equal(qstore_listen(s, ignore_change, NULL, &e), 0);
+    int64_t left = -1;
+    for (int i = 0; i < 1800 && (left = i64(s, sql)) > 0; i++)
+        usleep(100000);
+    assert_int_equal(left, 0);
+    /* The newest 10,000 revisions stay. */
+    assert_int_equal(i64(s, kept), newest);
+    qstore_unlisten(s);
+    run(s, "DELETE FROM changes WHERE revision < 0");
+    qstore_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_schema_newer),
         cmocka_unit_test(test_schema_fresh),
         cmocka_unit_test(test_recycle),
+        cmocka_unit_test(test_prune),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
