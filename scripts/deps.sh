@@ -2,8 +2,8 @@
 # Installs the Debian packages a target needs, only those missing.
 # usage: scripts/deps.sh run|test
 set -eu
-run_pkgs="gcc make cmake pkg-config libsqlite3-dev libgnutls28-dev libcurl4-gnutls-dev"
-test_pkgs="$run_pkgs libcmocka-dev clang libclang-rt-14-dev python3 python3-openstackclient python3-keystone nova-api curl gnutls-bin openvswitch-switch tcpdump iputils-ping iproute2 procps ethtool dnsmasq-base isc-dhcp-client nova-common gcc-mingw-w64-x86-64 wine wine64"
+run_pkgs="gcc make cmake pkg-config libsqlite3-dev libpq-dev libgnutls28-dev libcurl4-gnutls-dev"
+test_pkgs="$run_pkgs postgresql libcmocka-dev clang libclang-rt-14-dev python3 python3-openstackclient python3-keystone nova-api curl gnutls-bin openvswitch-switch tcpdump iputils-ping iproute2 procps ethtool dnsmasq-base isc-dhcp-client nova-common gcc-mingw-w64-x86-64 wine wine64"
 case "${1:-}" in
   run) want=$run_pkgs ;;
   test) want=$test_pkgs ;;

@@ -1,6 +1,12 @@
 """Harness for API tests: starts a real qhv-server on a free loopback port
-with its own temporary SQLite database, and talks HTTP+JSON to it with the
+with its own temporary database, and talks HTTP+JSON to it with the
 standard library only (Debian's /usr/bin/python3, no third-party modules).
+
+The database is a SQLite file in the server's directory, or with
+QHV_TEST_DB=postgresql a fresh PostgreSQL database per server directory on
+one throwaway cluster per test process (pgcluster.py), started when the
+first server needs it. A Server built again on the same directory gets the
+same database, as it would get the same SQLite file.
 
     class T(qhvtest.ServerTestCase):
         def test_x(self):
@@ -25,7 +31,7 @@ bind_host = 127.0.0.1
 bind_port = {port}
 api_workers = 4
 [database]
-connection = sqlite:///{dir}/qhv.sqlite
+connection = {connection}
 [ml2]
 tenant_network_types = vlan,nvgre
 [ml2_type_vlan]
@@ -33,6 +39,57 @@ network_vlan_ranges = physnet1:100:2999,physnet2
 [ml2_type_nvgre]
 vsid_ranges = 5000:5999
 """
+
+
+TEST_DB = os.environ.get('QHV_TEST_DB', 'sqlite')
+if TEST_DB not in ('sqlite', 'postgresql'):
+    raise RuntimeError('QHV_TEST_DB=%s: sqlite or postgresql' % TEST_DB)
+
+_cluster = None
+_databases = {}     # realpath of a server directory -> (name, URL)
+
+
+def on_postgresql():
+    return TEST_DB == 'postgresql'
+
+
+def skip_on_postgresql(reason):
+    """Skips a test (or class) that is about the SQLite file itself."""
+    return unittest.skipIf(on_postgresql(), 'not on PostgreSQL: ' + reason)
+
+
+def pg_cluster():
+    """This process's PostgreSQL cluster, started on first use (SkipTest
+    when PostgreSQL is not installed)."""
+    global _cluster
+    if _cluster is None:
+        import pgcluster
+        _cluster = pgcluster.Cluster().start()
+    return _cluster
+
+
+def database_url(directory):
+    """The [database] connection of a server on directory."""
+    if not on_postgresql():
+        return 'sqlite:///%s/qhv.sqlite' % directory
+    key = os.path.realpath(directory)
+    if key not in _databases:
+        name = 'qhv_%s' % ''.join(c if c.isalnum() else '_'
+                                  for c in os.path.basename(key).lower())
+        _databases[key] = (name, pg_cluster().create_database(name))
+    return _databases[key][1]
+
+
+def database_name(directory):
+    """The PostgreSQL database of a server directory (for psql)."""
+    database_url(directory)
+    return _databases[os.path.realpath(directory)][0]
+
+
+def drop_database(directory):
+    db = _databases.pop(os.path.realpath(directory), None)
+    if db and _cluster is not None:
+        _cluster.drop_database(db[0])
 
 
 def free_port():
@@ -52,7 +109,8 @@ class Server:
         self.port = free_port()
         self.conf = os.path.join(self.dir, 'qhv.conf')
         with open(self.conf, 'w') as f:
-            f.write(BASE_CONF.format(port=self.port, dir=self.dir) + extra_conf)
+            f.write(BASE_CONF.format(port=self.port, dir=self.dir,
+                                     connection=database_url(self.dir)) + extra_conf)
         self.log = open(os.path.join(self.dir, 'server.log'), 'ab')
         self.proc = None
 
@@ -64,7 +122,7 @@ class Server:
     def start(self):
         self.proc = subprocess.Popen([SERVER, '--config-file', self.conf],
                                      stdout=self.log, stderr=self.log)
-        deadline = time.time() + 15
+        deadline = time.time() + 60      # a bound: a busy machine, first migrations
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError('qhv-server exited with %s; log: %s' % (
@@ -99,6 +157,7 @@ class Server:
         self.stop()
         self.log.close()
         if self.own_dir:
+            drop_database(self.dir)
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -163,7 +222,12 @@ class ServerTestCase(unittest.TestCase):
         for tool in cls.tools:
             if not os.access(tool, os.X_OK):
                 raise AssertionError('%s is not built (make builds it)' % tool)
-        cls.server = Server(cls.extra_conf).start()
+        server = Server(cls.extra_conf)
+        try:
+            cls.server = server.start()
+        except BaseException:
+            server.cleanup()
+            raise
         cls.admin = Client(cls.server.port)
 
     @classmethod
