@@ -11,6 +11,8 @@
 #include "server/identity.h"
 #include "server/novasend.h"
 #include "server/tls.h"
+#include "store/copy.h"
+#include "store/dbsync.h"
 #include "store/store.h"
 #include <malloc.h>
 #include <signal.h>
@@ -25,8 +27,14 @@ static void qhv_on_signal(int sig) { qhv_stop = sig; }
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: qhv-server [--config-file FILE]... [--agent-token HOST] [--help]\n\n"
-               "  --agent-token HOST  print the host channel token of HOST's agent and exit\n\n"
+    fprintf(f, "usage: qhv-server [--config-file FILE]... [--agent-token HOST] [--db-sync]\n"
+               "                  [--db-copy FROM TO] [--help]\n\n"
+               "  --agent-token HOST  print the host channel token of HOST's agent and exit\n"
+               "  --db-sync           migrate [database] connection to this build's schema\n"
+               "                      and exit (the server also migrates at start)\n"
+               "  --db-copy FROM TO   copy the database FROM into the empty database TO\n"
+               "                      (connection strings: sqlite:///path, postgresql://...),\n"
+               "                      verify every row, and exit\n\n"
                "Serves the Networking API v2.0 (Neutron) for qhv. Options are read from the\n"
                "INI files in order; a later file overrides an earlier one.\n\nOptions:\n");
     qconf_print_help(f);
@@ -37,6 +45,8 @@ int main(int argc, char **argv)
     const char **files = xcalloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
     const char *token_host = NULL;
+    bool db_sync = false;
+    const char *copy_from = NULL, *copy_to = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -46,6 +56,11 @@ int main(int argc, char **argv)
             files[nfiles++] = argv[++i];
         } else if (!strcmp(argv[i], "--agent-token") && i + 1 < argc) {
             token_host = argv[++i];
+        } else if (!strcmp(argv[i], "--db-sync")) {
+            db_sync = true;
+        } else if (!strcmp(argv[i], "--db-copy") && i + 2 < argc) {
+            copy_from = argv[++i];
+            copy_to = argv[++i];
         } else if (!strncmp(argv[i], "--config-file=", 14)) {
             files[nfiles++] = argv[i] + 14;
         } else {
@@ -76,6 +91,17 @@ int main(int argc, char **argv)
             rc = printf("%s\n", tok) < 0;
         qconf_free(&conf);
         return rc;
+    }
+    if (db_sync || copy_from) {
+        /* Database tools: they run and exit, the server does not start. */
+        qstore_opts so = qconf_store_opts(&conf);
+        qerr e;
+        int rc = db_sync ? qdbsync_run(&so, stdout, &e)
+                         : qcopy_run(&so, copy_from, copy_to, stdout, &e);
+        if (rc < 0)
+            fprintf(stderr, "qhv-server: %s: %s\n", db_sync ? "--db-sync" : "--db-copy", e.msg);
+        qconf_free(&conf);
+        return rc < 0 ? 1 : 0;
     }
     if (conf.debug)
         qlog_set_level(QLOG_DEBUG);

@@ -101,16 +101,19 @@ def free_port():
 
 
 class Server:
-    """A qhv-server process. extra_conf is appended to the base config."""
+    """A qhv-server process. extra_conf is appended to the base config;
+    connection, if given, is its [database] connection instead of the
+    directory's own database."""
 
-    def __init__(self, extra_conf='', directory=None):
+    def __init__(self, extra_conf='', directory=None, connection=None):
         self.dir = directory or tempfile.mkdtemp(prefix='qhv-api-')
         self.own_dir = directory is None
         self.port = free_port()
         self.conf = os.path.join(self.dir, 'qhv.conf')
         with open(self.conf, 'w') as f:
             f.write(BASE_CONF.format(port=self.port, dir=self.dir,
-                                     connection=database_url(self.dir)) + extra_conf)
+                                     connection=connection or database_url(self.dir))
+                    + extra_conf)
         self.log = open(os.path.join(self.dir, 'server.log'), 'ab')
         self.proc = None
 
