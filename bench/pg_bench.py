@@ -471,9 +471,14 @@ class PgBench:
         for s in watch_servers:
             for i in range(a.hosts):
                 hosts.append(('fan-%s-%02d' % (s.name[-1].lower(), i), s))
-        print('\n(c) fan-out: %d hosts watching on servers B and C (%d each), %d ports bound to '
-              'them created through server A, one every %.0f ms; load average before: %s' % (
-                  len(hosts), a.hosts, a.changes, 1000.0 / a.rate, loadavg()), flush=True)
+        # The same thing on A itself, as the baseline: what the feed takes
+        # without another server in the path.
+        for i in range(a.local_hosts):
+            hosts.append(('fan-a-%02d' % i, srv_a))
+        print('\n(c) fan-out: %d hosts watching on servers B and C (%d each) and %d on A (the '
+              'baseline), %d ports bound to them created through server A, one every %.0f ms; '
+              'load average before: %s' % (len(hosts) - a.local_hosts, a.hosts, a.local_hosts,
+                                           a.changes, 1000.0 / a.rate, loadavg()), flush=True)
         admin = Api(srv_a.port)
         net = admin.req('POST', '/v2.0/networks', {'network': {
             'name': 'fanout', 'provider:network_type': 'vlan',
@@ -555,7 +560,7 @@ class PgBench:
                     break
             time.sleep(0.05)
         stop.set()
-        lat, early, missing, wrong = [], 0, 0, 0
+        lat, local, early, missing, wrong = [], [], 0, 0, 0
         with seen_lock:
             for pid, t_ack in acks.items():
                 if pid not in seen:
@@ -566,7 +571,8 @@ class PgBench:
                     wrong += 1
                 if t < t_ack:
                     early += 1
-                lat.append(max(0.0, t - t_ack) * 1000.0)
+                (local if host.startswith('fan-a-') else lat).append(
+                    max(0.0, t - t_ack) * 1000.0)
         if errors:
             print('    problems: ' + '; '.join(errors[:5]))
         if not lat:
@@ -579,6 +585,10 @@ class PgBench:
               'in 15 s, %d answered before A\'s 201 reached the client (counted as 0)%s' % (
                   res['p50'], res['p99'], res['max'], res['n'], TARGET_FANOUT_P99_MS, missing,
                   early, '; %d seen by a host not bound' % wrong if wrong else ''))
+        if local:
+            res['local_p50'], res['local_p99'] = pct(local, 50), pct(local, 99)
+            print('    baseline, watchers on A itself: p50 %.1f ms, p99 %.1f ms, max %.1f ms over '
+                  '%d ports' % (res['local_p50'], res['local_p99'], max(local), len(local)))
         for th in threads:
             th.join(10)
         return res
@@ -668,6 +678,8 @@ def main():
     ap.add_argument('--changes', type=int, default=300, help='(c): ports created through A')
     ap.add_argument('--rate', type=float, default=25.0, help='(c): creates per second')
     ap.add_argument('--hosts', type=int, default=4, help='(c): watching hosts on B and on C')
+    ap.add_argument('--local-hosts', type=int, default=2,
+                    help='(c): watching hosts on A itself (the baseline)')
     ap.add_argument('--skip', default='', help='comma-separated parts to skip: a,b,c,e')
     ap.add_argument('--keep', action='store_true', help='keep the work directory')
     args = ap.parse_args()
