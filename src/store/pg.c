@@ -86,7 +86,15 @@ void qpg_message(PGconn *pg, const PGresult *r, char *out, size_t n)
 
 PGconn *qpg_connect(const qpg *s, char *why, size_t n)
 {
-    PGconn *pg = PQconnectdb(s->conninfo);
+    /* Defaults the URI may override (it comes last): a database host that
+     * vanished is noticed in seconds, not after the system's TCP timeouts
+     * (minutes to hours); the sessions say who they are in pg_stat_activity. */
+    static const char *const keys[] = {"connect_timeout", "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count",
+                                       "tcp_user_timeout", "fallback_application_name",
+                                       "dbname", NULL};
+    const char *vals[] = {"10", "10", "5", "3", "30000", "qhv-server", s->conninfo, NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg) {
         snprintf(why, n, "out of memory");
         return NULL;

@@ -50,8 +50,9 @@ static int64_t qpg_i64(const PGresult *r, int row, int col)
 /* Told that revisions were skipped: everything may have changed. */
 static void qpg_listen_gap(qpg_listener *l, int64_t newest)
 {
-    QLOG_W("store", "changes %lld..%lld were pruned before this server read them: "
-                    "assuming everything changed", (long long)l->last + 1, (long long)newest);
+    QLOG_W("store", "changes after revision %lld were pruned before this server read them "
+                    "(newest %lld): assuming everything changed", (long long)l->last,
+           (long long)newest);
     l->fn(l->arg, newest, NULL);
     l->last = newest;
 }

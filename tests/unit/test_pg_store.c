@@ -1,0 +1,383 @@
+/* store/pg: the PostgreSQL engine against a real database, QHV_TEST_PG_URL
+ * (a fresh, empty database; tests/api/test_pg_engine.py starts a throwaway
+ * cluster and runs this with it; without it every test skips). Values in
+ * and out (bytea, NULL, integers as booleans, parameters bound but unused),
+ * the rewritten json_extract on real documents, constraint and SQL errors
+ * and the write lock after them, two stores on one database as two servers:
+ * revisions, what one publishes heard by the other (and a gap as one),
+ * leadership, a killed session recovered, the pool limit, a schema newer
+ * than the build. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "lib/util.h"
+#include "store/store.h"
+
+static const char *url(void)
+{
+    const char *u = getenv("QHV_TEST_PG_URL");
+    if (!u || !*u)
+        skip();
+    return u;
+}
+
+static qstore *open_store(int pool, int overflow)
+{
+    qerr e = {0};
+    qstore_opts o = {.connection = url(), .max_pool_size = pool, .max_overflow = overflow,
+                     .pool_timeout = 5, .migrate = true};
+    qstore *s = qstore_open(&o, &e);
+    if (!s)
+        fail_msg("open: %s", e.msg);
+    return s;
+}
+
+/* Runs sql (no parameters) to completion, expecting success. */
+static void run(qstore *s, const char *sql)
+{
+    qerr e = {0};
+    qstmt *st = qstore_prepare(s, sql, &e);
+    assert_non_null(st);
+    int rc;
+    while ((rc = qstmt_step(st)) == QSTORE_ROW)
+        ;
+    if (rc != QSTORE_DONE) {
+        qstore_fail(s, &e, sql);
+        fail_msg("%s: %s", sql, e.msg);
+    }
+    qstmt_finalize(st);
+}
+
+static int64_t i64(qstore *s, const char *sql)
+{
+    qerr e = {0};
+    qstmt *st = qstore_prepare(s, sql, &e);
+    assert_non_null(st);
+    assert_int_equal(qstmt_step(st), QSTORE_ROW);
+    int64_t v = qstmt_column_int64(st, 0);
+    qstmt_finalize(st);
+    return v;
+}
+
+static void test_values(void **state)
+{
+    (void)state;
+    qstore *s = open_store(5, 5);
+    qerr e = {0};
+    run(s, "DELETE FROM ipallocs WHERE subnet_id = 'vals'");
+    static const unsigned char ip[] = {0x00, 0xff, 0x5c, 0x78, 0x00, 0x01};
+    static const char ins[] =
+        "INSERT INTO ipallocs(subnet_id, ip, port_id, network_id) VALUES(?1, ?2, ?3, ?4)";
+    assert_int_equal(qstore_begin_write(s, &e), 0);
+    qstmt *st = qstore_stmt(s, ins, &e);
+    assert_non_null(st);
+    qstmt_bind_text(st, 1, "valsXX", 4, QSTORE_TRANSIENT);   /* a length: "vals" */
+    qstmt_bind_blob(st, 2, ip, sizeof ip, QSTORE_STATIC);
+    qstmt_bind_text(st, 3, xstrdup("port"), -1, free);
+    qstmt_bind_text(st, 4, "net", -1, QSTORE_STATIC);
+    qstmt_bind_int64(st, 9, 1);   /* beyond the statement's: ignored */
+    assert_int_equal(qstmt_step(st), QSTORE_DONE);
+    qstmt_reset(st);
+    /* The same key again: a constraint, a conflict. */
+    st = qstore_stmt(s, ins, &e);
+    qstmt_bind_text(st, 1, "vals", -1, QSTORE_STATIC);
+    qstmt_bind_blob(st, 2, ip, sizeof ip, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 3, "port2", -1, QSTORE_STATIC);
+    qstmt_bind_text(st, 4, "net", -1, QSTORE_STATIC);
+    assert_int_equal(qstmt_step(st), QSTORE_CONSTRAINT);
+    qstmt_reset(st);
+    assert_int_equal(qstore_fail(s, &e, "test"), -1);
+    assert_int_equal(e.code, QE_CONFLICT);
+    /* The transaction is aborted: COMMIT fails, and the write lock is free. */
+    assert_int_equal(qstore_commit(s, &e), -1);
+    assert_int_equal(qstore_begin_write(s, &e), 0);
+    st = qstore_stmt(s, ins, &e);
+    qstmt_bind_text(st, 1, "vals", -1, QSTORE_STATIC);
+    qstmt_bind_blob(st, 2, ip, sizeof ip, QSTORE_STATIC);
+    qstmt_bind_text(st, 3, "port", -1, QSTORE_STATIC);
+    qstmt_bind_text(st, 4, "net", -1, QSTORE_STATIC);
+    assert_int_equal(qstmt_step(st), QSTORE_DONE);
+    qstmt_reset(st);
+    assert_int_equal(qstore_commit(s, &e), 0);
+
+    /* Out again: the blob byte for byte; ?2 bound but unused; ?3 an
+     * integer taken as a boolean. */
+    st = qstore_prepare(s, "SELECT ip, port_id, NULL, 42 FROM ipallocs WHERE subnet_id=?1 AND "
+                           "ip>=?4 AND (?3 OR FALSE)", &e);
+    assert_non_null(st);
+    qstmt_bind_text(st, 1, "vals", -1, QSTORE_STATIC);
+    qstmt_bind_text(st, 2, "unused", -1, QSTORE_STATIC);
+    qstmt_bind_int64(st, 3, 1);
+    static const unsigned char low[] = {0x00};
+    qstmt_bind_blob(st, 4, low, 1, QSTORE_STATIC);
+    assert_int_equal(qstmt_step(st), QSTORE_ROW);
+    assert_int_equal(qstmt_column_bytes(st, 0), (int)sizeof ip);
+    assert_memory_equal(qstmt_column_blob(st, 0), ip, sizeof ip);
+    assert_string_equal(qstmt_column_text(st, 1), "port");
+    assert_int_equal(qstmt_column_bytes(st, 1), 4);
+    assert_true(qstmt_column_null(st, 2));
+    assert_null(qstmt_column_text(st, 2));
+    assert_int_equal(qstmt_column_bytes(st, 2), 0);
+    assert_int_equal(qstmt_column_int64(st, 2), 0);
+    assert_int_equal(qstmt_column_int64(st, 3), 42);
+    assert_int_equal(qstmt_step(st), QSTORE_DONE);
+    qstmt_finalize(st);
+    st = qstore_prepare(s, "SELECT 1 FROM ipallocs WHERE subnet_id=?1 AND (?2 OR FALSE)", &e);
+    qstmt_bind_text(st, 1, "vals", -1, QSTORE_STATIC);
+    qstmt_bind_int64(st, 2, 0);
+    assert_int_equal(qstmt_step(st), QSTORE_DONE);
+    qstmt_finalize(st);
+
+    /* A SQL error is an internal one, and leaves the next write working. */
+    st = qstore_prepare(s, "SELECT no_such_column FROM meta", &e);
+    assert_non_null(st);
+    assert_int_equal(qstmt_step(st), QSTORE_ERROR);
+    qstmt_finalize(st);
+    qstore_fail(s, &e, "test");
+    assert_int_equal(e.code, QE_INTERNAL);
+    assert_int_equal(qstore_begin_write(s, &e), 0);
+    qstore_rollback(s);
+    qstore_close(s);
+}
+
+static void test_json(void **state)
+{
+    (void)state;
+    qstore *s = open_store(5, 5);
+    qerr e = {0};
+    run(s, "DELETE FROM resources WHERE kind = 'jtest'");
+    run(s, "INSERT INTO resources(kind, id, project_id, body) VALUES"
+           "('jtest', 'a', 'p', '{\"shared\": true, \"n\": 4, \"provider:network_type\": \"vlan\"}'),"
+           "('jtest', 'b', 'p', '{\"shared\": false, \"n\": 6}'),"
+           "('jtest', 'c', 'p', '{\"n\": 1}')");
+    assert_int_equal(i64(s, "SELECT count(*) FROM resources WHERE kind = 'jtest' AND "
+                            "json_extract(body, '$.shared') = 1"), 1);
+    assert_int_equal(i64(s, "SELECT count(*) FROM resources WHERE kind = 'jtest' AND "
+                            "json_extract(body, '$.shared') = 0"), 1);
+    /* Missing is NULL: neither equal nor unequal, as on SQLite. */
+    assert_int_equal(i64(s, "SELECT count(*) FROM resources WHERE kind = 'jtest' AND "
+                            "json_extract(body, '$.shared') != 1"), 1);
+    assert_int_equal(i64(s, "SELECT count(*) FROM resources WHERE kind = 'jtest' AND "
+                            "json_extract(body, '$.n') = 4"), 1);
+    assert_int_equal(i64(s, "SELECT count(*) FROM resources WHERE kind = 'jtest' AND "
+                            "json_extract(body, '$.n') = 1"), 1);
+    qstmt *st = qstore_prepare(s, "SELECT json_extract(body, '$.\"provider:network_type\"'), "
+                                  "json_extract(body, '$.shared') FROM resources INDEXED BY "
+                                  "resources_parent WHERE kind = 'jtest' AND id = ?1", &e);
+    assert_non_null(st);
+    qstmt_bind_text(st, 1, "a", -1, QSTORE_STATIC);
+    assert_int_equal(qstmt_step(st), QSTORE_ROW);
+    assert_string_equal(qstmt_column_text(st, 0), "vlan");
+    assert_int_equal(qstmt_column_int64(st, 1), 1);   /* true, as SQLite's 1 */
+    qstmt_finalize(st);
+    run(s, "DELETE FROM resources WHERE kind = 'jtest'");
+    qstore_close(s);
+}
+
+/* What a listener heard. */
+typedef struct heard {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int n;
+    int64_t rev[64];
+    char note[64][32];
+    bool null[64];
+} heard;
+
+static void on_change(void *arg, int64_t rev, const char *note)
+{
+    heard *h = arg;
+    pthread_mutex_lock(&h->lock);
+    if (h->n < 64) {
+        h->rev[h->n] = rev;
+        h->null[h->n] = !note;
+        snprintf(h->note[h->n], sizeof h->note[0], "%s", note ? note : "");
+        h->n++;
+    }
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Waits (bounded generously: the machine is busy) until h has n entries. */
+static void wait_heard(heard *h, int n)
+{
+    pthread_mutex_lock(&h->lock);
+    time_t end = time(NULL) + 60;
+    while (h->n < n && time(NULL) < end) {
+        struct timespec ts;
+        qhv_deadline(&ts, 200);
+        pthread_cond_timedwait(&h->cond, &h->lock, &ts);
+    }
+    int got = h->n;
+    pthread_mutex_unlock(&h->lock);
+    assert_int_equal(got, n);
+}
+
+/* One write transaction on s: bumps the revision, publishes note (unless
+ * NULL), commits; the revision. */
+static int64_t commit_one(qstore *s, const char *note)
+{
+    qerr e = {0};
+    assert_int_equal(qstore_begin_write(s, &e), 0);
+    int64_t rev = qstore_bump_revision(s, &e);
+    assert_true(rev > 0);
+    if (note)
+        assert_int_equal(qstore_publish(s, rev, note, &e), 0);
+    assert_int_equal(qstore_commit(s, &e), 0);
+    return rev;
+}
+
+static void test_two_servers(void **state)
+{
+    (void)state;
+    qstore *a = open_store(5, 5), *b = open_store(5, 5);
+    qerr e = {0};
+    heard h = {.n = 0};
+    pthread_mutex_init(&h.lock, NULL);
+    pthread_cond_init(&h.cond, NULL);
+    assert_int_equal(qstore_listen(b, on_change, &h, &e), 0);
+    int64_t r1 = commit_one(a, "from-a-1");
+    assert_int_equal(qstore_revision(b), r1);
+    int64_t r2 = commit_one(b, "from-b");      /* its own: not heard */
+    int64_t r3 = commit_one(a, "from-a-2");
+    assert_true(r1 < r2 && r2 < r3);
+    wait_heard(&h, 2);
+    assert_int_equal(h.rev[0], r1);
+    assert_string_equal(h.note[0], "from-a-1");
+    assert_int_equal(h.rev[1], r3);
+    assert_string_equal(h.note[1], "from-a-2");
+    /* A revision missing from the table (pruned) is a gap: told once, with
+     * the newest revision, then it goes on. */
+    commit_one(a, NULL);
+    int64_t r5 = commit_one(a, "after-gap");
+    wait_heard(&h, 3);
+    assert_int_equal(h.rev[2], r5);
+    assert_true(h.null[2]);
+    int64_t r6 = commit_one(a, "next");
+    wait_heard(&h, 4);
+    assert_int_equal(h.rev[3], r6);
+    assert_false(h.null[3]);
+    qstore_unlisten(b);
+    qstore_unlisten(b);   /* safe twice */
+
+    /* Leadership: one holder at a time; freed with its session. */
+    assert_true(qstore_lead(a, "duty-x"));
+    assert_true(qstore_lead(a, "duty-x"));
+    assert_false(qstore_lead(b, "duty-x"));
+    assert_true(qstore_lead(b, "duty-y"));
+    qstore_close(a);
+    bool got = false;
+    for (int i = 0; i < 600 && !(got = qstore_lead(b, "duty-x")); i++)
+        usleep(100000);
+    assert_true(got);
+    qstore_close(b);
+    pthread_mutex_destroy(&h.lock);
+    pthread_cond_destroy(&h.cond);
+}
+
+static void test_session_killed(void **state)
+{
+    (void)state;
+    qstore *a = open_store(5, 5), *b = open_store(5, 5);
+    qerr e = {0};
+    char kill[96];
+    /* Killed between uses: the next BEGIN finds out and reconnects. */
+    snprintf(kill, sizeof kill, "SELECT pg_terminate_backend(%lld)",
+             (long long)i64(a, "SELECT pg_backend_pid()"));
+    run(b, kill);
+    usleep(200000);
+    commit_one(a, "after-kill");
+    /* Killed and then used: that statement fails as unavailable (503), the
+     * next use reconnects. */
+    snprintf(kill, sizeof kill, "SELECT pg_terminate_backend(%lld)",
+             (long long)i64(a, "SELECT pg_backend_pid()"));
+    run(b, kill);
+    usleep(200000);
+    static const char rev[] = "SELECT value FROM meta WHERE key='revision'";
+    qstmt *st = qstore_stmt(a, rev, &e);
+    assert_non_null(st);
+    assert_int_equal(qstmt_step(st), QSTORE_ERROR);
+    qstmt_reset(st);
+    qstore_fail(a, &e, "test");
+    assert_int_equal(e.code, QE_STORAGE);
+    assert_non_null(strstr(e.msg, "The database is unavailable"));
+    assert_true(qstore_query_i64(a, rev, &e) > 0);   /* prepared again on the new session */
+    qstore_close(a);
+    qstore_close(b);
+}
+
+static void *other_thread(void *arg)
+{
+    qstore *s = arg;
+    qerr *e = xcalloc(1, sizeof *e);
+    qstmt *st = qstore_stmt(s, "SELECT 1", e);
+    if (st)
+        e->code = QE_OK;
+    return e;
+}
+
+static void test_pool_limit(void **state)
+{
+    (void)state;
+    qstore *s = open_store(1, 0);   /* this thread's connection is the one */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, other_thread, s), 0);
+    qerr *e;
+    pthread_join(t, (void **)&e);
+    assert_int_equal(e->code, QE_STORAGE);
+    assert_non_null(strstr(e->msg, "max_pool_size + max_overflow"));
+    free(e);
+    qstore_close(s);
+    /* A thread's end gives its place back. */
+    s = open_store(2, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_create(&t, NULL, other_thread, s), 0);
+        pthread_join(t, (void **)&e);
+        assert_int_equal(e->code, QE_OK);
+        free(e);
+    }
+    qstore_close(s);
+}
+
+static void test_schema_newer(void **state)
+{
+    (void)state;
+    qstore *s = open_store(5, 5);
+    int target = qstore_schema_target(s);
+    assert_int_equal(qstore_schema_version(s), target);
+    assert_string_equal(qstore_engine_name(s), "postgresql");
+    assert_null(strchr(qstore_where(s), '@'));
+    run(s, "UPDATE meta SET value = 99 WHERE key = 'schema_version'");
+    qerr e = {0};
+    qstore_opts o = {.connection = url(), .pool_timeout = 5, .migrate = true};
+    assert_null(qstore_open(&o, &e));
+    char want[128];
+    snprintf(want, sizeof want, "database schema version 99 is newer than this qhv-server (%d)",
+             target);
+    assert_string_equal(e.msg, want);
+    char back[96];
+    snprintf(back, sizeof back, "UPDATE meta SET value = %d WHERE key = 'schema_version'", target);
+    run(s, back);
+    qstore_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_two_servers),
+        cmocka_unit_test(test_session_killed),
+        cmocka_unit_test(test_pool_limit),
+        cmocka_unit_test(test_schema_newer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
