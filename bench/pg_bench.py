@@ -23,7 +23,8 @@ synchronous_commit on), it prints:
 
 Usage: bench/pg_bench.py [--build DIR] [--ports 2000] [--list-ports 10000]
            [--three-ports 2000] [--split 6,5,5] [--changes 300] [--rate 25]
-           [--hosts 4] [--skip a,b,c,e] [--keep]
+           [--hosts 4] [--local-hosts 2] [--pg-setting NAME=VALUE]
+           [--skip a,b,c,e] [--keep]
 Not a test: it asserts nothing and prints figures next to the targets
 (docs/benchmarks.md, "PostgreSQL and several servers"). Standard library
 only (Debian's python3). Needs PostgreSQL (scripts/deps.sh test) and a
@@ -340,10 +341,17 @@ class PgBench:
     def start_cluster(self):
         if self.cluster is None:
             self.cluster = pgcluster.Cluster().start()
+            for kv in getattr(self.args, 'pg_setting', None) or []:
+                k, _, v = kv.partition('=')
+                if not re.match(r'^[a-z_]+$', k):
+                    raise RuntimeError('--pg-setting %r: NAME=VALUE' % kv)
+                self.cluster.psql("ALTER SYSTEM SET %s = '%s'" % (k, v.replace("'", "''")))
+            if getattr(self.args, 'pg_setting', None):
+                self.cluster.restart()
             settings = self.cluster.psql(
                 "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' "
                 "ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit',"
-                " 'shared_buffers', 'max_connections', 'wal_level')").strip()
+                " 'shared_buffers', 'max_connections', 'wal_level', 'commit_delay')").strip()
             ver = self.cluster.psql('SHOW server_version').strip()
             print('PostgreSQL %s on 127.0.0.1:%d (%s; %s)' % (ver, self.cluster.port, settings,
                                                            self.cluster.top), flush=True)
@@ -680,6 +688,9 @@ def main():
     ap.add_argument('--hosts', type=int, default=4, help='(c): watching hosts on B and on C')
     ap.add_argument('--local-hosts', type=int, default=2,
                     help='(c): watching hosts on A itself (the baseline)')
+    ap.add_argument('--pg-setting', action='append', metavar='NAME=VALUE',
+                    help='a PostgreSQL setting for the throwaway cluster (ALTER SYSTEM, then a '
+                         'restart), e.g. synchronous_commit=off to see what the WAL flush costs')
     ap.add_argument('--skip', default='', help='comma-separated parts to skip: a,b,c,e')
     ap.add_argument('--keep', action='store_true', help='keep the work directory')
     args = ap.parse_args()
