@@ -24,7 +24,7 @@ synchronous_commit on), it prints:
 Usage: bench/pg_bench.py [--build DIR] [--ports 2000] [--list-ports 10000]
            [--three-ports 2000] [--split 6,5,5] [--changes 300] [--rate 25]
            [--hosts 4] [--local-hosts 2] [--pg-setting NAME=VALUE]
-           [--skip a,b,c,e] [--keep]
+           [--skip a,b,c,e | --only a,b,c,e | --only s] [--keep]
 Not a test: it asserts nothing and prints figures next to the targets
 (docs/benchmarks.md, "PostgreSQL and several servers"). Standard library
 only (Debian's python3). Needs PostgreSQL (scripts/deps.sh test) and a
@@ -415,6 +415,52 @@ class PgBench:
             print('    (qhv-bench exited %d: see %s/qhv-bench.out)' % (run.rc, self.dir))
         return res
 
+    # (s) -----------------------------------------------------------------
+    def statements(self):
+        """Where PostgreSQL's time goes per create: pg_stat_statements over
+        qhv-bench's two create phases (N sequential, N with 16 clients) on
+        a fresh database (needs --pg-setting
+        shared_preload_libraries=pg_stat_statements)."""
+        a = self.args
+        self.start_cluster()
+        c = self.cluster
+        c.psql('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+        srv = self.server('statements', c.create_database('qhv_statements'))
+        stat0 = c.psql("SELECT xact_commit, blks_hit + blks_read, tup_inserted, tup_updated, "
+                       "tup_deleted FROM pg_stat_database WHERE datname = 'qhv_statements'")
+        c.psql('SELECT pg_stat_statements_reset()')
+        print('\n(s) PostgreSQL statements over %d + %d creates (qhv-bench --url --list-ports 0 '
+              '--gets 0; with the five lists of all ports that qhv-bench always does)'
+              % (a.ports, a.ports), flush=True)
+        run = BenchRun(self.bench_bin, srv.url, a.ports, 16, 0, 0, {}, self.lock,
+                       self.log).start().join()
+        n = sum(run.phases[k]['reqs'] for k in ('sequential', 'concurrent') if k in run.phases)
+        stat1 = c.psql("SELECT xact_commit, blks_hit + blks_read, tup_inserted, tup_updated, "
+                       "tup_deleted FROM pg_stat_database WHERE datname = 'qhv_statements'")
+        d = [int(y) - int(x) for x, y in zip(stat0.strip().split('|'), stat1.strip().split('|'))]
+        print('    per create: %.2f transactions, %.1f buffer accesses, %.2f rows inserted, %.2f '
+              'updated, %.2f deleted' % tuple(v / n for v in d))
+        rows = c.psql(
+            "SELECT s.calls, s.total_exec_time, s.rows, regexp_replace(s.query, '\\s+', ' ', "
+            "'g') FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+            "WHERE d.datname = 'qhv_statements' "
+            "ORDER BY s.total_exec_time DESC")
+        total_calls = total_ms = 0.0
+        lines = []
+        for row in rows.strip().split('\n'):
+            if not row:
+                continue
+            calls, ms, nrows, q = row.split('|', 3)
+            total_calls += int(calls)
+            total_ms += float(ms)
+            lines.append((float(ms), int(calls), q))
+        print('    %.1f statements and %.3f ms of execution (pg_stat_statements, without the '
+              'parse/plan and the WAL flush at COMMIT) per create; the largest:' % (
+                  total_calls / n, total_ms / n))
+        for ms, calls, q in lines[:a.statements_top]:
+            print('    %7.3f ms %6.2f calls  %s' % (ms / n, calls / float(n), q[:110]))
+        srv.stop()
+
     # (b) -----------------------------------------------------------------
     def three_servers(self):
         a = self.args
@@ -605,6 +651,8 @@ class PgBench:
     def run(self):
         a = self.args
         skip = set(a.skip.split(',')) if a.skip else set()
+        if a.only:
+            skip = set('abce') - set(a.only.split(','))
         print('pg_bench: %d CPUs online, shared by PostgreSQL, the servers and the clients '
               '(and by whatever else runs here); load average %s' % (os.cpu_count(), loadavg()),
               flush=True)
@@ -623,6 +671,9 @@ class PgBench:
             conn = self.cluster.create_database('qhv_fanout')
             return [self.server('three-%s' % n, conn) for n in 'ABC']
 
+        if 's' in (a.only or '').split(','):
+            part('s', self.statements)
+            return
         if 'a' not in skip:
             r['a'] = part('a', lambda: self.one_server('postgresql'))
         if 'e' not in skip:
@@ -692,8 +743,16 @@ def main():
                     help='a PostgreSQL setting for the throwaway cluster (ALTER SYSTEM, then a '
                          'restart), e.g. synchronous_commit=off to see what the WAL flush costs')
     ap.add_argument('--skip', default='', help='comma-separated parts to skip: a,b,c,e')
+    ap.add_argument('--only', default='',
+                    help='comma-separated parts to run: a,b,c,e; or "s" alone: where '
+                         'PostgreSQL\'s time goes per create (pg_stat_statements; sets '
+                         'shared_preload_libraries itself)')
+    ap.add_argument('--statements-top', type=int, default=15)
     ap.add_argument('--keep', action='store_true', help='keep the work directory')
     args = ap.parse_args()
+    if 's' in args.only.split(','):
+        args.pg_setting = (args.pg_setting or []) + [
+            'shared_preload_libraries=pg_stat_statements']
     if not os.access(os.path.join(args.build, 'bench', 'qhv-bench'), os.X_OK):
         sys.exit('pg_bench: no %s/bench/qhv-bench: build first (make build)' % args.build)
     try:
