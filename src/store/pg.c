@@ -648,6 +648,9 @@ static int qpg_commit_then(qstore *base, void (*after)(void *arg), void *arg, qe
             snprintf(c->msg, sizeof c->msg, "the transaction was rolled back");
         } else {
             qpg_note(c, r);
+            /* Sent, and the session lost before the answer: PostgreSQL may
+             * have committed it. Said so, not "changed nothing". */
+            c->commit_unknown = c->broken;
         }
         PQclear(r);
     } else if (c) {
@@ -750,6 +753,12 @@ static int qpg_fail(qstore *base, qerr *e, const char *what)
                                        "request changed nothing; retry.");
     const char *st = c->sqlstate[0] ? c->sqlstate : "XX000";
     QLOG_E("store", "%s: %s (SQLSTATE %s)", what, c->msg[0] ? c->msg : "unknown failure", st);
+    if (c->commit_unknown) {
+        c->commit_unknown = false;
+        return qerr_set(e, QE_STORAGE, "The database became unavailable while committing this "
+                                       "request (%s): it may or may not have been applied. Check "
+                                       "before retrying.", c->msg);
+    }
     if (c->broken || qpg_state_lost(st))
         return qerr_set(e, QE_STORAGE, "The database is unavailable (%s). The request changed "
                                        "nothing; retry.", c->msg);
@@ -896,6 +905,7 @@ static void qpg_unlisten(qstore *s) { qpg_listen_stop((qpg *)s); }
 
 static const qstore_engine qpg_engine = {
     .name = "postgresql",
+    .shared = true,
     .close = qpg_close,
     .where = qpg_where,
     .schema_version = qpg_schema_version,

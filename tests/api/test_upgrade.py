@@ -44,6 +44,38 @@ class UpgradeTest(qhvtest.ServerTestCase):
         self.assertEqual(st, 200, body)
         self.assertIn(sg, [g['id'] for g in body['security_groups']])
 
+    @unittest.skipUnless(qhvtest.on_postgresql(), 'the PostgreSQL counterpart of the above')
+    def test_attributes_added_since_are_filled_in_postgresql(self):
+        net = self.make_network(name='old-net-pg')
+        port = self.make_port(net['id'], name='old-port-pg')
+        st, body = self.get('/v2.0/security-groups?name=default')
+        self.assertEqual(st, 200, body)
+        sg = body['security_groups'][0]['id']
+        self.server.stop()
+        pg, db = qhvtest.pg_cluster(), qhvtest.database_name(self.server.dir)
+        # The documents as schema version 8 stored them, without what later
+        # migrations added; the version is meta's schema_version there.
+        for kind, key in (('network', 'availability_zone_hints'), ('port', 'extra_dhcp_opts'),
+                          ('security_group', 'stateful')):
+            pg.psql("UPDATE resources SET body = (body::jsonb - '%s')::text WHERE kind = '%s'"
+                    % (key, kind), db)
+            self.assertEqual(pg.psql("SELECT count(*) FROM resources WHERE kind = '%s' AND "
+                                     "body::jsonb ? '%s'" % (kind, key), db).strip(), '0')
+        pg.psql("DROP INDEX resources_dhcp_ports; DROP TABLE changes; "
+                "UPDATE meta SET value = 8 WHERE key = 'schema_version'", db)
+        self.server.start()
+        self.assertIn('schema migrated to version 9', self.server.read_log())
+        self.assertIn('schema migrated to version 11', self.server.read_log())
+        self.assertEqual(pg.psql("SELECT value FROM meta WHERE key = 'schema_version'",
+                                 db).strip(), '11')
+        st, body = self.get('/v2.0/networks/%s' % net['id'])
+        self.assertEqual(body['network']['availability_zone_hints'], [])
+        st, body = self.get('/v2.0/ports/%s' % port['id'])
+        self.assertEqual(body['port']['extra_dhcp_opts'], [])
+        st, body = self.get('/v2.0/security-groups?stateful=true&fields=id')
+        self.assertEqual(st, 200, body)
+        self.assertIn(sg, [g['id'] for g in body['security_groups']])
+
 
 if __name__ == '__main__':
     unittest.main()

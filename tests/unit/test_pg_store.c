@@ -6,7 +6,8 @@
  * and the write lock after them, two stores on one database as two servers:
  * revisions, what one publishes heard by the other (and a gap as one),
  * leadership, a killed session recovered, the pool limit, a schema newer
- * than the build. */
+ * than the build, an empty database migrated by several at once, recycled
+ * sessions. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -369,6 +370,70 @@ static void test_schema_newer(void **state)
     qstore_close(s);
 }
 
+static void *open_thread(void *arg)
+{
+    (void)arg;
+    qerr *e = xcalloc(1, sizeof *e);
+    qstore_opts o = {.connection = getenv("QHV_TEST_PG_URL"), .pool_timeout = 5,
+                     .migrate = true};
+    qstore *s = qstore_open(&o, e);
+    if (s) {
+        e->code = qstore_schema_version(s) == qstore_schema_target(s) ? QE_OK : QE_INTERNAL;
+        qstore_close(s);
+    }
+    return e;
+}
+
+/* An empty database: not served without migrating; several servers
+ * starting at once migrate it once (one waits for the other). */
+static void test_schema_fresh(void **state)
+{
+    (void)state;
+    qstore *s = open_store(5, 5);
+    run(s, "DROP TABLE meta, resources, ipallocs, macs, segments, port_sgs, default_sgs, "
+           "quotas, rewrite_pas, nova_outbox, changes");
+    qstore_close(s);
+    qerr e = {0};
+    qstore_opts o = {.connection = url(), .pool_timeout = 5, .migrate = false};
+    assert_null(qstore_open(&o, &e));
+    assert_non_null(strstr(e.msg, "version 0 is older"));
+    assert_non_null(strstr(e.msg, "run qhv-server --db-sync"));
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, open_thread, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        qerr *te;
+        pthread_join(t[i], (void **)&te);
+        if (te->code != QE_OK)
+            fail_msg("open %d: %s", i, te->msg);
+        free(te);
+    }
+    s = open_store(5, 5);
+    assert_int_equal(i64(s, "SELECT count(*) FROM meta"), 2);
+    qstore_close(s);
+}
+
+/* connection_recycle_time: an older session is replaced before its next
+ * transaction, never inside one. */
+static void test_recycle(void **state)
+{
+    (void)state;
+    qerr e = {0};
+    qstore_opts o = {.connection = url(), .pool_timeout = 5, .connection_recycle_time = 1,
+                     .migrate = true};
+    qstore *s = qstore_open(&o, &e);
+    assert_non_null(s);
+    assert_int_equal(qstore_begin_read(s, &e), 0);
+    int64_t pid = i64(s, "SELECT pg_backend_pid()");
+    sleep(2);
+    assert_int_equal(i64(s, "SELECT pg_backend_pid()"), pid);   /* inside: kept */
+    qstore_end_read(s);
+    assert_int_equal(qstore_begin_write(s, &e), 0);
+    assert_true(i64(s, "SELECT pg_backend_pid()") != pid);
+    qstore_rollback(s);
+    qstore_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +443,8 @@ int main(void)
         cmocka_unit_test(test_session_killed),
         cmocka_unit_test(test_pool_limit),
         cmocka_unit_test(test_schema_newer),
+        cmocka_unit_test(test_schema_fresh),
+        cmocka_unit_test(test_recycle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
