@@ -352,7 +352,7 @@ class PgBench:
             if getattr(self.args, 'pg_setting', None):
                 self.cluster.restart()
             settings = self.cluster.psql(
-                "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' "
+                "SELECT string_agg(name || '=' || current_setting(name), ', ' "
                 "ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit',"
                 " 'shared_buffers', 'max_connections', 'wal_level', 'commit_delay')").strip()
             ver = self.cluster.psql('SHOW server_version').strip()
