@@ -676,6 +676,9 @@ class PgBench:
             conn = self.cluster.create_database('qhv_fanout')
             return [self.server('fanout-%s' % n, conn) for n in 'ABC']
 
+        if 's' in a.only.split(','):
+            part('s', self.statements)
+            return
         if 'a' not in skip:
             r['a'] = part('a', lambda: self.one_server('postgresql'))
         if 'e' not in skip:
