@@ -1,12 +1,15 @@
 /* pg: the PostgreSQL engine of the store (store.h), through libpq. Each
- * thread has its own connection (counted against max_pool_size +
- * max_overflow); statements are rewritten once (pg_sql.h) and prepared
+ * thread has its own connection, counted against max_pool_size +
+ * max_overflow (the listener's own session is not) and given back when the
+ * thread ends; statements are rewritten once (pg_sql.h) and prepared
  * server-side once per connection; writes are serialised by a process mutex
  * and, across every server on the database, by a transaction-scoped
- * advisory lock taken with BEGIN. A lost connection is reconnected at its
- * thread's next use outside a transaction, so the server recovers by itself
- * when the database is back. Schema: pg_schema.c; other servers' commits:
- * pg_listen.c. */
+ * advisory lock taken with BEGIN (writes never wait on each other's rows,
+ * so READ COMMITTED under that lock is exact and never fails to serialise).
+ * A lost connection is reconnected at its thread's next use outside a
+ * transaction (a BEGIN that finds its session gone reconnects and retries
+ * at once), so the server recovers by itself when the database is back.
+ * Schema: pg_schema.c; other servers' commits: pg_listen.c. */
 #include "store/pg_int.h"
 #include "store/pg_sql.h"
 #include "lib/log.h"
@@ -52,10 +55,12 @@ static const qstore_engine qpg_engine;
 static const char qpg_sql_rev[] = "SELECT value FROM meta WHERE key='revision'";
 static const char qpg_sql_bump[] =
     "UPDATE meta SET value=value+1 WHERE key='revision' RETURNING value";
-/* NOTIFY is delivered at commit; the listeners read the row itself. */
+/* NOTIFY is delivered at commit; the listeners read the row itself. Its
+ * payload names the server, so that a listener need not read for its own. */
 static const char qpg_sql_publish[] =
     "WITH i AS (INSERT INTO changes(revision, server, note, created) VALUES(?1, ?2, ?3, ?4) "
-    "RETURNING revision) SELECT pg_notify('" QPG_CHANNEL "', revision::text) FROM i";
+    "RETURNING revision, server) SELECT pg_notify('" QPG_CHANNEL "', server || ' ' || "
+    "revision::text) FROM i";
 
 /* ---------- connections ---------- */
 
@@ -88,12 +93,17 @@ PGconn *qpg_connect(const qpg *s, char *why, size_t n)
 {
     /* Defaults the URI may override (it comes last): a database host that
      * vanished is noticed in seconds, not after the system's TCP timeouts
-     * (minutes to hours); the sessions say who they are in pg_stat_activity. */
+     * (minutes to hours); a server that hangs or is cut off inside a
+     * transaction loses its session after a minute, and with it the write
+     * lock every other server waits for (our transactions take
+     * milliseconds); the sessions say who they are in pg_stat_activity. */
     static const char *const keys[] = {"connect_timeout", "keepalives_idle",
                                        "keepalives_interval", "keepalives_count",
-                                       "tcp_user_timeout", "fallback_application_name",
-                                       "dbname", NULL};
-    const char *vals[] = {"10", "10", "5", "3", "30000", "qhv-server", s->conninfo, NULL};
+                                       "tcp_user_timeout", "options",
+                                       "fallback_application_name", "dbname", NULL};
+    const char *vals[] = {"10", "10", "5", "3", "30000",
+                          "-c idle_in_transaction_session_timeout=60000", "qhv-server",
+                          s->conninfo, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg) {
         snprintf(why, n, "out of memory");
@@ -692,7 +702,10 @@ static void qpg_end_read(qstore *base)
     c->in_tx = false;
 }
 
-static int64_t qpg_bump_revision(qstore *s, qerr *e) { return qstore_query_i64(s, qpg_sql_bump, e); }
+static int64_t qpg_bump_revision(qstore *s, qerr *e)
+{
+    return qstore_query_i64(s, qpg_sql_bump, e);
+}
 
 static int64_t qpg_revision(qstore *s)
 {
@@ -850,7 +863,10 @@ qstore *qstore_pg_open(const qstore_opts *o, qerr *e)
     s->base.eng = &qpg_engine;
     s->conninfo = uri;
     s->where = where;
-    s->max_conns = o->max_pool_size > 0 ? o->max_pool_size + (o->max_overflow > 0 ? o->max_overflow : 0) : 0;
+    /* 0: no limit (the options say at least 1 when they come from a file). */
+    s->max_conns = o->max_pool_size > 0
+                       ? o->max_pool_size + (o->max_overflow > 0 ? o->max_overflow : 0)
+                       : 0;
     s->recycle = o->connection_recycle_time > 0 ? o->connection_recycle_time : 0;
     unsigned char id[16];
     qhv_random_bytes(id, sizeof id);

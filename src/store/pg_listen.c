@@ -1,8 +1,9 @@
 /* pg_listen: other servers' commits, heard (store.h, qstore_listen). A
- * thread with its own session LISTENs on qhv_changes and, on every
- * notification and at least every second, reads the table of changes past
- * the last revision it passed on: notifications only wake it, the table is
- * the truth, so a lost notification or connection loses nothing. Every
+ * thread with its own session LISTENs on qhv_changes and, on every other
+ * server's notification and at least every second, reads the table of
+ * changes past the last revision it passed on: notifications only wake it,
+ * the table is the truth, so a lost notification or connection loses
+ * nothing. Every
  * commit publishes, so a revision missing from the table was pruned: the
  * listener is then told to assume everything changed. The leader of
  * "prune-changes" deletes rows older than ten minutes beyond the newest
@@ -150,8 +151,10 @@ static PGconn *qpg_listen_connect(qpg_listener *l, char *why, size_t n)
     return pg;
 }
 
-/* Waits up to ms for the session or the wake pipe: 1 when told to stop. */
-static int qpg_listen_wait(qpg_listener *l, int ms)
+/* Waits up to ms for the session or the wake pipe: 1 when told to stop.
+ * *others: a notification of another server's commit (or the session
+ * failed) came, so the table is worth reading before the second is up. */
+static int qpg_listen_wait(qpg_listener *l, int ms, bool *others)
 {
     struct pollfd p[2] = {{.fd = l->wake[0], .events = POLLIN},
                           {.fd = l->pg ? PQsocket(l->pg) : -1, .events = POLLIN}};
@@ -159,11 +162,17 @@ static int qpg_listen_wait(qpg_listener *l, int ms)
     if (rc > 0 && (p[0].revents & POLLIN))
         return 1;
     if (rc > 0 && l->pg && (p[1].revents & (POLLIN | POLLERR | POLLHUP))) {
-        if (!PQconsumeInput(l->pg))
-            return 0;   /* the lost session shows in the next query */
+        if (!PQconsumeInput(l->pg)) {
+            *others = true;   /* the lost session shows in the next query */
+            return 0;
+        }
+        size_t n = strlen(l->s->server);
         PGnotify *nf;
-        while ((nf = PQnotifies(l->pg)))
+        while ((nf = PQnotifies(l->pg))) {
+            if (strncmp(nf->extra, l->s->server, n) != 0 || nf->extra[n] != ' ')
+                *others = true;
             PQfreemem(nf);
+        }
     }
     return 0;
 }
@@ -173,9 +182,11 @@ static void *qpg_listen_main(void *arg)
     qpg_listener *l = arg;
     int backoff = 1;
     bool lost_said = false;
+    bool ignored = false;
+    uint64_t read_at = 0;
     for (;;) {
         if (!l->pg) {
-            if (qpg_listen_wait(l, backoff * 1000))
+            if (qpg_listen_wait(l, backoff * 1000, &ignored))
                 break;
             char why[256];
             l->pg = qpg_listen_connect(l, why, sizeof why);
@@ -191,9 +202,18 @@ static void *qpg_listen_main(void *arg)
             backoff = 1;
             lost_said = false;
             l->prune_lead = false;
-        } else if (qpg_listen_wait(l, 1000)) {
-            break;
+        } else {
+            /* Read on another server's commit, and at least every second
+             * (a notification may be lost; our own commits are read then). */
+            uint64_t now = qhv_now_us();
+            int ms = read_at + 1000000 > now ? (int)((read_at + 1000000 - now) / 1000) : 0;
+            bool others = false;
+            if (qpg_listen_wait(l, ms, &others))
+                break;
+            if (!others && qhv_now_us() < read_at + 1000000)
+                continue;
         }
+        read_at = qhv_now_us();
         if (qpg_listen_catch_up(l) < 0 || PQstatus(l->pg) != CONNECTION_OK) {
             QLOG_W("store", "listening to other servers: the connection was lost; reconnecting");
             PQfinish(l->pg);

@@ -295,6 +295,12 @@ class DbTools(unittest.TestCase):
         self.assertIn('verified', r.stdout)
         self.assertEqual(sqlite_rows(os.path.join(self.tmp, 'b.sqlite')),
                          sqlite_rows(os.path.join(self.tmp, 'a.sqlite')))
+        # Every table of the schema is one the copy knows (or the changes).
+        db = sqlite3.connect(os.path.join(self.tmp, 'a.sqlite'))
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                           "AND name NOT LIKE 'sqlite_%'")}
+        db.close()
+        self.assertEqual(tables, set(TABLES) | {'changes'})
 
     def test_db_copy_refuses_a_database_not_empty(self):
         src = self.server(self.sqlite_url('a.sqlite'))

@@ -2,6 +2,7 @@
 whatever QHV_TEST_DB says: the engine's C test (tests/unit/test_pg_store.c)
 against a real database, two qhv-servers on one database allocating from
 one small subnet at once (the advisory write lock keeps IPAM exact), a
+port made through one server in the plans the other serves its agents, a
 database stopped and started under a running server (503 while down,
 recovery by itself), a server waiting for its database at start
 (pool_timeout) and the pool limit."""
@@ -94,6 +95,51 @@ class PgEngineTest(unittest.TestCase):
         self.assertEqual(a.stop(), 0, a.read_log()[-3000:])
         self.assertEqual(b.stop(), 0, b.read_log()[-3000:])
 
+    def test_a_commit_reaches_the_other_servers_agents(self):
+        url = self.database()
+        conf = '[agent]\nauth_token = test-secret\n'
+        a = self.server(url, conf).start()
+        b = self.server(url, conf).start()
+        ca = qhvtest.Client(a.port)
+        agent = qhvtest.Client(b.port, {'X-Qhv-Agent-Token': b.agent_token('hx1')})
+        st, out = agent.post('/channel/v1/hosts/hx1/report', {'agent': {
+            'agent_type': 'HyperV agent', 'binary': 'qhv-agent', 'configurations': {
+                'backend': 'dummy', 'vif_type': 'hyperv', 'network_types': ['vlan'],
+                'vswitch_mappings': ['physnet*:external'], 'port_filter': True}}})
+        self.assertEqual(st, 200, out)
+        st, first = agent.get('/channel/v1/hosts/hx1/plan')
+        self.assertEqual(st, 200, first)
+        self.assertEqual(first['plan']['ports'], {})
+        # Made through A; B's feed (the plan it keeps, not a recompute)
+        # learns of it from the listener.
+        st, net = ca.post('/v2.0/networks', {'network': {'name': 'heard'}})
+        self.assertEqual(st, 201, net)
+        nid = net['network']['id']
+        st, sub = ca.post('/v2.0/subnets', {'subnet': {
+            'network_id': nid, 'cidr': '10.8.0.0/24', 'ip_version': 4}})
+        self.assertEqual(st, 201, sub)
+        st, port = ca.post('/v2.0/ports', {'port': {'network_id': nid,
+                                                    'binding:host_id': 'hx1'}})
+        self.assertEqual(st, 201, port)
+        pid = port['port']['id']
+        self.wait_for('the port in B\'s plan', lambda: pid in agent.get(
+            '/channel/v1/hosts/hx1/plan')[1]['plan']['ports'])
+        st, fed = agent.get('/channel/v1/hosts/hx1/plan')
+        st, fresh = agent.get('/channel/v1/hosts/hx1/plan?fresh=1')
+        self.assertEqual(fed['plan'], fresh['plan'])
+        self.assertGreater(fed['revision'], first['revision'])
+        # And the other way round.
+        agent_a = qhvtest.Client(a.port, {'X-Qhv-Agent-Token': a.agent_token('hx1')})
+        self.assertIn(pid, agent_a.get('/channel/v1/hosts/hx1/plan')[1]['plan']['ports'])
+        st, port = qhvtest.Client(b.port).post('/v2.0/ports', {'port': {
+            'network_id': nid, 'binding:host_id': 'hx1'}})
+        self.assertEqual(st, 201, port)
+        pid2 = port['port']['id']
+        self.wait_for('the port in A\'s plan', lambda: pid2 in agent_a.get(
+            '/channel/v1/hosts/hx1/plan')[1]['plan']['ports'])
+        self.assertEqual(a.stop(), 0, a.read_log()[-3000:])
+        self.assertEqual(b.stop(), 0, b.read_log()[-3000:])
+
     def test_database_stopped_and_started(self):
         cluster = pgcluster.Cluster().start()
         self.addCleanup(cluster.remove)
@@ -114,6 +160,9 @@ class PgEngineTest(unittest.TestCase):
         st, body = c.get('/v2.0/networks')
         self.assertEqual(st, 200, body)
         self.assertEqual(sorted(n['name'] for n in body['networks']), ['after', 'before'])
+        # The listener of other servers' commits reconnected by itself too.
+        self.wait_for('the listener back', lambda: 'listening to other servers again'
+                      in s.read_log())
         self.assertEqual(s.stop(), 0, s.read_log()[-3000:])
 
     def test_waits_for_the_database_at_start(self):

@@ -6,8 +6,8 @@
  * and the write lock after them, two stores on one database as two servers:
  * revisions, what one publishes heard by the other (and a gap as one),
  * leadership, a killed session recovered, the pool limit, a schema newer
- * than the build, an empty database migrated by several at once, recycled
- * sessions. */
+ * than the build (and Neutron's spellings of the URL), an empty database
+ * migrated by several at once, recycled sessions, pruning. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -146,6 +146,10 @@ static void test_values(void **state)
     assert_int_equal(e.code, QE_INTERNAL);
     assert_int_equal(qstore_begin_write(s, &e), 0);
     qstore_rollback(s);
+    /* A session idle inside a transaction for a minute ends (and frees the
+     * write lock of every server). */
+    assert_int_equal(i64(s, "SELECT setting::bigint FROM pg_settings "
+                            "WHERE name = 'idle_in_transaction_session_timeout'"), 60000);
     qstore_close(s);
 }
 
@@ -156,7 +160,8 @@ static void test_json(void **state)
     qerr e = {0};
     run(s, "DELETE FROM resources WHERE kind = 'jtest'");
     run(s, "INSERT INTO resources(kind, id, project_id, body) VALUES"
-           "('jtest', 'a', 'p', '{\"shared\": true, \"n\": 4, \"provider:network_type\": \"vlan\"}'),"
+           "('jtest', 'a', 'p', '{\"shared\": true, \"n\": 4, "
+           "\"provider:network_type\": \"vlan\"}'),"
            "('jtest', 'b', 'p', '{\"shared\": false, \"n\": 6}'),"
            "('jtest', 'c', 'p', '{\"n\": 1}')");
     assert_int_equal(i64(s, "SELECT count(*) FROM resources WHERE kind = 'jtest' AND "
@@ -367,6 +372,21 @@ static void test_schema_newer(void **state)
     char back[96];
     snprintf(back, sizeof back, "UPDATE meta SET value = %d WHERE key = 'schema_version'", target);
     run(s, back);
+    /* Neutron's spellings of the scheme work too. */
+    const char *u = url();
+    const char *rest = strstr(u, "://");
+    assert_non_null(rest);
+    char *alt[2] = {xasprintf("postgresql+psycopg2%s", rest), xasprintf("postgres%s", rest)};
+    for (int i = 0; i < 2; i++) {
+        qstore_opts ao = {.connection = alt[i], .pool_timeout = 5, .migrate = false};
+        qerr ae = {0};
+        qstore *as = qstore_open(&ao, &ae);
+        if (!as)
+            fail_msg("%s: %s", alt[i], ae.msg);
+        assert_string_equal(qstore_where(as), qstore_where(s));
+        qstore_close(as);
+        free(alt[i]);
+    }
     qstore_close(s);
 }
 
@@ -434,6 +454,42 @@ static void test_recycle(void **state)
     qstore_close(s);
 }
 
+static void ignore_change(void *arg, int64_t rev, const char *note)
+{
+    (void)arg, (void)rev, (void)note;
+}
+
+/* The listener that leads "prune-changes" deletes, every minute, what is
+ * older than ten minutes and not among the newest 10,000 (old rows made up
+ * here below the real revisions, which it never reads). */
+static void test_prune(void **state)
+{
+    (void)state;
+    qstore *s = open_store(5, 5);
+    qerr e = {0};
+    int64_t top = commit_one(s, "top");
+    run(s, "INSERT INTO changes(revision, server, note, created) "
+           "SELECT -g, 'old', '', 0 FROM generate_series(1, 10050) AS g");
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM changes WHERE revision <= %lld",
+             (long long)(top - 10000));
+    assert_true(i64(s, sql) > 0);
+    char kept[160];
+    snprintf(kept, sizeof kept, "SELECT count(*) FROM changes WHERE revision > %lld",
+             (long long)(top - 10000));
+    int64_t newest = i64(s, kept);
+    assert_int_equal(qstore_listen(s, ignore_change, NULL, &e), 0);
+    int64_t left = -1;
+    for (int i = 0; i < 1800 && (left = i64(s, sql)) > 0; i++)
+        usleep(100000);
+    assert_int_equal(left, 0);
+    /* The newest 10,000 revisions stay. */
+    assert_int_equal(i64(s, kept), newest);
+    qstore_unlisten(s);
+    run(s, "DELETE FROM changes WHERE revision < 0");
+    qstore_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_schema_newer),
         cmocka_unit_test(test_schema_fresh),
         cmocka_unit_test(test_recycle),
+        cmocka_unit_test(test_prune),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
