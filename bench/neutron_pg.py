@@ -32,12 +32,9 @@ Not a test: it prints figures. Standard library only (plus Neutron itself).
 """
 import argparse
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -223,8 +220,8 @@ def main():
              'pg_cpu': run.cpu('pg', 'sequential', 'concurrent') / conc['reqs'],
              'seq_p50': run.phases['sequential']['p50'], 'list': run.list_median,
              'list_ports': run.list_ports}
-        print('    16 clients: %.1f creates/s, p50 %.0f ms, p99 %.0f ms; neutron-server CPU %.1f ms '
-              'per create, PostgreSQL CPU %.2f ms per create; GET /v2.0/ports of %s ports: '
+        print('    16 clients: %.1f creates/s, p50 %.0f ms, p99 %.0f ms; neutron-server CPU '
+              '%.1f ms per create, PostgreSQL CPU %.2f ms per create; GET /v2.0/ports of %s ports: '
               'median %s ms' % (n['rate'], n['p50'], n['p99'], n['cpu'], n['pg_cpu'],
                                 n['list_ports'], n['list']), flush=True)
         neutron.stop()
