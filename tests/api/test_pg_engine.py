@@ -4,8 +4,9 @@ against a real database, two qhv-servers on one database allocating from
 one small subnet at once (the advisory write lock keeps IPAM exact), a
 port made through one server in the plans the other serves its agents, a
 database stopped and started under a running server (503 while down,
-recovery by itself), a server waiting for its database at start
-(pool_timeout) and the pool limit."""
+recovery by itself), killed under concurrent writes (only 201 or 503,
+nothing acknowledged lost, writes again without a restart), a server
+waiting for its database at start (pool_timeout) and the pool limit."""
 import concurrent.futures
 import os
 import subprocess
@@ -163,6 +164,50 @@ class PgEngineTest(unittest.TestCase):
         # The listener of other servers' commits reconnected by itself too.
         self.wait_for('the listener back', lambda: 'listening to other servers again'
                       in s.read_log())
+        self.assertEqual(s.stop(), 0, s.read_log()[-3000:])
+
+    def test_database_killed_under_writes(self):
+        cluster = pgcluster.Cluster().start()
+        self.addCleanup(cluster.remove)
+        s = self.server(cluster.create_database('crash')).start()
+        stop = []
+        statuses = []
+
+        def writer(i):
+            c = qhvtest.Client(s.port)
+            n = 0
+            while not stop:
+                n += 1
+                try:
+                    st, body = c.post('/v2.0/networks', {'network': {'name': 'w%d-%d' % (i, n)}})
+                except OSError as e:
+                    st, body = None, str(e)
+                statuses.append((st, body))
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            futs = [ex.submit(writer, i) for i in range(8)]
+            self.wait_for('some writes', lambda: len(statuses) > 40)
+            cluster.kill()          # every session lost at once, mid-transaction
+            time.sleep(1)
+            cluster.start()
+            mark = len(statuses)
+            self.wait_for('writes again', lambda: any(
+                st == 201 for st, _ in statuses[mark:]), 120)
+            stop.append(True)
+            for f in futs:
+                f.result()
+        # Only answers a client can act on: created, or unavailable (retry).
+        self.assertIn(503, [st for st, _ in statuses])
+        for st, body in statuses:
+            self.assertIn(st, (201, 503), body)
+            if st == 503:
+                self.assertEqual(body['NeutronError']['type'], 'ServiceUnavailable', body)
+        # What was answered 201 exists; the server still writes and stops cleanly.
+        made = {b['network']['id'] for st, b in statuses if st == 201}
+        st, body = qhvtest.Client(s.port).get('/v2.0/networks')
+        self.assertEqual(st, 200, body)
+        self.assertLessEqual(made, {n['id'] for n in body['networks']})
+        st, body = qhvtest.Client(s.port).post('/v2.0/networks', {'network': {'name': 'end'}})
+        self.assertEqual(st, 201, body)
         self.assertEqual(s.stop(), 0, s.read_log()[-3000:])
 
     def test_waits_for_the_database_at_start(self):
