@@ -55,12 +55,6 @@ static const qstore_engine qpg_engine;
 static const char qpg_sql_rev[] = "SELECT value FROM meta WHERE key='revision'";
 static const char qpg_sql_bump[] =
     "UPDATE meta SET value=value+1 WHERE key='revision' RETURNING value";
-/* NOTIFY is delivered at commit; the listeners read the row itself. Its
- * payload names the server, so that a listener need not read for its own. */
-static const char qpg_sql_publish[] =
-    "WITH i AS (INSERT INTO changes(revision, server, note, created) VALUES(?1, ?2, ?3, ?4) "
-    "RETURNING revision, server) SELECT pg_notify('" QPG_CHANNEL "', server || ' ' || "
-    "revision::text) FROM i";
 
 /* ---------- connections ---------- */
 
@@ -165,6 +159,7 @@ static void qpg_conn_free(qpg_conn *c)
     qpg_drop_leads(c);
     if (c->pg)
         PQfinish(c->pg);
+    free(c->publish);
     free(c);
 }
 
@@ -598,6 +593,8 @@ static void qpg_abandon(qpg_conn *c)
         PQclear(r);
     }
     c->in_tx = false;
+    free(c->publish);
+    c->publish = NULL;
 }
 
 /* BEGIN (sql) on this thread's connection; a session found lost at BEGIN
@@ -648,7 +645,9 @@ static int qpg_commit_then(qstore *base, void (*after)(void *arg), void *arg, qe
     qpg_conn *c = pthread_getspecific(s->key);
     int rc = -1;
     if (c && c->pg && !c->broken) {
-        PGresult *r = PQexec(c->pg, "COMMIT");
+        char *sql = c->publish ? xasprintf("%sCOMMIT", c->publish) : NULL;
+        PGresult *r = PQexec(c->pg, sql ? sql : "COMMIT");
+        free(sql);
         if (PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), "COMMIT")) {
             rc = 0;
         } else if (PQresultStatus(r) == PGRES_COMMAND_OK) {
@@ -670,6 +669,8 @@ static int qpg_commit_then(qstore *base, void (*after)(void *arg), void *arg, qe
         if (rc < 0)
             qpg_abandon(c);
         c->in_tx = false;
+        free(c->publish);
+        c->publish = NULL;
     }
     if (rc == 0 && after)
         after(arg);
@@ -713,21 +714,34 @@ static int64_t qpg_revision(qstore *s)
     return qstore_query_i64(s, qpg_sql_rev, &e);
 }
 
+/* The row and the NOTIFY go with the COMMIT, in its round trip (the write
+ * lock is held for as few as possible). NOTIFY is delivered at commit; the
+ * listeners read the row itself; its payload names the server, so that a
+ * listener need not read for its own commits. */
 static int qpg_publish(qstore *base, int64_t revision, const char *note, qerr *e)
 {
     qpg *s = (qpg *)base;
-    qstmt *st = qpg_stmt(base, qpg_sql_publish, e);
-    if (!st)
-        return -1;
-    qpg_bind_int64(st, 1, revision);
-    qpg_bind_text(st, 2, s->server, -1, QSTORE_STATIC);
-    qpg_bind_text(st, 3, note ? note : "", -1, QSTORE_STATIC);
-    qpg_bind_int64(st, 4, qhv_wall_seconds());
-    int rc = qpg_step(st);
-    while (rc == QSTORE_ROW)
-        rc = qpg_step(st);
-    qpg_reset(st);
-    return rc == QSTORE_DONE ? 0 : qpg_fail(base, e, "publish");
+    qpg_conn *c = pthread_getspecific(s->key);
+    if (!c || !c->in_tx || !c->pg) {
+        QLOG_E("store", "publish outside a write transaction");
+        return qerr_set(e, QE_INTERNAL, "Request Failed: internal server error while "
+                                        "processing your request.");
+    }
+    note = note ? note : "";
+    char *lit = PQescapeLiteral(c->pg, note, strlen(note));
+    if (!lit) {
+        qpg_note(c, NULL);
+        return qpg_fail(base, e, "publish");
+    }
+    char *sql = xasprintf("%sINSERT INTO changes(revision, server, note, created) "
+                          "VALUES(%lld, '%s', %s, %lld); SELECT pg_notify('" QPG_CHANNEL
+                          "', '%s %lld'); ", c->publish ? c->publish : "",
+                          (long long)revision, s->server, lit,
+                          (long long)qhv_wall_seconds(), s->server, (long long)revision);
+    PQfreemem(lit);
+    free(c->publish);
+    c->publish = sql;
+    return 0;
 }
 
 /* ---------- leadership, errors ---------- */

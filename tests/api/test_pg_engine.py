@@ -169,7 +169,8 @@ class PgEngineTest(unittest.TestCase):
     def test_database_killed_under_writes(self):
         cluster = pgcluster.Cluster().start()
         self.addCleanup(cluster.remove)
-        s = self.server(cluster.create_database('crash')).start()
+        s = self.server(cluster.create_database('crash'),
+                        '[quotas]\nquota_network = -1\n').start()
         stop = []
         statuses = []
 

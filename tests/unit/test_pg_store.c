@@ -250,14 +250,16 @@ static void test_two_servers(void **state)
     pthread_mutex_init(&h.lock, NULL);
     pthread_cond_init(&h.cond, NULL);
     assert_int_equal(qstore_listen(b, on_change, &h, &e), 0);
-    int64_t r1 = commit_one(a, "from-a-1");
+    /* Notes go into SQL text: quotes and backslashes come back as sent. */
+    static const char odd[] = "a'1 \\' \"q\"\n$1 ?1";
+    int64_t r1 = commit_one(a, odd);
     assert_int_equal(qstore_revision(b), r1);
     int64_t r2 = commit_one(b, "from-b");      /* its own: not heard */
     int64_t r3 = commit_one(a, "from-a-2");
     assert_true(r1 < r2 && r2 < r3);
     wait_heard(&h, 2);
     assert_int_equal(h.rev[0], r1);
-    assert_string_equal(h.note[0], "from-a-1");
+    assert_string_equal(h.note[0], odd);
     assert_int_equal(h.rev[1], r3);
     assert_string_equal(h.note[1], "from-a-2");
     /* A revision missing from the table (pruned) is a gap: told once, with
