@@ -75,6 +75,18 @@ static int qpg_listen_catch_up(qpg_listener *l)
         }
         int n = PQntuples(r);
         int64_t newest = qpg_i64(r, 0, 0);
+        if (newest >= 0 && newest < l->last) {
+            /* The database went back (restored from a backup, or a crash
+             * took the last commits, whose flush no client was told of but
+             * that servers may have seen): every plan must be computed
+             * again, and revisions continue from here. */
+            QLOG_W("store", "the database's revision went back from %lld to %lld: "
+                            "assuming everything changed", (long long)l->last, (long long)newest);
+            PQclear(r);
+            l->last = newest;
+            l->fn(l->arg, newest, NULL);
+            continue;
+        }
         int got = 0;
         bool gap = false;
         for (int i = 0; i < n && !gap; i++) {

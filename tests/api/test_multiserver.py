@@ -177,6 +177,14 @@ class MultiServer(unittest.TestCase):
         self.assertEqual(st, 201, b)
         st, base = agents[0].get('/channel/v1/hosts/%s/plan' % host)
         self.assertEqual(st, 200, base)
+        # The third server learns the host's plan at the same revision
+        # first (a watch that does not wait), as it would from an agent's
+        # earlier request: a watch that reached it only after the port's
+        # commit would rightly get the whole plan, not a delta.
+        st, pre = agents[2].get('/channel/v1/hosts/%s/plan?since=%d&wait=0'
+                                % (host, base['revision']))
+        self.assertEqual(st, 200, pre)
+        self.assertEqual(pre['revision'], base['revision'], pre)
         result = {}
 
         def watch():
