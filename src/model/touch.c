@@ -3,13 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-void qtouch_add(qtouch_set *s, const char *v)
+bool qtouch_has(const qtouch_set *s, const char *v)
 {
-    if (!v || !*v)
-        return;
     for (size_t i = 0; i < s->n; i++)
         if (!strcmp(s->v[i], v))
-            return;
+            return true;
+    return false;
+}
+
+void qtouch_add(qtouch_set *s, const char *v)
+{
+    if (!v || !*v || qtouch_has(s, v))
+        return;
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 8;
         s->v = xrealloc(s->v, s->cap * sizeof *s->v);

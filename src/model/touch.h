@@ -25,6 +25,7 @@ typedef struct qtouch {
 } qtouch;
 
 void qtouch_add(qtouch_set *s, const char *v);
+bool qtouch_has(const qtouch_set *s, const char *v);
 /* Records document doc of kind ("port", "network", ...). */
 void qtouch_doc(qtouch *t, const char *kind, const qj *doc);
 void qtouch_merge(qtouch *into, const qtouch *from);

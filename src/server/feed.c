@@ -17,6 +17,7 @@
 #define QFEED_RING_BYTES (1u << 20)  /* ... within this much text (the newest always) */
 #define QFEED_DEBOUNCE_US 10000  /* batch the commits of 10 ms */
 #define QFEED_TICK_MS 100        /* deadline resolution of waiting agents */
+#define QFEED_FEW_HOSTS 64       /* served hosts asked one by one (qfeed_affected) */
 
 /* Plans and deltas are kept as compact JSON text: a hundred hosts' plans
  * as trees took about 2 MiB each (issue 4's server RSS); answers are built
@@ -454,7 +455,7 @@ static void *qfeed_main(void *arg)
             memset(&f->pending, 0, sizeof f->pending);
             pthread_mutex_unlock(&f->pending_lock);
             qtouch_set hosts = {0};
-            if (!t.all)
+            if (!t.all && f->hosts)    /* no host served: nobody to tell */
                 qfeed_affected(f, &t, &hosts);
             for (qfeed_host *h = f->hosts; h; h = h->next) {
                 bool affected = t.all;
@@ -508,6 +509,9 @@ static const char qfeed_sql_group_hosts[] =
      * engines then walk port_sgs first, never every port). */
     "SELECT DISTINCT h FROM (SELECT (SELECT r.host FROM resources r WHERE r.kind='port' AND "
     "r.id=s.port_id) AS h FROM port_sgs s WHERE s.sg_id=?1) t WHERE h != ''";
+static const char qfeed_sql_host_in_group[] =
+    "SELECT 1 FROM resources r INDEXED BY resources_host WHERE r.kind='port' AND r.host=?1 AND "
+    "EXISTS (SELECT 1 FROM port_sgs s WHERE s.port_id=r.id AND s.sg_id=?2) LIMIT 1";
 static const char qfeed_sql_referrers[] =
     "SELECT DISTINCT parent_id FROM resources WHERE kind='security_group_rule' AND "
     "json_extract(body, '$.remote_group_id')=?1";
@@ -527,6 +531,21 @@ static void qfeed_collect(qfeed *f, const char *sql, const char *arg, qtouch_set
         if (qstmt_column_text(st, 0))
             qtouch_add(out, (const char *)qstmt_column_text(st, 0));
     qstmt_reset(st);
+}
+
+/* True if sql(a, b) gives a row (false also when it fails: the caller
+ * then leaves a host out, as qfeed_collect does). */
+static bool qfeed_exists(qfeed *f, const char *sql, const char *a, const char *b)
+{
+    qerr e;
+    qstmt *st = qstore_stmt(f->m->store, sql, &e);
+    if (!st)
+        return false;
+    qstmt_bind_text(st, 1, a, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 2, b, -1, QSTORE_TRANSIENT);
+    bool found = qstmt_step(st) == QSTORE_ROW;
+    qstmt_reset(st);
+    return found;
 }
 
 static bool qfeed_virtualized(qfeed *f, const char *network_id)
@@ -568,8 +587,23 @@ static void qfeed_affected(qfeed *f, const qtouch *t, qtouch_set *hosts)
         qtouch_add(&extra.groups, t->groups.v[i]);
         qfeed_collect(f, qfeed_sql_referrers, t->groups.v[i], &extra.groups);
     }
-    for (size_t i = 0; i < extra.groups.n; i++)
-        qfeed_collect(f, qfeed_sql_group_hosts, extra.groups.v[i], hosts);
+    /* The hosts of a group's members: asked of each host this feed serves
+     * while they are few (a lookup per port of the host), since walking
+     * the members of a large group (every port of a project in its default
+     * group) for each batch of commits costs more than the commits. */
+    size_t served = 0;
+    for (qfeed_host *h = f->hosts; h && served <= QFEED_FEW_HOSTS; h = h->next)
+        served++;
+    for (size_t i = 0; i < extra.groups.n; i++) {
+        if (served > QFEED_FEW_HOSTS) {
+            qfeed_collect(f, qfeed_sql_group_hosts, extra.groups.v[i], hosts);
+            continue;
+        }
+        for (qfeed_host *h = f->hosts; h; h = h->next)
+            if (!qtouch_has(hosts, h->host) &&
+                qfeed_exists(f, qfeed_sql_host_in_group, h->host, extra.groups.v[i]))
+                qtouch_add(hosts, h->host);
+    }
     qtouch_clear(&extra);
 }
 
