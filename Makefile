@@ -7,7 +7,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 600
 CTEST_FLAGS ?= --output-on-failure -j2
 
-.PHONY: all deps-run deps-test build build-asan build-fuzz build-win run check unit fuzz bench bench-keystone bench-hyperv bench-agents bench-ovs bench-conn bench-nova bench-dhcp demo clean
+.PHONY: all deps-run deps-test build build-asan build-fuzz build-win run check unit fuzz bench bench-keystone bench-hyperv bench-agents bench-ovs bench-conn bench-nova bench-dhcp bench-pg bench-neutron-pg demo clean
 
 all: build
 
@@ -104,6 +104,19 @@ bench-ovs: deps-test build
 # reloads/s, RSS and CPU per served network (root; docs/network-node.md).
 bench-dhcp: deps-test build
 	/usr/bin/python3 bench/dhcp_bench.py --build $(BUILD)
+
+# qhv-server on a throwaway PostgreSQL: creates/s and CPU per create with one
+# server and with three on one database, fan-out from one server to agents
+# watching on the others, GET of 10,000 ports, SQLite alongside
+# (docs/benchmarks.md, "PostgreSQL and several servers"). PG_BENCH_FLAGS="--split 16".
+bench-pg: deps-test build
+	/usr/bin/python3 bench/pg_bench.py --build $(BUILD) $(PG_BENCH_FLAGS)
+
+# Debian's neutron-server 21 next to qhv-server on the same throwaway PostgreSQL,
+# the same client: creates/s and CPU per create, qhv/Neutron (neutron-server
+# installed by hand: bench/neutron_pg.py says how).
+bench-neutron-pg: deps-test build
+	/usr/bin/python3 bench/neutron_pg.py --build $(BUILD) $(NEUTRON_PG_FLAGS)
 
 # The Open vSwitch backend end to end with real packets (root): README.
 demo: deps-test build

@@ -5,6 +5,7 @@
 #include "agent/heap.h"
 #include "agent/plan.h"
 #include "agent/reconcile.h"
+#include "agent/servers.h"
 #include "lib/httpc.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -46,6 +47,11 @@ struct qag {
     qag_dhcp *dhcp;             /* a network node's DHCP and metadata (NULL: not one) */
     bool dhcp_sync;             /* the plan changed since the last DHCP sync */
     unsigned watch_gen, report_gen;     /* credential generation each call used */
+    /* The server in use ([agent] server_url, a list: agent/servers.h). After
+     * a move the first report goes to the new server before its watch, as on
+     * start: the server then computes the plan with this agent alive. */
+    qag_servers servers;
+    bool heard_here;            /* a report reached the server in use */
 
     /* The plan and the watch. */
     qag_plan plan;
@@ -140,6 +146,7 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
     a->vs = vs;
     a->http = http;
     a->auth = auth;
+    qag_servers_init(&a->servers, &conf->servers);
     qag_plan_init(&a->plan);
     qag_retry_init(&a->retry);
     a->current = qtm_new();
@@ -543,10 +550,12 @@ static void qag_watch_start(qag *a)
     a->watch_since = a->plan.revision >= 0 && !a->want_full;
     int64_t wait = a->conf->poll_wait;
     if (a->watch_since)
-        url = xasprintf("%s/channel/v1/hosts/%s/plan?since=%lld&wait=%lld", a->conf->server_url,
-                        a->conf->host, (long long)a->plan.revision, (long long)wait);
+        url = xasprintf("%s/channel/v1/hosts/%s/plan?since=%lld&wait=%lld",
+                        qag_servers_url(&a->servers), a->conf->host,
+                        (long long)a->plan.revision, (long long)wait);
     else
-        url = xasprintf("%s/channel/v1/hosts/%s/plan", a->conf->server_url, a->conf->host);
+        url = xasprintf("%s/channel/v1/hosts/%s/plan", qag_servers_url(&a->servers),
+                        a->conf->host);
     a->watch = qag_get(a, url, (long)(wait + 15) * 1000L);
     a->watch_started_us = qhv_now_us();
     free(url);
@@ -561,6 +570,48 @@ static void qag_describe(const qhttpc_resp *r, char *out, size_t n)
         snprintf(out, n, "%s", r->error);
     else
         snprintf(out, n, "HTTP %d: %.200s", r->status, r->body.data);
+}
+
+/* The server in use failed a call (what: which, why: how) and there are
+ * others: move to the next. The other call in flight went to the failed
+ * server too: it is dropped and made again on the next one (a report's
+ * statuses are not marked reported until a server takes them). The plan and
+ * what is applied stay: the next watch asks since the plan's revision. */
+static void qag_failover(qag *a, const char *what, const char *why)
+{
+    const char *from = qag_servers_url(&a->servers);
+    bool round_done;
+    uint64_t delay = qag_servers_failed(&a->servers, &round_done);
+    const char *to = qag_servers_url(&a->servers);
+    if (round_done)
+        QLOG_W("agent", "%s %s: %s; all %zu servers failed in turn: moving to %s in %llu ms",
+               what, from, why, a->conf->servers.n, to, (unsigned long long)(delay / 1000));
+    else
+        QLOG_W("agent", "%s %s: %s; moving to %s", what, from, why, to);
+    qhttpc_call_free(a->watch);
+    a->watch = NULL;
+    qhttpc_call_free(a->report);
+    a->report = NULL;
+    uint64_t now = qhv_now_us();
+    a->heard_here = false;
+    a->report_now = true;
+    a->report_backoff_us = now + delay;
+    a->watch_next_us = now + delay;
+}
+
+/* A server answered (not a failure that moves on): once after a move, say
+ * that the agent now uses it and where it resumes. */
+static void qag_server_answered(qag *a)
+{
+    if (qag_servers_answered(&a->servers))
+        QLOG_I("agent", "now using server %s: resuming from plan revision %lld (applied %lld)",
+               qag_servers_url(&a->servers), (long long)a->plan.revision,
+               (long long)a->applied);
+}
+
+static bool qag_can_move(const qag *a, int status)
+{
+    return a->conf->servers.n > 1 && qag_servers_unavailable(status);
 }
 
 static void qag_watch_done(qag *a)
@@ -583,6 +634,12 @@ static void qag_watch_done(qag *a)
             qag_auth_refused(a->auth, a->watch_gen, now);
     }
     qhttpc_resp_free(&r);
+    if (qag_can_move(a, status)) {
+        qj_free(answer);
+        qag_failover(a, "plan from", why);
+        return;
+    }
+    qag_server_answered(a);
     int changed = -1;
     if (answer) {
         bool full = qj_get(answer, "plan") != NULL;
@@ -629,7 +686,7 @@ static void qag_watch_done(qag *a)
     if (changed < 0) {
         a->watch_failures++;
         uint64_t delay = qag_backoff_us(a->watch_failures, QAG_CHAN_BASE_US, QAG_CHAN_CAP_US);
-        QLOG_W("agent", "plan from %s: %s; retry in %llu ms", a->conf->server_url, why,
+        QLOG_W("agent", "plan from %s: %s; retry in %llu ms", qag_servers_url(&a->servers), why,
                (unsigned long long)(delay / 1000));
         a->watch_next_us = now + delay;
     }
@@ -759,7 +816,8 @@ static void qag_report_start(qag *a)
     a->inflight_ports = ports;
     a->inflight_applied = a->applied;
     a->inflight_urgent = a->applied_urgent;
-    char *url = xasprintf("%s/channel/v1/hosts/%s/report", c->server_url, c->host);
+    char *url = xasprintf("%s/channel/v1/hosts/%s/report", qag_servers_url(&a->servers),
+                          c->host);
     const char *headers[] = {qag_auth_header(a->auth, qhv_now_us()),
                              "Content-Type: application/json", "Accept: application/json", NULL};
     qhttpc_req req = {.method = "POST", .url = url, .headers = headers, .body = text,
@@ -779,6 +837,14 @@ static void qag_report_done(qag *a)
     qhttpc_call_free(a->report);
     a->report = NULL;
     uint64_t now = qhv_now_us();
+    if (qag_can_move(a, status)) {
+        char why[512];
+        qag_describe(&r, why, sizeof why);
+        qhttpc_resp_free(&r);
+        qag_failover(a, "report to", why);
+        return;
+    }
+    qag_server_answered(a);
     if (status == 413 && a->report_chunk > 1) {
         a->report_chunk /= 2;
         QLOG_W("agent", "report too large for the server: %zu port statuses per report from now",
@@ -795,7 +861,7 @@ static void qag_report_done(qag *a)
         qhttpc_resp_free(&r);
         a->report_failures++;
         uint64_t delay = qag_backoff_us(a->report_failures, QAG_CHAN_BASE_US, QAG_CHAN_CAP_US);
-        QLOG_W("agent", "report to %s: %s; retry in %llu ms", a->conf->server_url, why,
+        QLOG_W("agent", "report to %s: %s; retry in %llu ms", qag_servers_url(&a->servers), why,
                (unsigned long long)(delay / 1000));
         a->report_backoff_us = now + delay;
         a->report_now = true;   /* what it carried is still to be said */
@@ -817,12 +883,13 @@ static void qag_report_done(qag *a)
                        !strcmp(st, "ACTIVE") ? QAG_ST_ACTIVE : QAG_ST_DOWN);
     }
     if (!a->started)
-        QLOG_I("agent", "registered with %s as host %s (backend %s)", a->conf->server_url,
+        QLOG_I("agent", "registered with %s as host %s (backend %s)", qag_servers_url(&a->servers),
                a->conf->host, a->cls->name);
     if (n || a->inflight_applied != a->applied_reported)
         QLOG_I("agent", "reported %zu port statuses, applied revision %lld", n,
                (long long)a->inflight_applied);
     a->started = true;
+    a->heard_here = true;
     a->applied_reported = a->inflight_applied;
     if (a->inflight_urgent && a->inflight_applied == a->applied)
         a->applied_urgent = false;
@@ -885,6 +952,9 @@ void qag_run(qag *a, volatile sig_atomic_t *stop)
     qag_warn_careless_underlay(a->conf);
     QLOG_I("agent", "qhv-agent for host %s: server %s, backend %s; allocator: %s", a->conf->host,
            a->conf->server_url, a->cls->name, qag_heap_describe());
+    if (a->conf->servers.n > 1)
+        QLOG_I("agent", "%zu servers: starting with %s, moving to the next when one fails",
+               a->conf->servers.n, qag_servers_url(&a->servers));
     uint64_t now = qhv_now_us();
     a->resync_next_us = now;
     while (!*stop) {
@@ -893,7 +963,7 @@ void qag_run(qag *a, volatile sig_atomic_t *stop)
         bool auth = qag_auth_header(a->auth, now) != NULL;
         if (auth && !a->report && now >= qag_report_due(a))
             qag_report_start(a);
-        if (auth && !a->watch && a->started && now >= a->watch_next_us)
+        if (auth && !a->watch && a->heard_here && now >= a->watch_next_us)
             qag_watch_start(a);
         if (a->plan.revision >= 0 && now >= a->dump_retry_us) {
             bool go = a->need_reconcile || now >= a->resync_next_us ||
@@ -937,7 +1007,7 @@ void qag_run(qag *a, volatile sig_atomic_t *stop)
          * the channel waits: its due times must not spin the loop. */
         if (auth && !a->report)
             next = qag_min(next, qag_report_due(a));
-        if (auth && !a->watch && a->started)
+        if (auth && !a->watch && a->heard_here)
             next = qag_min(next, a->watch_next_us);
         int ms = next > now ? (int)((next - now + 999) / 1000) : 0;
         qhttpc_wait(a->http, ms);

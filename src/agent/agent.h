@@ -20,6 +20,12 @@
  * port's status is reported. Ports with objects still pending keep their
  * last reported status (DOWN if they had none).
  *
+ * Several servers ([agent] server_url a list; agent/servers.h): when the
+ * server in use gets no answer or answers 5xx, the agent moves to the next,
+ * keeps its plan and what it applied, reports to the new server first (as
+ * at start) and then watches it since the revision of the plan it holds
+ * (docs/host-channel.md, "Several servers").
+ *
  * applied_revision: the plan revision whose desired objects are all confirmed
  * (no failed op, no conflict with a foreign object, no unwirable port). It is
  * reported at once when a change of the plan's content has been applied, and

@@ -51,13 +51,13 @@ qag_auth *qag_auth_new(const qag_conf *c, qhttpc *http, char *err, size_t errlen
     a->server_tls = (qhttpc_tls){.ca_file = c->ssl_ca_file, .insecure = c->ssl_insecure,
                                  .cert_file = c->ssl_cert_file, .key_file = c->ssl_key_file};
     a->keystone_tls = (qhttpc_tls){.ca_file = c->ks_cafile, .insecure = c->ks_insecure};
-    bool https = !strncmp(c->server_url, "https://", 8);
+    bool https = qurls_any_https(&c->servers);
     if (https && c->ssl_insecure)
         QLOG_W("agent", "[ssl] insecure = true: qhv-server's certificate is NOT verified, "
                         "anyone on the path can pose as the server; set [ssl] ca_file outside "
                         "labs");
     if (!https && (*c->ssl_ca_file || *c->ssl_cert_file || c->ssl_insecure))
-        QLOG_W("agent", "[ssl] options are ignored: server_url %s is not https://",
+        QLOG_W("agent", "[ssl] options are ignored: server_url %s has no https:// URL",
                c->server_url);
     if (keystone && c->ks_insecure && !strncmp(c->ks_auth_url, "https://", 8))
         QLOG_W("agent", "[keystone_authtoken] insecure = true: Keystone's certificate is NOT "

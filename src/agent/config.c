@@ -17,7 +17,8 @@ static const qopt qag_opts[] = {
     O("DEFAULT", "log_file", QOPT_STR, log_file, "", 0, 0, "Log to this file instead of stderr"),
     O("DEFAULT", "debug", QOPT_BOOL, debug, "false", 0, 0, "Log at DEBUG level"),
     O("agent", "server_url", QOPT_STR, server_url, "http://127.0.0.1:9696", 0, 0,
-      "qhv-server's API endpoint (the host channel is under /channel/v1/)"),
+      "qhv-server's API endpoint (the host channel is under /channel/v1/); several servers "
+      "of one cluster separated by commas: the agent moves to the next when one fails"),
     O("agent", "auth_token", QOPT_STR, auth_token, "", 0, 0,
       "This host's channel token (qhv-server --agent-token HOST prints it); empty in "
       "keystone mode ([keystone_authtoken] auth_url set)"),
@@ -185,6 +186,7 @@ static void qag_conf_free_derived(qag_conf *c)
     free(c->types);
     c->types = NULL;
     c->n_types = 0;
+    qurls_free(&c->servers);
 }
 
 void qag_conf_free(qag_conf *c)
@@ -264,13 +266,8 @@ static int qag_conf_derive(qag_conf *c, char *err, size_t errlen)
         free(c->host);
         c->host = xstrdup(name);
     }
-    size_t l = strlen(c->server_url);
-    while (l && c->server_url[l - 1] == '/')
-        c->server_url[--l] = '\0';
-    if (strncmp(c->server_url, "http://", 7) && strncmp(c->server_url, "https://", 8)) {
-        snprintf(err, errlen, "[agent] server_url must start with http:// or https://");
+    if (qurls_parse(&c->servers, c->server_url, "[agent] server_url", err, errlen) < 0)
         return -1;
-    }
     if (!*c->ssl_cert_file != !*c->ssl_key_file) {
         snprintf(err, errlen, "[ssl] cert_file and key_file must be set together");
         return -1;

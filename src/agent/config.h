@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "lib/urls.h"
 #include "vswitch/vswitch.h"
 
 typedef struct qag_mapping {
@@ -86,6 +87,7 @@ typedef struct qag_conf {
     bool nova_metadata_insecure;
 
     /* Derived. */
+    qurls servers;      /* server_url's list: the cluster's servers, in order */
     qag_mapping *mappings;
     size_t n_mappings;
     char **types;

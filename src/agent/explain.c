@@ -1,6 +1,7 @@
 #include "agent/explain.h"
 #include "agent/auth.h"
 #include "agent/desired.h"
+#include "agent/servers.h"
 #include "lib/httpc.h"
 #include "lib/util.h"
 #include "vswitch/hyperv/powershell.h"
@@ -81,18 +82,26 @@ int qag_dry_run(const qag_conf *conf, FILE *out, char *err, size_t errlen)
     if (!cred) {
         snprintf(err, errlen, "no credential for the host channel (Keystone login failed?)");
     } else {
-        char *url = xasprintf("%s/channel/v1/hosts/%s/plan", conf->server_url, conf->host);
+        char *path = xasprintf("/channel/v1/hosts/%s/plan", conf->host);
         const char *headers[] = {cred, "Accept: application/json", NULL};
-        qhttpc_req req = {.method = "GET", .url = url, .headers = headers, .timeout_ms = 30000,
+        qhttpc_req req = {.method = "GET", .headers = headers, .timeout_ms = 30000,
                           .tls = qag_auth_server_tls(auth)};
         qhttpc_resp r;
-        int status = qhttpc_request(http, &req, &r);
+        qag_servers servers;
+        qag_servers_init(&servers, &conf->servers);
+        char *skipped;
+        int status = qag_servers_request(&servers, http, path, &req, &r, &skipped);
         qj *answer = status == 200 ? qj_parse(r.body.data, r.body.len, NULL, NULL) : NULL;
         if (status != 200)
-            snprintf(err, errlen, "%s: %s", url,
+            snprintf(err, errlen, "%s%s%s%s: %s", skipped ? "skipped " : "",
+                     skipped ? skipped : "", skipped ? "; " : "", qag_servers_url(&servers),
                      status < 0 ? r.error : r.body.data ? r.body.data : "no answer");
+        else if (skipped)
+            fprintf(stderr, "qhv-agent: skipped %s; used %s\n", skipped,
+                    qag_servers_url(&servers));
+        free(skipped);
         qhttpc_resp_free(&r);
-        free(url);
+        free(path);
         qag_plan plan;
         qag_plan_init(&plan);
         if (answer && qag_plan_apply(&plan, answer, err, errlen) >= 0) {

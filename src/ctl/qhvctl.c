@@ -3,6 +3,7 @@
  * live agent has applied a revision, and the dummy backend's state files. */
 #include "ctl/qhvctl.h"
 #include "agent/explain.h"
+#include "agent/servers.h"
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/kslogin.h"
@@ -14,6 +15,10 @@
 #include <time.h>
 
 static const char *qctl_url = "http://127.0.0.1:9696";
+/* qctl_url's list (lib/urls.h) and the server in use: each request starts
+ * at the last one that answered. */
+static qurls qctl_urls;
+static qag_servers qctl_servers;
 static qhttpc_tls qctl_tls;             /* --os-cacert, --insecure, --os-cert/--os-key */
 static char *qctl_auth_header;          /* "X-Auth-Token: ..." or NULL (noauth server) */
 
@@ -21,8 +26,10 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: qhvctl [OPTIONS] COMMAND ...\n\n"
-            "  --url URL         qhv-server's API (default: $QHV_URL, else\n"
-            "                    http://127.0.0.1:9696)\n"
+            "  --url URL[,URL]   qhv-server's API (default: $QHV_URL, else\n"
+            "                    http://127.0.0.1:9696); several servers of one cluster:\n"
+            "                    each command tries them in order until one answers (no\n"
+            "                    answer or 503: the next; says on stderr when it skipped one)\n"
             "  --os-cacert FILE  https: trust this PEM CA (default: $OS_CACERT, else the\n"
             "                    system's CAs); also used for Keystone\n"
             "  --insecure        https: do not verify certificates (labs only)\n"
@@ -74,16 +81,23 @@ static void usage(FILE *f)
 int qctl_get(const char *path, const char *token, qj **ret, char *err, size_t errlen)
 {
     *ret = NULL;
-    char *url = xasprintf("%s%s", qctl_url, path);
     char *tok = token ? xasprintf("X-Qhv-Agent-Token: %s", token) : NULL;
     /* An agent token (plan) decides alone on the channel; else the
      * Keystone token, if any. */
     const char *headers[] = {"Accept: application/json", tok ? tok : qctl_auth_header, NULL};
     qhttpc *c = qhttpc_new();
-    qhttpc_req req = {.method = "GET", .url = url, .headers = headers, .timeout_ms = 30000,
+    qhttpc_req req = {.method = "GET", .headers = headers, .timeout_ms = 30000,
                       .tls = &qctl_tls};
     qhttpc_resp r;
-    int status = qhttpc_request(c, &req, &r);
+    char *skipped;
+    int status = qag_servers_request(&qctl_servers, c, path, &req, &r, &skipped);
+    char *url = xasprintf("%s%s", qag_servers_url(&qctl_servers), path);
+    if (skipped && (status < 0 || status == 503))
+        fprintf(stderr, "qhvctl: no server answered: skipped %s\n", skipped);
+    else if (skipped)
+        fprintf(stderr, "qhvctl: skipped %s; used %s\n", skipped,
+                qag_servers_url(&qctl_servers));
+    free(skipped);
     if (status < 0 && r.tls_failed)
         snprintf(err, errlen, "%s: %s (see --os-cacert, --os-cert, --os-key)", url, r.error);
     else if (status < 0)
@@ -554,9 +568,11 @@ static int qctl_auth(const char *token)
 
 int main(int argc, char **argv)
 {
-    const char *env = getenv("QHV_URL");
-    if (env && *env)
+    const char *env = getenv("QHV_URL"), *url_from = "the default URL";
+    if (env && *env) {
         qctl_url = env;
+        url_from = "$QHV_URL";
+    }
     const char *token = qctl_env("OS_TOKEN");
     qctl_tls.ca_file = qctl_env("OS_CACERT");
     qctl_tls.cert_file = qctl_env("OS_CERT");
@@ -568,8 +584,10 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--url") && i + 1 < argc) {
             qctl_url = argv[++i];
+            url_from = "--url";
         } else if (!strncmp(argv[i], "--url=", 6)) {
             qctl_url = argv[i] + 6;
+            url_from = "--url";
         } else if (!strcmp(argv[i], "--os-cacert") && i + 1 < argc) {
             qctl_tls.ca_file = argv[++i];
         } else if (!strcmp(argv[i], "--os-cert") && i + 1 < argc) {
@@ -597,14 +615,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "qhvctl: warning: --insecure: certificates are not verified\n");
     const char *cmd0 = argv[i];
     /* The dummy subcommands read local files: no server, no login. */
-    if (strcmp(cmd0, "dummy") && strcmp(cmd0, "wmimodel") && qctl_auth(token) < 0)
-        return 1;
-    /* Without the trailing '/', paths append cleanly. */
-    char *url = xstrdup(qctl_url);
-    size_t l = strlen(url);
-    while (l && url[l - 1] == '/')
-        url[--l] = '\0';
-    qctl_url = url;
+    if (strcmp(cmd0, "dummy") && strcmp(cmd0, "wmimodel")) {
+        char err[1024];
+        if (qurls_parse(&qctl_urls, qctl_url, url_from, err, sizeof err) < 0) {
+            fprintf(stderr, "qhvctl: %s\n", err);
+            return 2;
+        }
+        qag_servers_init(&qctl_servers, &qctl_urls);
+        if (qctl_auth(token) < 0) {
+            qurls_free(&qctl_urls);
+            return 1;
+        }
+    }
     const char *cmd = argv[i++];
     int rc;
     if (!strcmp(cmd, "agents"))
@@ -627,7 +649,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "qhvctl: unknown command '%s' (see --help)\n", cmd);
         rc = 2;
     }
-    free(url);
+    qurls_free(&qctl_urls);
     if (qctl_auth_header) {
         explicit_bzero(qctl_auth_header, strlen(qctl_auth_header));
         free(qctl_auth_header);

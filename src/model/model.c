@@ -32,8 +32,14 @@ static void qmodel_committed(void *arg)
 {
     qmodel_commit *c = arg;
     void (*fn)(void *, const qtouch *, int64_t) = atomic_load(&c->m->on_commit);
-    if (fn)
+    if (fn && c->touched)
         fn(c->m->commit_ctx, c->touched, c->rev);
+    /* Our own commit is heard as soon as made, when every revision before
+     * it was (the listener passes on only other servers' commits): without
+     * this, a server alone on a shared database would take every plan as
+     * possibly stale. */
+    int64_t before = c->rev - 1;
+    atomic_compare_exchange_strong(&c->m->heard_rev, &before, c->rev);
 }
 
 int qmodel_finish(qop *op, int rc, qerr *e)
@@ -50,13 +56,12 @@ int qmodel_finish(qop *op, int rc, qerr *e)
         rc = qstore_publish(m->store, rev, note, e);
         free(note);
     }
-    if (rc == 0 && planned) {
+    if (rc == 0) {
         /* Before COMMIT: should the commit fail, plans are merely re-checked. */
-        qmodel_max(&m->planned_rev, rev);
-        qmodel_commit c = {m, &op->touched, rev};
+        if (planned)
+            qmodel_max(&m->planned_rev, rev);
+        qmodel_commit c = {m, planned ? &op->touched : NULL, rev};
         rc = qstore_commit_then(m->store, qmodel_committed, &c, e);
-    } else if (rc == 0) {
-        rc = qstore_commit(m->store, e);
     } else {
         qstore_rollback(m->store);
     }

@@ -6,10 +6,11 @@
  * hold nothing yet (revision 0, every table empty), else nothing is done.
  * Every table, meta.revision included, is copied in one write transaction on
  * TO (the table of changes is not: it only tells running servers what they
- * missed), reading FROM in one read transaction; then every row of every
- * table is compared, FROM's rows in primary-key order each looked up in TO
- * by its key, and the row counts, so that a difference in content, a
- * missing or an extra row is found. The tables and their keys are listed
+ * missed), reading FROM in one read transaction; then, before COMMIT,
+ * every row of every table is compared, FROM's rows in primary-key order
+ * each looked up in TO by its key, and the row counts, so that a difference
+ * in content, a missing or an extra row is found, and rolls the copy back:
+ * TO gets all of FROM or nothing. The tables and their keys are listed
  * once, in copy.c. */
 #ifndef QHV_STORE_COPY_H
 #define QHV_STORE_COPY_H

@@ -6,6 +6,10 @@
  * and, across every server on the database, by a transaction-scoped
  * advisory lock taken with BEGIN (writes never wait on each other's rows,
  * so READ COMMITTED under that lock is exact and never fails to serialise).
+ * The lock is held through a COMMIT that does not wait for the disk; each
+ * write then waits for its WAL to be flushed outside the lock, so that
+ * concurrent writes share flushes and none is acknowledged before it is
+ * durable (qpg_durable).
  * A lost connection is reconnected at its thread's next use outside a
  * transaction (a BEGIN that finds its session gone reconnects and retries
  * at once), so the server recovers by itself when the database is back.
@@ -636,13 +640,41 @@ static int qpg_begin_write(qstore *base, qerr *e)
     if (!qpg_conn_get(s, e))
         return -1;
     pthread_mutex_lock(&s->write_lock);
-    static const char sql[] = "BEGIN; SELECT pg_advisory_xact_lock(" QPG_STR(QPG_LOCK_CLASS)
+    /* synchronous_commit off for the write itself: its COMMIT returns, and
+     * releases the lock the next writer waits for, without waiting for the
+     * WAL to reach the disk; qpg_commit_then then waits for that outside
+     * the lock, so concurrent writes share one flush (group commit) and
+     * nothing is acknowledged before it is durable. */
+    static const char sql[] = "BEGIN; SET LOCAL synchronous_commit = off; "
+                              "SELECT pg_advisory_xact_lock(" QPG_STR(QPG_LOCK_CLASS)
                               ", " QPG_STR(QPG_LOCK_WRITE) ")";
     if (qpg_begin(s, sql, PGRES_TUPLES_OK, e) < 0) {
         pthread_mutex_unlock(&s->write_lock);
         return -1;
     }
     return 0;
+}
+
+/* Waits until the WAL of the write just committed (without waiting: see
+ * qpg_begin_write) is on disk: a transaction that has an id and wrote WAL
+ * (a one-record logical message: no table, no lock) commits synchronously,
+ * and PostgreSQL flushes the WAL up to its commit record, ours included;
+ * writers waiting at once are flushed together. (An id alone is not
+ * enough: a transaction that wrote no WAL commits without a flush.) On failure
+ * the write is visible but may not survive a crash of the database: said
+ * as such (commit_unknown), never as "changed nothing". */
+static int qpg_durable(qpg_conn *c)
+{
+    PGresult *r = PQexec(c->pg, "BEGIN; SELECT txid_current(), "
+                                "pg_logical_emit_message(false, 'qhv-flush', ''); COMMIT");
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), "COMMIT") ? 0 : -1;
+    if (rc < 0) {
+        qpg_note(c, r);
+        c->commit_unknown = true;
+        qpg_abandon(c);
+    }
+    PQclear(r);
+    return rc;
 }
 
 static int qpg_commit_then(qstore *base, void (*after)(void *arg), void *arg, qerr *e)
@@ -681,6 +713,8 @@ static int qpg_commit_then(qstore *base, void (*after)(void *arg), void *arg, qe
     if (rc == 0 && after)
         after(arg);
     pthread_mutex_unlock(&s->write_lock);
+    if (rc == 0 && qpg_durable(c) < 0)
+        rc = -1;
     return rc == 0 ? 0 : qpg_fail(base, e, "COMMIT");
 }
 
@@ -941,6 +975,7 @@ static void qpg_unlisten(qstore *s) { qpg_listen_stop((qpg *)s); }
 
 static const qstore_engine qpg_engine = {
     .name = "postgresql",
+    /* Other servers share the database: commits are published, theirs heard. */
     .shared = true,
     .close = qpg_close,
     .where = qpg_where,

@@ -75,6 +75,18 @@ static int qpg_listen_catch_up(qpg_listener *l)
         }
         int n = PQntuples(r);
         int64_t newest = qpg_i64(r, 0, 0);
+        if (newest >= 0 && newest < l->last) {
+            /* The database went back (restored from a backup, or a crash
+             * took the last commits, whose flush no client was told of but
+             * that servers may have seen): every plan must be computed
+             * again, and revisions continue from here. */
+            QLOG_W("store", "the database's revision went back from %lld to %lld: "
+                            "assuming everything changed", (long long)l->last, (long long)newest);
+            PQclear(r);
+            l->last = newest;
+            l->fn(l->arg, newest, NULL);
+            continue;
+        }
         int got = 0;
         bool gap = false;
         for (int i = 0; i < n && !gap; i++) {
@@ -151,14 +163,31 @@ static PGconn *qpg_listen_connect(qpg_listener *l, char *why, size_t n)
     return pg;
 }
 
+/* Sets *others when one of the notifications libpq holds is of another
+ * server's commit (their payload starts with the server's id). */
+static void qpg_listen_drain(qpg_listener *l, bool *others)
+{
+    size_t n = strlen(l->s->server);
+    PGnotify *nf;
+    while ((nf = PQnotifies(l->pg))) {
+        if (strncmp(nf->extra, l->s->server, n) != 0 || nf->extra[n] != ' ')
+            *others = true;
+        PQfreemem(nf);
+    }
+}
+
 /* Waits up to ms for the session or the wake pipe: 1 when told to stop.
  * *others: a notification of another server's commit (or the session
- * failed) came, so the table is worth reading before the second is up. */
+ * failed) came, so the table is worth reading before the second is up.
+ * Notifications that arrived while the last catch-up ran were read off the
+ * socket by that query and wait in libpq: then it does not wait at all. */
 static int qpg_listen_wait(qpg_listener *l, int ms, bool *others)
 {
+    if (l->pg)
+        qpg_listen_drain(l, others);
     struct pollfd p[2] = {{.fd = l->wake[0], .events = POLLIN},
                           {.fd = l->pg ? PQsocket(l->pg) : -1, .events = POLLIN}};
-    int rc = poll(p, l->pg ? 2 : 1, ms);
+    int rc = poll(p, l->pg ? 2 : 1, *others ? 0 : ms);
     if (rc > 0 && (p[0].revents & POLLIN))
         return 1;
     if (rc > 0 && l->pg && (p[1].revents & (POLLIN | POLLERR | POLLHUP))) {
@@ -166,13 +195,7 @@ static int qpg_listen_wait(qpg_listener *l, int ms, bool *others)
             *others = true;   /* the lost session shows in the next query */
             return 0;
         }
-        size_t n = strlen(l->s->server);
-        PGnotify *nf;
-        while ((nf = PQnotifies(l->pg))) {
-            if (strncmp(nf->extra, l->s->server, n) != 0 || nf->extra[n] != ' ')
-                *others = true;
-            PQfreemem(nf);
-        }
+        qpg_listen_drain(l, others);
     }
     return 0;
 }

@@ -295,6 +295,12 @@ class DbTools(unittest.TestCase):
         self.assertIn('verified', r.stdout)
         self.assertEqual(sqlite_rows(os.path.join(self.tmp, 'b.sqlite')),
                          sqlite_rows(os.path.join(self.tmp, 'a.sqlite')))
+        # Every table of the schema is one the copy knows (or the changes).
+        db = sqlite3.connect(os.path.join(self.tmp, 'a.sqlite'))
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                           "AND name NOT LIKE 'sqlite_%'")}
+        db.close()
+        self.assertEqual(tables, set(TABLES) | {'changes'})
 
     def test_db_copy_refuses_a_database_not_empty(self):
         src = self.server(self.sqlite_url('a.sqlite'))
@@ -321,6 +327,44 @@ class DbTools(unittest.TestCase):
         self.assertIn('is not empty', r.stderr)
         self.assertEqual(self.pg().psql("SELECT body::json->>'name' FROM resources "
                                         "WHERE kind = 'network'", name).split(), ['a'])
+
+    def test_db_copy_verification_finds_differences(self):
+        """What TO stores differently (a trigger changes bodies and drops
+        rows there) is found, and the copy is rolled back."""
+        src = self.server(self.sqlite_url('a.sqlite'))
+        c = qhvtest.Client(src.port)
+        st, net = c.post('/v2.0/networks', {'network': {'name': 'changed'}})
+        self.assertEqual(st, 201, net)
+        st, sub = c.post('/v2.0/subnets', {'subnet': {
+            'network_id': net['network']['id'], 'cidr': '10.70.0.0/24', 'ip_version': 4}})
+        self.assertEqual(st, 201, sub)
+        st, p = c.post('/v2.0/ports', {'port': {'network_id': net['network']['id']}})
+        self.assertEqual(st, 201, p)
+        self.assertEqual(src.stop(), 0)
+        name, url = self.pg_database()
+        r = tool('--db-sync', conf=self.conf_for(url))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.pg().psql("""
+            CREATE FUNCTION qhv_test_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN NEW.body := NEW.body || ' '; RETURN NEW; END $$;
+            CREATE TRIGGER change BEFORE INSERT ON resources FOR EACH ROW
+              WHEN (NEW.kind = 'network') EXECUTE FUNCTION qhv_test_change();
+            CREATE FUNCTION qhv_test_drop() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RETURN NULL; END $$;
+            CREATE TRIGGER drop BEFORE INSERT ON macs FOR EACH ROW
+              EXECUTE FUNCTION qhv_test_drop();""", name)
+        r = tool('--db-copy', self.sqlite_url('a.sqlite'), url)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn('verification failed: 3 difference(s)', r.stderr)
+        self.assertIn('resources (network, %s): body differs' % net['network']['id'], r.stderr)
+        self.assertIn('macs: 1 rows in FROM, 0 in TO', r.stderr)
+        self.assertIn('macs (%s, %s): missing in TO' % (net['network']['id'],
+                                                         p['port']['mac_address']), r.stderr)
+        self.assertIn('rolled back', r.stderr)
+        self.assertNotIn('verified', r.stdout)
+        self.assertEqual(self.pg().psql('SELECT count(*) FROM resources', name).strip(), '0')
+        self.assertEqual(self.pg().psql("SELECT value FROM meta WHERE key = 'revision'",
+                                        name).strip(), '0')
 
     def test_db_copy_from_a_missing_file(self):
         r = tool('--db-copy', self.sqlite_url('none.sqlite'), self.sqlite_url('b.sqlite'))

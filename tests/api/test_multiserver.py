@@ -8,12 +8,16 @@ skipped when PostgreSQL is not installed), whatever QHV_TEST_DB says."""
 import collections
 import subprocess
 import threading
+import time
 import unittest
 import uuid
 
 import qhvtest
 
 SERVERS = 3
+CONF = '\n[agent]\nauth_token = ms-secret\n'
+HV_CONF = {'backend': 'dummy', 'vif_type': 'hyperv', 'network_types': ['vlan', 'nvgre'],
+           'vswitch_mappings': ['physnet*:external'], 'port_filter': True}
 
 
 def spread(clients, total, fn, per_client_threads=2):
@@ -62,7 +66,7 @@ class MultiServer(unittest.TestCase):
         cls.pg = qhvtest.pg_cluster()
         cls.dbname = 'multi_' + uuid.uuid4().hex[:10]
         url = cls.pg.create_database(cls.dbname)
-        cls.servers = [qhvtest.Server(connection=url) for _ in range(SERVERS)]
+        cls.servers = [qhvtest.Server(CONF, connection=url) for _ in range(SERVERS)]
         try:
             start_all(cls.servers)
         except BaseException:
@@ -154,6 +158,110 @@ class MultiServer(unittest.TestCase):
             seen = {(n['provider:network_type'], n['provider:segmentation_id'])
                     for n in body['networks'] if n['id'] in mine}
             self.assertEqual(seen, {(t, i) for t, _, i in segs})
+
+    def test_every_server_hears_every_commit(self):
+        """An agent that read its plan from one server and watches another
+        (fail-over) is woken by a change made through a third, with a delta
+        from where it was; every server's fed plan equals a fresh one."""
+        host = 'ms-hv1'
+        token = self.servers[0].agent_token(host)
+        agents = [qhvtest.Client(s.port, {'X-Qhv-Agent-Token': token}) for s in self.servers]
+        st, b = agents[0].post('/channel/v1/hosts/%s/report' % host, {'agent': {
+            'agent_type': 'HyperV agent', 'binary': 'qhv-agent', 'configurations': HV_CONF}})
+        self.assertEqual(st, 200, b)
+        st, net = self.clients[0].post('/v2.0/networks', {'network': {
+            'name': 'ms-feed', 'provider:network_type': 'vlan'}})
+        self.assertEqual(st, 201, net)
+        st, b = self.clients[0].post('/v2.0/subnets', {'subnet': {
+            'network_id': net['network']['id'], 'cidr': '10.151.0.0/24', 'ip_version': 4}})
+        self.assertEqual(st, 201, b)
+        st, base = agents[0].get('/channel/v1/hosts/%s/plan' % host)
+        self.assertEqual(st, 200, base)
+        # The third server learns the host's plan at the same revision
+        # first (a watch that does not wait), as it would from an agent's
+        # earlier request: a watch that reached it only after the port's
+        # commit would rightly get the whole plan, not a delta.
+        st, pre = agents[2].get('/channel/v1/hosts/%s/plan?since=%d&wait=0'
+                                % (host, base['revision']))
+        self.assertEqual(st, 200, pre)
+        self.assertEqual(pre['revision'], base['revision'], pre)
+        result = {}
+
+        def watch():
+            result['answer'] = agents[2].get('/channel/v1/hosts/%s/plan?since=%d&wait=20'
+                                             % (host, base['revision']))
+
+        t = threading.Thread(target=watch)
+        t.start()
+        st, port = self.clients[1].post('/v2.0/ports', {'port': {
+            'network_id': net['network']['id'], 'binding:host_id': host}})
+        self.assertEqual(st, 201, port)
+        t.join()
+        st, out = result['answer']
+        self.assertEqual(st, 200, out)
+        self.assertGreater(out['revision'], base['revision'])
+        self.assertIn('delta', out, out)
+        self.assertIn(port['port']['id'], out['delta'].get('ports', {}).get('set', {}), out)
+        plans = []
+        for a in agents:
+            st, fed = a.get('/channel/v1/hosts/%s/plan' % host)
+            st2, fresh = a.get('/channel/v1/hosts/%s/plan?fresh=1' % host)
+            self.assertEqual((st, st2), (200, 200))
+            self.assertEqual(fed['plan'], fresh['plan'])
+            plans.append(fed['plan'])
+        self.assertEqual(plans[0], plans[1])
+        self.assertEqual(plans[0], plans[2])
+        self.assertIn(port['port']['id'], plans[0]['ports'])
+
+
+class NovaHearsOnce(unittest.TestCase):
+    """Three servers share one outbox: Nova gets each event once, not once
+    per server."""
+
+    def test_each_event_sent_once(self):
+        import test_nova_outbox as outbox
+        fake = outbox.FakeNova()
+        self.addCleanup(fake.close)
+        pg = qhvtest.pg_cluster()
+        name = 'nova_' + uuid.uuid4().hex[:10]
+        url = pg.create_database(name)
+        self.addCleanup(pg.drop_database, name)
+        servers = [qhvtest.Server(outbox.nova_conf(fake.url()), connection=url)
+                   for _ in range(SERVERS)]
+        for s in servers:
+            self.addCleanup(s.cleanup)
+        start_all(servers)
+        clients = [qhvtest.Client(s.port) for s in servers]
+        st, net = clients[0].post('/v2.0/networks', {'network': {'name': 'ms-nova'}})
+        self.assertEqual(st, 201, net)
+        tags = []
+        for i in range(6):
+            c = clients[i % SERVERS]
+            st, p = c.post('/v2.0/ports', {'port': {
+                'network_id': net['network']['id'], 'device_owner': 'compute:nova',
+                'device_id': str(uuid.uuid4())}})
+            self.assertEqual(st, 201, p)
+            self.assertEqual(c.delete('/v2.0/ports/' + p['port']['id'])[0], 204)
+            tags.append(p['port']['id'])
+
+        def pending():
+            st, body = clients[0].get('/channel/v1/nova-events')
+            self.assertEqual(st, 200, body)
+            return body['nova_events']['pending']
+
+        deadline = time.time() + 120
+        while (pending() or len(fake.events()) < len(tags)) and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(pending(), 0)
+        sent = []
+        for c in clients:
+            st, body = c.get('/channel/v1/status')
+            self.assertEqual(st, 200, body)
+            sent.append(body['nova_events']['sent'])
+        got = collections.Counter((ev['tag'], ev['name']) for _, ev in fake.events())
+        self.assertEqual(got, {(t, 'network-vif-deleted'): 1 for t in tags},
+                         'sent per server: %s' % sent)
+        self.assertEqual(sum(sent), len(tags), sent)
 
 
 class RacedMigrations(unittest.TestCase):

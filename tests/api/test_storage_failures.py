@@ -197,5 +197,65 @@ class ReadOnly(StorageCase):
             self.assertEqual((st, body['security_groups']), (200, []))
 
 
+@unittest.skipUnless(qhvtest.on_postgresql(), 'the PostgreSQL counterpart of the above')
+class DatabaseUnavailable(qhvtest.ServerTestCase):
+    """On PostgreSQL the storage that fails is the database server: stopped
+    or crashed under qhv-server, writes get 503 saying so and change nothing,
+    and once it is back the server works again without a restart, every
+    acknowledged write kept (the cluster runs with fsync on)."""
+    wait_timeout = 120.0
+
+    def assertUnavailable(self, result):
+        self.assertError(result, 503, 'ServiceUnavailable', 'The database is unavailable')
+
+    def back(self, name):
+        """Waits until a write works again; its network."""
+        got = {}
+
+        def write():
+            st, body = self.post(NETS, {'network': {'name': name}})
+            if st == 201:
+                got['net'] = body['network']
+                return True
+            self.assertUnavailable((st, body))
+            return False
+        self.wait_for('writes to work again', write, self.server.read_log)
+        return got['net']
+
+    def test_stopped_then_started(self):
+        pg = qhvtest.pg_cluster()
+        self.assertEqual(self.post(NETS, {'network': {'name': 'pg-before'}})[0], 201)
+        pg.stop('fast')
+        try:
+            self.assertUnavailable(self.post(NETS, {'network': {'name': 'pg-during'}}))
+            self.assertUnavailable(self.get(NETS))
+        finally:
+            pg.start()
+        self.back('pg-after')
+        self.assertEqual(sorted(n for n in self.network_names() if n.startswith('pg-')),
+                         ['pg-after', 'pg-before'])
+
+    def test_crash_keeps_acknowledged_writes(self):
+        pg = qhvtest.pg_cluster()
+        acked = []
+        for i in range(20):
+            st, body = self.post(NETS, {'network': {'name': 'crash-%d' % i}})
+            self.assertEqual(st, 201, body)
+            acked.append(body['network']['name'])
+        pg.kill()
+        try:
+            self.assertUnavailable(self.post(NETS, {'network': {'name': 'crash-during'}}))
+        finally:
+            pg.start()          # crash recovery replays the WAL
+        self.back('crash-after')
+        names = [n for n in self.network_names() if n.startswith('crash-')]
+        self.assertEqual(sorted(names), sorted(acked + ['crash-after']))
+
+    def network_names(self):
+        st, body = self.get(NETS)
+        self.assertEqual(st, 200, body)
+        return sorted(n['name'] for n in body['networks'])
+
+
 if __name__ == '__main__':
     unittest.main()

@@ -408,7 +408,8 @@ static void test_conf(void **state)
 {
     qag_conf c;
     load_conf(&c, "[agent]\nserver_url = http://h:1/\n");
-    assert_string_equal(c.server_url, "http://h:1");
+    assert_int_equal(c.servers.n, 1);     /* the list (lib/urls.h), without the '/' */
+    assert_string_equal(c.servers.v[0], "http://h:1");
     assert_int_equal(c.report_interval, 30);
     assert_int_equal(c.poll_wait, 30);
     assert_string_equal(c.local_network_vswitch, "private");

@@ -224,7 +224,7 @@ static void wait_heard(heard *h, int n)
     }
     int got = h->n;
     pthread_mutex_unlock(&h->lock);
-    assert_int_equal(got, n);
+    assert_true(got >= n);
 }
 
 /* One write transaction on s: bumps the revision, publishes note (unless
@@ -263,16 +263,24 @@ static void test_two_servers(void **state)
     assert_int_equal(h.rev[1], r3);
     assert_string_equal(h.note[1], "from-a-2");
     /* A revision missing from the table (pruned) is a gap: told once, with
-     * the newest revision, then it goes on. */
-    commit_one(a, NULL);
+     * the newest revision the listener saw (r4 when it read between the two
+     * commits, else r5), then it goes on with what follows. */
+    int64_t r4 = commit_one(a, NULL);
     int64_t r5 = commit_one(a, "after-gap");
     wait_heard(&h, 3);
-    assert_int_equal(h.rev[2], r5);
     assert_true(h.null[2]);
+    assert_true(h.rev[2] == r4 || h.rev[2] == r5);
+    int next = 3;
+    if (h.rev[2] == r4) {      /* r5 then heard as any change */
+        wait_heard(&h, 4);
+        assert_int_equal(h.rev[3], r5);
+        assert_false(h.null[3]);
+        next = 4;
+    }
     int64_t r6 = commit_one(a, "next");
-    wait_heard(&h, 4);
-    assert_int_equal(h.rev[3], r6);
-    assert_false(h.null[3]);
+    wait_heard(&h, next + 1);
+    assert_int_equal(h.rev[next], r6);
+    assert_false(h.null[next]);
     qstore_unlisten(b);
     qstore_unlisten(b);   /* safe twice */
 
