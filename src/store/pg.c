@@ -197,11 +197,17 @@ static int qpg_reconnect(qpg *s, qpg_conn *c, qerr *e)
     c->pg = qpg_connect(s, why, sizeof why);
     if (!c->pg) {
         qpg_lost(c, why);
-        QLOG_W("store", "PostgreSQL at %s: cannot reconnect: %s", s->where, why);
+        /* Once per outage and thread, not at every request while it lasts. */
+        if (!c->down_said)
+            QLOG_W("store", "PostgreSQL at %s: cannot connect: %s", s->where, why);
+        c->down_said = true;
         qerr_set(e, QE_STORAGE, "The database is unavailable (%s). The request changed "
                                 "nothing; retry.", why);
         return -1;
     }
+    if (c->down_said)
+        QLOG_I("store", "PostgreSQL at %s: connected again", s->where);
+    c->down_said = false;
     c->born = time(NULL);
     c->broken = false;
     return 0;

@@ -31,6 +31,7 @@ typedef struct qpg_conn {
     bool broken;      /* lost: reconnected at its next use outside a transaction */
     bool in_tx;
     bool commit_unknown;  /* its last COMMIT was sent but not answered */
+    bool down_said;       /* the failure to reconnect is logged */
     char *publish;        /* SQL qstore_publish left for the COMMIT to send */
     unsigned gen;     /* bumped at every (re)connect: cached statements re-prepare */
     unsigned nextname;
