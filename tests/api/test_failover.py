@@ -126,17 +126,16 @@ class FailoverCase(qhvtest.ServerTestCase):
             raise failed
 
     def start_server(self, db_dir=None, port=None):
-        """A qhv-server; db_dir: use that directory's SQLite database (the
-        cluster's one database); port: listen there."""
-        s = qhvtest.Server(self.server_conf())
-        if port is not None or db_dir is not None:
+        """A qhv-server; db_dir: use that directory's database (the
+        cluster's one database: its SQLite file, or on PostgreSQL its
+        database); port: listen there."""
+        s = qhvtest.Server(self.server_conf(), connection=(
+            qhvtest.database_url(db_dir) if db_dir is not None else None))
+        if port is not None:
             with open(s.conf) as f:
                 text = f.read()
-            if port is not None:
-                text = text.replace('bind_port = %d' % s.port, 'bind_port = %d' % port)
-                s.port = port
-            if db_dir is not None:
-                text = text.replace('sqlite:///%s/' % s.dir, 'sqlite:///%s/' % db_dir)
+            text = text.replace('bind_port = %d' % s.port, 'bind_port = %d' % port)
+            s.port = port
             with open(s.conf, 'w') as f:
                 f.write(text)
         s.start()
