@@ -121,9 +121,15 @@ class DummyHostsTest(qhvtest.ServerTestCase):
                 self.assertEqual(self.delete('/v2.0/agents/' + agents[h.name])[0], 204)
 
     def host(self, name, pa):
+        """A dummy host whose agent has reported (so that a port bound to
+        it binds: before the first report the host has no agent, and the
+        binding fails, as Neutron's)."""
         h = Host(self, name, pa)
         h.ctl('counters')   # creates the state file
         self.hosts[name] = h.start()
+        self.wait_for('agent of %s alive' % name, lambda: any(
+            a['host'] == name and a['alive'] for a in self.get('/v2.0/agents')[1]['agents']),
+            h.read_log)
         return h
 
     def status(self, port_id):
