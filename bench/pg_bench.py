@@ -360,7 +360,7 @@ class PgBench:
                                                            self.cluster.top), flush=True)
         return self.cluster
 
-    def server(self, name, connection, workers=8):
+    def server(self, name, connection, workers=int(os.environ.get("QHV_BENCH_WORKERS", "8"))):
         s = QhvServer(self.build, self.dir, name, connection, workers)
         self.servers.append(s)
         return s.start()
