@@ -39,7 +39,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'api'))
 import pgcluster  # noqa: E402
+from qhvtest import free_port  # noqa: E402,F401 (neutron_pg.py uses it too)
 
 TARGET_CREATES = 1000.0
 TARGET_FANOUT_P99_MS = 500.0
@@ -81,14 +81,6 @@ HV_CONF = {'backend': 'dummy', 'vif_type': 'hyperv',
            'vswitch_mappings': ['physnet*:external'], 'port_filter': True}
 
 CLK = os.sysconf('SC_CLK_TCK')
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _stat(pid):
