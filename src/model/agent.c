@@ -655,6 +655,8 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
     if (qmodel_finish(&op, rc, e) < 0)
         return -1;
     int64_t rev = qstore_revision(m->store);
+    if (rev < 0)
+        return qstore_fail(m->store, e, "revision");   /* the report is in; the agent repeats it */
     *ret = qj_object();
     qj_set(*ret, "revision", qj_int(rev));
     qj_set(*ret, "report_interval", qj_int(m->conf->report_interval));

@@ -22,10 +22,11 @@ static const char qaz_sql_network[] =
 /* [{name, resource, state}] of every zone. */
 static int qaz_zones(qstore *s, qj **ret, qerr *e)
 {
-    *ret = qj_array();
+    *ret = NULL;
     qstmt *st = qstore_stmt(s, qaz_sql_zones, e);
     if (!st)
         return -1;
+    *ret = qj_array();
     int rc;
     while ((rc = qstmt_step(st)) == QSTORE_ROW) {
         qj *z = qj_object();
@@ -35,7 +36,11 @@ static int qaz_zones(qstore *s, qj **ret, qerr *e)
         qj_append(*ret, z);
     }
     qstmt_reset(st);
-    return rc == QSTORE_DONE ? 0 : qstore_fail(s, e, "availability zones");
+    if (rc == QSTORE_DONE)
+        return 0;
+    qj_free(*ret);
+    *ret = NULL;
+    return qstore_fail(s, e, "availability zones");
 }
 
 static bool qaz_reserved(const char *k)

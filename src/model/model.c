@@ -102,10 +102,11 @@ void qmodel_heard(void *arg, int64_t revision, const char *note)
 
 int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)
 {
-    *ret = qj_array();
+    *ret = NULL;
     qstmt *st = qstore_stmt(m->store, sql, e);
     if (!st)
         return -1;
+    *ret = qj_array();
     if (arg)
         qstmt_bind_text(st, 1, arg, -1, QSTORE_TRANSIENT);
     int rc;
@@ -116,5 +117,9 @@ int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)
             qj_append(*ret, o);
     }
     qstmt_reset(st);
-    return rc == QSTORE_DONE ? 0 : qstore_fail(m->store, e, sql);
+    if (rc == QSTORE_DONE)
+        return 0;
+    qj_free(*ret);
+    *ret = NULL;
+    return qstore_fail(m->store, e, sql);
 }

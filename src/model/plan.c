@@ -83,23 +83,23 @@ static bool qplan_bound(const qj *port)
     return vif && strcmp(vif, "unbound") && strcmp(vif, "binding_failed");
 }
 
-/* The provider address of host's live agent, or NULL. */
-static const char *qplan_provider_address(qplan_ctx *c, const char *host, qerr *e)
+/* The provider address of host's live agent into *pa (borrowed; NULL when
+ * it has none): 0, or -1 when it cannot be read. */
+static int qplan_provider_address(qplan_ctx *c, const char *host, const char **pa, qerr *e)
 {
+    *pa = NULL;
     qj *a = qj_get(c->agents, host);
     if (!a) {
         qj *list;
-        if (qmodel_docs(c->op.m, qplan_sql_agent, host, &list, e) < 0) {
-            qj_free(list);
-            return NULL;
-        }
+        if (qmodel_docs(c->op.m, qplan_sql_agent, host, &list, e) < 0)
+            return -1;
         a = qj_len(list) ? qj_clone(qj_at(list, 0)) : qj_object();
         qj_free(list);
         qj_set(c->agents, host, a);
     }
-    if (!qj_len(a) || !qagent_alive(c->op.m->conf, a, c->op.now))
-        return NULL;
-    return qj_get_str(qj_get(a, "configurations"), "provider_address");
+    if (qj_len(a) && qagent_alive(c->op.m->conf, a, c->op.now))
+        *pa = qj_get_str(qj_get(a, "configurations"), "provider_address");
+    return 0;
 }
 
 static qj *qplan_port(const qj *p)
@@ -159,7 +159,13 @@ static qj *qplan_virtual_tables(qplan_ctx *c, const qj *net, const qj *subnets, 
         const char *phost = qj_get_str(p, "binding:host_id");
         if (!qplan_bound(p) || !phost || !*phost)
             continue;
-        const char *pa = qplan_provider_address(c, phost, e);
+        const char *pa;
+        if (qplan_provider_address(c, phost, &pa, e) < 0) {
+            qj_free(ports);
+            qj_free(lookup);
+            qj_free(routes);
+            return NULL;
+        }
         if (!pa)
             continue;   /* no live agent there: nothing to send traffic to */
         const qj *ips = qj_get(p, "fixed_ips");
@@ -257,7 +263,9 @@ static int qplan_virtual_network(qplan_ctx *c, const qj *net, const qj *subnets,
     qplan_copy_into(c->lookup, qj_get(tables, "lookup"));
     qplan_copy_into(c->routes, qj_get(tables, "routes"));
     qj_free(own_tables);
-    const char *mine = rewrite ? NULL : qplan_provider_address(c, host, e);
+    const char *mine = NULL;
+    if (!rewrite && qplan_provider_address(c, host, &mine, e) < 0)
+        return -1;
     if (rewrite) {
         qj *own;
         if (qrewrite_host_addresses(&c->op, host, &own, e) < 0) {
@@ -562,6 +570,11 @@ int qplan_compute(qmodel *m, const char *host, qplan_cache *cache, qj **ret, qer
     if (qstore_begin_read(m->store, e) < 0)
         return -1;
     int64_t rev = qstore_revision(m->store);
+    if (rev < 0) {
+        qstore_fail(m->store, e, "plan revision");
+        qstore_end_read(m->store);
+        return -1;
+    }
     /* The cache holds what writes that touch plans change; it is valid for as
      * long as no such write happened (port status reports and heartbeats in
      * between change none of it). planned_rev is read inside the snapshot and

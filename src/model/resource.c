@@ -383,10 +383,11 @@ int qres_delete_row(qop *op, const qresource *r, const char *id, qerr *e)
 
 int qres_children(qop *op, const qresource *r, const char *parent, qj **ret, qerr *e)
 {
-    *ret = qj_array();
+    *ret = NULL;
     qstmt *st = qstore_stmt(op->m->store, qres_sql_children, e);
     if (!st)
         return -1;
+    *ret = qj_array();
     qstmt_bind_text(st, 1, r->name, -1, QSTORE_STATIC);
     qstmt_bind_text(st, 2, parent, -1, QSTORE_TRANSIENT);
     int rc;
@@ -396,7 +397,11 @@ int qres_children(qop *op, const qresource *r, const char *parent, qj **ret, qer
             qj_append(*ret, o);
     }
     qstmt_reset(st);
-    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "children");
+    if (rc == QSTORE_DONE)
+        return 0;
+    qj_free(*ret);
+    *ret = NULL;
+    return qstore_fail(op->m->store, e, "children");
 }
 
 void qres_touch(qop *op, qj *obj)

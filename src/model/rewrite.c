@@ -70,24 +70,24 @@ int qrewrite_sync_port(qop *op, const qj *port, qerr *e)
     qj *want = qj_array();
     qcidr pool;
     bool has_pool = bound && qrw_pool(op->m->conf, host, &pool);
-    if (has_pool) {
-        qj *net;
-        qerr ignore;
-        if (qres_load(op, &qres_network, qj_get_str(port, "network_id"), &net, &ignore) == 0) {
-            const char *type = qj_get_str(net, "provider:network_type");
-            if (type && !strcmp(type, "ip_rewrite")) {
-                const qj *ips = qj_get(port, "fixed_ips");
-                for (size_t i = 0; i < qj_len(ips); i++) {
-                    const char *ca = qj_get_str(qj_at(ips, i), "ip_address");
-                    qaddr a;
-                    /* A pool of one family serves customer addresses of it. */
-                    if (qaddr_parse(ca, &a) == 0 && a.family == pool.addr.family)
-                        qj_append(want, qj_str(ca));
-                }
-            }
-            qj_free(net);
+    qj *netdoc = NULL;
+    if (has_pool && qres_load(op, &qres_network, qj_get_str(port, "network_id"), &netdoc, e) < 0 &&
+        e->code != qres_network.notfound) {
+        qj_free(want);
+        return -1;   /* a network that is gone has nothing to rewrite; a failed read fails */
+    }
+    const char *type = qj_get_str(netdoc, "provider:network_type");
+    if (type && !strcmp(type, "ip_rewrite")) {
+        const qj *ips = qj_get(port, "fixed_ips");
+        for (size_t i = 0; i < qj_len(ips); i++) {
+            const char *ca = qj_get_str(qj_at(ips, i), "ip_address");
+            qaddr a;
+            /* A pool of one family serves customer addresses of it. */
+            if (qaddr_parse(ca, &a) == 0 && a.family == pool.addr.family)
+                qj_append(want, qj_str(ca));
         }
     }
+    qj_free(netdoc);
     /* What the port has now, on which host. */
     qstmt *st = qstore_stmt(op->m->store, qrw_sql_port, e);
     if (!st) {
@@ -96,13 +96,15 @@ int qrewrite_sync_port(qop *op, const qj *port, qerr *e)
     }
     qstmt_bind_text(st, 1, pid, -1, QSTORE_TRANSIENT);
     qj *have = qj_array();
-    while (qstmt_step(st) == QSTORE_ROW)
+    int rc;
+    while ((rc = qstmt_step(st)) == QSTORE_ROW)
         qj_append(have, qj_str((const char *)qstmt_column_text(st, 0)));
     qstmt_reset(st);
-    int rc = 0;
+    rc = rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "rewrite port");
     /* A host change moves every address: drop all and allocate anew. */
     char cur_host[256] = "";
-    if (qstore_query_text(op->m->store, qrw_sql_port_host, pid, cur_host, sizeof cur_host, e) < 0)
+    if (rc == 0 &&
+        qstore_query_text(op->m->store, qrw_sql_port_host, pid, cur_host, sizeof cur_host, e) < 0)
         rc = -1;
     if (rc == 0 && *cur_host && (!host || strcmp(cur_host, host))) {
         rc = qrewrite_release_port(op, pid, e);
@@ -175,14 +177,19 @@ int qrewrite_lookup(qop *op, const char *port_id, const char *ca, char out[QADDR
 
 int qrewrite_host_addresses(qop *op, const char *host, qj **ret, qerr *e)
 {
-    *ret = qj_array();
+    *ret = NULL;
     qstmt *st = qstore_stmt(op->m->store, qrw_sql_host, e);
     if (!st)
         return -1;
+    *ret = qj_array();
     qstmt_bind_text(st, 1, host, -1, QSTORE_TRANSIENT);
     int rc;
     while ((rc = qstmt_step(st)) == QSTORE_ROW)
         qj_append(*ret, qj_str((const char *)qstmt_column_text(st, 0)));
     qstmt_reset(st);
-    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "rewrite host");
+    if (rc == QSTORE_DONE)
+        return 0;
+    qj_free(*ret);
+    *ret = NULL;
+    return qstore_fail(op->m->store, e, "rewrite host");
 }

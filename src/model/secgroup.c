@@ -679,11 +679,8 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
     for (size_t i = 0; i < qj_len(groups); i++) {
         const char *gid = qj_as_str(qj_at(groups, i));
         qj *sg;
-        if (qsg_load_usable(op, gid, project, &sg, e) < 0) {
-            e->code = QE_SG_NOT_FOUND;
-            snprintf(e->msg, sizeof e->msg, "Security group %s does not exist", gid);
-            return -1;
-        }
+        if (qsg_load_usable(op, gid, project, &sg, e) < 0)
+            return -1;   /* SecurityGroupNotFound, or the store's own error */
         bool mixed = stateful >= 0 && stateful != (int)qsg_stateful(sg);
         stateful = qsg_stateful(sg);
         qj_free(sg);

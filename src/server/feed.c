@@ -670,7 +670,7 @@ int qfeed_status(qfeed *f, qj **ret, qerr *e)
         return -1;
     qj *agents = qj_get(list, "agents"), *hosts = qj_array();
     int64_t rev = qstore_revision(f->m->store);
-    int rc = 0;
+    int rc = rev < 0 ? qstore_fail(f->m->store, e, "revision") : 0;
     for (size_t i = 0; rc == 0 && i < qj_len(agents); i++) {
         const qj *a = qj_at(agents, i);
         const char *host = qj_get_str(a, "host");
