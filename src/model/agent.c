@@ -204,15 +204,9 @@ int qagent_bind_port(qop *op, qj *port, qerr *e)
 
 static int qagent_rebind_host(qop *op, const char *host, qerr *e)
 {
-    qstmt *st = qstore_stmt(op->m->store, qagent_sql_host_ports, e);
-    if (!st)
+    qj *ports;
+    if (qmodel_docs(op->m, qagent_sql_host_ports, host, &ports, e) < 0)
         return -1;
-    qstmt_bind_text(st, 1, host, -1, QSTORE_TRANSIENT);
-    qj *ports = qj_array();
-    while (qstmt_step(st) == QSTORE_ROW)
-        qj_append(ports, qj_parse((const char *)qstmt_column_text(st, 0),
-                                  (size_t)qstmt_column_bytes(st, 0), NULL, NULL));
-    qstmt_reset(st);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < qj_len(ports); i++) {
         qj *p = qj_at(ports, i);
@@ -238,9 +232,12 @@ static int qagent_apply_statuses(qop *op, const char *host, const qj *list, qerr
         /* Of its form (qagent_check_report). */
         const char *id = qj_get_str(it, "id"), *status = qj_get_str(it, "status");
         qj *port;
-        qerr ignore;
-        if (qres_load(op, &qres_port, id, &port, &ignore) < 0)
-            continue;   /* deleted meanwhile */
+        rc = qres_find(op, &qres_port, id, &port, e);
+        if (rc <= 0) {
+            rc = rc < 0 ? -1 : 0;
+            continue;   /* 0: deleted meanwhile */
+        }
+        rc = 0;
         const char *bound = qj_get_str(port, "binding:host_id");
         /* Only the host a port is bound to speaks for it. */
         if (bound && !strcmp(bound, host) && strcmp(qj_get_str(port, "status"), status)) {
@@ -654,11 +651,10 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
     qj_free(conf);
     if (qmodel_finish(&op, rc, e) < 0)
         return -1;
+    /* The latest; when it cannot be read, this report's (it is in). */
     int64_t rev = qstore_revision(m->store);
-    if (rev < 0)
-        return qstore_fail(m->store, e, "revision");   /* the report is in; the agent repeats it */
     *ret = qj_object();
-    qj_set(*ret, "revision", qj_int(rev));
+    qj_set(*ret, "revision", qj_int(rev > op.revision ? rev : op.revision));
     qj_set(*ret, "report_interval", qj_int(m->conf->report_interval));
     return 0;
 }

@@ -150,9 +150,12 @@ void qaz_network_view(const qmodel *m, qj *net)
     const char *id = qj_get_str(net, "id");
     if (st && id) {
         qstmt_bind_text(st, 1, id, -1, QSTORE_TRANSIENT);
-        while (qstmt_step(st) == QSTORE_ROW)
+        int rc;
+        while ((rc = qstmt_step(st)) == QSTORE_ROW)
             qj_append(zones, qj_str((const char *)qstmt_column_text(st, 0)));
         qstmt_reset(st);
+        if (rc != QSTORE_DONE)
+            QLOG_W("az", "network %s: availability zones not read", id);
     } else if (!st) {
         QLOG_W("az", "network %s: availability zones not read: %s", id ? id : "?", e.msg);
     }

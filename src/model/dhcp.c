@@ -278,13 +278,9 @@ static int qdhcp_port_delete(qop *op, const qj *port, qerr *e)
 static int qdhcp_sync_with(qop *op, qdhcp_sched *s, const char *nid, bool *changed, qerr *e)
 {
     qj *net;
-    qerr le;
-    if (qres_load(op, &qres_network, nid, &net, &le) < 0) {
-        if (le.code == QE_NETWORK_NOT_FOUND)
-            return 0;
-        *e = le;
-        return -1;
-    }
+    int found = qres_find(op, &qres_network, nid, &net, e);
+    if (found <= 0)
+        return found;
     /* The network's subnets list (kept in step by subnet create and
      * delete before this runs) says which subnets it has now. */
     qj *subs = qj_array(), *ports = NULL, *hosting = qj_array();
@@ -292,13 +288,17 @@ static int qdhcp_sync_with(qop *op, qdhcp_sched *s, const char *nid, bool *chang
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < qj_len(ids); i++) {
         qj *sub;
-        if (qres_load(op, &qres_subnet, qj_as_str(qj_at(ids, i)), &sub, &le) < 0)
-            continue;   /* being deleted in this op */
+        int has = qres_find(op, &qres_subnet, qj_as_str(qj_at(ids, i)), &sub, e);
+        if (has < 0)
+            rc = -1;
+        if (has <= 0)
+            continue;   /* 0: being deleted in this op */
         if (qj_get_bool(sub, "enable_dhcp", false))
             qj_append(subs, qj_str(qj_get_str(sub, "id")));
         qj_free(sub);
     }
-    rc = qres_children(op, &qres_port, nid, &ports, e);
+    if (rc == 0)
+        rc = qres_children(op, &qres_port, nid, &ports, e);
     for (size_t i = 0; rc == 0 && i < qj_len(ports); i++)
         if (qdhcp_port_scheduled(qj_at(ports, i)))
             qj_append(hosting, qj_str(qj_get_str(qj_at(ports, i), "binding:host_id")));
@@ -561,11 +561,17 @@ static int qdhcp_views(qmodel *m, const qctx *ctx, const qresource *r, const qj 
                        qerr *e)
 {
     qj *list = qj_array();
+    *ret = NULL;
     for (size_t i = 0; i < qj_len(ids); i++) {
         qj *one;
-        qerr ignore;
-        if (qres_show_request(m, ctx, r, qj_as_str(qj_at(ids, i)), NULL, &one, &ignore) < 0)
-            continue;
+        qerr le;
+        if (qres_show_request(m, ctx, r, qj_as_str(qj_at(ids, i)), NULL, &one, &le) < 0) {
+            if (le.code == r->notfound)
+                continue;   /* gone since, or not the caller's to see */
+            *e = le;
+            qj_free(list);
+            return -1;
+        }
         qj_append(list, qj_take(one, r->name));
         qj_free(one);
     }
@@ -661,9 +667,10 @@ int qdhcp_scheduler_request(qmodel *m, const qctx *ctx, const char *method,
     const qj *ids = qj_get(net, "subnets");
     for (size_t i = 0; rc == 0 && post && i < qj_len(ids); i++) {
         qj *s;
-        qerr ignore;
-        if (qres_load(&op, &qres_subnet, qj_as_str(qj_at(ids, i)), &s, &ignore) == 0 &&
-            qj_get_bool(s, "enable_dhcp", false))
+        int found = qres_find(&op, &qres_subnet, qj_as_str(qj_at(ids, i)), &s, e);
+        if (found < 0)
+            rc = -1;
+        if (found > 0 && qj_get_bool(s, "enable_dhcp", false))
             qj_append(subs, qj_str(qj_get_str(s, "id")));
         qj_free(s);
     }

@@ -92,21 +92,7 @@ int qipam_release_subnet(qop *op, const char *subnet_id, qerr *e)
 
 int qipam_subnet_ports(qop *op, const char *subnet_id, qj **ret, qerr *e)
 {
-    *ret = NULL;
-    qstmt *st = qstore_stmt(op->m->store, qipam_sql_subnet_ports, e);
-    if (!st)
-        return -1;
-    *ret = qj_array();
-    qstmt_bind_text(st, 1, subnet_id, -1, QSTORE_TRANSIENT);
-    int rc;
-    while ((rc = qstmt_step(st)) == QSTORE_ROW)
-        qj_append(*ret, qj_str((const char *)qstmt_column_text(st, 0)));
-    qstmt_reset(st);
-    if (rc == QSTORE_DONE)
-        return 0;
-    qj_free(*ret);
-    *ret = NULL;
-    return qstore_fail(op->m->store, e, "subnet ports");
+    return qmodel_texts(op->m, qipam_sql_subnet_ports, subnet_id, ret, e);
 }
 
 /* ---------- assignment ---------- */

@@ -62,6 +62,8 @@ int qmodel_finish(qop *op, int rc, qerr *e)
             qmodel_max(&m->planned_rev, rev);
         qmodel_commit c = {m, planned ? &op->touched : NULL, rev};
         rc = qstore_commit_then(m->store, qmodel_committed, &c, e);
+        if (rc == 0)
+            op->revision = rev;
     } else {
         qstore_rollback(m->store);
     }
@@ -100,7 +102,9 @@ void qmodel_heard(void *arg, int64_t revision, const char *note)
         wake(m->nova_ctx);
 }
 
-int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)
+/* The rows of sql(arg) into a new array: each first column parsed as JSON
+ * (docs) or as a string. */
+static int qmodel_rows(qmodel *m, const char *sql, const char *arg, bool docs, qj **ret, qerr *e)
 {
     *ret = NULL;
     qstmt *st = qstore_stmt(m->store, sql, e);
@@ -111,8 +115,10 @@ int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)
         qstmt_bind_text(st, 1, arg, -1, QSTORE_TRANSIENT);
     int rc;
     while ((rc = qstmt_step(st)) == QSTORE_ROW) {
-        qj *o = qj_parse((const char *)qstmt_column_text(st, 0),
-                         (size_t)qstmt_column_bytes(st, 0), NULL, NULL);
+        const char *text = qstmt_column_text(st, 0);
+        qj *o = !text ? NULL
+                : docs ? qj_parse(text, (size_t)qstmt_column_bytes(st, 0), NULL, NULL)
+                       : qj_str(text);
         if (o)
             qj_append(*ret, o);
     }
@@ -122,4 +128,14 @@ int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)
     qj_free(*ret);
     *ret = NULL;
     return qstore_fail(m->store, e, sql);
+}
+
+int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)
+{
+    return qmodel_rows(m, sql, arg, true, ret, e);
+}
+
+int qmodel_texts(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)
+{
+    return qmodel_rows(m, sql, arg, false, ret, e);
 }

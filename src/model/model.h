@@ -57,6 +57,7 @@ typedef struct qop {
     qtouch touched;          /* what this write changed, for host plans */
     qtouch_set created;      /* ids created by this op (a bulk request's own items) */
     bool nova_events;        /* this write recorded events for Nova (model/nova.h) */
+    int64_t revision;        /* set by qmodel_finish: the revision committed */
 } qop;
 
 /* Ends a write op: commits (rc == 0) or rolls back, tells on_commit, and
@@ -64,9 +65,11 @@ typedef struct qop {
 int qmodel_finish(qop *op, int rc, qerr *e);
 
 /* The documents sql selects (its first column, a JSON body; arg, when not
- * NULL, bound to ?1), parsed into a new array *ret that the caller frees,
- * also when it fails. */
+ * NULL, bound to ?1), parsed into a new array *ret that the caller frees;
+ * *ret is NULL when it fails. */
 int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e);
+/* The same with the first column as strings (ids, addresses). */
+int qmodel_texts(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e);
 
 /* Told by the store's listener (qstore_listen) of a commit another server
  * made (note: what it touched, qtouch_to_note; NULL: unknown, revisions were

@@ -299,6 +299,18 @@ int qres_load(qop *op, const qresource *r, const char *id, qj **ret, qerr *e)
     return qres_load_store(op->m->store, r, id, ret, e);
 }
 
+int qres_find(qop *op, const qresource *r, const char *id, qj **ret, qerr *e)
+{
+    qerr le;
+    if (qres_load_store(op->m->store, r, id, ret, &le) == 0)
+        return 1;
+    if (le.code == r->notfound)
+        return 0;
+    if (e)
+        *e = le;
+    return -1;
+}
+
 static int qres_write_row(qop *op, const qresource *r, qj *obj, bool insert, bool planned,
                           qerr *e);
 
@@ -362,8 +374,9 @@ int qres_store_unplanned(qop *op, const qresource *r, qj *obj, qerr *e)
 int qres_delete_row(qop *op, const qresource *r, const char *id, qerr *e)
 {
     qj *doc = NULL;
-    qerr ignore;
-    if (qres_load(op, r, id, &doc, &ignore) == 0)
+    if (qres_find(op, r, id, &doc, e) < 0)
+        return -1;   /* without it, the plans it was in would not be told */
+    if (doc)
         qtouch_doc(&op->touched, r->name, doc);
     qstmt *st = qstore_stmt(op->m->store, qres_sql_delete, e);
     if (!st) {

@@ -163,6 +163,9 @@ int qres_notfound(const qresource *r, const char *id, qerr *e);
 
 /* For hooks (inside a write op, no visibility check). */
 int qres_load(qop *op, const qresource *r, const char *id, qj **ret, qerr *e);
+/* The same where absence is no error: 1 found, 0 there is none (*ret NULL),
+ * -1 the store failed (e set). */
+int qres_find(qop *op, const qresource *r, const char *id, qj **ret, qerr *e);
 int qres_store(qop *op, const qresource *r, qj *obj, bool insert, qerr *e);
 /* Updates obj without recording it in op->touched: for writes that change
  * nothing a host plan reads (a port's status, an agent's heartbeat time), so

@@ -177,19 +177,5 @@ int qrewrite_lookup(qop *op, const char *port_id, const char *ca, char out[QADDR
 
 int qrewrite_host_addresses(qop *op, const char *host, qj **ret, qerr *e)
 {
-    *ret = NULL;
-    qstmt *st = qstore_stmt(op->m->store, qrw_sql_host, e);
-    if (!st)
-        return -1;
-    *ret = qj_array();
-    qstmt_bind_text(st, 1, host, -1, QSTORE_TRANSIENT);
-    int rc;
-    while ((rc = qstmt_step(st)) == QSTORE_ROW)
-        qj_append(*ret, qj_str((const char *)qstmt_column_text(st, 0)));
-    qstmt_reset(st);
-    if (rc == QSTORE_DONE)
-        return 0;
-    qj_free(*ret);
-    *ret = NULL;
-    return qstore_fail(op->m->store, e, "rewrite host");
+    return qmodel_texts(op->m, qrw_sql_host, host, ret, e);
 }

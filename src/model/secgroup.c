@@ -283,8 +283,10 @@ static int qsg_rule_bulk_single(qop *op, const qj *rule, qerr *e)
 {
     for (size_t k = 0; k < op->created.n && !op->internal; k++) {
         qj *other;
-        qerr ignore;
-        if (qres_load(op, &qres_security_group_rule, op->created.v[k], &other, &ignore) < 0)
+        int found = qres_find(op, &qres_security_group_rule, op->created.v[k], &other, e);
+        if (found < 0)
+            return -1;
+        if (!found)
             continue;   /* not a rule (a group's own rules are internal) */
         bool same_group = !strcmp(qj_get_str(other, "security_group_id"),
                                   qj_get_str(rule, "security_group_id"));
@@ -348,9 +350,9 @@ static int qsg_rule_on_create(qop *op, qj *rule, qerr *e)
 static int qsg_unembed_rule(qop *op, const char *sgid, const char *rule_id, qerr *e)
 {
     qj *sg;
-    qerr ignore;
-    if (qres_load(op, &qres_security_group, sgid, &sg, &ignore) < 0)
-        return 0;   /* the group itself is going away */
+    int found = qres_find(op, &qres_security_group, sgid, &sg, e);
+    if (found <= 0)
+        return found;   /* 0: the group itself is going away */
     qj *rules = qj_get(sg, "security_group_rules"), *keep = qj_array();
     for (size_t i = 0; i < qj_len(rules); i++)
         if (strcmp(qj_get_str(qj_at(rules, i), "id"), rule_id))
@@ -585,14 +587,9 @@ static int qsg_on_delete(qop *op, const qj *sg, qerr *e)
     qj_free(rules);
     if (rc < 0)
         return -1;
-    qstmt *st = qstore_stmt(op->m->store, qsg_sql_remote_refs, e);
-    if (!st)
+    qj *refs;
+    if (qmodel_texts(op->m, qsg_sql_remote_refs, id, &refs, e) < 0)
         return -1;
-    qstmt_bind_text(st, 1, id, -1, QSTORE_TRANSIENT);
-    qj *refs = qj_array();
-    while (qstmt_step(st) == QSTORE_ROW)
-        qj_append(refs, qj_str((const char *)qstmt_column_text(st, 0)));
-    qstmt_reset(st);
     for (size_t i = 0; rc >= 0 && i < qj_len(refs); i++) {
         qj *rule;
         if (qres_load(op, &qres_security_group_rule, qj_as_str(qj_at(refs, i)), &rule, e) < 0) {

@@ -431,7 +431,7 @@ static void qfeed_wake(qfeed *f, bool all)
     }
 }
 
-static void qfeed_affected(qfeed *f, const qtouch *t, qtouch_set *hosts);
+static int qfeed_affected(qfeed *f, const qtouch *t, qtouch_set *hosts);
 
 static void *qfeed_main(void *arg)
 {
@@ -455,10 +455,14 @@ static void *qfeed_main(void *arg)
             memset(&f->pending, 0, sizeof f->pending);
             pthread_mutex_unlock(&f->pending_lock);
             qtouch_set hosts = {0};
-            if (!t.all && f->hosts)    /* no host served: nobody to tell */
-                qfeed_affected(f, &t, &hosts);
+            bool all = t.all;
+            /* No host served: nobody to tell. Not knowing whom: everyone. */
+            if (!all && f->hosts && qfeed_affected(f, &t, &hosts) < 0) {
+                QLOG_W("feed", "which plans changed could not be read: recomputing every plan");
+                all = true;
+            }
             for (qfeed_host *h = f->hosts; h; h = h->next) {
-                bool affected = t.all;
+                bool affected = all;
                 for (size_t i = 0; i < hosts.n && !affected; i++)
                     affected = !strcmp(hosts.v[i], h->host);
                 qerr e;
@@ -519,43 +523,47 @@ static const char qfeed_sql_host_networks[] =
     "SELECT DISTINCT parent_id FROM resources INDEXED BY resources_host WHERE kind='port' AND "
     "host=?1";
 
-/* Adds the first column of every row of sql(arg) to out. */
-static void qfeed_collect(qfeed *f, const char *sql, const char *arg, qtouch_set *out)
+/* Adds the first column of every row of sql(arg) to out: 0, or -1 when
+ * the store fails (the caller then cannot know whom a change concerns). */
+static int qfeed_collect(qfeed *f, const char *sql, const char *arg, qtouch_set *out)
 {
     qerr e;
     qstmt *st = qstore_stmt(f->m->store, sql, &e);
     if (!st)
-        return;
+        return -1;
     qstmt_bind_text(st, 1, arg, -1, QSTORE_TRANSIENT);
-    while (qstmt_step(st) == QSTORE_ROW)
+    int rc;
+    while ((rc = qstmt_step(st)) == QSTORE_ROW)
         if (qstmt_column_text(st, 0))
             qtouch_add(out, (const char *)qstmt_column_text(st, 0));
     qstmt_reset(st);
+    return rc == QSTORE_DONE ? 0 : -1;
 }
 
-/* True if sql(a, b) gives a row (false also when it fails: the caller
- * then leaves a host out, as qfeed_collect does). */
-static bool qfeed_exists(qfeed *f, const char *sql, const char *a, const char *b)
+/* 1 if sql(a, b) gives a row, 0 if not, -1 when the store fails. */
+static int qfeed_exists(qfeed *f, const char *sql, const char *a, const char *b)
 {
     qerr e;
     qstmt *st = qstore_stmt(f->m->store, sql, &e);
     if (!st)
-        return false;
+        return -1;
     qstmt_bind_text(st, 1, a, -1, QSTORE_TRANSIENT);
     qstmt_bind_text(st, 2, b, -1, QSTORE_TRANSIENT);
-    bool found = qstmt_step(st) == QSTORE_ROW;
+    int rc = qstmt_step(st);
     qstmt_reset(st);
-    return found;
+    return rc == QSTORE_ROW ? 1 : rc == QSTORE_DONE ? 0 : -1;
 }
 
-static bool qfeed_virtualized(qfeed *f, const char *network_id)
+/* 1 if the network is virtualized (NVGRE, IP rewrite), 0 if not, -1. */
+static int qfeed_virtualized(qfeed *f, const char *network_id)
 {
     qtouch_set t = {0};
-    qfeed_collect(f, qfeed_sql_net_type, network_id, &t);
-    bool v = t.n && (!strcmp(t.v[0], "nvgre") || !strcmp(t.v[0], "ip_rewrite"));
+    int rc = qfeed_collect(f, qfeed_sql_net_type, network_id, &t);
+    if (rc == 0)
+        rc = t.n && (!strcmp(t.v[0], "nvgre") || !strcmp(t.v[0], "ip_rewrite"));
     qtouch tmp = {.networks = t};
     qtouch_clear(&tmp);
-    return v;
+    return rc;
 }
 
 /* The hosts whose plans t may change:
@@ -565,27 +573,30 @@ static bool qfeed_virtualized(qfeed *f, const char *network_id)
  * - every host on a virtual network where a port changed (lookup records);
  * - the DHCP nodes of a network where a port changed (dhcp_hosts);
  * - hosts with ports in a changed group, or in a group whose rules name a
- *   changed group as remote (address sets). */
-static void qfeed_affected(qfeed *f, const qtouch *t, qtouch_set *hosts)
+ *   changed group as remote (address sets).
+ * 0, or -1 when the store failed (hosts is then incomplete). */
+static int qfeed_affected(qfeed *f, const qtouch *t, qtouch_set *hosts)
 {
     qtouch extra = {0};
-    for (size_t i = 0; i < t->hosts.n; i++) {
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < t->hosts.n; i++) {
         qtouch_add(hosts, t->hosts.v[i]);
-        qfeed_collect(f, qfeed_sql_host_networks, t->hosts.v[i], &extra.port_networks);
+        rc = qfeed_collect(f, qfeed_sql_host_networks, t->hosts.v[i], &extra.port_networks);
     }
-    for (size_t i = 0; i < t->networks.n; i++)
-        qfeed_collect(f, qfeed_sql_net_hosts, t->networks.v[i], hosts);
+    for (size_t i = 0; rc == 0 && i < t->networks.n; i++)
+        rc = qfeed_collect(f, qfeed_sql_net_hosts, t->networks.v[i], hosts);
     for (int pass = 0; pass < 2; pass++) {
         const qtouch_set *nets = pass ? &extra.port_networks : &t->port_networks;
-        for (size_t i = 0; i < nets->n; i++)
-            if (qfeed_virtualized(f, nets->v[i]))
-                qfeed_collect(f, qfeed_sql_net_hosts, nets->v[i], hosts);
+        for (size_t i = 0; rc == 0 && i < nets->n; i++) {
+            int v = qfeed_virtualized(f, nets->v[i]);
+            rc = v < 0 ? -1 : v ? qfeed_collect(f, qfeed_sql_net_hosts, nets->v[i], hosts) : 0;
+        }
     }
-    for (size_t i = 0; i < t->port_networks.n; i++)
-        qfeed_collect(f, qfeed_sql_net_dhcp_hosts, t->port_networks.v[i], hosts);
-    for (size_t i = 0; i < t->groups.n; i++) {
+    for (size_t i = 0; rc == 0 && i < t->port_networks.n; i++)
+        rc = qfeed_collect(f, qfeed_sql_net_dhcp_hosts, t->port_networks.v[i], hosts);
+    for (size_t i = 0; rc == 0 && i < t->groups.n; i++) {
         qtouch_add(&extra.groups, t->groups.v[i]);
-        qfeed_collect(f, qfeed_sql_referrers, t->groups.v[i], &extra.groups);
+        rc = qfeed_collect(f, qfeed_sql_referrers, t->groups.v[i], &extra.groups);
     }
     /* The hosts of a group's members: asked of each host this feed serves
      * while they are few (a lookup per port of the host), since walking
@@ -594,17 +605,22 @@ static void qfeed_affected(qfeed *f, const qtouch *t, qtouch_set *hosts)
     size_t served = 0;
     for (qfeed_host *h = f->hosts; h && served <= QFEED_FEW_HOSTS; h = h->next)
         served++;
-    for (size_t i = 0; i < extra.groups.n; i++) {
+    for (size_t i = 0; rc == 0 && i < extra.groups.n; i++) {
         if (served > QFEED_FEW_HOSTS) {
-            qfeed_collect(f, qfeed_sql_group_hosts, extra.groups.v[i], hosts);
+            rc = qfeed_collect(f, qfeed_sql_group_hosts, extra.groups.v[i], hosts);
             continue;
         }
-        for (qfeed_host *h = f->hosts; h; h = h->next)
-            if (!qtouch_has(hosts, h->host) &&
-                qfeed_exists(f, qfeed_sql_host_in_group, h->host, extra.groups.v[i]))
+        for (qfeed_host *h = f->hosts; rc == 0 && h; h = h->next) {
+            if (qtouch_has(hosts, h->host))
+                continue;
+            int in = qfeed_exists(f, qfeed_sql_host_in_group, h->host, extra.groups.v[i]);
+            if (in > 0)
                 qtouch_add(hosts, h->host);
+            rc = in < 0 ? -1 : 0;
+        }
     }
     qtouch_clear(&extra);
+    return rc;
 }
 
 qfeed *qfeed_new(qmodel *m)

@@ -1,9 +1,10 @@
 /* The model when the database fails part-way, on a real SQLite store whose
  * engine is wrapped so that the Nth statement step fails (as a lost
  * PostgreSQL connection or an I/O error does): for every N, a host's plan
- * and a port create must fail cleanly (an error, nothing returned, nothing
- * leaked: the sanitizer builds run this too) and a write must change
- * nothing; once the faults stop, everything is as if they never happened. */
+ * and each kind of write must fail cleanly (the store's error, nothing
+ * returned, nothing leaked: the sanitizer builds run this too) and a write
+ * must change no row; once the faults stop, everything is as if they never
+ * happened. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sqlite3.h>
+#include "lib/buf.h"
 #include "lib/util.h"
 #include "model/agent.h"
 #include "model/config.h"
@@ -38,6 +41,16 @@ static qstmt *faulty_stmt(qstore *s, const char *sql, qerr *e) { return faulty_o
 static qstmt *faulty_prepare(qstore *s, const char *sql, qerr *e)
 {
     return faulty_own(real->prepare(s, sql, e));
+}
+
+/* Steps taken when the last COMMIT began: a fault after it (building the
+ * answer) cannot undo the write. */
+static long commit_steps;
+
+static int faulty_commit_then(qstore *s, void (*after)(void *), void *arg, qerr *e)
+{
+    commit_steps = steps;
+    return real->commit_then(s, after, arg, e);
 }
 
 static int faulty_step(qstmt *st)
@@ -79,6 +92,7 @@ static int setup(void **state)
     faulty.stmt = faulty_stmt;
     faulty.prepare = faulty_prepare;
     faulty.step = faulty_step;
+    faulty.commit_then = faulty_commit_then;
     f->store->eng = &faulty;
     fault_at = 0;
     f->m = qmodel_new(f->store, &f->conf);
@@ -221,77 +235,242 @@ static void test_plan_survives_a_fault_at_every_step(void **state)
     qj_free(want);
 }
 
-/* The sorted ids of every port (caller frees), read without faults. */
-static qj *port_ids(fixture *f)
+/* Every committed row of every table, as text (caller frees), read through
+ * a connection of its own: what "changed nothing" is checked against. */
+static char *snapshot(fixture *f)
 {
-    qj *ret = NULL;
-    qerr e = {0};
-    assert_int_equal(qres_list_request(f->m, &f->admin, &qres_port, &(qquery){0}, &ret,
-                                       &(qlist_page){0}, &e), 0);
-    qj *ids = qj_array();
-    const qj *ports = qj_get(ret, "ports");
-    for (size_t i = 0; i < qj_len(ports); i++)
-        qj_append(ids, qj_str(qj_get_str(qj_at(ports, i), "id")));
-    qj_free(ret);
-    return ids;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(f->conf.db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *tables;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type='table' "
+                                            "ORDER BY name", -1, &tables, NULL), SQLITE_OK);
+    qbuf out;
+    qbuf_init(&out, 0);
+    size_t ntables = 0;
+    while (sqlite3_step(tables) == SQLITE_ROW) {
+        char *sql = xasprintf("SELECT * FROM \"%s\" ORDER BY 1, 2, 3", sqlite3_column_text(tables, 0));
+        sqlite3_stmt *rows;
+        if (sqlite3_prepare_v2(db, sql, -1, &rows, NULL) != SQLITE_OK) {   /* fewer columns */
+            free(sql);
+            sql = xasprintf("SELECT * FROM \"%s\" ORDER BY 1", sqlite3_column_text(tables, 0));
+            assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &rows, NULL), SQLITE_OK);
+        }
+        free(sql);
+        qbuf_printf(&out, "[%s]\n", sqlite3_column_text(tables, 0));
+        while (sqlite3_step(rows) == SQLITE_ROW) {
+            for (int c = 0; c < sqlite3_column_count(rows); c++) {
+                if (sqlite3_column_type(rows, c) == SQLITE_BLOB)
+                    for (int b = 0; b < sqlite3_column_bytes(rows, c); b++)
+                        qbuf_printf(&out, "%02x", ((const unsigned char *)sqlite3_column_blob(rows, c))[b]);
+                else
+                    qbuf_printf(&out, "%s", (const char *)sqlite3_column_text(rows, c));
+                qbuf_printf(&out, "|");
+            }
+            qbuf_printf(&out, "\n");
+        }
+        sqlite3_finalize(rows);
+        ntables++;
+    }
+    sqlite3_finalize(tables);
+    sqlite3_close(db);
+    assert_true(ntables >= 10);
+    char *text = qbuf_steal(&out, NULL);
+    qbuf_free(&out);
+    return text;
 }
 
-/* A port create with a fault at each of its steps: an error, no revision
- * spent, no port; then the same create succeeds. */
-static void test_port_create_changes_nothing_on_a_fault(void **state)
+/* The requests, in order, each on what the ones before made. */
+typedef struct wstate {
+    char net[37], port[37], sg[37], rule[37], subnet[37];
+} wstate;
+
+static qj *body_of(char *text)
+{
+    qj *v = parse(text);
+    free(text);
+    return v;
+}
+
+static int id_into(int rc, qj *const *ret, const char *name, char id[37])
+{
+    if (rc == 0)
+        snprintf(id, 37, "%s", qj_get_str(qj_get(*ret, name), "id"));
+    return rc;
+}
+
+static int w_network(fixture *f, wstate *w, qj **ret, qerr *e)
+{
+    qj *b = parse("{\"network\": {\"name\": \"n\"}}");
+    int rc = id_into(qres_create_request(f->m, &f->admin, &qres_network, b, ret, e), ret,
+                     "network", w->net);
+    qj_free(b);
+    return rc;
+}
+
+static int w_subnet(fixture *f, wstate *w, qj **ret, qerr *e)
+{
+    qj *b = body_of(xasprintf("{\"subnet\": {\"network_id\": \"%s\", \"cidr\": \"10.9.0.0/24\", "
+                              "\"ip_version\": 4}}", w->net));
+    int rc = id_into(qres_create_request(f->m, &f->admin, &qres_subnet, b, ret, e), ret,
+                     "subnet", w->subnet);
+    qj_free(b);
+    return rc;
+}
+
+static int w_port(fixture *f, wstate *w, qj **ret, qerr *e)
+{
+    qj *b = body_of(xasprintf("{\"port\": {\"network_id\": \"%s\", \"binding:host_id\": \"h1\", "
+                              "\"device_owner\": \"compute:nova\", \"device_id\": \"vm1\"}}",
+                              w->net));
+    int rc = id_into(qres_create_request(f->m, &f->admin, &qres_port, b, ret, e), ret, "port",
+                     w->port);
+    qj_free(b);
+    return rc;
+}
+
+static int w_group(fixture *f, wstate *w, qj **ret, qerr *e)
+{
+    qj *b = parse("{\"security_group\": {\"name\": \"g\"}}");
+    int rc = id_into(qres_create_request(f->m, &f->admin, &qres_security_group, b, ret, e), ret,
+                     "security_group", w->sg);
+    qj_free(b);
+    return rc;
+}
+
+static int w_rule(fixture *f, wstate *w, qj **ret, qerr *e)
+{
+    qj *b = body_of(xasprintf("{\"security_group_rule\": {\"security_group_id\": \"%s\", "
+                              "\"direction\": \"ingress\", \"ethertype\": \"IPv4\", "
+                              "\"protocol\": \"udp\", \"remote_group_id\": \"%s\"}}", w->sg, w->sg));
+    int rc = id_into(qres_create_request(f->m, &f->admin, &qres_security_group_rule, b, ret, e),
+                     ret, "security_group_rule", w->rule);
+    qj_free(b);
+    return rc;
+}
+
+static int w_move_port(fixture *f, wstate *w, qj **ret, qerr *e)
+{
+    qj *b = body_of(xasprintf("{\"port\": {\"binding:host_id\": \"h2\", \"security_groups\": "
+                              "[\"%s\"], \"fixed_ips\": [{\"ip_address\": \"10.9.0.77\"}]}}",
+                              w->sg));
+    int rc = qres_update_request(f->m, &f->admin, &qres_port, w->port, b, -1, ret, e);
+    qj_free(b);
+    return rc;
+}
+
+static int w_report(fixture *f, wstate *w, qj **ret, qerr *e)
+{
+    qj *b = body_of(xasprintf("{\"agent\": {\"agent_type\": \"HyperV agent\", \"binary\": "
+                              "\"qhv-agent\", \"configurations\": {\"backend\": \"dummy\", "
+                              "\"vif_type\": \"hyperv\", \"network_types\": [\"vlan\", \"nvgre\"], "
+                              "\"vswitch_mappings\": [\"physnet*:external\"], \"port_filter\": true, "
+                              "\"provider_address\": \"192.168.50.2\"}}, \"ports\": [{\"id\": "
+                              "\"%s\", \"status\": \"ACTIVE\"}]}", w->port));
+    int rc = qagent_report_request(f->m, "h2", b, ret, e);
+    qj_free(b);
+    return rc;
+}
+
+static int w_del_rule(fixture *f, wstate *w, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    return qres_delete_request(f->m, &f->admin, &qres_security_group_rule, w->rule, -1, e);
+}
+
+static int w_del_port(fixture *f, wstate *w, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    return qres_delete_request(f->m, &f->admin, &qres_port, w->port, -1, e);
+}
+
+static int w_del_group(fixture *f, wstate *w, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    return qres_delete_request(f->m, &f->admin, &qres_security_group, w->sg, -1, e);
+}
+
+static int w_del_subnet(fixture *f, wstate *w, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    return qres_delete_request(f->m, &f->admin, &qres_subnet, w->subnet, -1, e);
+}
+
+static int w_del_network(fixture *f, wstate *w, qj **ret, qerr *e)
+{
+    *ret = NULL;
+    return qres_delete_request(f->m, &f->admin, &qres_network, w->net, -1, e);
+}
+
+/* Each write with a fault at each of its steps in turn: an error (the
+ * store's, not another), nothing returned, not a row of any table changed,
+ * no revision spent; then the same write succeeds. */
+static void test_writes_change_nothing_on_a_fault(void **state)
 {
     fixture *f = *state;
     world(f);
-    char net[37];
-    create(f, &qres_network, net, "{\"network\": {\"name\": \"%s\"}}", "n");
-    create(f, &qres_subnet, NULL, "{\"subnet\": {\"network_id\": \"%s\", \"cidr\": \"10.9.0.0/24\", "
-                                  "\"ip_version\": 4}}", net);
-    char *text = xasprintf("{\"port\": {\"network_id\": \"%s\", \"binding:host_id\": \"h1\", "
-                           "\"device_owner\": \"compute:nova\"}}", net);
-    qj *body = parse(text);
-    free(text);
-    long failed = 0;
-    for (long at = 1;; at++) {
-        qj *before = port_ids(f);
-        int64_t rev = qstore_revision(f->store);
-        qj *ret = NULL;
-        qerr e = {0};
-        steps = 0;
-        fault_at = at;
-        int rc = qres_create_request(f->m, &f->admin, &qres_port, body, &ret, &e);
-        fault_at = 0;
-        qj *after = port_ids(f);
-        if (rc == 0) {
-            if (steps >= at)
-                print_error("fault at step %ld ignored: the create succeeded\n", at);
-            assert_true(steps < at);
-            assert_int_equal(qj_len(after), qj_len(before) + 1);
-            qj_free(ret);
-            qj_free(before);
-            qj_free(after);
-            break;
+    static const struct {
+        const char *what;
+        int (*run)(fixture *, wstate *, qj **, qerr *);
+    } writes[] = {
+        {"network create", w_network},    {"subnet create", w_subnet},
+        {"port create", w_port},          {"group create", w_group},
+        {"rule create", w_rule},          {"port update", w_move_port},
+        {"agent report", w_report},       {"rule delete", w_del_rule},
+        {"port delete", w_del_port},      {"group delete", w_del_group},
+        {"subnet delete", w_del_subnet},  {"network delete", w_del_network},
+    };
+    wstate w;
+    memset(&w, 0, sizeof w);
+    long total = 0;
+    for (size_t k = 0; k < QHV_ARRAY_SIZE(writes); k++) {
+        long failed = 0;
+        for (long at = 1;; at++) {
+            char *before = snapshot(f);
+            int64_t rev = qstore_revision(f->store);
+            qj *ret = NULL;
+            qerr e = {0};
+            steps = 0;
+            commit_steps = -1;
+            fault_at = at;
+            int rc = writes[k].run(f, &w, &ret, &e);
+            fault_at = 0;
+            char *after = snapshot(f);
+            if (rc == 0) {
+                /* Only a fault after COMMIT, or none, lets a write succeed. */
+                if (commit_steps < 0 || commit_steps >= at)
+                    print_error("%s: fault at step %ld ignored: it succeeded\n", writes[k].what, at);
+                assert_true(commit_steps >= 0 && commit_steps < at);
+                assert_string_not_equal(before, after);
+                qj_free(ret);
+                free(before);
+                free(after);
+                break;
+            }
+            failed++;
+            if (e.code != QE_INTERNAL)
+                print_error("%s: fault at step %ld: %s (%s)\n", writes[k].what, at, e.msg,
+                            qerr_type(e.code));
+            assert_int_equal(e.code, QE_INTERNAL);
+            assert_null(ret);
+            assert_int_equal(qstore_revision(f->store), rev);
+            if (strcmp(before, after))
+                print_error("%s: fault at step %ld changed the database\n", writes[k].what, at);
+            assert_string_equal(before, after);
+            free(before);
+            free(after);
         }
-        failed++;
-        assert_null(ret);
-        if (e.code != QE_INTERNAL)
-            print_error("fault at step %ld: %s (%s)\n", at, e.msg, qerr_type(e.code));
-        assert_int_equal(e.code, QE_INTERNAL);
-        assert_int_equal(qstore_revision(f->store), rev);
-        assert_true(qj_equal(before, after));
-        qj_free(before);
-        qj_free(after);
+        print_message("%s: a fault at each of %ld steps changed nothing\n", writes[k].what, failed);
+        assert_true(failed >= 3);
+        total += failed;
     }
-    print_message("port create: a fault at each of %ld steps changed nothing\n", failed);
-    assert_true(failed >= 10);
-    qj_free(body);
+    print_message("%zu writes, %ld faults\n", QHV_ARRAY_SIZE(writes), total);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_plan_survives_a_fault_at_every_step, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_port_create_changes_nothing_on_a_fault, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_writes_change_nothing_on_a_fault, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
