@@ -48,9 +48,11 @@ bool qagent_alive(const qconf *c, const qj *agent, int64_t now)
     return hb && now - hb <= c->agent_down_time;
 }
 
-static void qagent_on_view(const qmodel *m, qj *agent)
+static int qagent_on_view(const qmodel *m, qj *agent, qerr *e)
 {
+    (void)e;
     qj_set(agent, "alive", qj_bool(qagent_alive(m->conf, agent, qhv_wall_seconds())));
+    return 0;
 }
 
 static bool qagent_may_write(qop *op, const qj *agent) { return op->ctx->is_admin; }

@@ -142,22 +142,11 @@ int qaz_check_hints(qop *op, const qattr *a, qj **v, qerr *e)
     return rc;
 }
 
-void qaz_network_view(const qmodel *m, qj *net)
+int qaz_network_view(const qmodel *m, qj *net, qerr *e)
 {
-    qj *zones = qj_array();
-    qerr e;
-    qstmt *st = qstore_stmt(m->store, qaz_sql_network, &e);
-    const char *id = qj_get_str(net, "id");
-    if (st && id) {
-        qstmt_bind_text(st, 1, id, -1, QSTORE_TRANSIENT);
-        int rc;
-        while ((rc = qstmt_step(st)) == QSTORE_ROW)
-            qj_append(zones, qj_str((const char *)qstmt_column_text(st, 0)));
-        qstmt_reset(st);
-        if (rc != QSTORE_DONE)
-            QLOG_W("az", "network %s: availability zones not read", id);
-    } else if (!st) {
-        QLOG_W("az", "network %s: availability zones not read: %s", id ? id : "?", e.msg);
-    }
+    qj *zones;
+    if (qmodel_texts(m, qaz_sql_network, qj_get_str(net, "id"), &zones, e) < 0)
+        return -1;
     qj_set(net, "availability_zones", zones);
+    return 0;
 }

@@ -21,6 +21,6 @@ int qaz_list_request(qmodel *m, const qctx *ctx, const qquery *q, qj **ret, qerr
 int qaz_check_hints(qop *op, const qattr *a, qj **v, qerr *e);
 
 /* Sets net's availability_zones (sorted). */
-void qaz_network_view(const qmodel *m, qj *net);
+int qaz_network_view(const qmodel *m, qj *net, qerr *e);
 
 #endif

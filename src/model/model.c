@@ -104,7 +104,7 @@ void qmodel_heard(void *arg, int64_t revision, const char *note)
 
 /* The rows of sql(arg) into a new array: each first column parsed as JSON
  * (docs) or as a string. */
-static int qmodel_rows(qmodel *m, const char *sql, const char *arg, bool docs, qj **ret, qerr *e)
+static int qmodel_rows(const qmodel *m, const char *sql, const char *arg, bool docs, qj **ret, qerr *e)
 {
     *ret = NULL;
     qstmt *st = qstore_stmt(m->store, sql, e);
@@ -130,12 +130,12 @@ static int qmodel_rows(qmodel *m, const char *sql, const char *arg, bool docs, q
     return qstore_fail(m->store, e, sql);
 }
 
-int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)
+int qmodel_docs(const qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)
 {
     return qmodel_rows(m, sql, arg, true, ret, e);
 }
 
-int qmodel_texts(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)
+int qmodel_texts(const qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e)
 {
     return qmodel_rows(m, sql, arg, false, ret, e);
 }

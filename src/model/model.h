@@ -67,9 +67,9 @@ int qmodel_finish(qop *op, int rc, qerr *e);
 /* The documents sql selects (its first column, a JSON body; arg, when not
  * NULL, bound to ?1), parsed into a new array *ret that the caller frees;
  * *ret is NULL when it fails. */
-int qmodel_docs(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e);
+int qmodel_docs(const qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e);
 /* The same with the first column as strings (ids, addresses). */
-int qmodel_texts(qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e);
+int qmodel_texts(const qmodel *m, const char *sql, const char *arg, qj **ret, qerr *e);
 
 /* Told by the store's listener (qstore_listen) of a commit another server
  * made (note: what it touched, qtouch_to_note; NULL: unknown, revisions were

@@ -13,9 +13,11 @@ int qnet_usable(qop *op, const qj *net, qerr *e)
     if (qres_is_owner(op, net))
         return 0;
     const qj *shared = qj_get(net, "shared"), *ext = qj_get(net, "router:external");
-    if ((qj_is(shared, QJ_BOOL) && shared->u.b) ||
-        qrbac_shared_with(op->m->store, qj_get_str(net, "id"), op->ctx->project_id))
+    if (qj_is(shared, QJ_BOOL) && shared->u.b)
         return 1;
+    int with = qrbac_shared_with(op->m->store, qj_get_str(net, "id"), op->ctx->project_id, e);
+    if (with != 0)
+        return with;
     /* A project sees an external network but may not use it: Neutron hides
      * it the way _validate_network_tenant_ownership does. */
     if (qj_is(ext, QJ_BOOL) && ext->u.b)

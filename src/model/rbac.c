@@ -37,17 +37,18 @@ static const qresource *qrbac_res(const qj *pol)
     return qrbac_of_pool(pol) ? &qres_subnetpool : &qres_network;
 }
 
-bool qrbac_shared_with(qstore *s, const char *id, const char *project)
+int qrbac_shared_with(qstore *s, const char *id, const char *project, qerr *e)
 {
-    qerr e;
-    qstmt *st = qstore_stmt(s, qrbac_sql_shared_with, &e);
-    if (!st || !project || !*project)
-        return false;
+    if (!project || !*project)
+        return 0;
+    qstmt *st = qstore_stmt(s, qrbac_sql_shared_with, e);
+    if (!st)
+        return -1;
     qstmt_bind_text(st, 1, id, -1, QSTORE_TRANSIENT);
     qstmt_bind_text(st, 2, project, -1, QSTORE_TRANSIENT);
-    bool found = qstmt_step(st) == QSTORE_ROW;
+    int rc = qstmt_step(st);
     qstmt_reset(st);
-    return found;
+    return rc == QSTORE_ROW ? 1 : rc == QSTORE_DONE ? 0 : qstore_fail(s, e, "shared with");
 }
 
 /* ---------- attribute checks ---------- */
@@ -190,14 +191,26 @@ static int qrbac_object(qop *op, const qj *pol, qj **ret, qerr *e)
     if (op->internal || qres_is_owner(op, *ret))
         return 0;
     /* One the caller sees (shared with it, external) but does not own. */
-    qerr ignore;
     const qj *ext = qj_get(*ret, "router:external"), *shared = qj_get(*ret, "shared");
-    bool visible = r == &qres_network
-                       ? qnet_usable(op, *ret, &ignore) == 1 || (qj_is(ext, QJ_BOOL) && ext->u.b)
-                       : (qj_is(shared, QJ_BOOL) && shared->u.b) ||
-                             qrbac_shared_with(op->m->store, id, op->ctx->project_id);
+    int visible;
+    if (r == &qres_network && qj_is(ext, QJ_BOOL) && ext->u.b) {
+        visible = 1;
+    } else if (r == &qres_network) {
+        qerr le;
+        visible = qnet_usable(op, *ret, &le);
+        if (visible < 0 && le.code == QE_NETWORK_NOT_FOUND)
+            visible = 0;
+        else if (visible < 0)
+            *e = le;
+    } else {
+        visible = qj_is(shared, QJ_BOOL) && shared->u.b
+                      ? 1
+                      : qrbac_shared_with(op->m->store, id, op->ctx->project_id, e);
+    }
     qj_free(*ret);
     *ret = NULL;
+    if (visible < 0)
+        return -1;
     if (!visible)
         return qres_notfound(r, id, e);
     return qerr_set(e, QE_INVALID_INPUT, "Invalid input for operation: Only admins can "
@@ -332,10 +345,12 @@ static int qrbac_on_delete(qop *op, const qj *pol, qerr *e)
 }
 
 /* Policies have no standard attributes; the engine's update stamps go. */
-static void qrbac_on_show(const qmodel *m, const qctx *ctx, qj *pol)
+static int qrbac_on_show(const qmodel *m, const qctx *ctx, qj *pol, qerr *e)
 {
+    (void)m, (void)ctx, (void)e;
     qj_remove(pol, "revision_number");
     qj_remove(pol, "updated_at");
+    return 0;
 }
 
 /* ---------- network hooks ---------- */
@@ -461,11 +476,14 @@ int qrbac_subnetpool_deleted(qop *op, const qj *pool, qerr *e)
     return qrbac_drop(op, qj_get_str(pool, "id"), NULL, NULL, e);
 }
 
-void qrbac_shared_show(const qmodel *m, const qctx *ctx, qj *obj)
+int qrbac_shared_show(const qmodel *m, const qctx *ctx, qj *obj, qerr *e)
 {
-    if (!qrbac_flag(obj, "shared") &&
-        qrbac_shared_with(m->store, qj_get_str(obj, "id"), ctx->project_id))
+    if (qrbac_flag(obj, "shared"))
+        return 0;
+    int with = qrbac_shared_with(m->store, qj_get_str(obj, "id"), ctx->project_id, e);
+    if (with > 0)
         qj_set(obj, "shared", qj_bool(true));
+    return with < 0 ? -1 : 0;
 }
 
 

@@ -28,7 +28,7 @@ extern const qresource qres_rbac_policy;
 #define QRBAC_PARENT_SHARED_SQL QRBAC_SHARED_WITH_SQL("r.parent_id")
 
 /* True if an access_as_shared policy of object id targets project. */
-bool qrbac_shared_with(qstore *s, const char *id, const char *project);
+int qrbac_shared_with(qstore *s, const char *id, const char *project, qerr *e);
 
 /* Network hooks: after a network is created (its '*' policies for shared
  * and router:external), when shared or router:external change (policies
@@ -42,7 +42,7 @@ int qrbac_network_deleted(qop *op, const qj *net, qerr *e);
 int qrbac_subnetpool_created(qop *op, qj *pool, qerr *e);
 int qrbac_subnetpool_deleted(qop *op, const qj *pool, qerr *e);
 /* A network's or pool's shared as Neutron shows it to ctx. */
-void qrbac_shared_show(const qmodel *m, const qctx *ctx, qj *obj);
+int qrbac_shared_show(const qmodel *m, const qctx *ctx, qj *obj, qerr *e);
 /* Their shared filter as Neutron's: shared with every project or, by a
  * policy, with the caller's. */
 extern const qsql_filter qrbac_shared_sql_filters[];

@@ -491,11 +491,12 @@ static int qres_load_visible(qmodel *m, const qctx *ctx, const qresource *r, con
     int rc = qstmt_step(st);
     if (rc == QSTORE_ROW)
         *ret = qres_parse_body(qstmt_column_text(st, 0), qstmt_column_bytes(st, 0));
+    /* The store's own error (503 when it is unreachable), read before the
+     * statement goes. */
+    int failed = !*ret && rc != QSTORE_ROW && rc != QSTORE_DONE ? qstore_fail(m->store, e, "load") : 0;
     qstmt_finalize(st);
-    if (*ret)
-        return 0;
-    if (rc != QSTORE_ROW && rc != QSTORE_DONE)
-        return qerr_set(e, QE_INTERNAL, "query failed");
+    if (*ret || failed)
+        return failed;
     return qres_notfound(r, id, e);
 }
 
@@ -522,20 +523,21 @@ static bool qfields_has(const qfields *f, const char *name)
     return false;
 }
 
-/* Takes obj; returns the caller's view of it. */
-static qj *qres_view(const qmodel *m, const qctx *ctx, const qresource *r, qj *obj,
-                     const qfields *f)
+/* Makes obj (in place) the caller's view of it: 0, or -1 when a view hook
+ * could not read the store. */
+static int qres_view(const qmodel *m, const qctx *ctx, const qresource *r, qj *obj,
+                     const qfields *f, qerr *e)
 {
-    if (r->on_view)
-        r->on_view(m, obj);
-    if (r->on_show)
-        r->on_show(m, ctx, obj);
+    if (r->on_view && r->on_view(m, obj, e) < 0)
+        return -1;
+    if (r->on_show && r->on_show(m, ctx, obj, e) < 0)
+        return -1;
     for (size_t i = 0; i < r->nattrs; i++) {
         const qattr *a = &r->attrs[i];
         if (!qres_attr_visible(ctx, a) || !qfields_has(f, a->name))
             qj_remove(obj, a->name);
     }
-    return obj;
+    return 0;
 }
 
 static void qres_parse_fields(const qresource *r, const qquery *q, qfields *f)
@@ -727,18 +729,15 @@ int qres_create_request(qmodel *m, const qctx *ctx, const qresource *r, const qj
                 out = obj;
         }
     }
+    /* The answer is made before COMMIT: what cannot be answered is not done. */
+    for (size_t i = 0; rc == 0 && i < (bulk ? qj_len(out) : 1); i++)
+        rc = qres_view(m, ctx, r, bulk ? qj_at(out, i) : out, NULL, e);
     if (qmodel_finish(&op, rc, e) < 0) {
         qj_free(out);
         return -1;
     }
     qj *resp = qj_object();
-    if (bulk) {
-        for (size_t i = 0; i < qj_len(out); i++)
-            qres_view(m, ctx, r, qj_at(out, i), NULL);
-        qj_set(resp, r->collection, out);
-    } else {
-        qj_set(resp, r->name, qres_view(m, ctx, r, out, NULL));
-    }
+    qj_set(resp, bulk ? r->collection : r->name, out);
     *ret = resp;
     return 0;
 }
@@ -816,12 +815,14 @@ int qres_update_request(qmodel *m, const qctx *ctx, const qresource *r, const ch
     }
     qj_free(old);
     qj_free(conv);
+    if (rc == 0)
+        rc = qres_view(m, ctx, r, obj, NULL, e);   /* before COMMIT, as for a create */
     if (qmodel_finish(&op, rc, e) < 0) {
         qj_free(obj);
         return -1;
     }
     qj *resp = qj_object();
-    qj_set(resp, r->name, qres_view(m, ctx, r, obj, NULL));
+    qj_set(resp, r->name, obj);
     *ret = resp;
     return 0;
 }
@@ -894,10 +895,14 @@ int qres_show_request(qmodel *m, const qctx *ctx, const qresource *r, const char
         return -1;
     qfields f;
     qres_parse_fields(r, q, &f);
-    qj *resp = qj_object();
-    qj_set(resp, r->name, qres_view(m, ctx, r, obj, &f));
+    int rc = qres_view(m, ctx, r, obj, &f, e);
     free(f.names);
-    *ret = resp;
+    if (rc < 0) {
+        qj_free(obj);
+        return -1;
+    }
+    *ret = qj_object();
+    qj_set(*ret, r->name, obj);
     return 0;
 }
 
@@ -1249,10 +1254,13 @@ int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qque
         goto out;
     }
     if (s.marker) {
-        qerr ignore;
-        if (qres_load_visible(m, ctx, r, s.marker, &marker, &ignore) < 0) {
-            rc = qerr_set(e, QE_BAD_REQUEST, "marker '%s' is not a %s this request can see",
-                          s.marker, r->name);
+        qerr le;
+        if (qres_load_visible(m, ctx, r, s.marker, &marker, &le) < 0) {
+            if (le.code == r->notfound)
+                rc = qerr_set(e, QE_BAD_REQUEST, "marker '%s' is not a %s this request can see",
+                              s.marker, r->name);
+            else
+                rc = -1, *e = le;   /* the store failed */
             qstore_end_read(m->store);
             goto out;
         }
@@ -1270,8 +1278,12 @@ int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qque
         qj *o = qres_parse_body(qstmt_column_text(st, 0), qstmt_column_bytes(st, 0));
         if (!o)
             continue;
-        if (r->on_view)
-            r->on_view(m, o);   /* filters see computed attributes too (alive) */
+        /* Filters see computed attributes too (alive). */
+        if (r->on_view && r->on_view(m, o, e) < 0) {
+            qj_free(o);
+            rc = -1;
+            break;
+        }
         if (!qlist_matches(&s, o)) {
             qj_free(o);
             continue;
@@ -1284,7 +1296,7 @@ int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qque
     }
     qstmt_finalize(st);
     qstore_end_read(m->store);
-    if (src != QSTORE_DONE)
+    if (rc == 0 && src != QSTORE_DONE)
         rc = qstore_fail(m->store, e, "list");
     qlist_sort(&s, items, n);
 
@@ -1325,15 +1337,18 @@ int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qque
     }
     qj *arr = qj_array();
     for (size_t i = 0; i < n; i++) {
-        if (i >= lo && i < hi && rc == 0)
-            qj_append(arr, qres_view(m, ctx, r, items[i], &f));
+        if (i >= lo && i < hi && rc == 0 && (rc = qres_view(m, ctx, r, items[i], &f, e)) == 0)
+            qj_append(arr, items[i]);
         else
             qj_free(items[i]);
     }
     free(items);
-    qj *resp = qj_object();
-    qj_set(resp, r->collection, arr);
-    *ret = resp;
+    if (rc < 0) {
+        qj_free(arr);
+        goto out;
+    }
+    *ret = qj_object();
+    qj_set(*ret, r->collection, arr);
 out:
     qj_free(marker);
     free(f.names);

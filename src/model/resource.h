@@ -97,12 +97,13 @@ struct qresource {
     /* After a DELETE request removed obj's row (not when a parent's delete
      * takes it along). */
     int (*after_delete)(qop *op, const qj *obj, qerr *e);
-    /* Fills computed attributes into a document about to be shown. */
-    void (*on_view)(const qmodel *m, qj *obj);
+    /* Fills computed attributes into a document about to be shown; failing
+     * (the store) fails the request: no answer is better than a wrong one. */
+    int (*on_view)(const qmodel *m, qj *obj, qerr *e);
     /* The wire form of a document about to be returned to ctx, after filters
      * and sorting saw the stored form (e.g. Neutron's numbers as strings,
      * attributes that depend on who asks). */
-    void (*on_show)(const qmodel *m, const qctx *ctx, qj *obj);
+    int (*on_show)(const qmodel *m, const qctx *ctx, qj *obj, qerr *e);
     /* Admin or owner of obj; NULL = project_id == caller's project. */
     bool (*may_write)(qop *op, const qj *obj);
 };

@@ -537,10 +537,12 @@ static bool qsg_stateful(const qj *sg)
     return !qj_is(v, QJ_BOOL) || v->u.b;
 }
 
-static void qsg_on_view(const qmodel *m, qj *sg)
+static int qsg_on_view(const qmodel *m, qj *sg, qerr *e)
 {
+    (void)m, (void)e;
     if (!qj_get(sg, "stateful"))
         qj_set(sg, "stateful", qj_bool(true));
+    return 0;
 }
 
 static int qsg_on_update(qop *op, const qj *old, qj *sg, const qj *changes, qerr *e)

@@ -252,9 +252,10 @@ static int qsp_on_delete(qop *op, const qj *sp, qerr *e)
 
 /* Neutron shows the prefix lengths as strings, and shared as the caller
  * has it. */
-static void qsp_on_show(const qmodel *m, const qctx *ctx, qj *sp)
+static int qsp_on_show(const qmodel *m, const qctx *ctx, qj *sp, qerr *e)
 {
-    qrbac_shared_show(m, ctx, sp);
+    if (qrbac_shared_show(m, ctx, sp, e) < 0)
+        return -1;
     static const char *const keys[] = {"default_prefixlen", "min_prefixlen", "max_prefixlen"};
     for (size_t i = 0; i < QHV_ARRAY_SIZE(keys); i++) {
         const qj *v = qj_get(sp, keys[i]);
@@ -264,6 +265,7 @@ static void qsp_on_show(const qmodel *m, const qctx *ctx, qj *sp)
             qj_set(sp, keys[i], qj_str(t));
         }
     }
+    return 0;
 }
 
 /* ---------- allocation ---------- */
@@ -329,10 +331,14 @@ static int qsp_resolve(qop *op, const qj *sub, bool use_default, const char *cid
         return -1;
     const qj *shared = qj_get(sp, "shared");
     const char *owner = qj_get_str(sp, "project_id");
+    int with = 1;
     if (!op->ctx->is_admin && !(shared && shared->u.b) &&
-        strcmp(owner ? owner : "", qj_get_str(sub, "project_id")) &&
-        !qrbac_shared_with(op->m->store, id, qj_get_str(sub, "project_id"))) {
+        strcmp(owner ? owner : "", qj_get_str(sub, "project_id")))
+        with = qrbac_shared_with(op->m->store, id, qj_get_str(sub, "project_id"), e);
+    if (with <= 0) {
         qj_free(sp);
+        if (with < 0)
+            return -1;
         return qerr_set(e, QE_SUBNETPOOL_NOT_FOUND, "Subnet pool %s could not be found.", id);
     }
     *ret = sp;

@@ -20,8 +20,10 @@
 #include "model/agent.h"
 #include "model/config.h"
 #include "model/plan.h"
+#include "model/rbac.h"
 #include "model/resources.h"
 #include "model/secgroup.h"
+#include "model/subnetpool.h"
 #include "store/engine.h"
 
 /* The wrapped engine: SQLite's own functions, except that statements are
@@ -466,11 +468,78 @@ static void test_writes_change_nothing_on_a_fault(void **state)
     print_message("%zu writes, %ld faults\n", QHV_ARRAY_SIZE(writes), total);
 }
 
+/* Reads with a fault at each step: an error, never a partial or a wrong
+ * answer (a network without its zones, a shared one shown as not shared). */
+static void test_reads_fail_on_a_fault(void **state)
+{
+    fixture *f = *state;
+    world(f);
+    char pool[37];
+    create(f, &qres_subnetpool, pool, "{\"subnetpool\": {\"name\": \"sp\", \"prefixes\": "
+                                      "[\"10.100.0.0/16\"], \"default_prefixlen\": 24}}");
+    create(f, &qres_rbac_policy, NULL, "{\"rbac_policy\": {\"object_type\": \"subnetpool\", "
+                                       "\"object_id\": \"%s\", \"action\": \"access_as_shared\", "
+                                       "\"target_tenant\": \"p2\"}}", pool);
+    qctx other = {.is_admin = false};
+    snprintf(other.project_id, sizeof other.project_id, "p2");
+    const qresource *kinds[] = {&qres_network, &qres_subnet, &qres_port, &qres_security_group,
+                                &qres_security_group_rule, &qres_agent, &qres_subnetpool,
+                                &qres_rbac_policy};
+    const qctx *who[] = {&f->admin, &other};
+    long total = 0;
+    for (size_t w = 0; w < 2; w++) {
+        for (size_t k = 0; k < QHV_ARRAY_SIZE(kinds); k++) {
+            const qresource *r = kinds[k];
+            qj *want = NULL;
+            qerr e = {0};
+            assert_int_equal(qres_list_request(f->m, who[w], r, &(qquery){0}, &want,
+                                               &(qlist_page){0}, &e), 0);
+            const qj *first = qj_at(qj_get(want, r->collection), 0);
+            char id[64] = "";
+            if (first)
+                snprintf(id, sizeof id, "%s", qj_get_str(first, "id"));
+            for (int show = 0; show < 2; show++) {
+                if (show && !*id)
+                    continue;
+                for (long at = 1;; at++) {
+                    qj *got = NULL;
+                    steps = 0;
+                    fault_at = at;
+                    int rc = show ? qres_show_request(f->m, who[w], r, id, NULL, &got, &e)
+                                  : qres_list_request(f->m, who[w], r, &(qquery){0}, &got,
+                                                      &(qlist_page){0}, &e);
+                    fault_at = 0;
+                    if (rc == 0) {
+                        if (steps >= at)
+                            print_error("%s %s: fault at step %ld ignored\n",
+                                        show ? "show" : "list", r->collection, at);
+                        assert_true(steps < at);
+                        if (!show)
+                            assert_true(qj_equal(got, want));
+                        qj_free(got);
+                        break;
+                    }
+                    total++;
+                    if (e.code != QE_INTERNAL)
+                        print_error("%s %s: fault at step %ld: %s (%s)\n", show ? "show" : "list",
+                                    r->collection, at, e.msg, qerr_type(e.code));
+                    assert_int_equal(e.code, QE_INTERNAL);
+                    assert_null(got);
+                }
+            }
+            qj_free(want);
+        }
+    }
+    print_message("reads: %ld faults, each an error\n", total);
+    assert_true(total >= 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_plan_survives_a_fault_at_every_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writes_change_nothing_on_a_fault, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_fail_on_a_fault, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
