@@ -86,6 +86,8 @@ struct qag {
                                  * not a job still running): its port is DOWN */
     bool problems_changed;      /* the heartbeat's port problems are stale */
     int64_t applied;            /* highest revision fully applied; -1 */
+    int64_t digest_rev;         /* the plan revision digest is of; -1 */
+    uint64_t digest;
     bool applied_urgent;        /* a content change of the plan awaits its report */
 
     /* Reports. */
@@ -155,7 +157,7 @@ qag *qag_new(const qag_conf *conf, char *err, size_t errlen)
     a->held = qtm_new();
     a->denied = qtm_new();
     a->failing = qtm_new();
-    a->applied = a->applied_reported = -1;
+    a->applied = a->applied_reported = a->digest_rev = -1;
     a->batch = 1;       /* sized from measured calls: qag_batch_learn */
     a->report_now = true;
     a->report_chunk = QAG_REPORT_CHUNK;
@@ -784,6 +786,17 @@ static void qag_report_start(qag *a)
         qj_set(conf, "backend_capabilities", caps);
     if (a->applied >= 0)
         qj_set(conf, "applied_revision", qj_int(a->applied));
+    /* What it applied, for a server that knows the plan by content only (one
+     * this agent is not connected to: docs/host-channel.md). */
+    if (a->applied >= 0 && a->applied == a->plan.revision) {
+        if (a->digest_rev != a->plan.revision) {
+            a->digest = qag_plan_digest(&a->plan);
+            a->digest_rev = a->plan.revision;
+        }
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)a->digest);
+        qj_set(conf, "applied_digest", qj_str(hex));
+    }
     qj *agent = qj_object();
     qj_set(agent, "agent_type", qj_str(!strcmp(c->vif_type, "ovs") ? "Open vSwitch agent"
                                                                    : "HyperV agent"));

@@ -32,6 +32,14 @@ size_t qag_plan_bytes(const qag_plan *p)
     return n;
 }
 
+uint64_t qag_plan_digest(const qag_plan *p)
+{
+    uint64_t d = 0;
+    for (int i = 0; i < QAG_NSEC; i++)
+        d += qtm_digest(p->sec[i], qag_plan_sections[i]);
+    return d;
+}
+
 qj *qag_plan_parse(const char *text, size_t len)
 {
     return text ? qj_parse(text, len, NULL, NULL) : NULL;

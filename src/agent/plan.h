@@ -42,6 +42,9 @@ qj *qag_plan_parse(const char *text, size_t len);
 qvs_map *qag_plan_section(const qag_plan *p, qag_section s);
 /* Bytes the plan holds. */
 size_t qag_plan_bytes(const qag_plan *p);
+/* The plan's digest (qtm_digest of every section under its name): equal to
+ * the server's of the same plan. */
+uint64_t qag_plan_digest(const qag_plan *p);
 
 void qag_plan_init(qag_plan *p);
 void qag_plan_free(qag_plan *p);

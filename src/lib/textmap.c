@@ -305,3 +305,36 @@ bool qtm_at(const qtm *m, size_t i, const char **key, const char **val, size_t *
         *len = e->vlen;
     return true;
 }
+
+/* FNV-1a over name NUL key NUL value, then a finalizer (splitmix64's) so that
+ * the sum of many entries' hashes mixes every bit. */
+static uint64_t qtm_fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+uint64_t qtm_digest(const qtm *m, const char *name)
+{
+    uint64_t sum = 0;
+    const char *key, *val;
+    size_t len;
+    for (size_t i = 0; i < qtm_end(m); i++) {
+        if (!qtm_at(m, i, &key, &val, &len))
+            continue;
+        uint64_t h = qtm_fnv(0xcbf29ce484222325ULL, name, strlen(name) + 1);
+        h = qtm_fnv(h, key, strlen(key) + 1);
+        h = qtm_fnv(h, val, len);
+        h ^= h >> 30;
+        h *= 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 27;
+        h *= 0x94d049bb133111ebULL;
+        h ^= h >> 31;
+        sum += h;
+    }
+    return sum;
+}

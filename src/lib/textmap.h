@@ -17,6 +17,7 @@
 #define QHV_TEXTMAP_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct qtm qtm;
 
@@ -36,6 +37,12 @@ bool qtm_del(qtm *m, const char *key);
 bool qtm_equal(const qtm *a, const qtm *b);
 /* Bytes allocated for the map (arena, entries, index). */
 size_t qtm_bytes(const qtm *m);
+/* A digest of m's entries filed under name, independent of their order:
+ * the sum (mod 2^64) of one 64-bit hash per (name, key, value), the same on
+ * every platform. The digests of several maps add up to the digest of them
+ * all: a server and an agent holding the same plan, section by section,
+ * get the same number (docs/host-channel.md, applied_digest). */
+uint64_t qtm_digest(const qtm *m, const char *name);
 
 /* Iteration in insertion order:
  *   for (size_t i = 0; i < qtm_end(m); i++)

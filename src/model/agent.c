@@ -340,7 +340,7 @@ static const char *const qagent_conf_keys[] = {
     "local_network_vswitch", "tunnel_vswitch", "provider_interface", "provider_interface_index",
     "provider_prefix_length", "provider_vlan_id", "provider_next_hop", "windows_version",
     "port_problems", "port_problem_details", "port_filter", "backend_capabilities",
-    "applied_revision", "dhcp"};
+    "applied_revision", "applied_digest", "dhcp"};
 
 /* A capability's name: [a-z0-9_], 1-64. */
 static bool qagent_key_ok(const char *k)
@@ -454,6 +454,10 @@ static void qagent_sanitize(qj *conf)
             qj_remove(conf, names[i]);
     if ((v = qj_get(conf, "windows_version")) && !qagent_version_ok(v))
         qj_remove(conf, "windows_version");
+    if ((v = qj_get(conf, "applied_digest")) &&
+        !(qj_as_str(v) && strlen(qj_as_str(v)) == 16 &&
+          !qj_as_str(v)[strspn(qj_as_str(v), "0123456789abcdef")]))
+        qj_remove(conf, "applied_digest");
     qagent_sanitize_caps(conf);
     /* Lists: keep the members of the right form. */
     qagent_filter_list(conf, "vswitch_mappings", qagent_mapping_ok, QAGENT_MAPPINGS_MAX);
@@ -599,8 +603,8 @@ int qagent_report_request(qmodel *m, const char *host, const qj *body, qj **ret,
     qj *oldc = agent ? qj_clone(qj_get(agent, "configurations")) : NULL;
     qj *newc = conf ? qj_clone(conf) : NULL;
     /* Nor the port problems: they change no binding and no plan. */
-    static const char *const volatile_keys[] = {"applied_revision", "port_problems",
-                                                "port_problem_details"};
+    static const char *const volatile_keys[] = {"applied_revision", "applied_digest",
+                                                "port_problems", "port_problem_details"};
     for (size_t i = 0; i < QHV_ARRAY_SIZE(volatile_keys); i++) {
         qj_remove(oldc, volatile_keys[i]);
         qj_remove(newc, volatile_keys[i]);

@@ -39,6 +39,8 @@ typedef struct qfeed_host {
     qfeed_sec *secs;       /* the plan's sections, in its order */
     size_t nsecs;
     int64_t plan_rev;      /* revision of the last change */
+    int64_t digest_rev;    /* the plan_rev digest is of; -1 none */
+    uint64_t digest;       /* of the plan (qtm_digest), computed when asked */
     int64_t checked_rev;   /* the plan is this up to this revision */
     int64_t base_rev;      /* deltas after this revision are all in the ring */
     bool stale;            /* a refresh the feed owed it failed: recompute on next use */
@@ -279,6 +281,7 @@ static qfeed_host *qfeed_get(qfeed *f, const char *host, qerr *e)
     if (!h) {
         h = xcalloc(1, sizeof *h);
         h->host = xstrdup(host);
+        h->digest_rev = -1;
         h->next = f->hosts;
         f->hosts = h;
     }
@@ -676,6 +679,20 @@ void qfeed_free(qfeed *f)
     free(f);
 }
 
+/* True if hex is the digest of h's plan (feed lock held). */
+static bool qfeed_digest_is(qfeed_host *h, const char *hex)
+{
+    if (h->digest_rev != h->plan_rev) {
+        h->digest = 0;
+        for (size_t i = 0; i < h->nsecs; i++)
+            h->digest += qtm_digest(h->secs[i].m, h->secs[i].name);
+        h->digest_rev = h->plan_rev;
+    }
+    char mine[17];
+    snprintf(mine, sizeof mine, "%016llx", (unsigned long long)h->digest);
+    return !strcmp(mine, hex);
+}
+
 int qfeed_status(qfeed *f, qj **ret, qerr *e)
 {
     *ret = NULL;
@@ -693,11 +710,17 @@ int qfeed_status(qfeed *f, qj **ret, qerr *e)
         const char *type = qj_get_str(a, "agent_type");
         if (type && !strcmp(type, QDHCP_AGENT_TYPE))
             continue;   /* the host's own agent row speaks for its plan */
-        const qj *applied = qj_get(qj_get(a, "configurations"), "applied_revision");
+        const qj *conf = qj_get(a, "configurations");
+        const qj *applied = qj_get(conf, "applied_revision");
+        const char *digest = qj_get_str(conf, "applied_digest");
         int64_t ap = qj_is(applied, QJ_INT) ? applied->u.i : -1;
         pthread_mutex_lock(&f->lock);
         qfeed_host *h = qfeed_get(f, host, e);
         int64_t plan_rev = h ? h->plan_rev : -1;
+        /* Behind by revision, yet maybe not by content: this server may have
+         * first computed the plan after its last change (its agent talks to
+         * another server). The same plan is in sync whatever its revision. */
+        bool same = h && ap >= 0 && ap < plan_rev && digest && qfeed_digest_is(h, digest);
         pthread_mutex_unlock(&f->lock);
         if (!h) {
             rc = -1;
@@ -708,7 +731,7 @@ int qfeed_status(qfeed *f, qj **ret, qerr *e)
         qj_set(o, "alive", qj_clone(qj_get(a, "alive")));
         qj_set(o, "plan_revision", qj_int(plan_rev));
         qj_set(o, "applied_revision", qj_int(ap));
-        qj_set(o, "in_sync", qj_bool(ap >= plan_rev));
+        qj_set(o, "in_sync", qj_bool(ap >= plan_rev || same));
         qj_append(hosts, o);
     }
     qj_free(list);

@@ -470,9 +470,18 @@ retry_max_interval = 2
         # A rule added through C reaches the agents on A, B and C.
         took = self.sg_rule_reaches('C', 2201)
         self.assert_every_commit_heard()
+        # C, which never computed cla's plan, knows it only from now on, at a
+        # revision past what cla applied (the network below is not in it):
+        # cla's applied_digest tells C at once that cla holds that plan.
+        self.wait_for('cla in sync on A', lambda: self.in_sync('A', cla.name), self.logs(cla))
+        st, body = self.clients['C'].post('/v2.0/networks', {'network': {'name': 'not-cla'}})
+        self.assertEqual(st, 201, body)
+        s = self.host_status('C', cla.name)
+        self.assertTrue(s['in_sync'], s)
         say('change via C -> agent on A: port on the switch %.2f s after the 201, ACTIVE via '
-            'B %.2f s; delete via B gone %.2f s; rule via C on each switch %s',
-            on_switch, active, gone, took)
+            'B %.2f s; delete via B gone %.2f s; rule via C on each switch %s; cla in sync '
+            'seen from C at once (applied %d, C knows the plan since %d)',
+            on_switch, active, gone, took, s['applied_revision'], s['plan_revision'])
 
     def outage(self, why, down, up):
         """Writes through all three servers while down() makes the database

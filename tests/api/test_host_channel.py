@@ -549,6 +549,60 @@ class WatchTest(ChannelCase):
         self.assertEqual(hosts['s1']['applied_revision'], rev)
 
 
+    def test_status_knows_a_plan_by_its_digest(self):
+        # A server that first computes a host's plan after its last change
+        # (the agent got it from another server) knows it only since then:
+        # the agent's applied_digest says it holds that very plan.
+        self.report('d1')
+        net = self.net(name='d-net')
+        self.make_subnet(net['id'], '10.84.0.0/24')
+        self.make_port(net['id'], **{'binding:host_id': 'd1'})
+        hosts = {h['host']: h for h in self.get('/channel/v1/status')[1]['hosts']}
+        first = hosts['d1']['plan_revision']        # when this server first computed it
+        plan = self.plan('d1')['plan']
+        earlier = first - 1                         # what another server had called it
+        self.report('d1', conf=dict(HV_CONF, applied_revision=earlier,
+                                    applied_digest=plan_digest(plan)))
+        hosts = {h['host']: h for h in self.get('/channel/v1/status')[1]['hosts']}
+        self.assertEqual(hosts['d1']['plan_revision'], first)
+        self.assertEqual(hosts['d1']['applied_revision'], earlier)
+        self.assertTrue(hosts['d1']['in_sync'])
+        # Another plan's digest, a malformed one, none: by revision only.
+        wrong = '%016x' % ((int(plan_digest(plan), 16) + 1) % 2**64)
+        for digest in (wrong, 'XYZ', plan_digest(plan).upper(), None):
+            conf = dict(HV_CONF, applied_revision=earlier)
+            if digest:
+                conf['applied_digest'] = digest
+            self.report('d1', conf=conf)
+            hosts = {h['host']: h for h in self.get('/channel/v1/status')[1]['hosts']}
+            self.assertFalse(hosts['d1']['in_sync'], digest)
+        agent = self.get('/v2.0/agents?host=d1')[1]['agents'][0]
+        self.assertNotIn('applied_digest', agent['configurations'])
+
+
+def plan_digest(plan):
+    """The plan's digest as qtm_digest (src/lib/textmap.c) makes it,
+    written again here from its description: per (section, key, value as
+    compact JSON), FNV-1a 64 over 'section NUL key NUL value', splitmix64's
+    finalizer, summed mod 2^64."""
+    m64 = 2**64 - 1
+    total = 0
+    for section, entries in plan.items():
+        for key, value in entries.items():
+            h = 0xcbf29ce484222325
+            data = (section.encode() + b'\0' + key.encode() + b'\0' +
+                    json.dumps(value, separators=(',', ':'), ensure_ascii=False).encode())
+            for byte in data:
+                h = ((h ^ byte) * 0x100000001b3) & m64
+            h ^= h >> 30
+            h = (h * 0xbf58476d1ce4e5b9) & m64
+            h ^= h >> 27
+            h = (h * 0x94d049bb133111eb) & m64
+            h ^= h >> 31
+            total = (total + h) & m64
+    return '%016x' % total
+
+
 class RingBudgetTest(ChannelCase):
     extra_conf = CHANNEL_CONF + '[quotas]\nquota_security_group_rule = -1\n'
 
