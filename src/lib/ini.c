@@ -147,11 +147,12 @@ static int load_mem(qini *ini, const char *name, const char *text, size_t len, c
         p = nl ? nl + 1 : end;
         if (e > b && e[-1] == '\r')
             e--;
-        if (e - b > INI_MAX_LINE) {
+        size_t n = e > b ? (size_t)(e - b) : 0;   /* never negative: says so to GCC -O3 */
+        if (n > INI_MAX_LINE) {
             seterr(err, errlen, "%s:%d: line longer than %d bytes", name, lineno, INI_MAX_LINE);
             goto out;
         }
-        if (memchr(b, '\0', (size_t)(e - b))) {
+        if (memchr(b, '\0', n)) {
             seterr(err, errlen, "%s:%d: NUL byte in line", name, lineno);
             goto out;
         }
