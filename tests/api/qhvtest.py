@@ -116,6 +116,7 @@ class Server:
                     + extra_conf)
         self.log = open(os.path.join(self.dir, 'server.log'), 'ab')
         self.proc = None
+        self.picked_port = self.port     # ours to change while never started
 
     def agent_token(self, host):
         """Host's channel token (qhv-server --agent-token)."""
@@ -123,19 +124,42 @@ class Server:
                               capture_output=True, text=True, check=True).stdout.strip()
 
     def start(self):
-        self.proc = subprocess.Popen([SERVER, '--config-file', self.conf],
-                                     stdout=self.log, stderr=self.log)
-        deadline = time.time() + 60      # a bound: a busy machine, first migrations
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError('qhv-server exited with %s; log: %s' % (
-                    self.proc.returncode, self.read_log()))
-            try:
-                socket.create_connection(('127.0.0.1', self.port), 0.2).close()
-                return self
-            except OSError:
+        """Starts it and waits until this very process listens: its own log
+        line, not merely something on the port (another test run beside
+        this one may have taken the port since free_port() found it free;
+        then, on a first start, another port is picked)."""
+        for attempt in range(5):
+            logged = os.path.getsize(os.path.join(self.dir, 'server.log'))
+            self.proc = subprocess.Popen([SERVER, '--config-file', self.conf],
+                                         stdout=self.log, stderr=self.log)
+            mine = 'qhv-server listening on 127.0.0.1:%d ' % self.port
+            deadline = time.time() + 60      # a bound: a busy machine, first migrations
+            while time.time() < deadline:
+                with open(os.path.join(self.dir, 'server.log'), 'rb') as f:
+                    f.seek(logged)
+                    new = f.read().decode(errors='replace')
+                if self.proc.poll() is not None:
+                    if ('cannot listen on' in new and 'in use' in new and attempt < 4 and
+                            self.port == self.picked_port):
+                        self.repick_port()
+                        break
+                    raise RuntimeError('qhv-server exited with %s; log: %s' % (
+                        self.proc.returncode, self.read_log()))
+                if mine in new:
+                    self.picked_port = None      # started: the port is known to others now
+                    return self
                 time.sleep(0.05)
-        raise RuntimeError('qhv-server did not listen; log: ' + self.read_log())
+            else:
+                raise RuntimeError('qhv-server did not listen; log: ' + self.read_log())
+        raise RuntimeError('qhv-server found no free port; log: ' + self.read_log())
+
+    def repick_port(self):
+        with open(self.conf) as f:
+            text = f.read()
+        port = free_port()
+        with open(self.conf, 'w') as f:
+            f.write(text.replace('bind_port = %d\n' % self.port, 'bind_port = %d\n' % port))
+        self.port = self.picked_port = port
 
     def read_log(self):
         with open(os.path.join(self.dir, 'server.log'), 'rb') as f:
