@@ -356,7 +356,7 @@ static int qport_on_create(qop *op, qj *port, qerr *e)
     if (rc == 0)
         rc = qagent_bind_port(op, port, e);
     if (rc == 0)
-        rc = qrewrite_sync_port(op, port, e);
+        rc = qrewrite_sync_port(op, port, true, e);
     qj_free(net);
     return rc;
 }
@@ -496,7 +496,7 @@ static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, 
     if (rc == 0 && (qj_get(changes, "binding:host_id") || qj_get(changes, "port_security_enabled")))
         rc = qagent_bind_port(op, port, e);
     if (rc == 0)
-        rc = qrewrite_sync_port(op, port, e);
+        rc = qrewrite_sync_port(op, port, false, e);
     return rc;
 }
 
