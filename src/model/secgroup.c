@@ -649,7 +649,8 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
     /* Neutron trusts network: ports (DHCP, routers): no default group. */
     const char *owner = qj_get_str(port, "device_owner");
     bool trusted = owner && !strncmp(owner, "network:", 8);
-    if (qj_is(groups, QJ_NULL)) {
+    bool by_default = qj_is(groups, QJ_NULL);
+    if (by_default) {
         qj *list = qj_array();
         if (secure && !trusted) {
             char def[37];
@@ -676,7 +677,10 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
      * _get_security_groups_on_port: SecurityGroupNotFound for others), but
      * an admin may name any project's, as Neutron lets it. */
     int stateful = -1;
-    for (size_t i = 0; i < qj_len(groups); i++) {
+    /* The project's default group alone needs no check: it is the
+     * project's, and its default_sgs row goes with it (qsg_on_delete), in
+     * the same transaction. One statement fewer per port create. */
+    for (size_t i = 0; !by_default && i < qj_len(groups); i++) {
         const char *gid = qj_as_str(qj_at(groups, i));
         qj *sg;
         if (qsg_load_usable(op, gid, project, &sg, e) < 0)
@@ -692,7 +696,8 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
     const char *pid = qj_get_str(port, "id");
     if (old && qj_equal(qj_get(old, "security_groups"), groups))
         return 0;
-    if (qsg_exec(op, qsg_sql_member_clear, pid, NULL, e) < 0)
+    /* A new port (no old) has no memberships to clear. */
+    if (old && qsg_exec(op, qsg_sql_member_clear, pid, NULL, e) < 0)
         return -1;
     for (size_t i = 0; i < qj_len(groups); i++)
         if (qsg_exec(op, qsg_sql_member_add, pid, qj_as_str(qj_at(groups, i)), e) < 0)
