@@ -215,7 +215,7 @@ static int qagent_rebind_host(qop *op, const char *host, qerr *e)
         qj *before = qj_clone(p);
         rc = qagent_bind_port(op, p, e);
         if (rc == 0)
-            rc = qrewrite_sync_port(op, p, e);
+            rc = qrewrite_sync_port(op, p, false, e);
         if (rc == 0 && !qj_equal(before, p)) {
             qres_touch(op, p);
             rc = qres_store(op, &qres_port, p, false, e);

@@ -20,8 +20,18 @@ static int qalloc_is_free(qalloc_next_taken_fn next_taken, void *ctx, qhv_u128 v
     return 0;
 }
 
-int qalloc_pick(const qrange *ranges, size_t n, qalloc_next_taken_fn next_taken, void *ctx,
-                qhv_u128 *ret)
+/* v found free: claimed too when there is a claim. 1 taken for the caller,
+ * 0 not (claim found it taken), -1 on error. */
+static int qalloc_take(qalloc_claim_fn claim, void *ctx, qhv_u128 v, qhv_u128 *ret)
+{
+    int rc = claim ? claim(ctx, v) : 1;
+    if (rc == 1)
+        *ret = v;
+    return rc;
+}
+
+static int qalloc_find(const qrange *ranges, size_t n, qalloc_next_taken_fn next_taken,
+                       qalloc_claim_fn claim, void *ctx, qhv_u128 *ret)
 {
     if (!n)
         return 0;
@@ -29,13 +39,18 @@ int qalloc_pick(const qrange *ranges, size_t n, qalloc_next_taken_fn next_taken,
         const qrange *r = &ranges[(size_t)(qalloc_random() % n)];
         qhv_u128 span = r->hi - r->lo;
         qhv_u128 v = r->lo + (span == ~(qhv_u128)0 ? qalloc_random() : qalloc_random() % (span + 1));
+        if (claim) {
+            /* The claim is the probe. */
+            int rc = qalloc_take(claim, ctx, v, ret);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         bool free_;
         if (qalloc_is_free(next_taken, ctx, v, &free_) < 0)
             return -1;
-        if (free_) {
-            *ret = v;
-            return 1;
-        }
+        if (free_)
+            return qalloc_take(NULL, ctx, v, ret);
     }
     for (size_t i = 0; i < n; i++) {
         qhv_u128 cand = ranges[i].lo;
@@ -45,8 +60,9 @@ int qalloc_pick(const qrange *ranges, size_t n, qalloc_next_taken_fn next_taken,
             if (rc < 0)
                 return -1;
             if (rc == 0 || t > cand) {
-                *ret = cand;
-                return 1;
+                rc = qalloc_take(claim, ctx, cand, ret);
+                if (rc != 0)
+                    return rc;
             }
             if (cand == ranges[i].hi)
                 break;
@@ -54,6 +70,18 @@ int qalloc_pick(const qrange *ranges, size_t n, qalloc_next_taken_fn next_taken,
         }
     }
     return 0;
+}
+
+int qalloc_pick(const qrange *ranges, size_t n, qalloc_next_taken_fn next_taken, void *ctx,
+                qhv_u128 *ret)
+{
+    return qalloc_find(ranges, n, next_taken, NULL, ctx, ret);
+}
+
+int qalloc_claim(const qrange *ranges, size_t n, qalloc_next_taken_fn next_taken,
+                 qalloc_claim_fn claim, void *ctx, qhv_u128 *ret)
+{
+    return qalloc_find(ranges, n, next_taken, claim, ctx, ret);
 }
 
 int qalloc_next_addr(qstore *s, const char *sql, const char *key, int family, qhv_u128 from,

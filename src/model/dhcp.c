@@ -230,7 +230,7 @@ static int qdhcp_port_fix(qop *op, qj *port, const char *to_host, const qj *subs
     if (rc == 0 && to_host)
         rc = qagent_bind_port(op, port, e);
     if (rc == 0)
-        rc = qrewrite_sync_port(op, port, e);
+        rc = qrewrite_sync_port(op, port, false, e);
     if (rc == 0 && !qj_equal(old, port)) {
         qtouch_doc(&op->touched, "port", old);  /* the host it leaves */
         qres_touch(op, port);

@@ -12,6 +12,10 @@ static const char qipam_sql_next[] =
     "SELECT ip FROM ipallocs WHERE subnet_id=?1 AND ip>=?2 ORDER BY ip LIMIT 1";
 static const char qipam_sql_insert[] =
     "INSERT INTO ipallocs(subnet_id, ip, port_id, network_id) VALUES(?1, ?2, ?3, ?4)";
+/* The check and the record in one statement: a row back means it was free. */
+static const char qipam_sql_claim[] =
+    "INSERT OR IGNORE INTO ipallocs(subnet_id, ip, port_id, network_id) VALUES(?1, ?2, ?3, ?4) "
+    "RETURNING port_id";
 static const char qipam_sql_delete_one[] = "DELETE FROM ipallocs WHERE subnet_id=?1 AND ip=?2";
 static const char qipam_sql_delete_port[] = "DELETE FROM ipallocs WHERE port_id=?1";
 static const char qipam_sql_delete_subnet[] = "DELETE FROM ipallocs WHERE subnet_id=?1";
@@ -23,6 +27,7 @@ typedef struct qipam_scan {
     const char *subnet_id;
     int family;
     qerr *e;
+    const char *port_id, *network_id;   /* the claims' */
 } qipam_scan;
 
 static int qipam_next_taken(void *ctx, qhv_u128 from, qhv_u128 *ret)
@@ -32,15 +37,26 @@ static int qipam_next_taken(void *ctx, qhv_u128 from, qhv_u128 *ret)
                             s->e);
 }
 
-static int qipam_is_taken(qop *op, const qsubnet_info *sn, const qaddr *a, bool *ret, qerr *e)
+/* Records address v of the scan's subnet for its port when it is free: 1
+ * done, 0 taken, -1 on error. */
+static int qipam_claim(void *ctx, qhv_u128 v)
 {
-    qipam_scan s = {op, sn->id, a->family, e};
-    qhv_u128 t;
-    int rc = qipam_next_taken(&s, a->v, &t);
-    if (rc < 0)
+    qipam_scan *s = ctx;
+    qstmt *st = qstore_stmt(s->op->m->store, qipam_sql_claim, s->e);
+    if (!st)
         return -1;
-    *ret = rc == 1 && t == a->v;
-    return 0;
+    uint8_t b[16];
+    qaddr a = {s->family, v};
+    size_t n = qaddr_to_bytes(&a, b);
+    qstmt_bind_text(st, 1, s->subnet_id, -1, QSTORE_TRANSIENT);
+    qstmt_bind_blob(st, 2, b, (int)n, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 3, s->port_id, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 4, s->network_id, -1, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    qstmt_reset(st);
+    if (rc == QSTORE_ROW)
+        return 1;
+    return rc == QSTORE_DONE ? 0 : qstore_fail(s->op->m->store, s->e, "ip claim");
 }
 
 static int qipam_record(qop *op, const char *subnet_id, const qaddr *a, const char *port_id,
@@ -139,17 +155,24 @@ typedef struct qipam_want {
     bool existing;
 } qipam_want;
 
-static int qipam_pick(qop *op, const qsubnet_info *sn, const qmac *mac, qaddr *ret, qerr *e)
+/* An address on sn for the port: its EUI-64 one (*recorded false: the
+ * caller records it), or a free one from the pools, recorded for the port
+ * (*recorded true). 1, 0 none free, -1 on error. */
+static int qipam_pick(qop *op, const qsubnet_info *sn, const qmac *mac, const char *port_id,
+                      const char *network_id, qaddr *ret, bool *recorded, qerr *e)
 {
+    *recorded = false;
     if (sn->auto_address) {
         *ret = qaddr_eui64(&sn->cidr, mac);
         return 1;
     }
-    qipam_scan s = {op, sn->id, sn->cidr.addr.family, e};
+    qipam_scan s = {op, sn->id, sn->cidr.addr.family, e, port_id, network_id};
     qhv_u128 v;
-    int rc = qalloc_pick(sn->pools, sn->npools, qipam_next_taken, &s, &v);
-    if (rc == 1)
+    int rc = qalloc_claim(sn->pools, sn->npools, qipam_next_taken, qipam_claim, &s, &v);
+    if (rc == 1) {
         *ret = (qaddr){sn->cidr.addr.family, v};
+        *recorded = true;
+    }
     return rc;
 }
 
@@ -341,17 +364,21 @@ int qipam_assign(qop *op, const char *network_id, const char *port_id, const qma
             qj_append(out, qipam_entry(w));
             continue;
         }
+        bool recorded = false;
         if (w->has_addr) {
-            bool taken;
-            rc = qipam_is_taken(op, w->sn, &w->addr, &taken, e);
-            if (rc == 0 && taken) {
+            qipam_scan sc = {op, w->sn->id, w->addr.family, e, port_id, network_id};
+            int got = qipam_claim(&sc, w->addr.v);
+            recorded = got == 1;
+            if (got < 0) {
+                rc = -1;
+            } else if (got == 0) {
                 char s[QADDR_STRLEN];
                 qaddr_format(&w->addr, s);
                 rc = qerr_set(e, QE_IP_ALLOCATED, "IP address %s already allocated in subnet %s",
                               s, w->sn->id);
             }
         } else {
-            int got = qipam_pick(op, w->sn, mac, &w->addr, e);
+            int got = qipam_pick(op, w->sn, mac, port_id, network_id, &w->addr, &recorded, e);
             if (got < 0) {
                 rc = -1;
             } else if (got == 0 && !requested) {
@@ -362,7 +389,7 @@ int qipam_assign(qop *op, const char *network_id, const char *port_id, const qma
                     if (s == w->sn || s->auto_address ||
                         s->cidr.addr.family != w->sn->cidr.addr.family)
                         continue;
-                    got = qipam_pick(op, s, mac, &w->addr, e);
+                    got = qipam_pick(op, s, mac, port_id, network_id, &w->addr, &recorded, e);
                     if (got == 1)
                         alt = s;
                 }
@@ -379,7 +406,7 @@ int qipam_assign(qop *op, const char *network_id, const char *port_id, const qma
             }
             w->has_addr = rc == 0;
         }
-        if (rc == 0)
+        if (rc == 0 && !recorded)
             rc = qipam_record(op, w->sn->id, &w->addr, port_id, network_id, e);
         if (rc == 0)
             qj_append(out, qipam_entry(w));

@@ -20,6 +20,9 @@ static const char qport_sql_mac_find[] = "SELECT port_id FROM macs WHERE network
 static const char qport_sql_mac_insert[] =
     "INSERT INTO macs(network_id, mac, port_id) VALUES(?1, ?2, ?3)";
 static const char qport_sql_mac_delete[] = "DELETE FROM macs WHERE port_id=?1";
+/* The check and the record in one statement: a row back means it was free. */
+static const char qport_sql_mac_claim[] =
+    "INSERT OR IGNORE INTO macs(network_id, mac, port_id) VALUES(?1, ?2, ?3) RETURNING port_id";
 
 /* 1 if mac is taken on network, 0 if free, -1 on error. */
 static int qport_mac_taken(qop *op, const char *network_id, const char *mac, qerr *e)
@@ -40,6 +43,27 @@ static int qport_mac_record(qop *op, const char *network_id, const char *mac, co
                             qerr *e)
 {
     return qstore_run(op->m->store, qport_sql_mac_insert, network_id, mac, port_id, e);
+}
+
+/* Records mac on network for port_id when it is free there: 1 claimed, 0
+ * taken, -1 on error. One round trip instead of a lookup and an insert,
+ * inside the write lock. */
+static int qport_mac_claim(qop *op, const char *network_id, const char *mac, const char *port_id,
+                           qerr *e)
+{
+    qstmt *st = qstore_stmt(op->m->store, qport_sql_mac_claim, e);
+    if (!st)
+        return -1;
+    qstmt_bind_text(st, 1, network_id, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 2, mac, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 3, port_id, -1, QSTORE_TRANSIENT);
+    /* Both engines make the insert at the first step (RETURNING's rows
+     * come after it). */
+    int rc = qstmt_step(st);
+    qstmt_reset(st);
+    if (rc == QSTORE_ROW)
+        return 1;
+    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "mac record");
 }
 
 static int qport_mac_release(qop *op, const char *port_id, qerr *e)
@@ -259,7 +283,10 @@ static bool qport_is_network_owner(qop *op, const qj *net)
     return qres_is_owner(op, net);
 }
 
-static int qport_generate_mac(qop *op, const char *network_id, char out[QMAC_STRLEN], qerr *e)
+/* A random MAC free on network_id; with port_id, also recorded for it (in
+ * the same statement as the check). */
+static int qport_generate_mac(qop *op, const char *network_id, const char *port_id,
+                              char out[QMAC_STRLEN], qerr *e)
 {
     const qconf *c = op->m->conf;
     for (int64_t i = 0; i < c->mac_generation_retries; i++) {
@@ -272,6 +299,12 @@ static int qport_generate_mac(qop *op, const char *network_id, char out[QMAC_STR
         if (c->base_mac_fixed == 0)
             m.b[0] = (uint8_t)((m.b[0] & 0xfe) | 0x02);   /* unicast, locally administered */
         qmac_format(&m, out);
+        if (port_id) {
+            int rc = qport_mac_claim(op, network_id, out, port_id, e);
+            if (rc != 0)
+                return rc < 0 ? -1 : 0;
+            continue;
+        }
         int rc = qport_mac_taken(op, network_id, out, e);
         if (rc <= 0)
             return rc;
@@ -316,20 +349,18 @@ static int qport_on_create(qop *op, qj *port, qerr *e)
         const char *given = qj_get_str(port, "mac_address");
         if (given) {
             snprintf(mac, sizeof mac, "%s", given);
-            int t = qport_mac_taken(op, nid, mac, e);
-            if (t == 1)
+            int t = qport_mac_claim(op, nid, mac, pid, e);
+            if (t == 0)
                 rc = qerr_set(e, QE_MAC_IN_USE, "Unable to complete operation for network %s. The "
                                                 "mac address %s is in use.", nid, mac);
             else
-                rc = t;
+                rc = t < 0 ? -1 : 0;
         } else {
-            rc = qport_generate_mac(op, nid, mac, e);
+            rc = qport_generate_mac(op, nid, pid, mac, e);
             if (rc == 0)
                 qj_set(port, "mac_address", qj_str(mac));
         }
     }
-    if (rc == 0)
-        rc = qport_mac_record(op, nid, mac, pid, e);
     if (rc == 0 && qj_is(qj_get(port, "port_security_enabled"), QJ_NULL)) {
         const qj *nps = qj_get(net, "port_security_enabled");
         qj_set(port, "port_security_enabled", qj_bool(!nps || nps->u.b));
@@ -356,7 +387,7 @@ static int qport_on_create(qop *op, qj *port, qerr *e)
     if (rc == 0)
         rc = qagent_bind_port(op, port, e);
     if (rc == 0)
-        rc = qrewrite_sync_port(op, port, e);
+        rc = qrewrite_sync_port(op, port, true, e);
     qj_free(net);
     return rc;
 }
@@ -392,7 +423,7 @@ static int qport_update_mac(qop *op, const qj *old, qj *port, bool readdress, qe
     if (qj_is(qj_get(port, "mac_address"), QJ_NULL)) {
         /* port-mac-address-regenerate: null asks for a new generated MAC. */
         char gen[QMAC_STRLEN];
-        if (qport_generate_mac(op, nid, gen, e) < 0)
+        if (qport_generate_mac(op, nid, NULL, gen, e) < 0)
             return -1;
         qj_set(port, "mac_address", qj_str(gen));
     }
@@ -496,7 +527,7 @@ static int qport_on_update(qop *op, const qj *old, qj *port, const qj *changes, 
     if (rc == 0 && (qj_get(changes, "binding:host_id") || qj_get(changes, "port_security_enabled")))
         rc = qagent_bind_port(op, port, e);
     if (rc == 0)
-        rc = qrewrite_sync_port(op, port, e);
+        rc = qrewrite_sync_port(op, port, false, e);
     return rc;
 }
 

@@ -23,6 +23,13 @@ static const char qquota_sql_get[] =
     "SELECT hard_limit FROM quotas WHERE project_id=?1 AND resource=?2";
 static const char qquota_sql_count[] =
     "SELECT COUNT(*) FROM resources WHERE kind=?1 AND project_id=?2";
+/* A check's limit (?4: the default) and, under a limit, the usage, in one
+ * round trip (inside the write lock). */
+static const char qquota_sql_check[] =
+    "SELECT lim, CASE WHEN lim < 0 THEN 0 ELSE "
+    "(SELECT COUNT(*) FROM resources WHERE kind=?3 AND project_id=?1) END "
+    "FROM (SELECT COALESCE((SELECT hard_limit FROM quotas WHERE project_id=?1 AND resource=?2), "
+    "?4) AS lim) AS q";
 static const char qquota_sql_set[] =
     "INSERT INTO quotas(project_id, resource, hard_limit) VALUES(?1, ?2, ?3) "
     "ON CONFLICT(project_id, resource) DO UPDATE SET hard_limit=excluded.hard_limit";
@@ -81,14 +88,21 @@ int qquota_check_n(qop *op, const qresource *r, const char *project, int64_t n, 
     const qquota_res *q = qquota_find(r->name);
     if (!q)
         return 0;
-    int64_t limit, used;
-    if (qquota_limit(op->m, project, q, &limit, e) < 0)
+    qstore *s = op->m->store;
+    qstmt *st = qstore_stmt(s, qquota_sql_check, e);
+    if (!st)
         return -1;
-    if (limit < 0)
-        return 0;
-    if (qquota_used(op->m, project, q, &used, e) < 0)
-        return -1;
-    if (used + n > limit)
+    qstmt_bind_text(st, 1, project, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 2, q->name, -1, QSTORE_STATIC);
+    qstmt_bind_text(st, 3, q->kind, -1, QSTORE_STATIC);
+    qstmt_bind_int64(st, 4, qquota_default(op->m->conf, q));
+    int rc = qstmt_step(st);
+    int64_t limit = rc == QSTORE_ROW ? qstmt_column_int64(st, 0) : 0;
+    int64_t used = rc == QSTORE_ROW ? qstmt_column_int64(st, 1) : 0;
+    qstmt_reset(st);
+    if (rc != QSTORE_ROW)
+        return qstore_fail(s, e, "quota");
+    if (limit >= 0 && used + n > limit)
         return qerr_set(e, QE_OVER_QUOTA, "Quota exceeded for resources: ['%s'].", q->name);
     return 0;
 }

@@ -61,7 +61,7 @@ static bool qrw_list_has(const qj *list, const char *s)
     return false;
 }
 
-int qrewrite_sync_port(qop *op, const qj *port, qerr *e)
+int qrewrite_sync_port(qop *op, const qj *port, bool fresh, qerr *e)
 {
     const char *pid = qj_get_str(port, "id");
     const char *host = qj_get_str(port, "binding:host_id");
@@ -88,22 +88,25 @@ int qrewrite_sync_port(qop *op, const qj *port, qerr *e)
         }
     }
     qj_free(netdoc);
-    /* What the port has now, on which host. */
-    qstmt *st = qstore_stmt(op->m->store, qrw_sql_port, e);
-    if (!st) {
-        qj_free(want);
-        return -1;
-    }
-    qstmt_bind_text(st, 1, pid, -1, QSTORE_TRANSIENT);
+    /* What the port has now, on which host (a new port: nothing). */
     qj *have = qj_array();
-    int rc;
-    while ((rc = qstmt_step(st)) == QSTORE_ROW)
-        qj_append(have, qj_str((const char *)qstmt_column_text(st, 0)));
-    qstmt_reset(st);
-    rc = rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "rewrite port");
+    int rc = 0;
+    if (!fresh) {
+        qstmt *st = qstore_stmt(op->m->store, qrw_sql_port, e);
+        if (!st) {
+            qj_free(want);
+            qj_free(have);
+            return -1;
+        }
+        qstmt_bind_text(st, 1, pid, -1, QSTORE_TRANSIENT);
+        while ((rc = qstmt_step(st)) == QSTORE_ROW)
+            qj_append(have, qj_str((const char *)qstmt_column_text(st, 0)));
+        qstmt_reset(st);
+        rc = rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "rewrite port");
+    }
     /* A host change moves every address: drop all and allocate anew. */
     char cur_host[256] = "";
-    if (rc == 0 &&
+    if (rc == 0 && !fresh &&
         qstore_query_text(op->m->store, qrw_sql_port_host, pid, cur_host, sizeof cur_host, e) < 0)
         rc = -1;
     if (rc == 0 && *cur_host && (!host || strcmp(cur_host, host))) {

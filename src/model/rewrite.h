@@ -9,8 +9,9 @@
 #include "model/model.h"
 
 /* Makes the allocations of port match its binding and fixed IPs (port is
- * the document as it will be stored). */
-int qrewrite_sync_port(qop *op, const qj *port, qerr *e);
+ * the document as it will be stored). fresh: the port is being created, so
+ * it has none yet (not looked up: fewer statements inside the write lock). */
+int qrewrite_sync_port(qop *op, const qj *port, bool fresh, qerr *e);
 int qrewrite_release_port(qop *op, const char *port_id, qerr *e);
 /* The provider address of (port, customer address) into out, 1 if any. */
 int qrewrite_lookup(qop *op, const char *port_id, const char *ca, char out[QADDR_STRLEN], qerr *e);

@@ -14,6 +14,11 @@ static const char qsg_sql_default_set[] =
 static const char qsg_sql_default_del[] = "DELETE FROM default_sgs WHERE sg_id=?1";
 static const char qsg_sql_member_add[] = "INSERT OR IGNORE INTO port_sgs(port_id, sg_id) VALUES(?1, ?2)";
 static const char qsg_sql_member_clear[] = "DELETE FROM port_sgs WHERE port_id=?1";
+/* A new port joins its project's default group, when there is one, in the
+ * statement that finds it. */
+static const char qsg_sql_member_default[] =
+    "INSERT INTO port_sgs(port_id, sg_id) SELECT ?1, sg_id FROM default_sgs WHERE project_id=?2 "
+    "RETURNING sg_id";
 static const char qsg_sql_in_use[] = "SELECT port_id FROM port_sgs WHERE sg_id=?1 LIMIT 1";
 static const char qsg_sql_remote_refs[] =
     "SELECT id FROM resources WHERE kind='security_group_rule' AND "
@@ -639,8 +644,29 @@ const qresource qres_security_group = {
 
 /* ---------- ports ---------- */
 
+/* Makes the new port port_id a member of project's default group, when the
+ * project has one (its id into out): 1 done, 0 no default group yet, -1 on
+ * error. */
+static int qsg_join_default(qop *op, const char *port_id, const char *project, char out[37],
+                            qerr *e)
+{
+    qstmt *st = qstore_stmt(op->m->store, qsg_sql_member_default, e);
+    if (!st)
+        return -1;
+    qstmt_bind_text(st, 1, port_id, -1, QSTORE_TRANSIENT);
+    qstmt_bind_text(st, 2, project, -1, QSTORE_TRANSIENT);
+    int rc = qstmt_step(st);
+    if (rc == QSTORE_ROW)
+        snprintf(out, 37, "%s", qstmt_column_text(st, 0));
+    qstmt_reset(st);
+    if (rc == QSTORE_ROW)
+        return 1;
+    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "default group membership");
+}
+
 int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e)
 {
+    const char *pid = qj_get_str(port, "id");
     const char *project = qj_get_str(port, "project_id");
     const qj *ps = qj_get(port, "port_security_enabled");
     bool secure = !ps || !qj_is(ps, QJ_BOOL) || ps->u.b;
@@ -648,14 +674,17 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
     /* Neutron trusts network: ports (DHCP, routers): no default group. */
     const char *owner = qj_get_str(port, "device_owner");
     bool trusted = owner && !strncmp(owner, "network:", 8);
-    if (qj_is(groups, QJ_NULL)) {
+    bool by_default = qj_is(groups, QJ_NULL), joined = false;
+    if (by_default) {
         qj *list = qj_array();
         if (secure && !trusted) {
             char def[37];
-            if (qsg_ensure_default(op, project, def, e) < 0) {
+            int got = old ? 0 : qsg_join_default(op, pid, project, def, e);
+            if (got < 0 || (got == 0 && qsg_ensure_default(op, project, def, e) < 0)) {
                 qj_free(list);
                 return -1;
             }
+            joined = got == 1;
             qj_append(list, qj_str(def));
         }
         qj_set(port, "security_groups", list);
@@ -675,7 +704,10 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
      * _get_security_groups_on_port: SecurityGroupNotFound for others), but
      * an admin may name any project's, as Neutron lets it. */
     int stateful = -1;
-    for (size_t i = 0; i < qj_len(groups); i++) {
+    /* The project's default group alone needs no check: it is the
+     * project's, and its default_sgs row goes with it (qsg_on_delete), in
+     * the same transaction. One statement fewer per port create. */
+    for (size_t i = 0; !by_default && i < qj_len(groups); i++) {
         const char *gid = qj_as_str(qj_at(groups, i));
         qj *sg;
         if (qsg_load_usable(op, gid, project, &sg, e) < 0)
@@ -688,10 +720,10 @@ int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e
                                                "security groups on the same port at the same "
                                                "time while attempting the operation.");
     }
-    const char *pid = qj_get_str(port, "id");
-    if (old && qj_equal(qj_get(old, "security_groups"), groups))
+    if (joined || (old && qj_equal(qj_get(old, "security_groups"), groups)))
         return 0;
-    if (qsg_exec(op, qsg_sql_member_clear, pid, NULL, e) < 0)
+    /* A new port (no old) has no memberships to clear. */
+    if (old && qsg_exec(op, qsg_sql_member_clear, pid, NULL, e) < 0)
         return -1;
     for (size_t i = 0; i < qj_len(groups); i++)
         if (qsg_exec(op, qsg_sql_member_add, pid, qj_as_str(qj_at(groups, i)), e) < 0)

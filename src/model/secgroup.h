@@ -19,7 +19,7 @@ int qsg_ensure_default_request(qmodel *m, const qctx *ctx, qerr *e);
  * error (a read without the write lock). */
 int qsg_default_missing(qmodel *m, const qctx *ctx, qerr *e);
 /* Resolves port.security_groups on create (old = NULL) or update: the
- * default group when none is given and port security is on; checks the
+ * default group when none is given and port security is on; checks the given
  * groups exist for the port's project; refuses groups without port
  * security; records membership. */
 int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e);

@@ -57,8 +57,6 @@ struct qpg_st {
 static const qstore_engine qpg_engine;
 
 static const char qpg_sql_rev[] = "SELECT value FROM meta WHERE key='revision'";
-static const char qpg_sql_bump[] =
-    "UPDATE meta SET value=value+1 WHERE key='revision' RETURNING value";
 
 /* ---------- connections ---------- */
 
@@ -163,7 +161,7 @@ static void qpg_conn_free(qpg_conn *c)
     qpg_drop_leads(c);
     if (c->pg)
         PQfinish(c->pg);
-    free(c->publish);
+    free(c->at_commit);
     free(c);
 }
 
@@ -578,8 +576,10 @@ static int qpg_column_bytes(qstmt *b, int col)
 
 /* ---------- transactions ---------- */
 
-/* Runs sql (no parameters) on c; 0, or -1 with the failure noted on c. */
-static int qpg_exec(qpg_conn *c, const char *sql, ExecStatusType want)
+/* Runs sql (no parameters) on c; 0, or -1 with the failure noted on c.
+ * With v, the result (of sql's last statement) must be one non-negative
+ * bigint, stored there. */
+static int qpg_exec_value(qpg_conn *c, const char *sql, ExecStatusType want, int64_t *v)
 {
     if (!c->pg || c->broken) {
         qpg_lost(c, "the connection to the database was lost");
@@ -587,10 +587,26 @@ static int qpg_exec(qpg_conn *c, const char *sql, ExecStatusType want)
     }
     PGresult *r = PQexec(c->pg, sql);
     int rc = PQresultStatus(r) == want ? 0 : -1;
-    if (rc < 0)
+    if (rc < 0) {
         qpg_note(c, r);
+    } else if (v) {
+        char *end = NULL;
+        const char *t = PQntuples(r) == 1 && PQnfields(r) == 1 ? PQgetvalue(r, 0, 0) : "";
+        long long n = strtoll(t, &end, 10);
+        if (!*t || *end || n < 0) {
+            snprintf(c->sqlstate, sizeof c->sqlstate, "XX000");
+            snprintf(c->msg, sizeof c->msg, "no revision in the database (table meta)");
+            rc = -1;
+        }
+        *v = n;
+    }
     PQclear(r);
     return rc;
+}
+
+static int qpg_exec(qpg_conn *c, const char *sql, ExecStatusType want)
+{
+    return qpg_exec_value(c, sql, want, NULL);
 }
 
 static int qpg_fail(qstore *base, qerr *e, const char *what);
@@ -603,13 +619,16 @@ static void qpg_abandon(qpg_conn *c)
         PQclear(r);
     }
     c->in_tx = false;
-    free(c->publish);
-    c->publish = NULL;
+    c->rev = -1;
+    c->bumped = false;
+    free(c->at_commit);
+    c->at_commit = NULL;
 }
 
 /* BEGIN (sql) on this thread's connection; a session found lost at BEGIN
- * is replaced once, since nothing was done in it yet. */
-static int qpg_begin(qpg *s, const char *sql, ExecStatusType want, qerr *e)
+ * is replaced once, since nothing was done in it yet. With rev, sql's last
+ * statement gives one bigint, stored there. */
+static int qpg_begin(qpg *s, const char *sql, ExecStatusType want, int64_t *rev, qerr *e)
 {
     qpg_conn *c = qpg_conn_get(s, e);
     if (!c)
@@ -620,8 +639,10 @@ static int qpg_begin(qpg *s, const char *sql, ExecStatusType want, qerr *e)
                                         "processing your request.");
     }
     for (int attempt = 0;; attempt++) {
-        if (qpg_exec(c, sql, want) == 0) {
+        if (qpg_exec_value(c, sql, want, rev) == 0) {
             c->in_tx = true;
+            c->rev = rev ? *rev : -1;
+            c->bumped = false;
             c->sqlstate[0] = c->msg[0] = '\0';
             return 0;
         }
@@ -644,11 +665,17 @@ static int qpg_begin_write(qstore *base, qerr *e)
      * releases the lock the next writer waits for, without waiting for the
      * WAL to reach the disk; qpg_commit_then then waits for that outside
      * the lock, so concurrent writes share one flush (group commit) and
-     * nothing is acknowledged before it is durable. */
+     * nothing is acknowledged before it is durable.
+     * The revision is read in the same round trip, once the lock is held
+     * (a statement of its own: READ COMMITTED gives it a snapshot taken
+     * after the lock was granted), so that qpg_bump_revision needs none:
+     * under the lock nobody else changes it. */
     static const char sql[] = "BEGIN; SET LOCAL synchronous_commit = off; "
                               "SELECT pg_advisory_xact_lock(" QPG_STR(QPG_LOCK_CLASS)
-                              ", " QPG_STR(QPG_LOCK_WRITE) ")";
-    if (qpg_begin(s, sql, PGRES_TUPLES_OK, e) < 0) {
+                              ", " QPG_STR(QPG_LOCK_WRITE) "); "
+                              "SELECT value FROM meta WHERE key='revision'";
+    int64_t rev = -1;
+    if (qpg_begin(s, sql, PGRES_TUPLES_OK, &rev, e) < 0) {
         pthread_mutex_unlock(&s->write_lock);
         return -1;
     }
@@ -683,7 +710,7 @@ static int qpg_commit_then(qstore *base, void (*after)(void *arg), void *arg, qe
     qpg_conn *c = pthread_getspecific(s->key);
     int rc = -1;
     if (c && c->pg && !c->broken) {
-        char *sql = c->publish ? xasprintf("%sCOMMIT", c->publish) : NULL;
+        char *sql = c->at_commit ? xasprintf("%sCOMMIT", c->at_commit) : NULL;
         PGresult *r = PQexec(c->pg, sql ? sql : "COMMIT");
         free(sql);
         if (PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), "COMMIT")) {
@@ -707,8 +734,10 @@ static int qpg_commit_then(qstore *base, void (*after)(void *arg), void *arg, qe
         if (rc < 0)
             qpg_abandon(c);
         c->in_tx = false;
-        free(c->publish);
-        c->publish = NULL;
+        c->rev = -1;
+        c->bumped = false;
+        free(c->at_commit);
+        c->at_commit = NULL;
     }
     if (rc == 0 && after)
         after(arg);
@@ -730,7 +759,7 @@ static void qpg_rollback(qstore *base)
 static int qpg_begin_read(qstore *base, qerr *e)
 {
     return qpg_begin((qpg *)base, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                     PGRES_COMMAND_OK, e);
+                     PGRES_COMMAND_OK, NULL, e);
 }
 
 static void qpg_end_read(qstore *base)
@@ -743,15 +772,37 @@ static void qpg_end_read(qstore *base)
     c->in_tx = false;
 }
 
-static int64_t qpg_bump_revision(qstore *s, qerr *e)
+/* The UPDATE goes with the COMMIT, in its round trip (one fewer while the
+ * write lock is held): the write read the revision at BEGIN, under the
+ * lock, and holds the lock until that COMMIT. */
+static int64_t qpg_bump_revision(qstore *base, qerr *e)
 {
-    return qstore_query_i64(s, qpg_sql_bump, e);
+    qpg *s = (qpg *)base;
+    qpg_conn *c = pthread_getspecific(s->key);
+    if (!c || !c->in_tx || c->rev < 0) {
+        QLOG_E("store", "revision bump outside a write transaction");
+        qerr_set(e, QE_INTERNAL, "Request Failed: internal server error while processing your "
+                                 "request.");
+        return -1;
+    }
+    char *sql = xasprintf("%sUPDATE meta SET value=value+1 WHERE key='revision'; ",
+                          c->at_commit ? c->at_commit : "");
+    free(c->at_commit);
+    c->at_commit = sql;
+    c->bumped = true;
+    return ++c->rev;
 }
 
-static int64_t qpg_revision(qstore *s)
+static int64_t qpg_revision(qstore *base)
 {
+    qpg *s = (qpg *)base;
+    qpg_conn *c = pthread_getspecific(s->key);
+    /* Inside a write that bumped it, the revision as it will commit (the
+     * bump is not sent yet). */
+    if (c && c->in_tx && c->bumped)
+        return c->rev;
     qerr e;
-    return qstore_query_i64(s, qpg_sql_rev, &e);
+    return qstore_query_i64(base, qpg_sql_rev, &e);
 }
 
 /* The row and the NOTIFY go with the COMMIT, in its round trip (the write
@@ -775,12 +826,12 @@ static int qpg_publish(qstore *base, int64_t revision, const char *note, qerr *e
     }
     char *sql = xasprintf("%sINSERT INTO changes(revision, server, note, created) "
                           "VALUES(%lld, '%s', %s, %lld); SELECT pg_notify('" QPG_CHANNEL
-                          "', '%s %lld'); ", c->publish ? c->publish : "",
+                          "', '%s %lld'); ", c->at_commit ? c->at_commit : "",
                           (long long)revision, s->server, lit,
                           (long long)qhv_wall_seconds(), s->server, (long long)revision);
     PQfreemem(lit);
-    free(c->publish);
-    c->publish = sql;
+    free(c->at_commit);
+    c->at_commit = sql;
     return 0;
 }
 

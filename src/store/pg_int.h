@@ -32,7 +32,11 @@ typedef struct qpg_conn {
     bool in_tx;
     bool commit_unknown;  /* its last COMMIT was sent but not answered */
     bool down_said;       /* the failure to reconnect is logged */
-    char *publish;        /* SQL qstore_publish left for the COMMIT to send */
+    /* SQL left for the COMMIT to send, in its round trip: the revision's
+     * bump and the change record (qstore_bump_revision, qstore_publish). */
+    char *at_commit;
+    int64_t rev;          /* in a write: the revision read at BEGIN, plus its bumps */
+    bool bumped;          /* rev was bumped: its UPDATE waits in at_commit */
     unsigned gen;     /* bumped at every (re)connect: cached statements re-prepare */
     unsigned nextname;
     struct { const char *sql; qpg_st *st; } cache[QPG_STMT_CACHE];

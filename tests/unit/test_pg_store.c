@@ -241,6 +241,38 @@ static int64_t commit_one(qstore *s, const char *note)
     return rev;
 }
 
+/* The revision is read at BEGIN and its bump sent with the COMMIT: inside
+ * the write it is the bumped one; a write rolled back, or one that commits
+ * without a bump, leaves it as it was; another server's next write takes the
+ * next number. */
+static void test_revision_at_commit(void **state)
+{
+    (void)state;
+    qstore *a = open_store(5, 5), *b = open_store(5, 5);
+    qerr e = {0};
+    int64_t r0 = qstore_revision(a);
+    assert_true(r0 >= 0);
+    assert_int_equal(qstore_begin_write(a, &e), 0);
+    int64_t r1 = qstore_bump_revision(a, &e);
+    assert_int_equal(r1, r0 + 1);
+    assert_int_equal(qstore_revision(a), r1);
+    assert_int_equal(qstore_bump_revision(a, &e), r0 + 2);   /* each bump counts */
+    qstore_rollback(a);
+    assert_int_equal(qstore_revision(a), r0);
+    assert_int_equal(qstore_begin_write(a, &e), 0);
+    assert_int_equal(qstore_revision(a), r0);
+    assert_int_equal(qstore_commit(a, &e), 0);
+    assert_int_equal(qstore_revision(b), r0);
+    assert_int_equal(commit_one(b, "b"), r0 + 1);
+    assert_int_equal(qstore_revision(a), r0 + 1);
+    assert_int_equal(commit_one(a, "a"), r0 + 2);
+    assert_int_equal(qstore_revision(b), r0 + 2);
+    /* Outside a write there is nothing to bump. */
+    assert_int_equal(qstore_bump_revision(a, &e), -1);
+    qstore_close(a);
+    qstore_close(b);
+}
+
 static void test_two_servers(void **state)
 {
     (void)state;
@@ -506,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_two_servers),
+        cmocka_unit_test(test_revision_at_commit),
         cmocka_unit_test(test_session_killed),
         cmocka_unit_test(test_pool_limit),
         cmocka_unit_test(test_schema_newer),
