@@ -172,6 +172,7 @@ class QhvServer:
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.name = name
+        self.workers = workers
         self.port = free_port()
         self.conf = os.path.join(self.dir, 'qhv.conf')
         with open(self.conf, 'w') as f:
@@ -375,10 +376,10 @@ class PgBench:
         meters = {'server': srv.cpu_ms}
         if engine == 'postgresql':
             meters['pg'] = self.pg_meter()
-        print('\n(%s) one qhv-server on %s (api_workers 8), qhv-bench --url: N=%d, 16 clients, '
+        print('\n(%s) one qhv-server on %s (api_workers %d), qhv-bench --url: N=%d, 16 clients, '
               'list of %d ports; load average before: %s' % (
-                  'a' if engine == 'postgresql' else 'e', engine, a.ports, a.list_ports,
-                  loadavg()), flush=True)
+                  'a' if engine == 'postgresql' else 'e', engine, srv.workers, a.ports,
+                  a.list_ports, loadavg()), flush=True)
         run = BenchRun(self.bench_bin, srv.url, a.ports, 16, a.list_ports, a.gets, meters,
                        self.lock, self.log).start().join()
         srv.stop()
@@ -468,10 +469,11 @@ class PgBench:
         meters = {'pg': self.pg_meter()}
         for s in trio:
             meters[s.name] = s.cpu_ms
-        print('\n(b) three qhv-servers (api_workers 8 each) on one PostgreSQL database; three '
+        print('\n(b) three qhv-servers (api_workers %d each) on one PostgreSQL database; three '
               'qhv-bench --url at once, clients %s (%d in all); measured: their top-up phases '
               '(%d creates each, after %d + %d warm-up creates); load average before: %s' % (
-                  '/'.join(map(str, split)), sum(split), a.three_ports, 100, 100, loadavg()),
+                  trio[0].workers, '/'.join(map(str, split)), sum(split), a.three_ports, 100,
+                  100, loadavg()),
               flush=True)
         runs = [BenchRun(self.bench_bin, s.url, 100, c, 200 + a.three_ports, 0, meters,
                          self.lock, self.log) for s, c in zip(trio, split)]
