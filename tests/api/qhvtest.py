@@ -100,6 +100,14 @@ def free_port():
     return port
 
 
+def listens(pid, port):
+    """True if process pid itself listens on TCP port (not merely something
+    answering there: a test run beside this one may have taken the port
+    since free_port() found it free)."""
+    r = subprocess.run(['ss', '-Hltnp', 'sport = :%d' % port], capture_output=True, text=True)
+    return 'pid=%d,' % pid in r.stdout
+
+
 class Server:
     """A qhv-server process. extra_conf is appended to the base config;
     connection, if given, is its [database] connection instead of the

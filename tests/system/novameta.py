@@ -9,7 +9,6 @@ metadata proxy to talk to. It calls back into the Networking API under test
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -111,12 +110,11 @@ class Nova:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError('nova-metadata-wsgi exited: %s' % self.read_log()[-2000:])
-            try:
-                socket.create_connection(('127.0.0.1', self.port), timeout=1).close()
+            if qhvtest.listens(self.proc.pid, self.port):
                 return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError('nova-metadata-wsgi did not listen')
+            time.sleep(0.2)
+        raise RuntimeError('nova-metadata-wsgi did not listen on %d; log: %s' % (
+            self.port, self.read_log()[-2000:]))
 
     def read_log(self):
         try:
