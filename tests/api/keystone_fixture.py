@@ -208,6 +208,7 @@ class Keystone:
             env=clean_env({'OS_KEYSTONE_CONFIG_FILES': conf}), stdout=log, stderr=log,
             stdin=subprocess.DEVNULL)
         log.close()
+        import qhvtest      # its own process on the port, not another run's Keystone
         deadline = time.time() + 60
         while time.time() < deadline:
             if proc.poll() is not None:
@@ -215,7 +216,7 @@ class Keystone:
                     proc.returncode, self.read_log(name)[-3000:]))
             try:
                 with urllib.request.urlopen('http://127.0.0.1:%d/v3' % port, timeout=2) as r:
-                    if r.status == 200:
+                    if r.status == 200 and qhvtest.listens(proc.pid, port):
                         return proc
             except (OSError, urllib.error.URLError):
                 time.sleep(0.1)

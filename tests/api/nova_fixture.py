@@ -392,6 +392,7 @@ class Nova:
             env=clean_env({'OS_NOVA_CONFIG_DIR': self.dir}), stdout=log, stderr=log,
             stdin=subprocess.DEVNULL)
         log.close()
+        import qhvtest      # its own process on the port, not another run's nova-api
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -399,7 +400,7 @@ class Nova:
                     self.proc.returncode, self.read_log()[-3000:]))
             try:
                 with urllib.request.urlopen('http://127.0.0.1:%d/' % self.port, timeout=5) as r:
-                    if r.status == 200:
+                    if r.status == 200 and qhvtest.listens(self.proc.pid, self.port):
                         return self
             except (OSError, urllib.error.URLError):
                 time.sleep(0.2)
