@@ -27,7 +27,8 @@
 #include "store/engine.h"
 
 /* The wrapped engine: SQLite's own functions, except that statements are
- * handed out as ours and the step numbered fault_at fails. */
+ * handed out as ours and the step (getting a statement, or stepping one)
+ * numbered fault_at fails. */
 static qstore_engine faulty;
 static const qstore_engine *real;
 static long steps, fault_at;   /* fault_at 0: no fault */
@@ -39,10 +40,24 @@ static qstmt *faulty_own(qstmt *st)
     return st;
 }
 
-static qstmt *faulty_stmt(qstore *s, const char *sql, qerr *e) { return faulty_own(real->stmt(s, sql, e)); }
+/* Getting a statement is a step too (a lost connection fails it first). */
+static bool faulty_fires(qerr *e)
+{
+    if (!fault_at || ++steps != fault_at)
+        return false;
+    qerr_set(e, QE_INTERNAL, "Request Failed: internal server error while processing your "
+                             "request.");
+    return true;
+}
+
+static qstmt *faulty_stmt(qstore *s, const char *sql, qerr *e)
+{
+    return faulty_fires(e) ? NULL : faulty_own(real->stmt(s, sql, e));
+}
+
 static qstmt *faulty_prepare(qstore *s, const char *sql, qerr *e)
 {
-    return faulty_own(real->prepare(s, sql, e));
+    return faulty_fires(e) ? NULL : faulty_own(real->prepare(s, sql, e));
 }
 
 /* Steps taken when the last COMMIT began: a fault after it (building the
