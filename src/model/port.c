@@ -27,16 +27,7 @@ static const char qport_sql_mac_claim[] =
 /* 1 if mac is taken on network, 0 if free, -1 on error. */
 static int qport_mac_taken(qop *op, const char *network_id, const char *mac, qerr *e)
 {
-    qstmt *st = qstore_stmt(op->m->store, qport_sql_mac_find, e);
-    if (!st)
-        return -1;
-    qstmt_bind_text(st, 1, network_id, -1, QSTORE_TRANSIENT);
-    qstmt_bind_text(st, 2, mac, -1, QSTORE_TRANSIENT);
-    int rc = qstmt_step(st);
-    qstmt_reset(st);
-    if (rc == QSTORE_ROW)
-        return 1;
-    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "mac lookup");
+    return qstore_query_row(op->m->store, qport_sql_mac_find, network_id, mac, NULL, NULL, 0, e);
 }
 
 static int qport_mac_record(qop *op, const char *network_id, const char *mac, const char *port_id,
@@ -51,19 +42,10 @@ static int qport_mac_record(qop *op, const char *network_id, const char *mac, co
 static int qport_mac_claim(qop *op, const char *network_id, const char *mac, const char *port_id,
                            qerr *e)
 {
-    qstmt *st = qstore_stmt(op->m->store, qport_sql_mac_claim, e);
-    if (!st)
-        return -1;
-    qstmt_bind_text(st, 1, network_id, -1, QSTORE_TRANSIENT);
-    qstmt_bind_text(st, 2, mac, -1, QSTORE_TRANSIENT);
-    qstmt_bind_text(st, 3, port_id, -1, QSTORE_TRANSIENT);
     /* Both engines make the insert at the first step (RETURNING's rows
      * come after it). */
-    int rc = qstmt_step(st);
-    qstmt_reset(st);
-    if (rc == QSTORE_ROW)
-        return 1;
-    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "mac record");
+    return qstore_query_row(op->m->store, qport_sql_mac_claim, network_id, mac, port_id, NULL, 0,
+                            e);
 }
 
 static int qport_mac_release(qop *op, const char *port_id, qerr *e)

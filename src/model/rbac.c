@@ -41,14 +41,7 @@ int qrbac_shared_with(qstore *s, const char *id, const char *project, qerr *e)
 {
     if (!project || !*project)
         return 0;
-    qstmt *st = qstore_stmt(s, qrbac_sql_shared_with, e);
-    if (!st)
-        return -1;
-    qstmt_bind_text(st, 1, id, -1, QSTORE_TRANSIENT);
-    qstmt_bind_text(st, 2, project, -1, QSTORE_TRANSIENT);
-    int rc = qstmt_step(st);
-    qstmt_reset(st);
-    return rc == QSTORE_ROW ? 1 : rc == QSTORE_DONE ? 0 : qstore_fail(s, e, "shared with");
+    return qstore_query_row(s, qrbac_sql_shared_with, id, project, NULL, NULL, 0, e);
 }
 
 /* ---------- attribute checks ---------- */

@@ -164,18 +164,7 @@ int qrewrite_sync_port(qop *op, const qj *port, bool fresh, qerr *e)
 
 int qrewrite_lookup(qop *op, const char *port_id, const char *ca, char out[QADDR_STRLEN], qerr *e)
 {
-    qstmt *st = qstore_stmt(op->m->store, qrw_sql_lookup, e);
-    if (!st)
-        return -1;
-    qstmt_bind_text(st, 1, port_id, -1, QSTORE_TRANSIENT);
-    qstmt_bind_text(st, 2, ca, -1, QSTORE_TRANSIENT);
-    int rc = qstmt_step(st);
-    if (rc == QSTORE_ROW)
-        snprintf(out, QADDR_STRLEN, "%s", (const char *)qstmt_column_text(st, 0));
-    qstmt_reset(st);
-    if (rc == QSTORE_ROW)
-        return 1;
-    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "rewrite lookup");
+    return qstore_query_row(op->m->store, qrw_sql_lookup, port_id, ca, NULL, out, QADDR_STRLEN, e);
 }
 
 int qrewrite_host_addresses(qop *op, const char *host, qj **ret, qerr *e)

@@ -650,18 +650,8 @@ const qresource qres_security_group = {
 static int qsg_join_default(qop *op, const char *port_id, const char *project, char out[37],
                             qerr *e)
 {
-    qstmt *st = qstore_stmt(op->m->store, qsg_sql_member_default, e);
-    if (!st)
-        return -1;
-    qstmt_bind_text(st, 1, port_id, -1, QSTORE_TRANSIENT);
-    qstmt_bind_text(st, 2, project, -1, QSTORE_TRANSIENT);
-    int rc = qstmt_step(st);
-    if (rc == QSTORE_ROW)
-        snprintf(out, 37, "%s", qstmt_column_text(st, 0));
-    qstmt_reset(st);
-    if (rc == QSTORE_ROW)
-        return 1;
-    return rc == QSTORE_DONE ? 0 : qstore_fail(op->m->store, e, "default group membership");
+    return qstore_query_row(op->m->store, qsg_sql_member_default, port_id, project, NULL, out, 37,
+                            e);
 }
 
 int qsg_port_assign(qop *op, qj *port, const qj *old, const qj *changes, qerr *e)

@@ -547,14 +547,7 @@ static int qfeed_collect(qfeed *f, const char *sql, const char *arg, qtouch_set 
 static int qfeed_exists(qfeed *f, const char *sql, const char *a, const char *b)
 {
     qerr e;
-    qstmt *st = qstore_stmt(f->m->store, sql, &e);
-    if (!st)
-        return -1;
-    qstmt_bind_text(st, 1, a, -1, QSTORE_TRANSIENT);
-    qstmt_bind_text(st, 2, b, -1, QSTORE_TRANSIENT);
-    int rc = qstmt_step(st);
-    qstmt_reset(st);
-    return rc == QSTORE_ROW ? 1 : rc == QSTORE_DONE ? 0 : -1;
+    return qstore_query_row(f->m->store, sql, a, b, NULL, NULL, 0, &e);
 }
 
 /* 1 if the network is virtualized (NVGRE, IP rewrite), 0 if not, -1. */

@@ -108,15 +108,23 @@ int64_t qstore_query_i64(qstore *s, const char *sql, qerr *e)
     return v;
 }
 
-int qstore_run(qstore *s, const char *sql, const char *a, const char *b, const char *c, qerr *e)
+/* A cached statement with up to three text parameters bound (NULL: not). */
+static qstmt *qstore_bound(qstore *s, const char *sql, const char *a, const char *b,
+                           const char *c, qerr *e)
 {
     qstmt *st = qstore_stmt(s, sql, e);
-    if (!st)
-        return -1;
     const char *args[3] = {a, b, c};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; st && i < 3; i++)
         if (args[i])
             qstmt_bind_text(st, i + 1, args[i], -1, QSTORE_TRANSIENT);
+    return st;
+}
+
+int qstore_run(qstore *s, const char *sql, const char *a, const char *b, const char *c, qerr *e)
+{
+    qstmt *st = qstore_bound(s, sql, a, b, c, e);
+    if (!st)
+        return -1;
     int rc;
     while ((rc = qstmt_step(st)) == QSTORE_ROW)
         ;
@@ -124,14 +132,14 @@ int qstore_run(qstore *s, const char *sql, const char *a, const char *b, const c
     return rc == QSTORE_DONE ? 0 : qstore_fail(s, e, sql);
 }
 
-int qstore_query_text(qstore *s, const char *sql, const char *a, char *out, size_t n, qerr *e)
+int qstore_query_row(qstore *s, const char *sql, const char *a, const char *b, const char *c,
+                     char *out, size_t n, qerr *e)
 {
-    qstmt *st = qstore_stmt(s, sql, e);
+    qstmt *st = qstore_bound(s, sql, a, b, c, e);
     if (!st)
         return -1;
-    qstmt_bind_text(st, 1, a, -1, QSTORE_TRANSIENT);
     int rc = qstmt_step(st);
-    if (rc == QSTORE_ROW) {
+    if (rc == QSTORE_ROW && out) {
         const char *v = qstmt_column_text(st, 0);
         snprintf(out, n, "%s", v ? v : "");
     }
@@ -139,4 +147,9 @@ int qstore_query_text(qstore *s, const char *sql, const char *a, char *out, size
     if (rc == QSTORE_ROW)
         return 1;
     return rc == QSTORE_DONE ? 0 : qstore_fail(s, e, sql);
+}
+
+int qstore_query_text(qstore *s, const char *sql, const char *a, char *out, size_t n, qerr *e)
+{
+    return qstore_query_row(s, sql, a, NULL, NULL, out, n, e);
 }

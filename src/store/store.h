@@ -148,6 +148,11 @@ int qstore_run(qstore *s, const char *sql, const char *a, const char *b, const c
 /* First column of the first row as text into out (size n): 1 found, 0 none,
  * -1 on error. */
 int qstore_query_text(qstore *s, const char *sql, const char *a, char *out, size_t n, qerr *e);
+/* The same with up to three text parameters (NULL: not bound; as
+ * qstore_run), out may be NULL: whether sql gives a row (an INSERT ...
+ * RETURNING: whether it inserted). Only the first row is read. */
+int qstore_query_row(qstore *s, const char *sql, const char *a, const char *b, const char *c,
+                     char *out, size_t n, qerr *e);
 /* First column of the first row of a cached statement without parameters,
  * as a non-negative integer (a count, a revision); -1 with e set when it
  * fails or gives no such value. */
