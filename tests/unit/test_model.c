@@ -10,55 +10,25 @@
 #include <string.h>
 #include <unistd.h>
 #include "lib/util.h"
+#include "unit_model.h"
 #include "model/config.h"
 #include "model/resources.h"
 #include "model/secgroup.h"
 
-typedef struct fixture {
-    char dir[64];
-    qconf conf;
-    qstore *store;
-    qmodel *m;
-    qctx admin;
-} fixture;
+typedef unit_model fixture;
 
 static int setup(void **state)
 {
-    fixture *f = xcalloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/qhv-unit-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    char path[128], err[512];
-    snprintf(path, sizeof path, "%s/c.conf", f->dir);
-    FILE *c = fopen(path, "w");
-    fprintf(c, "[database]\nconnection = sqlite:///%s/db.sqlite\n"
-               "[ml2]\ntenant_network_types = vlan,nvgre\n"
+    *state = unit_model_open("[ml2]\ntenant_network_types = vlan,nvgre\n"
                "[ml2_type_vlan]\nnetwork_vlan_ranges = physnet1:10:11\n"
                "[ml2_type_nvgre]\nvsid_ranges = 5000:5001\n"
-               "[quotas]\nquota_network = 5\n", f->dir);
-    fclose(c);
-    const char *files[] = {path};
-    assert_int_equal(qconf_load(&f->conf, files, 1, err, sizeof err), 0);
-    qerr e;
-    qstore_opts so = {.sqlite_path = f->conf.db_path, .sqlite_synchronous = "NORMAL", .migrate = true};
-    f->store = qstore_open(&so, &e);
-    assert_non_null(f->store);
-    f->m = qmodel_new(f->store, &f->conf);
-    snprintf(f->admin.project_id, sizeof f->admin.project_id, "p1");
-    f->admin.is_admin = true;
-    *state = f;
+               "[quotas]\nquota_network = 5\n");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    qmodel_free(f->m);
-    qstore_close(f->store);
-    qconf_free(&f->conf);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
+    unit_model_close(*state);
     return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 #include "lib/buf.h"
 #include "lib/util.h"
+#include "unit_model.h"
 #include "model/agent.h"
 #include "model/config.h"
 #include "model/plan.h"
@@ -77,33 +78,13 @@ static int faulty_step(qstmt *st)
     return real->step(st);
 }
 
-typedef struct fixture {
-    char dir[64];
-    qconf conf;
-    qstore *store;
-    qmodel *m;
-    qctx admin;
-} fixture;
+typedef unit_model fixture;
 
 static int setup(void **state)
 {
-    fixture *f = xcalloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/qhv-unit-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    char path[128], err[512];
-    snprintf(path, sizeof path, "%s/c.conf", f->dir);
-    FILE *c = fopen(path, "w");
-    fprintf(c, "[database]\nconnection = sqlite:///%s/db.sqlite\n"
-               "[ml2]\ntenant_network_types = vlan,nvgre\n"
-               "[ml2_type_vlan]\nnetwork_vlan_ranges = physnet1:10:20\n"
-               "[ml2_type_nvgre]\nvsid_ranges = 5000:5010\n", f->dir);
-    fclose(c);
-    const char *files[] = {path};
-    assert_int_equal(qconf_load(&f->conf, files, 1, err, sizeof err), 0);
-    qerr e;
-    qstore_opts so = {.sqlite_path = f->conf.db_path, .sqlite_synchronous = "NORMAL", .migrate = true};
-    f->store = qstore_open(&so, &e);
-    assert_non_null(f->store);
+    fixture *f = unit_model_open("[ml2]\ntenant_network_types = vlan,nvgre\n"
+                                 "[ml2_type_vlan]\nnetwork_vlan_ranges = physnet1:10:20\n"
+                                 "[ml2_type_nvgre]\nvsid_ranges = 5000:5010\n");
     real = f->store->eng;
     faulty = *real;
     faulty.stmt = faulty_stmt;
@@ -112,9 +93,6 @@ static int setup(void **state)
     faulty.commit_then = faulty_commit_then;
     f->store->eng = &faulty;
     fault_at = 0;
-    f->m = qmodel_new(f->store, &f->conf);
-    snprintf(f->admin.project_id, sizeof f->admin.project_id, "p1");
-    f->admin.is_admin = true;
     *state = f;
     return 0;
 }
@@ -123,14 +101,8 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     fault_at = 0;
-    qmodel_free(f->m);
     f->store->eng = real;
-    qstore_close(f->store);
-    qconf_free(&f->conf);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
+    unit_model_close(f);
     return 0;
 }
 
@@ -308,61 +280,51 @@ static qj *body_of(char *text)
     return v;
 }
 
-static int id_into(int rc, qj *const *ret, const char *name, char id[37])
+/* Creates one r from text (taken: freed here); its id into id when made. */
+static int w_create(fixture *f, const qresource *r, char id[37], char *text, qj **ret, qerr *e)
 {
+    qj *b = body_of(text);
+    int rc = qres_create_request(f->m, &f->admin, r, b, ret, e);
     if (rc == 0)
-        snprintf(id, 37, "%s", qj_get_str(qj_get(*ret, name), "id"));
+        snprintf(id, 37, "%s", qj_get_str(qj_get(*ret, r->name), "id"));
+    qj_free(b);
     return rc;
 }
 
 static int w_network(fixture *f, wstate *w, qj **ret, qerr *e)
 {
-    qj *b = parse("{\"network\": {\"name\": \"n\"}}");
-    int rc = id_into(qres_create_request(f->m, &f->admin, &qres_network, b, ret, e), ret,
-                     "network", w->net);
-    qj_free(b);
-    return rc;
+    return w_create(f, &qres_network, w->net, xasprintf("{\"network\": {\"name\": \"n\"}}"), ret,
+                    e);
 }
 
 static int w_subnet(fixture *f, wstate *w, qj **ret, qerr *e)
 {
-    qj *b = body_of(xasprintf("{\"subnet\": {\"network_id\": \"%s\", \"cidr\": \"10.9.0.0/24\", "
-                              "\"ip_version\": 4}}", w->net));
-    int rc = id_into(qres_create_request(f->m, &f->admin, &qres_subnet, b, ret, e), ret,
-                     "subnet", w->subnet);
-    qj_free(b);
-    return rc;
+    return w_create(f, &qres_subnet, w->subnet,
+                    xasprintf("{\"subnet\": {\"network_id\": \"%s\", \"cidr\": \"10.9.0.0/24\", "
+                              "\"ip_version\": 4}}", w->net), ret, e);
 }
 
 static int w_port(fixture *f, wstate *w, qj **ret, qerr *e)
 {
-    qj *b = body_of(xasprintf("{\"port\": {\"network_id\": \"%s\", \"binding:host_id\": \"h1\", "
+    return w_create(f, &qres_port, w->port,
+                    xasprintf("{\"port\": {\"network_id\": \"%s\", \"binding:host_id\": \"h1\", "
                               "\"device_owner\": \"compute:nova\", \"device_id\": \"vm1\"}}",
-                              w->net));
-    int rc = id_into(qres_create_request(f->m, &f->admin, &qres_port, b, ret, e), ret, "port",
-                     w->port);
-    qj_free(b);
-    return rc;
+                              w->net), ret, e);
 }
 
 static int w_group(fixture *f, wstate *w, qj **ret, qerr *e)
 {
-    qj *b = parse("{\"security_group\": {\"name\": \"g\"}}");
-    int rc = id_into(qres_create_request(f->m, &f->admin, &qres_security_group, b, ret, e), ret,
-                     "security_group", w->sg);
-    qj_free(b);
-    return rc;
+    return w_create(f, &qres_security_group, w->sg,
+                    xasprintf("{\"security_group\": {\"name\": \"g\"}}"), ret, e);
 }
 
 static int w_rule(fixture *f, wstate *w, qj **ret, qerr *e)
 {
-    qj *b = body_of(xasprintf("{\"security_group_rule\": {\"security_group_id\": \"%s\", "
+    return w_create(f, &qres_security_group_rule, w->rule,
+                    xasprintf("{\"security_group_rule\": {\"security_group_id\": \"%s\", "
                               "\"direction\": \"ingress\", \"ethertype\": \"IPv4\", "
-                              "\"protocol\": \"udp\", \"remote_group_id\": \"%s\"}}", w->sg, w->sg));
-    int rc = id_into(qres_create_request(f->m, &f->admin, &qres_security_group_rule, b, ret, e),
-                     ret, "security_group_rule", w->rule);
-    qj_free(b);
-    return rc;
+                              "\"protocol\": \"udp\", \"remote_group_id\": \"%s\"}}", w->sg,
+                              w->sg), ret, e);
 }
 
 static int w_move_port(fixture *f, wstate *w, qj **ret, qerr *e)
