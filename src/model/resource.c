@@ -524,11 +524,12 @@ static bool qfields_has(const qfields *f, const char *name)
 }
 
 /* Makes obj (in place) the caller's view of it: 0, or -1 when a view hook
- * could not read the store. */
+ * could not read the store. viewed: on_view already ran (a list's filters
+ * needed it), so its reads are not made twice. */
 static int qres_view(const qmodel *m, const qctx *ctx, const qresource *r, qj *obj,
-                     const qfields *f, qerr *e)
+                     const qfields *f, bool viewed, qerr *e)
 {
-    if (r->on_view && r->on_view(m, obj, e) < 0)
+    if (r->on_view && !viewed && r->on_view(m, obj, e) < 0)
         return -1;
     if (r->on_show && r->on_show(m, ctx, obj, e) < 0)
         return -1;
@@ -731,7 +732,7 @@ int qres_create_request(qmodel *m, const qctx *ctx, const qresource *r, const qj
     }
     /* The answer is made before COMMIT: what cannot be answered is not done. */
     for (size_t i = 0; rc == 0 && i < (bulk ? qj_len(out) : 1); i++)
-        rc = qres_view(m, ctx, r, bulk ? qj_at(out, i) : out, NULL, e);
+        rc = qres_view(m, ctx, r, bulk ? qj_at(out, i) : out, NULL, false, e);
     if (qmodel_finish(&op, rc, e) < 0) {
         qj_free(out);
         return -1;
@@ -816,7 +817,7 @@ int qres_update_request(qmodel *m, const qctx *ctx, const qresource *r, const ch
     qj_free(old);
     qj_free(conv);
     if (rc == 0)
-        rc = qres_view(m, ctx, r, obj, NULL, e);   /* before COMMIT, as for a create */
+        rc = qres_view(m, ctx, r, obj, NULL, false, e);   /* before COMMIT, as for a create */
     if (qmodel_finish(&op, rc, e) < 0) {
         qj_free(obj);
         return -1;
@@ -895,7 +896,7 @@ int qres_show_request(qmodel *m, const qctx *ctx, const qresource *r, const char
         return -1;
     qfields f;
     qres_parse_fields(r, q, &f);
-    int rc = qres_view(m, ctx, r, obj, &f, e);
+    int rc = qres_view(m, ctx, r, obj, &f, false, e);
     free(f.names);
     if (rc < 0) {
         qj_free(obj);
@@ -1337,7 +1338,7 @@ int qres_list_request(qmodel *m, const qctx *ctx, const qresource *r, const qque
     }
     qj *arr = qj_array();
     for (size_t i = 0; i < n; i++) {
-        if (i >= lo && i < hi && rc == 0 && (rc = qres_view(m, ctx, r, items[i], &f, e)) == 0)
+        if (i >= lo && i < hi && rc == 0 && (rc = qres_view(m, ctx, r, items[i], &f, true, e)) == 0)
             qj_append(arr, items[i]);
         else
             qj_free(items[i]);
