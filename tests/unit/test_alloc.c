@@ -93,14 +93,20 @@ static void test_fills_every_value_then_exhausts(void **state)
     assert_int_equal(qalloc_pick(r, 2, next_taken, &t, &v), 0);
 }
 
+/* 1..1000 all taken but 777. */
+static void all_taken_but_777(taken_set *t)
+{
+    memset(t, 0, sizeof *t);
+    for (qhv_u128 i = 1; i <= 1000; i++)
+        if (i != 777)
+            take(t, i);
+}
+
 static void test_last_free_value_found_by_scan(void **state)
 {
     static taken_set t;
-    memset(&t, 0, sizeof t);
     qrange r = {1, 1000};
-    for (qhv_u128 i = 1; i <= 1000; i++)
-        if (i != 777)
-            take(&t, i);
+    all_taken_but_777(&t);
     qhv_u128 v = 0;
     assert_int_equal(qalloc_pick(&r, 1, next_taken, &t, &v), 1);
     assert_true(v == 777);
@@ -144,11 +150,8 @@ static void test_claim_fills_every_value_then_exhausts(void **state)
 static void test_claim_last_free_value_found_by_scan(void **state)
 {
     static taken_set t;
-    memset(&t, 0, sizeof t);
     qrange r = {1, 1000};
-    for (qhv_u128 i = 1; i <= 1000; i++)
-        if (i != 777)
-            take(&t, i);
+    all_taken_but_777(&t);
     qhv_u128 v = 0;
     assert_int_equal(qalloc_claim(&r, 1, next_taken, claim, &t, &v), 1);
     assert_true(v == 777);
