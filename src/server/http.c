@@ -54,6 +54,29 @@ static bool qhttp_admit(qhttp *s, const char *addr, bool *over)
     return ok;
 }
 
+/* The loop a new connection goes to: the one serving the fewest (w itself
+ * among equals), counted for it at once. A loop serves its connections'
+ * requests one at a time, and a request may wait on the database: the loop
+ * that wakes first must not take a whole burst of new connections (a
+ * client's 16 at once all on one loop ran them one after another while the
+ * other loops idled). */
+static qhttp_worker *qhttp_least_loaded(qhttp_worker *w)
+{
+    qhttp *s = w->s;
+    qhttp_worker *best = w;
+    unsigned least = atomic_load(&w->load);
+    unsigned ready = atomic_load(&s->ready);
+    for (unsigned i = 0; i < ready && least; i++) {
+        unsigned n = atomic_load(&s->workers[i].load);
+        if (n < least) {
+            least = n;
+            best = &s->workers[i];
+        }
+    }
+    atomic_fetch_add(&best->load, 1);
+    return best;
+}
+
 static void qhttp_accept(qhttp_worker *w)
 {
     qhttp *s = w->s;
@@ -78,23 +101,40 @@ static void qhttp_accept(qhttp_worker *w)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        qhttp_conn *c = qhttp_conn_new(w, fd, addr, over);
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                                 .data.ptr = c};
-        if ((s->tls && !c->tls) || epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-            qhttp_conn_close(c);
+        qhttp_worker *t = qhttp_least_loaded(w);
+        qhttp_conn *c = qhttp_conn_new(t, fd, addr, over);
+        if (t == w) {
+            qhttp_conn_adopt(c);
             continue;
         }
-        qhttp_conn_run(c, 0);
+        pthread_mutex_lock(&t->lock);
+        c->resume_next = t->arrivals;
+        t->arrivals = c;
+        pthread_mutex_unlock(&t->lock);
+        uint64_t wake = 1;
+        ssize_t n = write(t->wake, &wake, sizeof wake);
+        (void)n;
+    }
+}
+
+/* Adopts the connections other loops accepted for w. */
+static void qhttp_run_arrivals(qhttp_worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    qhttp_conn *c = w->arrivals;
+    w->arrivals = NULL;
+    pthread_mutex_unlock(&w->lock);
+    while (c) {
+        qhttp_conn *next = c->resume_next;
+        c->resume_next = NULL;
+        qhttp_conn_adopt(c);
+        c = next;
     }
 }
 
 /* Runs the resumes queued by qhttp_resume. */
 static void qhttp_run_resumes(qhttp_worker *w)
 {
-    uint64_t v;
-    ssize_t n = read(w->wake, &v, sizeof v);
-    (void)n;
     for (;;) {
         pthread_mutex_lock(&w->lock);
         qhttp_conn *c = w->resumes;
@@ -142,8 +182,15 @@ static void *qhttp_loop(void *arg)
         }
         /* After the batch: resumes and the timer close connections that may
          * have events further on in it. */
-        if (wake && !atomic_load(&w->s->stopping))
+        if (wake && !atomic_load(&w->s->stopping)) {
+            /* Read before the queues are: what is queued after it wakes
+             * the loop again. */
+            uint64_t v;
+            ssize_t r = read(w->wake, &v, sizeof v);
+            (void)r;
+            qhttp_run_arrivals(w);
             qhttp_run_resumes(w);
+        }
         if (tick && !atomic_load(&w->s->stopping))
             qhttp_tick(w);
     }
@@ -282,6 +329,7 @@ qhttp *qhttp_start(const qhttp_config *cfg, qhttp_handler h, void *ctx, qerr *e)
             qhttp_stop(s);
             return NULL;
         }
+        atomic_fetch_add(&s->ready, 1);
     }
     return s;
 }
@@ -306,6 +354,11 @@ void qhttp_stop(qhttp *s)
             continue;   /* never set up */
         while (w->conns)
             qhttp_conn_close(w->conns);
+        while (w->arrivals) {
+            qhttp_conn *c = w->arrivals;
+            w->arrivals = c->resume_next;
+            qhttp_conn_close(c);
+        }
         if (w->ep >= 0)
             close(w->ep);
         if (w->wake >= 0)

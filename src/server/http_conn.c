@@ -32,11 +32,23 @@ qhttp_conn *qhttp_conn_new(qhttp_worker *w, int fd, const char *addr, bool over)
         c->tls = qhttp_tls_session(w->s->tls, fd);
     qbuf_init(&c->body, w->s->max_body);
     qbuf_init(&c->out, 0);
+    return c;
+}
+
+void qhttp_conn_adopt(qhttp_conn *c)
+{
+    qhttp_worker *w = c->w;
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
     w->conns = c;
-    return c;
+    c->adopted = true;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if ((w->s->tls && !c->tls) || epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+        qhttp_conn_close(c);
+        return;
+    }
+    qhttp_conn_run(c, 0);
 }
 
 /* Frees the current request's strings. */
@@ -69,13 +81,16 @@ void qhttp_conn_close(qhttp_conn *c)
     pthread_mutex_unlock(&w->lock);
     if (c->slot && s->slot_free)
         s->slot_free(c->slot);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->adopted) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            w->conns = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    }
+    atomic_fetch_sub(&w->load, 1);
     qhttp_tls_session_free(c->tls);
     close(c->fd);
     pthread_mutex_lock(&s->lock);

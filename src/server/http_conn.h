@@ -2,9 +2,11 @@
  * loops, limits) and http_conn.c (one connection: TLS, reading, parsing,
  * calling the handler, writing answers in order). Private to the listener.
  *
- * Ownership: a connection belongs to the loop (worker) that accepted it and
- * is touched only by that loop's thread, except for suspended/resume_next,
- * which the worker's lock guards (qhttp_resume comes from any thread). */
+ * Ownership: a connection belongs to the loop (worker) it was given to at
+ * accept (the one serving the fewest connections, not always the one that
+ * accepted it) and is touched only by that loop's thread, except for
+ * suspended/resume_next, which the worker's lock guards (qhttp_resume and
+ * the hand-over at accept come from other threads). */
 #ifndef QHV_SERVER_HTTP_CONN_H
 #define QHV_SERVER_HTTP_CONN_H
 #include <pthread.h>
@@ -26,7 +28,9 @@ typedef struct qhttp_worker {
     bool started;
     pthread_mutex_t lock;       /* resumes, and every connection's suspended flag */
     qhttp_conn *resumes;        /* queued by qhttp_resume */
+    qhttp_conn *arrivals;       /* accepted by another loop for this one, under lock */
     qhttp_conn *conns;          /* all of the worker's (worker thread only) */
+    atomic_uint load;           /* connections given to it and not yet closed */
 } qhttp_worker;
 
 struct qhttp {
@@ -51,6 +55,7 @@ struct qhttp {
     qtm *per_addr;
     qhttp_worker *workers;
     unsigned nworkers;
+    atomic_uint ready;          /* workers[0, ready) run: a connection may go to them */
 };
 
 typedef enum {
@@ -90,6 +95,7 @@ struct qhttp_conn {
     bool hup;                   /* epoll has reported the client's close (or an error) */
     bool gone;                  /* its client closed while it was suspended */
     bool closing;               /* close once the answers are out */
+    bool adopted;               /* on w->conns and registered with w->ep */
     /* Answers not yet written. */
     qbuf out;
     size_t out_off;
@@ -101,8 +107,12 @@ struct qhttp_conn {
 void qhttp_error_body(qhttp_resp *resp, int status, const char *type, const char *msg,
                       const char *detail);
 
-/* A connection accepted on fd (already counted), registered with w. */
+/* A connection accepted on fd (already counted) for w, not yet adopted:
+ * may be called from another loop's thread. */
 qhttp_conn *qhttp_conn_new(qhttp_worker *w, int fd, const char *addr, bool over);
+/* On w's thread: c joins w's connections and epoll set, and runs (or is
+ * closed if it cannot be registered). */
+void qhttp_conn_adopt(qhttp_conn *c);
 /* Runs the connection as far as it can go without blocking (epoll events
  * on its socket, or a resume). May close it. */
 void qhttp_conn_run(qhttp_conn *c, uint32_t events);

@@ -6,7 +6,11 @@ list of id= filters is answered and a longer one refused 414/431, and paths
 and framing that two parsers could read two ways are refused (400/501).
 All with real sockets against a real qhv-server; counts are kept modest."""
 import json
+import os
+import signal
 import socket
+import sqlite3
+import subprocess
 import unittest
 
 import qhvtest
@@ -222,6 +226,79 @@ class ConnectionLimitTest(LimitsCase):
                 s.close()
         # Released when their clients close, not when their 60 s wait ends.
         self.wait_until_answered('127.0.3.1', (200,))
+
+
+def unread_bytes(port, client_ports):
+    """Recv-Q of the server's ends of the connections from client_ports
+    (what it has not read yet), from ss: {client port: bytes}."""
+    out = subprocess.run(['ss', '-Htn', 'state', 'established', '( sport = :%d )' % port],
+                         capture_output=True, text=True, check=True).stdout
+    queued = {}
+    for line in out.splitlines():
+        f = line.split()
+        peer = int(f[3].rsplit(':', 1)[1])
+        if peer in client_ports:
+            queued[peer] = int(f[0])
+    return queued
+
+
+@qhvtest.skip_on_postgresql("the writes are held with the SQLite file's lock; the listener is the "
+                            'same on both engines')
+class LoopSpreadTest(LimitsCase):
+    """A loop serves its connections' requests one at a time, and a request
+    may wait on the database: connections that arrive together must not all
+    go to the loop that woke first (they did: 16 clients' connections on one
+    loop, their creates one after another while the other loops idled)."""
+    extra_conf = '[DEFAULT]\napi_workers = 8\n'
+    server_per_test = True
+
+    def test_a_burst_of_connections_is_spread_over_the_loops(self):
+        port = self.server.port
+        # As many connections as loops, waiting to be accepted at once: the
+        # server is stopped while the kernel completes them.
+        os.kill(self.server.proc.pid, signal.SIGSTOP)
+        try:
+            socks = [connect(port) for _ in range(8)]
+        finally:
+            os.kill(self.server.proc.pid, signal.SIGCONT)
+        writes, reader = socks[:7], socks[7]
+        db = sqlite3.connect(os.path.join(self.server.dir, 'qhv.sqlite'), timeout=60,
+                             isolation_level=None)
+        db.execute('BEGIN IMMEDIATE')   # every write now waits (up to 10 s) for this lock
+        try:
+            body = json.dumps({'network': {'name': 'held'}}).encode()
+            req = (b'POST /v2.0/networks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json'
+                   b'\r\nContent-Length: %d\r\n\r\n%s' % (len(body), body))
+            for s in writes:
+                s.sendall(req)
+            mine = {s.getsockname()[1] for s in writes}
+            # Read by their loops, which now wait in the database.
+            self.wait_for('the seven writes read by the server',
+                          lambda: unread_bytes(port, mine) == dict.fromkeys(mine, 0),
+                          detail=lambda: repr(unread_bytes(port, mine)))
+            reader.settimeout(60)
+            reader.sendall(b'GET /v2.0/networks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+            answer = b''
+            while True:
+                chunk = reader.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            self.assertTrue(answer.startswith(b'HTTP/1.1 200 '), answer[:200])
+            # Answered while every write still waits: not behind one of them.
+            for s in writes:
+                s.setblocking(False)
+                with self.assertRaises(BlockingIOError, msg='a write was answered first'):
+                    s.recv(1)
+        finally:
+            db.execute('ROLLBACK')
+            db.close()
+        for s in writes:
+            s.setblocking(True)
+            s.settimeout(60)
+            self.assertTrue(s.recv(65536).startswith(b'HTTP/1.1 201 '))
+            s.close()
+        reader.close()
 
 
 class RequestFormTest(LimitsCase):
