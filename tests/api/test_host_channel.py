@@ -372,6 +372,43 @@ class PlanTest(ChannelCase):
         self.assertFeedIsFresh('pa')
         self.assertFeedIsFresh('pb')
 
+    def test_address_sets_hold_each_members_addresses_once(self):
+        """A group's set: every fixed IP (both families) and allowed address
+        pair of its members, bound or not, sorted, each once; it follows
+        updates and leaves."""
+        self.report('as1', pa='192.168.78.1')
+        net = self.net(name='as-net')
+        v4 = self.make_subnet(net['id'], '10.72.0.0/24')
+        v6 = self.make_subnet(net['id'], 'fd72::/64', ip_version=6)
+        sg = self.post('/v2.0/security-groups', {'security_group': {'name': 'as'}})[1]
+        sg = sg['security_group']['id']
+        self.assertEqual(self.post('/v2.0/security-group-rules', {'security_group_rule': {
+            'security_group_id': sg, 'direction': 'ingress', 'remote_group_id': sg}})[0], 201)
+        bound = self.make_port(net['id'], security_groups=[sg], **{'binding:host_id': 'as1'})
+        both = self.make_port(net['id'], security_groups=[sg], fixed_ips=[
+            {'subnet_id': v4['id']}, {'subnet_id': v6['id']}],
+            allowed_address_pairs=[{'ip_address': '10.72.9.0/24'},
+                                   {'ip_address': '10.72.0.200'}])
+        # A pair that is also a fixed IP of another member: once in the set.
+        dup = self.make_port(net['id'], security_groups=[sg], allowed_address_pairs=[
+            {'ip_address': both['fixed_ips'][0]['ip_address']}])
+        self.make_port(net['id'])   # not a member
+
+        def want(*ports, extra=()):
+            return sorted({f['ip_address'] for p in ports for f in p['fixed_ips']} | set(extra))
+        self.assertEqual(self.plan('as1')['plan']['address_sets'][sg],
+                         want(bound, both, dup, extra=('10.72.9.0/24', '10.72.0.200')))
+        # Pairs dropped, an address changed, a member gone.
+        st, out = self.put('/v2.0/ports/' + both['id'], {'port': {
+            'allowed_address_pairs': [], 'fixed_ips': [{'subnet_id': v4['id'],
+                                                        'ip_address': '10.72.0.77'}]}})
+        self.assertEqual(st, 200, out)
+        both = out['port']
+        self.assertEqual(self.delete('/v2.0/ports/' + dup['id'])[0], 204)
+        self.assertEqual(self.plan('as1')['plan']['address_sets'][sg], want(bound, both))
+        self.assertEqual([f['ip_address'] for f in both['fixed_ips']], ['10.72.0.77'])
+        self.assertFeedIsFresh('as1')
+
     def test_ip_rewrite_provider_addresses(self):
         self.report('hv1', pa='192.168.90.1')
         net = self.net(name='rw', **{'provider:network_type': 'ip_rewrite'})
