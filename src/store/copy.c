@@ -11,7 +11,7 @@
 /* The schema version the table list describes: a migration that adds a
  * table or a column must update the list, and until it does --db-copy
  * refuses rather than copy part of a database. */
-#define QCOPY_SCHEMA 11
+#define QCOPY_SCHEMA 12
 
 /* A table: its columns, one type letter per column (t text, i integer,
  * b blob), the first npk of them its primary key, and which rows are the

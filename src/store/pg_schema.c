@@ -89,6 +89,9 @@ static const char *const qpg_migrations[] = {
     /* 11: what each commit changed, for the other servers (pg_listen.c). */
     ("CREATE TABLE changes(revision bigint PRIMARY KEY, server " T " NOT NULL,"
      "  note text NOT NULL, created bigint NOT NULL);"),
+    /* 12: the ports that have allowed address pairs. */
+    ("CREATE INDEX resources_port_pairs ON resources(id) WHERE kind = 'port' AND "
+     "body NOT LIKE '%\"allowed_address_pairs\":[]%';"),
 };
 
 int qpg_schema_target(void) { return (int)QHV_ARRAY_SIZE(qpg_migrations); }

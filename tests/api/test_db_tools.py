@@ -34,6 +34,7 @@ DOWNGRADE_TO_8 = [
     "WHERE kind = 'network'",
     "DROP INDEX resources_dhcp_ports",
     "DROP TABLE changes",
+    "DROP INDEX resources_port_pairs",
     "PRAGMA user_version = 8",
 ]
 
@@ -105,7 +106,7 @@ class DbTools(unittest.TestCase):
         conf = self.conf_for(url)
         r = tool('--db-sync', conf=conf)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn('schema version 0 -> 11', r.stdout)
+        self.assertIn('schema version 0 -> 12', r.stdout)
         self.assertNotIn(self.pg().password, r.stdout + r.stderr)
         tables = self.pg().psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
                                 "ORDER BY 1", name).split()
@@ -113,7 +114,7 @@ class DbTools(unittest.TestCase):
             self.assertIn(t, tables)
         r = tool('--db-sync', conf=conf)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("schema version 11, this build's; nothing to do", r.stdout)
+        self.assertIn("schema version 12, this build's; nothing to do", r.stdout)
         # A server with it starts without migrating.
         s = self.server(url)
         self.assertNotIn('schema migrated', s.read_log())
@@ -133,10 +134,10 @@ class DbTools(unittest.TestCase):
         conf = self.conf_for(url)
         r = tool('--db-sync', conf=conf)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn('schema version 8 -> 11', r.stdout)
+        self.assertIn('schema version 8 -> 12', r.stdout)
         self.assertIn('schema migrated to version 9', r.stderr)
         db = sqlite3.connect(os.path.join(self.tmp, 'old.sqlite'))
-        self.assertEqual(db.execute('PRAGMA user_version').fetchone()[0], 11)
+        self.assertEqual(db.execute('PRAGMA user_version').fetchone()[0], 12)
         db.close()
         s.start()
         st, body = c.get('/v2.0/networks/' + net['network']['id'])

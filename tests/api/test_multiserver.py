@@ -297,7 +297,7 @@ class RacedMigrations(unittest.TestCase):
         self.assertEqual(pg.psql("SELECT count(*) FROM meta WHERE key = 'revision'", name).strip(),
                          '1')
         logs = [s.read_log() for s in servers]
-        migrated = [i for i, log in enumerate(logs) if 'schema migrated to version 11' in log]
+        migrated = [i for i, log in enumerate(logs) if 'schema migrated to version 12' in log]
         self.assertEqual(len(migrated), 1, 'servers that migrated: %s' % migrated)
         for s in servers:
             self.assertEqual(s.stop(), 0, s.read_log()[-3000:])

@@ -25,6 +25,7 @@ class UpgradeTest(qhvtest.ServerTestCase):
                                         "json_type(body, '$.%s') IS NOT NULL" % key,
                                         (kind,)).fetchone()[0], 0)
         db.execute('DROP INDEX resources_dhcp_ports')
+        db.execute('DROP INDEX resources_port_pairs')
         db.execute('DROP TABLE changes')
         db.execute('PRAGMA user_version = 8')
         db.commit()
@@ -39,6 +40,7 @@ class UpgradeTest(qhvtest.ServerTestCase):
             self.assertEqual(pg.psql("SELECT count(*) FROM resources WHERE kind = '%s' AND "
                                      "body::jsonb ? '%s'" % (kind, key), db).strip(), '0')
         pg.psql("DROP INDEX resources_dhcp_ports; DROP TABLE changes; "
+                "DROP INDEX resources_port_pairs; "
                 "UPDATE meta SET value = 8 WHERE key = 'schema_version'", db)
         return lambda: pg.psql("SELECT value FROM meta WHERE key = 'schema_version'",
                                db).strip()
@@ -56,10 +58,10 @@ class UpgradeTest(qhvtest.ServerTestCase):
         else:
             self.as_schema_8_sqlite()
         self.server.start()
-        for v in (9, 10, 11):
+        for v in (9, 10, 11, 12):
             self.assertIn('schema migrated to version %d' % v, self.server.read_log())
         if version:
-            self.assertEqual(version(), '11')
+            self.assertEqual(version(), '12')
         st, body = self.get('/v2.0/networks/%s' % net['id'])
         self.assertEqual(body['network']['availability_zone_hints'], [])
         st, body = self.get('/v2.0/ports/%s' % port['id'])
