@@ -214,12 +214,16 @@ class DhcpPlanTest(DhcpCase):
         self.make_port(own['id'], **{'binding:host_id': 'hvP'})
         self.assertNotIn('dhcp_servers', self.plan('hvP')['networks'][own['id']])
         self.assertEqual(self.dhcp_ports(own['id']), [])
-        # A VM port's change reaches the node's dhcp_hosts through the feed.
+        # A VM port's change reaches the node's dhcp_hosts through the feed
+        # (to an address no port of the network has: they are random).
+        st, body = self.get('/v2.0/ports?network_id=' + net['id'])
+        used = {f['ip_address'] for p in body['ports'] for f in p['fixed_ips']}
+        new_ip = next('10.63.0.%d' % i for i in range(77, 250) if '10.63.0.%d' % i not in used)
         st, body = self.put('/v2.0/ports/' + vm['id'], {'port': {'fixed_ips': [
-            {'subnet_id': sub['id'], 'ip_address': '10.63.0.77'}]}})
+            {'subnet_id': sub['id'], 'ip_address': new_ip}]}})
         self.assertEqual(st, 200, body)
         self.assertEqual(self.plan('nodeP')['dhcp_hosts']['%s/%s' % (net['id'], vm['id'])]
-                         ['hostname'], 'host-10-63-0-77')
+                         ['hostname'], 'host-' + new_ip.replace('.', '-'))
         # An admin taking the DHCP agent out of service: no DHCP sections.
         d = self.agents('nodeP')['DHCP agent']
         st, body = self.put('/v2.0/agents/' + d['id'], {'agent': {'admin_state_up': False}})
