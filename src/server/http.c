@@ -111,9 +111,7 @@ static void qhttp_accept(qhttp_worker *w)
         c->resume_next = t->arrivals;
         t->arrivals = c;
         pthread_mutex_unlock(&t->lock);
-        uint64_t wake = 1;
-        ssize_t n = write(t->wake, &wake, sizeof wake);
-        (void)n;
+        qhttp_worker_wake(t);
     }
 }
 
@@ -342,9 +340,7 @@ void qhttp_stop(qhttp *s)
     for (unsigned i = 0; i < s->nworkers; i++) {
         qhttp_worker *w = &s->workers[i];
         if (w->started) {
-            uint64_t one = 1;
-            ssize_t n = write(w->wake, &one, sizeof one);
-            (void)n;
+            qhttp_worker_wake(w);
             pthread_join(w->thread, NULL);
         }
     }

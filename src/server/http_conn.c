@@ -596,9 +596,13 @@ void qhttp_resume(void *conn)
         wake = true;
     }
     pthread_mutex_unlock(&w->lock);
-    if (wake) {
-        uint64_t one = 1;
-        ssize_t n = write(w->wake, &one, sizeof one);
-        (void)n;
-    }
+    if (wake)
+        qhttp_worker_wake(w);
+}
+
+void qhttp_worker_wake(qhttp_worker *w)
+{
+    uint64_t one = 1;
+    ssize_t n = write(w->wake, &one, sizeof one);
+    (void)n;
 }

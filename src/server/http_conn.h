@@ -99,7 +99,8 @@ struct qhttp_conn {
     /* Answers not yet written. */
     qbuf out;
     size_t out_off;
-    qhttp_conn *prev, *next, *resume_next;
+    qhttp_conn *prev, *next;
+    qhttp_conn *resume_next;    /* on w->resumes, or on w->arrivals before adoption */
 };
 
 /* A NeutronError body with any status (some of the listener's own have no
@@ -107,6 +108,8 @@ struct qhttp_conn {
 void qhttp_error_body(qhttp_resp *resp, int status, const char *type, const char *msg,
                       const char *detail);
 
+/* Wakes w's loop (its eventfd): queued resumes or arrivals, or stopping. */
+void qhttp_worker_wake(qhttp_worker *w);
 /* A connection accepted on fd (already counted) for w, not yet adopted:
  * may be called from another loop's thread. */
 qhttp_conn *qhttp_conn_new(qhttp_worker *w, int fd, const char *addr, bool over);

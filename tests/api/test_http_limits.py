@@ -31,6 +31,14 @@ def exchange(port, data, source='127.0.0.1', timeout=20):
     (status, headers dict lower-cased, body bytes); status None if the
     server closed without an answer."""
     s = connect(port, source)
+    try:
+        return exchange_on(s, data, timeout)
+    finally:
+        s.close()
+
+
+def exchange_on(s, data, timeout=20):
+    """exchange() on an open socket s, which it leaves open."""
     s.settimeout(timeout)
     try:
         s.sendall(data)
@@ -56,8 +64,6 @@ def exchange(port, data, source='127.0.0.1', timeout=20):
         return status, headers, body
     except (ConnectionResetError, BrokenPipeError):
         return None, {}, b''
-    finally:
-        s.close()
 
 
 def get(port, path, source='127.0.0.1', extra=''):
@@ -276,15 +282,9 @@ class LoopSpreadTest(LimitsCase):
             self.wait_for('the seven writes read by the server',
                           lambda: unread_bytes(port, mine) == dict.fromkeys(mine, 0),
                           detail=lambda: repr(unread_bytes(port, mine)))
-            reader.settimeout(60)
-            reader.sendall(b'GET /v2.0/networks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-            answer = b''
-            while True:
-                chunk = reader.recv(65536)
-                if not chunk:
-                    break
-                answer += chunk
-            self.assertTrue(answer.startswith(b'HTTP/1.1 200 '), answer[:200])
+            st, _, body = exchange_on(reader, b'GET /v2.0/networks HTTP/1.1\r\nHost: x\r\n'
+                                              b'Connection: close\r\n\r\n', timeout=60)
+            self.assertEqual(st, 200, body[:200])
             # Answered while every write still waits: not behind one of them.
             for s in writes:
                 s.setblocking(False)
